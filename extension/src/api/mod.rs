@@ -1,0 +1,12 @@
+//! SQL functions of schema `odp`, grouped by concern.
+
+pub mod health;
+pub mod metrics;
+
+use pgrx::prelude::*;
+
+/// The ODP version (the extension's crate version).
+#[pg_extern(immutable, parallel_safe)]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

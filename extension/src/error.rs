@@ -1,0 +1,69 @@
+//! The one place where errors from every layer become Postgres errors with a SQLSTATE.
+
+use odp_fdw::delta::DeltaError;
+use odp_fdw::options::OptionError;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use thiserror::Error;
+
+/// Any error ODP reports to a client.
+#[derive(Debug, Error)]
+pub enum OdpError {
+    /// a bad option in CREATE/ALTER SERVER, USER MAPPING or FOREIGN TABLE
+    #[error(transparent)]
+    Option(#[from] OptionError),
+    /// the Delta adapter failed
+    #[error(transparent)]
+    Delta(#[from] DeltaError),
+    /// a foreign table column does not fit the source's column
+    #[error("column \"{column}\" has type {pg_type}, but the source column is {source_type}")]
+    ColumnType { column: String, pg_type: String, source_type: String },
+    /// the operation is not offered by this source
+    #[error("{0} is not supported by this foreign data wrapper")]
+    NotSupported(&'static str),
+}
+
+/// Result alias for code that reports to Postgres.
+pub type Result<T> = std::result::Result<T, OdpError>;
+
+impl OdpError {
+    /// The SQLSTATE a client sees.
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            OdpError::Option(OptionError::Unknown { .. }) => ERRCODE_FDW_INVALID_OPTION_NAME,
+            OdpError::Option(OptionError::Missing { .. }) => ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            OdpError::Option(OptionError::BadValue { .. }) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            OdpError::Delta(e) => match e {
+                DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
+                DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_OPTION_NAME,
+                DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                DeltaError::CorruptLog(_) | DeltaError::DataFile { .. } => ERRCODE_DATA_CORRUPTED,
+                DeltaError::UnsupportedType(_) | DeltaError::UnsupportedFeature(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                DeltaError::NoSuchColumn(_) => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+                DeltaError::TimeTravel(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+                DeltaError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
+            },
+            OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
+            OdpError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+        }
+    }
+
+    /// Raises this error as a Postgres ERROR (unwinds to the nearest `#[pg_guard]`).
+    pub fn report(self) -> ! {
+        ErrorReport::new(self.sqlstate(), self.to_string(), "odp").report(PgLogLevel::ERROR);
+        unreachable!("an ERROR report does not return")
+    }
+}
+
+/// Unwraps a result or raises its error in Postgres.
+pub trait OrReport<T> {
+    /// The value, or an ERROR with the mapped SQLSTATE.
+    fn or_report(self) -> T;
+}
+
+impl<T, E: Into<OdpError>> OrReport<T> for std::result::Result<T, E> {
+    fn or_report(self) -> T {
+        self.unwrap_or_else(|e| e.into().report())
+    }
+}

@@ -1,0 +1,74 @@
+//! Reading foreign table, server and user mapping definitions from the catalogs.
+
+use super::{PgColumn, TableContext};
+use odp_fdw::options::Options;
+use pgrx::{pg_sys, PgRelation, PgTryBuilder};
+use std::ffi::CStr;
+
+/// Converts a `List` of `DefElem` into options.
+///
+/// # Safety
+/// `list` must be NIL or a valid `List` of `DefElem` nodes.
+pub unsafe fn options_from_list(list: *mut pg_sys::List) -> Options {
+    let mut pairs = Vec::new();
+    for ptr in list_ptrs(list) {
+        let def = ptr as *mut pg_sys::DefElem;
+        // SAFETY: the caller promises DefElem nodes; defGetString reads their argument.
+        let (name, value) = unsafe { (CStr::from_ptr((*def).defname), CStr::from_ptr(pg_sys::defGetString(def))) };
+        pairs.push((name.to_string_lossy().into_owned(), value.to_string_lossy().into_owned()));
+    }
+    Options::new(pairs)
+}
+
+/// The pointers stored in a `List` (empty for NIL).
+///
+/// # Safety
+/// `list` must be NIL or a valid pointer `List`.
+pub unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: a valid List has `length` initialised cells in `elements`.
+    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value).collect() }
+}
+
+/// Builds the context of a foreign table for the current user.
+pub fn table_context(relid: pg_sys::Oid) -> TableContext {
+    // SAFETY: relid is a foreign table the planner or executor is working on.
+    let (server_id, table) = unsafe {
+        let ft = pg_sys::GetForeignTable(relid);
+        ((*ft).serverid, options_from_list((*ft).options))
+    };
+    // SAFETY: the server of an existing foreign table exists.
+    let server = unsafe { options_from_list((*pg_sys::GetForeignServer(server_id)).options) };
+    let user = user_mapping_options(server_id);
+    let rel = PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    let columns = rel
+        .tuple_desc()
+        .iter()
+        .filter(|att| !att.is_dropped())
+        .map(|att| PgColumn {
+            attnum: att.attnum,
+            name: att.name().to_string(),
+            type_oid: att.type_oid().value(),
+            type_name: type_name(att.type_oid().value()),
+        })
+        .collect();
+    TableContext { relid, server, user, table, columns }
+}
+
+/// Options of the current user's mapping to `server_id`, or none.
+fn user_mapping_options(server_id: pg_sys::Oid) -> Options {
+    PgTryBuilder::new(|| {
+        // SAFETY: GetUserMapping raises an ERROR (caught below) when there is no mapping.
+        unsafe { options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_id)).options) }
+    })
+    .catch_others(|_| Options::default())
+    .execute()
+}
+
+/// `format_type_be` of a type OID.
+pub fn type_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: format_type_be returns a palloc'd C string for any OID.
+    unsafe { CStr::from_ptr(pg_sys::format_type_be(oid)).to_string_lossy().into_owned() }
+}

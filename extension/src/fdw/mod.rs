@@ -1,0 +1,89 @@
+//! The FDW core: one safe trait per source, and the `pg_sys::FdwRoutine` glue around it.
+//!
+//! A source implements [`Source`] (options, estimates, scans that yield Arrow batches)
+//! and never touches `pg_sys`; [`routine`] turns it into a `FdwRoutine`, [`quals`]
+//! extracts pushable conditions (constants and parameters), [`datum`] converts Arrow
+//! values into tuples, [`options`] validates CREATE/ALTER options.
+
+pub mod catalog;
+pub mod datum;
+pub mod options;
+pub mod quals;
+pub mod routine;
+
+use crate::error::Result;
+use odp_fdw::batch::ScanBatch;
+use odp_fdw::options::{Catalog, OptionSpec, Options};
+use odp_fdw::request::ScanRequest;
+use pgrx::pg_sys;
+
+/// One column of a foreign table as Postgres declares it.
+#[derive(Debug, Clone)]
+pub struct PgColumn {
+    /// attribute number (1-based)
+    pub attnum: i16,
+    /// column name
+    pub name: String,
+    /// type OID
+    pub type_oid: pg_sys::Oid,
+    /// `format_type` rendering, for messages
+    pub type_name: String,
+}
+
+/// Everything a source learns about the foreign table it serves.
+#[derive(Debug, Clone)]
+pub struct TableContext {
+    /// the foreign table
+    pub relid: pg_sys::Oid,
+    /// options of the foreign server
+    pub server: Options,
+    /// options of the current user's mapping (empty when there is none)
+    pub user: Options,
+    /// options of the foreign table
+    pub table: Options,
+    /// live (not dropped) columns in attribute order
+    pub columns: Vec<PgColumn>,
+}
+
+/// Planner numbers a source provides.
+#[derive(Debug, Clone, Default)]
+pub struct Estimate {
+    /// rows the scan returns for this request, before Postgres applies its quals
+    pub rows: f64,
+    /// rows in the whole table
+    pub total_rows: f64,
+    /// `EXPLAIN` lines describing the plan-time decision (files pruned, version...)
+    pub explain: Vec<(String, String)>,
+}
+
+/// A source of rows behind a foreign data wrapper.
+pub trait Source: Sized + 'static {
+    /// The running scan.
+    type Scan: SourceScan;
+
+    /// Options accepted in each catalog.
+    fn option_specs(catalog: Catalog) -> &'static [OptionSpec];
+
+    /// Rules across options beyond their individual shapes (called after the specs pass).
+    fn validate(_catalog: Catalog, _options: &Options) -> Result<()> {
+        Ok(())
+    }
+
+    /// Opens the source for one foreign table, checking its columns.
+    fn open(table: &TableContext) -> Result<Self>;
+
+    /// Estimates the rows a request returns.
+    fn estimate(&self, request: &ScanRequest) -> Result<Estimate>;
+
+    /// Starts a scan.
+    fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
+}
+
+/// A scan in progress.
+pub trait SourceScan {
+    /// The next batch, or `None` when the scan is done.
+    fn next_batch(&mut self) -> Result<Option<ScanBatch>>;
+
+    /// `EXPLAIN ANALYZE` lines: what the scan actually did.
+    fn explain(&self) -> Vec<(String, String)>;
+}

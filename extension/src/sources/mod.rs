@@ -1,0 +1,6 @@
+//! One module per foreign data wrapper: each implements [`crate::fdw::Source`] over an
+//! adapter of `odp_fdw` and registers its handler and validator.
+
+pub mod delta;
+#[cfg(any(test, feature = "pg_test"))]
+pub mod test_source;

@@ -1,0 +1,190 @@
+//! `odp_test_fdw` (test builds only): a generated table `(id int8, label text)` that
+//! answers `id = v` / `id IN (...)` by returning only those ids, and records every
+//! request it receives so tests can see what the planner pushed down.
+
+use crate::error::Result;
+use crate::fdw::options::validate_for;
+use crate::fdw::routine::fdw_routine;
+use crate::fdw::{Estimate, Source, SourceScan, TableContext};
+use odp_fdw::arrow::array::{ArrayRef, Int64Array, StringArray};
+use odp_fdw::batch::{ColumnData, ScanBatch};
+use odp_fdw::options::{Catalog, Kind, OptionSpec};
+use odp_fdw::request::{Op, ScanRequest};
+use odp_fdw::value::Value;
+use pgrx::prelude::*;
+use std::sync::{Arc, Mutex};
+
+static REQUESTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+const TABLE_OPTIONS: &[OptionSpec] = &[OptionSpec::required("rows", Kind::UInt)];
+
+/// The generated table.
+pub struct TestSource {
+    rows: i64,
+}
+
+impl Source for TestSource {
+    type Scan = TestScan;
+
+    fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
+        if catalog == Catalog::Table { TABLE_OPTIONS } else { &[] }
+    }
+
+    fn open(table: &TableContext) -> Result<Self> {
+        let rows = table.table.uint("rows").unwrap_or(0) as i64;
+        Ok(TestSource { rows })
+    }
+
+    fn estimate(&self, _request: &ScanRequest) -> Result<Estimate> {
+        Ok(Estimate { rows: self.rows as f64, total_rows: self.rows as f64, explain: Vec::new() })
+    }
+
+    fn begin_scan(&self, request: &ScanRequest) -> Result<TestScan> {
+        let quals: Vec<String> = request.quals.iter().map(|q| q.display()).collect();
+        REQUESTS.lock().expect("test mutex").push(quals.join(" AND "));
+        let mut ids: Vec<i64> = (1..=self.rows).collect();
+        for q in request.quals.iter().filter(|q| q.column == "id") {
+            let wanted: Vec<i64> = match (&q.op, &q.value) {
+                (Op::Eq, Value::Int(v)) => vec![*v],
+                (Op::In, Value::List(items)) => items.iter().filter_map(|i| if let Value::Int(v) = i { Some(*v) } else { None }).collect(),
+                _ => continue,
+            };
+            ids.retain(|id| wanted.contains(id));
+        }
+        Ok(TestScan { ids: Some(ids), columns: request.columns.clone() })
+    }
+}
+
+/// One pass over the generated ids.
+pub struct TestScan {
+    ids: Option<Vec<i64>>,
+    columns: Vec<String>,
+}
+
+impl SourceScan for TestScan {
+    fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
+        let Some(ids) = self.ids.take() else { return Ok(None) };
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let array: ArrayRef = if c == "id" {
+                    Arc::new(Int64Array::from(ids.clone()))
+                } else {
+                    Arc::new(StringArray::from(ids.iter().map(|i| format!("row {i}")).collect::<Vec<_>>()))
+                };
+                ColumnData::Array(array)
+            })
+            .collect();
+        Ok(Some(ScanBatch { num_rows: ids.len(), columns }))
+    }
+
+    fn explain(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Requests `odp_test_fdw` received, oldest first.
+#[pg_extern]
+fn test_requests() -> Vec<String> {
+    REQUESTS.lock().expect("test mutex").clone()
+}
+
+/// The handler of `odp_test_fdw`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn odp_test_fdw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    fdw_routine::<TestSource>()
+}
+
+/// Version-1 calling convention marker of [`odp_test_fdw_handler`].
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_odp_test_fdw_handler() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// Validates `odp_test_fdw` options.
+#[pg_extern]
+fn test_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
+    validate_for::<TestSource>(options, catalog);
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION odp.test_fdw_handler() RETURNS fdw_handler
+    AS 'MODULE_PATHNAME', 'odp_test_fdw_handler' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER odp_test_fdw HANDLER odp.test_fdw_handler VALIDATOR odp.test_fdw_validator;
+"#,
+    name = "odp_test_fdw",
+    requires = [test_fdw_validator]
+);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn setup() {
+        Spi::run("CREATE SERVER gen FOREIGN DATA WRAPPER odp_test_fdw").unwrap();
+        Spi::run("CREATE FOREIGN TABLE gen_t (id int8, label text) SERVER gen OPTIONS (rows '100000')").unwrap();
+        Spi::run("CREATE TABLE outer_ids (id int8); INSERT INTO outer_ids VALUES (5), (17), (42); ANALYZE outer_ids").unwrap();
+    }
+
+    #[pg_test]
+    fn nested_loop_uses_a_parameterized_scan_that_sees_outer_values() {
+        setup();
+        let plan = Spi::get_one::<String>(
+            "SELECT string_agg(line, E'\\n') FROM (EXPLAIN (COSTS OFF) SELECT o.id, g.label FROM outer_ids o JOIN gen_t g ON g.id = o.id) AS e(line)",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(plan.contains("Nested Loop"), "plan was:\n{plan}");
+        assert!(plan.contains("Pushed Quals: id = $runtime"), "plan was:\n{plan}");
+        let labels = Spi::get_one::<String>(
+            "SELECT string_agg(g.label, ',' ORDER BY o.id) FROM outer_ids o JOIN gen_t g ON g.id = o.id",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(labels, "row 5,row 17,row 42");
+        let requests = Spi::get_one::<Vec<String>>("SELECT odp.test_requests()").unwrap().unwrap();
+        for id in [5, 17, 42] {
+            assert!(requests.contains(&format!("id = {id}")), "requests: {requests:?}");
+        }
+    }
+
+    #[pg_test]
+    fn constants_and_in_lists_are_pushed() {
+        setup();
+        let n = Spi::get_one::<i64>("SELECT count(*) FROM gen_t WHERE id IN (3, 4, 99999999)").unwrap().unwrap();
+        assert_eq!(n, 2);
+        let requests = Spi::get_one::<Vec<String>>("SELECT odp.test_requests()").unwrap().unwrap();
+        assert!(requests.iter().any(|r| r == "id IN (3, 4, 99999999)"), "requests: {requests:?}");
+    }
+
+    #[pg_test]
+    fn limit_is_pushed_only_without_filters() {
+        setup();
+        let plan = Spi::get_one::<String>("SELECT string_agg(line, E'\\n') FROM (EXPLAIN (COSTS OFF) SELECT * FROM gen_t LIMIT 7) e(line)")
+            .unwrap()
+            .unwrap();
+        assert!(plan.contains("Pushed Limit: 7"), "plan was:\n{plan}");
+        let plan = Spi::get_one::<String>(
+            "SELECT string_agg(line, E'\\n') FROM (EXPLAIN (COSTS OFF) SELECT * FROM gen_t WHERE label LIKE '%9' LIMIT 7) e(line)",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!plan.contains("Pushed Limit"), "plan was:\n{plan}");
+    }
+
+    #[pg_test(error = "invalid option \"rowz\" for foreign table; valid options: rows")]
+    fn unknown_table_option_is_refused_at_create() {
+        Spi::run("CREATE SERVER gen2 FOREIGN DATA WRAPPER odp_test_fdw").unwrap();
+        Spi::run("CREATE FOREIGN TABLE bad_t (id int8) SERVER gen2 OPTIONS (rowz '1')").unwrap();
+    }
+
+    #[pg_test(error = "invalid value for option \"rows\": expected a non-negative integer")]
+    fn malformed_option_value_is_refused_at_create() {
+        Spi::run("CREATE SERVER gen3 FOREIGN DATA WRAPPER odp_test_fdw").unwrap();
+        Spi::run("CREATE FOREIGN TABLE bad_t (id int8) SERVER gen3 OPTIONS (rows 'many')").unwrap();
+    }
+}

@@ -1,0 +1,58 @@
+//! Errors of the Delta adapter.
+
+use thiserror::Error;
+
+/// Everything that can go wrong reading or writing a Delta table.
+#[derive(Debug, Error)]
+pub enum DeltaError {
+    /// the table location has no `_delta_log`
+    #[error("no Delta table at \"{0}\"")]
+    TableNotFound(String),
+    /// the location could not be parsed or resolved
+    #[error("invalid table location \"{0}\": {1}")]
+    BadLocation(String, String),
+    /// storage could not be reached (network, permissions)
+    #[error("cannot reach Delta storage: {0}")]
+    Storage(String),
+    /// the log or a data file is not what the protocol says
+    #[error("corrupt Delta table: {0}")]
+    CorruptLog(String),
+    /// a Delta type ODP cannot map
+    #[error("unsupported Delta type \"{0}\"")]
+    UnsupportedType(String),
+    /// a table feature ODP cannot read yet
+    #[error("unsupported Delta feature: {0}")]
+    UnsupportedFeature(String),
+    /// a foreign table column has no counterpart in the Delta schema
+    #[error("column \"{0}\" does not exist in the Delta table")]
+    NoSuchColumn(String),
+    /// time travel to a version or time that does not exist
+    #[error("cannot time travel: {0}")]
+    TimeTravel(String),
+    /// a Parquet data file could not be decoded
+    #[error("cannot read data file \"{path}\": {reason}")]
+    DataFile { path: String, reason: String },
+    /// the async runtime could not start
+    #[error("async runtime unavailable: {0}")]
+    Runtime(String),
+}
+
+/// Result alias of the Delta adapter.
+pub type Result<T> = std::result::Result<T, DeltaError>;
+
+impl DeltaError {
+    /// Classifies an error from the `deltalake` crate.
+    pub fn from_delta(location: &str, err: deltalake::DeltaTableError) -> DeltaError {
+        use deltalake::DeltaTableError as E;
+        match err {
+            E::NotATable(_) | E::InvalidTableLocation(_) => DeltaError::TableNotFound(location.to_string()),
+            E::ObjectStore { source } => match source {
+                deltalake::ObjectStoreError::NotFound { .. } => DeltaError::TableNotFound(location.to_string()),
+                other => DeltaError::Storage(other.to_string()),
+            },
+            E::InvalidVersion(v) => DeltaError::TimeTravel(format!("version {v} does not exist")),
+            E::InvalidDateTimeString { .. } => DeltaError::TimeTravel("invalid timestamp".into()),
+            other => DeltaError::Storage(other.to_string()),
+        }
+    }
+}

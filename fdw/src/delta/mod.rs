@@ -1,0 +1,10 @@
+//! Delta Lake adapter: options, schema, pruning, snapshots and Parquet scans.
+
+pub mod error;
+pub mod options;
+pub mod prune;
+pub mod scan;
+pub mod schema;
+pub mod table;
+
+pub use error::{DeltaError, Result};

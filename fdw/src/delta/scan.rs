@@ -1,0 +1,312 @@
+//! Scanning a Delta snapshot: file selection (partition pruning, stats skipping),
+//! then Parquet reads with projection and row-group skipping.
+
+use super::error::{DeltaError, Result};
+use super::prune::{FileStats, Pruner};
+use super::schema::{DeltaColumn, DeltaType};
+use super::table::{DataFile, TableSnapshot};
+use crate::batch::{ColumnData, ScanBatch};
+use crate::request::ScanRequest;
+use crate::value::Value;
+use deltalake::arrow::array::{Array, ArrayRef, RecordBatch};
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
+use deltalake::parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStream};
+use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use deltalake::parquet::file::metadata::RowGroupMetaData;
+use deltalake::parquet::file::statistics::Statistics;
+use futures::StreamExt;
+use std::sync::Arc;
+
+/// Rows per Arrow batch read from Parquet.
+const BATCH_ROWS: usize = 8192;
+
+/// What file selection and reading did, for EXPLAIN and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanCounters {
+    /// files in the snapshot
+    pub files_total: u64,
+    /// files excluded by partition values
+    pub files_pruned_by_partition: u64,
+    /// files excluded by Delta statistics
+    pub files_skipped_by_stats: u64,
+    /// files opened
+    pub files_read: u64,
+    /// Parquet row groups skipped by footer statistics
+    pub row_groups_skipped: u64,
+    /// rows returned
+    pub rows_returned: u64,
+    /// estimated rows in the selected files
+    pub rows_estimated: u64,
+}
+
+/// The files of a snapshot that may hold matching rows.
+pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> (Vec<usize>, ScanCounters) {
+    let mut counters = ScanCounters { files_total: snapshot.files.len() as u64, ..Default::default() };
+    let mut selected = Vec::new();
+    for (i, file) in snapshot.files.iter().enumerate() {
+        if !pruner.partition_may_match(&file.partition_values) {
+            counters.files_pruned_by_partition += 1;
+        } else if file.stats.as_ref().is_some_and(|s| !pruner.stats_may_match(s)) {
+            counters.files_skipped_by_stats += 1;
+        } else {
+            counters.rows_estimated += file.stats.as_ref().and_then(|s| s.num_records).unwrap_or(BATCH_ROWS as u64);
+            selected.push(i);
+        }
+    }
+    (selected, counters)
+}
+
+/// A running scan over selected files of one snapshot.
+pub struct DeltaScan {
+    snapshot: Arc<TableSnapshot>,
+    columns: Vec<DeltaColumn>,
+    pruner: Pruner,
+    files: Vec<usize>,
+    next_file: usize,
+    current: Option<FileReader>,
+    remaining: Option<u64>,
+    counters: ScanCounters,
+}
+
+struct FileReader {
+    stream: ParquetRecordBatchStream<ParquetObjectReader>,
+    /// for each requested column: index in the projected batch, or a constant
+    sources: Vec<ColumnSource>,
+}
+
+enum ColumnSource {
+    Projected(usize, DeltaType),
+    Constant(Value),
+}
+
+impl DeltaScan {
+    /// Plans a scan: binds the request to the schema and selects files.
+    pub fn new(snapshot: Arc<TableSnapshot>, request: &ScanRequest) -> Result<DeltaScan> {
+        let columns = request
+            .columns
+            .iter()
+            .map(|name| snapshot.schema.column(name).cloned().ok_or_else(|| DeltaError::NoSuchColumn(name.clone())))
+            .collect::<Result<Vec<_>>>()?;
+        let pruner = Pruner::new(&snapshot.schema, &request.quals);
+        let (files, counters) = select_files(&snapshot, &pruner);
+        Ok(DeltaScan { snapshot, columns, pruner, files, next_file: 0, current: None, remaining: request.limit, counters })
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &ScanCounters {
+        &self.counters
+    }
+
+    /// The snapshot version being read.
+    pub fn version(&self) -> u64 {
+        self.snapshot.version
+    }
+
+    /// The next batch of rows, or `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
+        crate::runtime::block_on(self.next_batch_async()).map_err(DeltaError::Runtime)?
+    }
+
+    async fn next_batch_async(&mut self) -> Result<Option<ScanBatch>> {
+        loop {
+            if self.remaining == Some(0) {
+                return Ok(None);
+            }
+            if self.current.is_none() {
+                let Some(&index) = self.files.get(self.next_file) else { return Ok(None) };
+                self.next_file += 1;
+                self.current = self.open_file(index).await?;
+                continue;
+            }
+            let reader = self.current.as_mut().expect("checked above");
+            match reader.stream.next().await {
+                None => self.current = None,
+                Some(Err(e)) => return Err(self.data_error(e.to_string())),
+                Some(Ok(batch)) if batch.num_rows() == 0 => {}
+                Some(Ok(batch)) => {
+                    let mut out = to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
+                    if let Some(left) = self.remaining.as_mut() {
+                        if (out.num_rows as u64) > *left {
+                            out = truncate(out, *left as usize);
+                        }
+                        *left -= out.num_rows as u64;
+                    }
+                    self.counters.rows_returned += out.num_rows as u64;
+                    return Ok(Some(out));
+                }
+            }
+        }
+    }
+
+    fn data_error(&self, reason: String) -> DeltaError {
+        let path = self.files.get(self.next_file.saturating_sub(1)).map(|&i| self.snapshot.files[i].path.to_string()).unwrap_or_default();
+        DeltaError::DataFile { path, reason }
+    }
+
+    async fn open_file(&mut self, index: usize) -> Result<Option<FileReader>> {
+        let file: &DataFile = &self.snapshot.files[index];
+        if file.has_deletion_vector {
+            return Err(DeltaError::UnsupportedFeature(format!("deletion vectors (file \"{}\")", file.path)));
+        }
+        let data_error = |reason: String| DeltaError::DataFile { path: file.path.to_string(), reason };
+        let reader = ParquetObjectReader::new(self.snapshot.store.clone(), file.path.clone()).with_file_size(file.size);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| data_error(e.to_string()))?;
+        self.counters.files_read += 1;
+
+        let arrow_schema = builder.schema().clone();
+        let mut roots = Vec::new();
+        let mut sources = Vec::with_capacity(self.columns.len());
+        for column in &self.columns {
+            if column.is_partition {
+                let raw = file.partition_values.get(&column.physical_name).cloned().flatten();
+                let value = raw.filter(|s| !s.is_empty()).and_then(|s| super::prune::parse_typed(&s, &column.data_type)).unwrap_or(Value::Null);
+                sources.push(ColumnSource::Constant(value));
+            } else if let Some((root, _)) = arrow_schema.column_with_name(&column.physical_name) {
+                let position = match roots.iter().position(|&r| r == root) {
+                    Some(p) => p,
+                    None => {
+                        roots.push(root);
+                        roots.len() - 1
+                    }
+                };
+                sources.push(ColumnSource::Projected(position, column.data_type.clone()));
+            } else {
+                sources.push(ColumnSource::Constant(Value::Null));
+            }
+        }
+        // The projected batch lists roots in file order; remap positions accordingly.
+        let mut sorted = roots.clone();
+        sorted.sort_unstable();
+        for source in &mut sources {
+            if let ColumnSource::Projected(position, _) = source {
+                *position = sorted.iter().position(|&r| r == roots[*position]).expect("root is in the list");
+            }
+        }
+
+        let row_groups: Vec<usize> = {
+            let metadata = builder.metadata().clone();
+            let schema = &self.snapshot.schema;
+            (0..metadata.num_row_groups())
+                .filter(|&i| {
+                    let keep = self.pruner.stats_may_match(&row_group_stats(metadata.row_group(i), schema));
+                    if !keep {
+                        self.counters.row_groups_skipped += 1;
+                    }
+                    keep
+                })
+                .collect()
+        };
+        if row_groups.is_empty() {
+            return Ok(None);
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+        let mut builder = builder.with_projection(mask).with_row_groups(row_groups).with_batch_size(BATCH_ROWS);
+        if let Some(limit) = self.remaining {
+            builder = builder.with_limit(limit as usize);
+        }
+        let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
+        Ok(Some(FileReader { stream, sources }))
+    }
+}
+
+fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSchema) -> FileStats {
+    let mut stats = FileStats { num_records: Some(row_group.num_rows() as u64), ..Default::default() };
+    for chunk in row_group.columns() {
+        let path = chunk.column_path().parts();
+        if path.len() != 1 {
+            continue;
+        }
+        let Some(column) = schema.columns.iter().find(|c| c.physical_name == path[0]) else { continue };
+        let Some(statistics) = chunk.statistics() else { continue };
+        if let Some(n) = statistics.null_count_opt() {
+            stats.null_count.insert(column.physical_name.clone(), n);
+        }
+        if let Some((min, max)) = min_max(statistics, &column.data_type) {
+            stats.min.insert(column.physical_name.clone(), min);
+            stats.max.insert(column.physical_name.clone(), max);
+        }
+    }
+    stats
+}
+
+fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Value)> {
+    let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
+    match (statistics, data_type) {
+        (Statistics::Int32(s), DeltaType::Date) => pair(s.min_opt().map(|v| Value::Date(*v)), s.max_opt().map(|v| Value::Date(*v))),
+        (Statistics::Int32(s), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => {
+            pair(s.min_opt().map(|v| Value::Int(*v as i64)), s.max_opt().map(|v| Value::Int(*v as i64)))
+        }
+        (Statistics::Int64(s), DeltaType::Long) => pair(s.min_opt().map(|v| Value::Int(*v)), s.max_opt().map(|v| Value::Int(*v))),
+        (Statistics::Double(s), DeltaType::Double) => pair(s.min_opt().map(|v| Value::Float(*v)), s.max_opt().map(|v| Value::Float(*v))),
+        (Statistics::Float(s), DeltaType::Float) => {
+            pair(s.min_opt().map(|v| Value::Float(*v as f64)), s.max_opt().map(|v| Value::Float(*v as f64)))
+        }
+        (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => pair(
+            s.min_opt().and_then(|v| v.as_utf8().ok()).map(|v| Value::Text(v.to_string())),
+            s.max_opt().and_then(|v| v.as_utf8().ok()).map(|v| Value::Text(v.to_string())),
+        ),
+        _ => None,
+    }
+}
+
+/// The Arrow type ODP hands to Postgres for a Delta type.
+pub fn canonical_arrow_type(data_type: &DeltaType) -> Option<DataType> {
+    Some(match data_type {
+        DeltaType::String => DataType::Utf8,
+        DeltaType::Long => DataType::Int64,
+        DeltaType::Integer => DataType::Int32,
+        DeltaType::Short => DataType::Int16,
+        DeltaType::Byte => DataType::Int8,
+        DeltaType::Double => DataType::Float64,
+        DeltaType::Float => DataType::Float32,
+        DeltaType::Boolean => DataType::Boolean,
+        DeltaType::Date => DataType::Date32,
+        DeltaType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        DeltaType::TimestampNtz => DataType::Timestamp(TimeUnit::Microsecond, None),
+        DeltaType::Decimal(p, s) => DataType::Decimal128(*p, *s),
+        DeltaType::Binary => DataType::Binary,
+        DeltaType::Array(element) => DataType::List(Arc::new(Field::new("element", canonical_arrow_type(element)?, true))),
+        DeltaType::Struct | DeltaType::Map => return None,
+    })
+}
+
+fn to_scan_batch(batch: &RecordBatch, sources: &[ColumnSource]) -> std::result::Result<ScanBatch, String> {
+    let columns = sources
+        .iter()
+        .map(|source| match source {
+            ColumnSource::Constant(v) => Ok(ColumnData::Constant(v.clone())),
+            ColumnSource::Projected(i, data_type) => {
+                let array = batch.column(*i);
+                match canonical_arrow_type(data_type) {
+                    Some(target) if !same_shape(array.data_type(), &target) => {
+                        cast(array, &target).map(ColumnData::Array).map_err(|e| e.to_string())
+                    }
+                    _ => Ok(ColumnData::Array(array.clone())),
+                }
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(ScanBatch { num_rows: batch.num_rows(), columns })
+}
+
+/// Equal types, ignoring the field names inside lists.
+fn same_shape(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
+        (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => u1 == u2 && z1.is_some() == z2.is_some(),
+        _ => a == b,
+    }
+}
+
+fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
+    let columns = batch
+        .columns
+        .into_iter()
+        .map(|c| match c {
+            ColumnData::Array(a) => ColumnData::Array(a.slice(0, rows)),
+            constant => constant,
+        })
+        .collect();
+    ScanBatch { num_rows: rows, columns }
+}

@@ -1,0 +1,153 @@
+//! Opening Delta tables and listing their files, with a per-process snapshot cache.
+//!
+//! A snapshot is cached per (location, time travel). For `Latest`, every scan asks the
+//! log for its newest version (one LIST) and reloads only when a writer committed since.
+
+use super::error::{DeltaError, Result};
+use super::options::{TableLocation, TimeTravel};
+use super::prune::FileStats;
+use super::schema::DeltaSchema;
+use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// One data file of a snapshot.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    /// path relative to the table root, as the object store names it
+    pub path: deltalake::Path,
+    /// size in bytes
+    pub size: u64,
+    /// partition values by physical column name
+    pub partition_values: HashMap<String, Option<String>>,
+    /// parsed statistics, when the writer recorded them
+    pub stats: Option<FileStats>,
+    /// whether rows of this file are deleted through a deletion vector
+    pub has_deletion_vector: bool,
+}
+
+/// An immutable view of one table version.
+#[derive(Debug)]
+pub struct TableSnapshot {
+    /// the version read
+    pub version: u64,
+    /// the table schema
+    pub schema: DeltaSchema,
+    /// active data files
+    pub files: Vec<DataFile>,
+    /// object store rooted at the table
+    pub store: Arc<dyn ObjectStore>,
+    /// table root URL
+    pub url: String,
+}
+
+impl TableSnapshot {
+    /// Rows in the table according to the log (files without stats count as unknown).
+    pub fn total_records(&self) -> Option<u64> {
+        self.files.iter().map(|f| f.stats.as_ref().and_then(|s| s.num_records)).sum()
+    }
+}
+
+struct CachedTable {
+    table: DeltaTable,
+    snapshot: Arc<TableSnapshot>,
+}
+
+type CacheKey = (String, TimeTravel, Vec<(String, String)>);
+
+fn cache() -> &'static Mutex<HashMap<CacheKey, CachedTable>> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, CachedTable>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn cache_key(location: &TableLocation) -> CacheKey {
+    let mut opts: Vec<_> = location.storage_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    opts.sort();
+    (location.url.to_string(), location.time_travel.clone(), opts)
+}
+
+/// Returns the snapshot to scan: the cached one if it is still current.
+pub fn snapshot(location: &TableLocation) -> Result<Arc<TableSnapshot>> {
+    crate::runtime::block_on(snapshot_async(location)).map_err(DeltaError::Runtime)?
+}
+
+async fn snapshot_async(location: &TableLocation) -> Result<Arc<TableSnapshot>> {
+    let key = cache_key(location);
+    let cached = cache().lock().ok().and_then(|mut c| c.remove(&key));
+    let here = location.url.as_str();
+    let mut table = match cached {
+        Some(entry) if location.time_travel != TimeTravel::Latest => {
+            let snapshot = entry.snapshot.clone();
+            put(key, entry);
+            return Ok(snapshot);
+        }
+        Some(entry) => {
+            let latest = entry.table.get_latest_version().await.map_err(|e| DeltaError::from_delta(here, e))?;
+            if latest as u64 == entry.snapshot.version {
+                let snapshot = entry.snapshot.clone();
+                put(key, entry);
+                return Ok(snapshot);
+            }
+            let mut table = entry.table;
+            table.update_state().await.map_err(|e| DeltaError::from_delta(here, e))?;
+            table
+        }
+        None => open(location).await?,
+    };
+    if location.time_travel == TimeTravel::Latest && table.version().is_none() {
+        table.load().await.map_err(|e| DeltaError::from_delta(here, e))?;
+    }
+    let snapshot = Arc::new(read_snapshot(&table, here)?);
+    put(key, CachedTable { table, snapshot: snapshot.clone() });
+    Ok(snapshot)
+}
+
+fn put(key: CacheKey, entry: CachedTable) {
+    if let Ok(mut c) = cache().lock() {
+        c.insert(key, entry);
+    }
+}
+
+async fn open(location: &TableLocation) -> Result<DeltaTable> {
+    let here = location.url.as_str();
+    let mut builder = DeltaTableBuilder::from_url(location.url.clone())
+        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
+        .with_storage_options(location.storage_options.clone());
+    match &location.time_travel {
+        TimeTravel::Latest => {}
+        TimeTravel::Version(v) => builder = builder.with_version(*v as i64),
+        TimeTravel::Timestamp(t) => {
+            builder = builder.with_datestring(t).map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?
+        }
+    }
+    builder.load().await.map_err(|e| DeltaError::from_delta(here, e))
+}
+
+fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
+    let state = table.snapshot().map_err(|e| DeltaError::from_delta(here, e))?;
+    let metadata = serde_json::to_value(state.metadata()).map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
+    let schema_string = metadata.get("schemaString").and_then(|v| v.as_str()).unwrap_or_default();
+    let partition_columns: Vec<String> = metadata
+        .get("partitionColumns")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let schema = DeltaSchema::parse(schema_string, &partition_columns)?;
+    let files = state
+        .log_data()
+        .iter()
+        .map(|view| DataFile {
+            path: view.object_store_path(),
+            size: view.size().max(0) as u64,
+            partition_values: view.partition_values_map(),
+            stats: view.stats().and_then(|s| FileStats::parse(&s, &schema)),
+            has_deletion_vector: view.deletion_vector_descriptor().is_some(),
+        })
+        .collect();
+    Ok(TableSnapshot {
+        version: state.version() as u64,
+        schema,
+        files,
+        store: table.log_store().object_store(None),
+        url: here.to_string(),
+    })
+}

@@ -1,0 +1,16 @@
+//! Pure-Rust source adapters for ODP.
+//!
+//! Nothing here links against Postgres: every adapter takes a [`request::ScanRequest`]
+//! (what the planner pushed down) and produces Arrow record batches, so the logic is
+//! unit-testable with plain `cargo test`. The `odp` extension turns batches into tuples.
+#![forbid(unsafe_code)]
+
+pub mod batch;
+pub mod delta;
+pub mod health;
+pub mod options;
+pub mod request;
+pub mod runtime;
+pub mod value;
+
+pub use deltalake::arrow;

