@@ -75,6 +75,12 @@ pub trait Source: Sized + 'static {
     /// Estimates the rows a request returns.
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate>;
 
+    /// Rows the source must read to answer `column = <one unknown value>`: the cost of
+    /// one inner scan of a parameterized path. Without pruning on that column, all rows.
+    fn lookup_rows(&self, _column: &str, total_rows: f64) -> f64 {
+        total_rows
+    }
+
     /// Starts a scan.
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
 }

@@ -38,21 +38,7 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
 
 /// Moves `value` into a box freed when the current memory context is reset or deleted.
 fn in_current_context<T>(value: T) -> *mut T {
-    unsafe extern "C-unwind" fn drop_box<T>(arg: *mut std::ffi::c_void) {
-        // SAFETY: arg was produced by Box::into_raw below and is dropped exactly once,
-        // by this callback.
-        drop(unsafe { Box::from_raw(arg as *mut T) });
-    }
-    let raw = Box::into_raw(Box::new(value));
-    // SAFETY: the callback struct is palloc'd in the same context it is registered on,
-    // so it lives exactly as long as the registration.
-    unsafe {
-        let callback = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>()) as *mut pg_sys::MemoryContextCallback;
-        (*callback).func = Some(drop_box::<T>);
-        (*callback).arg = raw as *mut std::ffi::c_void;
-        pg_sys::MemoryContextRegisterResetCallback(pg_sys::CurrentMemoryContext, callback);
-    }
-    raw
+    PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(value)
 }
 
 /// What the planner keeps between its three callbacks.
@@ -225,9 +211,7 @@ unsafe fn add_parameterized_paths<S: Source>(root: *mut pg_sys::PlannerInfo, bas
         let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
         for rinfo in clauses {
             let single = pg_sys::lappend(ptr::null_mut(), rinfo as *mut std::ffi::c_void);
-            if extract(root, relid, single, &state.table.columns).is_empty() {
-                continue;
-            }
+            let Some(qual) = extract(root, relid, single, &state.table.columns).pop() else { continue };
             let mut required = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
             required = pg_sys::bms_del_member(required, relid as i32);
             if pg_sys::bms_is_empty(required) || seen.iter().any(|s| pg_sys::bms_equal(*s, required)) {
@@ -236,7 +220,8 @@ unsafe fn add_parameterized_paths<S: Source>(root: *mut pg_sys::PlannerInfo, bas
             seen.push(required);
             let param_info = pg_sys::get_baserel_parampathinfo(root, baserel, required);
             let rows = (*param_info).ppi_rows.max(1.0);
-            let total_cost = STARTUP_COST + rows * (pg_sys::cpu_tuple_cost + pg_sys::cpu_operator_cost);
+            let fetched = state.source.lookup_rows(&qual.column, state.estimate.total_rows).max(rows);
+            let total_cost = STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
             let path = pg_sys::create_foreignscan_path(
                 root,
                 baserel,

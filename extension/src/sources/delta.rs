@@ -7,7 +7,7 @@ use crate::fdw::{Estimate, Source, SourceScan, TableContext};
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::options::{specs, TableLocation};
 use odp_fdw::delta::prune::Pruner;
-use odp_fdw::delta::scan::{select_files, DeltaScan};
+use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
 use odp_fdw::delta::schema::DeltaType;
 use odp_fdw::delta::table::{snapshot, TableSnapshot};
 use odp_fdw::delta::DeltaError;
@@ -67,6 +67,10 @@ impl Source for DeltaSource {
             total_rows,
             explain: vec![("Delta Version".into(), self.snapshot.version.to_string()), ("Delta Files".into(), files)],
         })
+    }
+
+    fn lookup_rows(&self, column: &str, total_rows: f64) -> f64 {
+        lookup_rows(&self.snapshot, column).unwrap_or(total_rows)
     }
 
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod options;
 pub mod prune;
+pub mod reader;
 pub mod scan;
 pub mod schema;
 pub mod table;

@@ -8,10 +8,11 @@ use super::table::{DataFile, TableSnapshot};
 use crate::batch::{ColumnData, ScanBatch};
 use crate::request::ScanRequest;
 use crate::value::Value;
-use deltalake::arrow::array::{Array, ArrayRef, RecordBatch};
+use deltalake::arrow::array::{Array, RecordBatch};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
-use deltalake::parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStream};
+use super::reader::ObjectFileReader;
+use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::RowGroupMetaData;
 use deltalake::parquet::file::statistics::Statistics;
@@ -70,7 +71,7 @@ pub struct DeltaScan {
 }
 
 struct FileReader {
-    stream: ParquetRecordBatchStream<ParquetObjectReader>,
+    stream: ParquetRecordBatchStream<ObjectFileReader>,
     /// for each requested column: index in the projected batch, or a constant
     sources: Vec<ColumnSource>,
 }
@@ -150,7 +151,7 @@ impl DeltaScan {
             return Err(DeltaError::UnsupportedFeature(format!("deletion vectors (file \"{}\")", file.path)));
         }
         let data_error = |reason: String| DeltaError::DataFile { path: file.path.to_string(), reason };
-        let reader = ParquetObjectReader::new(self.snapshot.store.clone(), file.path.clone()).with_file_size(file.size);
+        let reader = ObjectFileReader::new(self.snapshot.store.clone(), file.path.clone(), file.size);
         let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| data_error(e.to_string()))?;
         self.counters.files_read += 1;
 
@@ -309,4 +310,40 @@ fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
         })
         .collect();
     ScanBatch { num_rows: rows, columns }
+}
+
+/// Files probed to estimate a lookup's cost.
+const LOOKUP_PROBES: usize = 8;
+
+/// Average rows read for `column = v` over values `v` taken from the table itself
+/// (partition values or per-file minima of evenly spaced files); `None` when the
+/// column has no values to probe with.
+pub fn lookup_rows(snapshot: &TableSnapshot, column: &str) -> Option<f64> {
+    let delta_column = snapshot.schema.column(column)?;
+    let step = (snapshot.files.len() / LOOKUP_PROBES).max(1);
+    let probes: Vec<Value> = snapshot
+        .files
+        .iter()
+        .step_by(step)
+        .filter_map(|f| {
+            if delta_column.is_partition {
+                let raw = f.partition_values.get(&delta_column.physical_name)?.as_deref()?;
+                super::prune::parse_typed(raw, &delta_column.data_type)
+            } else {
+                f.stats.as_ref()?.min.get(&delta_column.physical_name).cloned()
+            }
+        })
+        .take(LOOKUP_PROBES)
+        .collect();
+    if probes.is_empty() {
+        return None;
+    }
+    let total: u64 = probes
+        .iter()
+        .map(|v| {
+            let qual = crate::request::Qual { column: column.to_string(), op: crate::request::Op::Eq, value: v.clone() };
+            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual])).1.rows_estimated
+        })
+        .sum();
+    Some(total as f64 / probes.len() as f64)
 }

@@ -115,7 +115,7 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
         .with_storage_options(location.storage_options.clone());
     match &location.time_travel {
         TimeTravel::Latest => {}
-        TimeTravel::Version(v) => builder = builder.with_version(*v as i64),
+        TimeTravel::Version(v) => builder = builder.with_version(*v),
         TimeTravel::Timestamp(t) => {
             builder = builder.with_datestring(t).map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?
         }
