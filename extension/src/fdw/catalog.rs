@@ -42,7 +42,8 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
     // SAFETY: the server of an existing foreign table exists.
     let server = unsafe { options_from_list((*pg_sys::GetForeignServer(server_id)).options) };
     let user = user_mapping_options(server_id);
-    let rel = PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    // SAFETY: relid names an existing relation the caller is planning or scanning.
+    let rel = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     let columns = rel
         .tuple_desc()
         .iter()

@@ -172,12 +172,28 @@ unsafe fn constant_of(node: *mut pg_sys::Node) -> Option<Value> {
 
 /// Whether a text comparison is safe to push: equality always, ranges only under
 /// a byte-ordered collation (the order Delta statistics use).
-unsafe fn collation_allows(op: Op, cat: Category, collation: pg_sys::Oid) -> bool {
+fn collation_allows(op: Op, cat: Category, collation: pg_sys::Oid) -> bool {
     if cat != Category::Text || matches!(op, Op::Eq | Op::Ne | Op::Like) {
         return true;
     }
-    // SAFETY: lc_collate_is_c only reads the collation cache.
-    collation != pg_sys::InvalidOid && unsafe { pg_sys::lc_collate_is_c(collation) }
+    match collation {
+        pg_sys::C_COLLATION_OID | pg_sys::POSIX_COLLATION_OID => true,
+        pg_sys::DEFAULT_COLLATION_OID => database_collation_is_bytewise(),
+        _ => false,
+    }
+}
+
+/// Whether the database's default collation orders text by bytes (C, POSIX, C.UTF-8).
+fn database_collation_is_bytewise() -> bool {
+    // SAFETY: GetConfigOption returns a pointer to the GUC's current string (or NULL
+    // with missing_ok), valid until the setting changes; we copy it at once.
+    let setting = unsafe { pg_sys::GetConfigOption(c"lc_collate".as_ptr(), true, false) };
+    if setting.is_null() {
+        return false;
+    }
+    // SAFETY: non-null GUC strings are NUL-terminated.
+    let name = unsafe { CStr::from_ptr(setting) }.to_string_lossy();
+    matches!(name.as_ref(), "C" | "POSIX" | "C.UTF-8" | "C.utf8")
 }
 
 /// Extracts the pushable quals from a list of `RestrictInfo` (or bare clauses).
