@@ -25,6 +25,7 @@ start_postgres() {
     as_postgres "$PG_BIN/initdb" -D "$ODP_PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >>"$ODP_PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
+timezone = 'UTC'
 port = $ODP_PG_PORT
 unix_socket_directories = '$ODP_RUN'
 odp.redis_url = 'redis://127.0.0.1:$ODP_REDIS_PORT'

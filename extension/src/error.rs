@@ -36,7 +36,7 @@ impl OdpError {
             OdpError::Option(OptionError::BadValue { .. }) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
             OdpError::Delta(e) => match e {
                 DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
-                DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_OPTION_NAME,
+                DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
                 DeltaError::CorruptLog(_) | DeltaError::DataFile { .. } => ERRCODE_DATA_CORRUPTED,
                 DeltaError::UnsupportedType(_) | DeltaError::UnsupportedFeature(_) => ERRCODE_FEATURE_NOT_SUPPORTED,

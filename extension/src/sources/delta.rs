@@ -5,7 +5,7 @@ use crate::fdw::options::validate_for;
 use crate::fdw::routine::fdw_routine;
 use crate::fdw::{Estimate, Source, SourceScan, TableContext};
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::delta::options::{specs, TableLocation};
+use odp_fdw::delta::options::{specs, validate_table, TableLocation};
 use odp_fdw::delta::prune::Pruner;
 use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
 use odp_fdw::delta::schema::DeltaType;
@@ -30,7 +30,7 @@ impl Source for DeltaSource {
 
     fn validate(catalog: Catalog, options: &Options) -> Result<()> {
         if catalog == Catalog::Table {
-            TableLocation::resolve(&Options::default(), &Options::default(), &with_absolute_probe(options))?;
+            validate_table(options)?;
         }
         Ok(())
     }
@@ -75,16 +75,6 @@ impl Source for DeltaSource {
 
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
         Ok(DeltaScanAdapter(DeltaScan::new(self.snapshot.clone(), request)?))
-    }
-}
-
-/// Table options validated with a stand-in root, so relative paths pass at CREATE time.
-fn with_absolute_probe(options: &Options) -> Options {
-    match options.get("path") {
-        Some(p) if !p.contains("://") && !p.starts_with('/') => {
-            options.clone().merged(&Options::new([("path".to_string(), format!("/{p}"))]))
-        }
-        _ => options.clone(),
     }
 }
 

@@ -52,7 +52,16 @@ impl DeltaError {
             },
             E::InvalidVersion(v) => DeltaError::TimeTravel(format!("version {v} does not exist")),
             E::InvalidDateTimeString { .. } => DeltaError::TimeTravel("invalid timestamp".into()),
-            other => DeltaError::Storage(other.to_string()),
+            other => {
+                // The kernel reports a missing table as a generic error; recognise it by text.
+                let text = other.to_string();
+                let missing = ["Invalid table location", "Path does not exist", "No files in log segment", "not a Delta table"];
+                if missing.iter().any(|m| text.contains(m)) {
+                    DeltaError::TableNotFound(location.to_string())
+                } else {
+                    DeltaError::Storage(text)
+                }
+            }
         }
     }
 }

@@ -65,13 +65,7 @@ impl TableLocation {
     pub fn resolve(server: &Options, user: &Options, table: &Options) -> Result<TableLocation> {
         let path = table.get("path").ok_or_else(|| DeltaError::BadLocation(String::new(), "option \"path\" is required".into()))?;
         let url = join_location(server.get("root"), path)?;
-        let time_travel = match (table.uint("version"), table.get("timestamp")) {
-            (Some(_), Some(_)) => return Err(DeltaError::TimeTravel("set either \"version\" or \"timestamp\", not both".into())),
-            (Some(v), None) => TimeTravel::Version(v),
-            (None, Some(t)) => TimeTravel::Timestamp(t.to_string()),
-            (None, None) => TimeTravel::Latest,
-        };
-        Ok(TableLocation { storage_options: storage_options(&url, server, user), url, time_travel })
+        Ok(TableLocation { storage_options: storage_options(&url, server, user), url, time_travel: time_travel(table)? })
     }
 
     /// Location for a root alone (IMPORT FOREIGN SCHEMA, health checks).
@@ -81,9 +75,38 @@ impl TableLocation {
     }
 }
 
+/// Checks table options that do not depend on the server: the path's shape and
+/// time travel (run at CREATE/ALTER FOREIGN TABLE).
+pub fn validate_table(table: &Options) -> Result<()> {
+    if let Some(path) = table.get("path") {
+        check_path(path)?;
+        if path.contains("://") {
+            join_location(None, path)?;
+        }
+    }
+    time_travel(table).map(|_| ())
+}
+
+fn time_travel(table: &Options) -> Result<TimeTravel> {
+    match (table.uint("version"), table.get("timestamp")) {
+        (Some(_), Some(_)) => Err(DeltaError::TimeTravel("set either \"version\" or \"timestamp\", not both".into())),
+        (Some(v), None) => Ok(TimeTravel::Version(v)),
+        (None, Some(t)) => Ok(TimeTravel::Timestamp(t.to_string())),
+        (None, None) => Ok(TimeTravel::Latest),
+    }
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.split('/').any(|part| part == "..") {
+        return Err(DeltaError::BadLocation(path.to_string(), "\"..\" is not allowed".into()));
+    }
+    Ok(())
+}
+
 /// Resolves `path` against `root`: absolute URLs and absolute paths stand alone.
 pub fn join_location(root: Option<&str>, path: &str) -> Result<Url> {
     let bad = |why: &str| DeltaError::BadLocation(path.to_string(), why.to_string());
+    check_path(path)?;
     if path.contains("://") {
         return Url::parse(path).map_err(|e| bad(&e.to_string()));
     }
@@ -94,9 +117,6 @@ pub fn join_location(root: Option<&str>, path: &str) -> Result<Url> {
     let mut base = join_location(None, root)?;
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
-    }
-    if path.split('/').any(|part| part == "..") {
-        return Err(bad("\"..\" is not allowed"));
     }
     base.join(&format!("{}/", path.trim_end_matches('/'))).map_err(|e| bad(&e.to_string()))
 }

@@ -110,17 +110,26 @@ fn put(key: CacheKey, entry: CachedTable) {
 
 async fn open(location: &TableLocation) -> Result<DeltaTable> {
     let here = location.url.as_str();
-    let mut builder = DeltaTableBuilder::from_url(location.url.clone())
+    let builder = DeltaTableBuilder::from_url(location.url.clone())
         .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
         .with_storage_options(location.storage_options.clone());
-    match &location.time_travel {
-        TimeTravel::Latest => {}
-        TimeTravel::Version(v) => builder = builder.with_version(*v),
+    let builder = match &location.time_travel {
         TimeTravel::Timestamp(t) => {
-            builder = builder.with_datestring(t).map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?
+            builder.with_datestring(t).map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?
+        }
+        TimeTravel::Latest | TimeTravel::Version(_) => builder,
+    };
+    let mut table = builder.load().await.map_err(|e| DeltaError::from_delta(here, e))?;
+    if let TimeTravel::Version(v) = location.time_travel {
+        let latest = table.version().unwrap_or_default();
+        if v > latest {
+            return Err(DeltaError::TimeTravel(format!("version {v} does not exist (latest is {latest})")));
+        }
+        if v != latest {
+            table.load_version(v).await.map_err(|e| DeltaError::from_delta(here, e))?;
         }
     }
-    builder.load().await.map_err(|e| DeltaError::from_delta(here, e))
+    Ok(table)
 }
 
 fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
