@@ -17,7 +17,14 @@ pub enum OdpError {
     Delta(#[from] DeltaError),
     /// a foreign table column does not fit the source's column
     #[error("column \"{column}\" has type {pg_type}, but the source column is {source_type}")]
-    ColumnType { column: String, pg_type: String, source_type: String },
+    ColumnType {
+        column: String,
+        pg_type: String,
+        source_type: String,
+    },
+    /// a value the source produced has no Postgres representation
+    #[error("cannot convert source data: {0}")]
+    Unsupported(String),
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
@@ -39,13 +46,15 @@ impl OdpError {
                 DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
                 DeltaError::CorruptLog(_) | DeltaError::DataFile { .. } => ERRCODE_DATA_CORRUPTED,
-                DeltaError::UnsupportedType(_) | DeltaError::UnsupportedFeature(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                DeltaError::UnsupportedType(_) | DeltaError::UnsupportedFeature(_) => {
+                    ERRCODE_FEATURE_NOT_SUPPORTED
+                }
                 DeltaError::NoSuchColumn(_) => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                 DeltaError::TimeTravel(_) => ERRCODE_INVALID_PARAMETER_VALUE,
                 DeltaError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
-            OdpError::NotSupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
         }
     }
 

@@ -36,7 +36,9 @@ mod tests {
 
     #[pg_test]
     fn version_matches_the_crate() {
-        let v = Spi::get_one::<String>("SELECT odp.version()").unwrap().unwrap();
+        let v = Spi::get_one::<String>("SELECT odp.version()")
+            .unwrap()
+            .unwrap();
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
     }
 }

@@ -20,4 +20,3 @@ pub struct ScanBatch {
     /// one entry per requested column
     pub columns: Vec<ColumnData>,
 }
-

@@ -34,8 +34,16 @@ pub fn probe(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Pr
     let result = talk(host, port, protocol, timeout);
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     match result {
-        Ok(()) => Probe { reachable: true, latency_ms, error: None },
-        Err(e) => Probe { reachable: false, latency_ms, error: Some(e) },
+        Ok(()) => Probe {
+            reachable: true,
+            latency_ms,
+            error: None,
+        },
+        Err(e) => Probe {
+            reachable: false,
+            latency_ms,
+            error: Some(e),
+        },
     }
 }
 
@@ -46,17 +54,26 @@ fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<
         .next()
         .ok_or_else(|| format!("no address for {host}"))?;
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     let (request, check): (Vec<u8>, fn(&[u8]) -> bool) = match protocol {
         Protocol::Tcp => return Ok(()),
-        Protocol::Redis => (b"*1\r\n$4\r\nPING\r\n".to_vec(), |r| r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")),
+        Protocol::Redis => (b"*1\r\n$4\r\nPING\r\n".to_vec(), |r| {
+            r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")
+        }),
         Protocol::Bolt => {
             let mut hello = vec![0x60, 0x60, 0xB0, 0x17];
             hello.extend_from_slice(&[0, 7, 7, 5, 0, 0, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
             (hello, |r| r.len() >= 4 && r[..4] != [0, 0, 0, 0])
         }
-        Protocol::Http => (format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").into_bytes(), |r| r.starts_with(b"HTTP/")),
+        Protocol::Http => (
+            format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").into_bytes(),
+            |r| r.starts_with(b"HTTP/"),
+        ),
     };
     stream.write_all(&request).map_err(|e| e.to_string())?;
     let mut buf = [0u8; 64];
@@ -75,8 +92,17 @@ mod tests {
 
     #[test]
     fn closed_port_is_unreachable_quickly() {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let p = probe("127.0.0.1", port, Protocol::Redis, Duration::from_millis(500));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let p = probe(
+            "127.0.0.1",
+            port,
+            Protocol::Redis,
+            Duration::from_millis(500),
+        );
         assert!(!p.reachable);
         assert!(p.error.is_some());
         assert!(p.latency_ms < 2000.0);
@@ -86,7 +112,12 @@ mod tests {
     fn silent_server_times_out() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let p = probe("127.0.0.1", port, Protocol::Redis, Duration::from_millis(200));
+        let p = probe(
+            "127.0.0.1",
+            port,
+            Protocol::Redis,
+            Duration::from_millis(200),
+        );
         assert!(!p.reachable);
         drop(listener);
     }

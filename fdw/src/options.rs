@@ -62,11 +62,19 @@ pub struct OptionSpec {
 impl OptionSpec {
     /// An optional option.
     pub const fn optional(name: &'static str, kind: Kind) -> Self {
-        OptionSpec { name, required: false, kind }
+        OptionSpec {
+            name,
+            required: false,
+            kind,
+        }
     }
     /// A required option.
     pub const fn required(name: &'static str, kind: Kind) -> Self {
-        OptionSpec { name, required: true, kind }
+        OptionSpec {
+            name,
+            required: true,
+            kind,
+        }
     }
 }
 
@@ -75,10 +83,17 @@ impl OptionSpec {
 pub enum OptionError {
     /// the name is not accepted here
     #[error("invalid option \"{name}\" for {noun}; valid options: {valid}")]
-    Unknown { name: String, noun: &'static str, valid: String },
+    Unknown {
+        name: String,
+        noun: &'static str,
+        valid: String,
+    },
     /// a required option is absent
     #[error("missing required option \"{name}\" for {noun}")]
-    Missing { name: &'static str, noun: &'static str },
+    Missing {
+        name: &'static str,
+        noun: &'static str,
+    },
     /// the value does not have the expected shape
     #[error("invalid value for option \"{name}\": expected {expected}")]
     BadValue { name: String, expected: String },
@@ -106,25 +121,40 @@ pub fn validate(
             } else {
                 specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
             };
-            return Err(OptionError::Unknown { name: name.clone(), noun: catalog.noun(), valid });
+            return Err(OptionError::Unknown {
+                name: name.clone(),
+                noun: catalog.noun(),
+                valid,
+            });
         };
         check_kind(spec, value)?;
     }
     for spec in specs.iter().filter(|s| s.required) {
         if !options.iter().any(|(n, _)| n == spec.name) {
-            return Err(OptionError::Missing { name: spec.name, noun: catalog.noun() });
+            return Err(OptionError::Missing {
+                name: spec.name,
+                noun: catalog.noun(),
+            });
         }
     }
     Ok(())
 }
 
 fn check_kind(spec: &OptionSpec, value: &str) -> Result<(), OptionError> {
-    let bad = |expected: String| OptionError::BadValue { name: spec.name.to_string(), expected };
+    let bad = |expected: String| OptionError::BadValue {
+        name: spec.name.to_string(),
+        expected,
+    };
     match spec.kind {
         Kind::Text if value.is_empty() => Err(bad("a non-empty string".into())),
         Kind::Text => Ok(()),
-        Kind::Bool => parse_bool(value).map(|_| ()).ok_or_else(|| bad("a boolean".into())),
-        Kind::UInt => value.parse::<u64>().map(|_| ()).map_err(|_| bad("a non-negative integer".into())),
+        Kind::Bool => parse_bool(value)
+            .map(|_| ())
+            .ok_or_else(|| bad("a boolean".into())),
+        Kind::UInt => value
+            .parse::<u64>()
+            .map(|_| ())
+            .map_err(|_| bad("a non-negative integer".into())),
         Kind::OneOf(words) if words.contains(&value) => Ok(()),
         Kind::OneOf(words) => Err(bad(format!("one of {}", words.join(", ")))),
     }
@@ -153,7 +183,8 @@ impl Options {
     }
     /// Merges `other` over `self` (user mapping over server, say).
     pub fn merged(mut self, other: &Options) -> Options {
-        self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.0
+            .extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
         self
     }
 }
@@ -169,12 +200,16 @@ mod tests {
     ];
 
     fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn unknown_option_names_it_and_lists_valid_ones() {
-        let err = validate(Catalog::Table, SPECS, &opts(&[("path", "x"), ("pth", "y")])).unwrap_err();
+        let err =
+            validate(Catalog::Table, SPECS, &opts(&[("path", "x"), ("pth", "y")])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid option \"pth\" for foreign table; valid options: path, version, mode"
@@ -184,15 +219,35 @@ mod tests {
     #[test]
     fn missing_required_option_is_refused() {
         let err = validate(Catalog::Table, SPECS, &[]).unwrap_err();
-        assert_eq!(err, OptionError::Missing { name: "path", noun: "foreign table" });
+        assert_eq!(
+            err,
+            OptionError::Missing {
+                name: "path",
+                noun: "foreign table"
+            }
+        );
     }
 
     #[test]
     fn malformed_values_are_refused_without_echoing_them() {
-        let err = validate(Catalog::Table, SPECS, &opts(&[("path", "x"), ("version", "secret-ish")]))
-            .unwrap_err();
+        let err = validate(
+            Catalog::Table,
+            SPECS,
+            &opts(&[("path", "x"), ("version", "secret-ish")]),
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("secret-ish"));
-        assert!(validate(Catalog::Table, SPECS, &opts(&[("path", "x"), ("mode", "c")])).is_err());
-        assert!(validate(Catalog::Table, SPECS, &opts(&[("path", "x"), ("mode", "b")])).is_ok());
+        assert!(validate(
+            Catalog::Table,
+            SPECS,
+            &opts(&[("path", "x"), ("mode", "c")])
+        )
+        .is_err());
+        assert!(validate(
+            Catalog::Table,
+            SPECS,
+            &opts(&[("path", "x"), ("mode", "b")])
+        )
+        .is_ok());
     }
 }

@@ -109,7 +109,11 @@ mod tests {
     use super::*;
 
     fn like(p: &str) -> Qual {
-        Qual { column: "c".into(), op: Op::Like, value: Value::Text(p.into()) }
+        Qual {
+            column: "c".into(),
+            op: Op::Like,
+            value: Value::Text(p.into()),
+        }
     }
 
     #[test]
@@ -122,7 +126,11 @@ mod tests {
 
     #[test]
     fn display_quotes_text() {
-        let q = Qual { column: "name".into(), op: Op::Eq, value: Value::Text("O'Hara".into()) };
+        let q = Qual {
+            column: "name".into(),
+            op: Op::Eq,
+            value: Value::Text("O'Hara".into()),
+        };
         assert_eq!(q.display(), "name = 'O''Hara'");
     }
 }

@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn mixed_numeric_kinds_compare() {
-        assert_eq!(Value::Int(2).compare(&Value::Float(2.5)), Some(Ordering::Less));
+        assert_eq!(
+            Value::Int(2).compare(&Value::Float(2.5)),
+            Some(Ordering::Less)
+        );
         assert_eq!(Value::Text("a".into()).compare(&Value::Int(1)), None);
     }
 

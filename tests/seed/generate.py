@@ -97,6 +97,34 @@ def transactions(rng, n, n_users, prices):
     }, schema=schema)
 
 
+def all_types():
+    """Three rows covering every Delta type ODP maps (the last row is all NULL)."""
+    import datetime as dt
+    from decimal import Decimal
+    schema = pa.schema([
+        pa.field("id", pa.int64()), pa.field("s", pa.string()), pa.field("i", pa.int32()),
+        pa.field("sh", pa.int16()), pa.field("b", pa.int8()), pa.field("d", pa.float64()),
+        pa.field("f", pa.float32()), pa.field("ok", pa.bool_()), pa.field("day", pa.date32()),
+        pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("ts_ntz", pa.timestamp("us")),
+        pa.field("amount", pa.decimal128(10, 2)), pa.field("raw", pa.binary()),
+        pa.field("tags", pa.list_(pa.string())), pa.field("scores", pa.list_(pa.int64())),
+        pa.field("address", pa.struct([pa.field("city", pa.string()), pa.field("zip", pa.int32())])),
+        pa.field("attrs", pa.map_(pa.string(), pa.string())),
+    ])
+    utc = dt.timezone.utc
+    rows = [
+        (1, "héllo 'quoted'", 2147483647, -32768, -128, 1.5, 2.25, True, dt.date(2026, 3, 1),
+         dt.datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=utc), dt.datetime(2026, 3, 1, 12, 30),
+         Decimal("12345678.90"), b"\x00\xff", ["a", None, "c"], [1, 2], {"city": "Oslo", "zip": 150}, [("k", "v")]),
+        (2, "", -1, 0, 0, -0.0, 0.0, False, dt.date(1969, 12, 31),
+         dt.datetime(1969, 12, 31, 23, 59, 59, tzinfo=utc), dt.datetime(2000, 1, 1),
+         Decimal("-0.01"), b"", [], [], {"city": None, "zip": None}, []),
+        (3,) + (None,) * 16,
+    ]
+    columns = list(zip(*rows))
+    return pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)], schema=schema)
+
+
 def storage_options(out):
     if not out.startswith("s3://"):
         return None
@@ -124,6 +152,7 @@ def main():
     write_deltalake(f"{out}/users", u, partition_by=["created_date"], mode="overwrite", storage_options=opts)
     write_deltalake(f"{out}/products", p, partition_by=["category"], mode="overwrite", storage_options=opts)
     write_deltalake(f"{out}/transactions", t, partition_by=["txn_date"], mode="overwrite", storage_options=opts)
+    write_deltalake(f"{out}/all_types", all_types(), mode="overwrite", storage_options=opts)
     if args.csv:
         import pyarrow.csv as pacsv
         os.makedirs(args.csv, exist_ok=True)

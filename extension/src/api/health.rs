@@ -54,7 +54,11 @@ struct Service {
 }
 
 enum Target {
-    Network { host: String, port: u16, protocol: Protocol },
+    Network {
+        host: String,
+        port: u16,
+        protocol: Protocol,
+    },
     Directory(String),
     Invalid(String),
 }
@@ -63,7 +67,10 @@ enum Target {
 fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => match p.parse() {
             Ok(port) => (h.to_string(), port),
@@ -74,16 +81,28 @@ fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
     if host.is_empty() {
         return Target::Invalid("no host".into());
     }
-    Target::Network { host, port, protocol }
+    Target::Network {
+        host,
+        port,
+        protocol,
+    }
 }
 
 fn configured_services() -> Vec<Service> {
     let mut services = Vec::new();
     if let Some(url) = REDIS_URL.get() {
-        services.push(Service { name: "redis".into(), kind: "redis", target: network(&url.to_string_lossy(), 6379, Protocol::Redis) });
+        services.push(Service {
+            name: "redis".into(),
+            kind: "redis",
+            target: network(&url.to_string_lossy(), 6379, Protocol::Redis),
+        });
     }
     if let Some(url) = BOLT_URL.get() {
-        services.push(Service { name: "graph".into(), kind: "bolt", target: network(&url.to_string_lossy(), 7687, Protocol::Bolt) });
+        services.push(Service {
+            name: "graph".into(),
+            kind: "bolt",
+            target: network(&url.to_string_lossy(), 7687, Protocol::Bolt),
+        });
     }
     let servers = Spi::connect(|client| {
         let rows = client.select(
@@ -108,18 +127,35 @@ fn configured_services() -> Vec<Service> {
     for (name, endpoint, root) in servers {
         let target = match (endpoint, root) {
             (Some(e), _) => network(&e, 80, Protocol::Http),
-            (None, Some(r)) if r.starts_with('/') || r.starts_with("file://") => Target::Directory(r.trim_start_matches("file://").to_string()),
-            (None, Some(r)) => network(&format!("https://{}", r.split_once("://").map(|(_, x)| x).unwrap_or(&r)), 443, Protocol::Tcp),
+            (None, Some(r)) if r.starts_with('/') || r.starts_with("file://") => {
+                Target::Directory(r.trim_start_matches("file://").to_string())
+            }
+            (None, Some(r)) => network(
+                &format!(
+                    "https://{}",
+                    r.split_once("://").map(|(_, x)| x).unwrap_or(&r)
+                ),
+                443,
+                Protocol::Tcp,
+            ),
             (None, None) => Target::Invalid("server has neither \"endpoint\" nor \"root\"".into()),
         };
-        services.push(Service { name, kind: "delta", target });
+        services.push(Service {
+            name,
+            kind: "delta",
+            target,
+        });
     }
     services
 }
 
 fn check(target: &Target, timeout: Duration) -> Probe {
     match target {
-        Target::Network { host, port, protocol } => probe(host, *port, *protocol, timeout),
+        Target::Network {
+            host,
+            port,
+            protocol,
+        } => probe(host, *port, *protocol, timeout),
         Target::Directory(path) => {
             let start = Instant::now();
             let ok = std::path::Path::new(path).is_dir();
@@ -129,7 +165,11 @@ fn check(target: &Target, timeout: Duration) -> Probe {
                 error: (!ok).then(|| format!("directory \"{path}\" does not exist")),
             }
         }
-        Target::Invalid(why) => Probe { reachable: false, latency_ms: 0.0, error: Some(why.clone()) },
+        Target::Invalid(why) => Probe {
+            reachable: false,
+            latency_ms: 0.0,
+            error: Some(why.clone()),
+        },
     }
 }
 
@@ -150,7 +190,13 @@ fn health() -> TableIterator<
         .into_iter()
         .map(|s| {
             let p = check(&s.target, timeout);
-            (s.name, s.kind.to_string(), p.reachable, (p.latency_ms * 1000.0).round() / 1000.0, p.error)
+            (
+                s.name,
+                s.kind.to_string(),
+                p.reachable,
+                (p.latency_ms * 1000.0).round() / 1000.0,
+                p.error,
+            )
         })
         .collect();
     TableIterator::new(rows)

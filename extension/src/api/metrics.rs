@@ -12,13 +12,24 @@ static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 
 /// `"Delta Files Read"` → `odp_delta_files_read_total`.
 fn metric_name(label: &str) -> String {
-    let snake: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let snake: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("odp_{snake}_total")
 }
 
 /// Adds the numeric values of `lines` to the counters.
 pub fn record(lines: &[(String, String)]) {
-    let Ok(mut counters) = COUNTERS.lock() else { return };
+    let Ok(mut counters) = COUNTERS.lock() else {
+        return;
+    };
     for (label, value) in lines {
         if let Ok(n) = value.parse::<u64>() {
             *counters.entry(metric_name(label)).or_default() += n;
@@ -48,6 +59,9 @@ fn metrics() -> String {
 mod tests {
     #[test]
     fn labels_become_prometheus_names() {
-        assert_eq!(super::metric_name("Delta Files Read"), "odp_delta_files_read_total");
+        assert_eq!(
+            super::metric_name("Delta Files Read"),
+            "odp_delta_files_read_total"
+        );
     }
 }

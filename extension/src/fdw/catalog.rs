@@ -14,8 +14,16 @@ pub unsafe fn options_from_list(list: *mut pg_sys::List) -> Options {
     for ptr in list_ptrs(list) {
         let def = ptr as *mut pg_sys::DefElem;
         // SAFETY: the caller promises DefElem nodes; defGetString reads their argument.
-        let (name, value) = unsafe { (CStr::from_ptr((*def).defname), CStr::from_ptr(pg_sys::defGetString(def))) };
-        pairs.push((name.to_string_lossy().into_owned(), value.to_string_lossy().into_owned()));
+        let (name, value) = unsafe {
+            (
+                CStr::from_ptr((*def).defname),
+                CStr::from_ptr(pg_sys::defGetString(def)),
+            )
+        };
+        pairs.push((
+            name.to_string_lossy().into_owned(),
+            value.to_string_lossy().into_owned(),
+        ));
     }
     Options::new(pairs)
 }
@@ -29,7 +37,11 @@ pub unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
         return Vec::new();
     }
     // SAFETY: a valid List has `length` initialised cells in `elements`.
-    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value).collect() }
+    unsafe {
+        (0..(*list).length as usize)
+            .map(|i| (*(*list).elements.add(i)).ptr_value)
+            .collect()
+    }
 }
 
 /// Builds the context of a foreign table for the current user.
@@ -55,14 +67,22 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             type_name: type_name(att.type_oid().value()),
         })
         .collect();
-    TableContext { relid, server, user, table, columns }
+    TableContext {
+        relid,
+        server,
+        user,
+        table,
+        columns,
+    }
 }
 
 /// Options of the current user's mapping to `server_id`, or none.
 fn user_mapping_options(server_id: pg_sys::Oid) -> Options {
     PgTryBuilder::new(|| {
         // SAFETY: GetUserMapping raises an ERROR (caught below) when there is no mapping.
-        unsafe { options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_id)).options) }
+        unsafe {
+            options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_id)).options)
+        }
     })
     .catch_others(|_| Options::default())
     .execute()
@@ -71,5 +91,9 @@ fn user_mapping_options(server_id: pg_sys::Oid) -> Options {
 /// `format_type_be` of a type OID.
 pub fn type_name(oid: pg_sys::Oid) -> String {
     // SAFETY: format_type_be returns a palloc'd C string for any OID.
-    unsafe { CStr::from_ptr(pg_sys::format_type_be(oid)).to_string_lossy().into_owned() }
+    unsafe {
+        CStr::from_ptr(pg_sys::format_type_be(oid))
+            .to_string_lossy()
+            .into_owned()
+    }
 }

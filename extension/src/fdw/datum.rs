@@ -6,8 +6,9 @@
 
 use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
-    Int16Array, Int32Array, Int64Array, Int8Array, ListArray, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
+    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, ListArray,
+    StringArray, TimestampMicrosecondArray,
 };
 use odp_fdw::arrow::datatypes::{DataType, TimeUnit};
 use odp_fdw::batch::ColumnData;
@@ -62,8 +63,13 @@ impl Target {
             pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Target::Timestamp,
             pg_sys::BYTEAOID => Target::Bytea,
             pg_sys::JSONBOID => Target::Jsonb,
-            pg_sys::INT8ARRAYOID | pg_sys::INT4ARRAYOID | pg_sys::INT2ARRAYOID | pg_sys::FLOAT8ARRAYOID
-            | pg_sys::FLOAT4ARRAYOID | pg_sys::TEXTARRAYOID | pg_sys::BOOLARRAYOID => Target::Array(oid),
+            pg_sys::INT8ARRAYOID
+            | pg_sys::INT4ARRAYOID
+            | pg_sys::INT2ARRAYOID
+            | pg_sys::FLOAT8ARRAYOID
+            | pg_sys::FLOAT4ARRAYOID
+            | pg_sys::TEXTARRAYOID
+            | pg_sys::BOOLARRAYOID => Target::Array(oid),
             _ => return None,
         })
     }
@@ -127,11 +133,15 @@ impl TypedColumn {
             DataType::Float32 => TypedColumn::F32(array.as_primitive().clone()),
             DataType::Boolean => TypedColumn::Bool(array.as_boolean().clone()),
             DataType::Date32 => TypedColumn::Date(array.as_primitive().clone()),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => TypedColumn::Timestamp(array.as_primitive().clone()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                TypedColumn::Timestamp(array.as_primitive().clone())
+            }
             DataType::Decimal128(..) => TypedColumn::Decimal(array.as_primitive().clone()),
             DataType::Binary => TypedColumn::Binary(array.as_binary::<i32>().clone()),
             DataType::List(_) => TypedColumn::List(array.as_list::<i32>().clone()),
-            DataType::Struct(_) | DataType::Map(..) if target == Target::Jsonb => TypedColumn::Json(to_json_rows(array)?),
+            DataType::Struct(_) | DataType::Map(..) if target == Target::Jsonb => {
+                TypedColumn::Json(to_json_rows(array)?)
+            }
             other => return Err(Unsupported(format!("Arrow type {other}"))),
         })
     }
@@ -156,16 +166,25 @@ impl TypedColumn {
             TypedColumn::F64(a) => scalar!(a, |v: f64| float_datum(v, target)),
             TypedColumn::F32(a) => scalar!(a, |v: f32| float_datum(v as f64, target)),
             TypedColumn::Bool(a) => scalar!(a, pg_sys::Datum::from),
-            TypedColumn::Date(a) => scalar!(a, |d: i32| pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS)),
-            TypedColumn::Timestamp(a) => scalar!(a, |t: i64| pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS)),
+            TypedColumn::Date(a) => {
+                scalar!(a, |d: i32| pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS))
+            }
+            TypedColumn::Timestamp(a) => {
+                scalar!(a, |t: i64| pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
+            }
             TypedColumn::Decimal(a) => {
                 if a.is_null(row) {
                     None
                 } else {
-                    AnyNumeric::from_str(&a.value_as_string(row)).ok().and_then(IntoDatum::into_datum)
+                    AnyNumeric::from_str(&a.value_as_string(row))
+                        .ok()
+                        .and_then(IntoDatum::into_datum)
                 }
             }
-            TypedColumn::Binary(a) => scalar!(a, |b: &[u8]| b.to_vec().into_datum().unwrap_or(pg_sys::Datum::from(0))),
+            TypedColumn::Binary(a) => scalar!(a, |b: &[u8]| b
+                .to_vec()
+                .into_datum()
+                .unwrap_or(pg_sys::Datum::from(0))),
             TypedColumn::List(a) => {
                 if a.is_null(row) {
                     None
@@ -182,7 +201,12 @@ impl TypedColumn {
 fn text_datum(s: &str) -> pg_sys::Datum {
     // SAFETY: cstring_to_text_with_len copies `len` bytes into a new varlena in the
     // current (per-tuple) memory context; the pointer and length come from a &str.
-    unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(s.as_ptr() as *const _, s.len() as i32)) }
+    unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            s.as_ptr() as *const _,
+            s.len() as i32,
+        ))
+    }
 }
 
 fn int_datum(v: i64, target: Target) -> pg_sys::Datum {
@@ -190,7 +214,9 @@ fn int_datum(v: i64, target: Target) -> pg_sys::Datum {
         Target::Int2 => pg_sys::Datum::from(v as i16),
         Target::Int4 => pg_sys::Datum::from(v as i32),
         Target::Float8 => float_datum(v as f64, target),
-        Target::Numeric => AnyNumeric::from(v).into_datum().unwrap_or(pg_sys::Datum::from(0)),
+        Target::Numeric => AnyNumeric::from(v)
+            .into_datum()
+            .unwrap_or(pg_sys::Datum::from(0)),
         _ => pg_sys::Datum::from(v),
     }
 }
@@ -204,20 +230,47 @@ fn float_datum(v: f64, target: Target) -> pg_sys::Datum {
 }
 
 fn list_datum(values: &ArrayRef, target: Target) -> Option<pg_sys::Datum> {
-    let Target::Array(oid) = target else { return None };
+    let Target::Array(oid) = target else {
+        return None;
+    };
     macro_rules! collect {
         ($ty:ty, $array:expr, $map:expr) => {{
             let a = $array;
-            (0..a.len()).map(|i| (!a.is_null(i)).then(|| $map(a.value(i)))).collect::<Vec<Option<$ty>>>().into_datum()
+            (0..a.len())
+                .map(|i| (!a.is_null(i)).then(|| $map(a.value(i))))
+                .collect::<Vec<Option<$ty>>>()
+                .into_datum()
         }};
     }
     match (oid, values.data_type()) {
-        (pg_sys::TEXTARRAYOID, DataType::Utf8) => collect!(String, values.as_string::<i32>(), |s: &str| s.to_string()),
-        (pg_sys::INT8ARRAYOID, DataType::Int64) => collect!(i64, values.as_primitive::<odp_fdw::arrow::datatypes::Int64Type>(), |v| v),
-        (pg_sys::INT4ARRAYOID, DataType::Int32) => collect!(i32, values.as_primitive::<odp_fdw::arrow::datatypes::Int32Type>(), |v| v),
-        (pg_sys::INT2ARRAYOID, DataType::Int16) => collect!(i16, values.as_primitive::<odp_fdw::arrow::datatypes::Int16Type>(), |v| v),
-        (pg_sys::FLOAT8ARRAYOID, DataType::Float64) => collect!(f64, values.as_primitive::<odp_fdw::arrow::datatypes::Float64Type>(), |v| v),
-        (pg_sys::FLOAT4ARRAYOID, DataType::Float32) => collect!(f32, values.as_primitive::<odp_fdw::arrow::datatypes::Float32Type>(), |v| v),
+        (pg_sys::TEXTARRAYOID, DataType::Utf8) => {
+            collect!(String, values.as_string::<i32>(), |s: &str| s.to_string())
+        }
+        (pg_sys::INT8ARRAYOID, DataType::Int64) => collect!(
+            i64,
+            values.as_primitive::<odp_fdw::arrow::datatypes::Int64Type>(),
+            |v| v
+        ),
+        (pg_sys::INT4ARRAYOID, DataType::Int32) => collect!(
+            i32,
+            values.as_primitive::<odp_fdw::arrow::datatypes::Int32Type>(),
+            |v| v
+        ),
+        (pg_sys::INT2ARRAYOID, DataType::Int16) => collect!(
+            i16,
+            values.as_primitive::<odp_fdw::arrow::datatypes::Int16Type>(),
+            |v| v
+        ),
+        (pg_sys::FLOAT8ARRAYOID, DataType::Float64) => collect!(
+            f64,
+            values.as_primitive::<odp_fdw::arrow::datatypes::Float64Type>(),
+            |v| v
+        ),
+        (pg_sys::FLOAT4ARRAYOID, DataType::Float32) => collect!(
+            f32,
+            values.as_primitive::<odp_fdw::arrow::datatypes::Float32Type>(),
+            |v| v
+        ),
         (pg_sys::BOOLARRAYOID, DataType::Boolean) => collect!(bool, values.as_boolean(), |v| v),
         _ => None,
     }
@@ -227,14 +280,24 @@ fn to_json_rows(array: &ArrayRef) -> Result<Vec<Option<serde_json::Value>>, Unsu
     use odp_fdw::arrow::datatypes::{Field, Schema};
     use odp_fdw::arrow::record_batch::RecordBatch;
     use std::sync::Arc;
-    let schema = Arc::new(Schema::new(vec![Field::new("v", array.data_type().clone(), true)]));
-    let batch = RecordBatch::try_new(schema, vec![array.clone()]).map_err(|e| Unsupported(e.to_string()))?;
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "v",
+        array.data_type().clone(),
+        true,
+    )]));
+    let batch = RecordBatch::try_new(schema, vec![array.clone()])
+        .map_err(|e| Unsupported(e.to_string()))?;
     let mut writer = odp_fdw::arrow::json::ArrayWriter::new(Vec::new());
-    writer.write(&batch).map_err(|e| Unsupported(e.to_string()))?;
+    writer
+        .write(&batch)
+        .map_err(|e| Unsupported(e.to_string()))?;
     writer.finish().map_err(|e| Unsupported(e.to_string()))?;
     let rows: Vec<serde_json::Value> =
         serde_json::from_slice(&writer.into_inner()).map_err(|e| Unsupported(e.to_string()))?;
-    Ok(rows.into_iter().map(|mut row| row.get_mut("v").map(serde_json::Value::take)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|mut row| row.get_mut("v").map(serde_json::Value::take))
+        .collect())
 }
 
 /// The Datum of a constant produced as `target` (`None` for NULL or a mismatch).
@@ -242,13 +305,22 @@ pub fn value_to_datum(value: &Value, target: Target) -> Option<pg_sys::Datum> {
     match (value, target) {
         (Value::Null, _) => None,
         (Value::Bool(b), Target::Bool) => Some(pg_sys::Datum::from(*b)),
-        (Value::Int(i), Target::Int2 | Target::Int4 | Target::Int8 | Target::Float8 | Target::Numeric) => Some(int_datum(*i, target)),
+        (
+            Value::Int(i),
+            Target::Int2 | Target::Int4 | Target::Int8 | Target::Float8 | Target::Numeric,
+        ) => Some(int_datum(*i, target)),
         (Value::Float(f), Target::Float4 | Target::Float8) => Some(float_datum(*f, target)),
-        (Value::Float(f), Target::Numeric) => AnyNumeric::try_from(*f).ok().and_then(IntoDatum::into_datum),
+        (Value::Float(f), Target::Numeric) => AnyNumeric::try_from(*f)
+            .ok()
+            .and_then(IntoDatum::into_datum),
         (Value::Text(s), Target::Text) => Some(text_datum(s)),
         (Value::Date(d), Target::Date) => Some(pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS)),
-        (Value::Timestamp(t), Target::Timestamp) => Some(pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS)),
-        (Value::Date(d), Target::Timestamp) => Some(pg_sys::Datum::from(*d as i64 * odp_fdw::value::MICROS_PER_DAY - PG_EPOCH_OFFSET_MICROS)),
+        (Value::Timestamp(t), Target::Timestamp) => {
+            Some(pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
+        }
+        (Value::Date(d), Target::Timestamp) => Some(pg_sys::Datum::from(
+            *d as i64 * odp_fdw::value::MICROS_PER_DAY - PG_EPOCH_OFFSET_MICROS,
+        )),
         _ => None,
     }
 }

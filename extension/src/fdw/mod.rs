@@ -5,8 +5,10 @@
 //! extracts pushable conditions (constants and parameters), [`datum`] converts Arrow
 //! values into tuples, [`options`] validates CREATE/ALTER options.
 
+pub mod analyze;
 pub mod catalog;
 pub mod datum;
+pub mod import;
 pub mod options;
 pub mod quals;
 pub mod routine;
@@ -56,6 +58,17 @@ pub struct Estimate {
     pub explain: Vec<(String, String)>,
 }
 
+/// A table a source offers to `IMPORT FOREIGN SCHEMA`.
+#[derive(Debug, Clone)]
+pub struct ImportedTable {
+    /// table name
+    pub name: String,
+    /// columns as (name, Postgres type in SQL)
+    pub columns: Vec<(String, String)>,
+    /// foreign table options
+    pub options: Vec<(String, String)>,
+}
+
 /// A source of rows behind a foreign data wrapper.
 pub trait Source: Sized + 'static {
     /// The running scan.
@@ -79,6 +92,17 @@ pub trait Source: Sized + 'static {
     /// one inner scan of a parameterized path. Without pruning on that column, all rows.
     fn lookup_rows(&self, _column: &str, total_rows: f64) -> f64 {
         total_rows
+    }
+
+    /// Tables found under `remote_schema` of a server, for `IMPORT FOREIGN SCHEMA`.
+    fn import_schema(
+        _server: &Options,
+        _user: &Options,
+        _remote_schema: &str,
+    ) -> Result<Vec<ImportedTable>> {
+        Err(crate::error::OdpError::NotSupported(
+            "IMPORT FOREIGN SCHEMA",
+        ))
     }
 
     /// Starts a scan.

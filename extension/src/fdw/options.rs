@@ -30,8 +30,12 @@ pub fn split_options(entries: impl IntoIterator<Item = String>) -> Vec<(String, 
 
 /// The body of every wrapper's validator function.
 pub fn validate_for<S: Source>(entries: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
-    let Some(catalog) = catalog.and_then(catalog_of) else { return };
+    let Some(catalog) = catalog.and_then(catalog_of) else {
+        return;
+    };
     let pairs = split_options(entries.into_iter().flatten());
-    validate(catalog, S::option_specs(catalog), &pairs).map_err(OdpError::from).or_report();
+    validate(catalog, S::option_specs(catalog), &pairs)
+        .map_err(OdpError::from)
+        .or_report();
     S::validate(catalog, &Options::new(pairs)).or_report();
 }

@@ -39,9 +39,12 @@ enum Category {
 fn category(oid: pg_sys::Oid) -> Option<Category> {
     Some(match oid {
         pg_sys::BOOLOID => Category::Bool,
-        pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID | pg_sys::FLOAT4OID | pg_sys::FLOAT8OID | pg_sys::NUMERICOID => {
-            Category::Number
-        }
+        pg_sys::INT2OID
+        | pg_sys::INT4OID
+        | pg_sys::INT8OID
+        | pg_sys::FLOAT4OID
+        | pg_sys::FLOAT8OID
+        | pg_sys::NUMERICOID => Category::Number,
         pg_sys::TEXTOID | pg_sys::VARCHAROID => Category::Text,
         pg_sys::DATEOID => Category::Date,
         pg_sys::TIMESTAMPOID => Category::Timestamp,
@@ -59,7 +62,11 @@ pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
 ///
 /// # Safety
 /// `datum` must be a valid Datum of type `type_oid` (or null).
-pub unsafe fn datum_to_value(datum: pg_sys::Datum, is_null: bool, type_oid: pg_sys::Oid) -> Option<Value> {
+pub unsafe fn datum_to_value(
+    datum: pg_sys::Datum,
+    is_null: bool,
+    type_oid: pg_sys::Oid,
+) -> Option<Value> {
     if is_null {
         return Some(Value::Null);
     }
@@ -72,7 +79,9 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, is_null: bool, type_oid: pg_s
             pg_sys::INT8OID => Value::Int(i64::from_datum(datum, false)?),
             pg_sys::FLOAT4OID => Value::Float(f32::from_datum(datum, false)? as f64),
             pg_sys::FLOAT8OID => Value::Float(f64::from_datum(datum, false)?),
-            pg_sys::NUMERICOID => Value::Float(f64::try_from(AnyNumeric::from_datum(datum, false)?).ok()?),
+            pg_sys::NUMERICOID => {
+                Value::Float(f64::try_from(AnyNumeric::from_datum(datum, false)?).ok()?)
+            }
             pg_sys::TEXTOID | pg_sys::VARCHAROID => Value::Text(String::from_datum(datum, false)?),
             pg_sys::DATEOID => {
                 let days = i32::from_datum(datum, false)?;
@@ -93,7 +102,8 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, is_null: bool, type_oid: pg_s
                 if element == pg_sys::InvalidOid || category(element).is_none() {
                     return None;
                 }
-                let array = pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, other)?;
+                let array =
+                    pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, other)?;
                 let mut items = Vec::with_capacity(array.len());
                 for item in array.iter() {
                     match item {
@@ -132,7 +142,11 @@ unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
 }
 
 /// The column a node refers to, if it is a plain column of relation `relid`.
-unsafe fn own_column<'a>(node: *mut pg_sys::Node, relid: u32, columns: &'a [PgColumn]) -> Option<&'a PgColumn> {
+unsafe fn own_column<'a>(
+    node: *mut pg_sys::Node,
+    relid: u32,
+    columns: &'a [PgColumn],
+) -> Option<&'a PgColumn> {
     // SAFETY: node is a valid expression node.
     unsafe {
         let node = strip_relabel(node);
@@ -149,7 +163,11 @@ unsafe fn own_column<'a>(node: *mut pg_sys::Node, relid: u32, columns: &'a [PgCo
 
 /// Whether `node` can be evaluated before the scan: no reference to `relid`,
 /// nothing volatile, no sub-plans.
-unsafe fn is_outside_value(root: *mut pg_sys::PlannerInfo, node: *mut pg_sys::Node, relid: u32) -> bool {
+unsafe fn is_outside_value(
+    root: *mut pg_sys::PlannerInfo,
+    node: *mut pg_sys::Node,
+    relid: u32,
+) -> bool {
     // SAFETY: node is a valid expression tree of this planner run.
     unsafe {
         !pg_sys::contain_volatile_functions(node)
@@ -242,36 +260,56 @@ unsafe fn extract_one(
                 if args.len() != 2 {
                     return None;
                 }
-                let name = CStr::from_ptr(pg_sys::get_opname((*opexpr).opno)).to_str().ok()?;
+                let name = CStr::from_ptr(pg_sys::get_opname((*opexpr).opno))
+                    .to_str()
+                    .ok()?;
                 let base = op_from_name(name)?;
                 let (a, b) = (args[0] as *mut pg_sys::Node, args[1] as *mut pg_sys::Node);
-                let (column, value, op) = match (own_column(a, relid, columns), own_column(b, relid, columns)) {
-                    (Some(c), None) => (c, b, base),
-                    (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
-                    _ => return None,
-                };
+                let (column, value, op) =
+                    match (own_column(a, relid, columns), own_column(b, relid, columns)) {
+                        (Some(c), None) => (c, b, base),
+                        (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
+                        _ => return None,
+                    };
                 let cat = category(column.type_oid)?;
                 let value_cat = category(pg_sys::exprType(value))?;
                 let comparable = cat == value_cat && (op != Op::Like || cat == Category::Text);
-                if !comparable || !collation_allows(op, cat, (*opexpr).inputcollid) || !is_outside_value(root, value, relid) {
+                if !comparable
+                    || !collation_allows(op, cat, (*opexpr).inputcollid)
+                    || !is_outside_value(root, value, relid)
+                {
                     return None;
                 }
-                Some(ExtractedQual { column: column.name.clone(), op, expr: value as _, constant: constant_of(value) })
+                Some(ExtractedQual {
+                    column: column.name.clone(),
+                    op,
+                    expr: value as _,
+                    constant: constant_of(value),
+                })
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 let sa = node as *mut pg_sys::ScalarArrayOpExpr;
                 let args = list_ptrs((*sa).args);
-                let name = CStr::from_ptr(pg_sys::get_opname((*sa).opno)).to_str().ok()?;
+                let name = CStr::from_ptr(pg_sys::get_opname((*sa).opno))
+                    .to_str()
+                    .ok()?;
                 if !(*sa).useOr || name != "=" || args.len() != 2 {
                     return None;
                 }
                 let column = own_column(args[0] as _, relid, columns)?;
                 let value = args[1] as *mut pg_sys::Node;
                 let element = pg_sys::get_element_type(pg_sys::exprType(value));
-                if category(column.type_oid)? != category(element)? || !is_outside_value(root, value, relid) {
+                if category(column.type_oid)? != category(element)?
+                    || !is_outside_value(root, value, relid)
+                {
                     return None;
                 }
-                Some(ExtractedQual { column: column.name.clone(), op: Op::In, expr: value as _, constant: constant_of(value) })
+                Some(ExtractedQual {
+                    column: column.name.clone(),
+                    op: Op::In,
+                    expr: value as _,
+                    constant: constant_of(value),
+                })
             }
             pg_sys::NodeTag::T_NullTest => {
                 let nt = node as *mut pg_sys::NullTest;
@@ -279,12 +317,27 @@ unsafe fn extract_one(
                     return None;
                 }
                 let column = own_column((*nt).arg as _, relid, columns)?;
-                let op = if (*nt).nulltesttype == pg_sys::NullTestType::IS_NULL { Op::IsNull } else { Op::IsNotNull };
-                Some(ExtractedQual { column: column.name.clone(), op, expr: std::ptr::null_mut(), constant: Some(Value::Null) })
+                let op = if (*nt).nulltesttype == pg_sys::NullTestType::IS_NULL {
+                    Op::IsNull
+                } else {
+                    Op::IsNotNull
+                };
+                Some(ExtractedQual {
+                    column: column.name.clone(),
+                    op,
+                    expr: std::ptr::null_mut(),
+                    constant: Some(Value::Null),
+                })
             }
             pg_sys::NodeTag::T_Var => {
-                let column = own_column(node, relid, columns).filter(|c| c.type_oid == pg_sys::BOOLOID)?;
-                Some(ExtractedQual { column: column.name.clone(), op: Op::Eq, expr: std::ptr::null_mut(), constant: Some(Value::Bool(true)) })
+                let column =
+                    own_column(node, relid, columns).filter(|c| c.type_oid == pg_sys::BOOLOID)?;
+                Some(ExtractedQual {
+                    column: column.name.clone(),
+                    op: Op::Eq,
+                    expr: std::ptr::null_mut(),
+                    constant: Some(Value::Bool(true)),
+                })
             }
             pg_sys::NodeTag::T_BoolExpr => {
                 let be = node as *mut pg_sys::BoolExpr;
@@ -292,8 +345,14 @@ unsafe fn extract_one(
                 if (*be).boolop != pg_sys::BoolExprType::NOT_EXPR || args.len() != 1 {
                     return None;
                 }
-                let column = own_column(args[0] as _, relid, columns).filter(|c| c.type_oid == pg_sys::BOOLOID)?;
-                Some(ExtractedQual { column: column.name.clone(), op: Op::Eq, expr: std::ptr::null_mut(), constant: Some(Value::Bool(false)) })
+                let column = own_column(args[0] as _, relid, columns)
+                    .filter(|c| c.type_oid == pg_sys::BOOLOID)?;
+                Some(ExtractedQual {
+                    column: column.name.clone(),
+                    op: Op::Eq,
+                    expr: std::ptr::null_mut(),
+                    constant: Some(Value::Bool(false)),
+                })
             }
             _ => None,
         }

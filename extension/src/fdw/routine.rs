@@ -33,6 +33,8 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ReScanForeignScan = Some(rescan_foreign_scan::<S>);
     routine.EndForeignScan = Some(end_foreign_scan::<S>);
     routine.ExplainForeignScan = Some(explain_foreign_scan::<S>);
+    routine.AnalyzeForeignTable = Some(super::analyze::analyze_foreign_table::<S>);
+    routine.ImportForeignSchema = Some(super::import::import_foreign_schema::<S>);
     pg_sys::Datum::from(routine.into_pg())
 }
 
@@ -83,34 +85,61 @@ unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
         let relid = (*baserel).relid;
         let quals = extract(root, relid, (*baserel).baserestrictinfo, &table.columns);
         let limit = pushable_limit(root, baserel);
-        let request = ScanRequest { columns: Vec::new(), quals: constant_quals(&quals), limit };
+        let request = ScanRequest {
+            columns: Vec::new(),
+            quals: constant_quals(&quals),
+            limit,
+        };
         let estimate = source.estimate(&request).or_report();
-        let selectivity = pg_sys::clauselist_selectivity(root, (*baserel).baserestrictinfo, 0, pg_sys::JoinType::JOIN_INNER, ptr::null_mut());
+        let selectivity = pg_sys::clauselist_selectivity(
+            root,
+            (*baserel).baserestrictinfo,
+            0,
+            pg_sys::JoinType::JOIN_INNER,
+            ptr::null_mut(),
+        );
         let mut rows = estimate.rows.min(estimate.total_rows * selectivity);
         if let Some(n) = limit {
             rows = rows.min(n as f64);
         }
         (*baserel).rows = rows.max(1.0);
         (*baserel).tuples = estimate.total_rows.max(1.0);
-        (*baserel).fdw_private = in_current_context(PlanningState { table, source, estimate, limit }) as *mut _;
+        (*baserel).fdw_private = in_current_context(PlanningState {
+            table,
+            source,
+            estimate,
+            limit,
+        }) as *mut _;
     }
 }
 
 fn constant_quals(quals: &[ExtractedQual]) -> Vec<Qual> {
     quals
         .iter()
-        .filter_map(|q| q.constant.clone().map(|value| Qual { column: q.column.clone(), op: q.op, value }))
+        .filter_map(|q| {
+            q.constant.clone().map(|value| Qual {
+                column: q.column.clone(),
+                op: q.op,
+                value,
+            })
+        })
         .collect()
 }
 
 /// A LIMIT the scan may stop at: only when this relation is the whole query, every
 /// qual is gone, and nothing (sort, aggregate, DISTINCT...) needs more rows.
-unsafe fn pushable_limit(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo) -> Option<u64> {
+unsafe fn pushable_limit(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+) -> Option<u64> {
     // SAFETY: root, its parse tree and baserel are valid during planning.
     unsafe {
         let parse = (*root).parse;
         let count = (*parse).limitCount as *mut pg_sys::Node;
-        if count.is_null() || (*count).type_ != pg_sys::NodeTag::T_Const || !(*baserel).baserestrictinfo.is_null() {
+        if count.is_null()
+            || (*count).type_ != pg_sys::NodeTag::T_Const
+            || !(*baserel).baserestrictinfo.is_null()
+        {
             return None;
         }
         let simple = (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_COUNT
@@ -124,7 +153,8 @@ unsafe fn pushable_limit(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::R
             && (*parse).havingQual.is_null()
             && (*parse).setOperations.is_null()
             && (*parse).rowMarks.is_null()
-            && pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON
+            && pg_sys::bms_membership((*root).all_baserels)
+                == pg_sys::BMS_Membership::BMS_SINGLETON
             && (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL;
         if !simple {
             return None;
@@ -136,10 +166,14 @@ unsafe fn pushable_limit(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::R
         let mut total = i64::from_datum_i64((*count).constvalue);
         let offset = (*parse).limitOffset as *mut pg_sys::Node;
         if !offset.is_null() {
-            if (*offset).type_ != pg_sys::NodeTag::T_Const || (*(offset as *mut pg_sys::Const)).constisnull {
+            if (*offset).type_ != pg_sys::NodeTag::T_Const
+                || (*(offset as *mut pg_sys::Const)).constisnull
+            {
                 return None;
             }
-            total = total.saturating_add(i64::from_datum_i64((*(offset as *mut pg_sys::Const)).constvalue));
+            total = total.saturating_add(i64::from_datum_i64(
+                (*(offset as *mut pg_sys::Const)).constvalue,
+            ));
         }
         u64::try_from(total).ok()
     }
@@ -168,7 +202,9 @@ unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
     unsafe {
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
         let fetched = state.estimate.rows.max((*baserel).rows);
-        let total_cost = STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + (*baserel).rows * pg_sys::cpu_operator_cost;
+        let total_cost = STARTUP_COST
+            + fetched * pg_sys::cpu_tuple_cost
+            + (*baserel).rows * pg_sys::cpu_operator_cost;
         let path = pg_sys::create_foreignscan_path(
             root,
             baserel,
@@ -188,7 +224,11 @@ unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
 
 /// Adds one path per set of outer relations whose values can be pushed as quals:
 /// the inner side of a nested loop then scans with the outer row's value.
-unsafe fn add_parameterized_paths<S: Source>(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo, state: &PlanningState<S>) {
+unsafe fn add_parameterized_paths<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    state: &PlanningState<S>,
+) {
     // SAFETY: planner structures are valid during get_foreign_paths.
     unsafe {
         let relid = (*baserel).relid;
@@ -211,17 +251,25 @@ unsafe fn add_parameterized_paths<S: Source>(root: *mut pg_sys::PlannerInfo, bas
         let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
         for rinfo in clauses {
             let single = pg_sys::lappend(ptr::null_mut(), rinfo as *mut std::ffi::c_void);
-            let Some(qual) = extract(root, relid, single, &state.table.columns).pop() else { continue };
+            let Some(qual) = extract(root, relid, single, &state.table.columns).pop() else {
+                continue;
+            };
             let mut required = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
             required = pg_sys::bms_del_member(required, relid as i32);
-            if pg_sys::bms_is_empty(required) || seen.iter().any(|s| pg_sys::bms_equal(*s, required)) {
+            if pg_sys::bms_is_empty(required)
+                || seen.iter().any(|s| pg_sys::bms_equal(*s, required))
+            {
                 continue;
             }
             seen.push(required);
             let param_info = pg_sys::get_baserel_parampathinfo(root, baserel, required);
             let rows = (*param_info).ppi_rows.max(1.0);
-            let fetched = state.source.lookup_rows(&qual.column, state.estimate.total_rows).max(rows);
-            let total_cost = STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
+            let fetched = state
+                .source
+                .lookup_rows(&qual.column, state.estimate.total_rows)
+                .max(rows);
+            let total_cost =
+                STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
             let path = pg_sys::create_foreignscan_path(
                 root,
                 baserel,
@@ -284,27 +332,66 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
                 fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
                 Some((*fdw_exprs).length as usize - 1)
             };
-            let expr_type = if q.expr.is_null() { 0 } else { pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32() };
-            quals.push(PlannedQual { column: q.column.clone(), op: q.op, expr_index, expr_type, constant: q.constant.clone() });
+            let expr_type = if q.expr.is_null() {
+                0
+            } else {
+                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
+            };
+            quals.push(PlannedQual {
+                column: q.column.clone(),
+                op: q.op,
+                expr_index,
+                expr_type,
+                constant: q.constant.clone(),
+            });
         }
 
         let columns = needed_columns(baserel, local_quals, &state.table);
-        let limit = if scan_clauses.is_null() { state.limit } else { None };
-        let plan = ScanPlan { columns, quals, limit, explain: state.estimate.explain.clone() };
+        let limit = if scan_clauses.is_null() {
+            state.limit
+        } else {
+            None
+        };
+        let plan = ScanPlan {
+            columns,
+            quals,
+            limit,
+            explain: state.estimate.explain.clone(),
+        };
         let json = serde_json::to_string(&plan).unwrap_or_default();
         let json = CString::new(json).unwrap_or_default();
-        let private = pg_sys::lappend(ptr::null_mut(), pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _);
-        pg_sys::make_foreignscan(tlist, local_quals, relid, fdw_exprs, private, ptr::null_mut(), ptr::null_mut(), outer_plan)
+        let private = pg_sys::lappend(
+            ptr::null_mut(),
+            pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
+        );
+        pg_sys::make_foreignscan(
+            tlist,
+            local_quals,
+            relid,
+            fdw_exprs,
+            private,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            outer_plan,
+        )
     }
 }
 
 /// Columns referenced by the target list or by quals evaluated on the scan.
-unsafe fn needed_columns(baserel: *mut pg_sys::RelOptInfo, local_quals: *mut pg_sys::List, table: &TableContext) -> Vec<(String, i16)> {
+unsafe fn needed_columns(
+    baserel: *mut pg_sys::RelOptInfo,
+    local_quals: *mut pg_sys::List,
+    table: &TableContext,
+) -> Vec<(String, i16)> {
     // SAFETY: reltarget and quals are valid planner expressions.
     unsafe {
         let relid = (*baserel).relid as pg_sys::Index;
         let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
-        pg_sys::pull_varattnos((*(*baserel).reltarget).exprs as *mut pg_sys::Node, relid, &mut attrs);
+        pg_sys::pull_varattnos(
+            (*(*baserel).reltarget).exprs as *mut pg_sys::Node,
+            relid,
+            &mut attrs,
+        );
         pg_sys::pull_varattnos(local_quals as *mut pg_sys::Node, relid, &mut attrs);
         let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
         let whole_row = pg_sys::bms_is_member(-offset, attrs);
@@ -332,13 +419,17 @@ struct ScanState<S: Source> {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(node: *mut pg_sys::ForeignScanState, _eflags: c_int) {
+unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    _eflags: c_int,
+) {
     // SAFETY: node is the executor's scan state; its plan is our ForeignScan.
     unsafe {
         let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
         let private = list_ptrs((*plan).fdw_private);
         let json = CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy();
-        let plan_data: ScanPlan = serde_json::from_str(&json).unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report());
+        let plan_data: ScanPlan = serde_json::from_str(&json)
+            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report());
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
         let table = table_context(relid);
         let source = S::open(&table).or_report();
@@ -351,9 +442,16 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(node: *mut pg_sys::For
             .iter()
             .map(|(name, attnum)| {
                 let column = table.columns.iter().find(|c| c.attnum == *attnum);
-                column.and_then(|c| Target::of(c.type_oid)).unwrap_or_else(|| {
-                    OdpError::ColumnType { column: name.clone(), pg_type: column.map(|c| c.type_name.clone()).unwrap_or_default(), source_type: "unsupported".into() }.report()
-                })
+                column
+                    .and_then(|c| Target::of(c.type_oid))
+                    .unwrap_or_else(|| {
+                        OdpError::ColumnType {
+                            column: name.clone(),
+                            pg_type: column.map(|c| c.type_name.clone()).unwrap_or_default(),
+                            source_type: "unsupported".into(),
+                        }
+                        .report()
+                    })
             })
             .collect();
         // A child of the query context: deleted with it, so it is never freed twice.
@@ -364,7 +462,18 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(node: *mut pg_sys::For
             8 * 1024,
             8 * 1024 * 1024,
         ));
-        let state = ScanState { source, plan: plan_data, exprs, targets, scan: None, batch: None, row: 0, batch_context, totals: Vec::new(), pushed: Vec::new() };
+        let state = ScanState {
+            source,
+            plan: plan_data,
+            exprs,
+            targets,
+            scan: None,
+            batch: None,
+            row: 0,
+            batch_context,
+            totals: Vec::new(),
+            pushed: Vec::new(),
+        };
         (*node).fdw_state = in_current_context(state) as *mut _;
     }
 }
@@ -385,16 +494,26 @@ impl<S: Source> ScanState<S> {
                         // SAFETY: exprs were initialised for this node; econtext is its context.
                         unsafe {
                             let state = self.exprs[i];
-                            let datum = (*state).evalfunc.map(|f| f(state, econtext, &mut is_null))?;
+                            let datum = (*state)
+                                .evalfunc
+                                .map(|f| f(state, econtext, &mut is_null))?;
                             datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
                         }
                     }
                     (None, None) => return None,
                 };
-                Some(Qual { column: q.column.clone(), op: q.op, value })
+                Some(Qual {
+                    column: q.column.clone(),
+                    op: q.op,
+                    value,
+                })
             })
             .collect();
-        ScanRequest { columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(), quals, limit: self.plan.limit }
+        ScanRequest {
+            columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
+            quals,
+            limit: self.plan.limit,
+        }
     }
 
     fn finish_scan(&mut self) {
@@ -422,7 +541,9 @@ fn merge_totals(totals: &mut Vec<(String, String)>, lines: Vec<(String, String)>
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(node: *mut pg_sys::ForeignScanState) -> *mut pg_sys::TupleTableSlot {
+unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+) -> *mut pg_sys::TupleTableSlot {
     // SAFETY: fdw_state was set by begin_foreign_scan; the slot belongs to this node.
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
@@ -436,12 +557,20 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(node: *mut pg_sys::F
         loop {
             if let Some((batch, columns)) = &state.batch {
                 if state.row < batch.num_rows {
-                    fill_slot(slot, &state.plan.columns, &state.targets, columns, state.row);
+                    fill_slot(
+                        slot,
+                        &state.plan.columns,
+                        &state.targets,
+                        columns,
+                        state.row,
+                    );
                     state.row += 1;
                     return slot;
                 }
             }
-            let Some(scan) = state.scan.as_mut() else { return slot };
+            let Some(scan) = state.scan.as_mut() else {
+                return slot;
+            };
             match scan.next_batch().or_report() {
                 None => {
                     state.finish_scan();
@@ -459,17 +588,13 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(node: *mut pg_sys::F
                             .map(|(c, t)| TypedColumn::prepare(c, *t))
                             .collect::<Result<Vec<_>, _>>()
                     });
-                    let columns = columns.unwrap_or_else(|e| OdpError::NotSupported(leak_message(e.0)).report());
+                    let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
                     state.batch = Some((batch, columns));
                     state.row = 0;
                 }
             }
         }
     }
-}
-
-fn leak_message(message: String) -> &'static str {
-    Box::leak(message.into_boxed_str())
 }
 
 unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
@@ -481,7 +606,13 @@ unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
     }
 }
 
-unsafe fn fill_slot(slot: *mut pg_sys::TupleTableSlot, columns: &[(String, i16)], targets: &[Target], data: &[TypedColumn], row: usize) {
+unsafe fn fill_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+    columns: &[(String, i16)],
+    targets: &[Target],
+    data: &[TypedColumn],
+    row: usize,
+) {
     // SAFETY: a virtual slot of the relation's descriptor has natts values and nulls.
     unsafe {
         let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -520,7 +651,10 @@ unsafe extern "C-unwind" fn end_foreign_scan<S: Source>(node: *mut pg_sys::Forei
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
+unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
     // SAFETY: fdw_state was set by begin_foreign_scan; es is the executor's.
     unsafe {
         let state = &*((*node).fdw_state as *mut ScanState<S>);
@@ -530,7 +664,12 @@ unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(node: *mut pg_sys::F
             .quals
             .iter()
             .map(|q| match &q.constant {
-                Some(v) => Qual { column: q.column.clone(), op: q.op, value: v.clone() }.display(),
+                Some(v) => Qual {
+                    column: q.column.clone(),
+                    op: q.op,
+                    value: v.clone(),
+                }
+                .display(),
                 None => format!("{} {} $runtime", q.column, q.op.sql()),
             })
             .collect();

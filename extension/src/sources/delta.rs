@@ -3,13 +3,13 @@
 use crate::error::{OdpError, Result};
 use crate::fdw::options::validate_for;
 use crate::fdw::routine::fdw_routine;
-use crate::fdw::{Estimate, Source, SourceScan, TableContext};
+use crate::fdw::{Estimate, ImportedTable, Source, SourceScan, TableContext};
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::delta::options::{specs, validate_table, TableLocation};
+use odp_fdw::delta::options::{join_location, specs, validate_table, TableLocation};
 use odp_fdw::delta::prune::Pruner;
 use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
 use odp_fdw::delta::schema::DeltaType;
-use odp_fdw::delta::table::{snapshot, TableSnapshot};
+use odp_fdw::delta::table::{list_tables, snapshot, TableSnapshot};
 use odp_fdw::delta::DeltaError;
 use odp_fdw::options::{Catalog, OptionSpec, Options};
 use odp_fdw::request::ScanRequest;
@@ -39,7 +39,10 @@ impl Source for DeltaSource {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let snapshot = snapshot(&location)?;
         for column in &table.columns {
-            let delta = snapshot.schema.column(&column.name).ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
+            let delta = snapshot
+                .schema
+                .column(&column.name)
+                .ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
             if !type_fits(&delta.data_type, column.type_oid) {
                 return Err(OdpError::ColumnType {
                     column: column.name.clone(),
@@ -54,10 +57,15 @@ impl Source for DeltaSource {
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
         let pruner = Pruner::new(&self.snapshot.schema, &request.quals);
         let (_, counters) = select_files(&self.snapshot, &pruner);
-        let total_rows = self.snapshot.total_records().unwrap_or(counters.files_total * 100_000) as f64;
+        let total_rows = self
+            .snapshot
+            .total_records()
+            .unwrap_or(counters.files_total * 100_000) as f64;
         let files = format!(
             "{} of {} (pruned by partition: {}, skipped by stats: {})",
-            counters.files_total - counters.files_pruned_by_partition - counters.files_skipped_by_stats,
+            counters.files_total
+                - counters.files_pruned_by_partition
+                - counters.files_skipped_by_stats,
             counters.files_total,
             counters.files_pruned_by_partition,
             counters.files_skipped_by_stats
@@ -65,7 +73,10 @@ impl Source for DeltaSource {
         Ok(Estimate {
             rows: counters.rows_estimated as f64,
             total_rows,
-            explain: vec![("Delta Version".into(), self.snapshot.version.to_string()), ("Delta Files".into(), files)],
+            explain: vec![
+                ("Delta Version".into(), self.snapshot.version.to_string()),
+                ("Delta Files".into(), files),
+            ],
         })
     }
 
@@ -73,8 +84,74 @@ impl Source for DeltaSource {
         lookup_rows(&self.snapshot, column).unwrap_or(total_rows)
     }
 
+    fn import_schema(
+        server: &Options,
+        user: &Options,
+        remote_schema: &str,
+    ) -> Result<Vec<ImportedTable>> {
+        let root = server.get("root").ok_or(OdpError::NotSupported(
+            "IMPORT FOREIGN SCHEMA without a server \"root\"",
+        ))?;
+        let dir = if remote_schema == "public" {
+            String::new()
+        } else {
+            remote_schema.to_string()
+        };
+        let base = join_location(Some(root), &dir).or_else(|_| join_location(None, root))?;
+        let location = TableLocation::root(server, user, base.as_str())?;
+        let mut tables = Vec::new();
+        for name in list_tables(&location)? {
+            let path = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+            let table_location = TableLocation::resolve(
+                server,
+                user,
+                &Options::new([("path".to_string(), path.clone())]),
+            )?;
+            let snapshot = snapshot(&table_location)?;
+            let columns = snapshot
+                .schema
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), pg_type_sql(&c.data_type)))
+                .collect();
+            tables.push(ImportedTable {
+                name,
+                columns,
+                options: vec![("path".into(), path)],
+            });
+        }
+        Ok(tables)
+    }
+
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(DeltaScanAdapter(DeltaScan::new(self.snapshot.clone(), request)?))
+        Ok(DeltaScanAdapter(DeltaScan::new(
+            self.snapshot.clone(),
+            request,
+        )?))
+    }
+}
+
+/// The Postgres type IMPORT FOREIGN SCHEMA declares for a Delta type.
+fn pg_type_sql(delta: &DeltaType) -> String {
+    match delta {
+        DeltaType::String => "text".into(),
+        DeltaType::Long => "bigint".into(),
+        DeltaType::Integer => "integer".into(),
+        DeltaType::Short | DeltaType::Byte => "smallint".into(),
+        DeltaType::Double => "double precision".into(),
+        DeltaType::Float => "real".into(),
+        DeltaType::Boolean => "boolean".into(),
+        DeltaType::Date => "date".into(),
+        DeltaType::Timestamp => "timestamptz".into(),
+        DeltaType::TimestampNtz => "timestamp".into(),
+        DeltaType::Decimal(p, s) => format!("numeric({p},{s})"),
+        DeltaType::Binary => "bytea".into(),
+        DeltaType::Array(element) => format!("{}[]", pg_type_sql(element)),
+        DeltaType::Struct | DeltaType::Map => "jsonb".into(),
     }
 }
 
@@ -120,7 +197,10 @@ impl SourceScan for DeltaScanAdapter {
         let c = self.0.counters();
         vec![
             ("Delta Files Read".into(), c.files_read.to_string()),
-            ("Delta Row Groups Skipped".into(), c.row_groups_skipped.to_string()),
+            (
+                "Delta Row Groups Skipped".into(),
+                c.row_groups_skipped.to_string(),
+            ),
             ("Delta Rows Returned".into(), c.rows_returned.to_string()),
         ]
     }

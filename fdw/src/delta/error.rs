@@ -45,9 +45,13 @@ impl DeltaError {
     pub fn from_delta(location: &str, err: deltalake::DeltaTableError) -> DeltaError {
         use deltalake::DeltaTableError as E;
         match err {
-            E::NotATable(_) | E::InvalidTableLocation(_) => DeltaError::TableNotFound(location.to_string()),
+            E::NotATable(_) | E::InvalidTableLocation(_) => {
+                DeltaError::TableNotFound(location.to_string())
+            }
             E::ObjectStore { source } => match source {
-                deltalake::ObjectStoreError::NotFound { .. } => DeltaError::TableNotFound(location.to_string()),
+                deltalake::ObjectStoreError::NotFound { .. } => {
+                    DeltaError::TableNotFound(location.to_string())
+                }
                 other => DeltaError::Storage(other.to_string()),
             },
             E::InvalidVersion(v) => DeltaError::TimeTravel(format!("version {v} does not exist")),
@@ -55,7 +59,12 @@ impl DeltaError {
             other => {
                 // The kernel reports a missing table as a generic error; recognise it by text.
                 let text = other.to_string();
-                let missing = ["Invalid table location", "Path does not exist", "No files in log segment", "not a Delta table"];
+                let missing = [
+                    "Invalid table location",
+                    "Path does not exist",
+                    "No files in log segment",
+                    "not a Delta table",
+                ];
                 if missing.iter().any(|m| text.contains(m)) {
                     DeltaError::TableNotFound(location.to_string())
                 } else {

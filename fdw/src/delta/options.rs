@@ -63,15 +63,25 @@ pub struct TableLocation {
 impl TableLocation {
     /// Combines server, user mapping and table options into a location.
     pub fn resolve(server: &Options, user: &Options, table: &Options) -> Result<TableLocation> {
-        let path = table.get("path").ok_or_else(|| DeltaError::BadLocation(String::new(), "option \"path\" is required".into()))?;
+        let path = table.get("path").ok_or_else(|| {
+            DeltaError::BadLocation(String::new(), "option \"path\" is required".into())
+        })?;
         let url = join_location(server.get("root"), path)?;
-        Ok(TableLocation { storage_options: storage_options(&url, server, user), url, time_travel: time_travel(table)? })
+        Ok(TableLocation {
+            storage_options: storage_options(&url, server, user),
+            url,
+            time_travel: time_travel(table)?,
+        })
     }
 
     /// Location for a root alone (IMPORT FOREIGN SCHEMA, health checks).
     pub fn root(server: &Options, user: &Options, root: &str) -> Result<TableLocation> {
         let url = join_location(None, root)?;
-        Ok(TableLocation { storage_options: storage_options(&url, server, user), url, time_travel: TimeTravel::Latest })
+        Ok(TableLocation {
+            storage_options: storage_options(&url, server, user),
+            url,
+            time_travel: TimeTravel::Latest,
+        })
     }
 }
 
@@ -89,7 +99,9 @@ pub fn validate_table(table: &Options) -> Result<()> {
 
 fn time_travel(table: &Options) -> Result<TimeTravel> {
     match (table.uint("version"), table.get("timestamp")) {
-        (Some(_), Some(_)) => Err(DeltaError::TimeTravel("set either \"version\" or \"timestamp\", not both".into())),
+        (Some(_), Some(_)) => Err(DeltaError::TimeTravel(
+            "set either \"version\" or \"timestamp\", not both".into(),
+        )),
         (Some(v), None) => Ok(TimeTravel::Version(v)),
         (None, Some(t)) => Ok(TimeTravel::Timestamp(t.to_string())),
         (None, None) => Ok(TimeTravel::Latest),
@@ -98,7 +110,10 @@ fn time_travel(table: &Options) -> Result<TimeTravel> {
 
 fn check_path(path: &str) -> Result<()> {
     if path.split('/').any(|part| part == "..") {
-        return Err(DeltaError::BadLocation(path.to_string(), "\"..\" is not allowed".into()));
+        return Err(DeltaError::BadLocation(
+            path.to_string(),
+            "\"..\" is not allowed".into(),
+        ));
     }
     Ok(())
 }
@@ -118,7 +133,8 @@ pub fn join_location(root: Option<&str>, path: &str) -> Result<Url> {
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
     }
-    base.join(&format!("{}/", path.trim_end_matches('/'))).map_err(|e| bad(&e.to_string()))
+    base.join(&format!("{}/", path.trim_end_matches('/')))
+        .map_err(|e| bad(&e.to_string()))
 }
 
 fn storage_options(url: &Url, server: &Options, user: &Options) -> HashMap<String, String> {
@@ -132,9 +148,26 @@ fn storage_options(url: &Url, server: &Options, user: &Options) -> HashMap<Strin
         }
     };
     set("AWS_ENDPOINT_URL", server.get("endpoint"));
-    set("AWS_REGION", Some(server.get("region").unwrap_or("us-east-1")));
-    set("AWS_ALLOW_HTTP", Some(if server.bool("allow_http", false) { "true" } else { "false" }));
-    set("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", Some(if server.bool("path_style", false) { "false" } else { "true" }));
+    set(
+        "AWS_REGION",
+        Some(server.get("region").unwrap_or("us-east-1")),
+    );
+    set(
+        "AWS_ALLOW_HTTP",
+        Some(if server.bool("allow_http", false) {
+            "true"
+        } else {
+            "false"
+        }),
+    );
+    set(
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+        Some(if server.bool("path_style", false) {
+            "false"
+        } else {
+            "true"
+        }),
+    );
     set("AWS_ACCESS_KEY_ID", user.get("access_key_id"));
     set("AWS_SECRET_ACCESS_KEY", user.get("secret_access_key"));
     set("AWS_SESSION_TOKEN", user.get("session_token"));
@@ -165,20 +198,36 @@ mod tests {
     #[test]
     fn s3_options_carry_credentials_from_the_user_mapping() {
         let loc = TableLocation::resolve(
-            &o(&[("root", "s3://lake"), ("endpoint", "http://127.0.0.1:9000"), ("allow_http", "true"), ("path_style", "true")]),
+            &o(&[
+                ("root", "s3://lake"),
+                ("endpoint", "http://127.0.0.1:9000"),
+                ("allow_http", "true"),
+                ("path_style", "true"),
+            ]),
             &o(&[("access_key_id", "k"), ("secret_access_key", "s")]),
             &o(&[("path", "t"), ("version", "3")]),
         )
         .unwrap();
         assert_eq!(loc.time_travel, TimeTravel::Version(3));
         assert_eq!(loc.storage_options["AWS_ACCESS_KEY_ID"], "k");
-        assert_eq!(loc.storage_options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"], "false");
+        assert_eq!(
+            loc.storage_options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"],
+            "false"
+        );
         assert_eq!(loc.storage_options["AWS_ALLOW_HTTP"], "true");
     }
 
     #[test]
     fn version_and_timestamp_together_are_refused() {
-        let err = TableLocation::resolve(&o(&[]), &o(&[]), &o(&[("path", "/t"), ("version", "1"), ("timestamp", "2026-01-01T00:00:00Z")]));
+        let err = TableLocation::resolve(
+            &o(&[]),
+            &o(&[]),
+            &o(&[
+                ("path", "/t"),
+                ("version", "1"),
+                ("timestamp", "2026-01-01T00:00:00Z"),
+            ]),
+        );
         assert!(matches!(err, Err(DeltaError::TimeTravel(_))));
     }
 }

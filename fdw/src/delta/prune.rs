@@ -42,16 +42,31 @@ impl FileStats {
     /// Parses the add action's `stats` JSON; unknown or nested entries are ignored.
     pub fn parse(json: &str, schema: &DeltaSchema) -> Option<FileStats> {
         let root: Json = serde_json::from_str(json).ok()?;
-        let mut stats = FileStats { num_records: root.get("numRecords").and_then(Json::as_u64), ..Default::default() };
+        let mut stats = FileStats {
+            num_records: root.get("numRecords").and_then(Json::as_u64),
+            ..Default::default()
+        };
         for column in &schema.columns {
             let key = column.physical_name.as_str();
-            if let Some(v) = root.get("minValues").and_then(|m| m.get(key)).and_then(|j| stat_value(j, column, false)) {
+            if let Some(v) = root
+                .get("minValues")
+                .and_then(|m| m.get(key))
+                .and_then(|j| stat_value(j, column, false))
+            {
                 stats.min.insert(key.to_string(), v);
             }
-            if let Some(v) = root.get("maxValues").and_then(|m| m.get(key)).and_then(|j| stat_value(j, column, true)) {
+            if let Some(v) = root
+                .get("maxValues")
+                .and_then(|m| m.get(key))
+                .and_then(|j| stat_value(j, column, true))
+            {
                 stats.max.insert(key.to_string(), v);
             }
-            if let Some(n) = root.get("nullCount").and_then(|m| m.get(key)).and_then(Json::as_u64) {
+            if let Some(n) = root
+                .get("nullCount")
+                .and_then(|m| m.get(key))
+                .and_then(Json::as_u64)
+            {
                 stats.null_count.insert(key.to_string(), n);
             }
         }
@@ -61,14 +76,20 @@ impl FileStats {
 
 fn stat_value(json: &Json, column: &DeltaColumn, is_max: bool) -> Option<Value> {
     match (&column.data_type, json) {
-        (DeltaType::String, Json::String(s)) if is_max && s.chars().count() >= MAX_TRUSTED_STRING_STAT => None,
+        (DeltaType::String, Json::String(s))
+            if is_max && s.chars().count() >= MAX_TRUSTED_STRING_STAT =>
+        {
+            None
+        }
         (DeltaType::Timestamp | DeltaType::TimestampNtz, Json::String(s)) => {
             // Statistics are written with millisecond precision: round the max up.
             let micros = parse_timestamp(s)?;
             Some(Value::Timestamp(if is_max { micros + 999 } else { micros }))
         }
         (_, Json::String(s)) => parse_typed(s, &column.data_type),
-        (DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..), Json::Number(n)) => n.as_f64().map(Value::Float),
+        (DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..), Json::Number(n)) => {
+            n.as_f64().map(Value::Float)
+        }
         (_, Json::Number(n)) => n.as_i64().map(Value::Int),
         (DeltaType::Boolean, Json::Bool(b)) => Some(Value::Bool(*b)),
         _ => None,
@@ -79,11 +100,17 @@ fn stat_value(json: &Json, column: &DeltaColumn, is_max: bool) -> Option<Value> 
 pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
     match data_type {
         DeltaType::String => Some(Value::Text(text.to_string())),
-        DeltaType::Long | DeltaType::Integer | DeltaType::Short | DeltaType::Byte => text.parse().ok().map(Value::Int),
-        DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..) => text.parse().ok().map(Value::Float),
+        DeltaType::Long | DeltaType::Integer | DeltaType::Short | DeltaType::Byte => {
+            text.parse().ok().map(Value::Int)
+        }
+        DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..) => {
+            text.parse().ok().map(Value::Float)
+        }
         DeltaType::Boolean => text.parse().ok().map(Value::Bool),
         DeltaType::Date => parse_date(text).map(Value::Date),
-        DeltaType::Timestamp | DeltaType::TimestampNtz => parse_timestamp(text).map(Value::Timestamp),
+        DeltaType::Timestamp | DeltaType::TimestampNtz => {
+            parse_timestamp(text).map(Value::Timestamp)
+        }
         _ => None,
     }
 }
@@ -91,7 +118,10 @@ pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
 /// `YYYY-MM-DD` → days since the epoch.
 pub fn parse_date(text: &str) -> Option<i32> {
     let date = chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
-    Some(date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32)
+    Some(
+        date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
+            .num_days() as i32,
+    )
 }
 
 /// ISO-8601 or `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC when no offset) → microseconds.
@@ -112,13 +142,15 @@ pub fn date_generation_source(expression: &str) -> Option<String> {
     let lower = e.to_ascii_lowercase();
     let inner = if lower.starts_with("cast(") && lower.ends_with(" as date)") {
         &e[5..e.len() - 9]
-    } else if (lower.starts_with("to_date(") || lower.starts_with("date(")) && lower.ends_with(')') {
+    } else if (lower.starts_with("to_date(") || lower.starts_with("date(")) && lower.ends_with(')')
+    {
         &e[e.find('(')? + 1..e.len() - 1]
     } else {
         return None;
     };
     let name = inner.trim().trim_matches('`');
-    (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')).then(|| name.to_string())
+    (!name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .then(|| name.to_string())
 }
 
 /// Decides which files may match a set of quals.
@@ -134,7 +166,9 @@ impl Pruner {
     pub fn new(schema: &DeltaSchema, quals: &[Qual]) -> Pruner {
         let mut bound = Vec::new();
         for qual in quals {
-            let Some(column) = schema.column(&qual.column) else { continue };
+            let Some(column) = schema.column(&qual.column) else {
+                continue;
+            };
             bound.push(BoundQual {
                 physical_name: column.physical_name.clone(),
                 data_type: column.data_type.clone(),
@@ -142,13 +176,19 @@ impl Pruner {
                 value: qual.value.clone(),
                 on_partition: column.is_partition,
             });
-            for generated in schema.columns.iter().filter(|c| c.is_partition && c.data_type == DeltaType::Date) {
+            for generated in schema
+                .columns
+                .iter()
+                .filter(|c| c.is_partition && c.data_type == DeltaType::Date)
+            {
                 let derives_from_qual = generated
                     .generation_expression
                     .as_deref()
                     .and_then(date_generation_source)
                     .is_some_and(|source| source == qual.column);
-                if let (true, Some((op, value))) = (derives_from_qual, derive_date_qual(qual.op, &qual.value)) {
+                if let (true, Some((op, value))) =
+                    (derives_from_qual, derive_date_qual(qual.op, &qual.value))
+                {
                     bound.push(BoundQual {
                         physical_name: generated.physical_name.clone(),
                         data_type: DeltaType::Date,
@@ -170,7 +210,11 @@ impl Pruner {
     /// Whether a file with these partition values (physical name → value) may match.
     pub fn partition_may_match(&self, values: &HashMap<String, Option<String>>) -> bool {
         self.quals.iter().filter(|q| q.on_partition).all(|q| {
-            let raw = values.get(&q.physical_name).cloned().flatten().filter(|s| !s.is_empty());
+            let raw = values
+                .get(&q.physical_name)
+                .cloned()
+                .flatten()
+                .filter(|s| !s.is_empty());
             match raw {
                 None => matches!(q.op, Op::IsNull),
                 Some(text) => match parse_typed(&text, &q.data_type) {
@@ -190,7 +234,12 @@ impl Pruner {
                 Op::IsNull => nulls != Some(0),
                 Op::IsNotNull => !all_null,
                 _ if all_null => false,
-                _ => range_may_match(q.op, stats.min.get(&q.physical_name), stats.max.get(&q.physical_name), &q.value),
+                _ => range_may_match(
+                    q.op,
+                    stats.min.get(&q.physical_name),
+                    stats.max.get(&q.physical_name),
+                    &q.value,
+                ),
             }
         })
     }
@@ -206,13 +255,18 @@ fn derive_date_qual(op: Op, value: &Value) -> Option<(Op, Value)> {
         Op::Eq => Some((Op::Eq, to_date(value)?)),
         Op::Lt => match value {
             // ts < midnight of day d excludes day d itself
-            Value::Timestamp(t) if t.rem_euclid(MICROS_PER_DAY) == 0 => Some((Op::Lt, to_date(value)?)),
+            Value::Timestamp(t) if t.rem_euclid(MICROS_PER_DAY) == 0 => {
+                Some((Op::Lt, to_date(value)?))
+            }
             _ => Some((Op::Le, to_date(value)?)),
         },
         Op::Le => Some((Op::Le, to_date(value)?)),
         Op::Gt | Op::Ge => Some((Op::Ge, to_date(value)?)),
         Op::In => match value {
-            Value::List(items) => Some((Op::In, Value::List(items.iter().map(to_date).collect::<Option<_>>()?))),
+            Value::List(items) => Some((
+                Op::In,
+                Value::List(items.iter().map(to_date).collect::<Option<_>>()?),
+            )),
             _ => None,
         },
         _ => None,
@@ -229,13 +283,17 @@ fn single_value_may_match(op: Op, actual: &Value, wanted: &Value) -> bool {
         Op::Gt => cmp.is_none_or(|c| c == Ordering::Greater),
         Op::Ge => cmp.is_none_or(|c| c != Ordering::Less),
         Op::In => match wanted {
-            Value::List(items) => items.iter().any(|item| single_value_may_match(Op::Eq, actual, item)),
+            Value::List(items) => items
+                .iter()
+                .any(|item| single_value_may_match(Op::Eq, actual, item)),
             _ => true,
         },
         Op::IsNull => false,
         Op::IsNotNull => true,
         Op::Like => match (actual, wanted) {
-            (Value::Text(_), Value::Text(_)) => like_prefix_of(wanted).is_none_or(|p| text_of(actual).starts_with(p)),
+            (Value::Text(_), Value::Text(_)) => {
+                like_prefix_of(wanted).is_none_or(|p| text_of(actual).starts_with(p))
+            }
             _ => true,
         },
     }
@@ -245,14 +303,21 @@ fn range_may_match(op: Op, min: Option<&Value>, max: Option<&Value>, wanted: &Va
     // `ord(a, b)` is None when either side is unknown or incomparable: keep the file.
     let ord = |a: Option<&Value>, b: &Value| a.and_then(|a| a.compare(b));
     match op {
-        Op::Eq => ord(min, wanted) != Some(Ordering::Greater) && ord(max, wanted) != Some(Ordering::Less),
-        Op::Ne => !(ord(min, wanted) == Some(Ordering::Equal) && ord(max, wanted) == Some(Ordering::Equal)),
+        Op::Eq => {
+            ord(min, wanted) != Some(Ordering::Greater) && ord(max, wanted) != Some(Ordering::Less)
+        }
+        Op::Ne => {
+            !(ord(min, wanted) == Some(Ordering::Equal)
+                && ord(max, wanted) == Some(Ordering::Equal))
+        }
         Op::Lt => ord(min, wanted).is_none_or(|c| c == Ordering::Less),
         Op::Le => ord(min, wanted) != Some(Ordering::Greater),
         Op::Gt => ord(max, wanted).is_none_or(|c| c == Ordering::Greater),
         Op::Ge => ord(max, wanted) != Some(Ordering::Less),
         Op::In => match wanted {
-            Value::List(items) => items.iter().any(|item| range_may_match(Op::Eq, min, max, item)),
+            Value::List(items) => items
+                .iter()
+                .any(|item| range_may_match(Op::Eq, min, max, item)),
             _ => true,
         },
         Op::Like => match like_prefix_of(wanted) {
@@ -260,7 +325,9 @@ fn range_may_match(op: Op, min: Option<&Value>, max: Option<&Value>, wanted: &Va
             Some(prefix) => {
                 let p = Value::Text(prefix.to_string());
                 let below = ord(max, &p) == Some(Ordering::Less);
-                let above = min.is_some_and(|m| m.compare(&p) == Some(Ordering::Greater) && !text_of(m).starts_with(prefix));
+                let above = min.is_some_and(|m| {
+                    m.compare(&p) == Some(Ordering::Greater) && !text_of(m).starts_with(prefix)
+                });
                 !below && !above
             }
         },
@@ -302,7 +369,11 @@ mod tests {
     }
 
     fn q(column: &str, op: Op, value: Value) -> Qual {
-        Qual { column: column.into(), op, value }
+        Qual {
+            column: column.into(),
+            op,
+            value,
+        }
     }
 
     fn day(text: &str) -> HashMap<String, Option<String>> {
@@ -315,8 +386,14 @@ mod tests {
 
     #[test]
     fn recognises_generation_expressions() {
-        assert_eq!(date_generation_source("CAST(transaction_time AS DATE)").as_deref(), Some("transaction_time"));
-        assert_eq!(date_generation_source("to_date(`ts`)").as_deref(), Some("ts"));
+        assert_eq!(
+            date_generation_source("CAST(transaction_time AS DATE)").as_deref(),
+            Some("transaction_time")
+        );
+        assert_eq!(
+            date_generation_source("to_date(`ts`)").as_deref(),
+            Some("ts")
+        );
         assert_eq!(date_generation_source("date(ts)").as_deref(), Some("ts"));
         assert_eq!(date_generation_source("ts + 1"), None);
     }
@@ -326,7 +403,10 @@ mod tests {
         let s = schema();
         let pruner = Pruner::new(
             &s,
-            &[q("ts", Op::Ge, ts("2026-03-01T00:00:00Z")), q("ts", Op::Lt, ts("2026-03-02T00:00:00Z"))],
+            &[
+                q("ts", Op::Ge, ts("2026-03-01T00:00:00Z")),
+                q("ts", Op::Lt, ts("2026-03-02T00:00:00Z")),
+            ],
         );
         assert!(pruner.partition_may_match(&day("2026-03-01")));
         assert!(!pruner.partition_may_match(&day("2026-03-02")));
@@ -343,8 +423,10 @@ mod tests {
     #[test]
     fn null_partition_matches_only_is_null() {
         let nulls = HashMap::from([("day".to_string(), None)]);
-        assert!(!Pruner::new(&schema(), &[q("day", Op::Eq, Value::Date(1))]).partition_may_match(&nulls));
-        assert!(Pruner::new(&schema(), &[q("day", Op::IsNull, Value::Null)]).partition_may_match(&nulls));
+        assert!(!Pruner::new(&schema(), &[q("day", Op::Eq, Value::Date(1))])
+            .partition_may_match(&nulls));
+        assert!(Pruner::new(&schema(), &[q("day", Op::IsNull, Value::Null)])
+            .partition_may_match(&nulls));
     }
 
     #[test]
@@ -362,7 +444,11 @@ mod tests {
         assert!(!keeps(&[q("id", Op::Eq, Value::Text("t0200".into()))]));
         assert!(!keeps(&[q("amount", Op::Gt, Value::Float(50.0))]));
         assert!(keeps(&[q("amount", Op::Ge, Value::Int(50))]));
-        assert!(!keeps(&[q("id", Op::In, Value::List(vec![Value::Text("a".into()), Value::Text("z".into())]))]));
+        assert!(!keeps(&[q(
+            "id",
+            Op::In,
+            Value::List(vec![Value::Text("a".into()), Value::Text("z".into())])
+        )]));
         assert!(!keeps(&[q("id", Op::IsNull, Value::Null)]));
         assert!(keeps(&[q("id", Op::Like, Value::Text("t01%".into()))]));
         assert!(!keeps(&[q("id", Op::Like, Value::Text("t02%".into()))]));
@@ -375,8 +461,20 @@ mod tests {
     fn missing_or_truncated_stats_keep_the_file() {
         let s = schema();
         let long = "x".repeat(40);
-        let stats = FileStats::parse(&format!(r#"{{"numRecords":3,"minValues":{{"id":"a"}},"maxValues":{{"id":"{long}"}}}}"#), &s).unwrap();
-        let pruner = Pruner::new(&s, &[q("id", Op::Gt, Value::Text("y".into())), q("amount", Op::Lt, Value::Float(0.0))]);
+        let stats = FileStats::parse(
+            &format!(
+                r#"{{"numRecords":3,"minValues":{{"id":"a"}},"maxValues":{{"id":"{long}"}}}}"#
+            ),
+            &s,
+        )
+        .unwrap();
+        let pruner = Pruner::new(
+            &s,
+            &[
+                q("id", Op::Gt, Value::Text("y".into())),
+                q("amount", Op::Lt, Value::Float(0.0)),
+            ],
+        );
         assert!(pruner.stats_may_match(&stats));
     }
 }

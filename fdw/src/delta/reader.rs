@@ -6,9 +6,9 @@ use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::errors::{ParquetError, Result};
 use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use deltalake::{ObjectStore, Path};
-use object_store::ObjectStoreExt;
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use object_store::ObjectStoreExt;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -36,17 +36,35 @@ fn external(e: deltalake::ObjectStoreError) -> ParquetError {
 
 impl AsyncFileReader for ObjectFileReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, Result<Bytes>> {
-        async move { self.store.get_range(&self.path, range).await.map_err(external) }.boxed()
+        async move {
+            self.store
+                .get_range(&self.path, range)
+                .await
+                .map_err(external)
+        }
+        .boxed()
     }
 
     fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, Result<Vec<Bytes>>> {
-        async move { self.store.get_ranges(&self.path, &ranges).await.map_err(external) }.boxed()
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(external)
+        }
+        .boxed()
     }
 
-    fn get_metadata<'a>(&'a mut self, _options: Option<&'a ArrowReaderOptions>) -> BoxFuture<'a, Result<Arc<ParquetMetaData>>> {
+    fn get_metadata<'a>(
+        &'a mut self,
+        _options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, Result<Arc<ParquetMetaData>>> {
         async move {
             let size = self.size;
-            let metadata = ParquetMetaDataReader::new().with_prefetch_hint(Some(FOOTER_PREFETCH)).load_and_finish(self, size).await?;
+            let metadata = ParquetMetaDataReader::new()
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(self, size)
+                .await?;
             Ok(Arc::new(metadata))
         }
         .boxed()

@@ -3,6 +3,7 @@
 
 use super::error::{DeltaError, Result};
 use super::prune::{FileStats, Pruner};
+use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
 use super::table::{DataFile, TableSnapshot};
 use crate::batch::{ColumnData, ScanBatch};
@@ -11,7 +12,6 @@ use crate::value::Value;
 use deltalake::arrow::array::{Array, RecordBatch};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
-use super::reader::ObjectFileReader;
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::RowGroupMetaData;
@@ -43,15 +43,26 @@ pub struct ScanCounters {
 
 /// The files of a snapshot that may hold matching rows.
 pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> (Vec<usize>, ScanCounters) {
-    let mut counters = ScanCounters { files_total: snapshot.files.len() as u64, ..Default::default() };
+    let mut counters = ScanCounters {
+        files_total: snapshot.files.len() as u64,
+        ..Default::default()
+    };
     let mut selected = Vec::new();
     for (i, file) in snapshot.files.iter().enumerate() {
         if !pruner.partition_may_match(&file.partition_values) {
             counters.files_pruned_by_partition += 1;
-        } else if file.stats.as_ref().is_some_and(|s| !pruner.stats_may_match(s)) {
+        } else if file
+            .stats
+            .as_ref()
+            .is_some_and(|s| !pruner.stats_may_match(s))
+        {
             counters.files_skipped_by_stats += 1;
         } else {
-            counters.rows_estimated += file.stats.as_ref().and_then(|s| s.num_records).unwrap_or(BATCH_ROWS as u64);
+            counters.rows_estimated += file
+                .stats
+                .as_ref()
+                .and_then(|s| s.num_records)
+                .unwrap_or(BATCH_ROWS as u64);
             selected.push(i);
         }
     }
@@ -87,11 +98,26 @@ impl DeltaScan {
         let columns = request
             .columns
             .iter()
-            .map(|name| snapshot.schema.column(name).cloned().ok_or_else(|| DeltaError::NoSuchColumn(name.clone())))
+            .map(|name| {
+                snapshot
+                    .schema
+                    .column(name)
+                    .cloned()
+                    .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
+            })
             .collect::<Result<Vec<_>>>()?;
         let pruner = Pruner::new(&snapshot.schema, &request.quals);
         let (files, counters) = select_files(&snapshot, &pruner);
-        Ok(DeltaScan { snapshot, columns, pruner, files, next_file: 0, current: None, remaining: request.limit, counters })
+        Ok(DeltaScan {
+            snapshot,
+            columns,
+            pruner,
+            files,
+            next_file: 0,
+            current: None,
+            remaining: request.limit,
+            counters,
+        })
     }
 
     /// Counters so far.
@@ -115,7 +141,9 @@ impl DeltaScan {
                 return Ok(None);
             }
             if self.current.is_none() {
-                let Some(&index) = self.files.get(self.next_file) else { return Ok(None) };
+                let Some(&index) = self.files.get(self.next_file) else {
+                    return Ok(None);
+                };
                 self.next_file += 1;
                 self.current = self.open_file(index).await?;
                 continue;
@@ -126,7 +154,8 @@ impl DeltaScan {
                 Some(Err(e)) => return Err(self.data_error(e.to_string())),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
-                    let mut out = to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
+                    let mut out =
+                        to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
                     if let Some(left) = self.remaining.as_mut() {
                         if (out.num_rows as u64) > *left {
                             out = truncate(out, *left as usize);
@@ -141,18 +170,31 @@ impl DeltaScan {
     }
 
     fn data_error(&self, reason: String) -> DeltaError {
-        let path = self.files.get(self.next_file.saturating_sub(1)).map(|&i| self.snapshot.files[i].path.to_string()).unwrap_or_default();
+        let path = self
+            .files
+            .get(self.next_file.saturating_sub(1))
+            .map(|&i| self.snapshot.files[i].path.to_string())
+            .unwrap_or_default();
         DeltaError::DataFile { path, reason }
     }
 
     async fn open_file(&mut self, index: usize) -> Result<Option<FileReader>> {
         let file: &DataFile = &self.snapshot.files[index];
         if file.has_deletion_vector {
-            return Err(DeltaError::UnsupportedFeature(format!("deletion vectors (file \"{}\")", file.path)));
+            return Err(DeltaError::UnsupportedFeature(format!(
+                "deletion vectors (file \"{}\")",
+                file.path
+            )));
         }
-        let data_error = |reason: String| DeltaError::DataFile { path: file.path.to_string(), reason };
-        let reader = ObjectFileReader::new(self.snapshot.store.clone(), file.path.clone(), file.size);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader).await.map_err(|e| data_error(e.to_string()))?;
+        let data_error = |reason: String| DeltaError::DataFile {
+            path: file.path.to_string(),
+            reason,
+        };
+        let reader =
+            ObjectFileReader::new(self.snapshot.store.clone(), file.path.clone(), file.size);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| data_error(e.to_string()))?;
         self.counters.files_read += 1;
 
         let arrow_schema = builder.schema().clone();
@@ -160,8 +202,15 @@ impl DeltaScan {
         let mut sources = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
             if column.is_partition {
-                let raw = file.partition_values.get(&column.physical_name).cloned().flatten();
-                let value = raw.filter(|s| !s.is_empty()).and_then(|s| super::prune::parse_typed(&s, &column.data_type)).unwrap_or(Value::Null);
+                let raw = file
+                    .partition_values
+                    .get(&column.physical_name)
+                    .cloned()
+                    .flatten();
+                let value = raw
+                    .filter(|s| !s.is_empty())
+                    .and_then(|s| super::prune::parse_typed(&s, &column.data_type))
+                    .unwrap_or(Value::Null);
                 sources.push(ColumnSource::Constant(value));
             } else if let Some((root, _)) = arrow_schema.column_with_name(&column.physical_name) {
                 let position = match roots.iter().position(|&r| r == root) {
@@ -181,7 +230,10 @@ impl DeltaScan {
         sorted.sort_unstable();
         for source in &mut sources {
             if let ColumnSource::Projected(position, _) = source {
-                *position = sorted.iter().position(|&r| r == roots[*position]).expect("root is in the list");
+                *position = sorted
+                    .iter()
+                    .position(|&r| r == roots[*position])
+                    .expect("root is in the list");
             }
         }
 
@@ -190,7 +242,9 @@ impl DeltaScan {
             let schema = &self.snapshot.schema;
             (0..metadata.num_row_groups())
                 .filter(|&i| {
-                    let keep = self.pruner.stats_may_match(&row_group_stats(metadata.row_group(i), schema));
+                    let keep = self
+                        .pruner
+                        .stats_may_match(&row_group_stats(metadata.row_group(i), schema));
                     if !keep {
                         self.counters.row_groups_skipped += 1;
                     }
@@ -202,7 +256,10 @@ impl DeltaScan {
             return Ok(None);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
-        let mut builder = builder.with_projection(mask).with_row_groups(row_groups).with_batch_size(BATCH_ROWS);
+        let mut builder = builder
+            .with_projection(mask)
+            .with_row_groups(row_groups)
+            .with_batch_size(BATCH_ROWS);
         if let Some(limit) = self.remaining {
             builder = builder.with_limit(limit as usize);
         }
@@ -212,14 +269,21 @@ impl DeltaScan {
 }
 
 fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSchema) -> FileStats {
-    let mut stats = FileStats { num_records: Some(row_group.num_rows() as u64), ..Default::default() };
+    let mut stats = FileStats {
+        num_records: Some(row_group.num_rows() as u64),
+        ..Default::default()
+    };
     for chunk in row_group.columns() {
         let path = chunk.column_path().parts();
         if path.len() != 1 {
             continue;
         }
-        let Some(column) = schema.columns.iter().find(|c| c.physical_name == path[0]) else { continue };
-        let Some(statistics) = chunk.statistics() else { continue };
+        let Some(column) = schema.columns.iter().find(|c| c.physical_name == path[0]) else {
+            continue;
+        };
+        let Some(statistics) = chunk.statistics() else {
+            continue;
+        };
         if let Some(n) = statistics.null_count_opt() {
             stats.null_count.insert(column.physical_name.clone(), n);
         }
@@ -234,19 +298,36 @@ fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSc
 fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Value)> {
     let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
     match (statistics, data_type) {
-        (Statistics::Int32(s), DeltaType::Date) => pair(s.min_opt().map(|v| Value::Date(*v)), s.max_opt().map(|v| Value::Date(*v))),
-        (Statistics::Int32(s), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => {
-            pair(s.min_opt().map(|v| Value::Int(*v as i64)), s.max_opt().map(|v| Value::Int(*v as i64)))
-        }
-        (Statistics::Int64(s), DeltaType::Long) => pair(s.min_opt().map(|v| Value::Int(*v)), s.max_opt().map(|v| Value::Int(*v))),
-        (Statistics::Double(s), DeltaType::Double) => pair(s.min_opt().map(|v| Value::Float(*v)), s.max_opt().map(|v| Value::Float(*v))),
-        (Statistics::Float(s), DeltaType::Float) => {
-            pair(s.min_opt().map(|v| Value::Float(*v as f64)), s.max_opt().map(|v| Value::Float(*v as f64)))
-        }
-        (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => pair(
-            s.min_opt().and_then(|v| v.as_utf8().ok()).map(|v| Value::Text(v.to_string())),
-            s.max_opt().and_then(|v| v.as_utf8().ok()).map(|v| Value::Text(v.to_string())),
+        (Statistics::Int32(s), DeltaType::Date) => pair(
+            s.min_opt().map(|v| Value::Date(*v)),
+            s.max_opt().map(|v| Value::Date(*v)),
         ),
+        (Statistics::Int32(s), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => pair(
+            s.min_opt().map(|v| Value::Int(*v as i64)),
+            s.max_opt().map(|v| Value::Int(*v as i64)),
+        ),
+        (Statistics::Int64(s), DeltaType::Long) => pair(
+            s.min_opt().map(|v| Value::Int(*v)),
+            s.max_opt().map(|v| Value::Int(*v)),
+        ),
+        (Statistics::Double(s), DeltaType::Double) => pair(
+            s.min_opt().map(|v| Value::Float(*v)),
+            s.max_opt().map(|v| Value::Float(*v)),
+        ),
+        (Statistics::Float(s), DeltaType::Float) => pair(
+            s.min_opt().map(|v| Value::Float(*v as f64)),
+            s.max_opt().map(|v| Value::Float(*v as f64)),
+        ),
+        (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => {
+            pair(
+                s.min_opt()
+                    .and_then(|v| v.as_utf8().ok())
+                    .map(|v| Value::Text(v.to_string())),
+                s.max_opt()
+                    .and_then(|v| v.as_utf8().ok())
+                    .map(|v| Value::Text(v.to_string())),
+            )
+        }
         _ => None,
     }
 }
@@ -267,12 +348,19 @@ pub fn canonical_arrow_type(data_type: &DeltaType) -> Option<DataType> {
         DeltaType::TimestampNtz => DataType::Timestamp(TimeUnit::Microsecond, None),
         DeltaType::Decimal(p, s) => DataType::Decimal128(*p, *s),
         DeltaType::Binary => DataType::Binary,
-        DeltaType::Array(element) => DataType::List(Arc::new(Field::new("element", canonical_arrow_type(element)?, true))),
+        DeltaType::Array(element) => DataType::List(Arc::new(Field::new(
+            "element",
+            canonical_arrow_type(element)?,
+            true,
+        ))),
         DeltaType::Struct | DeltaType::Map => return None,
     })
 }
 
-fn to_scan_batch(batch: &RecordBatch, sources: &[ColumnSource]) -> std::result::Result<ScanBatch, String> {
+fn to_scan_batch(
+    batch: &RecordBatch,
+    sources: &[ColumnSource],
+) -> std::result::Result<ScanBatch, String> {
     let columns = sources
         .iter()
         .map(|source| match source {
@@ -280,22 +368,27 @@ fn to_scan_batch(batch: &RecordBatch, sources: &[ColumnSource]) -> std::result::
             ColumnSource::Projected(i, data_type) => {
                 let array = batch.column(*i);
                 match canonical_arrow_type(data_type) {
-                    Some(target) if !same_shape(array.data_type(), &target) => {
-                        cast(array, &target).map(ColumnData::Array).map_err(|e| e.to_string())
-                    }
+                    Some(target) if !same_shape(array.data_type(), &target) => cast(array, &target)
+                        .map(ColumnData::Array)
+                        .map_err(|e| e.to_string()),
                     _ => Ok(ColumnData::Array(array.clone())),
                 }
             }
         })
         .collect::<std::result::Result<Vec<_>, String>>()?;
-    Ok(ScanBatch { num_rows: batch.num_rows(), columns })
+    Ok(ScanBatch {
+        num_rows: batch.num_rows(),
+        columns,
+    })
 }
 
 /// Equal types, ignoring the field names inside lists.
 fn same_shape(a: &DataType, b: &DataType) -> bool {
     match (a, b) {
         (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
-        (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => u1 == u2 && z1.is_some() == z2.is_some(),
+        (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => {
+            u1 == u2 && z1.is_some() == z2.is_some()
+        }
         _ => a == b,
     }
 }
@@ -309,7 +402,10 @@ fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
             constant => constant,
         })
         .collect();
-    ScanBatch { num_rows: rows, columns }
+    ScanBatch {
+        num_rows: rows,
+        columns,
+    }
 }
 
 /// Files probed to estimate a lookup's cost.
@@ -327,10 +423,17 @@ pub fn lookup_rows(snapshot: &TableSnapshot, column: &str) -> Option<f64> {
         .step_by(step)
         .filter_map(|f| {
             if delta_column.is_partition {
-                let raw = f.partition_values.get(&delta_column.physical_name)?.as_deref()?;
+                let raw = f
+                    .partition_values
+                    .get(&delta_column.physical_name)?
+                    .as_deref()?;
                 super::prune::parse_typed(raw, &delta_column.data_type)
             } else {
-                f.stats.as_ref()?.min.get(&delta_column.physical_name).cloned()
+                f.stats
+                    .as_ref()?
+                    .min
+                    .get(&delta_column.physical_name)
+                    .cloned()
             }
         })
         .take(LOOKUP_PROBES)
@@ -341,8 +444,14 @@ pub fn lookup_rows(snapshot: &TableSnapshot, column: &str) -> Option<f64> {
     let total: u64 = probes
         .iter()
         .map(|v| {
-            let qual = crate::request::Qual { column: column.to_string(), op: crate::request::Op::Eq, value: v.clone() };
-            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual])).1.rows_estimated
+            let qual = crate::request::Qual {
+                column: column.to_string(),
+                op: crate::request::Op::Eq,
+                value: v.clone(),
+            };
+            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual]))
+                .1
+                .rows_estimated
         })
         .sum();
     Some(total as f64 / probes.len() as f64)

@@ -50,7 +50,9 @@ impl DeltaType {
             Json::String(name) => Self::parse_primitive(name),
             Json::Object(obj) => match obj.get("type").and_then(Json::as_str) {
                 Some("array") => {
-                    let element = obj.get("elementType").ok_or_else(|| bad_schema("array without elementType"))?;
+                    let element = obj
+                        .get("elementType")
+                        .ok_or_else(|| bad_schema("array without elementType"))?;
                     Ok(DeltaType::Array(Box::new(DeltaType::parse(element)?)))
                 }
                 Some("struct") => Ok(DeltaType::Struct),
@@ -75,14 +77,20 @@ impl DeltaType {
             "timestamp" => DeltaType::Timestamp,
             "timestamp_ntz" => DeltaType::TimestampNtz,
             "binary" => DeltaType::Binary,
-            other => return Self::parse_decimal(other).ok_or_else(|| DeltaError::UnsupportedType(other.to_string())),
+            other => {
+                return Self::parse_decimal(other)
+                    .ok_or_else(|| DeltaError::UnsupportedType(other.to_string()))
+            }
         })
     }
 
     fn parse_decimal(name: &str) -> Option<DeltaType> {
         let inner = name.strip_prefix("decimal(")?.strip_suffix(')')?;
         let (p, s) = inner.split_once(',')?;
-        Some(DeltaType::Decimal(p.trim().parse().ok()?, s.trim().parse().ok()?))
+        Some(DeltaType::Decimal(
+            p.trim().parse().ok()?,
+            s.trim().parse().ok()?,
+        ))
     }
 
     /// The Delta spelling (`decimal(10,2)`, `array<string>`).
@@ -135,19 +143,39 @@ pub struct DeltaSchema {
 impl DeltaSchema {
     /// Parses `schemaString` and marks the partition columns.
     pub fn parse(schema_string: &str, partition_columns: &[String]) -> Result<DeltaSchema> {
-        let json: Json = serde_json::from_str(schema_string).map_err(|_| bad_schema("schemaString is not JSON"))?;
-        let fields = json.get("fields").and_then(Json::as_array).ok_or_else(|| bad_schema("no fields"))?;
+        let json: Json = serde_json::from_str(schema_string)
+            .map_err(|_| bad_schema("schemaString is not JSON"))?;
+        let fields = json
+            .get("fields")
+            .and_then(Json::as_array)
+            .ok_or_else(|| bad_schema("no fields"))?;
         let columns = fields
             .iter()
             .map(|field| {
-                let name = field.get("name").and_then(Json::as_str).ok_or_else(|| bad_schema("field without name"))?;
+                let name = field
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .ok_or_else(|| bad_schema("field without name"))?;
                 let metadata = field.get("metadata");
-                let meta_str = |key: &str| metadata.and_then(|m| m.get(key)).and_then(Json::as_str).map(str::to_string);
+                let meta_str = |key: &str| {
+                    metadata
+                        .and_then(|m| m.get(key))
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                };
                 Ok(DeltaColumn {
                     name: name.to_string(),
-                    physical_name: meta_str("delta.columnMapping.physicalName").unwrap_or_else(|| name.to_string()),
-                    data_type: DeltaType::parse(field.get("type").ok_or_else(|| bad_schema("field without type"))?)?,
-                    nullable: field.get("nullable").and_then(Json::as_bool).unwrap_or(true),
+                    physical_name: meta_str("delta.columnMapping.physicalName")
+                        .unwrap_or_else(|| name.to_string()),
+                    data_type: DeltaType::parse(
+                        field
+                            .get("type")
+                            .ok_or_else(|| bad_schema("field without type"))?,
+                    )?,
+                    nullable: field
+                        .get("nullable")
+                        .and_then(Json::as_bool)
+                        .unwrap_or(true),
                     generation_expression: meta_str("delta.generationExpression"),
                     is_partition: partition_columns.iter().any(|p| p == name),
                 })
@@ -180,15 +208,24 @@ mod tests {
         let schema = DeltaSchema::parse(s, &["d".to_string()]).unwrap();
         assert_eq!(schema.columns[0].physical_name, "col-1");
         assert!(!schema.columns[0].nullable);
-        assert_eq!(schema.columns[1].data_type, DeltaType::Array(Box::new(DeltaType::String)));
+        assert_eq!(
+            schema.columns[1].data_type,
+            DeltaType::Array(Box::new(DeltaType::String))
+        );
         assert_eq!(schema.columns[2].data_type, DeltaType::Decimal(10, 2));
         assert!(schema.columns[3].is_partition);
-        assert_eq!(schema.columns[3].generation_expression.as_deref(), Some("CAST(ts AS DATE)"));
+        assert_eq!(
+            schema.columns[3].generation_expression.as_deref(),
+            Some("CAST(ts AS DATE)")
+        );
     }
 
     #[test]
     fn unknown_type_is_an_error_not_a_panic() {
         let s = r#"{"type":"struct","fields":[{"name":"v","type":"variant","nullable":true,"metadata":{}}]}"#;
-        assert!(matches!(DeltaSchema::parse(s, &[]), Err(DeltaError::UnsupportedType(_))));
+        assert!(matches!(
+            DeltaSchema::parse(s, &[]),
+            Err(DeltaError::UnsupportedType(_))
+        ));
     }
 }

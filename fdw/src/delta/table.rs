@@ -44,7 +44,10 @@ pub struct TableSnapshot {
 impl TableSnapshot {
     /// Rows in the table according to the log (files without stats count as unknown).
     pub fn total_records(&self) -> Option<u64> {
-        self.files.iter().map(|f| f.stats.as_ref().and_then(|s| s.num_records)).sum()
+        self.files
+            .iter()
+            .map(|f| f.stats.as_ref().and_then(|s| s.num_records))
+            .sum()
     }
 }
 
@@ -61,7 +64,11 @@ fn cache() -> &'static Mutex<HashMap<CacheKey, CachedTable>> {
 }
 
 fn cache_key(location: &TableLocation) -> CacheKey {
-    let mut opts: Vec<_> = location.storage_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut opts: Vec<_> = location
+        .storage_options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     opts.sort();
     (location.url.to_string(), location.time_travel.clone(), opts)
 }
@@ -82,23 +89,39 @@ async fn snapshot_async(location: &TableLocation) -> Result<Arc<TableSnapshot>> 
             return Ok(snapshot);
         }
         Some(entry) => {
-            let latest = entry.table.get_latest_version().await.map_err(|e| DeltaError::from_delta(here, e))?;
+            let latest = entry
+                .table
+                .get_latest_version()
+                .await
+                .map_err(|e| DeltaError::from_delta(here, e))?;
             if latest as u64 == entry.snapshot.version {
                 let snapshot = entry.snapshot.clone();
                 put(key, entry);
                 return Ok(snapshot);
             }
             let mut table = entry.table;
-            table.update_state().await.map_err(|e| DeltaError::from_delta(here, e))?;
+            table
+                .update_state()
+                .await
+                .map_err(|e| DeltaError::from_delta(here, e))?;
             table
         }
         None => open(location).await?,
     };
     if location.time_travel == TimeTravel::Latest && table.version().is_none() {
-        table.load().await.map_err(|e| DeltaError::from_delta(here, e))?;
+        table
+            .load()
+            .await
+            .map_err(|e| DeltaError::from_delta(here, e))?;
     }
     let snapshot = Arc::new(read_snapshot(&table, here)?);
-    put(key, CachedTable { table, snapshot: snapshot.clone() });
+    put(
+        key,
+        CachedTable {
+            table,
+            snapshot: snapshot.clone(),
+        },
+    );
     Ok(snapshot)
 }
 
@@ -114,28 +137,42 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
         .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
         .with_storage_options(location.storage_options.clone());
     let builder = match &location.time_travel {
-        TimeTravel::Timestamp(t) => {
-            builder.with_datestring(t).map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?
-        }
+        TimeTravel::Timestamp(t) => builder
+            .with_datestring(t)
+            .map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?,
         TimeTravel::Latest | TimeTravel::Version(_) => builder,
     };
-    let mut table = builder.load().await.map_err(|e| DeltaError::from_delta(here, e))?;
+    let mut table = builder
+        .load()
+        .await
+        .map_err(|e| DeltaError::from_delta(here, e))?;
     if let TimeTravel::Version(v) = location.time_travel {
         let latest = table.version().unwrap_or_default();
         if v > latest {
-            return Err(DeltaError::TimeTravel(format!("version {v} does not exist (latest is {latest})")));
+            return Err(DeltaError::TimeTravel(format!(
+                "version {v} does not exist (latest is {latest})"
+            )));
         }
         if v != latest {
-            table.load_version(v).await.map_err(|e| DeltaError::from_delta(here, e))?;
+            table
+                .load_version(v)
+                .await
+                .map_err(|e| DeltaError::from_delta(here, e))?;
         }
     }
     Ok(table)
 }
 
 fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
-    let state = table.snapshot().map_err(|e| DeltaError::from_delta(here, e))?;
-    let metadata = serde_json::to_value(state.metadata()).map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
-    let schema_string = metadata.get("schemaString").and_then(|v| v.as_str()).unwrap_or_default();
+    let state = table
+        .snapshot()
+        .map_err(|e| DeltaError::from_delta(here, e))?;
+    let metadata = serde_json::to_value(state.metadata())
+        .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
+    let schema_string = metadata
+        .get("schemaString")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     let partition_columns: Vec<String> = metadata
         .get("partitionColumns")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
@@ -159,4 +196,38 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
         store: table.log_store().object_store(None),
         url: here.to_string(),
     })
+}
+
+/// Names of the Delta tables directly under a root location (directories holding a
+/// `_delta_log`), sorted.
+pub fn list_tables(location: &TableLocation) -> Result<Vec<String>> {
+    crate::runtime::block_on(list_tables_async(location)).map_err(DeltaError::Runtime)?
+}
+
+async fn list_tables_async(location: &TableLocation) -> Result<Vec<String>> {
+    let here = location.url.as_str();
+    let store = DeltaTableBuilder::from_url(location.url.clone())
+        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
+        .with_storage_options(location.storage_options.clone())
+        .build_storage()
+        .map_err(|e| DeltaError::from_delta(here, e))?
+        .object_store(None);
+    let listing = store
+        .list_with_delimiter(None)
+        .await
+        .map_err(|e| DeltaError::Storage(e.to_string()))?;
+    let mut names = Vec::new();
+    for dir in listing.common_prefixes {
+        let log = dir.clone().join("_delta_log");
+        let has_log = store
+            .list_with_delimiter(Some(&log))
+            .await
+            .map(|l| !l.objects.is_empty())
+            .unwrap_or(false);
+        if let (true, Some(name)) = (has_log, dir.filename()) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
 }

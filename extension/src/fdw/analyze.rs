@@ -1,0 +1,125 @@
+//! `ANALYZE` on foreign tables: a reservoir sample of rows from a full source scan, so
+//! the planner has column statistics (distinct values, histograms) for joins.
+
+use super::catalog::table_context;
+use super::datum::{Target, TypedColumn};
+use super::Source;
+use super::SourceScan;
+use crate::error::{OdpError, OrReport};
+use odp_fdw::request::ScanRequest;
+use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use std::os::raw::c_int;
+
+/// `AnalyzeForeignTable` callback: always offers the sampler.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn analyze_foreign_table<S: Source>(
+    _relation: pg_sys::Relation,
+    func: *mut pg_sys::AcquireSampleRowsFunc,
+    totalpages: *mut pg_sys::BlockNumber,
+) -> bool {
+    // SAFETY: Postgres passes valid out-pointers.
+    unsafe {
+        *func = Some(acquire_sample_rows::<S>);
+        *totalpages = 1;
+    }
+    true
+}
+
+/// A small deterministic generator (xorshift64*), enough for reservoir sampling.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
+    relation: pg_sys::Relation,
+    _elevel: c_int,
+    rows: *mut pg_sys::HeapTuple,
+    targrows: c_int,
+    totalrows: *mut f64,
+    totaldeadrows: *mut f64,
+) -> c_int {
+    // SAFETY: relation is open for ANALYZE; rows has room for targrows tuples, which are
+    // formed in the caller's memory context while per-row Datums live in a scratch one.
+    unsafe {
+        let relid = (*relation).rd_id;
+        let tupdesc = (*relation).rd_att;
+        let natts = (*tupdesc).natts as usize;
+        let table = table_context(relid);
+        let source = S::open(&table).or_report();
+        let columns: Vec<_> = table
+            .columns
+            .iter()
+            .filter_map(|c| Target::of(c.type_oid).map(|t| (c, t)))
+            .collect();
+        let request = ScanRequest {
+            columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
+            quals: Vec::new(),
+            limit: None,
+        };
+        let mut scan = source.begin_scan(&request).or_report();
+        let outer = pg_sys::CurrentMemoryContext;
+        let mut scratch = PgMemoryContexts::For(pg_sys::AllocSetContextCreateInternal(
+            outer,
+            c"odp analyze".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        ));
+        let target = targrows.max(0) as usize;
+        let mut kept = 0usize;
+        let mut seen = 0u64;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut values = vec![pg_sys::Datum::from(0); natts];
+        let mut nulls = vec![true; natts];
+        while let Some(batch) = scan.next_batch().or_report() {
+            scratch.reset();
+            let typed = scratch.switch_to(|_| {
+                batch
+                    .columns
+                    .iter()
+                    .zip(&columns)
+                    .map(|(c, (_, t))| TypedColumn::prepare(c, *t))
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            let typed = typed.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
+            for row in 0..batch.num_rows {
+                seen += 1;
+                let slot = if kept < target {
+                    kept += 1;
+                    kept - 1
+                } else {
+                    let r = rng.below(seen) as usize;
+                    if r >= target {
+                        continue;
+                    }
+                    pg_sys::heap_freetuple(*rows.add(r));
+                    r
+                };
+                nulls.fill(true);
+                scratch.switch_to(|_| {
+                    for ((column, t), data) in columns.iter().zip(&typed) {
+                        let i = (column.attnum - 1) as usize;
+                        if let Some(d) = data.datum(row, *t) {
+                            values[i] = d;
+                            nulls[i] = false;
+                        }
+                    }
+                });
+                *rows.add(slot) =
+                    pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            }
+        }
+        pg_sys::MemoryContextDelete(scratch.value());
+        *totalrows = seen as f64;
+        *totaldeadrows = 0.0;
+        kept as c_int
+    }
+}

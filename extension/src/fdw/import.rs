@@ -1,0 +1,96 @@
+//! `IMPORT FOREIGN SCHEMA`: the source lists tables, the core writes the DDL with
+//! Postgres's own quoting and honours `LIMIT TO` / `EXCEPT`.
+
+use super::catalog::{list_ptrs, options_from_list};
+use super::Source;
+use crate::error::OrReport;
+use odp_fdw::options::Options;
+use pgrx::{pg_guard, pg_sys, PgTryBuilder};
+use std::ffi::{CStr, CString};
+
+fn quote_ident(name: &str) -> String {
+    let c = CString::new(name).unwrap_or_default();
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
+    unsafe { CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr())) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn quote_literal(value: &str) -> String {
+    let c = CString::new(value).unwrap_or_default();
+    // SAFETY: quote_literal_cstr returns a palloc'd quoted copy.
+    unsafe { CStr::from_ptr(pg_sys::quote_literal_cstr(c.as_ptr())) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `ImportForeignSchema` callback.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn import_foreign_schema<S: Source>(
+    stmt: *mut pg_sys::ImportForeignSchemaStmt,
+    server_oid: pg_sys::Oid,
+) -> *mut pg_sys::List {
+    // SAFETY: stmt is the parsed statement, valid for this call; the server exists.
+    unsafe {
+        let server = pg_sys::GetForeignServer(server_oid);
+        let server_options = options_from_list((*server).options);
+        let user = PgTryBuilder::new(|| {
+            options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_oid)).options)
+        })
+        .catch_others(|_| Options::default())
+        .execute();
+        let remote = CStr::from_ptr((*stmt).remote_schema)
+            .to_string_lossy()
+            .into_owned();
+        let local = CStr::from_ptr((*stmt).local_schema)
+            .to_string_lossy()
+            .into_owned();
+        let server_name = CStr::from_ptr((*server).servername)
+            .to_string_lossy()
+            .into_owned();
+        let listed: Vec<String> = list_ptrs((*stmt).table_list)
+            .into_iter()
+            .map(|rv| {
+                CStr::from_ptr((*(rv as *mut pg_sys::RangeVar)).relname)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let keep = |name: &str| match (*stmt).list_type {
+            pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => {
+                listed.iter().any(|l| l == name)
+            }
+            pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => {
+                !listed.iter().any(|l| l == name)
+            }
+            _ => true,
+        };
+        let mut commands: *mut pg_sys::List = std::ptr::null_mut();
+        for table in S::import_schema(&server_options, &user, &remote).or_report() {
+            if !keep(&table.name) {
+                continue;
+            }
+            let columns: Vec<String> = table
+                .columns
+                .iter()
+                .map(|(n, t)| format!("{} {t}", quote_ident(n)))
+                .collect();
+            let options: Vec<String> = table
+                .options
+                .iter()
+                .map(|(k, v)| format!("{} {}", quote_ident(k), quote_literal(v)))
+                .collect();
+            let sql = format!(
+                "CREATE FOREIGN TABLE {}.{} ({}) SERVER {} OPTIONS ({})",
+                quote_ident(&local),
+                quote_ident(&table.name),
+                columns.join(", "),
+                quote_ident(&server_name),
+                options.join(", ")
+            );
+            let sql = CString::new(sql).unwrap_or_default();
+            commands = pg_sys::lappend(commands, pg_sys::pstrdup(sql.as_ptr()) as *mut _);
+        }
+        commands
+    }
+}
