@@ -12,3 +12,12 @@ export ODP_DATA="$ODP_CACHE/data"
 export PATH="$HOME/.cargo/bin:$PATH"
 export PGHOST=127.0.0.1 PGPORT="$ODP_PG_PORT" PGUSER=postgres PGDATABASE=odp
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# `cargo pgrx test` runs a nested `cargo build` from inside the test binary, which
+# inherits the CARGO_PKG_* variables cargo sets for tests. Build scripts (ring's, for
+# one) re-run when those change, and everything above them rebuilds. Exporting the same
+# values for every cargo command keeps one shared build instead of a rebuild per step.
+ODP_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ODP_ROOT/Cargo.toml" | head -n 1)
+export CARGO_PKG_NAME=odp CARGO_MANIFEST_DIR="$ODP_ROOT/extension"
+export CARGO_PKG_VERSION_MAJOR="${ODP_VERSION%%.*}"
+CARGO_PKG_VERSION_MINOR="${ODP_VERSION#*.}"; export CARGO_PKG_VERSION_MINOR="${CARGO_PKG_VERSION_MINOR%%.*}"
+export CARGO_PKG_VERSION_PATCH="${ODP_VERSION##*.}" CARGO_PKG_VERSION_PRE=

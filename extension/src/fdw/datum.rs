@@ -287,7 +287,9 @@ fn to_json_rows(array: &ArrayRef) -> Result<Vec<Option<serde_json::Value>>, Unsu
     )]));
     let batch = RecordBatch::try_new(schema, vec![array.clone()])
         .map_err(|e| Unsupported(e.to_string()))?;
-    let mut writer = odp_fdw::arrow::json::ArrayWriter::new(Vec::new());
+    let mut writer = odp_fdw::arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, odp_fdw::arrow::json::writer::JsonArray>(Vec::new());
     writer
         .write(&batch)
         .map_err(|e| Unsupported(e.to_string()))?;

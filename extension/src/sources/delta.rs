@@ -97,7 +97,11 @@ impl Source for DeltaSource {
         } else {
             remote_schema.to_string()
         };
-        let base = join_location(Some(root), &dir).or_else(|_| join_location(None, root))?;
+        let base = if dir.is_empty() {
+            join_location(None, root)?
+        } else {
+            join_location(Some(root), &dir)?
+        };
         let location = TableLocation::root(server, user, base.as_str())?;
         let mut tables = Vec::new();
         for name in list_tables(&location)? {
