@@ -37,7 +37,7 @@ impl Source for DeltaSource {
 
     fn open(table: &TableContext) -> Result<Self> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
-        let snapshot = snapshot(&location)?;
+        let snapshot = snapshot(&location, Some(statement_start()))?;
         for column in &table.columns {
             let delta = snapshot
                 .schema
@@ -115,7 +115,7 @@ impl Source for DeltaSource {
                 user,
                 &Options::new([("path".to_string(), path.clone())]),
             )?;
-            let snapshot = snapshot(&table_location)?;
+            let snapshot = snapshot(&table_location, Some(statement_start()))?;
             let columns = snapshot
                 .schema
                 .columns
@@ -137,6 +137,12 @@ impl Source for DeltaSource {
             request,
         )?))
     }
+}
+
+/// The start time of the current statement: the freshness token of Delta snapshots.
+fn statement_start() -> i64 {
+    // SAFETY: reads a backend-global timestamp set at statement start.
+    unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
 }
 
 /// The Postgres type IMPORT FOREIGN SCHEMA declares for a Delta type.

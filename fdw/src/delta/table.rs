@@ -54,6 +54,8 @@ impl TableSnapshot {
 struct CachedTable {
     table: DeltaTable,
     snapshot: Arc<TableSnapshot>,
+    /// the freshness token under which the version was last confirmed as the latest
+    confirmed: Option<i64>,
 }
 
 type CacheKey = (String, TimeTravel, Vec<(String, String)>);
@@ -74,28 +76,40 @@ fn cache_key(location: &TableLocation) -> CacheKey {
 }
 
 /// Returns the snapshot to scan: the cached one if it is still current.
-pub fn snapshot(location: &TableLocation) -> Result<Arc<TableSnapshot>> {
-    crate::runtime::block_on(snapshot_async(location)).map_err(DeltaError::Runtime)?
+///
+/// `freshness` identifies a moment (the extension passes the statement start time):
+/// a snapshot confirmed as the latest under the same token is reused without asking
+/// storage again, so planning and execution of one statement see one version and pay
+/// for one version check.
+pub fn snapshot(location: &TableLocation, freshness: Option<i64>) -> Result<Arc<TableSnapshot>> {
+    crate::runtime::block_on(snapshot_async(location, freshness)).map_err(DeltaError::Runtime)?
 }
 
-async fn snapshot_async(location: &TableLocation) -> Result<Arc<TableSnapshot>> {
+async fn snapshot_async(
+    location: &TableLocation,
+    freshness: Option<i64>,
+) -> Result<Arc<TableSnapshot>> {
     let key = cache_key(location);
     let cached = cache().lock().ok().and_then(|mut c| c.remove(&key));
     let here = location.url.as_str();
     let mut table = match cached {
-        Some(entry) if location.time_travel != TimeTravel::Latest => {
+        Some(entry)
+            if location.time_travel != TimeTravel::Latest
+                || (freshness.is_some() && entry.confirmed == freshness) =>
+        {
             let snapshot = entry.snapshot.clone();
             put(key, entry);
             return Ok(snapshot);
         }
-        Some(entry) => {
+        Some(mut entry) => {
             let latest = entry
                 .table
                 .get_latest_version()
                 .await
                 .map_err(|e| DeltaError::from_delta(here, e))?;
-            if latest as u64 == entry.snapshot.version {
+            if latest == entry.snapshot.version {
                 let snapshot = entry.snapshot.clone();
+                entry.confirmed = freshness;
                 put(key, entry);
                 return Ok(snapshot);
             }
@@ -120,6 +134,7 @@ async fn snapshot_async(location: &TableLocation) -> Result<Arc<TableSnapshot>> 
         CachedTable {
             table,
             snapshot: snapshot.clone(),
+            confirmed: freshness,
         },
     );
     Ok(snapshot)
