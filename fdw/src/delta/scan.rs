@@ -190,8 +190,13 @@ impl DeltaScan {
             path: file.path.to_string(),
             reason,
         };
-        let reader =
-            ObjectFileReader::new(self.snapshot.store.clone(), file.path.clone(), file.size);
+        let reader = ObjectFileReader::open(
+            self.snapshot.store.clone(),
+            self.snapshot.local_root.as_deref(),
+            file.path.clone(),
+            file.size,
+        )
+        .map_err(|e| data_error(e.to_string()))?;
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(|e| data_error(e.to_string()))?;

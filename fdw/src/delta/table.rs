@@ -39,6 +39,8 @@ pub struct TableSnapshot {
     pub store: Arc<dyn ObjectStore>,
     /// table root URL
     pub url: String,
+    /// the table root directory, for tables on local disk
+    pub local_root: Option<std::path::PathBuf>,
 }
 
 impl TableSnapshot {
@@ -210,6 +212,11 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
         files,
         store: table.log_store().object_store(None),
         url: here.to_string(),
+        local_root: table
+            .table_url()
+            .to_file_path()
+            .ok()
+            .filter(|_| table.table_url().scheme() == "file"),
     })
 }
 
