@@ -47,6 +47,9 @@ pub fn probe(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Pr
     }
 }
 
+/// Decides whether the first bytes a service sent are the expected answer.
+type AnswerCheck = fn(&[u8]) -> bool;
+
 fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<(), String> {
     let addr = (host, port)
         .to_socket_addrs()
@@ -60,7 +63,7 @@ fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let (request, check): (Vec<u8>, fn(&[u8]) -> bool) = match protocol {
+    let (request, check): (Vec<u8>, AnswerCheck) = match protocol {
         Protocol::Tcp => return Ok(()),
         Protocol::Redis => (b"*1\r\n$4\r\nPING\r\n".to_vec(), |r| {
             r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")

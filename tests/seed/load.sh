@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates the seed at a scale factor (once per scale), writes it to local disk and to
 # the S3 stand-in, and (re)creates the odp objects and heap copies in the odp database.
-# usage: load.sh SCALE
+# usage: load.sh SCALE   (ODP_SEED_S3=0 skips the upload to the S3 stand-in)
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
 scale=${1:-0.01}
@@ -18,6 +18,7 @@ fi
 # The backend runs as postgres: it reads the lake and the CSV copies.
 chown -R postgres:postgres "$ODP_DATA"
 
+if [ "${ODP_SEED_S3:-1}" = 1 ]; then
 log "upload seed to s3://odp-lake (moto)"
 "$ODP_VENV/bin/python" - "$lake" <<'PY'
 import os, sys, boto3
@@ -32,6 +33,7 @@ for table in ("users", "products", "transactions"):
             path = os.path.join(d, f)
             s3.upload_file(path, "odp-lake", "lake/" + os.path.relpath(path, root))
 PY
+fi
 
 log "create odp objects and heap copies"
 psql -X -q -v ON_ERROR_STOP=1 -v lake_root="$lake" -v csv_dir="$csv" -v s3_endpoint="$ODP_S3_ENDPOINT" \

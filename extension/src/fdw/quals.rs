@@ -142,11 +142,11 @@ unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
 }
 
 /// The column a node refers to, if it is a plain column of relation `relid`.
-unsafe fn own_column<'a>(
+unsafe fn own_column(
     node: *mut pg_sys::Node,
     relid: u32,
-    columns: &'a [PgColumn],
-) -> Option<&'a PgColumn> {
+    columns: &[PgColumn],
+) -> Option<&PgColumn> {
     // SAFETY: node is a valid expression node.
     unsafe {
         let node = strip_relabel(node);

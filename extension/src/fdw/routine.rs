@@ -135,7 +135,7 @@ unsafe fn pushable_limit(
     // SAFETY: root, its parse tree and baserel are valid during planning.
     unsafe {
         let parse = (*root).parse;
-        let count = (*parse).limitCount as *mut pg_sys::Node;
+        let count = (*parse).limitCount;
         if count.is_null()
             || (*count).type_ != pg_sys::NodeTag::T_Const
             || !(*baserel).baserestrictinfo.is_null()
@@ -163,15 +163,15 @@ unsafe fn pushable_limit(
         if (*count).constisnull {
             return None;
         }
-        let mut total = i64::from_datum_i64((*count).constvalue);
-        let offset = (*parse).limitOffset as *mut pg_sys::Node;
+        let mut total = datum_i64((*count).constvalue);
+        let offset = (*parse).limitOffset;
         if !offset.is_null() {
             if (*offset).type_ != pg_sys::NodeTag::T_Const
                 || (*(offset as *mut pg_sys::Const)).constisnull
             {
                 return None;
             }
-            total = total.saturating_add(i64::from_datum_i64(
+            total = total.saturating_add(datum_i64(
                 (*(offset as *mut pg_sys::Const)).constvalue,
             ));
         }
@@ -179,14 +179,9 @@ unsafe fn pushable_limit(
     }
 }
 
-trait FromDatumI64 {
-    fn from_datum_i64(d: pg_sys::Datum) -> i64;
-}
-
-impl FromDatumI64 for i64 {
-    fn from_datum_i64(d: pg_sys::Datum) -> i64 {
-        d.value() as i64
-    }
+/// The int8 value of a by-value Datum (LIMIT and OFFSET constants are int8).
+fn datum_i64(d: pg_sys::Datum) -> i64 {
+    d.value() as i64
 }
 
 /// Cost of starting a remote scan, in planner units.

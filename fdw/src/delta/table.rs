@@ -207,7 +207,7 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
         })
         .collect();
     Ok(TableSnapshot {
-        version: state.version() as u64,
+        version: state.version(),
         schema,
         files,
         store: table.log_store().object_store(None),
