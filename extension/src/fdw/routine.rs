@@ -171,9 +171,7 @@ unsafe fn pushable_limit(
             {
                 return None;
             }
-            total = total.saturating_add(datum_i64(
-                (*(offset as *mut pg_sys::Const)).constvalue,
-            ));
+            total = total.saturating_add(datum_i64((*(offset as *mut pg_sys::Const)).constvalue));
         }
         u64::try_from(total).ok()
     }
