@@ -1,6 +1,7 @@
 //! Delta Lake adapter: options, schema, pruning, snapshots and Parquet scans.
 
 pub mod error;
+pub mod filter;
 pub mod options;
 pub mod prune;
 pub mod reader;

@@ -2,15 +2,17 @@
 //! then Parquet reads with projection and row-group skipping.
 
 use super::error::{DeltaError, Result};
+use super::filter::{combine, qual_mask};
 use super::prune::{FileStats, Pruner};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
 use super::table::{DataFile, TableSnapshot};
 use crate::batch::{ColumnData, ScanBatch};
+use crate::request::Qual;
 use crate::request::ScanRequest;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::arrow::compute::cast;
+use deltalake::arrow::compute::{cast, filter};
 use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -74,6 +76,8 @@ pub struct DeltaScan {
     snapshot: Arc<TableSnapshot>,
     columns: Vec<DeltaColumn>,
     pruner: Pruner,
+    /// quals applied to decoded batches: (index among the requested columns, qual)
+    filters: Vec<(usize, Qual)>,
     files: Vec<usize>,
     next_file: usize,
     current: Option<FileReader>,
@@ -108,10 +112,21 @@ impl DeltaScan {
             .collect::<Result<Vec<_>>>()?;
         let pruner = Pruner::new(&snapshot.schema, &request.quals);
         let (files, counters) = select_files(&snapshot, &pruner);
+        let filters = request
+            .quals
+            .iter()
+            .filter_map(|q| {
+                let index = columns
+                    .iter()
+                    .position(|c| c.name == q.column && !c.is_partition)?;
+                Some((index, q.clone()))
+            })
+            .collect();
         Ok(DeltaScan {
             snapshot,
             columns,
             pruner,
+            filters,
             files,
             next_file: 0,
             current: None,
@@ -154,8 +169,13 @@ impl DeltaScan {
                 Some(Err(e)) => return Err(self.data_error(e.to_string())),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
-                    let mut out =
+                    let out =
                         to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
+                    let mut out =
+                        apply_filters(out, &self.filters).map_err(|e| self.data_error(e))?;
+                    if out.num_rows == 0 {
+                        continue;
+                    }
                     if let Some(left) = self.remaining.as_mut() {
                         if (out.num_rows as u64) > *left {
                             out = truncate(out, *left as usize);
@@ -396,6 +416,42 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// Drops rows that fail the Arrow-evaluable quals, so they never become tuples.
+fn apply_filters(
+    batch: ScanBatch,
+    filters: &[(usize, Qual)],
+) -> std::result::Result<ScanBatch, String> {
+    let mut masks = Vec::new();
+    for (index, qual) in filters {
+        if let ColumnData::Array(array) = &batch.columns[*index] {
+            if let Some(mask) = qual_mask(array, qual) {
+                masks.push(mask.map_err(|e| e.to_string())?);
+            }
+        }
+    }
+    let Some(mask) = combine(masks).map_err(|e| e.to_string())? else {
+        return Ok(batch);
+    };
+    let kept = mask.true_count();
+    if kept == batch.num_rows {
+        return Ok(batch);
+    }
+    let columns = batch
+        .columns
+        .into_iter()
+        .map(|c| match c {
+            ColumnData::Array(a) => filter(&a, &mask)
+                .map(ColumnData::Array)
+                .map_err(|e| e.to_string()),
+            constant => Ok(constant),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(ScanBatch {
+        num_rows: kept,
+        columns,
+    })
 }
 
 fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
