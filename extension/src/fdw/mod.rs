@@ -117,3 +117,28 @@ pub trait SourceScan {
     /// `EXPLAIN ANALYZE` lines: what the scan actually did.
     fn explain(&self) -> Vec<(String, String)>;
 }
+
+/// Declares the C-level handler of a wrapper: `$handler` returns the `FdwRoutine` of
+/// `$source`, and `$finfo` (which must be `pg_finfo_` + `$handler`) tells Postgres it
+/// uses the version-1 calling convention.
+#[macro_export]
+macro_rules! fdw_handler {
+    ($handler:ident, $finfo:ident, $source:ty) => {
+        /// The wrapper's handler: returns its `FdwRoutine`.
+        #[pgrx::pg_guard]
+        #[unsafe(no_mangle)]
+        pub extern "C-unwind" fn $handler(
+            _fcinfo: pgrx::pg_sys::FunctionCallInfo,
+        ) -> pgrx::pg_sys::Datum {
+            $crate::fdw::routine::fdw_routine::<$source>()
+        }
+
+        /// Version-1 calling convention marker of the handler.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $finfo() -> &'static pgrx::pg_sys::Pg_finfo_record {
+            const V1: pgrx::pg_sys::Pg_finfo_record =
+                pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+    };
+}

@@ -2,7 +2,6 @@
 
 use crate::error::{OdpError, Result};
 use crate::fdw::options::validate_for;
-use crate::fdw::routine::fdw_routine;
 use crate::fdw::{Estimate, ImportedTable, Source, SourceScan, TableContext};
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::options::{join_location, specs, validate_table, TableLocation};
@@ -216,19 +215,11 @@ impl SourceScan for DeltaScanAdapter {
     }
 }
 
-/// `delta_fdw`'s handler: returns its `FdwRoutine`.
-#[pg_guard]
-#[unsafe(no_mangle)]
-pub extern "C-unwind" fn odp_delta_fdw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    fdw_routine::<DeltaSource>()
-}
-
-/// Tells Postgres that [`odp_delta_fdw_handler`] uses the version-1 calling convention.
-#[unsafe(no_mangle)]
-pub extern "C" fn pg_finfo_odp_delta_fdw_handler() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+crate::fdw_handler!(
+    odp_delta_fdw_handler,
+    pg_finfo_odp_delta_fdw_handler,
+    DeltaSource
+);
 
 /// Validates `delta_fdw` options at CREATE/ALTER time.
 #[pg_extern]

@@ -4,7 +4,6 @@
 
 use crate::error::Result;
 use crate::fdw::options::validate_for;
-use crate::fdw::routine::fdw_routine;
 use crate::fdw::{Estimate, Source, SourceScan, TableContext};
 use odp_fdw::arrow::array::{ArrayRef, Int64Array, StringArray};
 use odp_fdw::batch::{ColumnData, ScanBatch};
@@ -127,19 +126,11 @@ fn test_requests() -> Vec<String> {
     REQUESTS.lock().expect("test mutex").clone()
 }
 
-/// The handler of `odp_test_fdw`.
-#[pg_guard]
-#[unsafe(no_mangle)]
-pub extern "C-unwind" fn odp_test_fdw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    fdw_routine::<TestSource>()
-}
-
-/// Version-1 calling convention marker of [`odp_test_fdw_handler`].
-#[unsafe(no_mangle)]
-pub extern "C" fn pg_finfo_odp_test_fdw_handler() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
+crate::fdw_handler!(
+    odp_test_fdw_handler,
+    pg_finfo_odp_test_fdw_handler,
+    TestSource
+);
 
 /// Validates `odp_test_fdw` options.
 #[pg_extern]
