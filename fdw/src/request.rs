@@ -84,13 +84,16 @@ impl Qual {
     /// The fixed prefix of a LIKE pattern (`'ab%'` → `ab`), if it has one.
     pub fn like_prefix(&self) -> Option<&str> {
         match (&self.op, &self.value) {
-            (Op::Like, Value::Text(pattern)) => {
-                let end = pattern.find(['%', '_', '\\']).unwrap_or(pattern.len());
-                (end > 0).then(|| &pattern[..end])
-            }
+            (Op::Like, Value::Text(pattern)) => like_pattern_prefix(pattern),
             _ => None,
         }
     }
+}
+
+/// The fixed text a LIKE pattern starts with, up to its first wildcard or escape.
+pub fn like_pattern_prefix(pattern: &str) -> Option<&str> {
+    let end = pattern.find(['%', '_', '\\']).unwrap_or(pattern.len());
+    (end > 0).then(|| &pattern[..end])
 }
 
 /// Everything a source needs to start a scan.

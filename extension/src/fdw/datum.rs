@@ -242,35 +242,21 @@ fn list_datum(values: &ArrayRef, target: Target) -> Option<pg_sys::Datum> {
                 .into_datum()
         }};
     }
+    macro_rules! primitive {
+        ($ty:ty, $arrow:ty) => {
+            collect!($ty, values.as_primitive::<$arrow>(), |v| v)
+        };
+    }
+    use odp_fdw::arrow::datatypes::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
     match (oid, values.data_type()) {
         (pg_sys::TEXTARRAYOID, DataType::Utf8) => {
             collect!(String, values.as_string::<i32>(), |s: &str| s.to_string())
         }
-        (pg_sys::INT8ARRAYOID, DataType::Int64) => collect!(
-            i64,
-            values.as_primitive::<odp_fdw::arrow::datatypes::Int64Type>(),
-            |v| v
-        ),
-        (pg_sys::INT4ARRAYOID, DataType::Int32) => collect!(
-            i32,
-            values.as_primitive::<odp_fdw::arrow::datatypes::Int32Type>(),
-            |v| v
-        ),
-        (pg_sys::INT2ARRAYOID, DataType::Int16) => collect!(
-            i16,
-            values.as_primitive::<odp_fdw::arrow::datatypes::Int16Type>(),
-            |v| v
-        ),
-        (pg_sys::FLOAT8ARRAYOID, DataType::Float64) => collect!(
-            f64,
-            values.as_primitive::<odp_fdw::arrow::datatypes::Float64Type>(),
-            |v| v
-        ),
-        (pg_sys::FLOAT4ARRAYOID, DataType::Float32) => collect!(
-            f32,
-            values.as_primitive::<odp_fdw::arrow::datatypes::Float32Type>(),
-            |v| v
-        ),
+        (pg_sys::INT8ARRAYOID, DataType::Int64) => primitive!(i64, Int64Type),
+        (pg_sys::INT4ARRAYOID, DataType::Int32) => primitive!(i32, Int32Type),
+        (pg_sys::INT2ARRAYOID, DataType::Int16) => primitive!(i16, Int16Type),
+        (pg_sys::FLOAT8ARRAYOID, DataType::Float64) => primitive!(f64, Float64Type),
+        (pg_sys::FLOAT4ARRAYOID, DataType::Float32) => primitive!(f32, Float32Type),
         (pg_sys::BOOLARRAYOID, DataType::Boolean) => collect!(bool, values.as_boolean(), |v| v),
         _ => None,
     }

@@ -6,7 +6,7 @@
 //! (`CAST(ts AS DATE)`) are turned into quals on the partition column.
 
 use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use crate::request::{Op, Qual};
+use crate::request::{like_pattern_prefix, Op, Qual};
 use crate::value::{Value, MICROS_PER_DAY};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
@@ -337,10 +337,7 @@ fn range_may_match(op: Op, min: Option<&Value>, max: Option<&Value>, wanted: &Va
 
 fn like_prefix_of(pattern: &Value) -> Option<&str> {
     match pattern {
-        Value::Text(p) => {
-            let end = p.find(['%', '_', '\\']).unwrap_or(p.len());
-            (end > 0).then(|| &p[..end])
-        }
+        Value::Text(p) => like_pattern_prefix(p),
         _ => None,
     }
 }
