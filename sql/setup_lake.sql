@@ -18,6 +18,20 @@ CREATE FOREIGN TABLE lake.transactions (
     transaction_id text, user_id text, product_id text, quantity int4, total_amount float8,
     transaction_time timestamptz, txn_date date
 ) SERVER lake OPTIONS (path 'transactions');
+-- Float specials, float4, full-precision decimals, Delta longs read as numeric.
+CREATE FOREIGN TABLE lake.numbers (
+    id bigint, f8 float8, f4 real, dec numeric, big numeric, part numeric
+) SERVER lake OPTIONS (path 'numbers');
+-- The same events, whose day partition a writer computed in UTC+09:00.
+CREATE FOREIGN TABLE lake.events_tokyo (event_id bigint, ts timestamptz, day date)
+    SERVER lake OPTIONS (path 'events_tokyo', writer_time_zone '+09:00');
+CREATE FOREIGN TABLE lake.events_unknown (event_id bigint, ts timestamptz, day date)
+    SERVER lake OPTIONS (path 'events_tokyo', writer_time_zone 'unknown');
+-- A case-insensitive (nondeterministic) collation on a text column.
+DROP COLLATION IF EXISTS public.ci CASCADE;
+CREATE COLLATION public.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE FOREIGN TABLE lake.users_ci (user_id text, name text COLLATE public.ci)
+    SERVER lake OPTIONS (path 'users');
 
 CREATE SERVER s3lake FOREIGN DATA WRAPPER delta_fdw
     OPTIONS (root 's3://odp-lake/lake', endpoint :'s3_endpoint', allow_http 'true', path_style 'true');
@@ -37,8 +51,13 @@ CREATE SCHEMA heap;
 CREATE TABLE heap.users (LIKE lake.users);
 CREATE TABLE heap.products (LIKE lake.products);
 CREATE TABLE heap.transactions (LIKE lake.transactions);
+CREATE TABLE heap.numbers (LIKE lake.numbers);
+CREATE TABLE heap.events_tokyo (LIKE lake.events_tokyo);
 SELECT format('COPY heap.%I FROM %L WITH (FORMAT csv, HEADER true)', t, :'csv_dir' || '/' || t || '.csv')
-  FROM unnest(ARRAY['users', 'products', 'transactions']) AS t \gexec
+  FROM unnest(ARRAY['users', 'products', 'transactions', 'numbers', 'events_tokyo']) AS t \gexec
+CREATE VIEW heap.events_unknown AS SELECT * FROM heap.events_tokyo;
+CREATE TABLE heap.users_ci (LIKE lake.users_ci INCLUDING ALL);
+INSERT INTO heap.users_ci SELECT user_id, name FROM heap.users;
 CREATE INDEX ON heap.transactions (transaction_time);
 CREATE INDEX ON heap.transactions (transaction_id);
-ANALYZE heap.users, heap.products, heap.transactions;
+ANALYZE heap.users, heap.products, heap.transactions, heap.numbers, heap.events_tokyo, heap.users_ci;

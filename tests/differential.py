@@ -71,6 +71,46 @@ def templates(cur, rng):
     return gens
 
 
+def exactness_templates(cur, rng):
+    """Float specials, float4 columns, decimals at full precision, big integers read as
+    numeric, a decimal partition, a nondeterministic collation, and a generated date
+    partition written in UTC+09:00 (local tables only)."""
+    ops = ["=", "<", "<=", ">", ">=", "<>"]
+    floats = ["'NaN'", "'Infinity'", "'-Infinity'", "0", "'-0'", "1.5", "1e308", "5e-324", "0.1", "100", "-1"]
+    reals = ["0.1", "0.1::real", "'NaN'::real", "'Infinity'::real", "16777217", "0.33333334::real", "0", "3.4e38"]
+    decs = sample(cur, "SELECT dec::text FROM heap.numbers WHERE dec IS NOT NULL", 15, rng)
+    decs += ["12345678901234567890.123456789012345678", "12345678901234567000", "-0.000000000000000001",
+             "99999999999999999999.999999999999999999", "'NaN'", "'Infinity'", "'-Infinity'"]
+    bigs = ["9007199254740993", "9007199254740992", "9223372036854775807", "9223372036854775806.5",
+            "-9223372036854775808", "9223372036854775808", "0", "1e19"]
+    parts = ["12.34", "12.35", "12.340", "0.01", "0", "100.1", "100.10", "12.345"]
+    names = sample(cur, "SELECT name FROM heap.users", 20, rng)
+    stamps = sample(cur, "SELECT ts::text FROM heap.events_tokyo", 30, rng)
+    days = sample(cur, "SELECT DISTINCT day::text FROM heap.events_tokyo", 10, rng)
+    ev = lambda: rng.choice(["events_tokyo", "events_unknown"])
+    case = lambda s: rng.choice([s, s.upper(), s.lower()])
+    return [
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE f8 {rng.choice(ops)} {rng.choice(floats)}",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE f8 IN ({rng.choice(floats)}, {rng.choice(floats)})",
+        lambda: f"SELECT id, f8 FROM {{s}}.numbers WHERE f8 {rng.choice(ops)} {rng.choice(floats)} AND part = {rng.choice(parts)}",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE f4 {rng.choice(ops)} {rng.choice(reals)}",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE f4 IN ({rng.choice(reals)}, {rng.choice(reals)})",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE dec {rng.choice(ops)} {rng.choice(decs)}",
+        lambda: f"SELECT id, dec FROM {{s}}.numbers WHERE dec IN ({rng.choice(decs)}, {rng.choice(decs)})",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE big {rng.choice(ops)} {rng.choice(bigs)}",
+        lambda: f"SELECT id, big FROM {{s}}.numbers WHERE big IN ({rng.choice(bigs)}, {rng.choice(bigs)})",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE part {rng.choice(ops)} {rng.choice(parts)}",
+        lambda: f"SELECT id FROM {{s}}.numbers WHERE part IN ({rng.choice(parts)}, {rng.choice(parts)}) OR f8 IS NULL",
+        lambda: f"SELECT user_id FROM {{s}}.users_ci WHERE name {rng.choice(['=', '<>'])} {quote(case(rng.choice(names)))}",
+        lambda: f"SELECT user_id FROM {{s}}.users_ci WHERE name IN ({quote(case(rng.choice(names)))}, {quote(case(rng.choice(names)))})",
+        lambda: f"SELECT user_id FROM {{s}}.users_ci WHERE name {rng.choice(['<', '<=', '>', '>='])} {quote(case(rng.choice(names)))}",
+        lambda: f"SELECT event_id FROM {{s}}.{ev()} WHERE ts {rng.choice(ops)} {quote(rng.choice(stamps))}",
+        lambda: (lambda a, b: f"SELECT event_id FROM {{s}}.{ev()} WHERE ts >= {quote(min(a, b))} AND ts < {quote(max(a, b))}")(rng.choice(stamps), rng.choice(stamps)),
+        lambda: f"SELECT event_id FROM {{s}}.{ev()} WHERE ts IN ({quote(rng.choice(stamps))}, {quote(rng.choice(stamps))})",
+        lambda: f"SELECT count(*) FROM {{s}}.{ev()} WHERE ts >= {quote(rng.choice(days))}::timestamptz AND day {rng.choice(ops)} {quote(rng.choice(days))}",
+    ]
+
+
 def differs(cur, query, schema):
     fdw, heap = query.format(s=schema), query.format(s="heap")
     cur.execute(f"SELECT (SELECT count(*) FROM (({fdw}) EXCEPT ALL ({heap})) a) + "
@@ -86,6 +126,8 @@ def main():
         queries = [(rng.choice(gens)(), "lake") for _ in range(N_QUERIES)]
         s3_capable = [g for g in gens if "{s}.users" not in g()]
         queries += [(rng.choice(s3_capable)(), "s3lake") for _ in range(max(10, N_QUERIES // 15))]
+        exact = exactness_templates(cur, rng)
+        queries += [(rng.choice(exact)(), "lake") for _ in range(max(len(exact) * 5, N_QUERIES // 2))]
         for query, schema in queries:
             if "{s}.users" in query and schema == "s3lake":
                 continue

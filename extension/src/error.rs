@@ -37,11 +37,19 @@ impl OdpError {
     /// The SQLSTATE a client sees.
     pub fn sqlstate(&self) -> PgSqlErrorCode {
         use PgSqlErrorCode::*;
+        let option = |e: &OptionError| match e {
+            OptionError::Unknown { .. } => ERRCODE_FDW_INVALID_OPTION_NAME,
+            OptionError::Missing { .. } => ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            OptionError::BadValue { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+        };
         match self {
-            OdpError::Option(OptionError::Unknown { .. }) => ERRCODE_FDW_INVALID_OPTION_NAME,
-            OdpError::Option(OptionError::Missing { .. }) => ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
-            OdpError::Option(OptionError::BadValue { .. }) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            OdpError::Option(e) => option(e),
             OdpError::Delta(e) => match e {
+                DeltaError::InvalidOption(e) => option(e),
+                DeltaError::OutsideRoot(_) | DeltaError::EscapesRoot(_) => {
+                    ERRCODE_INSUFFICIENT_PRIVILEGE
+                }
+                DeltaError::SchemaNotFound(_) => ERRCODE_FDW_SCHEMA_NOT_FOUND,
                 DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
                 DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,

@@ -13,10 +13,31 @@ pub mod sources;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Called when the library is loaded: registers GUCs.
+/// Called when the library is loaded: registers GUCs and the adapters' runtime hooks.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     api::health::init_gucs();
+    odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
+        check_interrupts,
+        on_thread_start: block_signals,
+    });
+}
+
+/// Lets Postgres act on a pending cancel, timeout or termination: its ERROR becomes a
+/// Rust panic that unwinds through the adapter to the FDW callback's guard.
+fn check_interrupts() {
+    pgrx::check_for_interrupts!();
+}
+
+/// Blocks every signal on a helper thread, so Postgres's handlers (statement timeout,
+/// cancel, termination) run on the backend's own thread only.
+fn block_signals() {
+    // SAFETY: sigfillset initialises the set; pthread_sigmask changes only this thread.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 pub mod batch;
 pub mod delta;
 pub mod health;
+pub mod numeric;
 pub mod options;
 pub mod request;
 pub mod runtime;
+pub mod types;
 pub mod value;
 
 pub use deltalake::arrow;

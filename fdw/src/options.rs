@@ -35,6 +35,16 @@ impl Catalog {
     }
 }
 
+/// Whether the role creating or altering an object may name locations outside a server
+/// root (superusers and members of `pg_read_server_files`, as for `file_fdw`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPrivilege {
+    /// only paths under the server root
+    ServerRootOnly,
+    /// any absolute path or URL
+    AnyLocation,
+}
+
 /// The shape an option's value must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

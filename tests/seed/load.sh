@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Generates the seed at a scale factor (once per scale), writes it to local disk and to
-# the S3 stand-in, and (re)creates the odp objects and heap copies in the odp database.
+# Generates the seed at a scale factor (generate.sh), copies it to the S3 stand-in, and
+# (re)creates the odp objects and heap copies in the odp database.
 # usage: load.sh SCALE   (ODP_SEED_S3=0 skips the upload to the S3 stand-in)
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
@@ -9,14 +9,7 @@ lake="$ODP_DATA/lake-$scale"
 csv="$ODP_DATA/csv-$scale"
 export ODP_S3_ENDPOINT="http://127.0.0.1:$ODP_S3_PORT"
 
-if [ ! -f "$lake/.complete" ]; then
-  log "generate seed at scale $scale"
-  rm -rf "$lake" "$csv"
-  "$ODP_VENV/bin/python" "$ODP_ROOT/tests/seed/generate.py" --scale "$scale" --out "$lake" --csv "$csv"
-  touch "$lake/.complete"
-fi
-# The backend runs as postgres: it reads the lake and the CSV copies.
-chown -R postgres:postgres "$ODP_DATA"
+bash "$ODP_ROOT/tests/seed/generate.sh" "$scale" >/dev/null
 
 if [ "${ODP_SEED_S3:-1}" = 1 ]; then
 log "upload seed to s3://odp-lake (moto)"

@@ -47,7 +47,15 @@ pub fn increment(name: &str) {
 /// All counters of this backend in the Prometheus text exposition format.
 #[pg_extern(volatile, parallel_safe)]
 fn metrics() -> String {
-    let counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
+    let cache = odp_fdw::delta::table::cache_counters();
+    for (name, value) in [
+        ("delta_snapshot_requests", cache.snapshot_requests),
+        ("delta_version_checks", cache.version_checks),
+        ("delta_log_loads", cache.log_loads),
+    ] {
+        counters.insert(format!("odp_{name}_total"), value);
+    }
     let mut out = String::new();
     for (name, value) in counters {
         out.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));

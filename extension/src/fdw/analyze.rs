@@ -2,7 +2,8 @@
 //! the planner has column statistics (distinct values, histograms) for joins.
 
 use super::catalog::table_context;
-use super::datum::{Target, TypedColumn};
+use super::datum::TypedColumn;
+use super::pgtype::pg_type_of;
 use super::Source;
 use super::SourceScan;
 use crate::error::{OdpError, OrReport};
@@ -57,7 +58,7 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
         let columns: Vec<_> = table
             .columns
             .iter()
-            .filter_map(|c| Target::of(c.type_oid).map(|t| (c, t)))
+            .filter_map(|c| pg_type_of(c.type_oid).map(|t| (c, t)))
             .collect();
         let request = ScanRequest {
             columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
@@ -80,13 +81,14 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
         let mut values = vec![pg_sys::Datum::from(0); natts];
         let mut nulls = vec![true; natts];
         while let Some(batch) = scan.next_batch().or_report() {
+            pgrx::check_for_interrupts!();
             scratch.reset();
             let typed = scratch.switch_to(|_| {
                 batch
                     .columns
                     .iter()
                     .zip(&columns)
-                    .map(|(c, (_, t))| TypedColumn::prepare(c, *t))
+                    .map(|(c, (_, t))| TypedColumn::prepare(c, t))
                     .collect::<Result<Vec<_>, _>>()
             });
             let typed = typed.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
@@ -104,14 +106,18 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
                     r
                 };
                 nulls.fill(true);
-                scratch.switch_to(|_| {
-                    for ((column, t), data) in columns.iter().zip(&typed) {
+                let filled = scratch.switch_to(|_| {
+                    for ((column, _), data) in columns.iter().zip(&typed) {
                         let i = (column.attnum - 1) as usize;
-                        if let Some(d) = data.datum(row, *t) {
+                        if let Some(d) = data.datum(row)? {
                             values[i] = d;
                             nulls[i] = false;
                         }
                     }
+                    Ok(())
+                });
+                filled.unwrap_or_else(|e: super::datum::Unsupported| {
+                    OdpError::Unsupported(e.0).report()
                 });
                 *rows.add(slot) =
                     pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());

@@ -1,9 +1,12 @@
 //! Arrow arrays and constants → Postgres Datums, with no per-value boxing.
 //!
-//! Each batch column is downcast once into a [`TypedColumn`]; each row then reads one
-//! value and builds its Datum directly (integers and floats by value, text straight
-//! from the Arrow buffer into a varlena).
+//! Each batch column is checked and downcast once into a [`TypedColumn`] for the
+//! column's [`PgType`]; each row then reads one value and builds its Datum directly
+//! (integers and floats by value, text and bytes straight from the Arrow buffer into a
+//! varlena, arrays element by element through the same conversions). A value that
+//! cannot be converted exactly is an error, never a NULL.
 
+use super::pgtype::oid_of;
 use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
@@ -12,254 +15,245 @@ use odp_fdw::arrow::array::{
 };
 use odp_fdw::arrow::datatypes::{DataType, TimeUnit};
 use odp_fdw::batch::ColumnData;
+use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_sys, AnyNumeric, IntoDatum, JsonB};
 use std::str::FromStr;
 
-/// The Postgres type a column is produced as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// boolean
-    Bool,
-    /// smallint
-    Int2,
-    /// integer
-    Int4,
-    /// bigint
-    Int8,
-    /// real
-    Float4,
-    /// double precision
-    Float8,
-    /// numeric
-    Numeric,
-    /// text or varchar
-    Text,
-    /// date
-    Date,
-    /// timestamp or timestamptz (same representation)
-    Timestamp,
-    /// bytea
-    Bytea,
-    /// jsonb
-    Jsonb,
-    /// an array of a scalar target
-    Array(pg_sys::Oid),
-}
-
-impl Target {
-    /// The target for a column type, if ODP can produce it.
-    pub fn of(oid: pg_sys::Oid) -> Option<Target> {
-        Some(match oid {
-            pg_sys::BOOLOID => Target::Bool,
-            pg_sys::INT2OID => Target::Int2,
-            pg_sys::INT4OID => Target::Int4,
-            pg_sys::INT8OID => Target::Int8,
-            pg_sys::FLOAT4OID => Target::Float4,
-            pg_sys::FLOAT8OID => Target::Float8,
-            pg_sys::NUMERICOID => Target::Numeric,
-            pg_sys::TEXTOID | pg_sys::VARCHAROID => Target::Text,
-            pg_sys::DATEOID => Target::Date,
-            pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Target::Timestamp,
-            pg_sys::BYTEAOID => Target::Bytea,
-            pg_sys::JSONBOID => Target::Jsonb,
-            pg_sys::INT8ARRAYOID
-            | pg_sys::INT4ARRAYOID
-            | pg_sys::INT2ARRAYOID
-            | pg_sys::FLOAT8ARRAYOID
-            | pg_sys::FLOAT4ARRAYOID
-            | pg_sys::TEXTARRAYOID
-            | pg_sys::BOOLARRAYOID => Target::Array(oid),
-            _ => return None,
-        })
-    }
-}
-
-/// A batch column ready to produce Datums.
-pub enum TypedColumn {
-    /// text
-    Text(StringArray),
-    /// any integer width, widened on output
-    I64(Int64Array),
-    /// 32-bit integers
-    I32(Int32Array),
-    /// 16-bit integers
-    I16(Int16Array),
-    /// 8-bit integers
-    I8(Int8Array),
-    /// doubles
-    F64(Float64Array),
-    /// floats
-    F32(Float32Array),
-    /// booleans
-    Bool(BooleanArray),
-    /// days since the Unix epoch
-    Date(Date32Array),
-    /// microseconds since the Unix epoch
-    Timestamp(TimestampMicrosecondArray),
-    /// decimals with their scale
-    Decimal(Decimal128Array),
-    /// bytes
-    Binary(BinaryArray),
-    /// lists (converted per row)
-    List(ListArray),
-    /// struct or map values, already rendered as JSON
-    Json(Vec<Option<serde_json::Value>>),
-    /// one Datum for every row
-    Constant(Option<pg_sys::Datum>),
-}
-
-/// Why a column could not be prepared.
+/// Why a value could not be converted.
 #[derive(Debug)]
 pub struct Unsupported(pub String);
 
-impl TypedColumn {
-    /// Downcasts a batch column for `target`.
-    pub fn prepare(column: &ColumnData, target: Target) -> Result<TypedColumn, Unsupported> {
-        match column {
-            ColumnData::Constant(v) => Ok(TypedColumn::Constant(value_to_datum(v, target))),
-            ColumnData::Array(array) => Self::from_array(array, target),
-        }
-    }
+/// A batch column ready to produce Datums of one Postgres type.
+pub struct TypedColumn {
+    data: Data,
+    target: PgType,
+}
 
-    fn from_array(array: &ArrayRef, target: Target) -> Result<TypedColumn, Unsupported> {
-        Ok(match array.data_type() {
-            DataType::Utf8 => TypedColumn::Text(array.as_string::<i32>().clone()),
-            DataType::Int64 => TypedColumn::I64(array.as_primitive().clone()),
-            DataType::Int32 => TypedColumn::I32(array.as_primitive().clone()),
-            DataType::Int16 => TypedColumn::I16(array.as_primitive().clone()),
-            DataType::Int8 => TypedColumn::I8(array.as_primitive().clone()),
-            DataType::Float64 => TypedColumn::F64(array.as_primitive().clone()),
-            DataType::Float32 => TypedColumn::F32(array.as_primitive().clone()),
-            DataType::Boolean => TypedColumn::Bool(array.as_boolean().clone()),
-            DataType::Date32 => TypedColumn::Date(array.as_primitive().clone()),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                TypedColumn::Timestamp(array.as_primitive().clone())
-            }
-            DataType::Decimal128(..) => TypedColumn::Decimal(array.as_primitive().clone()),
-            DataType::Binary => TypedColumn::Binary(array.as_binary::<i32>().clone()),
-            DataType::List(_) => TypedColumn::List(array.as_list::<i32>().clone()),
-            DataType::Struct(_) | DataType::Map(..) if target == Target::Jsonb => {
-                TypedColumn::Json(to_json_rows(array)?)
-            }
-            other => return Err(Unsupported(format!("Arrow type {other}"))),
+enum Data {
+    Text(StringArray),
+    I64(Int64Array),
+    I32(Int32Array),
+    I16(Int16Array),
+    I8(Int8Array),
+    F64(Float64Array),
+    F32(Float32Array),
+    Bool(BooleanArray),
+    Date(Date32Array),
+    Timestamp(TimestampMicrosecondArray),
+    Decimal(Decimal128Array),
+    Binary(BinaryArray),
+    List(Box<ListColumn>),
+    Json(Vec<Option<serde_json::Value>>),
+    Constant(Option<pg_sys::Datum>),
+}
+
+/// A list column: offsets into one prepared column of all elements of the batch.
+struct ListColumn {
+    lists: ListArray,
+    elements: TypedColumn,
+    element_oid: pg_sys::Oid,
+    element_len: i16,
+    element_by_value: bool,
+    element_align: std::ffi::c_char,
+}
+
+fn mismatch(arrow: &DataType, target: &PgType) -> Unsupported {
+    Unsupported(format!(
+        "Arrow type {arrow} cannot be returned as {}",
+        target.sql()
+    ))
+}
+
+impl TypedColumn {
+    /// Checks and downcasts a batch column for `target`.
+    pub fn prepare(column: &ColumnData, target: &PgType) -> Result<TypedColumn, Unsupported> {
+        let data = match column {
+            ColumnData::Constant(v) => Data::Constant(value_to_datum(v, target)?),
+            ColumnData::Array(array) => Self::data(array, target)?,
+        };
+        Ok(TypedColumn {
+            data,
+            target: target.clone(),
         })
     }
 
-    /// The Datum of row `row` produced as `target`, or `None` for NULL.
-    pub fn datum(&self, row: usize, target: Target) -> Option<pg_sys::Datum> {
+    fn data(array: &ArrayRef, target: &PgType) -> Result<Data, Unsupported> {
+        use PgType as P;
+        let integer = matches!(target, P::Int8 | P::Numeric);
+        Ok(match (array.data_type(), target) {
+            (DataType::Utf8, P::Text | P::Varchar) => Data::Text(array.as_string().clone()),
+            (DataType::Int64, _) if integer => Data::I64(array.as_primitive().clone()),
+            (DataType::Int32, P::Int4) => Data::I32(array.as_primitive().clone()),
+            (DataType::Int32, _) if integer => Data::I32(array.as_primitive().clone()),
+            (DataType::Int16, P::Int2 | P::Int4) => Data::I16(array.as_primitive().clone()),
+            (DataType::Int16, _) if integer => Data::I16(array.as_primitive().clone()),
+            (DataType::Int8, P::Int2 | P::Int4) => Data::I8(array.as_primitive().clone()),
+            (DataType::Int8, _) if integer => Data::I8(array.as_primitive().clone()),
+            (DataType::Float64, P::Float8) => Data::F64(array.as_primitive().clone()),
+            (DataType::Float32, P::Float4 | P::Float8) => Data::F32(array.as_primitive().clone()),
+            (DataType::Boolean, P::Bool) => Data::Bool(array.as_boolean().clone()),
+            (DataType::Date32, P::Date) => Data::Date(array.as_primitive().clone()),
+            (DataType::Timestamp(TimeUnit::Microsecond, _), P::Timestamp | P::TimestampTz) => {
+                Data::Timestamp(array.as_primitive().clone())
+            }
+            (DataType::Decimal128(..), P::Numeric) => Data::Decimal(array.as_primitive().clone()),
+            (DataType::Binary, P::Bytea) => Data::Binary(array.as_binary().clone()),
+            (DataType::List(_), P::Array(element)) => {
+                let lists: ListArray = array.as_list().clone();
+                let elements =
+                    TypedColumn::prepare(&ColumnData::Array(lists.values().clone()), element)?;
+                let element_oid = oid_of(element);
+                let (mut len, mut by_value, mut align) = (0i16, false, 0 as std::ffi::c_char);
+                // SAFETY: reads the type cache entry of a built-in type into locals.
+                unsafe {
+                    pg_sys::get_typlenbyvalalign(element_oid, &mut len, &mut by_value, &mut align)
+                };
+                Data::List(Box::new(ListColumn {
+                    lists,
+                    elements,
+                    element_oid,
+                    element_len: len,
+                    element_by_value: by_value,
+                    element_align: align,
+                }))
+            }
+            (DataType::Struct(_) | DataType::Map(..) | DataType::List(_), P::Jsonb) => {
+                Data::Json(to_json_rows(array)?)
+            }
+            (other, _) => return Err(mismatch(other, target)),
+        })
+    }
+
+    /// The Datum of row `row`, or `None` for NULL.
+    pub fn datum(&self, row: usize) -> Result<Option<pg_sys::Datum>, Unsupported> {
         macro_rules! scalar {
             ($array:expr, $convert:expr) => {
                 if $array.is_null(row) {
-                    None
+                    Ok(None)
                 } else {
-                    Some($convert($array.value(row)))
+                    $convert($array.value(row)).map(Some)
                 }
             };
         }
-        match self {
-            TypedColumn::Text(a) => scalar!(a, |s: &str| text_datum(s)),
-            TypedColumn::I64(a) => scalar!(a, |v: i64| int_datum(v, target)),
-            TypedColumn::I32(a) => scalar!(a, |v: i32| int_datum(v as i64, target)),
-            TypedColumn::I16(a) => scalar!(a, |v: i16| int_datum(v as i64, target)),
-            TypedColumn::I8(a) => scalar!(a, |v: i8| int_datum(v as i64, target)),
-            TypedColumn::F64(a) => scalar!(a, |v: f64| float_datum(v, target)),
-            TypedColumn::F32(a) => scalar!(a, |v: f32| float_datum(v as f64, target)),
-            TypedColumn::Bool(a) => scalar!(a, pg_sys::Datum::from),
-            TypedColumn::Date(a) => {
-                scalar!(a, |d: i32| pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS))
+        let target = &self.target;
+        match &self.data {
+            Data::Text(a) => scalar!(a, |s: &str| Ok(varlena_datum(s.as_bytes()))),
+            Data::I64(a) => scalar!(a, |v: i64| int_datum(v, target)),
+            Data::I32(a) => scalar!(a, |v: i32| int_datum(v as i64, target)),
+            Data::I16(a) => scalar!(a, |v: i16| int_datum(v as i64, target)),
+            Data::I8(a) => scalar!(a, |v: i8| int_datum(v as i64, target)),
+            Data::F64(a) => scalar!(a, |v: f64| Ok(pg_sys::Datum::from(v.to_bits()))),
+            Data::F32(a) => scalar!(a, |v: f32| float4_datum(v, target)),
+            Data::Bool(a) => scalar!(a, |v: bool| Ok(pg_sys::Datum::from(v))),
+            Data::Date(a) => {
+                scalar!(a, |d: i32| Ok(pg_sys::Datum::from(
+                    d - PG_EPOCH_OFFSET_DAYS
+                )))
             }
-            TypedColumn::Timestamp(a) => {
-                scalar!(a, |t: i64| pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
+            Data::Timestamp(a) => {
+                scalar!(a, |t: i64| Ok(pg_sys::Datum::from(
+                    t - PG_EPOCH_OFFSET_MICROS
+                )))
             }
-            TypedColumn::Decimal(a) => {
+            Data::Decimal(a) => {
                 if a.is_null(row) {
-                    None
+                    Ok(None)
                 } else {
-                    AnyNumeric::from_str(&a.value_as_string(row))
-                        .ok()
-                        .and_then(IntoDatum::into_datum)
+                    numeric_datum(&a.value_as_string(row)).map(Some)
                 }
             }
-            TypedColumn::Binary(a) => scalar!(a, |b: &[u8]| b
-                .to_vec()
-                .into_datum()
-                .unwrap_or(pg_sys::Datum::from(0))),
-            TypedColumn::List(a) => {
-                if a.is_null(row) {
-                    None
-                } else {
-                    list_datum(&a.value(row), target)
-                }
-            }
-            TypedColumn::Json(rows) => rows[row].clone().and_then(|v| JsonB(v).into_datum()),
-            TypedColumn::Constant(d) => *d,
+            Data::Binary(a) => scalar!(a, |b: &[u8]| Ok(varlena_datum(b))),
+            Data::List(list) => list.datum(row),
+            Data::Json(rows) => match &rows[row] {
+                None => Ok(None),
+                Some(v) => JsonB(v.clone())
+                    .into_datum()
+                    .map(Some)
+                    .ok_or_else(|| Unsupported("cannot build a jsonb value".into())),
+            },
+            Data::Constant(d) => Ok(*d),
         }
     }
 }
 
-fn text_datum(s: &str) -> pg_sys::Datum {
-    // SAFETY: cstring_to_text_with_len copies `len` bytes into a new varlena in the
-    // current (per-tuple) memory context; the pointer and length come from a &str.
+impl ListColumn {
+    fn datum(&self, row: usize) -> Result<Option<pg_sys::Datum>, Unsupported> {
+        if self.lists.is_null(row) {
+            return Ok(None);
+        }
+        let offsets = self.lists.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let mut datums = Vec::with_capacity(end - start);
+        let mut nulls = Vec::with_capacity(end - start);
+        for i in start..end {
+            let d = self.elements.datum(i)?;
+            nulls.push(d.is_none());
+            datums.push(d.unwrap_or(pg_sys::Datum::from(0)));
+        }
+        let mut dims = [datums.len() as i32];
+        let mut lower_bounds = [1i32];
+        // SAFETY: datums and nulls have dims[0] entries of the element type whose
+        // length, by-value flag and alignment were read from the type cache; the array
+        // is built in the current memory context. Zero elements make an empty array.
+        let array = unsafe {
+            if datums.is_empty() {
+                pg_sys::construct_empty_array(self.element_oid)
+            } else {
+                pg_sys::construct_md_array(
+                    datums.as_mut_ptr(),
+                    nulls.as_mut_ptr(),
+                    1,
+                    dims.as_mut_ptr(),
+                    lower_bounds.as_mut_ptr(),
+                    self.element_oid,
+                    self.element_len as i32,
+                    self.element_by_value,
+                    self.element_align,
+                )
+            }
+        };
+        Ok(Some(pg_sys::Datum::from(array)))
+    }
+}
+
+/// A text or bytea Datum holding `bytes` (both are plain varlenas).
+fn varlena_datum(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: cstring_to_text_with_len copies `len` bytes (NULs included) into a new
+    // varlena in the current memory context.
     unsafe {
         pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
-            s.as_ptr() as *const _,
-            s.len() as i32,
+            bytes.as_ptr() as *const _,
+            bytes.len() as i32,
         ))
     }
 }
 
-fn int_datum(v: i64, target: Target) -> pg_sys::Datum {
-    match target {
-        Target::Int2 => pg_sys::Datum::from(v as i16),
-        Target::Int4 => pg_sys::Datum::from(v as i32),
-        Target::Float8 => float_datum(v as f64, target),
-        Target::Numeric => AnyNumeric::from(v)
+fn int_datum(v: i64, target: &PgType) -> Result<pg_sys::Datum, Unsupported> {
+    let out_of_range = || Unsupported(format!("{v} does not fit {}", target.sql()));
+    Ok(match target {
+        PgType::Int2 => pg_sys::Datum::from(i16::try_from(v).map_err(|_| out_of_range())?),
+        PgType::Int4 => pg_sys::Datum::from(i32::try_from(v).map_err(|_| out_of_range())?),
+        PgType::Int8 => pg_sys::Datum::from(v),
+        PgType::Numeric => AnyNumeric::from(v)
             .into_datum()
-            .unwrap_or(pg_sys::Datum::from(0)),
-        _ => pg_sys::Datum::from(v),
-    }
+            .ok_or_else(|| Unsupported("cannot build a numeric value".into()))?,
+        other => return Err(mismatch(&DataType::Int64, other)),
+    })
 }
 
-fn float_datum(v: f64, target: Target) -> pg_sys::Datum {
-    match target {
-        Target::Float4 => (v as f32).into_datum(),
-        _ => v.into_datum(),
-    }
-    .unwrap_or(pg_sys::Datum::from(0))
+fn float4_datum(v: f32, target: &PgType) -> Result<pg_sys::Datum, Unsupported> {
+    Ok(match target {
+        PgType::Float4 => pg_sys::Datum::from(v.to_bits()),
+        _ => pg_sys::Datum::from((v as f64).to_bits()),
+    })
 }
 
-fn list_datum(values: &ArrayRef, target: Target) -> Option<pg_sys::Datum> {
-    let Target::Array(oid) = target else {
-        return None;
-    };
-    macro_rules! collect {
-        ($ty:ty, $array:expr, $map:expr) => {{
-            let a = $array;
-            (0..a.len())
-                .map(|i| (!a.is_null(i)).then(|| $map(a.value(i))))
-                .collect::<Vec<Option<$ty>>>()
-                .into_datum()
-        }};
-    }
-    macro_rules! primitive {
-        ($ty:ty, $arrow:ty) => {
-            collect!($ty, values.as_primitive::<$arrow>(), |v| v)
-        };
-    }
-    use odp_fdw::arrow::datatypes::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
-    match (oid, values.data_type()) {
-        (pg_sys::TEXTARRAYOID, DataType::Utf8) => {
-            collect!(String, values.as_string::<i32>(), |s: &str| s.to_string())
-        }
-        (pg_sys::INT8ARRAYOID, DataType::Int64) => primitive!(i64, Int64Type),
-        (pg_sys::INT4ARRAYOID, DataType::Int32) => primitive!(i32, Int32Type),
-        (pg_sys::INT2ARRAYOID, DataType::Int16) => primitive!(i16, Int16Type),
-        (pg_sys::FLOAT8ARRAYOID, DataType::Float64) => primitive!(f64, Float64Type),
-        (pg_sys::FLOAT4ARRAYOID, DataType::Float32) => primitive!(f32, Float32Type),
-        (pg_sys::BOOLARRAYOID, DataType::Boolean) => collect!(bool, values.as_boolean(), |v| v),
-        _ => None,
-    }
+fn numeric_datum(text: &str) -> Result<pg_sys::Datum, Unsupported> {
+    AnyNumeric::from_str(text)
+        .ok()
+        .and_then(IntoDatum::into_datum)
+        .ok_or_else(|| Unsupported(format!("\"{text}\" is not a valid numeric")))
 }
 
 fn to_json_rows(array: &ArrayRef) -> Result<Vec<Option<serde_json::Value>>, Unsupported> {
@@ -284,31 +278,39 @@ fn to_json_rows(array: &ArrayRef) -> Result<Vec<Option<serde_json::Value>>, Unsu
         serde_json::from_slice(&writer.into_inner()).map_err(|e| Unsupported(e.to_string()))?;
     Ok(rows
         .into_iter()
-        .map(|mut row| row.get_mut("v").map(serde_json::Value::take))
+        .enumerate()
+        .map(|(i, mut row)| {
+            let value = row.get_mut("v").map(serde_json::Value::take);
+            value.filter(|_| !array.is_null(i))
+        })
         .collect())
 }
 
-/// The Datum of a constant produced as `target` (`None` for NULL or a mismatch).
-pub fn value_to_datum(value: &Value, target: Target) -> Option<pg_sys::Datum> {
-    match (value, target) {
-        (Value::Null, _) => None,
-        (Value::Bool(b), Target::Bool) => Some(pg_sys::Datum::from(*b)),
-        (
-            Value::Int(i),
-            Target::Int2 | Target::Int4 | Target::Int8 | Target::Float8 | Target::Numeric,
-        ) => Some(int_datum(*i, target)),
-        (Value::Float(f), Target::Float4 | Target::Float8) => Some(float_datum(*f, target)),
-        (Value::Float(f), Target::Numeric) => AnyNumeric::try_from(*f)
-            .ok()
-            .and_then(IntoDatum::into_datum),
-        (Value::Text(s), Target::Text) => Some(text_datum(s)),
-        (Value::Date(d), Target::Date) => Some(pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS)),
-        (Value::Timestamp(t), Target::Timestamp) => {
-            Some(pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
+/// The Datum of a constant produced as `target` (`None` for NULL).
+pub fn value_to_datum(
+    value: &Value,
+    target: &PgType,
+) -> Result<Option<pg_sys::Datum>, Unsupported> {
+    use PgType as P;
+    let datum = match (value, target) {
+        (Value::Null, _) => return Ok(None),
+        (Value::Bool(b), P::Bool) => pg_sys::Datum::from(*b),
+        (Value::Int(i), P::Int2 | P::Int4 | P::Int8 | P::Numeric) => int_datum(*i, target)?,
+        (Value::Float4(f), P::Float4 | P::Float8) => float4_datum(*f, target)?,
+        (Value::Float(f), P::Float8) => pg_sys::Datum::from(f.to_bits()),
+        (Value::Numeric(n), P::Numeric) => numeric_datum(&n.to_string())?,
+        (Value::Text(s), P::Text | P::Varchar) => varlena_datum(s.as_bytes()),
+        (Value::Date(d), P::Date) => pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS),
+        (Value::Timestamp(t), P::Timestamp | P::TimestampTz) => {
+            pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS)
         }
-        (Value::Date(d), Target::Timestamp) => Some(pg_sys::Datum::from(
-            *d as i64 * odp_fdw::value::MICROS_PER_DAY - PG_EPOCH_OFFSET_MICROS,
-        )),
-        _ => None,
-    }
+        (other, _) => {
+            return Err(Unsupported(format!(
+                "the value {} cannot be returned as {}",
+                other.display(),
+                target.sql()
+            )))
+        }
+    };
+    Ok(Some(datum))
 }

@@ -2,6 +2,7 @@
 //! Postgres's own quoting and honours `LIMIT TO` / `EXCEPT`.
 
 use super::catalog::{list_ptrs, options_from_list};
+use super::options::path_privilege;
 use super::Source;
 use crate::error::OrReport;
 use odp_fdw::options::Options;
@@ -66,7 +67,8 @@ pub unsafe extern "C-unwind" fn import_foreign_schema<S: Source>(
             _ => true,
         };
         let mut commands: *mut pg_sys::List = std::ptr::null_mut();
-        for table in S::import_schema(&server_options, &user, &remote).or_report() {
+        for table in S::import_schema(&server_options, &user, &remote, path_privilege()).or_report()
+        {
             if !keep(&table.name) {
                 continue;
             }

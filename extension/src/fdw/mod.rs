@@ -7,15 +7,17 @@
 
 pub mod analyze;
 pub mod catalog;
+pub mod collation;
 pub mod datum;
 pub mod import;
 pub mod options;
+pub mod pgtype;
 pub mod quals;
 pub mod routine;
 
 use crate::error::Result;
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::options::{Catalog, OptionSpec, Options};
+use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
 use pgrx::pg_sys;
 
@@ -77,8 +79,9 @@ pub trait Source: Sized + 'static {
     /// Options accepted in each catalog.
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec];
 
-    /// Rules across options beyond their individual shapes (called after the specs pass).
-    fn validate(_catalog: Catalog, _options: &Options) -> Result<()> {
+    /// Rules across options beyond their individual shapes (called after the specs
+    /// pass), for a role with `privilege`.
+    fn validate(_catalog: Catalog, _options: &Options, _privilege: PathPrivilege) -> Result<()> {
         Ok(())
     }
 
@@ -94,11 +97,13 @@ pub trait Source: Sized + 'static {
         total_rows
     }
 
-    /// Tables found under `remote_schema` of a server, for `IMPORT FOREIGN SCHEMA`.
+    /// Tables found under `remote_schema` of a server, for `IMPORT FOREIGN SCHEMA` run
+    /// by a role with `privilege`.
     fn import_schema(
         _server: &Options,
         _user: &Options,
         _remote_schema: &str,
+        _privilege: PathPrivilege,
     ) -> Result<Vec<ImportedTable>> {
         Err(crate::error::OdpError::NotSupported(
             "IMPORT FOREIGN SCHEMA",

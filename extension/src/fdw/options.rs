@@ -2,7 +2,7 @@
 
 use super::Source;
 use crate::error::{OdpError, OrReport};
-use odp_fdw::options::{validate, Catalog, Options};
+use odp_fdw::options::{validate, Catalog, Options, PathPrivilege};
 use pgrx::pg_sys;
 
 /// Maps the catalog OID Postgres passes to a validator.
@@ -37,5 +37,23 @@ pub fn validate_for<S: Source>(entries: Vec<Option<String>>, catalog: Option<pg_
     validate(catalog, S::option_specs(catalog), &pairs)
         .map_err(OdpError::from)
         .or_report();
-    S::validate(catalog, &Options::new(pairs)).or_report();
+    S::validate(catalog, &Options::new(pairs), path_privilege()).or_report();
+}
+
+/// Whether the current role may name locations outside a server root: superusers and
+/// members of `pg_read_server_files`, the rule `file_fdw` applies to file names.
+pub fn path_privilege() -> PathPrivilege {
+    // SAFETY: superuser and has_privs_of_role read the current role's catalog entries.
+    let privileged = unsafe {
+        pg_sys::superuser()
+            || pg_sys::has_privs_of_role(
+                pg_sys::GetUserId(),
+                pg_sys::Oid::from(pg_sys::ROLE_PG_READ_SERVER_FILES),
+            )
+    };
+    if privileged {
+        PathPrivilege::AnyLocation
+    } else {
+        PathPrivilege::ServerRootOnly
+    }
 }

@@ -6,8 +6,12 @@
 //! into the plan's `fdw_exprs` and are evaluated when the scan (re)starts.
 
 use super::catalog::list_ptrs;
+use super::collation::{text_order, TextOrder};
+use super::pgtype::pg_type_of;
 use super::PgColumn;
+use odp_fdw::numeric::Numeric;
 use odp_fdw::request::Op;
+use odp_fdw::types::{Family, PgType};
 use odp_fdw::value::Value;
 use pgrx::{pg_sys, AnyNumeric, FromDatum};
 use std::ffi::CStr;
@@ -25,32 +29,9 @@ pub struct ExtractedQual {
     pub constant: Option<Value>,
 }
 
-/// Types whose values can be compared with each other without session settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Category {
-    Bool,
-    Number,
-    Text,
-    Date,
-    Timestamp,
-    TimestampTz,
-}
-
-fn category(oid: pg_sys::Oid) -> Option<Category> {
-    Some(match oid {
-        pg_sys::BOOLOID => Category::Bool,
-        pg_sys::INT2OID
-        | pg_sys::INT4OID
-        | pg_sys::INT8OID
-        | pg_sys::FLOAT4OID
-        | pg_sys::FLOAT8OID
-        | pg_sys::NUMERICOID => Category::Number,
-        pg_sys::TEXTOID | pg_sys::VARCHAROID => Category::Text,
-        pg_sys::DATEOID => Category::Date,
-        pg_sys::TIMESTAMPOID => Category::Timestamp,
-        pg_sys::TIMESTAMPTZOID => Category::TimestampTz,
-        _ => return None,
-    })
+/// The comparison family of a type OID, for types ODP pushes comparisons on.
+fn family(oid: pg_sys::Oid) -> Option<Family> {
+    pg_type_of(oid)?.family()
 }
 
 /// Microseconds between the Unix and Postgres epochs.
@@ -58,7 +39,8 @@ pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 /// Days between the Unix and Postgres epochs.
 pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
 
-/// Converts a Datum of a supported scalar or array type into a [`Value`].
+/// Converts a Datum of a supported scalar or array type into a [`Value`]; `None` when
+/// it has no exact [`Value`] (then the qual is not pushed).
 ///
 /// # Safety
 /// `datum` must be a valid Datum of type `type_oid` (or null).
@@ -72,47 +54,47 @@ pub unsafe fn datum_to_value(
     }
     // SAFETY: the caller guarantees the datum has this type.
     unsafe {
-        Some(match type_oid {
-            pg_sys::BOOLOID => Value::Bool(bool::from_datum(datum, false)?),
-            pg_sys::INT2OID => Value::Int(i16::from_datum(datum, false)? as i64),
-            pg_sys::INT4OID => Value::Int(i32::from_datum(datum, false)? as i64),
-            pg_sys::INT8OID => Value::Int(i64::from_datum(datum, false)?),
-            pg_sys::FLOAT4OID => Value::Float(f32::from_datum(datum, false)? as f64),
-            pg_sys::FLOAT8OID => Value::Float(f64::from_datum(datum, false)?),
-            pg_sys::NUMERICOID => {
-                Value::Float(f64::try_from(AnyNumeric::from_datum(datum, false)?).ok()?)
+        Some(match pg_type_of(type_oid)? {
+            PgType::Bool => Value::Bool(bool::from_datum(datum, false)?),
+            PgType::Int2 => Value::Int(i16::from_datum(datum, false)? as i64),
+            PgType::Int4 => Value::Int(i32::from_datum(datum, false)? as i64),
+            PgType::Int8 => Value::Int(i64::from_datum(datum, false)?),
+            PgType::Float4 => Value::Float4(f32::from_datum(datum, false)?),
+            PgType::Float8 => Value::Float(f64::from_datum(datum, false)?),
+            PgType::Numeric => {
+                let text = AnyNumeric::from_datum(datum, false)?.to_string();
+                Value::Numeric(Numeric::parse(&text)?)
             }
-            pg_sys::TEXTOID | pg_sys::VARCHAROID => Value::Text(String::from_datum(datum, false)?),
-            pg_sys::DATEOID => {
+            PgType::Text | PgType::Varchar => Value::Text(String::from_datum(datum, false)?),
+            PgType::Date => {
                 let days = i32::from_datum(datum, false)?;
                 if days == i32::MIN || days == i32::MAX {
                     return None;
                 }
                 Value::Date(days.checked_add(PG_EPOCH_OFFSET_DAYS)?)
             }
-            pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => {
+            PgType::Timestamp | PgType::TimestampTz => {
                 let micros = i64::from_datum(datum, false)?;
                 if micros == i64::MIN || micros == i64::MAX {
                     return None;
                 }
                 Value::Timestamp(micros.checked_add(PG_EPOCH_OFFSET_MICROS)?)
             }
-            other => {
-                let element = pg_sys::get_element_type(other);
-                if element == pg_sys::InvalidOid || category(element).is_none() {
-                    return None;
-                }
+            PgType::Array(element) => {
+                element.family()?;
+                let element_oid = pg_sys::get_element_type(type_oid);
                 let array =
-                    pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, other)?;
+                    pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, type_oid)?;
                 let mut items = Vec::with_capacity(array.len());
                 for item in array.iter() {
                     match item {
-                        Some(d) => items.push(datum_to_value(d, false, element)?),
+                        Some(d) => items.push(datum_to_value(d, false, element_oid)?),
                         None => items.push(Value::Null),
                     }
                 }
                 Value::List(items)
             }
+            PgType::Bytea | PgType::Jsonb => return None,
         })
     }
 }
@@ -188,30 +170,33 @@ unsafe fn constant_of(node: *mut pg_sys::Node) -> Option<Value> {
     }
 }
 
-/// Whether a text comparison is safe to push: equality always, ranges only under
-/// a byte-ordered collation (the order Delta statistics use).
-fn collation_allows(op: Op, cat: Category, collation: pg_sys::Oid) -> bool {
-    if cat != Category::Text || matches!(op, Op::Eq | Op::Ne | Op::Like) {
+/// Whether a comparison on a column of `family` under `collation` gives the answer a
+/// source's byte-wise statistics and filters give: equality needs a deterministic
+/// collation, ranges a byte-ordered one.
+fn collation_allows(op: Op, family: Family, collation: pg_sys::Oid) -> bool {
+    if family != Family::Text {
         return true;
     }
-    match collation {
-        pg_sys::C_COLLATION_OID | pg_sys::POSIX_COLLATION_OID => true,
-        pg_sys::DEFAULT_COLLATION_OID => database_collation_is_bytewise(),
-        _ => false,
-    }
+    let needed = match op {
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => TextOrder::Bytewise,
+        _ => TextOrder::Deterministic,
+    };
+    text_order(collation) >= needed
 }
 
-/// Whether the database's default collation orders text by bytes (C, POSIX, C.UTF-8).
-fn database_collation_is_bytewise() -> bool {
-    // SAFETY: GetConfigOption returns a pointer to the GUC's current string (or NULL
-    // with missing_ok), valid until the setting changes; we copy it at once.
-    let setting = unsafe { pg_sys::GetConfigOption(c"lc_collate".as_ptr(), true, false) };
-    if setting.is_null() {
-        return false;
+/// The operator of a clause, if it is one of Postgres's built-in operators that ODP
+/// knows: a user-defined operator named `=` may mean anything.
+unsafe fn builtin_op(opno: pg_sys::Oid) -> Option<Op> {
+    if opno.to_u32() >= pg_sys::FirstNormalObjectId {
+        return None;
     }
-    // SAFETY: non-null GUC strings are NUL-terminated.
-    let name = unsafe { CStr::from_ptr(setting) }.to_string_lossy();
-    matches!(name.as_ref(), "C" | "POSIX" | "C.UTF-8" | "C.utf8")
+    // SAFETY: get_opname returns a palloc'd copy of the name, or NULL.
+    let name = unsafe { pg_sys::get_opname(opno) };
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: non-null names are NUL-terminated.
+    op_from_name(unsafe { CStr::from_ptr(name) }.to_str().ok()?)
 }
 
 /// Extracts the pushable quals from a list of `RestrictInfo` (or bare clauses).
@@ -260,10 +245,7 @@ unsafe fn extract_one(
                 if args.len() != 2 {
                     return None;
                 }
-                let name = CStr::from_ptr(pg_sys::get_opname((*opexpr).opno))
-                    .to_str()
-                    .ok()?;
-                let base = op_from_name(name)?;
+                let base = builtin_op((*opexpr).opno)?;
                 let (a, b) = (args[0] as *mut pg_sys::Node, args[1] as *mut pg_sys::Node);
                 let (column, value, op) =
                     match (own_column(a, relid, columns), own_column(b, relid, columns)) {
@@ -271,11 +253,11 @@ unsafe fn extract_one(
                         (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
                         _ => return None,
                     };
-                let cat = category(column.type_oid)?;
-                let value_cat = category(pg_sys::exprType(value))?;
-                let comparable = cat == value_cat && (op != Op::Like || cat == Category::Text);
+                let column_family = family(column.type_oid)?;
+                let comparable = family(pg_sys::exprType(value)) == Some(column_family)
+                    && (op != Op::Like || column_family == Family::Text);
                 if !comparable
-                    || !collation_allows(op, cat, (*opexpr).inputcollid)
+                    || !collation_allows(op, column_family, (*opexpr).inputcollid)
                     || !is_outside_value(root, value, relid)
                 {
                     return None;
@@ -290,16 +272,15 @@ unsafe fn extract_one(
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 let sa = node as *mut pg_sys::ScalarArrayOpExpr;
                 let args = list_ptrs((*sa).args);
-                let name = CStr::from_ptr(pg_sys::get_opname((*sa).opno))
-                    .to_str()
-                    .ok()?;
-                if !(*sa).useOr || name != "=" || args.len() != 2 {
+                if !(*sa).useOr || builtin_op((*sa).opno)? != Op::Eq || args.len() != 2 {
                     return None;
                 }
                 let column = own_column(args[0] as _, relid, columns)?;
                 let value = args[1] as *mut pg_sys::Node;
                 let element = pg_sys::get_element_type(pg_sys::exprType(value));
-                if category(column.type_oid)? != category(element)?
+                let column_family = family(column.type_oid)?;
+                if family(element) != Some(column_family)
+                    || !collation_allows(Op::In, column_family, (*sa).inputcollid)
                     || !is_outside_value(root, value, relid)
                 {
                     return None;

@@ -6,12 +6,14 @@
 //! reset callback, so it is freed on errors and aborts as well as on success.
 
 use super::catalog::{list_ptrs, table_context};
-use super::datum::{Target, TypedColumn};
+use super::datum::TypedColumn;
+use super::pgtype::pg_type_of;
 use super::quals::{datum_to_value, extract, ExtractedQual};
 use super::{Estimate, Source, SourceScan, TableContext};
 use crate::error::{OdpError, OrReport};
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgBox, PgMemoryContexts};
 use serde::{Deserialize, Serialize};
@@ -351,8 +353,10 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             limit,
             explain: state.estimate.explain.clone(),
         };
-        let json = serde_json::to_string(&plan).unwrap_or_default();
-        let json = CString::new(json).unwrap_or_default();
+        let json = serde_json::to_string(&plan)
+            .ok()
+            .and_then(|json| CString::new(json).ok())
+            .unwrap_or_else(|| OdpError::Unsupported("a plan value".into()).report());
         let private = pg_sys::lappend(
             ptr::null_mut(),
             pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
@@ -399,16 +403,19 @@ unsafe fn needed_columns(
 
 /// The executor's state of one foreign scan node.
 struct ScanState<S: Source> {
-    source: S,
+    relid: pg_sys::Oid,
+    /// opened at the first row, so a plain `EXPLAIN` never touches the source
+    source: Option<S>,
     plan: ScanPlan,
     exprs: Vec<*mut pg_sys::ExprState>,
-    targets: Vec<Target>,
+    targets: Vec<PgType>,
     scan: Option<S::Scan>,
     batch: Option<(ScanBatch, Vec<TypedColumn>)>,
     row: usize,
+    /// the scan returned its last row; only a rescan starts another
+    done: bool,
     batch_context: PgMemoryContexts,
     totals: Vec<(String, String)>,
-    pushed: Vec<Qual>,
 }
 
 #[pg_guard]
@@ -423,9 +430,8 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
         let json = CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy();
         let plan_data: ScanPlan = serde_json::from_str(&json)
             .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report());
-        let relid = (*(*node).ss.ss_currentRelation).rd_id;
-        let table = table_context(relid);
-        let source = S::open(&table).or_report();
+        let relation = (*node).ss.ss_currentRelation;
+        let descriptor = (*relation).rd_att;
         let exprs = list_ptrs((*plan).fdw_exprs)
             .into_iter()
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
@@ -434,17 +440,16 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             .columns
             .iter()
             .map(|(name, attnum)| {
-                let column = table.columns.iter().find(|c| c.attnum == *attnum);
-                column
-                    .and_then(|c| Target::of(c.type_oid))
-                    .unwrap_or_else(|| {
-                        OdpError::ColumnType {
-                            column: name.clone(),
-                            pg_type: column.map(|c| c.type_name.clone()).unwrap_or_default(),
-                            source_type: "unsupported".into(),
-                        }
-                        .report()
-                    })
+                let attribute = (*descriptor).attrs.as_slice((*descriptor).natts as usize)
+                    [(*attnum - 1) as usize];
+                pg_type_of(attribute.atttypid).unwrap_or_else(|| {
+                    OdpError::ColumnType {
+                        column: name.clone(),
+                        pg_type: super::catalog::type_name(attribute.atttypid),
+                        source_type: "unsupported".into(),
+                    }
+                    .report()
+                })
             })
             .collect();
         // A child of the query context: deleted with it, so it is never freed twice.
@@ -455,17 +460,18 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             8 * 1024,
             8 * 1024 * 1024,
         ));
-        let state = ScanState {
-            source,
+        let state = ScanState::<S> {
+            relid: (*relation).rd_id,
+            source: None,
             plan: plan_data,
             exprs,
             targets,
             scan: None,
             batch: None,
             row: 0,
+            done: false,
             batch_context,
             totals: Vec::new(),
-            pushed: Vec::new(),
         };
         (*node).fdw_state = in_current_context(state) as *mut _;
     }
@@ -484,12 +490,15 @@ impl<S: Source> ScanState<S> {
                     (_, Some(v)) => v.clone(),
                     (Some(i), None) => {
                         let mut is_null = false;
-                        // SAFETY: exprs were initialised for this node; econtext is its context.
+                        // SAFETY: exprs were initialised for this node and econtext is
+                        // its context; a Postgres error raised while evaluating becomes
+                        // a Rust panic in the guarded call and unwinds cleanly.
                         unsafe {
-                            let state = self.exprs[i];
-                            let datum = (*state)
-                                .evalfunc
-                                .map(|f| f(state, econtext, &mut is_null))?;
+                            let datum = pg_sys::ExecEvalExprSwitchContext(
+                                self.exprs[i],
+                                econtext,
+                                &mut is_null,
+                            );
                             datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
                         }
                     }
@@ -507,6 +516,13 @@ impl<S: Source> ScanState<S> {
             quals,
             limit: self.plan.limit,
         }
+    }
+
+    /// The source, opened on first use.
+    fn source(&mut self) -> &S {
+        let relid = self.relid;
+        self.source
+            .get_or_insert_with(|| S::open(&table_context(relid)).or_report())
     }
 
     fn finish_scan(&mut self) {
@@ -541,32 +557,29 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
         let slot = (*node).ss.ss_ScanTupleSlot;
-        clear_slot(slot);
-        if state.scan.is_none() && state.batch.is_none() {
+        pg_sys::ExecClearTuple(slot);
+        if state.done {
+            return slot;
+        }
+        if state.scan.is_none() {
             let request = state.request(node);
-            state.pushed = request.quals.clone();
-            state.scan = Some(state.source.begin_scan(&request).or_report());
+            let scan = state.source().begin_scan(&request).or_report();
+            state.scan = Some(scan);
         }
         loop {
             if let Some((batch, columns)) = &state.batch {
                 if state.row < batch.num_rows {
-                    fill_slot(
-                        slot,
-                        &state.plan.columns,
-                        &state.targets,
-                        columns,
-                        state.row,
-                    );
+                    fill_slot(slot, &state.plan.columns, columns, state.row)
+                        .unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
                     state.row += 1;
                     return slot;
                 }
             }
-            let Some(scan) = state.scan.as_mut() else {
-                return slot;
-            };
+            let scan = state.scan.as_mut().expect("started above");
             match scan.next_batch().or_report() {
                 None => {
                     state.finish_scan();
+                    state.done = true;
                     return slot;
                 }
                 Some(batch) => {
@@ -578,7 +591,7 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                             .columns
                             .iter()
                             .zip(targets)
-                            .map(|(c, t)| TypedColumn::prepare(c, *t))
+                            .map(|(c, t)| TypedColumn::prepare(c, t))
                             .collect::<Result<Vec<_>, _>>()
                     });
                     let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
@@ -590,37 +603,28 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
     }
 }
 
-unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
-    // SAFETY: every slot has ops with a clear callback (ExecClearTuple is inline in C).
-    unsafe {
-        if let Some(clear) = (*(*slot).tts_ops).clear {
-            clear(slot);
-        }
-    }
-}
-
 unsafe fn fill_slot(
     slot: *mut pg_sys::TupleTableSlot,
     columns: &[(String, i16)],
-    targets: &[Target],
     data: &[TypedColumn],
     row: usize,
-) {
+) -> Result<(), super::datum::Unsupported> {
     // SAFETY: a virtual slot of the relation's descriptor has natts values and nulls.
     unsafe {
         let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
         let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
         nulls.fill(true);
-        for (((_, attnum), target), column) in columns.iter().zip(targets).zip(data) {
+        for ((_, attnum), column) in columns.iter().zip(data) {
             let i = (*attnum - 1) as usize;
-            if let Some(datum) = column.datum(row, *target) {
+            if let Some(datum) = column.datum(row)? {
                 values[i] = datum;
                 nulls[i] = false;
             }
         }
         pg_sys::ExecStoreVirtualTuple(slot);
     }
+    Ok(())
 }
 
 #[pg_guard]
@@ -629,6 +633,7 @@ unsafe extern "C-unwind" fn rescan_foreign_scan<S: Source>(node: *mut pg_sys::Fo
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
         state.finish_scan();
+        state.done = false;
     }
 }
 

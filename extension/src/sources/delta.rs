@@ -2,15 +2,16 @@
 
 use crate::error::{OdpError, Result};
 use crate::fdw::options::validate_for;
+use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{Estimate, ImportedTable, Source, SourceScan, TableContext};
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::delta::options::{join_location, specs, validate_table, TableLocation};
-use odp_fdw::delta::prune::Pruner;
+use odp_fdw::delta::options::{specs, validate_server, validate_table, writer_zone, TableLocation};
+use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
-use odp_fdw::delta::schema::DeltaType;
 use odp_fdw::delta::table::{list_tables, snapshot, TableSnapshot};
+use odp_fdw::delta::types::mapping;
 use odp_fdw::delta::DeltaError;
-use odp_fdw::options::{Catalog, OptionSpec, Options};
+use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
 use pgrx::prelude::*;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 /// A Delta table opened for one foreign table.
 pub struct DeltaSource {
     snapshot: Arc<TableSnapshot>,
+    zone: WriterZone,
 }
 
 impl Source for DeltaSource {
@@ -27,22 +29,27 @@ impl Source for DeltaSource {
         specs(catalog)
     }
 
-    fn validate(catalog: Catalog, options: &Options) -> Result<()> {
-        if catalog == Catalog::Table {
-            validate_table(options)?;
+    fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {
+        match catalog {
+            Catalog::Table => validate_table(options, privilege)?,
+            Catalog::Server => validate_server(options, privilege)?,
+            _ => {}
         }
         Ok(())
     }
 
     fn open(table: &TableContext) -> Result<Self> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
+        let zone = writer_zone(&table.table)?;
         let snapshot = snapshot(&location, Some(statement_start()))?;
         for column in &table.columns {
             let delta = snapshot
                 .schema
                 .column(&column.name)
                 .ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
-            if !type_fits(&delta.data_type, column.type_oid) {
+            let fits = pg_type_of(column.type_oid)
+                .is_some_and(|pg| mapping(&delta.data_type).accepts(&pg));
+            if !fits {
                 return Err(OdpError::ColumnType {
                     column: column.name.clone(),
                     pg_type: column.type_name.clone(),
@@ -50,11 +57,11 @@ impl Source for DeltaSource {
                 });
             }
         }
-        Ok(DeltaSource { snapshot })
+        Ok(DeltaSource { snapshot, zone })
     }
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
-        let pruner = Pruner::new(&self.snapshot.schema, &request.quals);
+        let pruner = Pruner::new(&self.snapshot.schema, &request.quals, self.zone);
         let (_, counters) = select_files(&self.snapshot, &pruner);
         let total_rows = self
             .snapshot
@@ -80,46 +87,31 @@ impl Source for DeltaSource {
     }
 
     fn lookup_rows(&self, column: &str, total_rows: f64) -> f64 {
-        lookup_rows(&self.snapshot, column).unwrap_or(total_rows)
+        lookup_rows(&self.snapshot, column, self.zone).unwrap_or(total_rows)
     }
 
     fn import_schema(
         server: &Options,
         user: &Options,
         remote_schema: &str,
+        privilege: PathPrivilege,
     ) -> Result<Vec<ImportedTable>> {
-        let root = server.get("root").ok_or(OdpError::NotSupported(
-            "IMPORT FOREIGN SCHEMA without a server \"root\"",
-        ))?;
-        let dir = if remote_schema == "public" {
-            String::new()
-        } else {
-            remote_schema.to_string()
-        };
-        let base = if dir.is_empty() {
-            join_location(None, root)?
-        } else {
-            join_location(Some(root), &dir)?
-        };
-        let location = TableLocation::root(server, user, base.as_str())?;
+        let base = TableLocation::import_root(server, user, remote_schema, privilege)?;
         let mut tables = Vec::new();
-        for name in list_tables(&location)? {
-            let path = if dir.is_empty() {
-                name.clone()
-            } else {
-                format!("{dir}/{name}")
-            };
-            let table_location = TableLocation::resolve(
-                server,
-                user,
-                &Options::new([("path".to_string(), path.clone())]),
-            )?;
-            let snapshot = snapshot(&table_location, Some(statement_start()))?;
+        for name in list_tables(&base, remote_schema)? {
+            let url = base
+                .url
+                .join(&format!("{name}/"))
+                .map_err(|e| DeltaError::BadLocation(name.clone(), e.to_string()))?;
+            let path = TableLocation::path_option(server, &url);
+            let options = Options::new([("path".to_string(), path.clone())]);
+            let location = TableLocation::resolve(server, user, &options)?;
+            let snapshot = snapshot(&location, Some(statement_start()))?;
             let columns = snapshot
                 .schema
                 .columns
                 .iter()
-                .map(|c| (c.name.clone(), pg_type_sql(&c.data_type)))
+                .map(|c| (c.name.clone(), mapping(&c.data_type).declared_sql))
                 .collect();
             tables.push(ImportedTable {
                 name,
@@ -134,6 +126,7 @@ impl Source for DeltaSource {
         Ok(DeltaScanAdapter(DeltaScan::new(
             self.snapshot.clone(),
             request,
+            self.zone,
         )?))
     }
 }
@@ -142,56 +135,6 @@ impl Source for DeltaSource {
 fn statement_start() -> i64 {
     // SAFETY: reads a backend-global timestamp set at statement start.
     unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
-}
-
-/// The Postgres type IMPORT FOREIGN SCHEMA declares for a Delta type.
-fn pg_type_sql(delta: &DeltaType) -> String {
-    match delta {
-        DeltaType::String => "text".into(),
-        DeltaType::Long => "bigint".into(),
-        DeltaType::Integer => "integer".into(),
-        DeltaType::Short | DeltaType::Byte => "smallint".into(),
-        DeltaType::Double => "double precision".into(),
-        DeltaType::Float => "real".into(),
-        DeltaType::Boolean => "boolean".into(),
-        DeltaType::Date => "date".into(),
-        DeltaType::Timestamp => "timestamptz".into(),
-        DeltaType::TimestampNtz => "timestamp".into(),
-        DeltaType::Decimal(p, s) => format!("numeric({p},{s})"),
-        DeltaType::Binary => "bytea".into(),
-        DeltaType::Array(element) => format!("{}[]", pg_type_sql(element)),
-        DeltaType::Struct | DeltaType::Map => "jsonb".into(),
-    }
-}
-
-/// Whether a Postgres column type can hold a Delta type.
-fn type_fits(delta: &DeltaType, oid: pg_sys::Oid) -> bool {
-    use pg_sys::*;
-    match delta {
-        DeltaType::String => matches!(oid, TEXTOID | VARCHAROID),
-        DeltaType::Long => oid == INT8OID || oid == NUMERICOID,
-        DeltaType::Integer => matches!(oid, INT4OID | INT8OID),
-        DeltaType::Short | DeltaType::Byte => matches!(oid, INT2OID | INT4OID | INT8OID),
-        DeltaType::Double => oid == FLOAT8OID,
-        DeltaType::Float => matches!(oid, FLOAT4OID | FLOAT8OID),
-        DeltaType::Boolean => oid == BOOLOID,
-        DeltaType::Date => oid == DATEOID,
-        DeltaType::Timestamp => oid == TIMESTAMPTZOID,
-        DeltaType::TimestampNtz => oid == TIMESTAMPOID,
-        DeltaType::Decimal(..) => oid == NUMERICOID,
-        DeltaType::Binary => oid == BYTEAOID,
-        DeltaType::Array(element) => match element.as_ref() {
-            DeltaType::String => oid == TEXTARRAYOID,
-            DeltaType::Long => oid == INT8ARRAYOID,
-            DeltaType::Integer => oid == INT4ARRAYOID,
-            DeltaType::Short => oid == INT2ARRAYOID,
-            DeltaType::Double => oid == FLOAT8ARRAYOID,
-            DeltaType::Float => oid == FLOAT4ARRAYOID,
-            DeltaType::Boolean => oid == BOOLARRAYOID,
-            _ => false,
-        },
-        DeltaType::Struct | DeltaType::Map => oid == JSONBOID,
-    }
 }
 
 /// A running Delta scan seen through the FDW core.

@@ -225,6 +225,62 @@ mod tests {
         assert!(!plan.contains("Pushed Limit"), "plan was:\n{plan}");
     }
 
+    /// Runs `sql` through the executor by hand: the rows its top node returns, and
+    /// whether asking once more after the end still returns nothing.
+    unsafe fn rows_then_one_more(sql: &str) -> (usize, bool) {
+        use pgrx::pg_sys;
+        use std::ptr::null_mut;
+        let is_empty = |slot: *mut pg_sys::TupleTableSlot| {
+            // SAFETY: a non-null slot returned by the executor is valid until the next call.
+            slot.is_null() || unsafe { (*slot).tts_flags } & pg_sys::TTS_FLAG_EMPTY as u16 != 0
+        };
+        let text = std::ffi::CString::new(sql).unwrap();
+        // SAFETY: parse, analyze, plan and execute one statement inside the test's
+        // transaction, with the calling query's snapshot, then shut the executor down.
+        unsafe {
+            let raw = *(*pg_sys::pg_parse_query(text.as_ptr())).elements;
+            let queries = pg_sys::pg_analyze_and_rewrite_fixedparams(
+                raw.ptr_value as *mut pg_sys::RawStmt,
+                text.as_ptr(),
+                null_mut(),
+                0,
+                null_mut(),
+            );
+            let query = (*(*queries).elements).ptr_value as *mut pg_sys::Query;
+            let plan = pg_sys::pg_plan_query(query, text.as_ptr(), 0, null_mut());
+            let desc = pg_sys::CreateQueryDesc(
+                plan,
+                text.as_ptr(),
+                pg_sys::GetActiveSnapshot(),
+                null_mut(),
+                pg_sys::None_Receiver,
+                null_mut(),
+                null_mut(),
+                0,
+            );
+            pg_sys::ExecutorStart(desc, 0);
+            let mut rows = 0;
+            while !is_empty(pg_sys::ExecProcNode((*desc).planstate)) {
+                rows += 1;
+            }
+            let still_empty = is_empty(pg_sys::ExecProcNode((*desc).planstate));
+            pg_sys::ExecutorFinish(desc);
+            pg_sys::ExecutorEnd(desc);
+            pg_sys::FreeQueryDesc(desc);
+            (rows, still_empty)
+        }
+    }
+
+    #[pg_test]
+    fn a_finished_scan_stays_finished() {
+        setup();
+        // SAFETY: a plain SELECT on a table the test created.
+        let (rows, still_empty) =
+            unsafe { rows_then_one_more("SELECT id FROM gen_t WHERE id IN (1, 2)") };
+        assert_eq!(rows, 2);
+        assert!(still_empty, "a call after the end started the scan again");
+    }
+
     #[pg_test(error = "invalid option \"rowz\" for foreign table; valid options: rows")]
     fn unknown_table_option_is_refused_at_create() {
         Spi::run("CREATE SERVER gen2 FOREIGN DATA WRAPPER odp_test_fdw").unwrap();

@@ -1,5 +1,6 @@
 //! Errors of the Delta adapter.
 
+use crate::options::OptionError;
 use thiserror::Error;
 
 /// Everything that can go wrong reading or writing a Delta table.
@@ -11,6 +12,18 @@ pub enum DeltaError {
     /// the location could not be parsed or resolved
     #[error("invalid table location \"{0}\": {1}")]
     BadLocation(String, String),
+    /// an absolute path, URL or server root named by a role that may not leave a root
+    #[error("only superusers and members of pg_read_server_files may use the absolute location \"{0}\" (table paths of other roles are relative to the server root)")]
+    OutsideRoot(String),
+    /// a relative path that leads outside the server root
+    #[error("path \"{0}\" leads outside the server root")]
+    EscapesRoot(String),
+    /// `IMPORT FOREIGN SCHEMA` named a directory that does not exist
+    #[error("remote schema \"{0}\" does not exist: no such directory under the server root")]
+    SchemaNotFound(String),
+    /// an option value with the wrong shape
+    #[error(transparent)]
+    InvalidOption(#[from] OptionError),
     /// storage could not be reached (network, permissions)
     #[error("cannot reach Delta storage: {0}")]
     Storage(String),

@@ -8,5 +8,6 @@ pub mod reader;
 pub mod scan;
 pub mod schema;
 pub mod table;
+pub mod types;
 
 pub use error::{DeltaError, Result};

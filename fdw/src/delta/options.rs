@@ -1,7 +1,8 @@
 //! Options of `delta_fdw` servers, user mappings and foreign tables.
 
 use super::error::{DeltaError, Result};
-use crate::options::{Catalog, Kind, OptionSpec, Options};
+use super::prune::WriterZone;
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
 use std::collections::HashMap;
 use url::Url;
 
@@ -21,11 +22,13 @@ pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("session_token", Kind::Text),
 ];
 
-/// Foreign table options: the table location and optional time travel.
+/// Foreign table options: the table location, optional time travel, and the time zone
+/// the writer evaluated generated date columns in.
 pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("path", Kind::Text),
     OptionSpec::optional("version", Kind::UInt),
     OptionSpec::optional("timestamp", Kind::Text),
+    OptionSpec::optional("writer_time_zone", Kind::Text),
 ];
 
 /// The specs for one catalog.
@@ -61,12 +64,25 @@ pub struct TableLocation {
 }
 
 impl TableLocation {
-    /// Combines server, user mapping and table options into a location.
+    /// Combines server, user mapping and table options into a location. A relative
+    /// path must stay under the server root; an absolute path or URL was allowed when
+    /// the table was created (see [`validate_table`]).
     pub fn resolve(server: &Options, user: &Options, table: &Options) -> Result<TableLocation> {
         let path = table.get("path").ok_or_else(|| {
             DeltaError::BadLocation(String::new(), "option \"path\" is required".into())
         })?;
-        let url = join_location(server.get("root"), path)?;
+        let url = match explicit_location(path)? {
+            Some(url) => url,
+            None => {
+                let root = server.get("root").ok_or_else(|| {
+                    DeltaError::BadLocation(
+                        path.to_string(),
+                        "relative path needs a server \"root\"".into(),
+                    )
+                })?;
+                join_confined(&root_url(root)?, path)?
+            }
+        };
         Ok(TableLocation {
             storage_options: storage_options(&url, server, user),
             url,
@@ -74,27 +90,91 @@ impl TableLocation {
         })
     }
 
-    /// Location for a root alone (IMPORT FOREIGN SCHEMA, health checks).
-    pub fn root(server: &Options, user: &Options, root: &str) -> Result<TableLocation> {
-        let url = join_location(None, root)?;
+    /// The location `IMPORT FOREIGN SCHEMA` lists: the server root for `public`, a
+    /// directory under it, or (with [`PathPrivilege::AnyLocation`]) any absolute path
+    /// or URL.
+    pub fn import_root(
+        server: &Options,
+        user: &Options,
+        remote_schema: &str,
+        privilege: PathPrivilege,
+    ) -> Result<TableLocation> {
+        let explicit = explicit_location(remote_schema)?;
+        let url = match (explicit, server.get("root")) {
+            (Some(_), _) if privilege == PathPrivilege::ServerRootOnly => {
+                return Err(DeltaError::OutsideRoot(remote_schema.to_string()))
+            }
+            (Some(url), _) => url,
+            (None, None) => {
+                return Err(DeltaError::BadLocation(
+                    remote_schema.to_string(),
+                    "IMPORT FOREIGN SCHEMA needs a server \"root\"".into(),
+                ))
+            }
+            (None, Some(root)) if remote_schema == "public" => root_url(root)?,
+            (None, Some(root)) => join_confined(&root_url(root)?, remote_schema)?,
+        };
         Ok(TableLocation {
             storage_options: storage_options(&url, server, user),
             url,
             time_travel: TimeTravel::Latest,
         })
     }
-}
 
-/// Checks table options that do not depend on the server: the path's shape and
-/// time travel (run at CREATE/ALTER FOREIGN TABLE).
-pub fn validate_table(table: &Options) -> Result<()> {
-    if let Some(path) = table.get("path") {
-        check_path(path)?;
-        if path.contains("://") {
-            join_location(None, path)?;
+    /// The `path` option naming `url` in a foreign table of this server: relative to
+    /// the root when the location is under it, the URL itself otherwise.
+    pub fn path_option(server: &Options, url: &Url) -> String {
+        let relative = server
+            .get("root")
+            .and_then(|root| root_url(root).ok())
+            .and_then(|root| url.as_str().strip_prefix(root.as_str()).map(str::to_string));
+        match relative {
+            Some(rest) => rest.trim_end_matches('/').to_string(),
+            None => url.to_string(),
         }
     }
+}
+
+/// Checks table options that do not depend on the server (run at CREATE/ALTER FOREIGN
+/// TABLE): the path's shape and confinement, time travel, and the writer's zone.
+pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
+    if let Some(path) = table.get("path") {
+        if explicit_location(path)?.is_some() {
+            if privilege == PathPrivilege::ServerRootOnly {
+                return Err(DeltaError::OutsideRoot(path.to_string()));
+            }
+        } else {
+            // Any root will do: a relative path that escapes one escapes all.
+            join_confined(&root_url("/")?, path)?;
+        }
+    }
+    writer_zone(table)?;
     time_travel(table).map(|_| ())
+}
+
+/// Checks server options (run at CREATE/ALTER SERVER): the root decides what every
+/// table of the server can reach, so only privileged roles may set it.
+pub fn validate_server(server: &Options, privilege: PathPrivilege) -> Result<()> {
+    match server.get("root") {
+        Some(root) if privilege == PathPrivilege::ServerRootOnly => {
+            Err(DeltaError::OutsideRoot(root.to_string()))
+        }
+        Some(root) => root_url(root).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The zone named by the `writer_time_zone` table option (UTC when absent).
+pub fn writer_zone(table: &Options) -> Result<WriterZone> {
+    match table.get("writer_time_zone") {
+        None => Ok(WriterZone::Utc),
+        Some(text) => WriterZone::parse(text).ok_or_else(|| {
+            DeltaError::InvalidOption(OptionError::BadValue {
+                name: "writer_time_zone".into(),
+                expected: "UTC, an offset such as +09:00 or -05:30, or unknown".into(),
+            })
+        }),
+    }
 }
 
 fn time_travel(table: &Options) -> Result<TimeTravel> {
@@ -108,33 +188,60 @@ fn time_travel(table: &Options) -> Result<TimeTravel> {
     }
 }
 
-fn check_path(path: &str) -> Result<()> {
-    if path.split('/').any(|part| part == "..") {
-        return Err(DeltaError::BadLocation(
-            path.to_string(),
-            "\"..\" is not allowed".into(),
-        ));
+/// An absolute path or URL as a URL; `None` for a path relative to a server root.
+fn explicit_location(path: &str) -> Result<Option<Url>> {
+    let bad = |why: &str| DeltaError::BadLocation(path.to_string(), why.to_string());
+    if path.starts_with('/') {
+        let mut dir = path.to_string();
+        if !dir.ends_with('/') {
+            dir.push('/');
+        }
+        return Url::from_directory_path(&dir)
+            .map(Some)
+            .map_err(|_| bad("not an absolute directory path"));
     }
-    Ok(())
+    match Url::parse(path) {
+        Ok(url) if url.cannot_be_a_base() => Err(bad("not a hierarchical URL")),
+        Ok(url) => Ok(Some(url)),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Ok(None),
+        Err(e) => Err(bad(&e.to_string())),
+    }
 }
 
-/// Resolves `path` against `root`: absolute URLs and absolute paths stand alone.
-pub fn join_location(root: Option<&str>, path: &str) -> Result<Url> {
-    let bad = |why: &str| DeltaError::BadLocation(path.to_string(), why.to_string());
-    check_path(path)?;
-    if path.contains("://") {
-        return Url::parse(path).map_err(|e| bad(&e.to_string()));
+/// A server root (absolute path or URL) as a directory URL ending in `/`.
+fn root_url(root: &str) -> Result<Url> {
+    let mut url = explicit_location(root)?.ok_or_else(|| {
+        DeltaError::BadLocation(root.to_string(), "a root must be absolute".into())
+    })?;
+    if !url.path().ends_with('/') {
+        url.set_path(&format!("{}/", url.path()));
     }
-    if path.starts_with('/') {
-        return Url::from_directory_path(path).map_err(|_| bad("not an absolute directory path"));
+    Ok(url)
+}
+
+/// Resolves a relative `path` under `root`, refusing any result outside it (`..`,
+/// `%2e%2e`, `//host`, backslashes and the like all end up there).
+fn join_confined(root: &Url, path: &str) -> Result<Url> {
+    let outside = || DeltaError::EscapesRoot(path.to_string());
+    let dot_dot = |part: &str| {
+        let part = part.to_ascii_lowercase().replace("%2e", ".");
+        part == ".."
+    };
+    if path.split(['/', '\\']).any(dot_dot) {
+        return Err(outside());
     }
-    let root = root.ok_or_else(|| bad("relative path needs a server \"root\""))?;
-    let mut base = join_location(None, root)?;
-    if !base.path().ends_with('/') {
-        base.set_path(&format!("{}/", base.path()));
+    let url = root
+        .join(&format!("{}/", path.trim_end_matches('/')))
+        .map_err(|e| DeltaError::BadLocation(path.to_string(), e.to_string()))?;
+    let under = url.scheme() == root.scheme()
+        && url.host_str() == root.host_str()
+        && url.port() == root.port()
+        && url.path().starts_with(root.path());
+    if under {
+        Ok(url)
+    } else {
+        Err(outside())
     }
-    base.join(&format!("{}/", path.trim_end_matches('/')))
-        .map_err(|e| bad(&e.to_string()))
 }
 
 fn storage_options(url: &Url, server: &Options, user: &Options) -> HashMap<String, String> {
@@ -185,14 +292,113 @@ mod tests {
         Options::new(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
     }
 
+    fn table(path: &str) -> Options {
+        o(&[("path", path)])
+    }
+
+    fn resolve(root: &str, path: &str) -> Result<TableLocation> {
+        TableLocation::resolve(&o(&[("root", root)]), &o(&[]), &table(path))
+    }
+
     #[test]
     fn relative_paths_join_the_server_root() {
-        let url = join_location(Some("s3://lake/warehouse"), "transactions").unwrap();
+        let url = resolve("s3://lake/warehouse", "transactions").unwrap().url;
         assert_eq!(url.as_str(), "s3://lake/warehouse/transactions/");
-        let url = join_location(Some("/data"), "users").unwrap();
-        assert_eq!(url.as_str(), "file:///data/users/");
-        assert!(join_location(Some("/data"), "../etc").is_err());
-        assert!(join_location(None, "users").is_err());
+        let url = resolve("/data", "sales/users").unwrap().url;
+        assert_eq!(url.as_str(), "file:///data/sales/users/");
+        assert!(TableLocation::resolve(&o(&[]), &o(&[]), &table("users")).is_err());
+    }
+
+    #[test]
+    fn relative_paths_cannot_leave_the_root() {
+        for escape in [
+            "../etc",
+            "a/../../etc",
+            "%2e%2e/etc",
+            "%2E%2e/x",
+            "..\\x",
+            "x/%2e.",
+        ] {
+            assert!(
+                matches!(
+                    resolve("/data/lake", escape),
+                    Err(DeltaError::EscapesRoot(_))
+                ),
+                "{escape} escaped"
+            );
+            assert!(
+                matches!(
+                    resolve("s3://bucket/lake", escape),
+                    Err(DeltaError::EscapesRoot(_))
+                ),
+                "{escape} escaped on s3"
+            );
+            assert!(validate_table(&table(escape), PathPrivilege::ServerRootOnly).is_err());
+        }
+    }
+
+    #[test]
+    fn absolute_paths_and_urls_need_the_privilege() {
+        for location in [
+            "/etc",
+            "//host/x",
+            "file:///etc",
+            "s3://other-bucket/t",
+            "file:/etc",
+        ] {
+            assert!(matches!(
+                validate_table(&table(location), PathPrivilege::ServerRootOnly),
+                Err(DeltaError::OutsideRoot(_))
+            ));
+            assert!(validate_table(&table(location), PathPrivilege::AnyLocation).is_ok());
+        }
+        assert!(validate_table(&table("sales/users"), PathPrivilege::ServerRootOnly).is_ok());
+        let root = o(&[("root", "/data")]);
+        assert!(validate_server(&root, PathPrivilege::ServerRootOnly).is_err());
+        assert!(validate_server(&root, PathPrivilege::AnyLocation).is_ok());
+    }
+
+    #[test]
+    fn import_lists_under_the_root_unless_privileged() {
+        let server = o(&[("root", "/data/lake")]);
+        let at = |schema: &str, privilege| {
+            TableLocation::import_root(&server, &o(&[]), schema, privilege)
+                .map(|l| l.url.to_string())
+        };
+        assert_eq!(
+            at("public", PathPrivilege::ServerRootOnly).unwrap(),
+            "file:///data/lake/"
+        );
+        assert_eq!(
+            at("sales", PathPrivilege::ServerRootOnly).unwrap(),
+            "file:///data/lake/sales/"
+        );
+        assert!(at("/etc", PathPrivilege::ServerRootOnly).is_err());
+        assert!(at("..", PathPrivilege::ServerRootOnly).is_err());
+        assert_eq!(
+            at("/etc", PathPrivilege::AnyLocation).unwrap(),
+            "file:///etc/"
+        );
+        let url = Url::parse("file:///data/lake/sales/users/").unwrap();
+        assert_eq!(TableLocation::path_option(&server, &url), "sales/users");
+        let url = Url::parse("file:///etc/t/").unwrap();
+        assert_eq!(TableLocation::path_option(&server, &url), "file:///etc/t/");
+    }
+
+    #[test]
+    fn writer_zone_option_is_checked() {
+        assert!(validate_table(
+            &o(&[("path", "t"), ("writer_time_zone", "+09:00")]),
+            PathPrivilege::ServerRootOnly
+        )
+        .is_ok());
+        assert!(matches!(
+            validate_table(
+                &o(&[("path", "t"), ("writer_time_zone", "Mars/Base")]),
+                PathPrivilege::ServerRootOnly
+            ),
+            Err(DeltaError::InvalidOption(_))
+        ));
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! (`CAST(ts AS DATE)`) are turned into quals on the partition column.
 
 use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::numeric::{Decimal, Numeric};
 use crate::request::{like_pattern_prefix, Op, Qual};
 use crate::value::{Value, MICROS_PER_DAY};
-use serde_json::Value as Json;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -38,35 +40,41 @@ pub struct FileStats {
     pub null_count: HashMap<String, u64>,
 }
 
+/// The `stats` JSON with values kept as their original text, so decimals stay exact.
+#[derive(Deserialize)]
+struct RawStats<'a> {
+    #[serde(rename = "numRecords")]
+    num_records: Option<u64>,
+    #[serde(rename = "minValues", borrow, default)]
+    min_values: HashMap<String, &'a RawValue>,
+    #[serde(rename = "maxValues", borrow, default)]
+    max_values: HashMap<String, &'a RawValue>,
+    #[serde(rename = "nullCount", default)]
+    null_count: HashMap<String, serde_json::Value>,
+}
+
 impl FileStats {
     /// Parses the add action's `stats` JSON; unknown or nested entries are ignored.
     pub fn parse(json: &str, schema: &DeltaSchema) -> Option<FileStats> {
-        let root: Json = serde_json::from_str(json).ok()?;
+        let raw: RawStats = serde_json::from_str(json).ok()?;
         let mut stats = FileStats {
-            num_records: root.get("numRecords").and_then(Json::as_u64),
+            num_records: raw.num_records,
             ..Default::default()
         };
         for column in &schema.columns {
             let key = column.physical_name.as_str();
-            if let Some(v) = root
-                .get("minValues")
-                .and_then(|m| m.get(key))
-                .and_then(|j| stat_value(j, column, false))
-            {
+            let bound = |values: &HashMap<String, &RawValue>, is_max| {
+                values
+                    .get(key)
+                    .and_then(|v| stat_value(v.get(), column, is_max))
+            };
+            if let Some(v) = bound(&raw.min_values, false) {
                 stats.min.insert(key.to_string(), v);
             }
-            if let Some(v) = root
-                .get("maxValues")
-                .and_then(|m| m.get(key))
-                .and_then(|j| stat_value(j, column, true))
-            {
+            if let Some(v) = bound(&raw.max_values, true) {
                 stats.max.insert(key.to_string(), v);
             }
-            if let Some(n) = root
-                .get("nullCount")
-                .and_then(|m| m.get(key))
-                .and_then(Json::as_u64)
-            {
+            if let Some(n) = raw.null_count.get(key).and_then(serde_json::Value::as_u64) {
                 stats.null_count.insert(key.to_string(), n);
             }
         }
@@ -74,38 +82,65 @@ impl FileStats {
     }
 }
 
-fn stat_value(json: &Json, column: &DeltaColumn, is_max: bool) -> Option<Value> {
-    match (&column.data_type, json) {
-        (DeltaType::String, Json::String(s))
-            if is_max && s.chars().count() >= MAX_TRUSTED_STRING_STAT =>
-        {
-            None
-        }
-        (DeltaType::Timestamp | DeltaType::TimestampNtz, Json::String(s)) => {
+/// One statistic from its JSON text: strings and numbers are parsed as the column's
+/// type (a `float` as f32, a `decimal` exactly), so bounds are the written values.
+fn stat_value(json: &str, column: &DeltaColumn, is_max: bool) -> Option<Value> {
+    let text = if json.starts_with('"') {
+        serde_json::from_str::<String>(json).ok()?
+    } else {
+        json.to_string()
+    };
+    match &column.data_type {
+        DeltaType::String if !json.starts_with('"') => None,
+        DeltaType::String if is_max && text.chars().count() >= MAX_TRUSTED_STRING_STAT => None,
+        DeltaType::Timestamp | DeltaType::TimestampNtz => {
             // Statistics are written with millisecond precision: round the max up.
-            let micros = parse_timestamp(s)?;
+            let micros = parse_timestamp(&text)?;
             Some(Value::Timestamp(if is_max { micros + 999 } else { micros }))
         }
-        (_, Json::String(s)) => parse_typed(s, &column.data_type),
-        (DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..), Json::Number(n)) => {
-            n.as_f64().map(Value::Float)
-        }
-        (_, Json::Number(n)) => n.as_i64().map(Value::Int),
-        (DeltaType::Boolean, Json::Bool(b)) => Some(Value::Bool(*b)),
-        _ => None,
+        DeltaType::Decimal(_, scale) => decimal_bound(&text, *scale, is_max),
+        data_type => float_bound(parse_typed(&text, data_type)?, is_max),
     }
 }
 
-/// Parses a partition value or string statistic of the given type.
+/// Relative error a decimal statistic may carry: some writers (delta-rs) pass decimal
+/// statistics through f64, which keeps about 15 significant digits.
+const DECIMAL_STAT_RELATIVE_SLACK: i128 = 1_000_000_000_000_000;
+
+/// A decimal statistic widened by the rounding of a writer that stored it as a double,
+/// so it stays a true bound of the exact values.
+fn decimal_bound(text: &str, scale: i8, is_max: bool) -> Option<Value> {
+    let unscaled = Decimal::parse(text)?.to_unscaled(scale)?;
+    let slack = unscaled.unsigned_abs() / DECIMAL_STAT_RELATIVE_SLACK as u128 + 1;
+    let slack = i128::try_from(slack).ok()?;
+    let bound = if is_max {
+        unscaled.checked_add(slack)?
+    } else {
+        unscaled.checked_sub(slack)?
+    };
+    Some(Value::Numeric(Numeric::Finite(Decimal::from_unscaled(
+        bound, scale,
+    ))))
+}
+
+/// Writers leave `NaN` out of float minima and maxima; a `NaN` minimum therefore only
+/// comes from a writer that counts it differently, and is not trusted as a bound.
+fn float_bound(value: Value, is_max: bool) -> Option<Value> {
+    (is_max || !value.is_nan()).then_some(value)
+}
+
+/// Parses a partition value or statistic of the given type.
 pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
     match data_type {
         DeltaType::String => Some(Value::Text(text.to_string())),
         DeltaType::Long | DeltaType::Integer | DeltaType::Short | DeltaType::Byte => {
             text.parse().ok().map(Value::Int)
         }
-        DeltaType::Double | DeltaType::Float | DeltaType::Decimal(..) => {
-            text.parse().ok().map(Value::Float)
-        }
+        DeltaType::Float => text.parse().ok().map(Value::Float4),
+        DeltaType::Double => text.parse().ok().map(Value::Float),
+        DeltaType::Decimal(..) => Numeric::parse(text)
+            .filter(|n| matches!(n, Numeric::Finite(_)))
+            .map(Value::Numeric),
         DeltaType::Boolean => text.parse().ok().map(Value::Bool),
         DeltaType::Date => parse_date(text).map(Value::Date),
         DeltaType::Timestamp | DeltaType::TimestampNtz => {
@@ -153,6 +188,109 @@ pub fn date_generation_source(expression: &str) -> Option<String> {
         .then(|| name.to_string())
 }
 
+/// The time zone a table's writer evaluated `CAST(timestamp AS DATE)` in (Spark uses
+/// its session time zone), which decides the day a timestamp's row was filed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriterZone {
+    /// UTC (delta-rs, and Spark with `spark.sql.session.timeZone=UTC`)
+    #[default]
+    Utc,
+    /// a fixed offset east of UTC, in seconds
+    Offset(i32),
+    /// not known (or a zone with daylight saving time): bounds get one day of slack
+    Unknown,
+}
+
+impl WriterZone {
+    /// Parses `UTC`, `Z`, `+HH:MM`, `-HH:MM`, `+HH` or `unknown`.
+    pub fn parse(text: &str) -> Option<WriterZone> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Some(WriterZone::Utc);
+        }
+        if t.eq_ignore_ascii_case("unknown") {
+            return Some(WriterZone::Unknown);
+        }
+        let sign = match t.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (hours, minutes) = t[1..].split_once(':').unwrap_or((&t[1..], "0"));
+        let (hours, minutes): (i32, i32) = (hours.parse().ok()?, minutes.parse().ok()?);
+        (hours <= 18 && (0..60).contains(&minutes) && !t[1..].starts_with(['+', '-']))
+            .then(|| WriterZone::Offset(sign * (hours * 3600 + minutes * 60)))
+    }
+}
+
+/// Quals on a generated date column implied by a qual on its source column, which has
+/// type `source`: exact for dates and `timestamp_ntz`, and for `timestamp` in the
+/// writer's zone (one day of slack either way when the zone is unknown).
+fn derive_date_quals(
+    source: &DeltaType,
+    zone: WriterZone,
+    op: Op,
+    value: &Value,
+) -> Vec<(Op, Value)> {
+    let offset_micros = |zone: WriterZone| match zone {
+        WriterZone::Utc | WriterZone::Unknown => 0,
+        WriterZone::Offset(seconds) => seconds as i64 * 1_000_000,
+    };
+    let zone = match source {
+        DeltaType::Timestamp => zone,
+        DeltaType::TimestampNtz | DeltaType::Date => WriterZone::Utc,
+        _ => return Vec::new(),
+    };
+    // The local instant of a value, in the writer's zone.
+    let local = |v: &Value| match (source, v) {
+        (DeltaType::Date, Value::Date(d)) => Some(*d as i64 * MICROS_PER_DAY),
+        (DeltaType::Timestamp | DeltaType::TimestampNtz, Value::Timestamp(t)) => {
+            t.checked_add(offset_micros(zone))
+        }
+        _ => None,
+    };
+    let day = |micros: i64| Value::Date(Value::timestamp_to_date(micros));
+    let slack = if zone == WriterZone::Unknown {
+        MICROS_PER_DAY
+    } else {
+        0
+    };
+    let window = |v: &Value| {
+        let t = local(v)?;
+        Some((t.checked_sub(slack)?, t.checked_add(slack)?))
+    };
+    let derived = match op {
+        Op::Eq if slack == 0 => local(value).map(|t| vec![(Op::Eq, day(t))]),
+        Op::Eq => window(value).map(|(lo, hi)| vec![(Op::Ge, day(lo)), (Op::Le, day(hi))]),
+        // x < midnight of day d excludes day d itself
+        Op::Lt => window(value).map(|(_, hi)| {
+            let op = if hi.rem_euclid(MICROS_PER_DAY) == 0 {
+                Op::Lt
+            } else {
+                Op::Le
+            };
+            vec![(op, day(hi))]
+        }),
+        Op::Le => window(value).map(|(_, hi)| vec![(Op::Le, day(hi))]),
+        Op::Gt | Op::Ge => window(value).map(|(lo, _)| vec![(Op::Ge, day(lo))]),
+        Op::In => match value {
+            Value::List(items) => items
+                .iter()
+                .map(|item| {
+                    let (lo, hi) = window(item)?;
+                    let (first, last) =
+                        (Value::timestamp_to_date(lo), Value::timestamp_to_date(hi));
+                    Some((first..=last).map(Value::Date).collect::<Vec<_>>())
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|days| vec![(Op::In, Value::List(days.concat()))]),
+            _ => None,
+        },
+        _ => None,
+    };
+    derived.unwrap_or_default()
+}
+
 /// Decides which files may match a set of quals.
 #[derive(Debug, Clone, Default)]
 pub struct Pruner {
@@ -160,10 +298,11 @@ pub struct Pruner {
 }
 
 impl Pruner {
-    /// Binds `quals` to the schema, deriving quals on generated date partitions.
-    /// Quals on unknown columns or with values of another kind are dropped (kept rows
-    /// are re-checked by Postgres, so dropping a qual only costs speed).
-    pub fn new(schema: &DeltaSchema, quals: &[Qual]) -> Pruner {
+    /// Binds `quals` to the schema, deriving quals on generated date partitions whose
+    /// writer evaluated the generation expression in `zone`. Quals on unknown columns
+    /// are dropped (kept rows are re-checked by Postgres, so dropping a qual only costs
+    /// speed).
+    pub fn new(schema: &DeltaSchema, quals: &[Qual], zone: WriterZone) -> Pruner {
         let mut bound = Vec::new();
         for qual in quals {
             let Some(column) = schema.column(&qual.column) else {
@@ -186,8 +325,10 @@ impl Pruner {
                     .as_deref()
                     .and_then(date_generation_source)
                     .is_some_and(|source| source == qual.column);
-                if let (true, Some((op, value))) =
-                    (derives_from_qual, derive_date_qual(qual.op, &qual.value))
+                if !derives_from_qual {
+                    continue;
+                }
+                for (op, value) in derive_date_quals(&column.data_type, zone, qual.op, &qual.value)
                 {
                     bound.push(BoundQual {
                         physical_name: generated.physical_name.clone(),
@@ -225,7 +366,9 @@ impl Pruner {
         })
     }
 
-    /// Whether a file with these statistics may match (quals on data columns only).
+    /// Whether a file (or row group) with these statistics may match (quals on data
+    /// columns only). Float minima and maxima leave `NaN` out while Postgres sorts it
+    /// above every number, so a float file is also kept when a `NaN` would match.
     pub fn stats_may_match(&self, stats: &FileStats) -> bool {
         self.quals.iter().filter(|q| !q.on_partition).all(|q| {
             let nulls = stats.null_count.get(&q.physical_name).copied();
@@ -234,43 +377,27 @@ impl Pruner {
                 Op::IsNull => nulls != Some(0),
                 Op::IsNotNull => !all_null,
                 _ if all_null => false,
-                _ => range_may_match(
-                    q.op,
-                    stats.min.get(&q.physical_name),
-                    stats.max.get(&q.physical_name),
-                    &q.value,
-                ),
+                _ => {
+                    range_may_match(
+                        q.op,
+                        stats.min.get(&q.physical_name),
+                        stats.max.get(&q.physical_name),
+                        &q.value,
+                    ) || nan_may_match(&q.data_type, q.op, &q.value)
+                }
             }
         })
     }
 }
 
-fn derive_date_qual(op: Op, value: &Value) -> Option<(Op, Value)> {
-    let to_date = |v: &Value| match v {
-        Value::Timestamp(t) => Some(Value::Date(Value::timestamp_to_date(*t))),
-        Value::Date(d) => Some(Value::Date(*d)),
-        _ => None,
+/// Whether a `NaN` in a column of this type would satisfy `op value`.
+fn nan_may_match(data_type: &DeltaType, op: Op, value: &Value) -> bool {
+    let nan = match data_type {
+        DeltaType::Float => Value::Float4(f32::NAN),
+        DeltaType::Double => Value::Float(f64::NAN),
+        _ => return false,
     };
-    match op {
-        Op::Eq => Some((Op::Eq, to_date(value)?)),
-        Op::Lt => match value {
-            // ts < midnight of day d excludes day d itself
-            Value::Timestamp(t) if t.rem_euclid(MICROS_PER_DAY) == 0 => {
-                Some((Op::Lt, to_date(value)?))
-            }
-            _ => Some((Op::Le, to_date(value)?)),
-        },
-        Op::Le => Some((Op::Le, to_date(value)?)),
-        Op::Gt | Op::Ge => Some((Op::Ge, to_date(value)?)),
-        Op::In => match value {
-            Value::List(items) => Some((
-                Op::In,
-                Value::List(items.iter().map(to_date).collect::<Option<_>>()?),
-            )),
-            _ => None,
-        },
-        _ => None,
-    }
+    single_value_may_match(op, &nan, value)
 }
 
 fn single_value_may_match(op: Op, actual: &Value, wanted: &Value) -> bool {
@@ -359,6 +486,8 @@ mod tests {
               {"name":"id","type":"string","nullable":true,"metadata":{}},
               {"name":"amount","type":"double","nullable":true,"metadata":{}},
               {"name":"ts","type":"timestamp","nullable":true,"metadata":{}},
+              {"name":"ratio","type":"float","nullable":true,"metadata":{}},
+              {"name":"price","type":"decimal(38,18)","nullable":true,"metadata":{}},
               {"name":"day","type":"date","nullable":true,"metadata":{"delta.generationExpression":"CAST(ts AS DATE)"}}]}"#,
             &["day".to_string()],
         )
@@ -404,6 +533,7 @@ mod tests {
                 q("ts", Op::Ge, ts("2026-03-01T00:00:00Z")),
                 q("ts", Op::Lt, ts("2026-03-02T00:00:00Z")),
             ],
+            WriterZone::Utc,
         );
         assert!(pruner.partition_may_match(&day("2026-03-01")));
         assert!(!pruner.partition_may_match(&day("2026-03-02")));
@@ -412,7 +542,11 @@ mod tests {
 
     #[test]
     fn mid_day_upper_bound_keeps_that_day() {
-        let pruner = Pruner::new(&schema(), &[q("ts", Op::Lt, ts("2026-03-02T12:00:00Z"))]);
+        let pruner = Pruner::new(
+            &schema(),
+            &[q("ts", Op::Lt, ts("2026-03-02T12:00:00Z"))],
+            WriterZone::Utc,
+        );
         assert!(pruner.partition_may_match(&day("2026-03-02")));
         assert!(!pruner.partition_may_match(&day("2026-03-03")));
     }
@@ -420,10 +554,18 @@ mod tests {
     #[test]
     fn null_partition_matches_only_is_null() {
         let nulls = HashMap::from([("day".to_string(), None)]);
-        assert!(!Pruner::new(&schema(), &[q("day", Op::Eq, Value::Date(1))])
-            .partition_may_match(&nulls));
-        assert!(Pruner::new(&schema(), &[q("day", Op::IsNull, Value::Null)])
-            .partition_may_match(&nulls));
+        assert!(!Pruner::new(
+            &schema(),
+            &[q("day", Op::Eq, Value::Date(1))],
+            WriterZone::Utc
+        )
+        .partition_may_match(&nulls));
+        assert!(Pruner::new(
+            &schema(),
+            &[q("day", Op::IsNull, Value::Null)],
+            WriterZone::Utc
+        )
+        .partition_may_match(&nulls));
     }
 
     #[test]
@@ -436,11 +578,12 @@ mod tests {
             &s,
         )
         .unwrap();
-        let keeps = |quals: &[Qual]| Pruner::new(&s, quals).stats_may_match(&stats);
+        let keeps =
+            |quals: &[Qual]| Pruner::new(&s, quals, WriterZone::Utc).stats_may_match(&stats);
         assert!(keeps(&[q("id", Op::Eq, Value::Text("t0150".into()))]));
         assert!(!keeps(&[q("id", Op::Eq, Value::Text("t0200".into()))]));
-        assert!(!keeps(&[q("amount", Op::Gt, Value::Float(50.0))]));
-        assert!(keeps(&[q("amount", Op::Ge, Value::Int(50))]));
+        assert!(!keeps(&[q("amount", Op::Lt, Value::Float(5.0))]));
+        assert!(keeps(&[q("amount", Op::Le, Value::Float(5.0))]));
         assert!(!keeps(&[q(
             "id",
             Op::In,
@@ -471,7 +614,135 @@ mod tests {
                 q("id", Op::Gt, Value::Text("y".into())),
                 q("amount", Op::Lt, Value::Float(0.0)),
             ],
+            WriterZone::Utc,
         );
         assert!(pruner.stats_may_match(&stats));
+    }
+
+    fn stats(json: &str) -> FileStats {
+        FileStats::parse(json, &schema()).unwrap()
+    }
+
+    fn keeps(stats: &FileStats, qual: Qual) -> bool {
+        Pruner::new(&schema(), &[qual], WriterZone::Utc).stats_may_match(stats)
+    }
+
+    #[test]
+    fn float_files_are_kept_when_a_nan_would_match() {
+        // min/max leave NaN out: the file may hold NaN rows, which are > every number
+        let s = stats(
+            r#"{"numRecords":3,"minValues":{"amount":1.0},"maxValues":{"amount":2.0},"nullCount":{"amount":0}}"#,
+        );
+        assert!(keeps(&s, q("amount", Op::Gt, Value::Float(100.0))));
+        assert!(keeps(&s, q("amount", Op::Ge, Value::Float(f64::INFINITY))));
+        assert!(keeps(&s, q("amount", Op::Eq, Value::Float(f64::NAN))));
+        assert!(keeps(&s, q("amount", Op::Ne, Value::Float(1.0))));
+        assert!(!keeps(&s, q("amount", Op::Lt, Value::Float(0.5))));
+        assert!(!keeps(&s, q("amount", Op::Eq, Value::Float(7.0))));
+        // an all-NULL column has no NaN either
+        let nulls = stats(r#"{"numRecords":3,"nullCount":{"amount":3}}"#);
+        assert!(!keeps(&nulls, q("amount", Op::Gt, Value::Float(100.0))));
+    }
+
+    #[test]
+    fn float_statistics_are_read_as_float4() {
+        // 0.1 written from a float column is 0.1f32, slightly above 0.1 as float8
+        let s = stats(
+            r#"{"numRecords":1,"minValues":{"ratio":0.1},"maxValues":{"ratio":0.1},"nullCount":{"ratio":0}}"#,
+        );
+        assert!(keeps(&s, q("ratio", Op::Eq, Value::Float4(0.1))));
+        assert!(keeps(&s, q("ratio", Op::Gt, Value::Float(0.1))));
+        assert!(!keeps(&s, q("ratio", Op::Lt, Value::Float(0.1))));
+    }
+
+    #[test]
+    fn decimal_statistics_are_exact() {
+        let s = stats(
+            r#"{"numRecords":1,"minValues":{"price":12345678901234567890.123456789012345678},"maxValues":{"price":12345678901234567890.123456789012345678},"nullCount":{"price":0}}"#,
+        );
+        let n = |t: &str| Value::Numeric(Numeric::parse(t).unwrap());
+        assert!(keeps(
+            &s,
+            q(
+                "price",
+                Op::Eq,
+                n("12345678901234567890.123456789012345678")
+            )
+        ));
+        assert!(keeps(
+            &s,
+            q(
+                "price",
+                Op::Lt,
+                n("12345678901234567890.123456789012345679")
+            )
+        ));
+        assert!(!keeps(&s, q("price", Op::Gt, n("12345678901234600000"))));
+        assert!(!keeps(&s, q("price", Op::Lt, n("12345678901234500000"))));
+        // delta-rs writes decimal statistics through f64: the bound must still hold
+        let rounded = stats(
+            r#"{"numRecords":1,"minValues":{"price":1.2345678901234567e+19},"maxValues":{"price":1.2345678901234567e+19},"nullCount":{"price":0}}"#,
+        );
+        assert!(keeps(
+            &rounded,
+            q("price", Op::Gt, n("12345678901234567000"))
+        ));
+        assert!(keeps(
+            &rounded,
+            q(
+                "price",
+                Op::Eq,
+                n("12345678901234567890.123456789012345678")
+            )
+        ));
+    }
+
+    #[test]
+    fn generated_days_follow_the_writer_zone() {
+        // written in UTC+09:00, 2026-03-01T20:00Z was filed under 2026-03-02
+        let filed = day("2026-03-02");
+        let at = |zone| {
+            Pruner::new(
+                &schema(),
+                &[q("ts", Op::Eq, ts("2026-03-01T20:00:00Z"))],
+                zone,
+            )
+            .partition_may_match(&filed)
+        };
+        assert!(!at(WriterZone::Utc));
+        assert!(at(WriterZone::Offset(9 * 3600)));
+        assert!(at(WriterZone::Unknown));
+        let range = Pruner::new(
+            &schema(),
+            &[q("ts", Op::Lt, ts("2026-03-01T00:00:00Z"))],
+            WriterZone::Unknown,
+        );
+        assert!(range.partition_may_match(&day("2026-03-01")));
+        assert!(!range.partition_may_match(&day("2026-03-02")));
+        let listed = Pruner::new(
+            &schema(),
+            &[q(
+                "ts",
+                Op::In,
+                Value::List(vec![ts("2026-03-05T12:00:00Z")]),
+            )],
+            WriterZone::Unknown,
+        );
+        assert!(listed.partition_may_match(&day("2026-03-04")));
+        assert!(listed.partition_may_match(&day("2026-03-06")));
+        assert!(!listed.partition_may_match(&day("2026-03-07")));
+    }
+
+    #[test]
+    fn writer_zones_parse() {
+        assert_eq!(WriterZone::parse("UTC"), Some(WriterZone::Utc));
+        assert_eq!(WriterZone::parse("+09:00"), Some(WriterZone::Offset(32400)));
+        assert_eq!(
+            WriterZone::parse("-05:30"),
+            Some(WriterZone::Offset(-19800))
+        );
+        assert_eq!(WriterZone::parse("unknown"), Some(WriterZone::Unknown));
+        assert_eq!(WriterZone::parse("Europe/Berlin"), None);
+        assert_eq!(WriterZone::parse("+25:00"), None);
     }
 }

@@ -3,17 +3,20 @@
 
 use super::error::{DeltaError, Result};
 use super::filter::{combine, qual_mask};
-use super::prune::{FileStats, Pruner};
+use super::prune::{FileStats, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
 use super::table::{DataFile, TableSnapshot};
+use super::types::mapping;
 use crate::batch::{ColumnData, ScanBatch};
+use crate::numeric::{Decimal, Numeric};
 use crate::request::Qual;
 use crate::request::ScanRequest;
+use crate::runtime::check_interrupts;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, RecordBatch};
 use deltalake::arrow::compute::{cast, filter};
-use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
+use deltalake::arrow::datatypes::DataType;
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::RowGroupMetaData;
@@ -23,6 +26,9 @@ use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
 const BATCH_ROWS: usize = 8192;
+
+/// Files examined between two interrupt checks while selecting files.
+const FILES_PER_INTERRUPT_CHECK: usize = 4096;
 
 /// What file selection and reading did, for EXPLAIN and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +57,9 @@ pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> (Vec<usize>, S
     };
     let mut selected = Vec::new();
     for (i, file) in snapshot.files.iter().enumerate() {
+        if i % FILES_PER_INTERRUPT_CHECK == 0 {
+            check_interrupts();
+        }
         if !pruner.partition_may_match(&file.partition_values) {
             counters.files_pruned_by_partition += 1;
         } else if file
@@ -97,8 +106,13 @@ enum ColumnSource {
 }
 
 impl DeltaScan {
-    /// Plans a scan: binds the request to the schema and selects files.
-    pub fn new(snapshot: Arc<TableSnapshot>, request: &ScanRequest) -> Result<DeltaScan> {
+    /// Plans a scan: binds the request to the schema (generated date columns evaluated
+    /// in `zone`) and selects files.
+    pub fn new(
+        snapshot: Arc<TableSnapshot>,
+        request: &ScanRequest,
+        zone: WriterZone,
+    ) -> Result<DeltaScan> {
         let columns = request
             .columns
             .iter()
@@ -110,7 +124,7 @@ impl DeltaScan {
                     .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
             })
             .collect::<Result<Vec<_>>>()?;
-        let pruner = Pruner::new(&snapshot.schema, &request.quals);
+        let pruner = Pruner::new(&snapshot.schema, &request.quals, zone);
         let (files, counters) = select_files(&snapshot, &pruner);
         let filters = request
             .quals
@@ -152,6 +166,7 @@ impl DeltaScan {
 
     async fn next_batch_async(&mut self) -> Result<Option<ScanBatch>> {
         loop {
+            check_interrupts();
             if self.remaining == Some(0) {
                 return Ok(None);
             }
@@ -322,6 +337,9 @@ fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSc
 
 fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Value)> {
     let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
+    let decimal = |unscaled: i128, scale: i8| {
+        Value::Numeric(Numeric::Finite(Decimal::from_unscaled(unscaled, scale)))
+    };
     match (statistics, data_type) {
         (Statistics::Int32(s), DeltaType::Date) => pair(
             s.min_opt().map(|v| Value::Date(*v)),
@@ -335,13 +353,34 @@ fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Val
             s.min_opt().map(|v| Value::Int(*v)),
             s.max_opt().map(|v| Value::Int(*v)),
         ),
+        (Statistics::Int32(s), DeltaType::Decimal(_, scale)) => pair(
+            s.min_opt().map(|v| decimal(*v as i128, *scale)),
+            s.max_opt().map(|v| decimal(*v as i128, *scale)),
+        ),
+        (Statistics::Int64(s), DeltaType::Decimal(_, scale)) => pair(
+            s.min_opt().map(|v| decimal(*v as i128, *scale)),
+            s.max_opt().map(|v| decimal(*v as i128, *scale)),
+        ),
+        (Statistics::FixedLenByteArray(s), DeltaType::Decimal(_, scale)) => pair(
+            s.min_opt()
+                .and_then(|v| big_endian_i128(v.data()))
+                .map(|v| decimal(v, *scale)),
+            s.max_opt()
+                .and_then(|v| big_endian_i128(v.data()))
+                .map(|v| decimal(v, *scale)),
+        ),
+        // NaN is left out of float statistics; a NaN minimum is not trusted
         (Statistics::Double(s), DeltaType::Double) => pair(
-            s.min_opt().map(|v| Value::Float(*v)),
+            s.min_opt()
+                .filter(|v| !v.is_nan())
+                .map(|v| Value::Float(*v)),
             s.max_opt().map(|v| Value::Float(*v)),
         ),
         (Statistics::Float(s), DeltaType::Float) => pair(
-            s.min_opt().map(|v| Value::Float(*v as f64)),
-            s.max_opt().map(|v| Value::Float(*v as f64)),
+            s.min_opt()
+                .filter(|v| !v.is_nan())
+                .map(|v| Value::Float4(*v)),
+            s.max_opt().map(|v| Value::Float4(*v)),
         ),
         (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => {
             pair(
@@ -357,29 +396,15 @@ fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Val
     }
 }
 
-/// The Arrow type ODP hands to Postgres for a Delta type.
-pub fn canonical_arrow_type(data_type: &DeltaType) -> Option<DataType> {
-    Some(match data_type {
-        DeltaType::String => DataType::Utf8,
-        DeltaType::Long => DataType::Int64,
-        DeltaType::Integer => DataType::Int32,
-        DeltaType::Short => DataType::Int16,
-        DeltaType::Byte => DataType::Int8,
-        DeltaType::Double => DataType::Float64,
-        DeltaType::Float => DataType::Float32,
-        DeltaType::Boolean => DataType::Boolean,
-        DeltaType::Date => DataType::Date32,
-        DeltaType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        DeltaType::TimestampNtz => DataType::Timestamp(TimeUnit::Microsecond, None),
-        DeltaType::Decimal(p, s) => DataType::Decimal128(*p, *s),
-        DeltaType::Binary => DataType::Binary,
-        DeltaType::Array(element) => DataType::List(Arc::new(Field::new(
-            "element",
-            canonical_arrow_type(element)?,
-            true,
-        ))),
-        DeltaType::Struct | DeltaType::Map => return None,
-    })
+/// A big-endian two's-complement integer of at most 16 bytes (Parquet decimals).
+fn big_endian_i128(bytes: &[u8]) -> Option<i128> {
+    if bytes.is_empty() || bytes.len() > 16 {
+        return None;
+    }
+    let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut buf = [fill; 16];
+    buf[16 - bytes.len()..].copy_from_slice(bytes);
+    Some(i128::from_be_bytes(buf))
 }
 
 fn to_scan_batch(
@@ -392,7 +417,7 @@ fn to_scan_batch(
             ColumnSource::Constant(v) => Ok(ColumnData::Constant(v.clone())),
             ColumnSource::Projected(i, data_type) => {
                 let array = batch.column(*i);
-                match canonical_arrow_type(data_type) {
+                match mapping(data_type).arrow {
                     Some(target) if !same_shape(array.data_type(), &target) => cast(array, &target)
                         .map(ColumnData::Array)
                         .map_err(|e| e.to_string()),
@@ -475,7 +500,7 @@ const LOOKUP_PROBES: usize = 8;
 /// Average rows read for `column = v` over values `v` taken from the table itself
 /// (partition values or per-file minima of evenly spaced files); `None` when the
 /// column has no values to probe with.
-pub fn lookup_rows(snapshot: &TableSnapshot, column: &str) -> Option<f64> {
+pub fn lookup_rows(snapshot: &TableSnapshot, column: &str, zone: WriterZone) -> Option<f64> {
     let delta_column = snapshot.schema.column(column)?;
     let step = (snapshot.files.len() / LOOKUP_PROBES).max(1);
     let probes: Vec<Value> = snapshot
@@ -510,7 +535,7 @@ pub fn lookup_rows(snapshot: &TableSnapshot, column: &str) -> Option<f64> {
                 op: crate::request::Op::Eq,
                 value: v.clone(),
             };
-            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual]))
+            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual], zone))
                 .1
                 .rows_estimated
         })

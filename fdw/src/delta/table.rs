@@ -7,9 +7,35 @@ use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::FileStats;
 use super::schema::DeltaSchema;
+use crate::runtime::check_interrupts;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+static SNAPSHOT_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static VERSION_CHECKS: AtomicU64 = AtomicU64::new(0);
+static LOG_LOADS: AtomicU64 = AtomicU64::new(0);
+
+/// What the snapshot cache of this process did since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounters {
+    /// snapshots asked for (planning, scans, imports)
+    pub snapshot_requests: u64,
+    /// requests that asked storage for the newest version (one LIST each)
+    pub version_checks: u64,
+    /// tables opened or replayed from their log
+    pub log_loads: u64,
+}
+
+/// The counters of the snapshot cache.
+pub fn cache_counters() -> CacheCounters {
+    CacheCounters {
+        snapshot_requests: SNAPSHOT_REQUESTS.load(Ordering::Relaxed),
+        version_checks: VERSION_CHECKS.load(Ordering::Relaxed),
+        log_loads: LOG_LOADS.load(Ordering::Relaxed),
+    }
+}
 
 /// One data file of a snapshot.
 #[derive(Debug, Clone)]
@@ -91,6 +117,7 @@ async fn snapshot_async(
     location: &TableLocation,
     freshness: Option<i64>,
 ) -> Result<Arc<TableSnapshot>> {
+    SNAPSHOT_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let key = cache_key(location);
     let cached = cache().lock().ok().and_then(|mut c| c.remove(&key));
     let here = location.url.as_str();
@@ -104,6 +131,7 @@ async fn snapshot_async(
             return Ok(snapshot);
         }
         Some(mut entry) => {
+            VERSION_CHECKS.fetch_add(1, Ordering::Relaxed);
             let latest = entry
                 .table
                 .get_latest_version()
@@ -115,6 +143,7 @@ async fn snapshot_async(
                 put(key, entry);
                 return Ok(snapshot);
             }
+            LOG_LOADS.fetch_add(1, Ordering::Relaxed);
             let mut table = entry.table;
             table
                 .update_state()
@@ -122,7 +151,10 @@ async fn snapshot_async(
                 .map_err(|e| DeltaError::from_delta(here, e))?;
             table
         }
-        None => open(location).await?,
+        None => {
+            LOG_LOADS.fetch_add(1, Ordering::Relaxed);
+            open(location).await?
+        }
     };
     if location.time_travel == TimeTravel::Latest && table.version().is_none() {
         table
@@ -220,26 +252,41 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
     })
 }
 
-/// Names of the Delta tables directly under a root location (directories holding a
-/// `_delta_log`), sorted.
-pub fn list_tables(location: &TableLocation) -> Result<Vec<String>> {
-    crate::runtime::block_on(list_tables_async(location)).map_err(DeltaError::Runtime)?
+/// Names of the Delta tables directly under a location (directories holding a
+/// `_delta_log`), sorted; [`DeltaError::SchemaNotFound`] naming `remote_schema` when the
+/// location does not exist.
+pub fn list_tables(location: &TableLocation, remote_schema: &str) -> Result<Vec<String>> {
+    crate::runtime::block_on(list_tables_async(location, remote_schema))
+        .map_err(DeltaError::Runtime)?
 }
 
-async fn list_tables_async(location: &TableLocation) -> Result<Vec<String>> {
+async fn list_tables_async(location: &TableLocation, remote_schema: &str) -> Result<Vec<String>> {
     let here = location.url.as_str();
+    let missing = || DeltaError::SchemaNotFound(remote_schema.to_string());
+    if let Ok(dir) = location.url.to_file_path() {
+        if location.url.scheme() == "file" && !dir.is_dir() {
+            return Err(missing());
+        }
+    }
     let store = DeltaTableBuilder::from_url(location.url.clone())
         .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
         .with_storage_options(location.storage_options.clone())
         .build_storage()
         .map_err(|e| DeltaError::from_delta(here, e))?
         .object_store(None);
-    let listing = store
-        .list_with_delimiter(None)
-        .await
-        .map_err(|e| DeltaError::Storage(e.to_string()))?;
+    let listing = match store.list_with_delimiter(None).await {
+        Ok(listing) => listing,
+        Err(deltalake::ObjectStoreError::NotFound { .. }) => return Err(missing()),
+        Err(e) => return Err(DeltaError::Storage(e.to_string())),
+    };
+    let is_local = location.url.scheme() == "file";
+    if !is_local && listing.common_prefixes.is_empty() && listing.objects.is_empty() {
+        // Object stores have no empty directories: nothing under the prefix means none.
+        return Err(missing());
+    }
     let mut names = Vec::new();
     for dir in listing.common_prefixes {
+        check_interrupts();
         let log = dir.clone().join("_delta_log");
         let has_log = store
             .list_with_delimiter(Some(&log))

@@ -1,0 +1,150 @@
+//! The one Delta ⇄ Postgres ⇄ Arrow type table.
+//!
+//! For each Delta type: the Postgres type `IMPORT FOREIGN SCHEMA` declares, the other
+//! Postgres types a foreign column may have instead, and the Arrow type scans hand
+//! values over in. Column checks, scans, quals and imports all read [`mapping`].
+
+use super::schema::DeltaType;
+use crate::types::PgType;
+use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
+use std::sync::Arc;
+
+/// How one Delta type surfaces in Postgres.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeMapping {
+    /// the type `IMPORT FOREIGN SCHEMA` declares
+    pub declared: PgType,
+    /// the declared type in SQL, with its modifier (`numeric(10,2)`)
+    pub declared_sql: String,
+    /// other column types that hold every value exactly (`integer` → `bigint`)
+    pub also_accepted: Vec<PgType>,
+    /// the Arrow type values are handed over in; `None` for values handed over as read
+    /// and rendered as JSON (structs, maps, nested arrays)
+    pub arrow: Option<DataType>,
+}
+
+impl TypeMapping {
+    /// Whether a foreign column of type `pg` can hold this Delta type.
+    pub fn accepts(&self, pg: &PgType) -> bool {
+        self.declared == *pg || self.also_accepted.contains(pg)
+    }
+}
+
+/// A scalar Delta type: (declared, also accepted, Arrow type).
+fn scalar(delta: &DeltaType) -> Option<(PgType, Vec<PgType>, DataType)> {
+    use PgType as P;
+    let (declared, also, arrow) = match delta {
+        DeltaType::String => (P::Text, vec![P::Varchar], DataType::Utf8),
+        DeltaType::Long => (P::Int8, vec![P::Numeric], DataType::Int64),
+        DeltaType::Integer => (P::Int4, vec![P::Int8, P::Numeric], DataType::Int32),
+        DeltaType::Short => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int16),
+        DeltaType::Byte => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int8),
+        DeltaType::Float => (P::Float4, vec![P::Float8], DataType::Float32),
+        DeltaType::Double => (P::Float8, vec![], DataType::Float64),
+        DeltaType::Boolean => (P::Bool, vec![], DataType::Boolean),
+        DeltaType::Date => (P::Date, vec![], DataType::Date32),
+        DeltaType::Timestamp => (
+            P::TimestampTz,
+            vec![],
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ),
+        DeltaType::TimestampNtz => (
+            P::Timestamp,
+            vec![],
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+        ),
+        DeltaType::Decimal(p, s) => (P::Numeric, vec![], DataType::Decimal128(*p, *s)),
+        DeltaType::Binary => (P::Bytea, vec![], DataType::Binary),
+        DeltaType::Array(_) | DeltaType::Struct | DeltaType::Map => return None,
+    };
+    Some((declared, also, arrow))
+}
+
+/// The mapping of a Delta type.
+pub fn mapping(delta: &DeltaType) -> TypeMapping {
+    if let Some((declared, also_accepted, arrow)) = scalar(delta) {
+        let declared_sql = match delta {
+            DeltaType::Decimal(p, s) => format!("numeric({p},{s})"),
+            _ => declared.sql(),
+        };
+        return TypeMapping {
+            declared,
+            declared_sql,
+            also_accepted,
+            arrow: Some(arrow),
+        };
+    }
+    if let DeltaType::Array(element) = delta {
+        if let Some(inner) = scalar(element).map(|_| mapping(element)) {
+            let arrow = inner
+                .arrow
+                .map(|a| DataType::List(Arc::new(Field::new("element", a, true))));
+            let array = |t: PgType| PgType::Array(Box::new(t));
+            return TypeMapping {
+                declared: array(inner.declared),
+                declared_sql: format!("{}[]", inner.declared_sql),
+                also_accepted: inner.also_accepted.into_iter().map(array).collect(),
+                arrow,
+            };
+        }
+    }
+    // Structs, maps and arrays of nested values: one JSON document per value.
+    TypeMapping {
+        declared: PgType::Jsonb,
+        declared_sql: PgType::Jsonb.sql(),
+        also_accepted: vec![],
+        arrow: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_declares_a_type_it_accepts() {
+        let scalars = [
+            DeltaType::String,
+            DeltaType::Long,
+            DeltaType::Integer,
+            DeltaType::Short,
+            DeltaType::Byte,
+            DeltaType::Float,
+            DeltaType::Double,
+            DeltaType::Boolean,
+            DeltaType::Date,
+            DeltaType::Timestamp,
+            DeltaType::TimestampNtz,
+            DeltaType::Decimal(38, 18),
+            DeltaType::Binary,
+        ];
+        for t in scalars
+            .iter()
+            .cloned()
+            .chain(
+                scalars
+                    .iter()
+                    .map(|t| DeltaType::Array(Box::new(t.clone()))),
+            )
+            .chain([DeltaType::Struct, DeltaType::Map])
+        {
+            let m = mapping(&t);
+            assert!(m.accepts(&m.declared), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn arrays_follow_their_elements_and_nested_values_become_jsonb() {
+        let m = mapping(&DeltaType::Array(Box::new(DeltaType::Decimal(10, 2))));
+        assert_eq!(m.declared_sql, "numeric(10,2)[]");
+        let m = mapping(&DeltaType::Array(Box::new(DeltaType::Integer)));
+        assert!(m.accepts(&PgType::Array(Box::new(PgType::Int8))));
+        assert!(!m.accepts(&PgType::Int8));
+        let nested = DeltaType::Array(Box::new(DeltaType::Array(Box::new(DeltaType::Long))));
+        assert_eq!(mapping(&nested).declared, PgType::Jsonb);
+        assert_eq!(
+            mapping(&DeltaType::Array(Box::new(DeltaType::Struct))).declared,
+            PgType::Jsonb
+        );
+    }
+}
