@@ -1,17 +1,18 @@
 //! Arrow arrays and constants → Postgres Datums, with no per-value boxing.
 //!
 //! Each batch column is checked and downcast once into a [`TypedColumn`] for the
-//! column's [`PgType`]; each row then reads one value and builds its Datum directly
-//! (integers and floats by value, text and bytes straight from the Arrow buffer into a
-//! varlena, arrays element by element through the same conversions). A value that
-//! cannot be converted exactly is an error, never a NULL.
+//! column's [`PgType`], which builds the Datum of any row directly (integers and floats
+//! by value, text and bytes straight from the Arrow buffer into a varlena, arrays element
+//! by element through the same conversions). Scans convert a whole batch column at once
+//! into a [`BatchColumn`], so producing a row is a copy of one Datum per column. A value
+//! that cannot be converted exactly is an error, never a NULL.
 
 use super::pgtype::oid_of;
 use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array,
-    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, ListArray,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryArray, BooleanArray, Date32Array,
+    Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
+    ListArray, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
 use odp_fdw::arrow::datatypes::{DataType, TimeUnit};
 use odp_fdw::batch::ColumnData;
@@ -46,6 +47,30 @@ enum Data {
     List(Box<ListColumn>),
     Json(Vec<Option<serde_json::Value>>),
     Constant(Option<pg_sys::Datum>),
+}
+
+/// The Datums of one batch column, converted column at a time.
+pub enum BatchColumn {
+    /// the same Datum (or NULL) for every row
+    Constant(Option<pg_sys::Datum>),
+    /// one Datum per row, and whether it is NULL
+    Rows {
+        /// Datums (unspecified where NULL)
+        datums: Vec<pg_sys::Datum>,
+        /// NULL flags
+        nulls: Vec<bool>,
+    },
+}
+
+impl BatchColumn {
+    /// The Datum of `row`, or `None` for NULL.
+    #[inline]
+    pub fn datum(&self, row: usize) -> Option<pg_sys::Datum> {
+        match self {
+            BatchColumn::Constant(d) => *d,
+            BatchColumn::Rows { datums, nulls } => (!nulls[row]).then(|| datums[row]),
+        }
+    }
 }
 
 /// A list column: offsets into one prepared column of all elements of the batch.
@@ -122,6 +147,51 @@ impl TypedColumn {
                 Data::Json(to_json_rows(array)?)
             }
             (other, _) => return Err(mismatch(other, target)),
+        })
+    }
+
+    /// Converts the first `rows` rows at once (by-value types in one tight loop each).
+    pub fn materialize(&self, rows: usize) -> Result<BatchColumn, Unsupported> {
+        fn primitive<T: ArrowPrimitiveType>(
+            array: &PrimitiveArray<T>,
+            rows: usize,
+            to_datum: impl Fn(T::Native) -> pg_sys::Datum,
+        ) -> BatchColumn {
+            let datums = array.values()[..rows]
+                .iter()
+                .map(|v| to_datum(*v))
+                .collect();
+            let nulls = match array.nulls() {
+                Some(n) => (0..rows).map(|i| n.is_null(i)).collect(),
+                None => vec![false; rows],
+            };
+            BatchColumn::Rows { datums, nulls }
+        }
+        let int_fits = !matches!(self.target, PgType::Numeric);
+        Ok(match &self.data {
+            Data::Constant(d) => BatchColumn::Constant(*d),
+            Data::F64(a) => primitive(a, rows, |v| pg_sys::Datum::from(v.to_bits())),
+            Data::F32(a) if self.target == PgType::Float4 => {
+                primitive(a, rows, |v| pg_sys::Datum::from(v.to_bits()))
+            }
+            Data::I64(a) if int_fits => primitive(a, rows, pg_sys::Datum::from),
+            Data::I32(a) if int_fits => primitive(a, rows, pg_sys::Datum::from),
+            Data::I16(a) if int_fits => primitive(a, rows, pg_sys::Datum::from),
+            Data::I8(a) if int_fits => primitive(a, rows, |v| pg_sys::Datum::from(v as i16)),
+            Data::Date(a) => primitive(a, rows, |d| pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS)),
+            Data::Timestamp(a) => {
+                primitive(a, rows, |t| pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
+            }
+            _ => {
+                let mut datums = Vec::with_capacity(rows);
+                let mut nulls = Vec::with_capacity(rows);
+                for row in 0..rows {
+                    let datum = self.datum(row)?;
+                    nulls.push(datum.is_none());
+                    datums.push(datum.unwrap_or(pg_sys::Datum::from(0)));
+                }
+                BatchColumn::Rows { datums, nulls }
+            }
         })
     }
 

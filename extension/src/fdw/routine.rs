@@ -6,12 +6,11 @@
 //! reset callback, so it is freed on errors and aborts as well as on success.
 
 use super::catalog::{list_ptrs, table_context};
-use super::datum::TypedColumn;
+use super::datum::{BatchColumn, TypedColumn};
 use super::pgtype::pg_type_of;
 use super::quals::{datum_to_value, extract, ExtractedQual};
 use super::{Estimate, Source, SourceScan, TableContext};
 use crate::error::{OdpError, OrReport};
-use odp_fdw::batch::ScanBatch;
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
@@ -410,7 +409,7 @@ struct ScanState<S: Source> {
     exprs: Vec<*mut pg_sys::ExprState>,
     targets: Vec<PgType>,
     scan: Option<S::Scan>,
-    batch: Option<(ScanBatch, Vec<TypedColumn>)>,
+    batch: Option<(usize, Vec<BatchColumn>)>,
     row: usize,
     /// the scan returned its last row; only a rescan starts another
     done: bool,
@@ -557,9 +556,8 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
         let slot = (*node).ss.ss_ScanTupleSlot;
-        pg_sys::ExecClearTuple(slot);
         if state.done {
-            return slot;
+            return pg_sys::ExecClearTuple(slot);
         }
         if state.scan.is_none() {
             let request = state.request(node);
@@ -567,10 +565,9 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
             state.scan = Some(scan);
         }
         loop {
-            if let Some((batch, columns)) = &state.batch {
-                if state.row < batch.num_rows {
-                    fill_slot(slot, &state.plan.columns, columns, state.row)
-                        .unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
+            if let Some((rows, columns)) = &state.batch {
+                if state.row < *rows {
+                    fill_slot(slot, &state.plan.columns, columns, state.row);
                     state.row += 1;
                     return slot;
                 }
@@ -580,22 +577,23 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                 None => {
                     state.finish_scan();
                     state.done = true;
-                    return slot;
+                    return pg_sys::ExecClearTuple(slot);
                 }
                 Some(batch) => {
                     state.batch = None;
                     state.batch_context.reset();
                     let targets = &state.targets;
+                    let rows = batch.num_rows;
                     let columns = state.batch_context.switch_to(|_| {
                         batch
                             .columns
                             .iter()
                             .zip(targets)
-                            .map(|(c, t)| TypedColumn::prepare(c, t))
+                            .map(|(c, t)| TypedColumn::prepare(c, t)?.materialize(rows))
                             .collect::<Result<Vec<_>, _>>()
                     });
                     let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
-                    state.batch = Some((batch, columns));
+                    state.batch = Some((rows, columns));
                     state.row = 0;
                 }
             }
@@ -603,28 +601,30 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
     }
 }
 
+/// Stores row `row` of the batch in `slot`: one guarded call per row
+/// (`ExecStoreAllNullTuple` clears the slot and marks every column NULL), then the
+/// non-NULL Datums are copied in place.
 unsafe fn fill_slot(
     slot: *mut pg_sys::TupleTableSlot,
     columns: &[(String, i16)],
-    data: &[TypedColumn],
+    data: &[BatchColumn],
     row: usize,
-) -> Result<(), super::datum::Unsupported> {
-    // SAFETY: a virtual slot of the relation's descriptor has natts values and nulls.
+) {
+    // SAFETY: the slot has the relation's descriptor, so natts values and nulls; a
+    // stored virtual tuple reads them when the executor asks, after we return.
     unsafe {
+        pg_sys::ExecStoreAllNullTuple(slot);
         let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
         let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-        nulls.fill(true);
         for ((_, attnum), column) in columns.iter().zip(data) {
-            let i = (*attnum - 1) as usize;
-            if let Some(datum) = column.datum(row)? {
+            if let Some(datum) = column.datum(row) {
+                let i = (*attnum - 1) as usize;
                 values[i] = datum;
                 nulls[i] = false;
             }
         }
-        pg_sys::ExecStoreVirtualTuple(slot);
     }
-    Ok(())
 }
 
 #[pg_guard]
