@@ -19,7 +19,8 @@ pub extern "C-unwind" fn _PG_init() {
     api::health::init_gucs();
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,
-        on_thread_start: block_signals,
+        block_signals,
+        restore_signals,
     });
 }
 
@@ -29,14 +30,37 @@ fn check_interrupts() {
     pgrx::check_for_interrupts!();
 }
 
-/// Blocks every signal on a helper thread, so Postgres's handlers (statement timeout,
-/// cancel, termination) run on the backend's own thread only.
+/// The signal mask `block_signals` replaced, restored by `restore_signals` (backend
+/// thread only).
+static SAVED_SIGNAL_MASK: std::sync::Mutex<Option<libc::sigset_t>> = std::sync::Mutex::new(None);
+
+/// Blocks every asynchronous signal on the backend thread while adapter code runs, so
+/// the threads libraries start meanwhile inherit a mask that keeps Postgres's handlers
+/// (statement timeout, cancel, termination, latches) on the backend's own thread.
 fn block_signals() {
-    // SAFETY: sigfillset initialises the set; pthread_sigmask changes only this thread.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    // SAFETY: sigfillset/sigdelset initialise a local set; pthread_sigmask changes
+    // only the calling thread's mask and writes the previous one into `previous`.
+    let previous = unsafe {
+        let mut blocked: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut blocked);
+        for synchronous in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            libc::sigdelset(&mut blocked, synchronous);
+        }
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, &mut previous);
+        previous
+    };
+    if let Ok(mut saved) = SAVED_SIGNAL_MASK.lock() {
+        *saved = Some(previous);
+    }
+}
+
+/// Restores the mask `block_signals` replaced; pending signals are delivered now.
+fn restore_signals() {
+    let saved = SAVED_SIGNAL_MASK.lock().ok().and_then(|saved| *saved);
+    if let Some(mask) = saved {
+        // SAFETY: restores a mask read from this thread by pthread_sigmask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut()) };
     }
 }
 

@@ -1,13 +1,16 @@
 //! The async runtime adapters block on, and the host's hooks into it.
 //!
 //! A Postgres backend is single-threaded and is stopped by signals, so adapters run their
-//! I/O on a current-thread Tokio runtime created once per process. Its only extra threads
-//! are Tokio's blocking pool (`spawn_blocking`, used by `object_store` for local files and
-//! by DNS lookups); the host's [`Hooks::on_thread_start`] runs on each of them first, so
-//! the extension can block signals there and keep them for the backend's own thread.
-//! While a future runs, [`Hooks::check_interrupts`] is called at every poll and at least
-//! every [`INTERRUPT_CHECK_INTERVAL`], so a cancel or timeout stops a request that hangs.
+//! I/O on a current-thread Tokio runtime created once per process. Libraries still start
+//! threads of their own (Tokio's blocking pool for local file I/O and DNS, and the Delta
+//! kernel's background executor with its own runtime). Postgres's signal handlers must
+//! run on the backend's thread only, so while a future runs [`block_on`] keeps the
+//! host's signals blocked ([`Hooks::block_signals`]): every thread started meanwhile
+//! inherits the blocked mask. At every poll, and at least every
+//! [`INTERRUPT_CHECK_INTERVAL`] while waiting, it restores the mask for a moment and
+//! calls [`Hooks::check_interrupts`], so a cancel or timeout stops a request that hangs.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::OnceLock;
@@ -18,14 +21,17 @@ use tokio::runtime::Runtime;
 /// How often a blocked call wakes up to check for interrupts.
 pub const INTERRUPT_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Functions the host process provides; both default to doing nothing.
+/// Functions the host process provides; without them adapters run unhooked (tests).
 #[derive(Debug, Clone, Copy)]
 pub struct Hooks {
     /// Stops the current work if the host was asked to (it may unwind by panicking:
     /// adapters hold no locks across calls to it).
     pub check_interrupts: fn(),
-    /// Runs first on every thread the runtime starts.
-    pub on_thread_start: fn(),
+    /// Blocks the host's asynchronous signals on the calling thread, remembering the
+    /// mask it replaces.
+    pub block_signals: fn(),
+    /// Restores the mask [`Hooks::block_signals`] replaced.
+    pub restore_signals: fn(),
 }
 
 static HOOKS: OnceLock<Hooks> = OnceLock::new();
@@ -36,11 +42,50 @@ pub fn install_hooks(hooks: Hooks) {
     let _ = HOOKS.set(hooks);
 }
 
+thread_local! {
+    /// Whether this thread is inside [`block_on`] with the host's signals blocked.
+    static SIGNALS_BLOCKED: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Gives the host a chance to stop the current work (cancel, timeout, termination).
+/// Inside [`block_on`] the host's signals are deliverable for the duration of the check.
 pub fn check_interrupts() {
-    if let Some(hooks) = HOOKS.get() {
+    let Some(hooks) = HOOKS.get() else {
+        return;
+    };
+    if SIGNALS_BLOCKED.get() {
+        (hooks.restore_signals)();
+        let _block_again = Guard(hooks.block_signals);
+        (hooks.check_interrupts)();
+    } else {
         (hooks.check_interrupts)();
     }
+}
+
+/// Runs a hook when dropped, also while a panic unwinds.
+struct Guard(fn());
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Blocks the host's signals until the returned guard is dropped; `None` when there are
+/// no hooks or this thread already blocked them.
+fn block_signals() -> Option<impl Drop> {
+    let hooks = HOOKS.get()?;
+    if SIGNALS_BLOCKED.get() {
+        return None;
+    }
+    (hooks.block_signals)();
+    SIGNALS_BLOCKED.set(true);
+    Some(Guard(|| {
+        SIGNALS_BLOCKED.set(false);
+        if let Some(hooks) = HOOKS.get() {
+            (hooks.restore_signals)();
+        }
+    }))
 }
 
 fn runtime() -> Result<&'static Runtime, String> {
@@ -49,11 +94,6 @@ fn runtime() -> Result<&'static Runtime, String> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .on_thread_start(|| {
-                    if let Some(hooks) = HOOKS.get() {
-                        (hooks.on_thread_start)();
-                    }
-                })
                 .build()
                 .map_err(|e| e.to_string())
         })
@@ -61,10 +101,11 @@ fn runtime() -> Result<&'static Runtime, String> {
         .map_err(Clone::clone)
 }
 
-/// Runs `future` to completion on the process-wide runtime, checking for interrupts
-/// while it runs; fails only when the runtime itself cannot be created (no file
-/// descriptors left, for example).
+/// Runs `future` to completion on the process-wide runtime with the host's signals
+/// blocked, checking for interrupts while it runs; fails only when the runtime itself
+/// cannot be created (no file descriptors left, for example).
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
+    let _blocked = block_signals();
     let runtime = runtime()?;
     Ok(runtime.block_on(async {
         let mut future = pin!(future);

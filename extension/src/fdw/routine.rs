@@ -479,6 +479,7 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
 impl<S: Source> ScanState<S> {
     /// Evaluates the qual values (constants, parameters, outer columns) for this (re)scan.
     unsafe fn request(&self, node: *mut pg_sys::ForeignScanState) -> ScanRequest {
+        // SAFETY: node is this scan's executor state, valid during the callback.
         let econtext = unsafe { (*node).ss.ps.ps_ExprContext };
         let quals = self
             .plan

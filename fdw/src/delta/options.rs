@@ -223,11 +223,11 @@ fn root_url(root: &str) -> Result<Url> {
 /// `%2e%2e`, `//host`, backslashes and the like all end up there).
 fn join_confined(root: &Url, path: &str) -> Result<Url> {
     let outside = || DeltaError::EscapesRoot(path.to_string());
-    let dot_dot = |part: &str| {
-        let part = part.to_ascii_lowercase().replace("%2e", ".");
-        part == ".."
-    };
-    if path.split(['/', '\\']).any(dot_dot) {
+    let lower = path.to_ascii_lowercase();
+    // Encoded separators would be decoded into path components by some stores.
+    let encoded_separator = lower.contains("%2f") || lower.contains("%5c");
+    let dot_dot = |part: &str| part.replace("%2e", ".") == "..";
+    if encoded_separator || lower.split(['/', '\\']).any(dot_dot) {
         return Err(outside());
     }
     let url = root
@@ -318,6 +318,8 @@ mod tests {
             "%2E%2e/x",
             "..\\x",
             "x/%2e.",
+            "x%2F..%2F..%2Fetc",
+            "a%5c..%5cb",
         ] {
             assert!(
                 matches!(

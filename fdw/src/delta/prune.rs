@@ -63,15 +63,17 @@ impl FileStats {
         };
         for column in &schema.columns {
             let key = column.physical_name.as_str();
+            // Files written before a widening carry bounds of the narrower type.
+            let trusted = !column.type_widened;
             let bound = |values: &HashMap<String, &RawValue>, is_max| {
                 values
                     .get(key)
                     .and_then(|v| stat_value(v.get(), column, is_max))
             };
-            if let Some(v) = bound(&raw.min_values, false) {
+            if let Some(v) = bound(&raw.min_values, false).filter(|_| trusted) {
                 stats.min.insert(key.to_string(), v);
             }
-            if let Some(v) = bound(&raw.max_values, true) {
+            if let Some(v) = bound(&raw.max_values, true).filter(|_| trusted) {
                 stats.max.insert(key.to_string(), v);
             }
             if let Some(n) = raw.null_count.get(key).and_then(serde_json::Value::as_u64) {
@@ -108,9 +110,14 @@ fn stat_value(json: &str, column: &DeltaColumn, is_max: bool) -> Option<Value> {
 const DECIMAL_STAT_RELATIVE_SLACK: i128 = 1_000_000_000_000_000;
 
 /// A decimal statistic widened by the rounding of a writer that stored it as a double,
-/// so it stays a true bound of the exact values.
+/// so it stays a true bound of the exact values. delta-rs also clamps scale-0 decimal
+/// statistics to the i64 range: a bound at either end of it is not trusted.
 fn decimal_bound(text: &str, scale: i8, is_max: bool) -> Option<Value> {
     let unscaled = Decimal::parse(text)?.to_unscaled(scale)?;
+    let clamped = scale == 0 && (unscaled == i64::MAX as i128 || unscaled == i64::MIN as i128);
+    if clamped {
+        return None;
+    }
     let slack = unscaled.unsigned_abs() / DECIMAL_STAT_RELATIVE_SLACK as u128 + 1;
     let slack = i128::try_from(slack).ok()?;
     let bound = if is_max {
@@ -147,6 +154,23 @@ pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
             parse_timestamp(text).map(Value::Timestamp)
         }
         _ => None,
+    }
+}
+
+/// Parses a partition value. Timestamps without an offset are in the writer's zone
+/// (Spark writes them in its session time zone); for an unknown zone they are read as
+/// UTC, and [`Pruner`] does not prune on them.
+pub fn parse_partition_value(text: &str, data_type: &DeltaType, zone: WriterZone) -> Option<Value> {
+    match (data_type, zone) {
+        (DeltaType::Timestamp, WriterZone::Offset(seconds))
+            if chrono::DateTime::parse_from_rfc3339(text).is_err() =>
+        {
+            let local = parse_timestamp(text)?;
+            local
+                .checked_sub(seconds as i64 * 1_000_000)
+                .map(Value::Timestamp)
+        }
+        _ => parse_typed(text, data_type),
     }
 }
 
@@ -295,6 +319,7 @@ fn derive_date_quals(
 #[derive(Debug, Clone, Default)]
 pub struct Pruner {
     quals: Vec<BoundQual>,
+    zone: WriterZone,
 }
 
 impl Pruner {
@@ -340,7 +365,7 @@ impl Pruner {
                 }
             }
         }
-        Pruner { quals: bound }
+        Pruner { quals: bound, zone }
     }
 
     /// Whether any qual constrains a partition column.
@@ -356,9 +381,12 @@ impl Pruner {
                 .cloned()
                 .flatten()
                 .filter(|s| !s.is_empty());
+            let zone_unknown =
+                q.data_type == DeltaType::Timestamp && self.zone == WriterZone::Unknown;
             match raw {
                 None => matches!(q.op, Op::IsNull),
-                Some(text) => match parse_typed(&text, &q.data_type) {
+                Some(_) if zone_unknown => true,
+                Some(text) => match parse_partition_value(&text, &q.data_type, self.zone) {
                     Some(v) => single_value_may_match(q.op, &v, &q.value),
                     None => true,
                 },
@@ -488,6 +516,8 @@ mod tests {
               {"name":"ts","type":"timestamp","nullable":true,"metadata":{}},
               {"name":"ratio","type":"float","nullable":true,"metadata":{}},
               {"name":"price","type":"decimal(38,18)","nullable":true,"metadata":{}},
+              {"name":"whole","type":"decimal(38,0)","nullable":true,"metadata":{}},
+              {"name":"widened","type":"double","nullable":true,"metadata":{"delta.typeChanges":[{"fromType":"float","toType":"double"}]}},
               {"name":"day","type":"date","nullable":true,"metadata":{"delta.generationExpression":"CAST(ts AS DATE)"}}]}"#,
             &["day".to_string()],
         )
@@ -679,6 +709,13 @@ mod tests {
         ));
         assert!(!keeps(&s, q("price", Op::Gt, n("12345678901234600000"))));
         assert!(!keeps(&s, q("price", Op::Lt, n("12345678901234500000"))));
+        // delta-rs clamps scale-0 decimal statistics to i64: such bounds mean nothing
+        let clamped = FileStats::parse(
+            r#"{"numRecords":1,"maxValues":{"whole":9223372036854775807},"nullCount":{"whole":0}}"#,
+            &schema(),
+        )
+        .unwrap();
+        assert!(keeps(&clamped, q("whole", Op::Gt, n("1e19"))));
         // delta-rs writes decimal statistics through f64: the bound must still hold
         let rounded = stats(
             r#"{"numRecords":1,"minValues":{"price":1.2345678901234567e+19},"maxValues":{"price":1.2345678901234567e+19},"nullCount":{"price":0}}"#,
@@ -695,6 +732,15 @@ mod tests {
                 n("12345678901234567890.123456789012345678")
             )
         ));
+    }
+
+    #[test]
+    fn widened_columns_keep_no_bounds() {
+        let s = stats(
+            r#"{"numRecords":1,"minValues":{"widened":0.1},"maxValues":{"widened":0.1},"nullCount":{"widened":0}}"#,
+        );
+        assert!(keeps(&s, q("widened", Op::Gt, Value::Float(0.1))));
+        assert!(s.max.is_empty());
     }
 
     #[test]
@@ -731,6 +777,20 @@ mod tests {
         assert!(listed.partition_may_match(&day("2026-03-04")));
         assert!(listed.partition_may_match(&day("2026-03-06")));
         assert!(!listed.partition_may_match(&day("2026-03-07")));
+    }
+
+    #[test]
+    fn timestamp_partition_values_are_in_the_writer_zone() {
+        let t = DeltaType::Timestamp;
+        let tokyo = WriterZone::Offset(9 * 3600);
+        assert_eq!(
+            parse_partition_value("2026-03-02 09:00:00", &t, tokyo),
+            Some(ts("2026-03-02T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_partition_value("2026-03-02T09:00:00Z", &t, tokyo),
+            Some(ts("2026-03-02T09:00:00Z"))
+        );
     }
 
     #[test]

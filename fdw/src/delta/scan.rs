@@ -3,7 +3,7 @@
 
 use super::error::{DeltaError, Result};
 use super::filter::{combine, qual_mask};
-use super::prune::{FileStats, Pruner, WriterZone};
+use super::prune::{parse_partition_value, FileStats, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
 use super::table::{DataFile, TableSnapshot};
@@ -15,7 +15,7 @@ use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::arrow::compute::{cast, filter};
+use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -92,6 +92,7 @@ pub struct DeltaScan {
     current: Option<FileReader>,
     remaining: Option<u64>,
     counters: ScanCounters,
+    zone: WriterZone,
 }
 
 struct FileReader {
@@ -146,6 +147,7 @@ impl DeltaScan {
             current: None,
             remaining: request.limit,
             counters,
+            zone,
         })
     }
 
@@ -247,10 +249,17 @@ impl DeltaScan {
                     .get(&column.physical_name)
                     .cloned()
                     .flatten();
-                let value = raw
-                    .filter(|s| !s.is_empty())
-                    .and_then(|s| super::prune::parse_typed(&s, &column.data_type))
-                    .unwrap_or(Value::Null);
+                let value = match raw.filter(|s| !s.is_empty()) {
+                    None => Value::Null,
+                    Some(text) => parse_partition_value(&text, &column.data_type, self.zone)
+                        .ok_or_else(|| {
+                            data_error(format!(
+                                "partition value \"{text}\" of column \"{}\" is not a valid {}",
+                                column.name,
+                                column.data_type.name()
+                            ))
+                        })?,
+                };
                 sources.push(ColumnSource::Constant(value));
             } else if let Some((root, _)) = arrow_schema.column_with_name(&column.physical_name) {
                 let position = match roots.iter().position(|&r| r == root) {
@@ -327,7 +336,13 @@ fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSc
         if let Some(n) = statistics.null_count_opt() {
             stats.null_count.insert(column.physical_name.clone(), n);
         }
-        if let Some((min, max)) = min_max(statistics, &column.data_type) {
+        // Bounds from the deprecated min/max fields were ordered by old writers with a
+        // signed byte comparison; a widened column's older files hold a narrower type.
+        if statistics.is_min_max_deprecated() || column.type_widened {
+            continue;
+        }
+        let scale = chunk.column_descr().type_scale();
+        if let Some((min, max)) = min_max(statistics, &column.data_type, scale) {
             stats.min.insert(column.physical_name.clone(), min);
             stats.max.insert(column.physical_name.clone(), max);
         }
@@ -335,11 +350,12 @@ fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSc
     stats
 }
 
-fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Value)> {
+/// Bounds of a row group's column; `scale` is the Parquet column's own decimal scale.
+fn min_max(statistics: &Statistics, data_type: &DeltaType, scale: i32) -> Option<(Value, Value)> {
     let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
-    let decimal = |unscaled: i128, scale: i8| {
-        Value::Numeric(Numeric::Finite(Decimal::from_unscaled(unscaled, scale)))
-    };
+    let scale = i8::try_from(scale).ok()?;
+    let decimal =
+        |unscaled: i128| Value::Numeric(Numeric::Finite(Decimal::from_unscaled(unscaled, scale)));
     match (statistics, data_type) {
         (Statistics::Int32(s), DeltaType::Date) => pair(
             s.min_opt().map(|v| Value::Date(*v)),
@@ -353,21 +369,21 @@ fn min_max(statistics: &Statistics, data_type: &DeltaType) -> Option<(Value, Val
             s.min_opt().map(|v| Value::Int(*v)),
             s.max_opt().map(|v| Value::Int(*v)),
         ),
-        (Statistics::Int32(s), DeltaType::Decimal(_, scale)) => pair(
-            s.min_opt().map(|v| decimal(*v as i128, *scale)),
-            s.max_opt().map(|v| decimal(*v as i128, *scale)),
+        (Statistics::Int32(s), DeltaType::Decimal(..)) => pair(
+            s.min_opt().map(|v| decimal(*v as i128)),
+            s.max_opt().map(|v| decimal(*v as i128)),
         ),
-        (Statistics::Int64(s), DeltaType::Decimal(_, scale)) => pair(
-            s.min_opt().map(|v| decimal(*v as i128, *scale)),
-            s.max_opt().map(|v| decimal(*v as i128, *scale)),
+        (Statistics::Int64(s), DeltaType::Decimal(..)) => pair(
+            s.min_opt().map(|v| decimal(*v as i128)),
+            s.max_opt().map(|v| decimal(*v as i128)),
         ),
-        (Statistics::FixedLenByteArray(s), DeltaType::Decimal(_, scale)) => pair(
+        (Statistics::FixedLenByteArray(s), DeltaType::Decimal(..)) => pair(
             s.min_opt()
                 .and_then(|v| big_endian_i128(v.data()))
-                .map(|v| decimal(v, *scale)),
+                .map(&decimal),
             s.max_opt()
                 .and_then(|v| big_endian_i128(v.data()))
-                .map(|v| decimal(v, *scale)),
+                .map(&decimal),
         ),
         // NaN is left out of float statistics; a NaN minimum is not trusted
         (Statistics::Double(s), DeltaType::Double) => pair(
@@ -417,10 +433,17 @@ fn to_scan_batch(
             ColumnSource::Constant(v) => Ok(ColumnData::Constant(v.clone())),
             ColumnSource::Projected(i, data_type) => {
                 let array = batch.column(*i);
+                // An unsafe cast errors on a value that does not fit instead of nulling it.
+                let exact = CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
                 match mapping(data_type).arrow {
-                    Some(target) if !same_shape(array.data_type(), &target) => cast(array, &target)
-                        .map(ColumnData::Array)
-                        .map_err(|e| e.to_string()),
+                    Some(target) if !same_shape(array.data_type(), &target) => {
+                        cast_with_options(array, &target, &exact)
+                            .map(ColumnData::Array)
+                            .map_err(|e| e.to_string())
+                    }
                     _ => Ok(ColumnData::Array(array.clone())),
                 }
             }
@@ -513,7 +536,7 @@ pub fn lookup_rows(snapshot: &TableSnapshot, column: &str, zone: WriterZone) -> 
                     .partition_values
                     .get(&delta_column.physical_name)?
                     .as_deref()?;
-                super::prune::parse_typed(raw, &delta_column.data_type)
+                parse_partition_value(raw, &delta_column.data_type, zone)
             } else {
                 f.stats
                     .as_ref()?

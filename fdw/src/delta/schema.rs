@@ -129,6 +129,9 @@ pub struct DeltaColumn {
     pub nullable: bool,
     /// `delta.generationExpression`, for generated columns
     pub generation_expression: Option<String>,
+    /// the column's type was widened (`delta.typeChanges`): older files hold values
+    /// and statistics of a narrower type
+    pub type_widened: bool,
     /// whether the table is partitioned by this column
     pub is_partition: bool,
 }
@@ -177,6 +180,7 @@ impl DeltaSchema {
                         .and_then(Json::as_bool)
                         .unwrap_or(true),
                     generation_expression: meta_str("delta.generationExpression"),
+                    type_widened: metadata.is_some_and(|m| m.get("delta.typeChanges").is_some()),
                     is_partition: partition_columns.iter().any(|p| p == name),
                 })
             })

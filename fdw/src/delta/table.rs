@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Add actions parsed between two interrupt checks.
+const FILES_PER_INTERRUPT_CHECK: usize = 1024;
+
 static SNAPSHOT_REQUESTS: AtomicU64 = AtomicU64::new(0);
 static VERSION_CHECKS: AtomicU64 = AtomicU64::new(0);
 static LOG_LOADS: AtomicU64 = AtomicU64::new(0);
@@ -230,6 +233,13 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
     let files = state
         .log_data()
         .iter()
+        .enumerate()
+        .map(|(i, view)| {
+            if i % FILES_PER_INTERRUPT_CHECK == 0 {
+                check_interrupts();
+            }
+            view
+        })
         .map(|view| DataFile {
             path: view.object_store_path(),
             size: view.size().max(0) as u64,
