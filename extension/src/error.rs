@@ -50,6 +50,10 @@ impl OdpError {
                     ERRCODE_INSUFFICIENT_PRIVILEGE
                 }
                 DeltaError::SchemaNotFound(_) => ERRCODE_FDW_SCHEMA_NOT_FOUND,
+                DeltaError::InvalidValue { .. } => ERRCODE_DATA_EXCEPTION,
+                DeltaError::NullValue(_) => ERRCODE_NOT_NULL_VIOLATION,
+                DeltaError::GeneratedMismatch(_) => ERRCODE_CHECK_VIOLATION,
+                DeltaError::WriteConflict(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
                 DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
                 DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,

@@ -13,10 +13,12 @@ pub mod sources;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Called when the library is loaded: registers GUCs and the adapters' runtime hooks.
+/// Called when the library is loaded: registers GUCs, the transaction callbacks of
+/// foreign writes and the adapters' runtime hooks.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     api::health::init_gucs();
+    fdw::xact::init();
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,
         block_signals,

@@ -100,6 +100,32 @@ impl Decimal {
         Some(if self.negative { -magnitude } else { magnitude })
     }
 
+    /// The value as a count of `10^-scale` units, rounded half away from zero as
+    /// Postgres rounds a numeric into `numeric(p, scale)`; `None` when it does not
+    /// fit an `i128`.
+    pub fn to_unscaled_rounded(&self, scale: i8) -> Option<i128> {
+        let truncated = self.to_unscaled(scale)?;
+        let next_digit = self
+            .fraction
+            .as_bytes()
+            .get(usize::try_from(scale).ok()?)
+            .copied()
+            .unwrap_or(b'0');
+        if next_digit < b'5' {
+            return Some(truncated);
+        }
+        if self.negative {
+            truncated.checked_sub(1)
+        } else {
+            truncated.checked_add(1)
+        }
+    }
+
+    /// Whether the value has no fractional part.
+    pub fn is_integer(&self) -> bool {
+        self.fraction.is_empty()
+    }
+
     fn canonical(negative: bool, integer: &str, fraction: &str) -> Decimal {
         let integer = integer.trim_start_matches('0').to_string();
         let fraction = fraction.trim_end_matches('0').to_string();
@@ -246,6 +272,15 @@ mod tests {
         assert_eq!(d.to_unscaled(4), Some(-123450));
         assert_eq!(Decimal::parse("0").unwrap().to_unscaled(18), Some(0));
         assert_eq!(Decimal::parse("1e40").unwrap().to_unscaled(0), None);
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        let r = |t: &str, s: i8| Decimal::parse(t).unwrap().to_unscaled_rounded(s);
+        assert_eq!(r("1.005", 2), Some(101));
+        assert_eq!(r("-1.005", 2), Some(-101));
+        assert_eq!(r("1.004999", 2), Some(100));
+        assert_eq!(r("2.5", 0), Some(3));
     }
 
     #[test]

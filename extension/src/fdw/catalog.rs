@@ -64,7 +64,12 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             attnum: att.attnum,
             name: att.name().to_string(),
             type_oid: att.type_oid().value(),
+            type_mod: att.type_mod(),
             type_name: type_name(att.type_oid().value()),
+            // SAFETY: the attribute belongs to this foreign table.
+            options: unsafe {
+                options_from_list(pg_sys::GetForeignColumnOptions(relid, att.attnum))
+            },
         })
         .collect();
     TableContext {

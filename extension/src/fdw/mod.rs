@@ -10,12 +10,17 @@ pub mod catalog;
 pub mod collation;
 pub mod datum;
 pub mod import;
+pub mod modify;
 pub mod options;
 pub mod pgtype;
 pub mod quals;
 pub mod routine;
+pub mod rows;
+pub mod xact;
 
 use crate::error::Result;
+use odp_fdw::arrow::array::RecordBatch;
+use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
@@ -30,8 +35,12 @@ pub struct PgColumn {
     pub name: String,
     /// type OID
     pub type_oid: pg_sys::Oid,
+    /// type modifier (`numeric(p,s)`), -1 when none
+    pub type_mod: i32,
     /// `format_type` rendering, for messages
     pub type_name: String,
+    /// the column's FDW options
+    pub options: Options,
 }
 
 /// Everything a source learns about the foreign table it serves.
@@ -112,6 +121,37 @@ pub trait Source: Sized + 'static {
 
     /// Starts a scan.
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
+
+    /// Whether foreign tables of this source accept INSERT (and COPY FROM).
+    fn insertable() -> bool {
+        false
+    }
+
+    /// Opens the writer that collects this transaction's writes to the table; the FDW
+    /// core keeps one per foreign table and transaction and commits it at pre-commit.
+    fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
+        Err(crate::error::OdpError::NotSupported("INSERT"))
+    }
+}
+
+/// The writes of one transaction to one foreign table. Rows arrive as Arrow batches;
+/// nothing may become visible to other sessions before [`SourceWriter::commit`].
+pub trait SourceWriter {
+    /// The Arrow type the source takes the values of `column` in.
+    fn input_type(&self, column: &PgColumn) -> Result<DataType>;
+
+    /// Takes rows: columns named as the foreign table's, in their `input_type`s.
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+
+    /// Marks the writes so far (a savepoint starts) and returns the mark.
+    fn savepoint(&mut self) -> Result<usize>;
+
+    /// Forgets the writes made after `mark` (ROLLBACK TO SAVEPOINT).
+    fn rollback_to(&mut self, mark: usize);
+
+    /// Makes the transaction's writes durable and visible (called once, at pre-commit);
+    /// returns a description of what was committed, or `None` for nothing.
+    fn commit(&mut self) -> Result<Option<String>>;
 }
 
 /// A scan in progress.

@@ -36,6 +36,15 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ExplainForeignScan = Some(explain_foreign_scan::<S>);
     routine.AnalyzeForeignTable = Some(super::analyze::analyze_foreign_table::<S>);
     routine.ImportForeignSchema = Some(super::import::import_foreign_schema::<S>);
+    routine.IsForeignRelUpdatable = Some(super::modify::is_foreign_rel_updatable::<S>);
+    routine.PlanForeignModify = Some(super::modify::plan_foreign_modify);
+    routine.BeginForeignModify = Some(super::modify::begin_foreign_modify::<S>);
+    routine.ExecForeignInsert = Some(super::modify::exec_foreign_insert::<S>);
+    routine.ExecForeignBatchInsert = Some(super::modify::exec_foreign_batch_insert::<S>);
+    routine.GetForeignModifyBatchSize = Some(super::modify::get_foreign_modify_batch_size::<S>);
+    routine.EndForeignModify = Some(super::modify::end_foreign_modify::<S>);
+    routine.BeginForeignInsert = Some(super::modify::begin_foreign_insert::<S>);
+    routine.EndForeignInsert = Some(super::modify::end_foreign_modify::<S>);
     pg_sys::Datum::from(routine.into_pg())
 }
 

@@ -3,13 +3,21 @@
 use crate::error::{OdpError, Result};
 use crate::fdw::options::validate_for;
 use crate::fdw::pgtype::pg_type_of;
-use crate::fdw::{Estimate, ImportedTable, Source, SourceScan, TableContext};
+use crate::fdw::{
+    Estimate, ImportedTable, PgColumn, Source, SourceScan, SourceWriter, TableContext,
+};
+use odp_fdw::arrow::array::RecordBatch;
+use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::delta::options::{specs, validate_server, validate_table, writer_zone, TableLocation};
+use odp_fdw::delta::options::{
+    partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
+    TableLocation,
+};
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
-use odp_fdw::delta::table::{list_tables, snapshot, TableSnapshot};
-use odp_fdw::delta::types::mapping;
+use odp_fdw::delta::table::{create_table, list_tables, snapshot, NewColumn, TableSnapshot};
+use odp_fdw::delta::types::{delta_type_for, mapping};
+use odp_fdw::delta::write::{TableWriter, WriteOptions};
 use odp_fdw::delta::DeltaError;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
@@ -33,6 +41,7 @@ impl Source for DeltaSource {
         match catalog {
             Catalog::Table => validate_table(options, privilege)?,
             Catalog::Server => validate_server(options, privilege)?,
+            Catalog::Column => validate_column(options)?,
             _ => {}
         }
         Ok(())
@@ -41,7 +50,13 @@ impl Source for DeltaSource {
     fn open(table: &TableContext) -> Result<Self> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let zone = writer_zone(&table.table)?;
-        let snapshot = snapshot(&location, Some(statement_start()))?;
+        let snapshot = match snapshot(&location, Some(statement_start())) {
+            Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
+                create_table(&location, &new_columns(table)?, &partition_by(&table.table))?;
+                snapshot(&location, Some(statement_start()))?
+            }
+            other => other?,
+        };
         for column in &table.columns {
             let delta = snapshot
                 .schema
@@ -128,6 +143,79 @@ impl Source for DeltaSource {
             request,
             self.zone,
         )?))
+    }
+
+    fn insertable() -> bool {
+        true
+    }
+
+    fn open_writer(&self, table: &TableContext) -> Result<Box<dyn SourceWriter>> {
+        let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
+        let options = WriteOptions::from_options(&table.table)?;
+        Ok(Box::new(DeltaWriter(TableWriter::open(
+            &location, self.zone, &options,
+        )?)))
+    }
+}
+
+/// The columns of the Delta table `create_if_missing` creates for a foreign table.
+fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
+    table
+        .columns
+        .iter()
+        .map(|column| {
+            let numeric = (column.type_mod >= 4).then(|| {
+                let modifier = column.type_mod - 4;
+                (((modifier >> 16) & 0xffff) as u8, (modifier & 0xffff) as i8)
+            });
+            let data_type = pg_type_of(column.type_oid)
+                .and_then(|pg| delta_type_for(&pg, numeric))
+                .ok_or_else(|| OdpError::ColumnType {
+                    column: column.name.clone(),
+                    pg_type: column.type_name.clone(),
+                    source_type: "no Delta type (declare numeric(p,s) with p <= 38; jsonb columns need an existing table)".into(),
+                })?;
+            Ok(NewColumn {
+                name: column.name.clone(),
+                data_type,
+                nullable: true,
+                generation_expression: column.options.get("generation_expression").map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// A transaction's writes to a Delta table, seen through the FDW core.
+struct DeltaWriter(TableWriter);
+
+impl SourceWriter for DeltaWriter {
+    fn input_type(&self, column: &PgColumn) -> Result<DataType> {
+        let delta = self.0.column(&column.name)?;
+        mapping(&delta.data_type)
+            .arrow
+            .ok_or(OdpError::NotSupported(
+                "writing struct, map or nested array columns",
+            ))
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        Ok(self.0.write(batch)?)
+    }
+
+    fn savepoint(&mut self) -> Result<usize> {
+        Ok(self.0.savepoint()?)
+    }
+
+    fn rollback_to(&mut self, mark: usize) {
+        self.0.rollback_to(mark);
+    }
+
+    fn commit(&mut self) -> Result<Option<String>> {
+        let rows = self.0.rows();
+        Ok(self
+            .0
+            .commit()?
+            .map(|version| format!("committed {rows} rows as Delta version {version}")))
     }
 }
 

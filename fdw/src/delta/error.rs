@@ -45,6 +45,18 @@ pub enum DeltaError {
     /// a Parquet data file could not be decoded
     #[error("cannot read data file \"{path}\": {reason}")]
     DataFile { path: String, reason: String },
+    /// a value cannot be stored in its Delta column
+    #[error("invalid value for column \"{column}\": {reason}")]
+    InvalidValue { column: String, reason: String },
+    /// NULL in a column the Delta schema declares NOT NULL
+    #[error("null value in column \"{0}\" violates the Delta table's not-null constraint")]
+    NullValue(String),
+    /// a generated column given a value other than its generation expression's
+    #[error("value of generated column \"{0}\" does not match its generation expression")]
+    GeneratedMismatch(String),
+    /// another writer committed a conflicting change first
+    #[error("could not commit to the Delta table because of a concurrent change: {0}")]
+    WriteConflict(String),
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),

@@ -9,5 +9,6 @@ pub mod scan;
 pub mod schema;
 pub mod table;
 pub mod types;
+pub mod write;
 
 pub use error::{DeltaError, Result};

@@ -29,7 +29,17 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("version", Kind::UInt),
     OptionSpec::optional("timestamp", Kind::Text),
     OptionSpec::optional("writer_time_zone", Kind::Text),
+    OptionSpec::optional("create_if_missing", Kind::Bool),
+    OptionSpec::optional("partition_by", Kind::Text),
+    OptionSpec::optional("compression", Kind::Text),
+    OptionSpec::optional("target_file_mb", Kind::UInt),
+    OptionSpec::optional("row_group_rows", Kind::UInt),
+    OptionSpec::optional("batch_size", Kind::UInt),
 ];
+
+/// Column options: the generation expression of a column of a table ODP creates.
+pub const COLUMN_OPTIONS: &[OptionSpec] =
+    &[OptionSpec::optional("generation_expression", Kind::Text)];
 
 /// The specs for one catalog.
 pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
@@ -37,7 +47,8 @@ pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
         Catalog::Server => SERVER_OPTIONS,
         Catalog::UserMapping => USER_MAPPING_OPTIONS,
         Catalog::Table => TABLE_OPTIONS,
-        Catalog::Wrapper | Catalog::Column => &[],
+        Catalog::Column => COLUMN_OPTIONS,
+        Catalog::Wrapper => &[],
     }
 }
 
@@ -149,7 +160,35 @@ pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
         }
     }
     writer_zone(table)?;
+    super::write::WriteOptions::from_options(table)?;
     time_travel(table).map(|_| ())
+}
+
+/// Checks column options (run at CREATE/ALTER FOREIGN TABLE): a generation expression
+/// must be one ODP evaluates, `CAST(column AS DATE)` or its synonyms.
+pub fn validate_column(column: &Options) -> Result<()> {
+    match column.get("generation_expression") {
+        Some(expression) if super::prune::date_generation_source(expression).is_none() => {
+            Err(DeltaError::InvalidOption(OptionError::BadValue {
+                name: "generation_expression".into(),
+                expected: "CAST(column AS DATE), to_date(column) or date(column)".into(),
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The partition columns named by the `partition_by` table option.
+pub fn partition_by(table: &Options) -> Vec<String> {
+    table
+        .get("partition_by")
+        .map(|list| {
+            list.split(',')
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Checks server options (run at CREATE/ALTER SERVER): the root decides what every

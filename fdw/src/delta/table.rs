@@ -6,7 +6,7 @@
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::FileStats;
-use super::schema::DeltaSchema;
+use super::schema::{DeltaSchema, DeltaType};
 use crate::runtime::check_interrupts;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use std::collections::HashMap;
@@ -215,7 +215,8 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
     Ok(table)
 }
 
-fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
+/// The schema of a loaded table's current version.
+pub fn table_schema(table: &DeltaTable, here: &str) -> Result<DeltaSchema> {
     let state = table
         .snapshot()
         .map_err(|e| DeltaError::from_delta(here, e))?;
@@ -229,7 +230,33 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
         .get("partitionColumns")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
-    let schema = DeltaSchema::parse(schema_string, &partition_columns)?;
+    DeltaSchema::parse(schema_string, &partition_columns)
+}
+
+/// The table at its newest version, for a writer (from the cache when it is current).
+pub fn open_for_write(location: &TableLocation) -> Result<DeltaTable> {
+    let latest = TableLocation {
+        time_travel: TimeTravel::Latest,
+        ..location.clone()
+    };
+    if location.time_travel != TimeTravel::Latest {
+        return Err(DeltaError::UnsupportedFeature(
+            "writing to a table pinned to a version or timestamp".into(),
+        ));
+    }
+    snapshot(&latest, None)?;
+    cache()
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&cache_key(&latest)).map(|entry| entry.table.clone()))
+        .ok_or_else(|| DeltaError::Runtime("snapshot cache unavailable".into()))
+}
+
+fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
+    let state = table
+        .snapshot()
+        .map_err(|e| DeltaError::from_delta(here, e))?;
+    let schema = table_schema(table, here)?;
     let files = state
         .log_data()
         .iter()
@@ -309,4 +336,88 @@ async fn list_tables_async(location: &TableLocation, remote_schema: &str) -> Res
     }
     names.sort();
     Ok(names)
+}
+
+/// A column of a Delta table to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewColumn {
+    /// column name
+    pub name: String,
+    /// its Delta type
+    pub data_type: DeltaType,
+    /// whether NULLs are allowed
+    pub nullable: bool,
+    /// `delta.generationExpression`, for generated columns
+    pub generation_expression: Option<String>,
+}
+
+/// Creates an empty Delta table at `location` unless one exists there already (another
+/// session may have created it first).
+pub fn create_table(
+    location: &TableLocation,
+    columns: &[NewColumn],
+    partition_by: &[String],
+) -> Result<()> {
+    crate::runtime::block_on(create_table_async(location, columns, partition_by))
+        .map_err(DeltaError::Runtime)?
+}
+
+async fn create_table_async(
+    location: &TableLocation,
+    columns: &[NewColumn],
+    partition_by: &[String],
+) -> Result<()> {
+    let here = location.url.as_str();
+    let table = DeltaTableBuilder::from_url(location.url.clone())
+        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
+        .with_storage_options(location.storage_options.clone())
+        .build()
+        .map_err(|e| DeltaError::from_delta(here, e))?;
+    let mut builder = table
+        .create()
+        .with_save_mode(deltalake::protocol::SaveMode::Ignore)
+        .with_partition_columns(partition_by.iter().cloned());
+    for column in columns {
+        let mut field = deltalake::kernel::StructField::new(
+            column.name.clone(),
+            kernel_type(&column.data_type)?,
+            column.nullable,
+        );
+        if let Some(expression) = &column.generation_expression {
+            field = field.with_metadata([("delta.generationExpression", expression.as_str())]);
+        }
+        builder = builder.with_columns([field]);
+    }
+    builder.await.map_err(|e| DeltaError::from_delta(here, e))?;
+    Ok(())
+}
+
+/// The `deltalake` type of a [`DeltaType`] (struct and map types are not created).
+fn kernel_type(data_type: &DeltaType) -> Result<deltalake::kernel::DataType> {
+    use deltalake::kernel::{ArrayType, DataType as K};
+    Ok(match data_type {
+        DeltaType::String => K::STRING,
+        DeltaType::Long => K::LONG,
+        DeltaType::Integer => K::INTEGER,
+        DeltaType::Short => K::SHORT,
+        DeltaType::Byte => K::BYTE,
+        DeltaType::Double => K::DOUBLE,
+        DeltaType::Float => K::FLOAT,
+        DeltaType::Boolean => K::BOOLEAN,
+        DeltaType::Date => K::DATE,
+        DeltaType::Timestamp => K::TIMESTAMP,
+        DeltaType::TimestampNtz => K::TIMESTAMP_NTZ,
+        DeltaType::Binary => K::BINARY,
+        DeltaType::Decimal(p, s) => K::decimal(*p, u8::try_from(*s).unwrap_or(0))
+            .map_err(|e| DeltaError::UnsupportedType(e.to_string()))?,
+        DeltaType::Array(element) => {
+            K::Array(Box::new(ArrayType::new(kernel_type(element)?, true)))
+        }
+        DeltaType::Struct | DeltaType::Map => {
+            return Err(DeltaError::UnsupportedType(format!(
+                "{} (create it with its fields from another writer)",
+                data_type.name()
+            )))
+        }
+    })
 }

@@ -97,6 +97,31 @@ pub fn mapping(delta: &DeltaType) -> TypeMapping {
     }
 }
 
+/// The Delta type a created table gives a column of Postgres type `pg` (the inverse of
+/// the declared types above); `numeric` is the `numeric(p, s)` modifier, which a
+/// `decimal` needs. `None` for jsonb and unconstrained numerics.
+pub fn delta_type_for(pg: &PgType, numeric: Option<(u8, i8)>) -> Option<DeltaType> {
+    Some(match pg {
+        PgType::Bool => DeltaType::Boolean,
+        PgType::Int2 => DeltaType::Short,
+        PgType::Int4 => DeltaType::Integer,
+        PgType::Int8 => DeltaType::Long,
+        PgType::Float4 => DeltaType::Float,
+        PgType::Float8 => DeltaType::Double,
+        PgType::Numeric => {
+            let (precision, scale) = numeric.filter(|(p, s)| *p <= 38 && *s >= 0)?;
+            DeltaType::Decimal(precision, scale)
+        }
+        PgType::Text | PgType::Varchar => DeltaType::String,
+        PgType::Date => DeltaType::Date,
+        PgType::Timestamp => DeltaType::TimestampNtz,
+        PgType::TimestampTz => DeltaType::Timestamp,
+        PgType::Bytea => DeltaType::Binary,
+        PgType::Array(element) => DeltaType::Array(Box::new(delta_type_for(element, numeric)?)),
+        PgType::Jsonb => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +156,33 @@ mod tests {
             let m = mapping(&t);
             assert!(m.accepts(&m.declared), "{t:?}");
         }
+    }
+
+    #[test]
+    fn created_types_map_back_to_their_declared_types() {
+        for pg in [
+            PgType::Bool,
+            PgType::Int2,
+            PgType::Int4,
+            PgType::Int8,
+            PgType::Float4,
+            PgType::Float8,
+            PgType::Text,
+            PgType::Date,
+            PgType::Timestamp,
+            PgType::TimestampTz,
+            PgType::Bytea,
+            PgType::Array(Box::new(PgType::Int8)),
+        ] {
+            let delta = delta_type_for(&pg, None).unwrap();
+            assert_eq!(mapping(&delta).declared, pg);
+        }
+        assert_eq!(
+            delta_type_for(&PgType::Numeric, Some((12, 2))),
+            Some(DeltaType::Decimal(12, 2))
+        );
+        assert_eq!(delta_type_for(&PgType::Numeric, None), None);
+        assert_eq!(delta_type_for(&PgType::Jsonb, None), None);
     }
 
     #[test]

@@ -1,0 +1,240 @@
+//! `FdwRoutine` write callbacks, generic over a [`Source`]: INSERT (row by row and in
+//! batches) and `COPY ... FROM`. Rows are collected into Arrow batches and handed to the
+//! transaction's [`super::SourceWriter`] (see [`super::xact`]), which commits at
+//! pre-commit.
+
+use super::catalog::table_context;
+use super::pgtype::pg_type_of;
+use super::rows::{BufferColumn, RowBuffer};
+use super::xact::with_writer;
+use super::{Source, TableContext};
+use crate::error::{OdpError, OrReport, Result};
+use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use std::os::raw::c_int;
+
+/// Rows collected before they are handed to the source.
+const ROWS_PER_BATCH: usize = 8192;
+/// Rows Postgres collects per `ExecForeignBatchInsert` call unless `batch_size` says.
+const DEFAULT_INSERT_BATCH_SIZE: u64 = 1000;
+
+/// The state of one INSERT (or COPY) into a foreign table.
+struct ModifyState<S: Source> {
+    table: TableContext,
+    source: S,
+    buffer: RowBuffer,
+    batch_size: c_int,
+}
+
+impl<S: Source> ModifyState<S> {
+    fn open(relid: pg_sys::Oid) -> Result<ModifyState<S>> {
+        let table = table_context(relid);
+        let source = S::open(&table)?;
+        let writer_types = {
+            let mut types = Vec::with_capacity(table.columns.len());
+            with_writer(
+                relid,
+                || source.open_writer(&table),
+                |writer| {
+                    for column in &table.columns {
+                        types.push(writer.input_type(column)?);
+                    }
+                    Ok(())
+                },
+            )?;
+            types
+        };
+        let columns = table
+            .columns
+            .iter()
+            .zip(writer_types)
+            .map(|(column, arrow)| {
+                let pg_type = pg_type_of(column.type_oid).ok_or_else(|| OdpError::ColumnType {
+                    column: column.name.clone(),
+                    pg_type: column.type_name.clone(),
+                    source_type: "unsupported".into(),
+                })?;
+                Ok(BufferColumn {
+                    name: column.name.clone(),
+                    attnum: column.attnum,
+                    pg_type,
+                    type_oid: column.type_oid,
+                    arrow,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let buffer = RowBuffer::new(columns).map_err(|e| OdpError::Unsupported(e.0))?;
+        let batch_size = table
+            .table
+            .uint("batch_size")
+            .unwrap_or(DEFAULT_INSERT_BATCH_SIZE)
+            .clamp(1, 65_535) as c_int;
+        Ok(ModifyState {
+            table,
+            source,
+            buffer,
+            batch_size,
+        })
+    }
+
+    /// Appends one row, handing a full batch to the writer.
+    unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
+        // SAFETY: the executor passes a slot of this relation's row type.
+        unsafe { self.buffer.push(slot) }.map_err(|e| OdpError::Unsupported(e.0))?;
+        if self.buffer.len() >= ROWS_PER_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the collected rows to the transaction's writer.
+    fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let batch = self
+            .buffer
+            .finish()
+            .map_err(|e| OdpError::Unsupported(e.0))?;
+        let (source, table) = (&self.source, &self.table);
+        with_writer(
+            table.relid,
+            || source.open_writer(table),
+            |w| w.write(&batch),
+        )
+    }
+}
+
+/// Moves `value` into a box freed when the current memory context is reset or deleted.
+fn in_current_context<T>(value: T) -> *mut T {
+    PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(value)
+}
+
+/// The state stored in a result relation, or `None` (EXPLAIN only).
+///
+/// # Safety
+/// `rinfo` must be a result relation whose `ri_FdwState` is null or ours.
+unsafe fn state<'a, S: Source>(
+    rinfo: *mut pg_sys::ResultRelInfo,
+) -> Option<&'a mut ModifyState<S>> {
+    // SAFETY: ri_FdwState was set by begin_* to a ModifyState<S> or left null.
+    unsafe { ((*rinfo).ri_FdwState as *mut ModifyState<S>).as_mut() }
+}
+
+/// `IsForeignRelUpdatable`: which commands the source accepts.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn is_foreign_rel_updatable<S: Source>(
+    _rel: pg_sys::Relation,
+) -> c_int {
+    if S::insertable() {
+        1 << pg_sys::CmdType::CMD_INSERT
+    } else {
+        0
+    }
+}
+
+/// `PlanForeignModify`: nothing to plan; every column is written.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn plan_foreign_modify(
+    _root: *mut pg_sys::PlannerInfo,
+    _plan: *mut pg_sys::ModifyTable,
+    _result_relation: pg_sys::Index,
+    _subplan_index: c_int,
+) -> *mut pg_sys::List {
+    std::ptr::null_mut()
+}
+
+/// `BeginForeignModify`: opens the source and the transaction's writer.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn begin_foreign_modify<S: Source>(
+    _mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    _fdw_private: *mut pg_sys::List,
+    _subplan_index: c_int,
+    eflags: c_int,
+) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
+        return;
+    }
+    // SAFETY: rinfo is the executor's result relation, open for this statement.
+    unsafe { begin::<S>(rinfo) }
+}
+
+/// `BeginForeignInsert` (COPY FROM, partition routing).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn begin_foreign_insert<S: Source>(
+    _mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+) {
+    // SAFETY: rinfo is the executor's result relation, open for this statement.
+    unsafe { begin::<S>(rinfo) }
+}
+
+unsafe fn begin<S: Source>(rinfo: *mut pg_sys::ResultRelInfo) {
+    // SAFETY: rinfo and its relation descriptor are valid for the statement.
+    unsafe {
+        let relid = (*(*rinfo).ri_RelationDesc).rd_id;
+        let state = ModifyState::<S>::open(relid).or_report();
+        (*rinfo).ri_FdwState = in_current_context(state) as *mut _;
+    }
+}
+
+/// `ExecForeignInsert`: one row.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_insert<S: Source>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    _plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: the state was set by begin; the slot holds the new row.
+    unsafe {
+        if let Some(state) = state::<S>(rinfo) {
+            state.push(slot).or_report();
+        }
+    }
+    slot
+}
+
+/// `ExecForeignBatchInsert`: `*num_slots` rows.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_batch_insert<S: Source>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slots: *mut *mut pg_sys::TupleTableSlot,
+    _plan_slots: *mut *mut pg_sys::TupleTableSlot,
+    num_slots: *mut c_int,
+) -> *mut *mut pg_sys::TupleTableSlot {
+    // SAFETY: slots holds *num_slots rows of this relation; the state was set by begin.
+    unsafe {
+        if let Some(state) = state::<S>(rinfo) {
+            for i in 0..(*num_slots).max(0) as usize {
+                state.push(*slots.add(i)).or_report();
+            }
+        }
+    }
+    slots
+}
+
+/// `GetForeignModifyBatchSize`: the table's `batch_size` option.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size<S: Source>(
+    rinfo: *mut pg_sys::ResultRelInfo,
+) -> c_int {
+    // SAFETY: the state is ours or absent (then rows come one at a time).
+    unsafe { state::<S>(rinfo).map(|s| s.batch_size).unwrap_or(1) }
+}
+
+/// `EndForeignModify` / `EndForeignInsert`: hands the last rows to the writer; they are
+/// committed with the transaction.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn end_foreign_modify<S: Source>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+) {
+    // SAFETY: the state is ours or absent (EXPLAIN only).
+    unsafe {
+        if let Some(state) = state::<S>(rinfo) {
+            state.flush().or_report();
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Tuples → Arrow: rows inserted into a foreign table are appended to one Arrow builder
+//! per column, in the Arrow type the source asks for, and handed over a batch at a time.
+//! Every conversion is exact: a value that does not fit its target (an integer out of
+//! range, a numeric beyond the decimal's precision, an infinite date) is an error.
+
+use super::datum::Unsupported;
+use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
+use odp_fdw::arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListArray, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use odp_fdw::arrow::buffer::{NullBuffer, OffsetBuffer};
+use odp_fdw::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use odp_fdw::numeric::{Decimal, Numeric};
+use odp_fdw::types::PgType;
+use pgrx::{pg_sys, AnyNumeric, FromDatum};
+use std::sync::Arc;
+
+/// One column a [`RowBuffer`] collects.
+#[derive(Debug, Clone)]
+pub struct BufferColumn {
+    /// column name as the source knows it
+    pub name: String,
+    /// attribute number in the relation (1-based)
+    pub attnum: i16,
+    /// the column's Postgres type
+    pub pg_type: PgType,
+    /// the type OID (for arrays)
+    pub type_oid: pg_sys::Oid,
+    /// the Arrow type the source takes
+    pub arrow: DataType,
+}
+
+/// Rows being collected into Arrow arrays.
+pub struct RowBuffer {
+    columns: Vec<BufferColumn>,
+    builders: Vec<ColumnBuilder>,
+    schema: SchemaRef,
+    rows: usize,
+}
+
+impl RowBuffer {
+    /// A buffer for `columns`; fails when a column's type cannot become its Arrow type.
+    pub fn new(columns: Vec<BufferColumn>) -> Result<RowBuffer, Unsupported> {
+        let builders = columns
+            .iter()
+            .map(|c| ColumnBuilder::new(&c.pg_type, &c.arrow))
+            .collect::<Result<Vec<_>, _>>()?;
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.arrow.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        Ok(RowBuffer {
+            columns,
+            builders,
+            schema,
+            rows: 0,
+        })
+    }
+
+    /// Rows collected since the last [`RowBuffer::finish`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no row is collected.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends the row in `slot`.
+    ///
+    /// # Safety
+    /// `slot` must hold a row of the relation the columns belong to.
+    pub unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), Unsupported> {
+        // SAFETY: slot_getallattrs fills tts_values/tts_isnull for every attribute.
+        let (values, nulls) = unsafe {
+            pg_sys::slot_getallattrs(slot);
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            (
+                std::slice::from_raw_parts((*slot).tts_values, natts),
+                std::slice::from_raw_parts((*slot).tts_isnull, natts),
+            )
+        };
+        for (column, builder) in self.columns.iter().zip(&mut self.builders) {
+            let i = (column.attnum - 1) as usize;
+            // SAFETY: the datum belongs to this attribute, whose type is the column's.
+            unsafe { builder.append(values[i], nulls[i], &column.pg_type, column.type_oid) }
+                .map_err(|e| Unsupported(format!("column \"{}\": {}", column.name, e.0)))?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The collected rows as a batch; the buffer starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, Unsupported> {
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(ColumnBuilder::finish)
+            .collect();
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| Unsupported(e.to_string()))
+    }
+}
+
+/// A builder for one column, by target Arrow type.
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int8(Int8Builder),
+    Int16(Int16Builder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float32(Float32Builder),
+    Float64(Float64Builder),
+    Boolean(BooleanBuilder),
+    Date32(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder, Option<Arc<str>>),
+    Decimal(Decimal128Builder, u8, i8),
+    Binary(BinaryBuilder),
+    List(Box<ListBuilder>),
+}
+
+/// A list column: offsets and validity per row, elements in one child builder.
+struct ListBuilder {
+    field: Arc<Field>,
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+    elements: ColumnBuilder,
+    element: PgType,
+    element_oid: pg_sys::Oid,
+}
+
+fn out_of_range(value: impl std::fmt::Display, target: &DataType) -> Unsupported {
+    Unsupported(format!("value {value} is out of range for {target}"))
+}
+
+impl ColumnBuilder {
+    fn new(pg: &PgType, arrow: &DataType) -> Result<ColumnBuilder, Unsupported> {
+        use PgType as P;
+        let integer = |p: &PgType| matches!(p, P::Int2 | P::Int4 | P::Int8 | P::Numeric);
+        Ok(match (arrow, pg) {
+            (DataType::Utf8, P::Text | P::Varchar) => ColumnBuilder::Utf8(StringBuilder::new()),
+            (DataType::Int8, p) if integer(p) => ColumnBuilder::Int8(Int8Builder::new()),
+            (DataType::Int16, p) if integer(p) => ColumnBuilder::Int16(Int16Builder::new()),
+            (DataType::Int32, p) if integer(p) => ColumnBuilder::Int32(Int32Builder::new()),
+            (DataType::Int64, p) if integer(p) => ColumnBuilder::Int64(Int64Builder::new()),
+            (DataType::Float32, P::Float4 | P::Float8) => {
+                ColumnBuilder::Float32(Float32Builder::new())
+            }
+            (DataType::Float64, P::Float4 | P::Float8) => {
+                ColumnBuilder::Float64(Float64Builder::new())
+            }
+            (DataType::Boolean, P::Bool) => ColumnBuilder::Boolean(BooleanBuilder::new()),
+            (DataType::Date32, P::Date) => ColumnBuilder::Date32(Date32Builder::new()),
+            (DataType::Timestamp(TimeUnit::Microsecond, zone), P::Timestamp | P::TimestampTz) => {
+                ColumnBuilder::Timestamp(TimestampMicrosecondBuilder::new(), zone.clone())
+            }
+            (DataType::Decimal128(p, s), P::Numeric) => ColumnBuilder::Decimal(
+                Decimal128Builder::new()
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(|e| Unsupported(e.to_string()))?,
+                *p,
+                *s,
+            ),
+            (DataType::Binary, P::Bytea) => ColumnBuilder::Binary(BinaryBuilder::new()),
+            (DataType::List(field), P::Array(element)) => {
+                ColumnBuilder::List(Box::new(ListBuilder {
+                    field: field.clone(),
+                    offsets: vec![0],
+                    valid: Vec::new(),
+                    elements: ColumnBuilder::new(element, field.data_type())?,
+                    element: (**element).clone(),
+                    element_oid: super::pgtype::oid_of(element),
+                }))
+            }
+            _ => {
+                return Err(Unsupported(format!(
+                    "writing {} values into a column of Arrow type {arrow} is not supported",
+                    pg.sql()
+                )))
+            }
+        })
+    }
+
+    /// Appends one value.
+    ///
+    /// # Safety
+    /// `datum` must be a valid Datum of type `pg` (OID `oid`), unless `is_null`.
+    unsafe fn append(
+        &mut self,
+        datum: pg_sys::Datum,
+        is_null: bool,
+        pg: &PgType,
+        oid: pg_sys::Oid,
+    ) -> Result<(), Unsupported> {
+        if is_null {
+            self.append_null();
+            return Ok(());
+        }
+        // SAFETY: the caller guarantees the datum's type.
+        unsafe {
+            match self {
+                ColumnBuilder::Utf8(b) => b.append_value(text(datum)?),
+                ColumnBuilder::Int8(b) => {
+                    let v = integer(datum, pg)?;
+                    b.append_value(i8::try_from(v).map_err(|_| out_of_range(v, &DataType::Int8))?)
+                }
+                ColumnBuilder::Int16(b) => {
+                    let v = integer(datum, pg)?;
+                    b.append_value(i16::try_from(v).map_err(|_| out_of_range(v, &DataType::Int16))?)
+                }
+                ColumnBuilder::Int32(b) => {
+                    let v = integer(datum, pg)?;
+                    b.append_value(i32::try_from(v).map_err(|_| out_of_range(v, &DataType::Int32))?)
+                }
+                ColumnBuilder::Int64(b) => b.append_value(integer(datum, pg)?),
+                ColumnBuilder::Float32(b) => b.append_value(match pg {
+                    PgType::Float4 => from_datum::<f32>(datum)?,
+                    _ => {
+                        let v = from_datum::<f64>(datum)?;
+                        let narrowed = v as f32;
+                        if narrowed as f64 != v && !v.is_nan() {
+                            return Err(Unsupported(format!(
+                                "{v} cannot be stored exactly as a Delta float"
+                            )));
+                        }
+                        narrowed
+                    }
+                }),
+                ColumnBuilder::Float64(b) => b.append_value(match pg {
+                    PgType::Float4 => from_datum::<f32>(datum)? as f64,
+                    _ => from_datum::<f64>(datum)?,
+                }),
+                ColumnBuilder::Boolean(b) => b.append_value(from_datum::<bool>(datum)?),
+                ColumnBuilder::Date32(b) => {
+                    let days = from_datum::<i32>(datum)?;
+                    if days == i32::MIN || days == i32::MAX {
+                        return Err(Unsupported("an infinite date cannot be stored".into()));
+                    }
+                    b.append_value(
+                        days.checked_add(PG_EPOCH_OFFSET_DAYS)
+                            .ok_or_else(|| out_of_range(days, &DataType::Date32))?,
+                    )
+                }
+                ColumnBuilder::Timestamp(b, _) => {
+                    let micros = from_datum::<i64>(datum)?;
+                    if micros == i64::MIN || micros == i64::MAX {
+                        return Err(Unsupported("an infinite timestamp cannot be stored".into()));
+                    }
+                    b.append_value(micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or_else(|| {
+                        out_of_range(micros, &DataType::Timestamp(TimeUnit::Microsecond, None))
+                    })?)
+                }
+                ColumnBuilder::Decimal(b, precision, scale) => {
+                    let decimal = finite_numeric(datum)?;
+                    let unscaled = decimal
+                        .to_unscaled_rounded(*scale)
+                        .filter(|u| u.unsigned_abs() < 10u128.pow(*precision as u32))
+                        .ok_or_else(|| {
+                            out_of_range(&decimal, &DataType::Decimal128(*precision, *scale))
+                        })?;
+                    b.append_value(unscaled)
+                }
+                ColumnBuilder::Binary(b) => b.append_value(from_datum::<&[u8]>(datum)?),
+                ColumnBuilder::List(list) => list.append(datum, oid)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Utf8(b) => b.append_null(),
+            ColumnBuilder::Int8(b) => b.append_null(),
+            ColumnBuilder::Int16(b) => b.append_null(),
+            ColumnBuilder::Int32(b) => b.append_null(),
+            ColumnBuilder::Int64(b) => b.append_null(),
+            ColumnBuilder::Float32(b) => b.append_null(),
+            ColumnBuilder::Float64(b) => b.append_null(),
+            ColumnBuilder::Boolean(b) => b.append_null(),
+            ColumnBuilder::Date32(b) => b.append_null(),
+            ColumnBuilder::Timestamp(b, _) => b.append_null(),
+            ColumnBuilder::Decimal(b, ..) => b.append_null(),
+            ColumnBuilder::Binary(b) => b.append_null(),
+            ColumnBuilder::List(list) => {
+                let last = *list.offsets.last().unwrap_or(&0);
+                list.offsets.push(last);
+                list.valid.push(false);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int16(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int32(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float32(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(b) => Arc::new(b.finish()),
+            ColumnBuilder::Boolean(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date32(b) => Arc::new(b.finish()),
+            ColumnBuilder::Timestamp(b, zone) => {
+                Arc::new(b.finish().with_timezone_opt(zone.clone()))
+            }
+            ColumnBuilder::Decimal(b, ..) => Arc::new(b.finish()),
+            ColumnBuilder::Binary(b) => Arc::new(b.finish()),
+            ColumnBuilder::List(list) => list.finish(),
+        }
+    }
+}
+
+impl ListBuilder {
+    /// Appends one Postgres array value as one list.
+    ///
+    /// # Safety
+    /// `datum` must be a valid array Datum of type `oid`.
+    unsafe fn append(&mut self, datum: pg_sys::Datum, oid: pg_sys::Oid) -> Result<(), Unsupported> {
+        // SAFETY: the caller guarantees an array datum of this type.
+        let array =
+            unsafe { pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, oid) }
+                .ok_or_else(|| Unsupported("cannot read an array value".into()))?;
+        for item in array.iter() {
+            match item {
+                // SAFETY: elements of an array of type `oid` are of its element type.
+                Some(d) => unsafe {
+                    self.elements
+                        .append(d, false, &self.element, self.element_oid)
+                }?,
+                None => self.elements.append_null(),
+            }
+        }
+        let last = *self.offsets.last().unwrap_or(&0);
+        let count = i32::try_from(array.len()).map_err(|_| Unsupported("array too long".into()))?;
+        self.offsets.push(last + count);
+        self.valid.push(true);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let offsets = OffsetBuffer::new(std::mem::replace(&mut self.offsets, vec![0]).into());
+        let nulls = NullBuffer::from(std::mem::take(&mut self.valid));
+        let values = self.elements.finish();
+        Arc::new(ListArray::new(
+            self.field.clone(),
+            offsets,
+            values,
+            Some(nulls),
+        ))
+    }
+}
+
+/// `T` from a non-null Datum.
+///
+/// # Safety
+/// `datum` must be a valid Datum of `T`'s Postgres type.
+unsafe fn from_datum<T: FromDatum>(datum: pg_sys::Datum) -> Result<T, Unsupported> {
+    // SAFETY: the caller guarantees the type; the datum is not null.
+    unsafe { T::from_datum(datum, false) }.ok_or_else(|| Unsupported("unreadable value".into()))
+}
+
+/// The text of a text or varchar Datum.
+///
+/// # Safety
+/// `datum` must be a valid text or varchar Datum.
+unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, Unsupported> {
+    // SAFETY: the caller guarantees a text datum.
+    unsafe { from_datum::<&str>(datum) }
+}
+
+/// A finite numeric Datum as an exact decimal.
+///
+/// # Safety
+/// `datum` must be a valid numeric Datum.
+unsafe fn finite_numeric(datum: pg_sys::Datum) -> Result<Decimal, Unsupported> {
+    // SAFETY: the caller guarantees a numeric datum.
+    let text = unsafe { from_datum::<AnyNumeric>(datum) }?.to_string();
+    match Numeric::parse(&text) {
+        Some(Numeric::Finite(d)) => Ok(d),
+        _ => Err(Unsupported(format!(
+            "{text} cannot be stored in a Delta decimal"
+        ))),
+    }
+}
+
+/// The integer value of an integer or numeric Datum.
+///
+/// # Safety
+/// `datum` must be a valid Datum of type `pg`.
+unsafe fn integer(datum: pg_sys::Datum, pg: &PgType) -> Result<i64, Unsupported> {
+    // SAFETY: the caller guarantees the datum's type.
+    unsafe {
+        Ok(match pg {
+            PgType::Int2 => from_datum::<i16>(datum)? as i64,
+            PgType::Int4 => from_datum::<i32>(datum)? as i64,
+            PgType::Int8 => from_datum::<i64>(datum)?,
+            _ => {
+                let decimal = finite_numeric(datum)?;
+                decimal
+                    .is_integer()
+                    .then(|| decimal.to_unscaled(0))
+                    .flatten()
+                    .and_then(|v| i64::try_from(v).ok())
+                    .ok_or_else(|| out_of_range(&decimal, &DataType::Int64))?
+            }
+        })
+    }
+}
