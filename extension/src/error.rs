@@ -25,6 +25,12 @@ pub enum OdpError {
     /// a value the source produced has no Postgres representation
     #[error("cannot convert source data: {0}")]
     Unsupported(String),
+    /// a value does not fit the column it is written to
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
+    /// a date or timestamp the source cannot hold
+    #[error("date/time value out of range: {0}")]
+    DatetimeOutOfRange(String),
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
@@ -67,6 +73,8 @@ impl OdpError {
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            OdpError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::catalog::table_context;
 use super::pgtype::pg_type_of;
-use super::rows::{BufferColumn, RowBuffer};
+use super::rows::{BufferColumn, RowBuffer, WriteError};
 use super::xact::with_writer;
 use super::{Source, TableContext};
 use crate::error::{OdpError, OrReport, Result};
@@ -62,7 +62,7 @@ impl<S: Source> ModifyState<S> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let buffer = RowBuffer::new(columns).map_err(|e| OdpError::Unsupported(e.0))?;
+        let buffer = RowBuffer::new(columns).map_err(write_error)?;
         let batch_size = table
             .table
             .uint("batch_size")
@@ -79,7 +79,7 @@ impl<S: Source> ModifyState<S> {
     /// Appends one row, handing a full batch to the writer.
     unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
         // SAFETY: the executor passes a slot of this relation's row type.
-        unsafe { self.buffer.push(slot) }.map_err(|e| OdpError::Unsupported(e.0))?;
+        unsafe { self.buffer.push(slot) }.map_err(write_error)?;
         if self.buffer.len() >= ROWS_PER_BATCH {
             self.flush()?;
         }
@@ -91,16 +91,22 @@ impl<S: Source> ModifyState<S> {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let batch = self
-            .buffer
-            .finish()
-            .map_err(|e| OdpError::Unsupported(e.0))?;
+        let batch = self.buffer.finish().map_err(write_error)?;
         let (source, table) = (&self.source, &self.table);
         with_writer(
             table.relid,
             || source.open_writer(table),
             |w| w.write(&batch),
         )
+    }
+}
+
+/// The SQL error of a row that could not be collected.
+fn write_error(e: WriteError) -> OdpError {
+    match e {
+        WriteError::Type(m) => OdpError::Unsupported(m),
+        WriteError::OutOfRange(m) => OdpError::OutOfRange(m),
+        WriteError::Datetime(m) => OdpError::DatetimeOutOfRange(m),
     }
 }
 

@@ -3,7 +3,6 @@
 //! Every conversion is exact: a value that does not fit its target (an integer out of
 //! range, a numeric beyond the decimal's precision, an infinite date) is an error.
 
-use super::datum::Unsupported;
 use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
@@ -16,6 +15,28 @@ use odp_fdw::numeric::{Decimal, Numeric};
 use odp_fdw::types::PgType;
 use pgrx::{pg_sys, AnyNumeric, FromDatum};
 use std::sync::Arc;
+
+/// Why a row could not be collected.
+#[derive(Debug)]
+pub enum WriteError {
+    /// the column's type cannot be written to its source type (0A000)
+    Type(String),
+    /// a number does not fit the source column (22003)
+    OutOfRange(String),
+    /// a date or timestamp the source cannot hold (22008)
+    Datetime(String),
+}
+
+impl WriteError {
+    fn in_column(self, column: &str) -> WriteError {
+        let prefix = |m: String| format!("column \"{column}\": {m}");
+        match self {
+            WriteError::Type(m) => WriteError::Type(prefix(m)),
+            WriteError::OutOfRange(m) => WriteError::OutOfRange(prefix(m)),
+            WriteError::Datetime(m) => WriteError::Datetime(prefix(m)),
+        }
+    }
+}
 
 /// One column a [`RowBuffer`] collects.
 #[derive(Debug, Clone)]
@@ -42,7 +63,7 @@ pub struct RowBuffer {
 
 impl RowBuffer {
     /// A buffer for `columns`; fails when a column's type cannot become its Arrow type.
-    pub fn new(columns: Vec<BufferColumn>) -> Result<RowBuffer, Unsupported> {
+    pub fn new(columns: Vec<BufferColumn>) -> Result<RowBuffer, WriteError> {
         let builders = columns
             .iter()
             .map(|c| ColumnBuilder::new(&c.pg_type, &c.arrow))
@@ -75,7 +96,7 @@ impl RowBuffer {
     ///
     /// # Safety
     /// `slot` must hold a row of the relation the columns belong to.
-    pub unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), Unsupported> {
+    pub unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), WriteError> {
         // SAFETY: slot_getallattrs fills tts_values/tts_isnull for every attribute.
         let (values, nulls) = unsafe {
             pg_sys::slot_getallattrs(slot);
@@ -89,21 +110,22 @@ impl RowBuffer {
             let i = (column.attnum - 1) as usize;
             // SAFETY: the datum belongs to this attribute, whose type is the column's.
             unsafe { builder.append(values[i], nulls[i], &column.pg_type, column.type_oid) }
-                .map_err(|e| Unsupported(format!("column \"{}\": {}", column.name, e.0)))?;
+                .map_err(|e| e.in_column(&column.name))?;
         }
         self.rows += 1;
         Ok(())
     }
 
     /// The collected rows as a batch; the buffer starts empty again.
-    pub fn finish(&mut self) -> Result<RecordBatch, Unsupported> {
+    pub fn finish(&mut self) -> Result<RecordBatch, WriteError> {
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect();
         self.rows = 0;
-        RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| Unsupported(e.to_string()))
+        RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|e| WriteError::Type(e.to_string()))
     }
 }
 
@@ -134,12 +156,12 @@ struct ListBuilder {
     element_oid: pg_sys::Oid,
 }
 
-fn out_of_range(value: impl std::fmt::Display, target: &DataType) -> Unsupported {
-    Unsupported(format!("value {value} is out of range for {target}"))
+fn out_of_range(value: impl std::fmt::Display, target: &DataType) -> WriteError {
+    WriteError::OutOfRange(format!("value {value} is out of range for {target}"))
 }
 
 impl ColumnBuilder {
-    fn new(pg: &PgType, arrow: &DataType) -> Result<ColumnBuilder, Unsupported> {
+    fn new(pg: &PgType, arrow: &DataType) -> Result<ColumnBuilder, WriteError> {
         use PgType as P;
         let integer = |p: &PgType| matches!(p, P::Int2 | P::Int4 | P::Int8 | P::Numeric);
         Ok(match (arrow, pg) {
@@ -162,7 +184,7 @@ impl ColumnBuilder {
             (DataType::Decimal128(p, s), P::Numeric) => ColumnBuilder::Decimal(
                 Decimal128Builder::new()
                     .with_precision_and_scale(*p, *s)
-                    .map_err(|e| Unsupported(e.to_string()))?,
+                    .map_err(|e| WriteError::Type(e.to_string()))?,
                 *p,
                 *s,
             ),
@@ -178,7 +200,7 @@ impl ColumnBuilder {
                 }))
             }
             _ => {
-                return Err(Unsupported(format!(
+                return Err(WriteError::Type(format!(
                     "writing {} values into a column of Arrow type {arrow} is not supported",
                     pg.sql()
                 )))
@@ -196,7 +218,7 @@ impl ColumnBuilder {
         is_null: bool,
         pg: &PgType,
         oid: pg_sys::Oid,
-    ) -> Result<(), Unsupported> {
+    ) -> Result<(), WriteError> {
         if is_null {
             self.append_null();
             return Ok(());
@@ -224,7 +246,7 @@ impl ColumnBuilder {
                         let v = from_datum::<f64>(datum)?;
                         let narrowed = v as f32;
                         if narrowed as f64 != v && !v.is_nan() {
-                            return Err(Unsupported(format!(
+                            return Err(WriteError::OutOfRange(format!(
                                 "{v} cannot be stored exactly as a Delta float"
                             )));
                         }
@@ -239,7 +261,9 @@ impl ColumnBuilder {
                 ColumnBuilder::Date32(b) => {
                     let days = from_datum::<i32>(datum)?;
                     if days == i32::MIN || days == i32::MAX {
-                        return Err(Unsupported("an infinite date cannot be stored".into()));
+                        return Err(WriteError::Datetime(
+                            "an infinite date cannot be stored".into(),
+                        ));
                     }
                     b.append_value(
                         days.checked_add(PG_EPOCH_OFFSET_DAYS)
@@ -249,7 +273,9 @@ impl ColumnBuilder {
                 ColumnBuilder::Timestamp(b, _) => {
                     let micros = from_datum::<i64>(datum)?;
                     if micros == i64::MIN || micros == i64::MAX {
-                        return Err(Unsupported("an infinite timestamp cannot be stored".into()));
+                        return Err(WriteError::Datetime(
+                            "an infinite timestamp cannot be stored".into(),
+                        ));
                     }
                     b.append_value(micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or_else(|| {
                         out_of_range(micros, &DataType::Timestamp(TimeUnit::Microsecond, None))
@@ -320,11 +346,11 @@ impl ListBuilder {
     ///
     /// # Safety
     /// `datum` must be a valid array Datum of type `oid`.
-    unsafe fn append(&mut self, datum: pg_sys::Datum, oid: pg_sys::Oid) -> Result<(), Unsupported> {
+    unsafe fn append(&mut self, datum: pg_sys::Datum, oid: pg_sys::Oid) -> Result<(), WriteError> {
         // SAFETY: the caller guarantees an array datum of this type.
         let array =
             unsafe { pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, oid) }
-                .ok_or_else(|| Unsupported("cannot read an array value".into()))?;
+                .ok_or_else(|| WriteError::Type("cannot read an array value".into()))?;
         for item in array.iter() {
             match item {
                 // SAFETY: elements of an array of type `oid` are of its element type.
@@ -336,7 +362,8 @@ impl ListBuilder {
             }
         }
         let last = *self.offsets.last().unwrap_or(&0);
-        let count = i32::try_from(array.len()).map_err(|_| Unsupported("array too long".into()))?;
+        let count = i32::try_from(array.len())
+            .map_err(|_| WriteError::OutOfRange("array too long".into()))?;
         self.offsets.push(last + count);
         self.valid.push(true);
         Ok(())
@@ -359,16 +386,17 @@ impl ListBuilder {
 ///
 /// # Safety
 /// `datum` must be a valid Datum of `T`'s Postgres type.
-unsafe fn from_datum<T: FromDatum>(datum: pg_sys::Datum) -> Result<T, Unsupported> {
+unsafe fn from_datum<T: FromDatum>(datum: pg_sys::Datum) -> Result<T, WriteError> {
     // SAFETY: the caller guarantees the type; the datum is not null.
-    unsafe { T::from_datum(datum, false) }.ok_or_else(|| Unsupported("unreadable value".into()))
+    unsafe { T::from_datum(datum, false) }
+        .ok_or_else(|| WriteError::Type("unreadable value".into()))
 }
 
 /// The text of a text or varchar Datum.
 ///
 /// # Safety
 /// `datum` must be a valid text or varchar Datum.
-unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, Unsupported> {
+unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, WriteError> {
     // SAFETY: the caller guarantees a text datum.
     unsafe { from_datum::<&str>(datum) }
 }
@@ -377,12 +405,12 @@ unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, Unsupported> {
 ///
 /// # Safety
 /// `datum` must be a valid numeric Datum.
-unsafe fn finite_numeric(datum: pg_sys::Datum) -> Result<Decimal, Unsupported> {
+unsafe fn finite_numeric(datum: pg_sys::Datum) -> Result<Decimal, WriteError> {
     // SAFETY: the caller guarantees a numeric datum.
     let text = unsafe { from_datum::<AnyNumeric>(datum) }?.to_string();
     match Numeric::parse(&text) {
         Some(Numeric::Finite(d)) => Ok(d),
-        _ => Err(Unsupported(format!(
+        _ => Err(WriteError::OutOfRange(format!(
             "{text} cannot be stored in a Delta decimal"
         ))),
     }
@@ -392,7 +420,7 @@ unsafe fn finite_numeric(datum: pg_sys::Datum) -> Result<Decimal, Unsupported> {
 ///
 /// # Safety
 /// `datum` must be a valid Datum of type `pg`.
-unsafe fn integer(datum: pg_sys::Datum, pg: &PgType) -> Result<i64, Unsupported> {
+unsafe fn integer(datum: pg_sys::Datum, pg: &PgType) -> Result<i64, WriteError> {
     // SAFETY: the caller guarantees the datum's type.
     unsafe {
         Ok(match pg {

@@ -1,0 +1,83 @@
+-- Writes: one Delta commit per transaction, nothing on rollback or error, savepoints,
+-- generated date columns, COPY FROM, and exact type checks on the way in.
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- a fresh table under the server root for this run
+SELECT 'writes/w_' || md5(random()::text) AS wpath \gset
+CREATE FUNCTION pg_temp.commits() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM pg_ls_dir(current_setting('odp_test.log_dir')) f WHERE f LIKE '%.json' $$;
+SELECT set_config('odp_test.log_dir', :'lake_root' || '/' || :'wpath' || '/_delta_log', false) IS NOT NULL AS set;
+CREATE FOREIGN TABLE pg_temp.w (
+    id bigint, name text, amount numeric(12,2), ratio real, tags text[], ts timestamptz,
+    day date OPTIONS (generation_expression 'CAST(ts AS DATE)')
+) SERVER lake OPTIONS (path :'wpath', create_if_missing 'true', partition_by 'day', compression 'zstd:3');
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;
+
+-- one statement, one commit; the generated day is computed
+INSERT INTO pg_temp.w (id, name, amount, ratio, tags, ts)
+SELECT g, 'n' || g, g * 1.25, g / 4.0, ARRAY['t' || g, NULL], '2026-03-01 00:00+00'::timestamptz + g * interval '7 hours'
+  FROM generate_series(1, 40) g;
+SELECT count(*) AS rows, sum(amount), count(DISTINCT day) AS days, pg_temp.commits() AS commits FROM pg_temp.w;
+SELECT id, name, amount, ratio, tags, ts, day FROM pg_temp.w WHERE id IN (1, 4, 40) ORDER BY id;
+
+-- several statements in a transaction: still one commit, at COMMIT
+BEGIN;
+INSERT INTO pg_temp.w (id, ts) VALUES (101, '2026-04-01 12:00+00');
+INSERT INTO pg_temp.w (id, ts) VALUES (102, '2026-04-02 12:00+00');
+SELECT pg_temp.commits() AS commits_before_commit;
+COMMIT;
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;
+
+-- ROLLBACK leaves no trace in the log
+BEGIN;
+INSERT INTO pg_temp.w (id, ts) SELECT g, now() FROM generate_series(200, 299) g;
+ROLLBACK;
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;
+
+-- a statement that fails midway commits nothing
+SELECT pg_temp.try($$INSERT INTO pg_temp.w (id, ts) SELECT g, now() + (1 / (g - 5000)) * interval '1 s' FROM generate_series(1, 10000) g$$);
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;
+
+-- ROLLBACK TO SAVEPOINT discards only the rows written after it
+BEGIN;
+INSERT INTO pg_temp.w (id, ts) VALUES (301, '2026-05-01 00:00+00');
+SAVEPOINT a;
+INSERT INTO pg_temp.w (id, ts) VALUES (302, '2026-05-01 00:00+00');
+SAVEPOINT b;
+INSERT INTO pg_temp.w (id, ts) VALUES (303, '2026-05-01 00:00+00');
+ROLLBACK TO a;
+INSERT INTO pg_temp.w (id, ts) VALUES (304, '2026-05-01 00:00+00');
+SAVEPOINT c;
+INSERT INTO pg_temp.w (id, ts) VALUES (305, '2026-05-01 00:00+00');
+RELEASE c;
+COMMIT;
+SELECT id FROM pg_temp.w WHERE id > 300 ORDER BY id;
+
+-- COPY FROM
+COPY pg_temp.w (id, name, ts) FROM STDIN WITH (FORMAT csv);
+401,copied one,2026-06-01 08:00:00+00
+402,"copied, two",2026-06-02 08:00:00+00
+\.
+SELECT id, name, day FROM pg_temp.w WHERE id > 400 ORDER BY id;
+
+-- values that do not fit are errors, never silently changed
+SELECT pg_temp.try($$INSERT INTO pg_temp.w (id, ts, day) VALUES (501, '2026-03-01 10:00+00', '2026-03-05')$$);
+CREATE FOREIGN TABLE pg_temp.w8 (id bigint, ratio float8, amount numeric) SERVER lake OPTIONS (path :'wpath');
+SELECT pg_temp.try($$INSERT INTO pg_temp.w8 (id, ratio) VALUES (502, 0.1)$$);
+SELECT pg_temp.try($$INSERT INTO pg_temp.w8 (id, amount) VALUES (502, 12345678901.5)$$);
+INSERT INTO pg_temp.w8 (id, ratio, amount) VALUES (502, 0.5, 1.005);
+SELECT pg_temp.try($$INSERT INTO pg_temp.w (id, ts) VALUES (503, 'infinity')$$);
+SELECT id, ratio, amount FROM pg_temp.w WHERE id = 502;
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;
+
+-- a reader sees the new version at its next statement; pruning works on written files
+EXPLAIN (COSTS OFF) SELECT id FROM pg_temp.w WHERE ts >= '2026-04-01' AND ts < '2026-04-02';
+SELECT id FROM pg_temp.w WHERE ts >= '2026-04-01' AND ts < '2026-04-02';
+
+-- tables whose rules ODP cannot enforce, and pinned versions, are not written
+CREATE FOREIGN TABLE pg_temp.pinned (id bigint) SERVER lake OPTIONS (path :'wpath', version '1');
+SELECT pg_temp.try($$INSERT INTO pg_temp.pinned VALUES (1)$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id bigint) SERVER lake OPTIONS (path 'x', compression 'brotli:99')$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (d date OPTIONS (generation_expression 'd + 1')) SERVER lake OPTIONS (path 'x')$$);
