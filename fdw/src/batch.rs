@@ -19,4 +19,6 @@ pub struct ScanBatch {
     pub num_rows: usize,
     /// one entry per requested column
     pub columns: Vec<ColumnData>,
+    /// the identity of each row, when the request asked for them (UPDATE, DELETE)
+    pub row_ids: Option<Vec<u64>>,
 }

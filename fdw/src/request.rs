@@ -105,6 +105,9 @@ pub struct ScanRequest {
     pub quals: Vec<Qual>,
     /// at most this many rows are needed (only set when no filter is left above the scan)
     pub limit: Option<u64>,
+    /// each row must carry its identity (the scan feeds an UPDATE or DELETE)
+    #[serde(default)]
+    pub row_ids: bool,
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
             columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
             quals: Vec::new(),
             limit: None,
+            row_ids: false,
         };
         let mut scan = source.begin_scan(&request).or_report();
         let outer = pg_sys::CurrentMemoryContext;

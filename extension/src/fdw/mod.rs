@@ -127,6 +127,13 @@ pub trait Source: Sized + 'static {
         false
     }
 
+    /// Whether foreign tables of this source accept UPDATE and DELETE: its scans then
+    /// give every row an identity when asked (`ScanRequest::row_ids`), and its writer
+    /// deletes rows by it.
+    fn updatable() -> bool {
+        false
+    }
+
     /// Opens the writer that collects this transaction's writes to the table; the FDW
     /// core keeps one per foreign table and transaction and commits it at pre-commit.
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
@@ -141,7 +148,15 @@ pub trait SourceWriter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType>;
 
     /// Takes rows: columns named as the foreign table's, in their `input_type`s.
-    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// `updated` rows are the new versions of rows an UPDATE deleted: values the
+    /// source derives (generated columns) are derived again rather than checked.
+    fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()>;
+
+    /// Deletes rows by the identities its scans gave them (UPDATE deletes the old row
+    /// and writes the new one).
+    fn delete(&mut self, _row_ids: &[u64]) -> Result<()> {
+        Err(crate::error::OdpError::NotSupported("UPDATE and DELETE"))
+    }
 
     /// Marks the writes so far (a savepoint starts) and returns the mark.
     fn savepoint(&mut self) -> Result<usize>;

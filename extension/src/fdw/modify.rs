@@ -1,7 +1,8 @@
 //! `FdwRoutine` write callbacks, generic over a [`Source`]: INSERT (row by row and in
-//! batches) and `COPY ... FROM`. Rows are collected into Arrow batches and handed to the
-//! transaction's [`super::SourceWriter`] (see [`super::xact`]), which commits at
-//! pre-commit.
+//! batches), `COPY ... FROM`, UPDATE and DELETE. Rows are collected into Arrow batches
+//! and handed to the transaction's [`super::SourceWriter`] (see [`super::xact`]), which
+//! commits at pre-commit. UPDATE and DELETE name rows by the identity the scan put in
+//! `ctid`; an UPDATE deletes the old row and writes the new one.
 
 use super::catalog::table_context;
 use super::pgtype::pg_type_of;
@@ -23,6 +24,12 @@ struct ModifyState<S: Source> {
     source: S,
     buffer: RowBuffer,
     batch_size: c_int,
+    /// the `ctid` junk column of the subplan (UPDATE, DELETE)
+    ctid_column: pg_sys::AttrNumber,
+    /// identities of rows to delete, not yet handed to the writer
+    deleted: Vec<u64>,
+    /// the statement is an UPDATE: rows pushed are new versions of deleted rows
+    updating: bool,
 }
 
 impl<S: Source> ModifyState<S> {
@@ -73,6 +80,9 @@ impl<S: Source> ModifyState<S> {
             source,
             buffer,
             batch_size,
+            ctid_column: 0,
+            deleted: Vec::new(),
+            updating: false,
         })
     }
 
@@ -86,17 +96,45 @@ impl<S: Source> ModifyState<S> {
         Ok(())
     }
 
-    /// Hands the collected rows to the transaction's writer.
+    /// Records the deletion of the row whose identity is in `plan_slot`'s `ctid`.
+    unsafe fn delete(&mut self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
+        let mut is_null = false;
+        // SAFETY: ctid_column is the subplan's ctid junk column; its datum points to an
+        // ItemPointerData in the plan slot.
+        let id = unsafe {
+            let datum = pg_sys::ExecGetJunkAttribute(plan_slot, self.ctid_column, &mut is_null);
+            if is_null {
+                return Err(OdpError::Unsupported("a row without identity".into()));
+            }
+            super::routine::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
+        };
+        self.deleted.push(id);
+        if self.deleted.len() >= ROWS_PER_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the collected rows and deletions to the transaction's writer.
     fn flush(&mut self) -> Result<()> {
+        let (source, table) = (&self.source, &self.table);
+        if !self.deleted.is_empty() {
+            let deleted = std::mem::take(&mut self.deleted);
+            with_writer(
+                table.relid,
+                || source.open_writer(table),
+                |w| w.delete(&deleted),
+            )?;
+        }
         if self.buffer.is_empty() {
             return Ok(());
         }
         let batch = self.buffer.finish().map_err(write_error)?;
-        let (source, table) = (&self.source, &self.table);
+        let updated = self.updating;
         with_writer(
             table.relid,
             || source.open_writer(table),
-            |w| w.write(&batch),
+            |w| w.write(&batch, updated),
         )
     }
 }
@@ -131,10 +169,36 @@ unsafe fn state<'a, S: Source>(
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable<S: Source>(
     _rel: pg_sys::Relation,
 ) -> c_int {
+    let mut commands = 0;
     if S::insertable() {
-        1 << pg_sys::CmdType::CMD_INSERT
-    } else {
-        0
+        commands |= 1 << pg_sys::CmdType::CMD_INSERT;
+    }
+    if S::updatable() {
+        commands |= (1 << pg_sys::CmdType::CMD_UPDATE) | (1 << pg_sys::CmdType::CMD_DELETE);
+    }
+    commands
+}
+
+/// `AddForeignUpdateTargets`: UPDATE and DELETE name rows by `ctid`, which the scan
+/// fills with the source's row identity.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn add_foreign_update_targets(
+    root: *mut pg_sys::PlannerInfo,
+    rtindex: pg_sys::Index,
+    _target_rte: *mut pg_sys::RangeTblEntry,
+    _target_relation: pg_sys::Relation,
+) {
+    // SAFETY: builds a Var of the target relation and registers it with the planner.
+    unsafe {
+        let var = pg_sys::makeVar(
+            rtindex as _,
+            pg_sys::SelfItemPointerAttributeNumber as pg_sys::AttrNumber,
+            pg_sys::TIDOID,
+            -1,
+            pg_sys::InvalidOid,
+            0,
+        );
+        pg_sys::add_row_identity_var(root, var, rtindex, c"ctid".as_ptr());
     }
 }
 
@@ -149,10 +213,11 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     std::ptr::null_mut()
 }
 
-/// `BeginForeignModify`: opens the source and the transaction's writer.
+/// `BeginForeignModify`: opens the source and the transaction's writer, and finds the
+/// `ctid` column UPDATE and DELETE take row identities from.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_modify<S: Source>(
-    _mtstate: *mut pg_sys::ModifyTableState,
+    mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
     _fdw_private: *mut pg_sys::List,
     _subplan_index: c_int,
@@ -161,8 +226,20 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify<S: Source>(
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
         return;
     }
-    // SAFETY: rinfo is the executor's result relation, open for this statement.
-    unsafe { begin::<S>(rinfo) }
+    // SAFETY: rinfo is the executor's result relation; mtstate's outer plan is the
+    // subplan producing the rows to modify.
+    unsafe {
+        begin::<S>(rinfo);
+        if (*mtstate).operation != pg_sys::CmdType::CMD_INSERT {
+            let subplan = (*(*mtstate).ps.lefttree).plan;
+            let ctid =
+                pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, c"ctid".as_ptr());
+            if let Some(state) = state::<S>(rinfo) {
+                state.ctid_column = ctid;
+                state.updating = (*mtstate).operation == pg_sys::CmdType::CMD_UPDATE;
+            }
+        }
+    }
 }
 
 /// `BeginForeignInsert` (COPY FROM, partition routing).
@@ -219,6 +296,42 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert<S: Source>(
         }
     }
     slots
+}
+
+/// `ExecForeignUpdate`: deletes the old row and writes the new one.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_update<S: Source>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: the state was set by begin; slot holds the whole new row, plan_slot the
+    // old row's ctid.
+    unsafe {
+        if let Some(state) = state::<S>(rinfo) {
+            state.delete(plan_slot).or_report();
+            state.push(slot).or_report();
+        }
+    }
+    slot
+}
+
+/// `ExecForeignDelete`: deletes the row.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_delete<S: Source>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: the state was set by begin; plan_slot holds the row's ctid.
+    unsafe {
+        if let Some(state) = state::<S>(rinfo) {
+            state.delete(plan_slot).or_report();
+        }
+    }
+    slot
 }
 
 /// `GetForeignModifyBatchSize`: the table's `batch_size` option.

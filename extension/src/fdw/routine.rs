@@ -43,6 +43,9 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ExecForeignBatchInsert = Some(super::modify::exec_foreign_batch_insert::<S>);
     routine.GetForeignModifyBatchSize = Some(super::modify::get_foreign_modify_batch_size::<S>);
     routine.EndForeignModify = Some(super::modify::end_foreign_modify::<S>);
+    routine.AddForeignUpdateTargets = Some(super::modify::add_foreign_update_targets);
+    routine.ExecForeignUpdate = Some(super::modify::exec_foreign_update::<S>);
+    routine.ExecForeignDelete = Some(super::modify::exec_foreign_delete::<S>);
     routine.BeginForeignInsert = Some(super::modify::begin_foreign_insert::<S>);
     routine.EndForeignInsert = Some(super::modify::end_foreign_modify::<S>);
     pg_sys::Datum::from(routine.into_pg())
@@ -80,6 +83,8 @@ struct ScanPlan {
     quals: Vec<PlannedQual>,
     limit: Option<u64>,
     explain: Vec<(String, String)>,
+    /// rows must carry their identity in `ctid` (the scan feeds an UPDATE or DELETE)
+    row_ids: bool,
 }
 
 #[pg_guard]
@@ -99,6 +104,7 @@ unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
             columns: Vec::new(),
             quals: constant_quals(&quals),
             limit,
+            row_ids: false,
         };
         let estimate = source.estimate(&request).or_report();
         let selectivity = pg_sys::clauselist_selectivity(
@@ -360,6 +366,7 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             quals,
             limit,
             explain: state.estimate.explain.clone(),
+            row_ids: wants_row_ids(baserel),
         };
         let json = serde_json::to_string(&plan)
             .ok()
@@ -378,6 +385,24 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             ptr::null_mut(),
             ptr::null_mut(),
             outer_plan,
+        )
+    }
+}
+
+/// Whether the scan's output includes `ctid`: the row identity an UPDATE or DELETE asks
+/// for (see `modify::add_foreign_update_targets`).
+unsafe fn wants_row_ids(baserel: *mut pg_sys::RelOptInfo) -> bool {
+    // SAFETY: reltarget is a valid planner expression list.
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+        pg_sys::pull_varattnos(
+            (*(*baserel).reltarget).exprs as *mut pg_sys::Node,
+            (*baserel).relid as pg_sys::Index,
+            &mut attrs,
+        );
+        pg_sys::bms_is_member(
+            pg_sys::SelfItemPointerAttributeNumber - pg_sys::FirstLowInvalidHeapAttributeNumber,
+            attrs,
         )
     }
 }
@@ -418,7 +443,7 @@ struct ScanState<S: Source> {
     exprs: Vec<*mut pg_sys::ExprState>,
     targets: Vec<PgType>,
     scan: Option<S::Scan>,
-    batch: Option<(usize, Vec<BatchColumn>)>,
+    batch: Option<(usize, Vec<BatchColumn>, Option<Vec<u64>>)>,
     row: usize,
     /// the scan returned its last row; only a rescan starts another
     done: bool,
@@ -524,6 +549,7 @@ impl<S: Source> ScanState<S> {
             columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
             quals,
             limit: self.plan.limit,
+            row_ids: self.plan.row_ids,
         }
     }
 
@@ -575,9 +601,12 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
             state.scan = Some(scan);
         }
         loop {
-            if let Some((rows, columns)) = &state.batch {
+            if let Some((rows, columns, row_ids)) = &state.batch {
                 if state.row < *rows {
                     fill_slot(slot, &state.plan.columns, columns, state.row);
+                    if let Some(ids) = row_ids {
+                        (*slot).tts_tid = item_pointer(ids[state.row]);
+                    }
                     state.row += 1;
                     return slot;
                 }
@@ -603,12 +632,30 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                             .collect::<Result<Vec<_>, _>>()
                     });
                     let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
-                    state.batch = Some((rows, columns));
+                    state.batch = Some((rows, columns, batch.row_ids));
                     state.row = 0;
                 }
             }
         }
     }
+}
+
+/// A row identity (48 bits) as the `ctid` of a tuple.
+pub fn item_pointer(id: u64) -> pg_sys::ItemPointerData {
+    let block = (id >> 16) as u32;
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: (block >> 16) as u16,
+            bi_lo: block as u16,
+        },
+        ip_posid: id as u16,
+    }
+}
+
+/// The row identity a `ctid` holds.
+pub fn row_id(tid: &pg_sys::ItemPointerData) -> u64 {
+    let block = ((tid.ip_blkid.bi_hi as u64) << 16) | tid.ip_blkid.bi_lo as u64;
+    (block << 16) | tid.ip_posid as u64
 }
 
 /// Stores row `row` of the batch in `slot`: one guarded call per row

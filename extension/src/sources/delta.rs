@@ -149,6 +149,10 @@ impl Source for DeltaSource {
         true
     }
 
+    fn updatable() -> bool {
+        true
+    }
+
     fn open_writer(&self, table: &TableContext) -> Result<Box<dyn SourceWriter>> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let options = WriteOptions::from_options(&table.table)?;
@@ -198,8 +202,13 @@ impl SourceWriter for DeltaWriter {
             ))
     }
 
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        Ok(self.0.write(batch)?)
+    fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
+        Ok(self.0.write(batch, updated)?)
+    }
+
+    fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        self.0.delete(row_ids);
+        Ok(())
     }
 
     fn savepoint(&mut self) -> Result<usize> {

@@ -112,6 +112,7 @@ impl SourceScan for TestScan {
         Ok(Some(ScanBatch {
             num_rows: ids.len(),
             columns,
+            row_ids: None,
         }))
     }
 

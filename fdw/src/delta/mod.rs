@@ -5,6 +5,7 @@ pub mod filter;
 pub mod options;
 pub mod prune;
 pub mod reader;
+pub mod rowid;
 pub mod scan;
 pub mod schema;
 pub mod table;

@@ -93,12 +93,43 @@ pub struct DeltaScan {
     remaining: Option<u64>,
     counters: ScanCounters,
     zone: WriterZone,
+    /// whether rows carry their identity (see [`super::rowid`])
+    row_ids: bool,
 }
 
 struct FileReader {
     stream: ParquetRecordBatchStream<ObjectFileReader>,
     /// for each requested column: index in the projected batch, or a constant
     sources: Vec<ColumnSource>,
+    /// where the rows of each selected row group start in the file, and how many
+    row_groups: Vec<(u64, u64)>,
+    /// the selected row group being read, and rows of it read so far
+    position: (usize, u64),
+    /// the file's number for row identities
+    file_number: Option<u64>,
+}
+
+impl FileReader {
+    /// The identities of the next `rows` rows (batches never span row groups).
+    fn next_row_ids(&mut self, rows: usize) -> Result<Vec<u64>> {
+        let Some(file) = self.file_number else {
+            return Ok(Vec::new());
+        };
+        let (group, offset) = &mut self.position;
+        while self
+            .row_groups
+            .get(*group)
+            .is_some_and(|(_, n)| *offset >= *n)
+        {
+            *group += 1;
+            *offset = 0;
+        }
+        let start = self.row_groups.get(*group).map(|(s, _)| *s).unwrap_or(0) + *offset;
+        *offset += rows as u64;
+        (start..start + rows as u64)
+            .map(|position| super::rowid::row_id(file, position))
+            .collect()
+    }
 }
 
 enum ColumnSource {
@@ -148,7 +179,34 @@ impl DeltaScan {
             remaining: request.limit,
             counters,
             zone,
+            row_ids: request.row_ids,
         })
+    }
+
+    /// A scan of whole files (every column, every row, with row identities): the rows
+    /// an UPDATE or DELETE rewrites.
+    pub fn of_files(
+        snapshot: Arc<TableSnapshot>,
+        files: Vec<usize>,
+        zone: WriterZone,
+    ) -> DeltaScan {
+        let counters = ScanCounters {
+            files_total: snapshot.files.len() as u64,
+            ..Default::default()
+        };
+        DeltaScan {
+            columns: snapshot.schema.columns.clone(),
+            snapshot,
+            pruner: Pruner::default(),
+            filters: Vec::new(),
+            files,
+            next_file: 0,
+            current: None,
+            remaining: None,
+            counters,
+            zone,
+            row_ids: true,
+        }
     }
 
     /// Counters so far.
@@ -186,8 +244,10 @@ impl DeltaScan {
                 Some(Err(e)) => return Err(self.data_error(e.to_string())),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
-                    let out =
+                    let row_ids = reader.next_row_ids(batch.num_rows())?;
+                    let mut out =
                         to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
+                    out.row_ids = self.row_ids.then_some(row_ids);
                     let mut out =
                         apply_filters(out, &self.filters).map_err(|e| self.data_error(e))?;
                     if out.num_rows == 0 {
@@ -286,8 +346,8 @@ impl DeltaScan {
             }
         }
 
+        let metadata = builder.metadata().clone();
         let row_groups: Vec<usize> = {
-            let metadata = builder.metadata().clone();
             let schema = &self.snapshot.schema;
             (0..metadata.num_row_groups())
                 .filter(|&i| {
@@ -301,6 +361,24 @@ impl DeltaScan {
                 })
                 .collect()
         };
+        let starts: Vec<u64> = metadata
+            .row_groups()
+            .iter()
+            .scan(0u64, |start, group| {
+                let here = *start;
+                *start += group.num_rows() as u64;
+                Some(here)
+            })
+            .collect();
+        let group_positions = row_groups
+            .iter()
+            .map(|&i| (starts[i], metadata.row_group(i).num_rows() as u64))
+            .collect();
+        let file_number = if self.row_ids {
+            Some(super::rowid::file_number(&self.snapshot.file_url(index))?)
+        } else {
+            None
+        };
         if row_groups.is_empty() {
             return Ok(None);
         }
@@ -313,7 +391,13 @@ impl DeltaScan {
             builder = builder.with_limit(limit as usize);
         }
         let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
-        Ok(Some(FileReader { stream, sources }))
+        Ok(Some(FileReader {
+            stream,
+            sources,
+            row_groups: group_positions,
+            position: (0, 0),
+            file_number,
+        }))
     }
 }
 
@@ -452,6 +536,7 @@ fn to_scan_batch(
     Ok(ScanBatch {
         num_rows: batch.num_rows(),
         columns,
+        row_ids: None,
     })
 }
 
@@ -486,6 +571,12 @@ fn apply_filters(
     if kept == batch.num_rows {
         return Ok(batch);
     }
+    let row_ids = batch.row_ids.map(|ids| {
+        ids.into_iter()
+            .zip(mask.iter())
+            .filter_map(|(id, keep)| (keep == Some(true)).then_some(id))
+            .collect()
+    });
     let columns = batch
         .columns
         .into_iter()
@@ -499,6 +590,7 @@ fn apply_filters(
     Ok(ScanBatch {
         num_rows: kept,
         columns,
+        row_ids,
     })
 }
 
@@ -514,6 +606,10 @@ fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
     ScanBatch {
         num_rows: rows,
         columns,
+        row_ids: batch.row_ids.map(|mut ids| {
+            ids.truncate(rows);
+            ids
+        }),
     }
 }
 

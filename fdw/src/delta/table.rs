@@ -53,6 +53,8 @@ pub struct DataFile {
     pub stats: Option<FileStats>,
     /// whether rows of this file are deleted through a deletion vector
     pub has_deletion_vector: bool,
+    /// the path exactly as the log's add action spells it (what a remove must repeat)
+    pub log_path: String,
 }
 
 /// An immutable view of one table version.
@@ -73,6 +75,11 @@ pub struct TableSnapshot {
 }
 
 impl TableSnapshot {
+    /// The full URL of data file `index`, as row identities name it.
+    pub fn file_url(&self, index: usize) -> String {
+        format!("{}{}", self.url, self.files[index].path)
+    }
+
     /// Rows in the table according to the log (files without stats count as unknown).
     pub fn total_records(&self) -> Option<u64> {
         self.files
@@ -273,6 +280,7 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
             partition_values: view.partition_values_map(),
             stats: view.stats().and_then(|s| FileStats::parse(&s, &schema)),
             has_deletion_vector: view.deletion_vector_descriptor().is_some(),
+            log_path: view.path().to_string(),
         })
         .collect();
     Ok(TableSnapshot {

@@ -6,22 +6,34 @@
 use super::error::{DeltaError, Result};
 use super::options::TableLocation;
 use super::prune::{date_generation_source, WriterZone};
+use super::rowid::locate;
+use super::scan::DeltaScan;
 use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use super::table::{open_for_write, table_schema};
+use super::table::{open_for_write, snapshot, table_schema};
+use super::types::mapping;
+use crate::batch::{ColumnData, ScanBatch};
+use crate::numeric::Numeric;
 use crate::options::{OptionError, Options};
+use crate::value::Value;
 use crate::value::MICROS_PER_DAY;
-use deltalake::arrow::array::{new_null_array, Array, ArrayRef, AsArray, Date32Array, RecordBatch};
-use deltalake::arrow::compute::{cast_with_options, CastOptions};
-use deltalake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use deltalake::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
+    Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
+use deltalake::arrow::datatypes::{
+    DataType, Date32Type, Field, Schema, TimeUnit, TimestampMicrosecondType,
+};
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
 };
-use deltalake::kernel::{Action, Add};
+use deltalake::kernel::{Action, Add, Remove};
 use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Retries of a commit that lost a race with another writer (appends never conflict).
@@ -113,12 +125,17 @@ struct GeneratedDate {
 
 /// The writes of one host transaction to one Delta table.
 pub struct TableWriter {
+    location: TableLocation,
     table: DeltaTable,
     schema: DeltaSchema,
     arrow_schema: deltalake::arrow::datatypes::SchemaRef,
     writer: RecordBatchWriter,
-    /// files sealed so far, in order; savepoints are positions in this list
+    /// files sealed so far, in order
     staged: Vec<Add>,
+    /// identities of the rows deleted (or updated) so far, in order
+    deleted: Vec<u64>,
+    /// savepoints: lengths of `staged` and `deleted` when each was taken
+    marks: Vec<(usize, usize)>,
     zone: WriterZone,
     generated: Vec<GeneratedDate>,
     rows: u64,
@@ -142,11 +159,14 @@ impl TableWriter {
         let arrow_schema = writer.arrow_schema();
         let generated = generated_dates(&schema)?;
         Ok(TableWriter {
+            location: location.clone(),
             table,
             schema,
             arrow_schema,
             writer,
             staged: Vec::new(),
+            deleted: Vec::new(),
+            marks: Vec::new(),
             zone,
             generated,
             rows: 0,
@@ -166,13 +186,13 @@ impl TableWriter {
     }
 
     /// Streams `batch` (columns named as in the table, any subset) into data files.
-    /// Missing columns are NULL, generated date columns are computed when NULL and
-    /// checked when given.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Missing columns are NULL; generated date columns are computed when NULL and
+    /// checked when given, or recomputed for the `updated` versions of rows.
+    pub fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let full = self.complete(batch)?;
+        let full = self.complete(batch, updated)?;
         let rows = full.num_rows() as u64;
         let here = self.table.table_url().to_string();
         crate::runtime::block_on(self.writer.write(full))
@@ -182,42 +202,66 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Deletes rows by identity (see [`super::rowid`]); the files holding them are
+    /// rewritten without them at commit.
+    pub fn delete(&mut self, row_ids: &[u64]) {
+        self.deleted.extend_from_slice(row_ids);
+    }
+
     /// Seals the files written so far and returns a mark [`Self::rollback_to`] can
     /// return to (a savepoint of the host transaction).
     pub fn savepoint(&mut self) -> Result<usize> {
         self.seal()?;
-        Ok(self.staged.len())
+        self.marks.push((self.staged.len(), self.deleted.len()));
+        Ok(self.marks.len() - 1)
     }
 
     /// Forgets everything written after `mark`: open files are aborted, sealed ones are
-    /// left unreferenced for vacuum.
+    /// left unreferenced for vacuum, deletions after it are dropped.
     pub fn rollback_to(&mut self, mark: usize) {
         self.writer.reset();
-        self.staged.truncate(mark);
+        if let Some(&(staged, deleted)) = self.marks.get(mark) {
+            self.staged.truncate(staged);
+            self.deleted.truncate(deleted);
+            self.marks.truncate(mark);
+        }
     }
 
-    /// Commits every file of the transaction in one Delta commit; `None` when nothing
-    /// was written. A commit that loses to a conflicting writer is retried; appends
-    /// never conflict.
+    /// Commits every change of the transaction in one Delta commit; `None` when there
+    /// was none. Files holding deleted rows are rewritten without them (or removed when
+    /// every row goes); a commit that loses to a conflicting writer fails with
+    /// [`DeltaError::WriteConflict`], appends are retried.
     pub fn commit(&mut self) -> Result<Option<u64>> {
+        let removes = self.rewrite_deleted()?;
         self.seal()?;
-        if self.staged.is_empty() {
+        if self.staged.is_empty() && removes.is_empty() {
             return Ok(None);
         }
         let here = self.table.table_url().to_string();
-        let actions: Vec<Action> = self.staged.drain(..).map(Action::Add).collect();
-        let partition_by = self
-            .schema
-            .columns
-            .iter()
-            .filter(|c| c.is_partition)
-            .map(|c| c.name.clone())
-            .collect::<Vec<_>>();
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: (!partition_by.is_empty()).then_some(partition_by),
-            predicate: None,
+        let operation = if removes.is_empty() {
+            let partition_by = self
+                .schema
+                .columns
+                .iter()
+                .filter(|c| c.is_partition)
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>();
+            DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: (!partition_by.is_empty()).then_some(partition_by),
+                predicate: None,
+            }
+        } else if self.rows > 0 {
+            DeltaOperation::Update { predicate: None }
+        } else {
+            DeltaOperation::Delete { predicate: None }
         };
+        let actions: Vec<Action> = self
+            .staged
+            .drain(..)
+            .map(Action::Add)
+            .chain(removes.into_iter().map(Action::Remove))
+            .collect();
         let state = self
             .table
             .snapshot()
@@ -233,6 +277,105 @@ impl TableWriter {
         Ok(Some(finalized.version))
     }
 
+    /// Rewrites the files holding deleted rows, at the newest version: their remaining
+    /// rows go to new files; returns the removes of the old files. A file that another
+    /// writer removed since the rows were read is a conflict.
+    fn rewrite_deleted(&mut self) -> Result<Vec<Remove>> {
+        if self.deleted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_file: HashMap<String, HashSet<u64>> = HashMap::new();
+        for id in &self.deleted {
+            let (url, position) = locate(*id)?;
+            by_file.entry(url).or_default().insert(position);
+        }
+        // The newest version: its files are the ones a commit may remove.
+        self.table = open_for_write(&self.location)?;
+        let latest = snapshot(&self.location, None)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut removes = Vec::with_capacity(by_file.len());
+        let mut urls: Vec<_> = by_file.into_iter().collect();
+        urls.sort_by(|a, b| a.0.cmp(&b.0));
+        for (url, positions) in urls {
+            crate::runtime::check_interrupts();
+            let index = (0..latest.files.len())
+                .find(|&i| latest.file_url(i) == url)
+                .ok_or_else(|| {
+                    DeltaError::WriteConflict(
+                        "a data file holding updated or deleted rows was changed by another writer"
+                            .into(),
+                    )
+                })?;
+            let file = &latest.files[index];
+            let every_row = file
+                .stats
+                .as_ref()
+                .and_then(|s| s.num_records)
+                .is_some_and(|n| n == positions.len() as u64);
+            if !every_row {
+                let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone);
+                while let Some(batch) = scan.next_batch()? {
+                    let kept = self.without_positions(batch, &positions)?;
+                    let rows = self.rows;
+                    self.write(&kept, false)?;
+                    // Rewritten rows are not new rows of the transaction.
+                    self.rows = rows;
+                }
+            }
+            removes.push(Remove {
+                path: file.log_path.clone(),
+                data_change: true,
+                deletion_timestamp: Some(now),
+                extended_file_metadata: Some(true),
+                partition_values: Some(file.partition_values.clone().into_iter().collect()),
+                size: Some(file.size as i64),
+                ..Default::default()
+            });
+        }
+        self.deleted.clear();
+        Ok(removes)
+    }
+
+    /// The rows of a whole-file scan batch whose positions are not in `deleted`, as a
+    /// batch of the table's columns.
+    fn without_positions(&self, batch: ScanBatch, deleted: &HashSet<u64>) -> Result<RecordBatch> {
+        let ids = batch.row_ids.clone().unwrap_or_default();
+        let keep: BooleanArray = ids
+            .iter()
+            .map(|id| locate(*id).map(|(_, p)| Some(!deleted.contains(&p))))
+            .collect::<Result<_>>()?;
+        let mut columns = Vec::with_capacity(batch.columns.len());
+        let mut fields = Vec::with_capacity(batch.columns.len());
+        for (data, column) in batch.columns.into_iter().zip(&self.schema.columns) {
+            let array = match data {
+                ColumnData::Array(array) => array,
+                ColumnData::Constant(value) => {
+                    let target = mapping(&column.data_type)
+                        .arrow
+                        .ok_or_else(|| DeltaError::UnsupportedType(column.data_type.name()))?;
+                    constant_array(&value, &target, batch.num_rows).map_err(|reason| {
+                        DeltaError::InvalidValue {
+                            column: column.name.clone(),
+                            reason,
+                        }
+                    })?
+                }
+            };
+            let kept = filter(&array, &keep).map_err(|e| DeltaError::InvalidValue {
+                column: column.name.clone(),
+                reason: e.to_string(),
+            })?;
+            fields.push(Field::new(&column.name, kept.data_type().clone(), true));
+            columns.push(kept);
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| {
+            DeltaError::InvalidValue {
+                column: String::new(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
     fn seal(&mut self) -> Result<()> {
         let here = self.table.table_url().to_string();
         let adds = crate::runtime::block_on(self.writer.flush())
@@ -243,7 +386,7 @@ impl TableWriter {
     }
 
     /// `batch` as a batch of the whole table schema.
-    fn complete(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn complete(&self, batch: &RecordBatch, updated: bool) -> Result<RecordBatch> {
         let rows = batch.num_rows();
         let exact = CastOptions {
             safe: false,
@@ -267,6 +410,10 @@ impl TableWriter {
             columns.push(array);
         }
         for generated in &self.generated {
+            if updated {
+                let field = &self.arrow_schema.fields()[generated.column];
+                columns[generated.column] = new_null_array(field.data_type(), rows);
+            }
             columns[generated.column] = self.generate_date(generated, &columns)?;
         }
         for (array, column) in columns.iter().zip(&self.schema.columns) {
@@ -332,6 +479,41 @@ impl TableWriter {
         }
         Ok(Arc::new(Date32Array::from(out)))
     }
+}
+
+/// `rows` copies of a partition value, as an array of type `target`.
+fn constant_array(
+    value: &Value,
+    target: &DataType,
+    rows: usize,
+) -> std::result::Result<ArrayRef, String> {
+    let array: ArrayRef = match value {
+        Value::Null => return Ok(new_null_array(target, rows)),
+        Value::Bool(b) => Arc::new(BooleanArray::from(vec![*b; rows])),
+        Value::Int(i) => Arc::new(Int64Array::from(vec![*i; rows])),
+        Value::Float4(f) => Arc::new(Float32Array::from(vec![*f; rows])),
+        Value::Float(f) => Arc::new(Float64Array::from(vec![*f; rows])),
+        Value::Text(t) => Arc::new(StringArray::from(vec![t.as_str(); rows])),
+        Value::Date(d) => Arc::new(Date32Array::from(vec![*d; rows])),
+        Value::Timestamp(t) => Arc::new(TimestampMicrosecondArray::from(vec![*t; rows])),
+        Value::Numeric(Numeric::Finite(d)) => match target {
+            DataType::Decimal128(p, s) => {
+                let unscaled = d.to_unscaled(*s).ok_or("decimal out of range")?;
+                Arc::new(
+                    Decimal128Array::from(vec![unscaled; rows])
+                        .with_precision_and_scale(*p, *s)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            other => return Err(format!("a decimal cannot be stored as {other}")),
+        },
+        other => return Err(format!("{} cannot be stored as {target}", other.display())),
+    };
+    let exact = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    cast_with_options(&array, target, &exact).map_err(|e| e.to_string())
 }
 
 /// Writer features whose rules ODP follows when it appends: it computes generated date
