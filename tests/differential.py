@@ -8,6 +8,7 @@ EXCEPT ALL in both directions, so ordering and duplicates are checked too.
 import os
 import random
 import sys
+import uuid
 
 import psycopg
 
@@ -111,6 +112,55 @@ def exactness_templates(cur, rng):
     ]
 
 
+def write_statements(cur, rng):
+    """Generated INSERT/UPDATE/DELETE statements (and transactions around them) with `{s}`
+    for the schema, applied alike to a Delta table and a heap table."""
+    uids = sample(cur, "SELECT user_id FROM heap.transactions", 30, rng)
+    days = sample(cur, "SELECT DISTINCT txn_date::text FROM heap.transactions", 30, rng)
+    tids = sample(cur, "SELECT transaction_id FROM heap.transactions", 30, rng)
+    t = "{s}.dw"
+    gens = [
+        lambda: f"UPDATE {t} SET quantity = quantity + 1 WHERE user_id = {quote(rng.choice(uids))}",
+        lambda: f"UPDATE {t} SET total_amount = total_amount * 2, transaction_time = transaction_time + interval '{rng.randint(1, 40)} hours' WHERE transaction_id < {quote(rng.choice(tids))} AND quantity = {rng.randint(1, 5)}",
+        lambda: f"DELETE FROM {t} WHERE txn_date = {quote(rng.choice(days))}",
+        lambda: f"DELETE FROM {t} WHERE quantity = {rng.randint(1, 6)} AND total_amount > {rng.randint(0, 2000)}",
+        lambda: f"INSERT INTO {t} (transaction_id, user_id, quantity, total_amount, transaction_time) SELECT transaction_id || 'i', user_id, quantity, total_amount, transaction_time FROM heap.transactions WHERE txn_date = {quote(rng.choice(days))}",
+        lambda: f"BEGIN; UPDATE {t} SET quantity = 0 WHERE txn_date = {quote(rng.choice(days))}; ROLLBACK",
+        lambda: f"BEGIN; DELETE FROM {t} WHERE user_id = {quote(rng.choice(uids))}; SAVEPOINT s; INSERT INTO {t} (transaction_id, user_id, quantity, total_amount, transaction_time) VALUES ('x', 'u', 1, 1.5, now()); ROLLBACK TO s; COMMIT",
+    ]
+    return gens
+
+
+def write_differential(cur, rng, n):
+    """Applies generated writes to a Delta table and to a heap table holding the same
+    rows, comparing the two after each statement."""
+    path = f"writes/diff_{uuid.uuid4().hex}"
+    cur.execute("DROP FOREIGN TABLE IF EXISTS lake.dw; DROP TABLE IF EXISTS heap.dw")
+    cols = "transaction_id text, user_id text, quantity int4, total_amount float8, transaction_time timestamptz"
+    cur.execute(f"CREATE FOREIGN TABLE lake.dw ({cols}, txn_date date OPTIONS (generation_expression 'CAST(transaction_time AS DATE)')) "
+                f"SERVER lake OPTIONS (path '{path}', create_if_missing 'true', partition_by 'txn_date')")
+    cur.execute(f"CREATE TABLE heap.dw ({cols}, txn_date date GENERATED ALWAYS AS ((transaction_time AT TIME ZONE 'UTC')::date) STORED)")
+    seed = "INSERT INTO {s}.dw (transaction_id, user_id, quantity, total_amount, transaction_time) SELECT transaction_id, user_id, quantity, total_amount, transaction_time FROM heap.transactions WHERE transaction_id < 't0000005000'"
+    failures = 0
+    gens = write_statements(cur, rng)
+    statements = [seed] + [rng.choice(gens)() for _ in range(n)]
+    for statement in statements:
+        try:
+            for schema in ("lake", "heap"):
+                cur.execute(statement.format(s=schema))
+        except psycopg.Error as e:
+            cur.execute("ROLLBACK")
+            print(f"ERROR [writes] {statement}\n  {e}")
+            failures += 1
+            continue
+        n_diff = differs(cur, "SELECT * FROM {s}.dw", "lake")
+        if n_diff:
+            print(f"DIFF [writes] {n_diff} rows differ after: {statement}")
+            failures += 1
+    cur.execute("DROP FOREIGN TABLE lake.dw; DROP TABLE heap.dw")
+    return len(statements), failures
+
+
 def differs(cur, query, schema):
     fdw, heap = query.format(s=schema), query.format(s="heap")
     cur.execute(f"SELECT (SELECT count(*) FROM (({fdw}) EXCEPT ALL ({heap})) a) + "
@@ -140,7 +190,9 @@ def main():
             if n:
                 print(f"DIFF [{schema}] {n} rows differ: {query}")
                 failures += 1
-    print(f"differential: {len(queries)} queries, {failures} failures")
+        written, write_failures = write_differential(cur, rng, max(20, N_QUERIES // 5))
+        failures += write_failures
+    print(f"differential: {len(queries)} queries, {written} write statements, {failures} failures")
     return 1 if failures else 0
 
 

@@ -81,3 +81,26 @@ CREATE FOREIGN TABLE pg_temp.pinned (id bigint) SERVER lake OPTIONS (path :'wpat
 SELECT pg_temp.try($$INSERT INTO pg_temp.pinned VALUES (1)$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id bigint) SERVER lake OPTIONS (path 'x', compression 'brotli:99')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (d date OPTIONS (generation_expression 'd + 1')) SERVER lake OPTIONS (path 'x')$$);
+
+-- UPDATE and DELETE name rows by the identity the scan puts in ctid
+EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM pg_temp.w WHERE id = 3;
+CREATE TEMP TABLE before AS SELECT * FROM pg_temp.w;
+UPDATE pg_temp.w SET name = 'moved', ts = ts + interval '10 days' WHERE id BETWEEN 1 AND 3;
+SELECT id, name, ts, day FROM pg_temp.w WHERE id BETWEEN 1 AND 3 ORDER BY id;
+DELETE FROM pg_temp.w WHERE id % 5 = 0;
+SELECT count(*) AS rows, (SELECT count(*) FROM before WHERE id % 5 <> 0) AS expected FROM pg_temp.w;
+-- a whole partition: its files are removed
+DELETE FROM pg_temp.w WHERE day = '2026-03-02';
+SELECT count(*) FILTER (WHERE day = '2026-03-02') AS left_in_day, count(*) AS rows FROM pg_temp.w;
+-- rolled back changes leave the table as it was
+BEGIN;
+DELETE FROM pg_temp.w;
+SELECT pg_temp.try($$UPDATE pg_temp.w8 SET amount = 0$$);
+ROLLBACK;
+SELECT count(*) AS rows FROM pg_temp.w;
+-- the transaction that changed a table cannot read it again before COMMIT
+BEGIN;
+DELETE FROM pg_temp.w WHERE id = 1;
+SELECT pg_temp.try($$SELECT count(*) FROM pg_temp.w$$);
+ROLLBACK;
+SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;

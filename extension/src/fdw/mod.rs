@@ -158,6 +158,9 @@ pub trait SourceWriter {
         Err(crate::error::OdpError::NotSupported("UPDATE and DELETE"))
     }
 
+    /// Whether the transaction has changed nothing through this writer yet.
+    fn is_empty(&self) -> bool;
+
     /// Marks the writes so far (a savepoint starts) and returns the mark.
     fn savepoint(&mut self) -> Result<usize>;
 

@@ -596,6 +596,7 @@ unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
             return pg_sys::ExecClearTuple(slot);
         }
         if state.scan.is_none() {
+            super::xact::ensure_unchanged(state.relid).or_report();
             let request = state.request(node);
             let scan = state.source().begin_scan(&request).or_report();
             state.scan = Some(scan);

@@ -74,6 +74,23 @@ pub fn with_writer(
     })
 }
 
+/// Fails when the current transaction already changed the foreign table `relid`: its
+/// scans do not see the transaction's own uncommitted changes yet, so reading the table
+/// again before COMMIT could return (and an UPDATE rewrite) rows it already changed.
+pub fn ensure_unchanged(relid: pg_sys::Oid) -> Result<()> {
+    let changed = PENDING.with_borrow(|pending| {
+        pending
+            .iter()
+            .any(|p| p.relid == relid && !p.writer.is_empty())
+    });
+    if changed {
+        return Err(OdpError::NotSupported(
+            "reading a foreign table again in the transaction that changed it (COMMIT first)",
+        ));
+    }
+    Ok(())
+}
+
 /// Commits every pending writer; the first failure raises an ERROR, which aborts the
 /// transaction (writers not committed yet are dropped with it).
 fn commit_all() {

@@ -211,6 +211,10 @@ impl SourceWriter for DeltaWriter {
         Ok(())
     }
 
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn savepoint(&mut self) -> Result<usize> {
         Ok(self.0.savepoint()?)
     }

@@ -381,9 +381,14 @@ async fn create_table_async(
         .with_storage_options(location.storage_options.clone())
         .build()
         .map_err(|e| DeltaError::from_delta(here, e))?;
+    // No retries: when another session creates the table first, its version 0 stands
+    // and this attempt fails (checked below) instead of committing a second metadata.
     let mut builder = table
         .create()
         .with_save_mode(deltalake::protocol::SaveMode::Ignore)
+        .with_commit_properties(
+            deltalake::kernel::transaction::CommitProperties::default().with_max_retries(0),
+        )
         .with_partition_columns(partition_by.iter().cloned());
     for column in columns {
         let mut field = deltalake::kernel::StructField::new(
@@ -396,8 +401,22 @@ async fn create_table_async(
         }
         builder = builder.with_columns([field]);
     }
-    builder.await.map_err(|e| DeltaError::from_delta(here, e))?;
-    Ok(())
+    match builder.await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let created_by_another = DeltaTableBuilder::from_url(location.url.clone())
+                .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
+                .with_storage_options(location.storage_options.clone())
+                .load()
+                .await
+                .is_ok();
+            if created_by_another {
+                Ok(())
+            } else {
+                Err(DeltaError::from_delta(here, e))
+            }
+        }
+    }
 }
 
 /// The `deltalake` type of a [`DeltaType`] (struct and map types are not created).

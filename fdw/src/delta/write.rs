@@ -134,8 +134,8 @@ pub struct TableWriter {
     staged: Vec<Add>,
     /// identities of the rows deleted (or updated) so far, in order
     deleted: Vec<u64>,
-    /// savepoints: lengths of `staged` and `deleted` when each was taken
-    marks: Vec<(usize, usize)>,
+    /// savepoints: lengths of `staged` and `deleted`, and `rows`, when each was taken
+    marks: Vec<(usize, usize, u64)>,
     zone: WriterZone,
     generated: Vec<GeneratedDate>,
     rows: u64,
@@ -185,6 +185,11 @@ impl TableWriter {
         self.rows
     }
 
+    /// Whether the transaction has neither written nor deleted anything.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0 && self.deleted.is_empty() && self.staged.is_empty()
+    }
+
     /// Streams `batch` (columns named as in the table, any subset) into data files.
     /// Missing columns are NULL; generated date columns are computed when NULL and
     /// checked when given, or recomputed for the `updated` versions of rows.
@@ -212,7 +217,8 @@ impl TableWriter {
     /// return to (a savepoint of the host transaction).
     pub fn savepoint(&mut self) -> Result<usize> {
         self.seal()?;
-        self.marks.push((self.staged.len(), self.deleted.len()));
+        self.marks
+            .push((self.staged.len(), self.deleted.len(), self.rows));
         Ok(self.marks.len() - 1)
     }
 
@@ -220,9 +226,10 @@ impl TableWriter {
     /// left unreferenced for vacuum, deletions after it are dropped.
     pub fn rollback_to(&mut self, mark: usize) {
         self.writer.reset();
-        if let Some(&(staged, deleted)) = self.marks.get(mark) {
+        if let Some(&(staged, deleted, rows)) = self.marks.get(mark) {
             self.staged.truncate(staged);
             self.deleted.truncate(deleted);
+            self.rows = rows;
             self.marks.truncate(mark);
         }
     }
@@ -404,6 +411,14 @@ impl TableWriter {
                             reason: e.to_string(),
                         }
                     })?
+                }
+                // The new version of an updated row must carry every column: one the
+                // foreign table does not declare would be lost.
+                None if updated => {
+                    return Err(DeltaError::UnsupportedFeature(format!(
+                        "UPDATE through a foreign table that does not declare column \"{}\"",
+                        column.name
+                    )))
                 }
                 None => new_null_array(field.data_type(), rows),
             };
