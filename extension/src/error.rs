@@ -31,6 +31,15 @@ pub enum OdpError {
     /// a date or timestamp the source cannot hold
     #[error("date/time value out of range: {0}")]
     DatetimeOutOfRange(String),
+    /// a storage function called on a relation that is not a Delta foreign table
+    #[error("relation is not a foreign table of delta_fdw")]
+    NotDeltaTable,
+    /// the current role lacks a privilege the operation needs
+    #[error("permission denied: {0} is required")]
+    Privilege(&'static str),
+    /// a vacuum retention shorter than the table declares, without `force`
+    #[error("retention of {asked_ms} ms is shorter than the table's delta.deletedFileRetentionDuration ({declared_ms} ms); pass force => true to vacuum anyway")]
+    Retention { asked_ms: i64, declared_ms: i64 },
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
@@ -74,6 +83,9 @@ impl OdpError {
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
             OdpError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            OdpError::Privilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            OdpError::NotDeltaTable => ERRCODE_WRONG_OBJECT_TYPE,
+            OdpError::Retention { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

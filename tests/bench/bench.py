@@ -9,6 +9,7 @@ import argparse
 import os
 import re
 import time
+import uuid
 
 import duckdb
 import psycopg
@@ -93,6 +94,51 @@ def main():
     line("delta_join_pruning", fdw_ms=fdw, heap_ms=heap, ratio_vs_heap=fdw / heap,
          files_read=explain_counter(cur, join.format("lake"), "Delta Files Read"),
          files_total=total_files(cur, "lake.transactions") + total_files(cur, "lake.products"))
+
+    writes(cur)
+
+
+def timed_ms(fn):
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def writes(cur):
+    """Write benchmarks: 1M-row INSERT ... SELECT into Delta vs heap, bytes on disk of
+    the transactions, and a full scan of a table written as 1,000 small appends before
+    and after compaction."""
+    tag = uuid.uuid4().hex[:12]
+    source = "SELECT transaction_id, user_id, product_id, quantity, total_amount, transaction_time FROM heap.transactions LIMIT 1000000"
+    cols = ("transaction_id text, user_id text, product_id text, quantity int4, total_amount float8, "
+            "transaction_time timestamptz")
+    cur.execute(f"CREATE FOREIGN TABLE bench_ins_{tag} ({cols}) SERVER lake "
+                f"OPTIONS (path 'writes/bench_ins_{tag}', create_if_missing 'true')")
+    cur.execute(f"SELECT count(*) FROM bench_ins_{tag}")
+    cur.execute(f"CREATE TABLE bench_heap_{tag} ({cols})")
+    fdw = timed_ms(lambda: cur.execute(f"INSERT INTO bench_ins_{tag} {source}"))
+    heap = timed_ms(lambda: cur.execute(f"INSERT INTO bench_heap_{tag} {source}"))
+    line("delta_insert", rows=1000000, fdw_ms=fdw, heap_ms=heap, ratio_vs_heap=fdw / heap)
+    cur.execute(f"DROP FOREIGN TABLE bench_ins_{tag}; DROP TABLE bench_heap_{tag}")
+
+    cur.execute("SELECT sum(bytes) FROM odp.delta_partitions('lake.transactions')")
+    delta_bytes = int(cur.fetchone()[0])
+    cur.execute("SELECT pg_total_relation_size('heap.transactions')")
+    heap_bytes = int(cur.fetchone()[0])
+    line("delta_storage", delta_bytes=delta_bytes, heap_bytes=heap_bytes, ratio_vs_heap=delta_bytes / heap_bytes)
+
+    cur.execute(f"CREATE FOREIGN TABLE bench_small_{tag} ({cols}) SERVER lake "
+                f"OPTIONS (path 'writes/bench_small_{tag}', create_if_missing 'true')")
+    cur.execute(f"SELECT count(*) FROM bench_small_{tag}")
+    for i in range(1000):
+        cur.execute(f"INSERT INTO bench_small_{tag} {source.replace('LIMIT 1000000', f'OFFSET {i * 1000} LIMIT 1000')}")
+    scan = f"SELECT count(*), sum(total_amount) FROM bench_small_{tag}"
+    before = best_ms(pg_query(cur, scan), runs=3)
+    compact = timed_ms(lambda: cur.execute(f"SELECT * FROM odp.delta_optimize('bench_small_{tag}')"))
+    after = best_ms(pg_query(cur, scan), runs=3)
+    line("delta_compaction", files_before=1000, scan_before_ms=before, scan_after_ms=after,
+         optimize_ms=compact, speedup=before / after)
+    cur.execute(f"DROP FOREIGN TABLE bench_small_{tag}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod maintain;
 pub mod options;
 pub mod prune;
 pub mod reader;

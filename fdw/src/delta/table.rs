@@ -55,6 +55,10 @@ pub struct DataFile {
     pub has_deletion_vector: bool,
     /// the path exactly as the log's add action spells it (what a remove must repeat)
     pub log_path: String,
+    /// the add action's statistics JSON, as written
+    pub stats_json: Option<String>,
+    /// the add action's modification time (milliseconds since the epoch)
+    pub modification_time: i64,
 }
 
 /// An immutable view of one table version.
@@ -281,6 +285,8 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
             stats: view.stats().and_then(|s| FileStats::parse(&s, &schema)),
             has_deletion_vector: view.deletion_vector_descriptor().is_some(),
             log_path: view.path().to_string(),
+            stats_json: view.stats(),
+            modification_time: view.modification_time(),
         })
         .collect();
     Ok(TableSnapshot {

@@ -244,7 +244,6 @@ impl TableWriter {
         if self.staged.is_empty() && removes.is_empty() {
             return Ok(None);
         }
-        let here = self.table.table_url().to_string();
         let operation = if removes.is_empty() {
             let partition_by = self
                 .schema
@@ -269,19 +268,19 @@ impl TableWriter {
             .map(Action::Add)
             .chain(removes.into_iter().map(Action::Remove))
             .collect();
-        let state = self
-            .table
-            .snapshot()
-            .map_err(|e| DeltaError::from_delta(&here, e))?;
-        let checked = CheckedByOdp::new(state)?;
-        let commit = CommitBuilder::from(CommitProperties::default())
-            .with_max_retries(COMMIT_RETRIES)
-            .with_actions(actions)
-            .build(Some(&checked), self.table.log_store(), operation);
-        let finalized = crate::runtime::block_on(async move { commit.await })
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))?;
-        Ok(Some(finalized.version))
+        commit_actions(&self.table, actions, operation).map(Some)
+    }
+
+    /// Writes the rows of a whole-file scan batch again (compaction).
+    pub(super) fn write_scanned(&mut self, batch: ScanBatch) -> Result<()> {
+        let rows = self.without_positions(batch, &HashSet::new())?;
+        self.write(&rows, false)
+    }
+
+    /// Files sealed so far, for a maintenance operation that commits them itself.
+    pub(super) fn take_sealed(&mut self) -> Result<Vec<Add>> {
+        self.seal()?;
+        Ok(std::mem::take(&mut self.staged))
     }
 
     /// Rewrites the files holding deleted rows, at the newest version: their remaining
@@ -494,6 +493,29 @@ impl TableWriter {
         }
         Ok(Arc::new(Date32Array::from(out)))
     }
+}
+
+/// Commits `actions` on top of `table`'s version after checking the table's writer
+/// rules; returns the new version. Conflicting concurrent commits fail with
+/// [`DeltaError::WriteConflict`].
+pub(super) fn commit_actions(
+    table: &DeltaTable,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+) -> Result<u64> {
+    let here = table.table_url().to_string();
+    let state = table
+        .snapshot()
+        .map_err(|e| DeltaError::from_delta(&here, e))?;
+    let checked = CheckedByOdp::new(state)?;
+    let commit = CommitBuilder::from(CommitProperties::default())
+        .with_max_retries(COMMIT_RETRIES)
+        .with_actions(actions)
+        .build(Some(&checked), table.log_store(), operation);
+    let finalized = crate::runtime::block_on(async move { commit.await })
+        .map_err(DeltaError::Runtime)?
+        .map_err(|e| write_error(&here, e))?;
+    Ok(finalized.version)
 }
 
 /// `rows` copies of a partition value, as an array of type `target`.
