@@ -57,3 +57,22 @@ DROP FOREIGN TABLE public.s_shared;
 REVOKE USAGE ON SCHEMA odp FROM odp_reader;
 DROP ROLE odp_reader;
 SELECT pg_temp.try($$SELECT * FROM odp.delta_history('heap.users')$$);
+
+-- Z-order: rows close in (x, y) end up in the same row groups, so a box query skips more
+SELECT 'writes/z_' || md5(random()::text) AS zpath \gset
+CREATE FOREIGN TABLE pg_temp.z (id bigint, x int4, y int4)
+    SERVER lake OPTIONS (path :'zpath', create_if_missing 'true', row_group_rows '250');
+INSERT INTO pg_temp.z SELECT g, (g * 7919) % 1000, (g * 104729) % 1000 FROM generate_series(1, 4000) g;
+CREATE FUNCTION pg_temp.skipped(q text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE line text; n int := 0;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ' || q LOOP
+    IF line ~ 'Delta Row Groups Skipped' THEN n := substring(line FROM '(\d+)$')::int; END IF;
+  END LOOP;
+  RETURN n;
+END $$;
+SELECT pg_temp.skipped('SELECT * FROM pg_temp.z WHERE x < 100 AND y < 100') AS skipped_before;
+SELECT version IS NOT NULL AS rewritten, files_removed FROM odp.delta_optimize('pg_temp.z', zorder_by => ARRAY['x', 'y']);
+SELECT pg_temp.skipped('SELECT * FROM pg_temp.z WHERE x < 100 AND y < 100') AS skipped_after;
+SELECT count(*), sum(x), sum(y), count(*) FILTER (WHERE x < 100 AND y < 100) AS in_box FROM pg_temp.z;
+SELECT pg_temp.try($$SELECT * FROM odp.delta_optimize('pg_temp.z', zorder_by => ARRAY['nope'])$$);

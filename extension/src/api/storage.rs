@@ -129,11 +129,13 @@ fn delta_partitions_by_oid(
     }))
 }
 
-/// Compacts small files into files of about `target_file_mb`.
+/// Compacts small files into files of about `target_file_mb`, or rewrites every file
+/// in Z-order of `zorder_by` (when not empty).
 #[pg_extern(sql = false)]
 fn delta_optimize_by_oid(
     table: pg_sys::Oid,
     target_file_mb: i32,
+    zorder_by: Vec<String>,
 ) -> TableIterator<
     'static,
     (
@@ -154,6 +156,7 @@ fn delta_optimize_by_oid(
         table.zone,
         &options,
         target_file_mb as u64 * 1024 * 1024,
+        &zorder_by,
         &mut progress,
     )
     .or_report();
@@ -232,10 +235,10 @@ CREATE FUNCTION odp.delta_partitions(tbl regclass)
     RETURNS TABLE (partition jsonb, files bigint, rows bigint, bytes bigint)
     STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'delta_partitions_by_oid_wrapper';
 COMMENT ON FUNCTION odp.delta_partitions(regclass) IS 'Partitions of a Delta foreign table: values, files, rows, bytes';
-CREATE FUNCTION odp.delta_optimize(tbl regclass, target_file_mb integer DEFAULT 128)
+CREATE FUNCTION odp.delta_optimize(tbl regclass, target_file_mb integer DEFAULT 128, zorder_by text[] DEFAULT '{}')
     RETURNS TABLE (version bigint, partitions bigint, files_removed bigint, files_added bigint)
     STRICT VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'delta_optimize_by_oid_wrapper';
-COMMENT ON FUNCTION odp.delta_optimize(regclass, integer) IS 'Compacts small files of a Delta foreign table';
+COMMENT ON FUNCTION odp.delta_optimize(regclass, integer, text[]) IS 'Compacts small files of a Delta foreign table, or rewrites them in Z-order of columns';
 CREATE FUNCTION odp.delta_drop_partition(tbl regclass, value text)
     RETURNS TABLE (version bigint, files_removed bigint)
     VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'delta_drop_partition_by_oid_wrapper';

@@ -273,8 +273,18 @@ impl TableWriter {
 
     /// Writes the rows of a whole-file scan batch again (compaction).
     pub(super) fn write_scanned(&mut self, batch: ScanBatch) -> Result<()> {
-        let rows = self.without_positions(batch, &HashSet::new())?;
-        self.write(&rows, false)
+        let rows = self.table_rows(batch)?;
+        self.write_rows(&rows)
+    }
+
+    /// A whole-file scan batch as a batch of the table's columns.
+    pub(super) fn table_rows(&self, batch: ScanBatch) -> Result<RecordBatch> {
+        self.without_positions(batch, &HashSet::new())
+    }
+
+    /// Writes rows of the table again, as they are (compaction, Z-order).
+    pub(super) fn write_rows(&mut self, rows: &RecordBatch) -> Result<()> {
+        self.write(rows, false)
     }
 
     /// Files sealed so far, for a maintenance operation that commits them itself.
