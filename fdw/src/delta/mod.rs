@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod generated;
 pub mod maintain;
 pub mod options;
 pub mod prune;
