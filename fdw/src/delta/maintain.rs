@@ -7,7 +7,7 @@ use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::{parse_partition_value, WriterZone};
 use super::scan::DeltaScan;
-use super::table::{open_for_write, snapshot, TableSnapshot};
+use super::table::{open_for_write, snapshot, table_metadata, TableSnapshot};
 use super::write::{commit_actions, TableWriter, WriteOptions};
 use crate::runtime::{block_on, check_interrupts};
 use deltalake::arrow::array::{RecordBatch, UInt32Array};
@@ -513,12 +513,7 @@ fn decode_path(path: &str) -> String {
 /// milliseconds; 7 days when it declares none.
 pub fn declared_retention_millis(location: &TableLocation) -> Result<i64> {
     let table = open_for_write(location)?;
-    let here = location.url.as_str();
-    let state = table
-        .snapshot()
-        .map_err(|e| DeltaError::from_delta(here, e))?;
-    let metadata = serde_json::to_value(state.metadata())
-        .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
+    let metadata = table_metadata(&table, location.url.as_str())?;
     let declared = metadata
         .get("configuration")
         .and_then(|c| c.get("delta.deletedFileRetentionDuration"))

@@ -194,11 +194,17 @@ fn put(key: CacheKey, entry: CachedTable) {
     }
 }
 
+/// A table builder for `location` with its storage options.
+fn table_builder(location: &TableLocation) -> Result<DeltaTableBuilder> {
+    let here = location.url.as_str();
+    Ok(DeltaTableBuilder::from_url(location.url.clone())
+        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
+        .with_storage_options(location.storage_options.clone()))
+}
+
 async fn open(location: &TableLocation) -> Result<DeltaTable> {
     let here = location.url.as_str();
-    let builder = DeltaTableBuilder::from_url(location.url.clone())
-        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
-        .with_storage_options(location.storage_options.clone());
+    let builder = table_builder(location)?;
     let builder = match &location.time_travel {
         TimeTravel::Timestamp(t) => builder
             .with_datestring(t)
@@ -226,13 +232,17 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
     Ok(table)
 }
 
-/// The schema of a loaded table's current version.
-pub fn table_schema(table: &DeltaTable, here: &str) -> Result<DeltaSchema> {
+/// The `metaData` action of a loaded table's current version, as JSON.
+pub fn table_metadata(table: &DeltaTable, here: &str) -> Result<serde_json::Value> {
     let state = table
         .snapshot()
         .map_err(|e| DeltaError::from_delta(here, e))?;
-    let metadata = serde_json::to_value(state.metadata())
-        .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
+    serde_json::to_value(state.metadata()).map_err(|e| DeltaError::CorruptLog(e.to_string()))
+}
+
+/// The schema of a loaded table's current version.
+pub fn table_schema(table: &DeltaTable, here: &str) -> Result<DeltaSchema> {
+    let metadata = table_metadata(table, here)?;
     let schema_string = metadata
         .get("schemaString")
         .and_then(|v| v.as_str())
@@ -319,9 +329,7 @@ async fn list_tables_async(location: &TableLocation, remote_schema: &str) -> Res
             return Err(missing());
         }
     }
-    let store = DeltaTableBuilder::from_url(location.url.clone())
-        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
-        .with_storage_options(location.storage_options.clone())
+    let store = table_builder(location)?
         .build_storage()
         .map_err(|e| DeltaError::from_delta(here, e))?
         .object_store(None);
@@ -382,9 +390,7 @@ async fn create_table_async(
     partition_by: &[String],
 ) -> Result<()> {
     let here = location.url.as_str();
-    let table = DeltaTableBuilder::from_url(location.url.clone())
-        .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
-        .with_storage_options(location.storage_options.clone())
+    let table = table_builder(location)?
         .build()
         .map_err(|e| DeltaError::from_delta(here, e))?;
     // No retries: when another session creates the table first, its version 0 stands
@@ -410,12 +416,7 @@ async fn create_table_async(
     match builder.await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let created_by_another = DeltaTableBuilder::from_url(location.url.clone())
-                .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
-                .with_storage_options(location.storage_options.clone())
-                .load()
-                .await
-                .is_ok();
+            let created_by_another = table_builder(location)?.load().await.is_ok();
             if created_by_another {
                 Ok(())
             } else {
