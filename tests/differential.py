@@ -123,6 +123,8 @@ def write_statements(cur, rng):
         lambda: f"UPDATE {t} SET quantity = quantity + 1 WHERE user_id = {quote(rng.choice(uids))}",
         lambda: f"UPDATE {t} SET total_amount = total_amount * 2, transaction_time = transaction_time + interval '{rng.randint(1, 40)} hours' WHERE transaction_id < {quote(rng.choice(tids))} AND quantity = {rng.randint(1, 5)}",
         lambda: f"DELETE FROM {t} WHERE txn_date = {quote(rng.choice(days))}",
+        lambda: f"DELETE FROM {t} WHERE txn_date IN ({quote(rng.choice(days))}, {quote(rng.choice(days))})",
+        lambda: f"DELETE FROM {t} WHERE txn_date > {quote(rng.choice(days))} AND txn_date <= {quote(rng.choice(days))}",
         lambda: f"DELETE FROM {t} WHERE quantity = {rng.randint(1, 6)} AND total_amount > {rng.randint(0, 2000)}",
         lambda: f"INSERT INTO {t} (transaction_id, user_id, quantity, total_amount, transaction_time) SELECT transaction_id || 'i', user_id, quantity, total_amount, transaction_time FROM heap.transactions WHERE txn_date = {quote(rng.choice(days))}",
         lambda: f"BEGIN; UPDATE {t} SET quantity = 0 WHERE txn_date = {quote(rng.choice(days))}; ROLLBACK",

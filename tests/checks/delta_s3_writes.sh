@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The write path on the S3-compatible server: create, INSERT, UPDATE, DELETE, ROLLBACK,
-# a savepoint and compaction give the rows a heap table gets from the same statements.
+# The write path on the S3-compatible server: create, INSERT, UPDATE, DELETE (by row and
+# by whole partition), ROLLBACK, a savepoint and compaction give the rows a heap table
+# gets from the same statements.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
 tag="s3w_$$_$RANDOM"
@@ -16,6 +17,8 @@ SELECT format('INSERT INTO %s (id, cat, v, ts) SELECT g, %L, g * 0.5, %L::timest
   FROM (VALUES ('$tag'), ('${tag}_heap')) tables(t), generate_series(0, 3) i, LATERAL (SELECT CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END) cats(c) \gexec
 SELECT format('UPDATE %s SET v = v + 1, ts = ts + interval ''1 day'' WHERE id %% 3 = 0', t) FROM (VALUES ('$tag'), ('${tag}_heap')) tables(t) \gexec
 SELECT format('DELETE FROM %s WHERE cat = ''odd'' AND id %% 2 = 0', t) FROM (VALUES ('$tag'), ('${tag}_heap')) tables(t) \gexec
+EXPLAIN (COSTS OFF) DELETE FROM $tag WHERE day = '2026-03-03';
+SELECT format('DELETE FROM %s WHERE day = ''2026-03-03''', t) FROM (VALUES ('$tag'), ('${tag}_heap')) tables(t) \gexec
 BEGIN;
 DELETE FROM $tag;
 ROLLBACK;
@@ -34,6 +37,7 @@ SELECT 'after_optimize=' || (SELECT count(*) FROM (SELECT * FROM $tag EXCEPT ALL
 SELECT 'rows=' || count(*) FROM $tag;
 SQL
 )
+echo "$out" | grep -q 'Direct Delete: whole files' || { echo "partition DELETE on S3 was not direct: $out"; exit 1; }
 echo "$out" | grep -q '^before_optimize=0$' || { echo "S3 writes differ from heap: $out"; exit 1; }
 echo "$out" | grep -q '^after_optimize=0$' || { echo "S3 table changed by optimize: $out"; exit 1; }
 echo "$out" | grep -qE '^optimized=[1-9]' || { echo "optimize compacted nothing: $out"; exit 1; }

@@ -89,8 +89,33 @@ UPDATE pg_temp.w SET name = 'moved', ts = ts + interval '10 days' WHERE id BETWE
 SELECT id, name, ts, day FROM pg_temp.w WHERE id BETWEEN 1 AND 3 ORDER BY id;
 DELETE FROM pg_temp.w WHERE id % 5 = 0;
 SELECT count(*) AS rows, (SELECT count(*) FROM before WHERE id % 5 <> 0) AS expected FROM pg_temp.w;
--- a whole partition: its files are removed
-DELETE FROM pg_temp.w WHERE day = '2026-03-02';
+-- a predicate on partition columns only removes whole files without reading them
+EXPLAIN (COSTS OFF) DELETE FROM pg_temp.w WHERE day = '2026-03-02';
+EXPLAIN (COSTS OFF) DELETE FROM pg_temp.w WHERE day = '2026-03-02' AND id > 0;
+EXPLAIN (COSTS OFF) DELETE FROM pg_temp.w WHERE day = '2026-03-02' RETURNING id;
+SELECT count(*) AS day_rows FROM pg_temp.w WHERE day = '2026-03-03';
+-- proof that no row is read: the day's data files are overwritten with garbage first
+SELECT count(*) > 0 AS corrupted FROM pg_ls_dir(:'lake_root' || '/' || :'wpath' || '/day=2026-03-03') f,
+  LATERAL (SELECT pg_temp.try(format('COPY (SELECT ''not parquet'') TO %L', :'lake_root' || '/' || :'wpath' || '/day=2026-03-03/' || f))) t
+  WHERE f LIKE '%.parquet';
+\set QUIET off
+DELETE FROM pg_temp.w WHERE day = '2026-03-03';
+\set QUIET on
+SELECT count(*) FILTER (WHERE day = '2026-03-03') AS left_in_day FROM pg_temp.w;
+-- a savepoint undoes a direct DELETE too; a NULL value deletes nothing
+BEGIN;
+SAVEPOINT s;
+DELETE FROM pg_temp.w WHERE day IN ('2026-03-04', '2026-03-05');
+ROLLBACK TO s;
+PREPARE del(date) AS DELETE FROM pg_temp.w WHERE day = $1;
+EXECUTE del(NULL);
+SET LOCAL plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE del('2026-03-04');
+EXECUTE del(NULL);
+COMMIT;
+SELECT count(*) FILTER (WHERE day IN ('2026-03-04', '2026-03-05')) AS kept FROM pg_temp.w;
+-- a whole partition through the row path: its files are removed
+DELETE FROM pg_temp.w WHERE day = '2026-03-02' AND id > 0;
 SELECT count(*) FILTER (WHERE day = '2026-03-02') AS left_in_day, count(*) AS rows FROM pg_temp.w;
 -- rolled back changes leave the table as it was
 BEGIN;

@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod catalog;
 pub mod collation;
 pub mod datum;
+pub mod direct;
 pub mod import;
 pub mod modify;
 pub mod options;
@@ -23,7 +24,7 @@ use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
-use odp_fdw::request::ScanRequest;
+use odp_fdw::request::{Op, Qual, ScanRequest};
 use pgrx::pg_sys;
 
 /// One column of a foreign table as Postgres declares it.
@@ -134,6 +135,13 @@ pub trait Source: Sized + 'static {
         false
     }
 
+    /// Whether a DELETE whose whole WHERE clause is these comparisons (column and
+    /// operator; values of the column's comparison family) is done by
+    /// [`SourceWriter::delete_where`] without reading rows.
+    fn deletes_without_reading(&self, _quals: &[(String, Op)]) -> bool {
+        false
+    }
+
     /// Opens the writer that collects this transaction's writes to the table; the FDW
     /// core keeps one per foreign table and transaction and commits it at pre-commit.
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
@@ -156,6 +164,12 @@ pub trait SourceWriter {
     /// and writes the new one).
     fn delete(&mut self, _row_ids: &[u64]) -> Result<()> {
         Err(crate::error::OdpError::NotSupported("UPDATE and DELETE"))
+    }
+
+    /// Deletes every row satisfying all `quals` without reading rows (only called when
+    /// [`Source::deletes_without_reading`] accepted their shape); returns how many.
+    fn delete_where(&mut self, _quals: &[Qual]) -> Result<u64> {
+        Err(crate::error::OdpError::NotSupported("DELETE without reading rows"))
     }
 
     /// Whether the transaction has changed nothing through this writer yet.

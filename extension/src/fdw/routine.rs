@@ -47,6 +47,11 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ExecForeignUpdate = Some(super::modify::exec_foreign_update::<S>);
     routine.ExecForeignDelete = Some(super::modify::exec_foreign_delete::<S>);
     routine.BeginForeignInsert = Some(super::modify::begin_foreign_insert::<S>);
+    routine.PlanDirectModify = Some(super::direct::plan_direct_modify::<S>);
+    routine.BeginDirectModify = Some(super::direct::begin_direct_modify);
+    routine.IterateDirectModify = Some(super::direct::iterate_direct_modify::<S>);
+    routine.EndDirectModify = Some(super::direct::end_direct_modify);
+    routine.ExplainDirectModify = Some(super::direct::explain_direct_modify);
     routine.EndForeignInsert = Some(super::modify::end_foreign_modify::<S>);
     pg_sys::Datum::from(routine.into_pg())
 }
@@ -56,10 +61,10 @@ fn in_current_context<T>(value: T) -> *mut T {
     PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(value)
 }
 
-/// What the planner keeps between its three callbacks.
-struct PlanningState<S: Source> {
-    table: TableContext,
-    source: S,
+/// What the planner keeps between its three callbacks (and `PlanDirectModify`).
+pub(super) struct PlanningState<S: Source> {
+    pub(super) table: TableContext,
+    pub(super) source: S,
     estimate: Estimate,
     limit: Option<u64>,
 }
@@ -67,24 +72,151 @@ struct PlanningState<S: Source> {
 /// A pushed qual as stored in the plan: the value comes from `fdw_exprs[expr_index]`
 /// at run time, or is the constant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct PlannedQual {
-    column: String,
-    op: Op,
+pub(super) struct PlannedQual {
+    pub(super) column: String,
+    pub(super) op: Op,
     expr_index: Option<usize>,
-    expr_type: u32,
+    /// the type of the value expression (0 for `IS [NOT] NULL`)
+    pub(super) expr_type: u32,
     constant: Option<Value>,
+}
+
+impl PlannedQual {
+    /// How EXPLAIN shows the qual (values known only at run time as `$runtime`).
+    fn display(&self) -> String {
+        match &self.constant {
+            Some(v) => Qual {
+                column: self.column.clone(),
+                op: self.op,
+                value: v.clone(),
+            }
+            .display(),
+            None => format!("{} {} $runtime", self.column, self.op.sql()),
+        }
+    }
+}
+
+/// The quals as the plan stores them, and the list of value expressions they index
+/// (the plan's `fdw_exprs`).
+///
+/// # Safety
+/// The quals' expressions must be valid planner expressions.
+pub(super) unsafe fn plan_quals(extracted: &[ExtractedQual]) -> (Vec<PlannedQual>, *mut pg_sys::List) {
+    let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
+    let mut quals = Vec::with_capacity(extracted.len());
+    // SAFETY: the caller guarantees the expressions are valid nodes.
+    unsafe {
+        for q in extracted {
+            let expr_index = if q.expr.is_null() || q.constant.is_some() {
+                None
+            } else {
+                fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
+                Some((*fdw_exprs).length as usize - 1)
+            };
+            let expr_type = if q.expr.is_null() {
+                0
+            } else {
+                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
+            };
+            quals.push(PlannedQual {
+                column: q.column.clone(),
+                op: q.op,
+                expr_index,
+                expr_type,
+                constant: q.constant.clone(),
+            });
+        }
+    }
+    (quals, fdw_exprs)
+}
+
+/// Evaluates the plan's qual values (constants, parameters, outer columns) in
+/// `econtext`; an entry is `None` when its value has no exact [`Value`].
+///
+/// # Safety
+/// `exprs` must be the initialised `fdw_exprs` of the node `econtext` belongs to.
+pub(super) unsafe fn evaluate_quals(
+    quals: &[PlannedQual],
+    exprs: &[*mut pg_sys::ExprState],
+    econtext: *mut pg_sys::ExprContext,
+) -> Vec<Option<Qual>> {
+    quals
+        .iter()
+        .map(|q| {
+            let value = match (q.expr_index, &q.constant) {
+                (_, Some(v)) => v.clone(),
+                (Some(i), None) => {
+                    let mut is_null = false;
+                    // SAFETY: exprs were initialised for this node and econtext is its
+                    // context; a Postgres error raised while evaluating becomes a Rust
+                    // panic in the guarded call and unwinds cleanly.
+                    unsafe {
+                        let datum =
+                            pg_sys::ExecEvalExprSwitchContext(exprs[i], econtext, &mut is_null);
+                        datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
+                    }
+                }
+                (None, None) => return None,
+            };
+            Some(Qual {
+                column: q.column.clone(),
+                op: q.op,
+                value,
+            })
+        })
+        .collect()
 }
 
 /// The part of the plan ODP needs at execution, serialized into `fdw_private` so it
 /// survives plan copying and caching.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ScanPlan {
+pub(super) struct ScanPlan {
     columns: Vec<(String, i16)>,
-    quals: Vec<PlannedQual>,
+    pub(super) quals: Vec<PlannedQual>,
     limit: Option<u64>,
     explain: Vec<(String, String)>,
     /// rows must carry their identity in `ctid` (the scan feeds an UPDATE or DELETE)
     row_ids: bool,
+    /// the node runs a direct DELETE instead of a scan (see [`super::direct`])
+    pub(super) direct_delete: Option<super::direct::DirectDelete>,
+}
+
+impl ScanPlan {
+    /// The plan stored in a ForeignScan's `fdw_private`.
+    ///
+    /// # Safety
+    /// `plan` must be a ForeignScan planned by ODP.
+    pub(super) unsafe fn of(plan: *const pg_sys::ForeignScan) -> ScanPlan {
+        // SAFETY: our plans hold one String node with the plan's JSON.
+        let json = unsafe {
+            let private = list_ptrs((*plan).fdw_private);
+            CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy()
+        };
+        serde_json::from_str(&json)
+            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report())
+    }
+
+    /// The plan as a `fdw_private` list, allocated in the current memory context.
+    pub(super) fn to_private(&self) -> *mut pg_sys::List {
+        let json = serde_json::to_string(self)
+            .ok()
+            .and_then(|json| CString::new(json).ok())
+            .unwrap_or_else(|| OdpError::Unsupported("a plan value".into()).report());
+        // SAFETY: pstrdup copies the string into the current context; makeString and
+        // lappend allocate there too.
+        unsafe {
+            pg_sys::lappend(
+                ptr::null_mut(),
+                pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
+            )
+        }
+    }
+
+    /// The pushed quals as EXPLAIN shows them.
+    pub(super) fn quals_display(&self) -> String {
+        let quals: Vec<String> = self.quals.iter().map(PlannedQual::display).collect();
+        quals.join(" AND ")
+    }
 }
 
 #[pg_guard]
@@ -331,29 +463,7 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         let relid = (*baserel).relid;
         let extracted = extract(root, relid, scan_clauses, &state.table.columns);
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
-
-        let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
-        let mut quals = Vec::with_capacity(extracted.len());
-        for q in &extracted {
-            let expr_index = if q.expr.is_null() || q.constant.is_some() {
-                None
-            } else {
-                fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
-                Some((*fdw_exprs).length as usize - 1)
-            };
-            let expr_type = if q.expr.is_null() {
-                0
-            } else {
-                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
-            };
-            quals.push(PlannedQual {
-                column: q.column.clone(),
-                op: q.op,
-                expr_index,
-                expr_type,
-                constant: q.constant.clone(),
-            });
-        }
+        let (quals, fdw_exprs) = plan_quals(&extracted);
 
         let columns = needed_columns(baserel, local_quals, &state.table);
         let limit = if scan_clauses.is_null() {
@@ -367,21 +477,14 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             limit,
             explain: state.estimate.explain.clone(),
             row_ids: wants_row_ids(baserel),
+            direct_delete: None,
         };
-        let json = serde_json::to_string(&plan)
-            .ok()
-            .and_then(|json| CString::new(json).ok())
-            .unwrap_or_else(|| OdpError::Unsupported("a plan value".into()).report());
-        let private = pg_sys::lappend(
-            ptr::null_mut(),
-            pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
-        );
         pg_sys::make_foreignscan(
             tlist,
             local_quals,
             relid,
             fdw_exprs,
-            private,
+            plan.to_private(),
             ptr::null_mut(),
             ptr::null_mut(),
             outer_plan,
@@ -459,10 +562,7 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
     // SAFETY: node is the executor's scan state; its plan is our ForeignScan.
     unsafe {
         let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-        let private = list_ptrs((*plan).fdw_private);
-        let json = CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy();
-        let plan_data: ScanPlan = serde_json::from_str(&json)
-            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report());
+        let plan_data = ScanPlan::of(plan);
         let relation = (*node).ss.ss_currentRelation;
         let descriptor = (*relation).rd_att;
         let exprs = list_ptrs((*plan).fdw_exprs)
@@ -513,38 +613,13 @@ unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
 impl<S: Source> ScanState<S> {
     /// Evaluates the qual values (constants, parameters, outer columns) for this (re)scan.
     unsafe fn request(&self, node: *mut pg_sys::ForeignScanState) -> ScanRequest {
-        // SAFETY: node is this scan's executor state, valid during the callback.
-        let econtext = unsafe { (*node).ss.ps.ps_ExprContext };
-        let quals = self
-            .plan
-            .quals
-            .iter()
-            .filter_map(|q| {
-                let value = match (q.expr_index, &q.constant) {
-                    (_, Some(v)) => v.clone(),
-                    (Some(i), None) => {
-                        let mut is_null = false;
-                        // SAFETY: exprs were initialised for this node and econtext is
-                        // its context; a Postgres error raised while evaluating becomes
-                        // a Rust panic in the guarded call and unwinds cleanly.
-                        unsafe {
-                            let datum = pg_sys::ExecEvalExprSwitchContext(
-                                self.exprs[i],
-                                econtext,
-                                &mut is_null,
-                            );
-                            datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
-                        }
-                    }
-                    (None, None) => return None,
-                };
-                Some(Qual {
-                    column: q.column.clone(),
-                    op: q.op,
-                    value,
-                })
-            })
-            .collect();
+        // SAFETY: exprs are this node's initialised fdw_exprs; econtext is its context.
+        let quals = unsafe {
+            evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext)
+        }
+        .into_iter()
+        .flatten()
+        .collect();
         ScanRequest {
             columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
             quals,
@@ -715,22 +790,8 @@ unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
     unsafe {
         let state = &*((*node).fdw_state as *mut ScanState<S>);
         let verbose = (*es).verbose;
-        let quals: Vec<String> = state
-            .plan
-            .quals
-            .iter()
-            .map(|q| match &q.constant {
-                Some(v) => Qual {
-                    column: q.column.clone(),
-                    op: q.op,
-                    value: v.clone(),
-                }
-                .display(),
-                None => format!("{} {} $runtime", q.column, q.op.sql()),
-            })
-            .collect();
-        if !quals.is_empty() {
-            explain_text(es, "Pushed Quals", &quals.join(" AND "));
+        if !state.plan.quals.is_empty() {
+            explain_text(es, "Pushed Quals", &state.plan.quals_display());
         }
         if let Some(limit) = state.plan.limit {
             explain_text(es, "Pushed Limit", &limit.to_string());
@@ -754,7 +815,7 @@ unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
     }
 }
 
-unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, value: &str) {
+pub(super) unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, value: &str) {
     let label = CString::new(label).unwrap_or_default();
     let value = CString::new(value).unwrap_or_default();
     // SAFETY: ExplainPropertyText copies both strings into the explain output.

@@ -20,7 +20,8 @@ use odp_fdw::delta::types::{delta_type_for, mapping};
 use odp_fdw::delta::write::{TableWriter, WriteOptions};
 use odp_fdw::delta::DeltaError;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
-use odp_fdw::request::ScanRequest;
+use odp_fdw::delta::whole_files::deletes_whole_files;
+use odp_fdw::request::{Op, Qual, ScanRequest};
 use pgrx::prelude::*;
 use std::sync::Arc;
 
@@ -153,6 +154,10 @@ impl Source for DeltaSource {
         true
     }
 
+    fn deletes_without_reading(&self, quals: &[(String, Op)]) -> bool {
+        deletes_whole_files(&self.snapshot.schema, self.zone, quals)
+    }
+
     fn open_writer(&self, table: &TableContext) -> Result<Box<dyn SourceWriter>> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let options = WriteOptions::from_options(&table.table)?;
@@ -209,6 +214,10 @@ impl SourceWriter for DeltaWriter {
     fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         self.0.delete(row_ids);
         Ok(())
+    }
+
+    fn delete_where(&mut self, quals: &[Qual]) -> Result<u64> {
+        Ok(self.0.delete_whole_files(quals)?)
     }
 
     fn is_empty(&self) -> bool {

@@ -13,7 +13,7 @@ use crate::runtime::{block_on, check_interrupts};
 use deltalake::arrow::array::{RecordBatch, UInt32Array};
 use deltalake::arrow::compute::kernels::rank::rank;
 use deltalake::arrow::compute::{concat_batches, take_record_batch};
-use deltalake::kernel::{Action, Add, Remove};
+use deltalake::kernel::{Action, Add};
 use deltalake::protocol::DeltaOperation;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
@@ -107,18 +107,6 @@ fn logical_name(snapshot: &TableSnapshot, physical: &str) -> String {
         .unwrap_or_else(|| physical.to_string())
 }
 
-fn remove_of(file: &super::table::DataFile, data_change: bool, now: i64) -> Remove {
-    Remove {
-        path: file.log_path.clone(),
-        data_change,
-        deletion_timestamp: Some(now),
-        extended_file_metadata: Some(true),
-        partition_values: Some(file.partition_values.clone().into_iter().collect()),
-        size: Some(file.size as i64),
-        ..Default::default()
-    }
-}
-
 /// What [`optimize`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OptimizeMetrics {
@@ -202,7 +190,7 @@ pub fn optimize(
         removes.extend(
             files
                 .iter()
-                .map(|&i| remove_of(&snapshot.files[i], false, now)),
+                .map(|&i| snapshot.files[i].remove(false, now)),
         );
         metrics.files_removed += files.len() as u64;
         metrics.partitions += 1;
@@ -349,7 +337,7 @@ pub fn drop_partition(
             _ => false,
         };
         if matches {
-            removes.push(Action::Remove(remove_of(file, true, now)));
+            removes.push(Action::Remove(file.remove(true, now)));
         }
     }
     let removed = removes.len() as u64;
@@ -395,7 +383,7 @@ pub fn restore(location: &TableLocation, version: u64) -> Result<u64> {
         .files
         .iter()
         .filter(|f| !old_paths.contains(f.log_path.as_str()))
-        .map(|f| Action::Remove(remove_of(f, true, now)));
+        .map(|f| Action::Remove(f.remove(true, now)));
     let adds = old
         .files
         .iter()

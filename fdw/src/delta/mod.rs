@@ -12,6 +12,7 @@ pub mod scan;
 pub mod schema;
 pub mod table;
 pub mod types;
+pub mod whole_files;
 pub mod write;
 
 pub use error::{DeltaError, Result};

@@ -8,6 +8,9 @@ use super::options::{TableLocation, TimeTravel};
 use super::prune::FileStats;
 use super::schema::{DeltaSchema, DeltaType};
 use crate::runtime::check_interrupts;
+use super::reader::ObjectFileReader;
+use deltalake::kernel::Remove;
+use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +62,43 @@ pub struct DataFile {
     pub stats_json: Option<String>,
     /// the add action's modification time (milliseconds since the epoch)
     pub modification_time: i64,
+}
+
+impl DataFile {
+    /// The remove action of this file, stamped `now` (milliseconds since the epoch);
+    /// `data_change` is false when its rows are written again unchanged (compaction).
+    pub fn remove(&self, data_change: bool, now: i64) -> Remove {
+        Remove {
+            path: self.log_path.clone(),
+            data_change,
+            deletion_timestamp: Some(now),
+            extended_file_metadata: Some(true),
+            partition_values: Some(self.partition_values.clone().into_iter().collect()),
+            size: Some(self.size as i64),
+            ..Default::default()
+        }
+    }
+}
+
+/// Rows in data file `index` of `snapshot`, from its Parquet footer (for files whose
+/// add action has no statistics).
+pub fn file_rows(snapshot: &TableSnapshot, index: usize) -> Result<u64> {
+    let file = &snapshot.files[index];
+    let data_error = |reason: String| DeltaError::DataFile {
+        path: file.path.to_string(),
+        reason,
+    };
+    let reader = ObjectFileReader::open(
+        snapshot.store.clone(),
+        snapshot.local_root.as_deref(),
+        file.path.clone(),
+        file.size,
+    )
+    .map_err(|e| data_error(e.to_string()))?;
+    let builder = crate::runtime::block_on(ParquetRecordBatchStreamBuilder::new(reader))
+        .map_err(DeltaError::Runtime)?
+        .map_err(|e| data_error(e.to_string()))?;
+    Ok(builder.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
 /// An immutable view of one table version.

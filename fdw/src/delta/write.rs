@@ -9,11 +9,13 @@ use super::prune::{date_generation_source, WriterZone};
 use super::rowid::locate;
 use super::scan::DeltaScan;
 use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use super::table::{open_for_write, snapshot, table_schema};
+use super::table::{file_rows, open_for_write, snapshot, table_schema};
+use super::whole_files::file_matches;
 use super::types::mapping;
 use crate::batch::{ColumnData, ScanBatch};
 use crate::numeric::Numeric;
 use crate::options::{OptionError, Options};
+use crate::request::Qual;
 use crate::value::Value;
 use crate::value::MICROS_PER_DAY;
 use deltalake::arrow::array::{
@@ -123,6 +125,15 @@ struct GeneratedDate {
     source: usize,
 }
 
+/// What a savepoint returns to.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    staged: usize,
+    deleted: usize,
+    dropped: usize,
+    rows: u64,
+}
+
 /// The writes of one host transaction to one Delta table.
 pub struct TableWriter {
     location: TableLocation,
@@ -134,8 +145,11 @@ pub struct TableWriter {
     staged: Vec<Add>,
     /// identities of the rows deleted (or updated) so far, in order
     deleted: Vec<u64>,
-    /// savepoints: lengths of `staged` and `deleted`, and `rows`, when each was taken
-    marks: Vec<(usize, usize, u64)>,
+    /// URLs of files deleted whole (see [`super::whole_files`]), in order
+    dropped: Vec<String>,
+    /// savepoints: lengths of `staged`, `deleted` and `dropped`, and `rows`, when each
+    /// was taken
+    marks: Vec<Mark>,
     zone: WriterZone,
     generated: Vec<GeneratedDate>,
     rows: u64,
@@ -166,6 +180,7 @@ impl TableWriter {
             writer,
             staged: Vec::new(),
             deleted: Vec::new(),
+            dropped: Vec::new(),
             marks: Vec::new(),
             zone,
             generated,
@@ -187,7 +202,10 @@ impl TableWriter {
 
     /// Whether the transaction has neither written nor deleted anything.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0 && self.deleted.is_empty() && self.staged.is_empty()
+        self.rows == 0
+            && self.deleted.is_empty()
+            && self.dropped.is_empty()
+            && self.staged.is_empty()
     }
 
     /// Streams `batch` (columns named as in the table, any subset) into data files.
@@ -213,12 +231,37 @@ impl TableWriter {
         self.deleted.extend_from_slice(row_ids);
     }
 
+    /// Deletes every row of the files whose partition values satisfy all `quals`,
+    /// without reading them, and returns how many rows that is. The caller has checked
+    /// [`super::whole_files::deletes_whole_files`]; the files are removed at commit.
+    pub fn delete_whole_files(&mut self, quals: &[Qual]) -> Result<u64> {
+        let latest = snapshot(&self.location, None)?;
+        let mut rows = 0;
+        for index in 0..latest.files.len() {
+            crate::runtime::check_interrupts();
+            let file = &latest.files[index];
+            if !file_matches(&latest.schema, self.zone, quals, &file.partition_values)? {
+                continue;
+            }
+            rows += match file.stats.as_ref().and_then(|s| s.num_records) {
+                Some(n) => n,
+                None => file_rows(&latest, index)?,
+            };
+            self.dropped.push(latest.file_url(index));
+        }
+        Ok(rows)
+    }
+
     /// Seals the files written so far and returns a mark [`Self::rollback_to`] can
     /// return to (a savepoint of the host transaction).
     pub fn savepoint(&mut self) -> Result<usize> {
         self.seal()?;
-        self.marks
-            .push((self.staged.len(), self.deleted.len(), self.rows));
+        self.marks.push(Mark {
+            staged: self.staged.len(),
+            deleted: self.deleted.len(),
+            dropped: self.dropped.len(),
+            rows: self.rows,
+        });
         Ok(self.marks.len() - 1)
     }
 
@@ -226,10 +269,11 @@ impl TableWriter {
     /// left unreferenced for vacuum, deletions after it are dropped.
     pub fn rollback_to(&mut self, mark: usize) {
         self.writer.reset();
-        if let Some(&(staged, deleted, rows)) = self.marks.get(mark) {
-            self.staged.truncate(staged);
-            self.deleted.truncate(deleted);
-            self.rows = rows;
+        if let Some(&to) = self.marks.get(mark) {
+            self.staged.truncate(to.staged);
+            self.deleted.truncate(to.deleted);
+            self.dropped.truncate(to.dropped);
+            self.rows = to.rows;
             self.marks.truncate(mark);
         }
     }
@@ -294,16 +338,23 @@ impl TableWriter {
     }
 
     /// Rewrites the files holding deleted rows, at the newest version: their remaining
-    /// rows go to new files; returns the removes of the old files. A file that another
-    /// writer removed since the rows were read is a conflict.
+    /// rows go to new files; returns the removes of the old files and of the files
+    /// deleted whole. A file that another writer removed since the rows were read is a
+    /// conflict.
     fn rewrite_deleted(&mut self) -> Result<Vec<Remove>> {
-        if self.deleted.is_empty() {
+        if self.deleted.is_empty() && self.dropped.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_file: HashMap<String, HashSet<u64>> = HashMap::new();
+        // Positions deleted per file; `None`: the whole file.
+        let mut by_file: HashMap<String, Option<HashSet<u64>>> = HashMap::new();
         for id in &self.deleted {
             let (url, position) = locate(*id)?;
-            by_file.entry(url).or_default().insert(position);
+            if let Some(positions) = by_file.entry(url).or_insert_with(|| Some(HashSet::new())) {
+                positions.insert(position);
+            }
+        }
+        for url in &self.dropped {
+            by_file.insert(url.clone(), None);
         }
         // The newest version: its files are the ones a commit may remove.
         self.table = open_for_write(&self.location)?;
@@ -323,12 +374,13 @@ impl TableWriter {
                     )
                 })?;
             let file = &latest.files[index];
-            let every_row = file
-                .stats
-                .as_ref()
-                .and_then(|s| s.num_records)
-                .is_some_and(|n| n == positions.len() as u64);
-            if !every_row {
+            let kept_rows = positions.filter(|positions| {
+                file.stats
+                    .as_ref()
+                    .and_then(|s| s.num_records)
+                    .is_none_or(|n| n != positions.len() as u64)
+            });
+            if let Some(positions) = kept_rows {
                 let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone);
                 while let Some(batch) = scan.next_batch()? {
                     let kept = self.without_positions(batch, &positions)?;
@@ -338,17 +390,10 @@ impl TableWriter {
                     self.rows = rows;
                 }
             }
-            removes.push(Remove {
-                path: file.log_path.clone(),
-                data_change: true,
-                deletion_timestamp: Some(now),
-                extended_file_metadata: Some(true),
-                partition_values: Some(file.partition_values.clone().into_iter().collect()),
-                size: Some(file.size as i64),
-                ..Default::default()
-            });
+            removes.push(file.remove(true, now));
         }
         self.deleted.clear();
+        self.dropped.clear();
         Ok(removes)
     }
 
