@@ -82,6 +82,17 @@ SELECT pg_temp.try($$INSERT INTO pg_temp.pinned VALUES (1)$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id bigint) SERVER lake OPTIONS (path 'x', compression 'brotli:99')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (d date OPTIONS (generation_expression 'd + 1')) SERVER lake OPTIONS (path 'x')$$);
 
+-- sort_by sorts each run of row_group_rows written rows, so row-group statistics skip
+SELECT :'wpath' || '_sorted' AS spath \gset
+CREATE FOREIGN TABLE pg_temp.sorted (id bigint, amount int) SERVER lake
+  OPTIONS (path :'spath', create_if_missing 'true', sort_by 'amount', row_group_rows '100');
+INSERT INTO pg_temp.sorted SELECT g, (g * 7919) % 1000 FROM generate_series(1, 1000) g;
+SELECT bool_and(amount >= prev) AS in_order, count(*) AS rows
+  FROM (SELECT amount, lag(amount, 1, -1) OVER () AS prev FROM pg_temp.sorted) s;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM pg_temp.sorted WHERE amount < 100;
+ALTER FOREIGN TABLE pg_temp.sorted OPTIONS (SET sort_by 'nope');
+SELECT pg_temp.try($$INSERT INTO pg_temp.sorted VALUES (1, 1)$$);
+
 -- UPDATE and DELETE name rows by the identity the scan puts in ctid
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM pg_temp.w WHERE id = 3;
 CREATE TEMP TABLE before AS SELECT * FROM pg_temp.w;

@@ -134,8 +134,14 @@ pub fn optimize(
     zorder_by: &[String],
     progress: &mut dyn FnMut(&str),
 ) -> Result<OptimizeMetrics> {
+    // Z-ordered rows keep their order; plain compaction sorts by `sort_by`.
     let options = WriteOptions {
         target_file_bytes: target_bytes,
+        sort_by: if zorder_by.is_empty() {
+            options.sort_by.clone()
+        } else {
+            Vec::new()
+        },
         ..options.clone()
     };
     let mut writer = TableWriter::open(location, zone, &options)?;

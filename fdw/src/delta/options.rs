@@ -34,6 +34,7 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("compression", Kind::Text),
     OptionSpec::optional("target_file_mb", Kind::UInt),
     OptionSpec::optional("row_group_rows", Kind::UInt),
+    OptionSpec::optional("sort_by", Kind::Text),
     OptionSpec::optional("batch_size", Kind::UInt),
 ];
 
@@ -180,8 +181,18 @@ pub fn validate_column(column: &Options) -> Result<()> {
 
 /// The partition columns named by the `partition_by` table option.
 pub fn partition_by(table: &Options) -> Vec<String> {
+    column_list(table, "partition_by")
+}
+
+/// The columns named by the `sort_by` table option: written rows are sorted by them.
+pub fn sort_by(table: &Options) -> Vec<String> {
+    column_list(table, "sort_by")
+}
+
+/// A comma-separated list of column names in table option `name`.
+fn column_list(table: &Options, name: &str) -> Vec<String> {
     table
-        .get("partition_by")
+        .get(name)
         .map(|list| {
             list.split(',')
                 .map(|name| name.trim().to_string())

@@ -4,7 +4,7 @@
 //! never commits are referenced by no version and are removed by vacuum.
 
 use super::error::{DeltaError, Result};
-use super::options::TableLocation;
+use super::options::{sort_by, TableLocation};
 use super::prune::{date_generation_source, WriterZone};
 use super::rowid::locate;
 use super::scan::DeltaScan;
@@ -22,7 +22,10 @@ use deltalake::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
     Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
+use deltalake::arrow::compute::{
+    cast_with_options, concat_batches, filter, lexsort_to_indices, take_record_batch, CastOptions,
+    SortColumn, SortOptions,
+};
 use deltalake::arrow::datatypes::{
     DataType, Date32Type, Field, Schema, TimeUnit, TimestampMicrosecondType,
 };
@@ -46,7 +49,7 @@ const DEFAULT_TARGET_FILE_MB: u64 = 128;
 const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// How data files are written (table options `compression`, `target_file_mb`,
-/// `row_group_rows`).
+/// `row_group_rows`, `sort_by`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteOptions {
     /// Parquet compression codec
@@ -55,6 +58,9 @@ pub struct WriteOptions {
     pub target_file_bytes: u64,
     /// rows per row group
     pub row_group_rows: usize,
+    /// columns each run of `row_group_rows` written rows is sorted by (ascending,
+    /// NULLs last), so row-group and file statistics of those columns are narrow
+    pub sort_by: Vec<String>,
 }
 
 impl WriteOptions {
@@ -87,6 +93,7 @@ impl WriteOptions {
             row_group_rows: positive("row_group_rows")?
                 .map(|n| n as usize)
                 .unwrap_or(DEFAULT_ROW_GROUP_ROWS),
+            sort_by: sort_by(table),
         })
     }
 
@@ -153,6 +160,14 @@ pub struct TableWriter {
     zone: WriterZone,
     generated: Vec<GeneratedDate>,
     rows: u64,
+    /// indexes of the `sort_by` columns in the table schema
+    sort_columns: Vec<usize>,
+    /// rows waiting to be sorted and written (only with `sort_by`)
+    unsorted: Vec<RecordBatch>,
+    /// rows in `unsorted`
+    unsorted_rows: usize,
+    /// rows sorted together
+    sort_run_rows: usize,
 }
 
 impl TableWriter {
@@ -172,6 +187,17 @@ impl TableWriter {
             .with_target_file_size(options.target_file_bytes);
         let arrow_schema = writer.arrow_schema();
         let generated = generated_dates(&schema)?;
+        let sort_columns = options
+            .sort_by
+            .iter()
+            .map(|name| {
+                schema
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(TableWriter {
             location: location.clone(),
             table,
@@ -185,6 +211,10 @@ impl TableWriter {
             zone,
             generated,
             rows: 0,
+            sort_columns,
+            unsorted: Vec::new(),
+            unsorted_rows: 0,
+            sort_run_rows: options.row_group_rows,
         })
     }
 
@@ -216,13 +246,64 @@ impl TableWriter {
             return Ok(());
         }
         let full = self.complete(batch, updated)?;
-        let rows = full.num_rows() as u64;
-        let here = self.table.table_url().to_string();
-        crate::runtime::block_on(self.writer.write(full))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))?;
-        self.rows += rows;
+        let rows = full.num_rows();
+        if self.sort_columns.is_empty() {
+            self.write_out(full)?;
+        } else {
+            self.unsorted.push(full);
+            self.unsorted_rows += rows;
+            if self.unsorted_rows >= self.sort_run_rows {
+                self.write_sorted()?;
+            }
+        }
+        self.rows += rows as u64;
         Ok(())
+    }
+
+    /// Streams complete rows into the open data files.
+    fn write_out(&mut self, rows: RecordBatch) -> Result<()> {
+        let here = self.table.table_url().to_string();
+        crate::runtime::block_on(self.writer.write(rows))
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| write_error(&here, e))
+    }
+
+    /// Sorts the rows waiting for `sort_by` and writes them.
+    fn write_sorted(&mut self) -> Result<()> {
+        if self.unsorted.is_empty() {
+            return Ok(());
+        }
+        let sort_error = |e: deltalake::arrow::error::ArrowError| DeltaError::InvalidValue {
+            column: self.options_sort_names(),
+            reason: e.to_string(),
+        };
+        let all = concat_batches(&self.arrow_schema, &self.unsorted).map_err(sort_error)?;
+        let keys: Vec<SortColumn> = self
+            .sort_columns
+            .iter()
+            .map(|&i| SortColumn {
+                values: all.column(i).clone(),
+                options: Some(SortOptions {
+                    descending: false,
+                    nulls_first: false,
+                }),
+            })
+            .collect();
+        let order = lexsort_to_indices(&keys, None).map_err(sort_error)?;
+        let sorted = take_record_batch(&all, &order).map_err(sort_error)?;
+        self.unsorted.clear();
+        self.unsorted_rows = 0;
+        self.write_out(sorted)
+    }
+
+    /// The `sort_by` columns, for error messages.
+    fn options_sort_names(&self) -> String {
+        let names: Vec<&str> = self
+            .sort_columns
+            .iter()
+            .map(|&i| self.schema.columns[i].name.as_str())
+            .collect();
+        names.join(", ")
     }
 
     /// Deletes rows by identity (see [`super::rowid`]); the files holding them are
@@ -268,6 +349,8 @@ impl TableWriter {
     /// Forgets everything written after `mark`: open files are aborted, sealed ones are
     /// left unreferenced for vacuum, deletions after it are dropped.
     pub fn rollback_to(&mut self, mark: usize) {
+        self.unsorted.clear();
+        self.unsorted_rows = 0;
         self.writer.reset();
         if let Some(&to) = self.marks.get(mark) {
             self.staged.truncate(to.staged);
@@ -438,6 +521,7 @@ impl TableWriter {
     }
 
     fn seal(&mut self) -> Result<()> {
+        self.write_sorted()?;
         let here = self.table.table_url().to_string();
         let adds = crate::runtime::block_on(self.writer.flush())
             .map_err(DeltaError::Runtime)?
