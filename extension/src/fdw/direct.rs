@@ -64,7 +64,8 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         if extracted.len() != list_ptrs(clauses).len() {
             return false;
         }
-        let shapes: Vec<(String, Op)> = extracted.iter().map(|q| (q.column.clone(), q.op)).collect();
+        let shapes: Vec<(String, Op)> =
+            extracted.iter().map(|q| (q.column.clone(), q.op)).collect();
         if !state.source.deletes_without_reading(&shapes) {
             return false;
         }
@@ -128,7 +129,10 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
         let quals = evaluate_quals(&state.plan.quals, &state.exprs, econtext)
             .into_iter()
             .collect::<Option<Vec<_>>>()
-            .unwrap_or_else(|| OdpError::Unsupported("a DELETE value without an exact representation".into()).report());
+            .unwrap_or_else(|| {
+                OdpError::Unsupported("a DELETE value without an exact representation".into())
+                    .report()
+            });
         let table = table_context(state.relid);
         let source = S::open(&table).or_report();
         let mut deleted = 0;
@@ -142,10 +146,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
         )
         .or_report();
         state.deleted = Some(deleted);
-        let set_processed = state
-            .plan
-            .direct_delete
-            .is_some_and(|d| d.set_processed);
+        let set_processed = state.plan.direct_delete.is_some_and(|d| d.set_processed);
         if set_processed {
             (*(*node).ss.ps.state).es_processed += deleted;
         }

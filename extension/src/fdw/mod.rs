@@ -169,7 +169,9 @@ pub trait SourceWriter {
     /// Deletes every row satisfying all `quals` without reading rows (only called when
     /// [`Source::deletes_without_reading`] accepted their shape); returns how many.
     fn delete_where(&mut self, _quals: &[Qual]) -> Result<u64> {
-        Err(crate::error::OdpError::NotSupported("DELETE without reading rows"))
+        Err(crate::error::OdpError::NotSupported(
+            "DELETE without reading rows",
+        ))
     }
 
     /// Whether the transaction has changed nothing through this writer yet.

@@ -101,7 +101,9 @@ impl PlannedQual {
 ///
 /// # Safety
 /// The quals' expressions must be valid planner expressions.
-pub(super) unsafe fn plan_quals(extracted: &[ExtractedQual]) -> (Vec<PlannedQual>, *mut pg_sys::List) {
+pub(super) unsafe fn plan_quals(
+    extracted: &[ExtractedQual],
+) -> (Vec<PlannedQual>, *mut pg_sys::List) {
     let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
     let mut quals = Vec::with_capacity(extracted.len());
     // SAFETY: the caller guarantees the expressions are valid nodes.
@@ -614,12 +616,11 @@ impl<S: Source> ScanState<S> {
     /// Evaluates the qual values (constants, parameters, outer columns) for this (re)scan.
     unsafe fn request(&self, node: *mut pg_sys::ForeignScanState) -> ScanRequest {
         // SAFETY: exprs are this node's initialised fdw_exprs; econtext is its context.
-        let quals = unsafe {
-            evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext)
-        }
-        .into_iter()
-        .flatten()
-        .collect();
+        let quals =
+            unsafe { evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext) }
+                .into_iter()
+                .flatten()
+                .collect();
         ScanRequest {
             columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
             quals,

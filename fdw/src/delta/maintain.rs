@@ -193,11 +193,7 @@ pub fn optimize(
                 writer.write_scanned(batch)?;
             }
         }
-        removes.extend(
-            files
-                .iter()
-                .map(|&i| snapshot.files[i].remove(false, now)),
-        );
+        removes.extend(files.iter().map(|&i| snapshot.files[i].remove(false, now)));
         metrics.files_removed += files.len() as u64;
         metrics.partitions += 1;
     }

@@ -6,9 +6,9 @@
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::FileStats;
+use super::reader::ObjectFileReader;
 use super::schema::{DeltaSchema, DeltaType};
 use crate::runtime::check_interrupts;
-use super::reader::ObjectFileReader;
 use deltalake::kernel::Remove;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};

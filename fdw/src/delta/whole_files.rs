@@ -22,7 +22,15 @@ pub fn deletes_whole_files(schema: &DeltaSchema, zone: WriterZone, quals: &[(Str
     quals.iter().all(|(name, op)| {
         let exact_op = matches!(
             op,
-            Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::IsNull | Op::IsNotNull
+            Op::Eq
+                | Op::Ne
+                | Op::Lt
+                | Op::Le
+                | Op::Gt
+                | Op::Ge
+                | Op::In
+                | Op::IsNull
+                | Op::IsNotNull
         );
         exact_op
             && schema
@@ -171,11 +179,23 @@ mod tests {
         let s = schema();
         let utc = WriterZone::Utc;
         assert!(deletes_whole_files(&s, utc, &[]));
-        assert!(deletes_whole_files(&s, utc, &[("category".into(), Op::Eq), ("day".into(), Op::Lt)]));
+        assert!(deletes_whole_files(
+            &s,
+            utc,
+            &[("category".into(), Op::Eq), ("day".into(), Op::Lt)]
+        ));
         assert!(deletes_whole_files(&s, utc, &[("at".into(), Op::Ge)]));
-        assert!(!deletes_whole_files(&s, WriterZone::Unknown, &[("at".into(), Op::Ge)]));
+        assert!(!deletes_whole_files(
+            &s,
+            WriterZone::Unknown,
+            &[("at".into(), Op::Ge)]
+        ));
         assert!(!deletes_whole_files(&s, utc, &[("id".into(), Op::Eq)]));
-        assert!(!deletes_whole_files(&s, utc, &[("category".into(), Op::Like)]));
+        assert!(!deletes_whole_files(
+            &s,
+            utc,
+            &[("category".into(), Op::Like)]
+        ));
         assert!(!deletes_whole_files(&s, utc, &[("score".into(), Op::Eq)]));
     }
 
