@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod delta;
+pub mod redis;
 pub mod health;
 pub mod numeric;
 pub mod options;

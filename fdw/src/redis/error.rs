@@ -1,0 +1,55 @@
+//! Errors of the Redis adapter.
+
+use crate::options::OptionError;
+use thiserror::Error;
+
+/// Everything that can go wrong reading or writing Redis.
+#[derive(Debug, Error)]
+pub enum RedisError {
+    /// an option value with the wrong shape
+    #[error(transparent)]
+    InvalidOption(#[from] OptionError),
+    /// the key template is malformed or names an unknown column
+    #[error("invalid key_template \"{template}\": {reason}")]
+    Template { template: String, reason: String },
+    /// the server could not be reached or refused the connection
+    #[error("cannot connect to Redis at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    /// the server refused the credentials
+    #[error("Redis refused the credentials: {0}")]
+    Auth(String),
+    /// the server did not answer in time
+    #[error("Redis did not answer within {0} ms")]
+    Timeout(u64),
+    /// a command failed on the server
+    #[error("Redis command failed: {0}")]
+    Command(String),
+    /// a stored value is not valid for its column's type
+    #[error("key \"{key}\", {field}: {reason}")]
+    BadValue {
+        key: String,
+        field: String,
+        reason: String,
+    },
+    /// a stored text value is not valid UTF-8 (or holds a NUL byte)
+    #[error("key \"{key}\", {field}: value is not valid UTF-8 text")]
+    InvalidText { key: String, field: String },
+    /// a key-column value that cannot be placed in a key
+    #[error("value for key column \"{column}\" cannot be used in a key: {reason}")]
+    KeyValue { column: String, reason: String },
+    /// a column type the adapter cannot map
+    #[error("column \"{column}\": type {pg_type} is not supported by redis_fdw")]
+    UnsupportedType { column: String, pg_type: String },
+    /// an operation the table kind does not offer
+    #[error("{0}")]
+    Unsupported(String),
+    /// a row identity that this transaction's scans did not hand out
+    #[error("unknown Redis row identity {0}")]
+    UnknownRow(u64),
+    /// the async runtime could not start
+    #[error("async runtime unavailable: {0}")]
+    Runtime(String),
+}
+
+/// Result alias of the Redis adapter.
+pub type Result<T> = std::result::Result<T, RedisError>;

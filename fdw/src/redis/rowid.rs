@@ -1,0 +1,42 @@
+//! Row identities of Redis rows. An UPDATE or DELETE scan numbers the key of each row it
+//! returns (a `ctid` carries 48 bits, a key may be longer); the writer turns the numbers
+//! back into keys. The numbering is forgotten when the transaction ends.
+
+use super::error::{RedisError, Result};
+use std::cell::RefCell;
+
+/// Identities a `ctid` can carry.
+const MAX_ROWS: u64 = 1 << 48;
+
+thread_local! {
+    /// Keys by identity, for the current transaction.
+    static KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A new identity for the row stored under `key`.
+pub fn identify(key: &str) -> Result<u64> {
+    KEYS.with_borrow_mut(|keys| {
+        let id = keys.len() as u64;
+        if id >= MAX_ROWS {
+            return Err(RedisError::Unsupported(
+                "more rows changed in one transaction than row identities can number".into(),
+            ));
+        }
+        keys.push(key.to_string());
+        Ok(id)
+    })
+}
+
+/// The key of the row with identity `id`.
+pub fn key_of(id: u64) -> Result<String> {
+    KEYS.with_borrow(|keys| keys.get(id as usize).cloned())
+        .ok_or(RedisError::UnknownRow(id))
+}
+
+/// Forgets every identity (the transaction ended).
+pub fn forget_all() {
+    KEYS.with_borrow_mut(|keys| {
+        keys.clear();
+        keys.shrink_to(1024);
+    });
+}
