@@ -2,6 +2,7 @@
 
 use odp_fdw::delta::DeltaError;
 use odp_fdw::options::OptionError;
+use odp_fdw::redis::RedisError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use thiserror::Error;
@@ -15,6 +16,9 @@ pub enum OdpError {
     /// the Delta adapter failed
     #[error(transparent)]
     Delta(#[from] DeltaError),
+    /// the Redis adapter failed
+    #[error(transparent)]
+    Redis(#[from] RedisError),
     /// a foreign table column does not fit the source's column
     #[error("column \"{column}\" has type {pg_type}, but the source column is {source_type}")]
     ColumnType {
@@ -79,6 +83,22 @@ impl OdpError {
                 DeltaError::NoSuchColumn(_) => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                 DeltaError::TimeTravel(_) => ERRCODE_INVALID_PARAMETER_VALUE,
                 DeltaError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
+            },
+            OdpError::Redis(e) => match e {
+                RedisError::InvalidOption(e) => option(e),
+                RedisError::Template { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                RedisError::Connect { .. } => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                RedisError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                RedisError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
+                RedisError::Command(_) => ERRCODE_FDW_ERROR,
+                RedisError::BadValue { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
+                RedisError::InvalidText { .. } => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+                RedisError::NullKey(_) | RedisError::EmptyHash(_) => ERRCODE_NOT_NULL_VIOLATION,
+                RedisError::KeyValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+                RedisError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
+                RedisError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                RedisError::UnknownRow(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                RedisError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,

@@ -7,10 +7,10 @@
 
 pub mod batch;
 pub mod delta;
-pub mod redis;
 pub mod health;
 pub mod numeric;
 pub mod options;
+pub mod redis;
 pub mod request;
 pub mod runtime;
 pub mod types;

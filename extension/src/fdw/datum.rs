@@ -46,6 +46,8 @@ enum Data {
     Binary(BinaryArray),
     List(Box<ListColumn>),
     Json(Vec<Option<serde_json::Value>>),
+    /// JSON text, read by `jsonb_in` (exact numbers, Postgres's own validation)
+    JsonText(StringArray),
     Constant(Option<pg_sys::Datum>),
 }
 
@@ -108,6 +110,7 @@ impl TypedColumn {
         let integer = matches!(target, P::Int8 | P::Numeric);
         Ok(match (array.data_type(), target) {
             (DataType::Utf8, P::Text | P::Varchar) => Data::Text(array.as_string().clone()),
+            (DataType::Utf8, P::Jsonb) => Data::JsonText(array.as_string().clone()),
             (DataType::Int64, _) if integer => Data::I64(array.as_primitive().clone()),
             (DataType::Int32, P::Int4) => Data::I32(array.as_primitive().clone()),
             (DataType::Int32, _) if integer => Data::I32(array.as_primitive().clone()),
@@ -242,6 +245,7 @@ impl TypedColumn {
                     .map(Some)
                     .ok_or_else(|| Unsupported("cannot build a jsonb value".into())),
             },
+            Data::JsonText(a) => scalar!(a, jsonb_datum),
             Data::Constant(d) => Ok(*d),
         }
     }
@@ -383,4 +387,19 @@ pub fn value_to_datum(
         }
     };
     Ok(Some(datum))
+}
+
+/// A jsonb Datum parsed from JSON text by Postgres's `jsonb_in`.
+fn jsonb_datum(text: &str) -> Result<pg_sys::Datum, Unsupported> {
+    let text = std::ffi::CString::new(text)
+        .map_err(|_| Unsupported("JSON text holding a NUL byte".into()))?;
+    // SAFETY: jsonb_in takes a NUL-terminated C string and returns a palloc'd jsonb in
+    // the current memory context; invalid JSON raises an ERROR through the guard.
+    unsafe {
+        pgrx::direct_function_call_as_datum(
+            pg_sys::jsonb_in,
+            &[Some(pg_sys::Datum::from(text.as_ptr()))],
+        )
+    }
+    .ok_or_else(|| Unsupported("jsonb_in returned NULL".into()))
 }

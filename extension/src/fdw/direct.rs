@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use std::os::raw::c_int;
 
 /// Marks a plan as a direct DELETE.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DirectDelete {
     /// the statement's row count is this node's (the ModifyTable's `canSetTag`)
     set_processed: bool,
+    /// what EXPLAIN says the source does
+    description: String,
 }
 
 /// The executor's state of a direct DELETE node.
@@ -74,6 +76,7 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         direct.quals = quals;
         direct.direct_delete = Some(DirectDelete {
             set_processed: (*plan).canSetTag,
+            description: state.source.direct_delete_description().to_string(),
         });
         (*scan).fdw_private = direct.to_private();
         (*scan).fdw_exprs = fdw_exprs;
@@ -146,7 +149,11 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
         )
         .or_report();
         state.deleted = Some(deleted);
-        let set_processed = state.plan.direct_delete.is_some_and(|d| d.set_processed);
+        let set_processed = state
+            .plan
+            .direct_delete
+            .as_ref()
+            .is_some_and(|d| d.set_processed);
         if set_processed {
             (*(*node).ss.ps.state).es_processed += deleted;
         }
@@ -159,7 +166,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_direct_modify(_node: *mut pg_sys::ForeignScanState) {}
 
-/// `ExplainDirectModify`: says the DELETE removes whole files, and how many rows.
+/// `ExplainDirectModify`: says how the source deletes, and how many rows.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn explain_direct_modify(
     node: *mut pg_sys::ForeignScanState,
@@ -168,7 +175,9 @@ pub unsafe extern "C-unwind" fn explain_direct_modify(
     // SAFETY: fdw_state was set by begin_direct_modify; es is the executor's.
     unsafe {
         let state = &*((*node).fdw_state as *mut DirectState);
-        explain_text(es, "Direct Delete", "whole files, no rows read");
+        if let Some(direct) = &state.plan.direct_delete {
+            explain_text(es, "Direct Delete", &direct.description);
+        }
         if !state.plan.quals.is_empty() {
             explain_text(es, "Pushed Quals", &state.plan.quals_display());
         }

@@ -142,6 +142,11 @@ pub trait Source: Sized + 'static {
         false
     }
 
+    /// How EXPLAIN describes a DELETE done by [`SourceWriter::delete_where`].
+    fn direct_delete_description(&self) -> &'static str {
+        "no rows read"
+    }
+
     /// Opens the writer that collects this transaction's writes to the table; the FDW
     /// core keeps one per foreign table and transaction and commits it at pre-commit.
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {

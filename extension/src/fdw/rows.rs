@@ -135,6 +135,8 @@ impl RowBuffer {
 /// A builder for one column, by target Arrow type.
 enum ColumnBuilder {
     Utf8(StringBuilder),
+    /// jsonb as JSON text
+    Json(StringBuilder),
     Int8(Int8Builder),
     Int16(Int16Builder),
     Int32(Int32Builder),
@@ -169,6 +171,7 @@ impl ColumnBuilder {
         let integer = |p: &PgType| matches!(p, P::Int2 | P::Int4 | P::Int8 | P::Numeric);
         Ok(match (arrow, pg) {
             (DataType::Utf8, P::Text | P::Varchar) => ColumnBuilder::Utf8(StringBuilder::new()),
+            (DataType::Utf8, P::Jsonb) => ColumnBuilder::Json(StringBuilder::new()),
             (DataType::Int8, p) if integer(p) => ColumnBuilder::Int8(Int8Builder::new()),
             (DataType::Int16, p) if integer(p) => ColumnBuilder::Int16(Int16Builder::new()),
             (DataType::Int32, p) if integer(p) => ColumnBuilder::Int32(Int32Builder::new()),
@@ -230,6 +233,7 @@ impl ColumnBuilder {
         unsafe {
             match self {
                 ColumnBuilder::Utf8(b) => b.append_value(text(datum)?),
+                ColumnBuilder::Json(b) => b.append_value(json_text(datum)?),
                 ColumnBuilder::Int8(b) => {
                     let v = integer(datum, pg)?;
                     b.append_value(i8::try_from(v).map_err(|_| out_of_range(v, &DataType::Int8))?)
@@ -303,7 +307,7 @@ impl ColumnBuilder {
 
     fn append_null(&mut self) {
         match self {
-            ColumnBuilder::Utf8(b) => b.append_null(),
+            ColumnBuilder::Utf8(b) | ColumnBuilder::Json(b) => b.append_null(),
             ColumnBuilder::Int8(b) => b.append_null(),
             ColumnBuilder::Int16(b) => b.append_null(),
             ColumnBuilder::Int32(b) => b.append_null(),
@@ -325,7 +329,7 @@ impl ColumnBuilder {
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            ColumnBuilder::Utf8(b) => Arc::new(b.finish()),
+            ColumnBuilder::Utf8(b) | ColumnBuilder::Json(b) => Arc::new(b.finish()),
             ColumnBuilder::Int8(b) => Arc::new(b.finish()),
             ColumnBuilder::Int16(b) => Arc::new(b.finish()),
             ColumnBuilder::Int32(b) => Arc::new(b.finish()),
@@ -426,6 +430,24 @@ unsafe fn text<'a>(datum: pg_sys::Datum) -> Result<&'a str, WriteError> {
             .map_err(|_| WriteError::Type("text that is not valid UTF-8".into())),
         // SAFETY: the caller guarantees a text datum; pgrx detoasts it.
         None => unsafe { from_datum::<&str>(datum) },
+    }
+}
+
+/// The text of a jsonb Datum, as `jsonb_out` writes it.
+///
+/// # Safety
+/// `datum` must be a jsonb Datum.
+unsafe fn json_text(datum: pg_sys::Datum) -> Result<String, WriteError> {
+    // SAFETY: jsonb_out takes a jsonb Datum and returns a palloc'd C string, freed here.
+    unsafe {
+        let out = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(datum)])
+            .ok_or_else(|| WriteError::Type("jsonb_out returned NULL".into()))?;
+        let pointer = out.cast_mut_ptr::<std::ffi::c_char>();
+        let text = std::ffi::CStr::from_ptr(pointer)
+            .to_string_lossy()
+            .into_owned();
+        pg_sys::pfree(pointer.cast());
+        Ok(text)
     }
 }
 

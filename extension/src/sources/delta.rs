@@ -158,6 +158,10 @@ impl Source for DeltaSource {
         deletes_whole_files(&self.snapshot.schema, self.zone, quals)
     }
 
+    fn direct_delete_description(&self) -> &'static str {
+        "whole files, no rows read"
+    }
+
     fn open_writer(&self, table: &TableContext) -> Result<Box<dyn SourceWriter>> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let options = WriteOptions::from_options(&table.table)?;

@@ -2,5 +2,6 @@
 //! adapter of `odp_fdw` and registers its handler and validator.
 
 pub mod delta;
+pub mod redis;
 #[cfg(any(test, feature = "pg_test"))]
 pub mod test_source;

@@ -76,9 +76,7 @@ pub fn run<T>(
                 c
             }
         };
-        work(&mut connection)
-            .await
-            .map_err(|e| classify(server, e))
+        work(&mut connection).await.map_err(|e| classify(server, e))
     })
     .map_err(RedisError::Runtime)?;
     if let Err(e) = &outcome {
@@ -107,10 +105,11 @@ async fn connect(server: &ServerOptions) -> Result<Connection> {
             .response_timeout(server.command_timeout())
             .build()
             .map_err(failed)?;
-        let connection = tokio::time::timeout(server.connect_timeout(), client.get_async_connection())
-            .await
-            .map_err(|_| connect_timeout(server))?
-            .map_err(failed)?;
+        let connection =
+            tokio::time::timeout(server.connect_timeout(), client.get_async_connection())
+                .await
+                .map_err(|_| connect_timeout(server))?
+                .map_err(failed)?;
         Ok(Connection::Cluster(connection))
     } else {
         let client = ::redis::Client::open(info).map_err(failed)?;

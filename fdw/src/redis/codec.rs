@@ -74,10 +74,18 @@ pub fn decode(pg: &PgType, values: &[(Option<&[u8]>, Origin<'_>)]) -> Result<Arr
     }
     Ok(match pg {
         PgType::Bool => build!(BooleanBuilder::new(), parse_bool),
-        PgType::Int2 => build!(Int16Builder::new(), |b, o| parse_number::<i16>(b, o, "smallint")),
-        PgType::Int4 => build!(Int32Builder::new(), |b, o| parse_number::<i32>(b, o, "integer")),
-        PgType::Int8 => build!(Int64Builder::new(), |b, o| parse_number::<i64>(b, o, "bigint")),
-        PgType::Float4 => build!(Float32Builder::new(), |b, o| parse_number::<f32>(b, o, "real")),
+        PgType::Int2 => build!(Int16Builder::new(), |b, o| parse_number::<i16>(
+            b, o, "smallint"
+        )),
+        PgType::Int4 => build!(Int32Builder::new(), |b, o| parse_number::<i32>(
+            b, o, "integer"
+        )),
+        PgType::Int8 => build!(Int64Builder::new(), |b, o| parse_number::<i64>(
+            b, o, "bigint"
+        )),
+        PgType::Float4 => build!(Float32Builder::new(), |b, o| parse_number::<f32>(
+            b, o, "real"
+        )),
         PgType::Float8 => build!(Float64Builder::new(), |b, o| parse_number::<f64>(
             b,
             o,
@@ -154,7 +162,10 @@ fn parse_bool(bytes: &[u8], origin: Origin<'_>) -> Result<bool> {
     match lower.as_str() {
         "t" | "true" | "1" | "y" | "yes" | "on" => Ok(true),
         "f" | "false" | "0" | "n" | "no" | "off" => Ok(false),
-        _ => Err(bad(origin, format!("\"{}\" is not a boolean", shown(bytes)))),
+        _ => Err(bad(
+            origin,
+            format!("\"{}\" is not a boolean", shown(bytes)),
+        )),
     }
 }
 
@@ -163,7 +174,12 @@ fn parse_number<T: std::str::FromStr>(bytes: &[u8], origin: Origin<'_>, name: &s
         .ok()
         .filter(|s| !s.starts_with('+') && s.trim() == *s)
         .and_then(|s| s.parse::<T>().ok())
-        .ok_or_else(|| bad(origin, format!("\"{}\" is not a valid {name}", shown(bytes))))
+        .ok_or_else(|| {
+            bad(
+                origin,
+                format!("\"{}\" is not a valid {name}", shown(bytes)),
+            )
+        })
 }
 
 fn json(bytes: &[u8], origin: Origin<'_>) -> Result<String> {
@@ -178,7 +194,12 @@ fn parse_date(bytes: &[u8], origin: Origin<'_>) -> Result<i32> {
         .ok()
         .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .map(|d| (d - chrono::NaiveDate::default()).num_days() as i32)
-        .ok_or_else(|| bad(origin, format!("\"{}\" is not a date (YYYY-MM-DD)", shown(bytes))))
+        .ok_or_else(|| {
+            bad(
+                origin,
+                format!("\"{}\" is not a date (YYYY-MM-DD)", shown(bytes)),
+            )
+        })
 }
 
 fn parse_timestamp(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
@@ -201,7 +222,10 @@ fn parse_timestamptz(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
         .ok_or_else(|| {
             bad(
                 origin,
-                format!("\"{}\" is not an RFC 3339 timestamp with offset", shown(bytes)),
+                format!(
+                    "\"{}\" is not an RFC 3339 timestamp with offset",
+                    shown(bytes)
+                ),
             )
         })
 }
@@ -309,25 +333,46 @@ mod tests {
         let array = decode(&pg, &values).unwrap();
         assert_eq!(array.data_type(), &arrow_type(&pg).unwrap());
         (0..array.len())
-            .map(|i| encode(&array, i).unwrap().map(|b| String::from_utf8(b).unwrap()))
+            .map(|i| {
+                encode(&array, i)
+                    .unwrap()
+                    .map(|b| String::from_utf8(b).unwrap())
+            })
             .collect()
     }
 
     #[test]
     fn values_round_trip_in_canonical_form() {
-        assert_eq!(round_trip(PgType::Bool, &["t", "0"]), vec![Some("true".into()), Some("false".into())]);
-        assert_eq!(round_trip(PgType::Int8, &["-9223372036854775808"]), vec![Some("-9223372036854775808".into())]);
+        assert_eq!(
+            round_trip(PgType::Bool, &["t", "0"]),
+            vec![Some("true".into()), Some("false".into())]
+        );
+        assert_eq!(
+            round_trip(PgType::Int8, &["-9223372036854775808"]),
+            vec![Some("-9223372036854775808".into())]
+        );
         assert_eq!(
             round_trip(PgType::Float8, &["0.1", "inf", "NaN", "-Infinity"]),
-            vec![Some("0.1".into()), Some("Infinity".into()), Some("NaN".into()), Some("-Infinity".into())]
+            vec![
+                Some("0.1".into()),
+                Some("Infinity".into()),
+                Some("NaN".into()),
+                Some("-Infinity".into())
+            ]
         );
-        assert_eq!(round_trip(PgType::Date, &["1969-12-31"]), vec![Some("1969-12-31".into())]);
+        assert_eq!(
+            round_trip(PgType::Date, &["1969-12-31"]),
+            vec![Some("1969-12-31".into())]
+        );
         assert_eq!(
             round_trip(PgType::TimestampTz, &["2026-01-02T03:04:05.5+02:00"]),
             vec![Some("2026-01-02T01:04:05.500000Z".into())]
         );
         assert_eq!(
-            round_trip(PgType::Array(Box::new(PgType::Text)), &["[\"a\",null,\"\\\"q\\\"\"]"]),
+            round_trip(
+                PgType::Array(Box::new(PgType::Text)),
+                &["[\"a\",null,\"\\\"q\\\"\"]"]
+            ),
             vec![Some("[\"a\",null,\"\\\"q\\\"\"]".into())]
         );
     }

@@ -31,6 +31,12 @@ pub enum RedisError {
         field: String,
         reason: String,
     },
+    /// a hash row inserted without any non-NULL field (Redis has no empty hashes)
+    #[error("row for key \"{0}\" has no non-NULL field: Redis cannot store an empty hash")]
+    EmptyHash(String),
+    /// NULL in a key column of a row written
+    #[error("null value in key column \"{0}\": a key needs every key column")]
+    NullKey(String),
     /// a stored text value is not valid UTF-8 (or holds a NUL byte)
     #[error("key \"{key}\", {field}: value is not valid UTF-8 text")]
     InvalidText { key: String, field: String },

@@ -192,7 +192,9 @@ impl TableOptions {
                 .uint("scan_count")
                 .unwrap_or(DEFAULT_SCAN_COUNT)
                 .clamp(1, 100_000),
-            estimated_keys: table.uint("estimated_keys").unwrap_or(DEFAULT_ESTIMATED_KEYS),
+            estimated_keys: table
+                .uint("estimated_keys")
+                .unwrap_or(DEFAULT_ESTIMATED_KEYS),
         })
     }
 }
@@ -236,8 +238,15 @@ mod tests {
         let t = TableOptions::from_options(&o(&[("key_template", "u:{id}")])).unwrap();
         assert_eq!(t.kind, TableKind::Hash);
         assert_eq!(t.ttl_seconds, None);
-        assert!(TableOptions::from_options(&o(&[("key_template", "u:{id}"), ("kind", "zset")])).is_err());
-        assert!(TableOptions::from_options(&o(&[("key_template", "u:{id}"), ("ttl_seconds", "0")])).is_err());
+        assert!(
+            TableOptions::from_options(&o(&[("key_template", "u:{id}"), ("kind", "zset")]))
+                .is_err()
+        );
+        assert!(TableOptions::from_options(&o(&[
+            ("key_template", "u:{id}"),
+            ("ttl_seconds", "0")
+        ]))
+        .is_err());
         assert!(validate(Catalog::Table, &o(&[("key_template", "u:{id")])).is_err());
     }
 }

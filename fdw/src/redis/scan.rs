@@ -209,11 +209,7 @@ impl RedisScan {
         self.to_batch(found, &fields)
     }
 
-    fn to_batch(
-        &self,
-        found: Vec<FoundKey>,
-        fields: &[(usize, String)],
-    ) -> Result<ScanBatch> {
+    fn to_batch(&self, found: Vec<FoundKey>, fields: &[(usize, String)]) -> Result<ScanBatch> {
         let rows: Vec<(&str, &[String])> = found
             .iter()
             .map(|f| (f.key.as_str(), f.parts.as_slice()))
@@ -234,10 +230,7 @@ impl RedisScan {
                     let values: Vec<(Option<&[u8]>, Origin)> = found
                         .iter()
                         .map(|f| {
-                            let origin = Origin {
-                                key: &f.key,
-                                field,
-                            };
+                            let origin = Origin { key: &f.key, field };
                             (f.values[slot].as_deref(), origin)
                         })
                         .collect();

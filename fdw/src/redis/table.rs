@@ -157,10 +157,8 @@ impl RedisTable {
                 }
                 _ => continue,
             };
-            let mut texts: Vec<String> = values
-                .iter()
-                .filter_map(|v| key_text(v, pg_type))
-                .collect();
+            let mut texts: Vec<String> =
+                values.iter().filter_map(|v| key_text(v, pg_type)).collect();
             texts.sort();
             texts.dedup();
             exact[*i] = Some(match exact[*i].take() {
@@ -170,7 +168,10 @@ impl RedisTable {
         }
         let known: Option<Vec<Vec<String>>> = exact.iter().cloned().collect();
         if let Some(lists) = known {
-            let count = lists.iter().map(Vec::len).try_fold(1usize, |a, b| a.checked_mul(b));
+            let count = lists
+                .iter()
+                .map(Vec::len)
+                .try_fold(1usize, |a, b| a.checked_mul(b));
             if count.is_some_and(|c| c <= MAX_LOOKUP_KEYS) {
                 let mut keys = Vec::new();
                 for values in product(&lists) {
@@ -217,10 +218,7 @@ impl RedisTable {
                 return Err(RedisError::BadValue {
                     key: key.to_string(),
                     field: format!("key column {}", column.name),
-                    reason: format!(
-                        "\"{}\" is not written in its canonical form",
-                        parts[index]
-                    ),
+                    reason: format!("\"{}\" is not written in its canonical form", parts[index]),
                 });
             }
         }
@@ -243,7 +241,13 @@ impl RedisTable {
 fn key_type(pg: &PgType) -> bool {
     matches!(
         pg,
-        PgType::Bool | PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Text | PgType::Varchar | PgType::Date
+        PgType::Bool
+            | PgType::Int2
+            | PgType::Int4
+            | PgType::Int8
+            | PgType::Text
+            | PgType::Varchar
+            | PgType::Date
     )
 }
 
@@ -327,7 +331,12 @@ mod tests {
         let many = t.plan(&[q(
             "user_id",
             Op::In,
-            Value::List(vec![Value::Int(2), Value::Null, Value::Int(1), Value::Int(2)]),
+            Value::List(vec![
+                Value::Int(2),
+                Value::Null,
+                Value::Int(1),
+                Value::Int(2),
+            ]),
         )]);
         assert_eq!(
             many,
@@ -343,7 +352,10 @@ mod tests {
         );
         // contradicting equalities name no key
         assert_eq!(
-            t.plan(&[q("user_id", Op::Eq, Value::Int(1)), q("user_id", Op::Eq, Value::Int(2))]),
+            t.plan(&[
+                q("user_id", Op::Eq, Value::Int(1)),
+                q("user_id", Op::Eq, Value::Int(2))
+            ]),
             KeyPlan::Keys(vec![])
         );
     }
@@ -352,7 +364,11 @@ mod tests {
     fn partial_keys_and_prefixes_narrow_the_pattern() {
         let t = table(
             "o:{org}:{user}",
-            &[("org", PgType::Text), ("user", PgType::Text), ("v", PgType::Text)],
+            &[
+                ("org", PgType::Text),
+                ("user", PgType::Text),
+                ("v", PgType::Text),
+            ],
         )
         .unwrap();
         assert_eq!(

@@ -221,7 +221,10 @@ mod tests {
         let t = KeyTemplate::parse("users:{user_id}:features").unwrap();
         assert_eq!(t.columns(), vec!["user_id"]);
         assert_eq!(t.render(&["42"]).unwrap(), "users:42:features");
-        assert_eq!(t.parse_key("users:42:features"), Some(vec!["42".to_string()]));
+        assert_eq!(
+            t.parse_key("users:42:features"),
+            Some(vec!["42".to_string()])
+        );
         assert_eq!(t.parse_key("users:42:feature"), None);
         assert_eq!(t.parse_key("user:42:features"), None);
         // a value holding the suffix is still read back whole
@@ -242,7 +245,10 @@ mod tests {
     fn glob_characters_are_matched_literally() {
         let t = KeyTemplate::parse("u:{id}:f").unwrap();
         assert_eq!(t.pattern(&[None], &[]), "u:*:f");
-        assert_eq!(t.pattern(&[Some("a*b?[c]\\")], &[]), "u:a\\*b\\?\\[c\\]\\\\:f");
+        assert_eq!(
+            t.pattern(&[Some("a*b?[c]\\")], &[]),
+            "u:a\\*b\\?\\[c\\]\\\\:f"
+        );
         assert_eq!(t.pattern(&[None], &[Some("p?".into())]), "u:p\\?*:f");
         let hostile = "x*\n{y}?";
         let key = t.render(&[hostile]).unwrap();

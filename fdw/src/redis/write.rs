@@ -55,10 +55,9 @@ impl RedisWriter {
         let key_columns = self.table.template.columns();
         let mut key_arrays = Vec::with_capacity(key_columns.len());
         for name in &key_columns {
-            let array = batch.column_by_name(name).ok_or_else(|| RedisError::KeyValue {
-                column: name.to_string(),
-                reason: "every key column needs a value".into(),
-            })?;
+            let array = batch
+                .column_by_name(name)
+                .ok_or_else(|| RedisError::NullKey(name.to_string()))?;
             key_arrays.push((*name, array));
         }
         let value_columns: Vec<(String, &std::sync::Arc<dyn Array>)> = self
@@ -77,10 +76,8 @@ impl RedisWriter {
         for row in 0..batch.num_rows() {
             let mut parts = Vec::with_capacity(key_arrays.len());
             for (name, array) in &key_arrays {
-                let text = encode(array, row)?.ok_or_else(|| RedisError::KeyValue {
-                    column: name.to_string(),
-                    reason: "NULL cannot name a key".into(),
-                })?;
+                let text =
+                    encode(array, row)?.ok_or_else(|| RedisError::NullKey(name.to_string()))?;
                 parts.push(String::from_utf8(text).map_err(|_| RedisError::KeyValue {
                     column: name.to_string(),
                     reason: "not valid UTF-8".into(),
@@ -96,6 +93,10 @@ impl RedisWriter {
                 if let Some(position) = self.deletes.remove(&key) {
                     self.changes[position] = None;
                 }
+            }
+            let no_field = values.iter().all(|(_, v)| v.is_none());
+            if self.table.options.kind == TableKind::Hash && no_field && !updated {
+                return Err(RedisError::EmptyHash(key));
             }
             let change = match self.table.options.kind {
                 TableKind::String if values.first().is_none_or(|(_, v)| v.is_none()) => {
@@ -171,7 +172,10 @@ impl RedisWriter {
 
     /// Applies every change; returns how many keys were changed.
     pub fn commit(&mut self) -> Result<u64> {
-        let changes: Vec<Change> = std::mem::take(&mut self.changes).into_iter().flatten().collect();
+        let changes: Vec<Change> = std::mem::take(&mut self.changes)
+            .into_iter()
+            .flatten()
+            .collect();
         self.deletes.clear();
         let ttl = self.table.options.ttl_seconds;
         let kind = self.table.options.kind;
@@ -186,8 +190,10 @@ impl RedisWriter {
                     Change::Put { key, values } => {
                         match kind {
                             TableKind::Hash => {
-                                let set: Vec<_> = values.iter().filter(|(_, v)| v.is_some()).collect();
-                                let unset: Vec<_> = values.iter().filter(|(_, v)| v.is_none()).collect();
+                                let set: Vec<_> =
+                                    values.iter().filter(|(_, v)| v.is_some()).collect();
+                                let unset: Vec<_> =
+                                    values.iter().filter(|(_, v)| v.is_none()).collect();
                                 if !set.is_empty() {
                                     let command = pipe.cmd("HSET").arg(key);
                                     for (field, value) in set {
