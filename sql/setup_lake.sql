@@ -1,5 +1,6 @@
 -- Creates the seed's foreign tables (local disk and S3) and heap copies of the same rows.
--- psql variables: lake_root (directory), csv_dir (CSV copies), s3_endpoint (http://host:port).
+-- psql variables: lake_root (directory), csv_dir (CSV copies), s3_endpoint (http://host:port),
+-- redis_url (redis://host:port).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS odp CASCADE;
@@ -45,6 +46,14 @@ CREATE FOREIGN TABLE s3lake.transactions (
 CREATE FOREIGN TABLE s3lake.products (
     product_id text, name text, category text, price float8, created_at timestamptz
 ) SERVER s3lake OPTIONS (path 'products');
+
+-- The feature store: one Redis hash per user.
+CREATE SERVER features FOREIGN DATA WRAPPER redis_fdw OPTIONS (url :'redis_url');
+DROP SCHEMA IF EXISTS features CASCADE;
+CREATE SCHEMA features;
+CREATE FOREIGN TABLE features.user_features (
+    user_id text, purchase_count int4, avg_order_value float8, last_categories text[]
+) SERVER features OPTIONS (key_template 'users:{user_id}:features');
 
 DROP SCHEMA IF EXISTS heap CASCADE;
 CREATE SCHEMA heap;

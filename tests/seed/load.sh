@@ -30,4 +30,5 @@ fi
 
 log "create odp objects and heap copies"
 psql -X -q -v ON_ERROR_STOP=1 -v lake_root="$lake" -v csv_dir="$csv" -v s3_endpoint="$ODP_S3_ENDPOINT" \
+  -v redis_url="redis://127.0.0.1:$ODP_REDIS_PORT" \
   -f "$ODP_ROOT/sql/setup_lake.sql"

@@ -58,17 +58,13 @@ impl Source for RedisSource {
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
         let plan = self.table.plan(&request.quals);
-        let explain = match &plan {
-            KeyPlan::Keys(keys) => (
-                "Redis Keys".into(),
-                format!("{} (direct reads)", keys.len()),
-            ),
-            KeyPlan::Pattern(pattern) => ("Redis Scan".into(), format!("MATCH {pattern}")),
-        };
         Ok(Estimate {
             rows: self.table.estimate(&plan),
             total_rows: self.table.options.estimated_keys as f64,
-            explain: vec![explain],
+            explain: vec![(
+                "Redis Key Template".into(),
+                self.table.template.text().to_string(),
+            )],
         })
     }
 
@@ -175,7 +171,12 @@ impl SourceScan for RedisScanAdapter {
 
     fn explain(&self) -> Vec<(String, String)> {
         let c = self.0.counters();
+        let access = match self.0.plan() {
+            KeyPlan::Keys(keys) => format!("{} direct key reads", keys.len()),
+            KeyPlan::Pattern(pattern) => format!("SCAN MATCH {pattern}"),
+        };
         vec![
+            ("Redis Access".into(), access),
             ("Redis Round Trips".into(), c.round_trips.to_string()),
             ("Redis SCAN Calls".into(), c.scan_calls.to_string()),
             ("Redis Keys Read".into(), c.keys_read.to_string()),
