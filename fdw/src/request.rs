@@ -108,6 +108,10 @@ pub struct ScanRequest {
     /// each row must carry its identity (the scan feeds an UPDATE or DELETE)
     #[serde(default)]
     pub row_ids: bool,
+    /// quals whose values are known only when the scan starts (parameters of a
+    /// prepared statement): planners may count on them, scans get them in `quals`
+    #[serde(default)]
+    pub runtime_quals: Vec<(String, Op)>,
 }
 
 #[cfg(test)]

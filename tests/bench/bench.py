@@ -96,6 +96,56 @@ def main():
          files_total=total_files(cur, "lake.transactions") + total_files(cur, "lake.products"))
 
     writes(cur)
+    features(cur)
+
+
+def percentile(samples, p):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def latencies_ms(fn, keys):
+    fn(keys[0])
+    samples = []
+    for key in keys:
+        start = time.perf_counter()
+        fn(key)
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentile(samples, 0.5), percentile(samples, 0.99)
+
+
+def features(cur):
+    """Feature store: the batch pipeline's throughput over the whole seed, then point
+    lookups through the FDW vs a heap table with a primary key vs a raw HGETALL."""
+    import random
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=int(os.environ["ODP_REDIS_PORT"]))
+    for key in r.scan_iter(match="users:*:features", count=10000):
+        r.delete(key)
+    start = time.perf_counter()
+    cur.execute("SELECT odp.refresh_features()")
+    users = cur.fetchone()[0]
+    seconds = time.perf_counter() - start
+    line("feature_refresh", users=users, seconds=seconds, users_per_s=users / seconds)
+
+    cur.execute("DROP TABLE IF EXISTS heap.user_features")
+    cur.execute("CREATE TABLE heap.user_features AS SELECT * FROM features.user_features")
+    cur.execute("ALTER TABLE heap.user_features ADD PRIMARY KEY (user_id)")
+    cur.execute("SELECT user_id FROM heap.user_features")
+    ids = [row[0] for row in cur.fetchall()]
+    keys = random.Random(7).choices(ids, k=2000)
+
+    def lookup(table):
+        sql = f"SELECT * FROM {table} WHERE user_id = %s"
+        return lambda uid: (cur.execute(sql, (uid,), prepare=True), cur.fetchall())
+
+    fdw_p50, fdw_p99 = latencies_ms(lookup("features.user_features"), keys)
+    heap_p50, heap_p99 = latencies_ms(lookup("heap.user_features"), keys)
+    raw_p50, raw_p99 = latencies_ms(lambda uid: r.hgetall(f"users:{uid}:features"), keys)
+    line("feature_lookup", p50_ms=fdw_p50, p99_ms=fdw_p99, heap_p50_ms=heap_p50, heap_p99_ms=heap_p99,
+         redis_p50_ms=raw_p50, ratio_p50_vs_heap=fdw_p50 / heap_p50, ratio_p50_vs_redis=fdw_p50 / raw_p50)
+    cur.execute("DROP TABLE heap.user_features")
 
 
 def timed_ms(fn):

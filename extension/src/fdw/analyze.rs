@@ -63,8 +63,7 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
         let request = ScanRequest {
             columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
             quals: Vec::new(),
-            limit: None,
-            row_ids: false,
+            ..Default::default()
         };
         let mut scan = source.begin_scan(&request).or_report();
         let outer = pg_sys::CurrentMemoryContext;

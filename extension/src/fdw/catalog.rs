@@ -2,7 +2,7 @@
 
 use super::{PgColumn, TableContext};
 use odp_fdw::options::Options;
-use pgrx::{pg_sys, PgRelation, PgTryBuilder};
+use pgrx::{pg_sys, PgRelation};
 use std::ffi::CStr;
 
 /// Converts a `List` of `DefElem` into options.
@@ -81,16 +81,27 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
     }
 }
 
-/// Options of the current user's mapping to `server_id`, or none.
+/// Options of the current user's mapping to `server_id` (or the PUBLIC one), or none.
 fn user_mapping_options(server_id: pg_sys::Oid) -> Options {
-    PgTryBuilder::new(|| {
-        // SAFETY: GetUserMapping raises an ERROR (caught below) when there is no mapping.
-        unsafe {
-            options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_id)).options)
+    // SAFETY: syscache probes by (user, server); GetUserMapping finds the same entry (or
+    // the PUBLIC one) and only raises an ERROR when neither exists, checked first.
+    unsafe {
+        let user = pg_sys::GetUserId();
+        let exists = |role: pg_sys::Oid| {
+            pg_sys::SearchSysCacheExists(
+                pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as i32,
+                pg_sys::Datum::from(role),
+                pg_sys::Datum::from(server_id),
+                pg_sys::Datum::from(0),
+                pg_sys::Datum::from(0),
+            )
+        };
+        if exists(user) || exists(pg_sys::InvalidOid) {
+            options_from_list((*pg_sys::GetUserMapping(user, server_id)).options)
+        } else {
+            Options::default()
         }
-    })
-    .catch_others(|_| Options::default())
-    .execute()
+    }
 }
 
 /// `format_type_be` of a type OID.

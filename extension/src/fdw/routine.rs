@@ -239,6 +239,11 @@ unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
             quals: constant_quals(&quals),
             limit,
             row_ids: false,
+            runtime_quals: quals
+                .iter()
+                .filter(|q| q.constant.is_none())
+                .map(|q| (q.column.clone(), q.op))
+                .collect(),
         };
         let estimate = source.estimate(&request).or_report();
         let selectivity = pg_sys::clauselist_selectivity(
@@ -626,6 +631,7 @@ impl<S: Source> ScanState<S> {
             quals,
             limit: self.plan.limit,
             row_ids: self.plan.row_ids,
+            runtime_quals: Vec::new(),
         }
     }
 

@@ -57,9 +57,8 @@ impl Source for RedisSource {
     }
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
-        let plan = self.table.plan(&request.quals);
         Ok(Estimate {
-            rows: self.table.estimate(&plan),
+            rows: self.table.estimate(request),
             total_rows: self.table.options.estimated_keys as f64,
             explain: vec![(
                 "Redis Key Template".into(),

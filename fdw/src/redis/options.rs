@@ -53,7 +53,7 @@ const DEFAULT_ESTIMATED_KEYS: u64 = 100_000;
 /// How to reach a Redis deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServerOptions {
-    /// `redis://` or `rediss://` URL (host, port, database)
+    /// `redis://`, `rediss://` or `redis+unix://` URL (host or socket, database)
     pub url: String,
     /// the URL is one seed node of a Redis Cluster
     pub cluster: bool,
@@ -105,7 +105,8 @@ impl ServerOptions {
     }
 }
 
-/// Checks the shape of a server URL: scheme `redis` or `rediss`, a host, no password
+/// Checks the shape of a server URL: `redis://` or `rediss://` with a host, or
+/// `redis+unix://` with a socket path (a Redis on the same machine); no password
 /// (credentials belong in the user mapping, which only its owner can read).
 pub fn validate_url(url: &str) -> Result<()> {
     let bad = |expected: &str| {
@@ -114,12 +115,18 @@ pub fn validate_url(url: &str) -> Result<()> {
             expected: expected.into(),
         })
     };
-    let parsed = url::Url::parse(url).map_err(|_| bad("a redis:// or rediss:// URL"))?;
-    if !matches!(parsed.scheme(), "redis" | "rediss") {
-        return Err(bad("a redis:// or rediss:// URL"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad("a URL with a host"));
+    let expected = "a redis://, rediss:// or redis+unix:// URL";
+    let parsed = url::Url::parse(url).map_err(|_| bad(expected))?;
+    match parsed.scheme() {
+        "redis" | "rediss" if parsed.host_str().is_none_or(str::is_empty) => {
+            return Err(bad("a URL with a host"))
+        }
+        "redis" | "rediss" => {}
+        "redis+unix" | "unix" if parsed.path().is_empty() => {
+            return Err(bad("a socket path (redis+unix:///path/to/redis.sock)"))
+        }
+        "redis+unix" | "unix" => {}
+        _ => return Err(bad(expected)),
     }
     if parsed.password().is_some() {
         return Err(bad(
@@ -228,6 +235,7 @@ mod tests {
     fn urls_must_be_redis_without_password() {
         assert!(validate_url("redis://127.0.0.1:6379/0").is_ok());
         assert!(validate_url("rediss://cache.example.com").is_ok());
+        assert!(validate_url("redis+unix:///run/redis.sock").is_ok());
         assert!(validate_url("http://127.0.0.1:6379").is_err());
         assert!(validate_url("redis://:secret@127.0.0.1").is_err());
         assert!(validate_url("not a url").is_err());

@@ -5,13 +5,15 @@ use super::codec::{arrow_type, decode, Origin};
 use super::error::{RedisError, Result};
 use super::options::{ServerOptions, TableKind, TableOptions};
 use super::template::KeyTemplate;
-use crate::request::{like_pattern_prefix, Op, Qual};
+use crate::request::{like_pattern_prefix, Op, Qual, ScanRequest};
 use crate::types::PgType;
 use crate::value::Value;
 use deltalake::arrow::array::ArrayRef;
 
 /// Keys one lookup may name (the product of `IN` lists); beyond it the table is scanned.
 pub const MAX_LOOKUP_KEYS: usize = 100_000;
+/// Keys the planner assumes an `IN` list known only at run time holds.
+const RUNTIME_IN_LIST_KEYS: f64 = 10.0;
 
 /// Where a column's values come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,14 +227,40 @@ impl RedisTable {
         Ok(array)
     }
 
-    /// Rows a plan is expected to return.
-    pub fn estimate(&self, plan: &KeyPlan) -> f64 {
-        match plan {
-            KeyPlan::Keys(keys) => keys.len() as f64,
-            KeyPlan::Pattern(p) if p.contains('*') && p.len() > 1 => {
-                self.options.estimated_keys as f64
-            }
-            KeyPlan::Pattern(_) => 1.0,
+    /// Rows a scan for `request` is expected to return: the keys its quals name, also
+    /// counting `=` on key columns whose values come at run time (a prepared
+    /// statement's parameters) as one key each, so generic plans are costed as lookups.
+    pub fn estimate(&self, request: &ScanRequest) -> f64 {
+        if let KeyPlan::Keys(keys) = self.plan(&request.quals) {
+            return keys.len() as f64;
+        }
+        let keys_per_column: Option<Vec<f64>> = self
+            .template
+            .columns()
+            .iter()
+            .map(|column| {
+                let constant =
+                    request
+                        .quals
+                        .iter()
+                        .find_map(|q| match (&q.column, q.op, &q.value) {
+                            (c, Op::Eq, _) if c == column => Some(1.0),
+                            (c, Op::In, Value::List(items)) if c == column => {
+                                Some(items.len() as f64)
+                            }
+                            _ => None,
+                        });
+                let runtime = request.runtime_quals.iter().find_map(|(c, op)| match op {
+                    Op::Eq if c == column => Some(1.0),
+                    Op::In if c == column => Some(RUNTIME_IN_LIST_KEYS),
+                    _ => None,
+                });
+                constant.or(runtime)
+            })
+            .collect();
+        match keys_per_column {
+            Some(counts) => counts.iter().product(),
+            None => self.options.estimated_keys as f64,
         }
     }
 }
