@@ -24,7 +24,9 @@ bench: setup install services
 setup:
 	bash scripts/setup.sh
 
+# A running server maps odp.so (it is preloaded): stop it before the file is replaced.
 install:
+	bash scripts/services.sh stop postgres
 	$(ENV); cargo pgrx install --pg-config /usr/bin/pg_config --package odp >/dev/null
 
 services:
@@ -44,6 +46,7 @@ unit:
 	$(ENV); cargo test -p odp-fdw
 
 pgtest:
+	bash scripts/services.sh stop postgres
 	$(ENV); mkdir -p $(PGRX_TEST_DATA) && chown postgres:postgres $(PGRX_TEST_DATA)
 	cargo pgrx test pg15 --package odp --runas postgres --pgdata $(PGRX_TEST_DATA)/data
 

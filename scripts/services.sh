@@ -23,15 +23,22 @@ start_postgres() {
   if [ ! -f "$ODP_PGDATA/PG_VERSION" ]; then
     mkdir -p "$ODP_PGDATA"; chown postgres:postgres "$ODP_PGDATA"
     as_postgres "$PG_BIN/initdb" -D "$ODP_PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    cat >>"$ODP_PGDATA/postgresql.conf" <<CONF
+  fi
+  # ODP's settings live in odp.conf, rewritten at every start (older clusters get the
+  # include line added once).
+  grep -q "^include_if_exists = 'odp.conf'" "$ODP_PGDATA/postgresql.conf" \
+    || echo "include_if_exists = 'odp.conf'" >>"$ODP_PGDATA/postgresql.conf"
+  cat >"$ODP_PGDATA/odp.conf" <<CONF
 listen_addresses = '127.0.0.1'
 timezone = 'UTC'
 port = $ODP_PG_PORT
 unix_socket_directories = '$ODP_RUN'
+shared_preload_libraries = 'odp'
 odp.redis_url = 'redis://127.0.0.1:$ODP_REDIS_PORT'
 odp.bolt_url = 'bolt://127.0.0.1:$ODP_BOLT_PORT'
+odp.feature_stream = on
 CONF
-  fi
+  chown postgres:postgres "$ODP_PGDATA/odp.conf"
   if ! as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" status >/dev/null 2>&1; then
     as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -l "$ODP_RUN/postgres.log" -w start >/dev/null
   fi

@@ -54,6 +54,13 @@ CREATE SCHEMA features;
 CREATE FOREIGN TABLE features.user_features (
     user_id text, purchase_count int4, avg_order_value float8, last_categories text[]
 ) SERVER features OPTIONS (key_template 'users:{user_id}:features');
+-- The streaming pipeline: transactions inserted into lake.transactions are appended to a
+-- Redis stream at commit; the feature stream worker applies them to the hashes above.
+CREATE FOREIGN TABLE features.transaction_events (
+    transaction_id text, user_id text, product_id text, total_amount float8, transaction_time timestamptz
+) SERVER features OPTIONS (key_template 'odp:stream:transactions', kind 'stream', stream_maxlen '1000000');
+CREATE TRIGGER feature_stream AFTER INSERT ON lake.transactions
+    FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction();
 
 DROP SCHEMA IF EXISTS heap CASCADE;
 CREATE SCHEMA heap;

@@ -13,11 +13,14 @@ pub mod sources;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Called when the library is loaded: registers GUCs, the transaction callbacks of
-/// foreign writes and the adapters' runtime hooks.
+/// Called when the library is loaded: registers GUCs, the feature stream worker (when
+/// preloaded), the transaction callbacks of foreign writes and the adapters' runtime
+/// hooks.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     api::health::init_gucs();
+    api::feature_stream::init_gucs();
+    api::feature_stream::register_worker();
     fdw::xact::init();
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,
@@ -72,7 +75,7 @@ pub mod pg_test {
 
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        vec!["shared_preload_libraries = 'odp'"]
     }
 }
 

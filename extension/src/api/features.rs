@@ -92,6 +92,22 @@ BEGIN
 END
 $fn$;
 
+-- Trigger function: appends the inserted transaction to the transactions stream through
+-- the stream foreign table named by the trigger's argument (default
+-- features.transaction_events). The entry is added when the inserting transaction
+-- commits, after its Delta commit; the feature stream worker applies it.
+CREATE FUNCTION odp.publish_transaction() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    EXECUTE format(
+        'INSERT INTO %s (transaction_id, user_id, product_id, total_amount, transaction_time)
+         VALUES ($1, $2, $3, $4, $5)',
+        coalesce(TG_ARGV[0], 'features.transaction_events')::regclass)
+      USING NEW.transaction_id::text, NEW.user_id::text, NEW.product_id::text,
+            NEW.total_amount::float8, NEW.transaction_time;
+    RETURN NULL;
+END
+$fn$;
+
 -- One user's features as JSON (NULL when the user has none): one round trip to Redis.
 CREATE FUNCTION odp.user_features(user_id text, features text DEFAULT 'features.user_features')
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $fn$

@@ -76,7 +76,7 @@ impl Source for RedisSource {
     }
 
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(RedisScanAdapter(RedisScan::new(&self.table, request)))
+        Ok(RedisScanAdapter(RedisScan::new(&self.table, request)?))
     }
 
     fn insertable() -> bool {

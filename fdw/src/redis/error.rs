@@ -32,7 +32,7 @@ pub enum RedisError {
         reason: String,
     },
     /// a hash row inserted without any non-NULL field (Redis has no empty hashes)
-    #[error("row for key \"{0}\" has no non-NULL field: Redis cannot store an empty hash")]
+    #[error("row for key \"{0}\" has no non-NULL field: Redis cannot store an empty hash or stream entry")]
     EmptyHash(String),
     /// NULL in a key column of a row written
     #[error("null value in key column \"{0}\": a key needs every key column")]

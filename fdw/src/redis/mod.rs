@@ -10,6 +10,7 @@ pub mod error;
 pub mod options;
 pub mod rowid;
 pub mod scan;
+pub mod stream;
 pub mod table;
 pub mod template;
 pub mod write;

@@ -25,6 +25,7 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("ttl_seconds", Kind::UInt),
     OptionSpec::optional("scan_count", Kind::UInt),
     OptionSpec::optional("estimated_keys", Kind::UInt),
+    OptionSpec::optional("stream_maxlen", Kind::UInt),
 ];
 
 /// Column options: the hash field a column reads (default: the column name).
@@ -143,6 +144,9 @@ pub enum TableKind {
     Hash,
     /// strings: the one non-key column is the value
     String,
+    /// streams, written only: each row inserted is an entry (`XADD`) whose fields are
+    /// the non-key columns
+    Stream,
 }
 
 /// The table options the adapter uses.
@@ -158,6 +162,8 @@ pub struct TableOptions {
     pub scan_count: u64,
     /// keys the planner assumes a pattern scan finds
     pub estimated_keys: u64,
+    /// streams are trimmed to about this many entries (`XADD MAXLEN ~`)
+    pub stream_maxlen: Option<u64>,
 }
 
 impl TableOptions {
@@ -173,10 +179,11 @@ impl TableOptions {
         let kind = match table.get("kind").unwrap_or("hash") {
             "hash" => TableKind::Hash,
             "string" => TableKind::String,
+            "stream" => TableKind::Stream,
             _ => {
                 return Err(OptionError::BadValue {
                     name: "kind".into(),
-                    expected: "hash or string".into(),
+                    expected: "hash, string or stream".into(),
                 }
                 .into())
             }
@@ -202,6 +209,7 @@ impl TableOptions {
             estimated_keys: table
                 .uint("estimated_keys")
                 .unwrap_or(DEFAULT_ESTIMATED_KEYS),
+            stream_maxlen: table.uint("stream_maxlen"),
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use super::client::run;
 use super::codec::{decode, Origin};
-use super::error::Result;
+use super::error::{RedisError, Result};
 use super::options::TableKind;
 use super::rowid::identify;
 use super::table::{ColumnSource, KeyPlan, RedisTable};
@@ -54,14 +54,20 @@ pub struct RedisScan {
 }
 
 impl RedisScan {
-    /// Starts a scan of `table` for `request`.
-    pub fn new(table: &RedisTable, request: &ScanRequest) -> RedisScan {
+    /// Starts a scan of `table` for `request` (stream tables are written only).
+    pub fn new(table: &RedisTable, request: &ScanRequest) -> Result<RedisScan> {
+        if table.options.kind == TableKind::Stream {
+            return Err(RedisError::Unsupported(
+                "reading a stream table (its entries are consumed by the feature stream worker)"
+                    .into(),
+            ));
+        }
         let plan = table.plan(&request.quals);
         let (pending, cursor) = match &plan {
             KeyPlan::Keys(keys) => (keys.iter().cloned().collect(), None),
             KeyPlan::Pattern(_) => (VecDeque::new(), Some(0)),
         };
-        RedisScan {
+        Ok(RedisScan {
             table: table.clone(),
             columns: request.columns.clone(),
             plan,
@@ -71,7 +77,7 @@ impl RedisScan {
             remaining: request.limit,
             row_ids: request.row_ids,
             counters: ScanCounters::default(),
-        }
+        })
     }
 
     /// How the scan finds keys, for EXPLAIN.
@@ -116,6 +122,7 @@ impl RedisScan {
         let kind = match self.table.options.kind {
             TableKind::Hash => "hash",
             TableKind::String => "string",
+            TableKind::Stream => "stream",
         };
         let mut command = ::redis::cmd("SCAN");
         command
@@ -156,7 +163,7 @@ impl RedisScan {
         let mut pipe = ::redis::pipe();
         for (key, _) in &keys {
             match self.table.options.kind {
-                TableKind::Hash => {
+                TableKind::Hash | TableKind::Stream => {
                     pipe.cmd("EXISTS").arg(key);
                     if !fields.is_empty() {
                         let command = pipe.cmd("HMGET").arg(key);
@@ -179,7 +186,7 @@ impl RedisScan {
         let mut replies = replies.into_iter();
         for (key, parts) in keys {
             let values = match self.table.options.kind {
-                TableKind::Hash => {
+                TableKind::Hash | TableKind::Stream => {
                     let exists = matches!(replies.next(), Some(Reply::Int(n)) if n > 0);
                     let values = if fields.is_empty() {
                         Vec::new()

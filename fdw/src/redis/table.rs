@@ -92,7 +92,9 @@ impl RedisTable {
                     ColumnSource::Key(i)
                 }
                 None => match options.kind {
-                    TableKind::Hash => ColumnSource::Field(field.clone().unwrap_or(name.clone())),
+                    TableKind::Hash | TableKind::Stream => {
+                        ColumnSource::Field(field.clone().unwrap_or(name.clone()))
+                    }
                     TableKind::String => ColumnSource::Value,
                 },
             };

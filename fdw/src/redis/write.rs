@@ -95,7 +95,7 @@ impl RedisWriter {
                 }
             }
             let no_field = values.iter().all(|(_, v)| v.is_none());
-            if self.table.options.kind == TableKind::Hash && no_field && !updated {
+            if self.table.options.kind != TableKind::String && no_field && !updated {
                 return Err(RedisError::EmptyHash(key));
             }
             let change = match self.table.options.kind {
@@ -212,6 +212,19 @@ impl RedisWriter {
                             TableKind::String => {
                                 let value = values.first().and_then(|(_, v)| v.as_deref());
                                 pipe.cmd("SET").arg(key).arg(value).ignore();
+                            }
+                            TableKind::Stream => {
+                                let command = pipe.cmd("XADD").arg(key);
+                                if let Some(maxlen) = self.table.options.stream_maxlen {
+                                    command.arg("MAXLEN").arg("~").arg(maxlen);
+                                }
+                                command.arg("*");
+                                for (field, value) in values {
+                                    if let Some(value) = value {
+                                        command.arg(field).arg(value.as_slice());
+                                    }
+                                }
+                                command.ignore();
                             }
                         }
                         if let Some(seconds) = ttl {

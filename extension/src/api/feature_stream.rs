@@ -1,0 +1,297 @@
+//! The streaming feature pipeline's worker: a background worker (started when `odp` is
+//! in `shared_preload_libraries`) that applies the transactions appended to the Redis
+//! stream to the users' feature hashes, and `odp.pipeline_status()`.
+//!
+//! The worker is one consumer of one consumer group, always under the same name, so
+//! entries it read but never acknowledged (it stopped or crashed) are read again first
+//! when it starts; applying an entry twice changes nothing (see
+//! `odp_fdw::redis::stream`). On SIGTERM it exits with status 1, so the postmaster
+//! starts it again after a second unless the server is shutting down.
+
+use super::health::REDIS_URL;
+use odp_fdw::options::Options;
+use odp_fdw::redis::options::ServerOptions;
+use odp_fdw::redis::stream::{self, Purchase};
+use odp_fdw::redis::template::KeyTemplate;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+/// `odp.feature_stream`: whether the worker applies the stream.
+pub static FEATURE_STREAM: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// `odp.feature_stream_database`: the database whose tables the worker reads.
+pub static STREAM_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"odp"));
+/// `odp.feature_products_table`: where the worker finds each product's category.
+pub static PRODUCTS_TABLE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"lake.products"));
+/// `odp.feature_key_template`: the feature hashes the worker updates.
+pub static FEATURE_KEYS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"users:{user_id}:features"));
+
+/// Entries read per round trip.
+const BATCH: usize = 256;
+/// How long one read waits for new entries.
+const BLOCK_MS: u64 = 100;
+/// Categories kept in `last_categories` (as `odp.refresh_features`).
+const CATEGORIES: usize = 5;
+/// Products are read again at most this often when an unknown one shows up.
+const PRODUCTS_RELOAD: Duration = Duration::from_secs(5);
+/// The worker's name in `pg_stat_activity.backend_type`.
+pub const WORKER_NAME: &str = "odp feature stream";
+
+/// Registers the GUCs of this module.
+pub fn init_gucs() {
+    GucRegistry::define_bool_guc(
+        c"odp.feature_stream",
+        c"Apply the transactions stream to the feature store",
+        c"Needs odp in shared_preload_libraries.",
+        &FEATURE_STREAM,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odp.feature_stream_database",
+        c"Database the feature stream worker connects to",
+        c"Read when the worker starts.",
+        &STREAM_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odp.feature_products_table",
+        c"Table the feature stream worker reads product categories from",
+        c"Columns product_id and category.",
+        &PRODUCTS_TABLE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odp.feature_key_template",
+        c"Key template of the feature hashes the stream worker updates",
+        c"Must name user_id.",
+        &FEATURE_KEYS,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+/// Registers the worker (only while shared_preload_libraries are loaded).
+pub fn register_worker() {
+    // SAFETY: reads a postmaster-global flag.
+    if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        return;
+    }
+    BackgroundWorkerBuilder::new(WORKER_NAME)
+        .set_type(WORKER_NAME)
+        .set_function("odp_feature_stream_main")
+        .set_library("odp")
+        .enable_spi_access()
+        .set_restart_time(Some(Duration::from_secs(1)))
+        .load();
+}
+
+fn setting(guc: &GucSetting<Option<CString>>) -> Option<String> {
+    guc.get().map(|s| s.to_string_lossy().into_owned())
+}
+
+/// The worker's entry point.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = setting(&STREAM_DATABASE).unwrap_or_else(|| "odp".into());
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    let mut worker = Worker::default();
+    while BackgroundWorker::wait_latch(Some(Duration::from_millis(1))) {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: re-reads the configuration files, as backends do on SIGHUP.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            worker.group_ready = false;
+        }
+        if !FEATURE_STREAM.get() {
+            BackgroundWorker::wait_latch(Some(Duration::from_millis(500)));
+            continue;
+        }
+        if let Err(e) = worker.step() {
+            log!("{WORKER_NAME}: {e}");
+            worker.group_ready = false;
+            BackgroundWorker::wait_latch(Some(Duration::from_secs(1)));
+        }
+    }
+    // SAFETY: ends the worker process; status 1 asks the postmaster to restart it.
+    unsafe { pg_sys::proc_exit(1) }
+}
+
+/// The worker's state between batches.
+#[derive(Default)]
+struct Worker {
+    group_ready: bool,
+    /// read this consumer's pending entries before new ones
+    recovered: bool,
+    categories: HashMap<String, String>,
+    products_loaded: Option<Instant>,
+}
+
+impl Worker {
+    /// Reads one batch (pending entries first), applies and acknowledges it.
+    fn step(&mut self) -> Result<(), String> {
+        let url = setting(&REDIS_URL).ok_or("odp.redis_url is not set")?;
+        let server = ServerOptions::from_options(
+            &Options::new([("url".to_string(), url)]),
+            &Options::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let template = KeyTemplate::parse(
+            &setting(&FEATURE_KEYS).unwrap_or_else(|| "users:{user_id}:features".into()),
+        )
+        .map_err(|e| e.to_string())?;
+        if !self.group_ready {
+            stream::ensure_group(&server).map_err(|e| e.to_string())?;
+            self.group_ready = true;
+            self.recovered = false;
+        }
+        let pending = !self.recovered;
+        let entries = stream::read(&server, WORKER_NAME, pending, BATCH, BLOCK_MS)
+            .map_err(|e| e.to_string())?;
+        if pending && entries.is_empty() {
+            self.recovered = true;
+            return Ok(());
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let unknown = entries.iter().any(|e| {
+            e.fields
+                .get("product_id")
+                .is_some_and(|p| !self.categories.contains_key(p))
+        });
+        if unknown
+            && self
+                .products_loaded
+                .is_none_or(|t| t.elapsed() > PRODUCTS_RELOAD)
+        {
+            self.load_products()?;
+        }
+        let mut purchases = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let (Some(user), Some(amount)) = (
+                entry.fields.get("user_id"),
+                entry
+                    .fields
+                    .get("total_amount")
+                    .and_then(|a| a.parse::<f64>().ok()),
+            ) else {
+                log!(
+                    "{WORKER_NAME}: entry {} has no user_id or total_amount; skipped",
+                    entry.id
+                );
+                continue;
+            };
+            let Ok(features_key) = template.render_unchecked(&[user.as_str()]) else {
+                continue;
+            };
+            purchases.push(Purchase {
+                entry_id: entry.id.clone(),
+                features_key,
+                amount,
+                category: entry
+                    .fields
+                    .get("product_id")
+                    .and_then(|p| self.categories.get(p))
+                    .cloned(),
+            });
+        }
+        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+        stream::apply_and_ack(&server, &purchases, &ids, CATEGORIES).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Reads every product's category.
+    fn load_products(&mut self) -> Result<(), String> {
+        let table = setting(&PRODUCTS_TABLE).unwrap_or_else(|| "lake.products".into());
+        let query = format!(
+            "SELECT product_id::text, category::text FROM {}",
+            quote_qualified(&table)
+        );
+        let rows: Result<Vec<(String, String)>, pgrx::spi::Error> =
+            BackgroundWorker::transaction(|| {
+                Spi::connect(|client| {
+                    let mut rows = Vec::new();
+                    for row in client.select(query.as_str(), None, &[])? {
+                        if let (Some(p), Some(c)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                            rows.push((p, c));
+                        }
+                    }
+                    Ok(rows)
+                })
+            });
+        let rows = rows.map_err(|e| format!("reading {table}: {e}"))?;
+        self.categories = rows.into_iter().collect();
+        self.products_loaded = Some(Instant::now());
+        Ok(())
+    }
+}
+
+/// `schema.table` with each part quoted as an identifier.
+fn quote_qualified(name: &str) -> String {
+    name.split('.')
+        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The streaming pipeline's state: the stream's length, entries delivered but not
+/// acknowledged, entries not yet delivered (lag), applied and redelivered counts, when
+/// the worker last applied a batch, and the worker's process id (NULL when not running).
+// pgrx reads the column names from the tuple type, so it cannot be a type alias.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile)]
+fn pipeline_status() -> TableIterator<
+    'static,
+    (
+        name!(stream, String),
+        name!(length, i64),
+        name!(pending, i64),
+        name!(lag, Option<i64>),
+        name!(applied, i64),
+        name!(duplicates, i64),
+        name!(last_batch, Option<pgrx::datum::TimestampWithTimeZone>),
+        name!(worker_pid, Option<i32>),
+    ),
+> {
+    use crate::error::OrReport;
+    let url = setting(&REDIS_URL).unwrap_or_else(|| {
+        crate::error::OdpError::NotSupported("odp.pipeline_status() without odp.redis_url").report()
+    });
+    let server = ServerOptions::from_options(
+        &Options::new([("url".to_string(), url)]),
+        &Options::default(),
+    )
+    .or_report();
+    let status = stream::status(&server).or_report();
+    let pid = Spi::get_one::<i32>(&format!(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = '{WORKER_NAME}' LIMIT 1"
+    ))
+    .ok()
+    .flatten();
+    let last_batch = status.last_batch_ms.and_then(|ms| {
+        pgrx::datum::TimestampWithTimeZone::try_from(
+            (ms * 1000 - 946_684_800_000_000) as pg_sys::TimestampTz,
+        )
+        .ok()
+    });
+    TableIterator::once((
+        stream::TRANSACTIONS_STREAM.to_string(),
+        status.length,
+        status.pending,
+        status.lag,
+        status.applied,
+        status.duplicates,
+        last_batch,
+        pid,
+    ))
+}
