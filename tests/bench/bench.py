@@ -146,6 +146,30 @@ def features(cur):
     line("feature_lookup", p50_ms=fdw_p50, p99_ms=fdw_p99, heap_p50_ms=heap_p50, heap_p99_ms=heap_p99,
          redis_p50_ms=raw_p50, ratio_p50_vs_heap=fdw_p50 / heap_p50, ratio_p50_vs_redis=fdw_p50 / raw_p50)
     cur.execute("DROP TABLE heap.user_features")
+    stream_latency(cur, r, ids[0])
+
+
+def stream_latency(cur, r, user):
+    """Milliseconds from the COMMIT of an INSERT through ODP to the updated feature in
+    Redis (the streaming pipeline), over 100 single-row transactions."""
+    table = f"bench_stream_{uuid.uuid4().hex[:8]}"
+    cur.execute(f"CREATE FOREIGN TABLE {table} (transaction_id text, user_id text, product_id text, "
+                f"quantity int4, total_amount float8, transaction_time timestamptz) "
+                f"SERVER lake OPTIONS (path 'writes/{table}', create_if_missing 'true')")
+    cur.execute(f"CREATE TRIGGER publish AFTER INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction()")
+    key = f"users:{user}:features"
+    samples = []
+    for i in range(100):
+        before = int(r.hget(key, "purchase_count") or 0)
+        cur.execute(f"INSERT INTO {table} VALUES (%s, %s, 'p0000001', 1, 1.0, now())", (f"{table}_{i}", user))
+        start = time.perf_counter()
+        while int(r.hget(key, "purchase_count") or 0) <= before:
+            if time.perf_counter() - start > 5:
+                break
+            time.sleep(0.0005)
+        samples.append((time.perf_counter() - start) * 1000)
+    cur.execute(f"DROP FOREIGN TABLE {table}")
+    line("stream_latency", p50_ms=percentile(samples, 0.5), p99_ms=percentile(samples, 0.99), events=len(samples))
 
 
 def timed_ms(fn):
