@@ -103,13 +103,18 @@ fn setting(guc: &GucSetting<Option<CString>>) -> Option<String> {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // Connect only once enabled: the database may not exist where the stream is off.
+    while !FEATURE_STREAM.get() {
+        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
+            return;
+        }
+        reload_on_sighup();
+    }
     let database = setting(&STREAM_DATABASE).unwrap_or_else(|| "odp".into());
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     let mut worker = Worker::default();
     while BackgroundWorker::wait_latch(Some(Duration::from_millis(1))) {
-        if BackgroundWorker::sighup_received() {
-            // SAFETY: re-reads the configuration files, as backends do on SIGHUP.
-            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        if reload_on_sighup() {
             worker.group_ready = false;
         }
         if !FEATURE_STREAM.get() {
@@ -124,6 +129,16 @@ pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
     }
     // SAFETY: ends the worker process; status 1 asks the postmaster to restart it.
     unsafe { pg_sys::proc_exit(1) }
+}
+
+/// Re-reads the configuration files after a SIGHUP; whether it did.
+fn reload_on_sighup() -> bool {
+    if !BackgroundWorker::sighup_received() {
+        return false;
+    }
+    // SAFETY: re-reads the configuration files, as backends do on SIGHUP.
+    unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+    true
 }
 
 /// The worker's state between batches.
