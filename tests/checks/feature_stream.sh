@@ -46,6 +46,8 @@ before2=$(count_of "$user2")
 old=$(worker_pid)
 q "ALTER SYSTEM SET odp.feature_stream = off" && q "SELECT pg_reload_conf()" >/dev/null
 q "SELECT pg_terminate_backend($old)" >/dev/null
+old_gone() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid = $old")" = 0 ]; }
+wait_until 5 old_gone || { echo "the worker did not stop"; exit 1; }
 for batch in 1 2 3 4; do
   q "INSERT INTO $tag SELECT '${tag}_b${batch}_' || g, '$user2', '$product', 1, 10, now() FROM generate_series(1, 10) g"
 done
