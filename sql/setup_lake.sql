@@ -54,6 +54,9 @@ CREATE SCHEMA features;
 CREATE FOREIGN TABLE features.user_features (
     user_id text, purchase_count int4, avg_order_value float8, last_categories text[]
 ) SERVER features OPTIONS (key_template 'users:{user_id}:features');
+-- The stream watermark odp.refresh_features stamps on the same hashes.
+CREATE FOREIGN TABLE features.user_stream_marks (user_id text, stream_id text)
+    SERVER features OPTIONS (key_template 'users:{user_id}:features');
 -- The streaming pipeline: transactions inserted into lake.transactions are appended to a
 -- Redis stream at commit; the feature stream worker applies them to the hashes above.
 CREATE FOREIGN TABLE features.transaction_events (

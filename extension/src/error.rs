@@ -93,7 +93,10 @@ impl OdpError {
                 RedisError::Command(_) => ERRCODE_FDW_ERROR,
                 RedisError::BadValue { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
                 RedisError::InvalidText { .. } => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-                RedisError::NullKey(_) | RedisError::EmptyHash(_) => ERRCODE_NOT_NULL_VIOLATION,
+                RedisError::NullKey(_) | RedisError::EmptyHash(_) | RedisError::NullElement(_) => {
+                    ERRCODE_NOT_NULL_VIOLATION
+                }
+                RedisError::WrongType { .. } => ERRCODE_WRONG_OBJECT_TYPE,
                 RedisError::KeyValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
                 RedisError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 RedisError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,

@@ -14,9 +14,9 @@ rcli CONFIG RESETSTAT >/dev/null
 q "SELECT purchase_count FROM features.user_features WHERE user_id = '$user'" >/dev/null
 q "SELECT count(*) FROM features.user_features WHERE user_id IN ('$user', 'nobody')" >/dev/null
 [ "$(calls scan)" = 0 ] || { echo "a key lookup issued SCAN"; exit 1; }
-# one HMGET for the first query; count(*) needs only EXISTS (one per key)
-[ "$(calls hmget)" = 1 ] || { echo "expected 1 HMGET call, saw $(calls hmget)"; exit 1; }
-[ "$(calls exists)" = 3 ] || { echo "expected 3 EXISTS calls, saw $(calls exists)"; exit 1; }
+# one TYPE and one HMGET per key looked up, in one round trip per query
+[ "$(calls hmget)" = 3 ] || { echo "expected 3 HMGET calls, saw $(calls hmget)"; exit 1; }
+[ "$(calls type)" = 3 ] || { echo "expected 3 TYPE calls, saw $(calls type)"; exit 1; }
 
 rcli CONFIG RESETSTAT >/dev/null
 joined=$(q "SELECT count(f.purchase_count) FROM lake.users u JOIN features.user_features f USING (user_id) WHERE u.created_date < '2025-03-01'")

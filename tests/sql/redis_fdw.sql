@@ -18,6 +18,9 @@ END $$;
 \set session_keys :p ':session:{sid}'
 \set counter_keys :p ':counter:{name}'
 \set hostile_keys :p ':h:{k}'
+\set set_keys :p ':set:{user_id}'
+\set zset_keys :p ':zset:{board}'
+\set list_keys :p ':list:{stream}'
 \set two_column_keys :p ':o:{org}:{usr}'
 \setenv P :p
 \setenv RP :redis_port
@@ -96,6 +99,30 @@ UPDATE pg_temp.counter SET n = n + 40 WHERE name = 'a';
 SELECT * FROM pg_temp.counter ORDER BY name;
 \! redis-cli -p $RP GET "$P:counter:a"
 
+-- sets, sorted sets and lists: a row per element
+CREATE FOREIGN TABLE pg_temp.tags (user_id text, tag text) SERVER pg_temp_rs OPTIONS (key_template :'set_keys', kind 'set');
+INSERT INTO pg_temp.tags VALUES ('u1', 'b'), ('u1', 'a'), ('u2', 'c'), ('u2', 'c');
+SELECT * FROM pg_temp.tags ORDER BY 1, 2;
+DELETE FROM pg_temp.tags WHERE user_id = 'u1' AND tag = 'a';
+UPDATE pg_temp.tags SET tag = 'z' WHERE user_id = 'u2';
+SELECT * FROM pg_temp.tags ORDER BY 1, 2;
+CREATE FOREIGN TABLE pg_temp.scores (board text, player text, score float8) SERVER pg_temp_rs OPTIONS (key_template :'zset_keys', kind 'zset');
+INSERT INTO pg_temp.scores VALUES ('b1', 'ann', 10), ('b1', 'bob', 2.5), ('b1', 'cy', 7);
+UPDATE pg_temp.scores SET score = score + 100 WHERE player = 'bob';
+SELECT player, score FROM pg_temp.scores WHERE board = 'b1' ORDER BY score DESC;
+\! redis-cli -p $RP ZRANGE "$P:zset:b1" 0 -1 WITHSCORES
+SELECT pg_temp.try($$INSERT INTO pg_temp.scores VALUES ('b1', 'dan', NULL)$$);
+CREATE FOREIGN TABLE pg_temp.events (stream text, position bigint, value jsonb) SERVER pg_temp_rs OPTIONS (key_template :'list_keys', kind 'list');
+INSERT INTO pg_temp.events (stream, value) VALUES ('s', '{"n": 1}'), ('s', '{"n": 2}'), ('s', '{"n": 1}');
+SELECT * FROM pg_temp.events ORDER BY position;
+SELECT pg_temp.try($$DELETE FROM pg_temp.events WHERE position = 0$$);
+\set QUIET off
+DELETE FROM pg_temp.events WHERE stream = 's';
+\set QUIET on
+SELECT count(*) FROM pg_temp.events;
+CREATE FOREIGN TABLE pg_temp.bad_zset (board text, player text) SERVER pg_temp_rs OPTIONS (key_template :'zset_keys', kind 'zset');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.bad_zset$$);
+
 -- hostile key values are keys of their own, matched literally
 CREATE FOREIGN TABLE pg_temp.hostile (k text, v text) SERVER pg_temp_rs OPTIONS (key_template :'hostile_keys');
 INSERT INTO pg_temp.hostile SELECT k, 'value of ' || k
@@ -107,8 +134,11 @@ SELECT count(*) FROM pg_temp.hostile;
 -- a value holding the separator between two key columns would be ambiguous: refused
 CREATE FOREIGN TABLE pg_temp.two (org text, usr text, v text) SERVER pg_temp_rs OPTIONS (key_template :'two_column_keys');
 SELECT pg_temp.try($$INSERT INTO pg_temp.two VALUES ('ac:me', 'bob', 'x')$$);
-INSERT INTO pg_temp.two VALUES ('acme', 'b:ob', 'x');
+INSERT INTO pg_temp.two VALUES ('acme', 'b:ob', 'x'), ('ac', 'me:bob', 'y');
 SELECT * FROM pg_temp.two WHERE org = 'acme';
+-- the key of ('ac', 'me:bob') is not the row ('ac:me', 'bob'): no phantom row
+SELECT * FROM pg_temp.two WHERE org = 'ac:me' AND usr = 'bob';
+SELECT * FROM pg_temp.two WHERE org = 'ac' AND usr = 'me:bob';
 
 -- stored values that do not fit their column are errors naming key and field
 \! redis-cli -p $RP HSET "$P:typed:300" i4 12x > /dev/null
@@ -118,6 +148,10 @@ SELECT pg_temp.try($$SELECT t FROM pg_temp.typed WHERE id = 301$$);
 SELECT length(raw) FROM pg_temp.typed WHERE id = 301;
 \! redis-cli -p $RP HSET "$P:typed:302" j '{broken' > /dev/null
 SELECT pg_temp.try($$SELECT j FROM pg_temp.typed WHERE id = 302$$);
+\! redis-cli -p $RP SET "$P:typed:400" 'a string, not a hash' > /dev/null
+SELECT pg_temp.try($$SELECT t FROM pg_temp.typed WHERE id = 400$$);
+SELECT pg_temp.try($$DELETE FROM pg_temp.typed WHERE id = 400$$);
+\! redis-cli -p $RP DEL "$P:typed:400" > /dev/null
 \! redis-cli -p $RP HSET "$P:typed:0042" t 'not canonical' > /dev/null
 SELECT pg_temp.try($$SELECT sum(id) FROM pg_temp.typed$$);
 \! redis-cli -p $RP DEL "$P:typed:0042" > /dev/null
@@ -126,7 +160,8 @@ SELECT pg_temp.try($$SELECT sum(id) FROM pg_temp.typed$$);
 SELECT pg_temp.try($$CREATE SERVER pg_temp_bad FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'http://x')$$);
 SELECT pg_temp.try($$CREATE SERVER pg_temp_bad FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://:secret@127.0.0.1')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int) SERVER pg_temp_rs OPTIONS (key_template 'u:{id')$$);
-SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}', kind 'zset')$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}', kind 'heap')$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int, v text) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}', kind 'stream', ttl_seconds '60')$$);
 CREATE FOREIGN TABLE pg_temp.unknown_col (id int, v text) SERVER pg_temp_rs OPTIONS (key_template 'u:{uid}');
 SELECT pg_temp.try($$SELECT * FROM pg_temp.unknown_col$$);
 CREATE FOREIGN TABLE pg_temp.bad_type (id int, n numeric) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}');

@@ -8,8 +8,8 @@
 //! `odp_fdw::redis::stream`). On SIGTERM it exits with status 1, so the postmaster
 //! starts it again after a second unless the server is shutting down.
 
-use super::health::REDIS_URL;
-use odp_fdw::options::Options;
+use crate::error::{OdpError, OrReport};
+use crate::fdw::catalog::server_options;
 use odp_fdw::redis::options::ServerOptions;
 use odp_fdw::redis::stream::{self, Purchase};
 use odp_fdw::redis::template::KeyTemplate;
@@ -18,10 +18,14 @@ use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `odp.feature_stream`: whether the worker applies the stream.
 pub static FEATURE_STREAM: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// `odp.feature_stream_server`: the `redis_fdw` server (and the worker's user mapping to
+/// it) holding the stream and the feature hashes.
+pub static STREAM_SERVER: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"features"));
 /// `odp.feature_stream_database`: the database whose tables the worker reads.
 pub static STREAM_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"odp"));
@@ -38,8 +42,6 @@ const BATCH: usize = 256;
 const BLOCK_MS: u64 = 100;
 /// Categories kept in `last_categories` (as `odp.refresh_features`).
 const CATEGORIES: usize = 5;
-/// Products are read again at most this often when an unknown one shows up.
-const PRODUCTS_RELOAD: Duration = Duration::from_secs(5);
 /// The worker's name in `pg_stat_activity.backend_type`.
 pub const WORKER_NAME: &str = "odp feature stream";
 
@@ -50,6 +52,14 @@ pub fn init_gucs() {
         c"Apply the transactions stream to the feature store",
         c"Needs odp in shared_preload_libraries.",
         &FEATURE_STREAM,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odp.feature_stream_server",
+        c"The redis_fdw server of the feature stream",
+        c"Its options and the user mapping of the worker's user say how to reach Redis.",
+        &STREAM_SERVER,
         GucContext::Sighup,
         GucFlags::default(),
     );
@@ -115,7 +125,7 @@ pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
     let mut worker = Worker::default();
     while BackgroundWorker::wait_latch(Some(Duration::from_millis(1))) {
         if reload_on_sighup() {
-            worker.group_ready = false;
+            worker.target = None;
         }
         if !FEATURE_STREAM.get() {
             BackgroundWorker::wait_latch(Some(Duration::from_millis(500)));
@@ -123,7 +133,7 @@ pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
         }
         if let Err(e) = worker.step() {
             log!("{WORKER_NAME}: {e}");
-            worker.group_ready = false;
+            worker.target = None;
             BackgroundWorker::wait_latch(Some(Duration::from_secs(1)));
         }
     }
@@ -141,34 +151,45 @@ fn reload_on_sighup() -> bool {
     true
 }
 
+/// The feature stream's server (its options and the current user's mapping), read
+/// from the catalog in the current transaction.
+fn stream_server() -> Result<ServerOptions, String> {
+    let name = setting(&STREAM_SERVER).unwrap_or_else(|| "features".into());
+    let (server, user) = server_options(&name).ok_or(format!(
+        "no foreign server \"{name}\" (odp.feature_stream_server)"
+    ))?;
+    ServerOptions::from_options(&server, &user).map_err(|e| e.to_string())
+}
+
 /// The worker's state between batches.
 #[derive(Default)]
 struct Worker {
-    group_ready: bool,
+    /// the server and feature key template, read when the worker (re)starts or reloads
+    target: Option<(ServerOptions, KeyTemplate)>,
     /// read this consumer's pending entries before new ones
     recovered: bool,
     categories: HashMap<String, String>,
-    products_loaded: Option<Instant>,
+    /// when the products were read (milliseconds since the epoch)
+    products_loaded_ms: i64,
 }
 
 impl Worker {
     /// Reads one batch (pending entries first), applies and acknowledges it.
     fn step(&mut self) -> Result<(), String> {
-        let url = setting(&REDIS_URL).ok_or("odp.redis_url is not set")?;
-        let server = ServerOptions::from_options(
-            &Options::new([("url".to_string(), url)]),
-            &Options::default(),
-        )
-        .map_err(|e| e.to_string())?;
-        let template = KeyTemplate::parse(
-            &setting(&FEATURE_KEYS).unwrap_or_else(|| "users:{user_id}:features".into()),
-        )
-        .map_err(|e| e.to_string())?;
-        if !self.group_ready {
+        if self.target.is_none() {
+            let server = BackgroundWorker::transaction(stream_server)?;
+            let keys = setting(&FEATURE_KEYS).unwrap_or_else(|| "users:{user_id}:features".into());
+            let template = KeyTemplate::parse(&keys).map_err(|e| e.to_string())?;
+            if template.columns() != ["user_id"] {
+                return Err(format!(
+                    "odp.feature_key_template \"{keys}\" must name exactly one column, user_id"
+                ));
+            }
             stream::ensure_group(&server).map_err(|e| e.to_string())?;
-            self.group_ready = true;
+            self.target = Some((server, template));
             self.recovered = false;
         }
+        let (server, template) = self.target.clone().expect("set above");
         let pending = !self.recovered;
         let entries = stream::read(&server, WORKER_NAME, pending, BATCH, BLOCK_MS)
             .map_err(|e| e.to_string())?;
@@ -179,16 +200,18 @@ impl Worker {
         if entries.is_empty() {
             return Ok(());
         }
-        let unknown = entries.iter().any(|e| {
-            e.fields
-                .get("product_id")
-                .is_some_and(|p| !self.categories.contains_key(p))
-        });
-        if unknown
-            && self
-                .products_loaded
-                .is_none_or(|t| t.elapsed() > PRODUCTS_RELOAD)
-        {
+        // A product unknown when the products were read before its entry was appended
+        // may be new: read them again (once per batch at most).
+        let newest_unknown = entries
+            .iter()
+            .filter(|e| {
+                e.fields
+                    .get("product_id")
+                    .is_some_and(|p| !self.categories.contains_key(p))
+            })
+            .filter_map(|e| e.id.split('-').next()?.parse::<i64>().ok())
+            .max();
+        if newest_unknown.is_some_and(|ms| ms >= self.products_loaded_ms) {
             self.load_products()?;
         }
         let mut purchases = Vec::with_capacity(entries.len());
@@ -206,8 +229,12 @@ impl Worker {
                 );
                 continue;
             };
-            let Ok(features_key) = template.render_unchecked(&[user.as_str()]) else {
-                continue;
+            let features_key = match template.render(&[user.as_str()]) {
+                Ok(key) => key,
+                Err(e) => {
+                    log!("{WORKER_NAME}: entry {}: {e}; skipped", entry.id);
+                    continue;
+                }
             };
             purchases.push(Purchase {
                 entry_id: entry.id.clone(),
@@ -221,12 +248,23 @@ impl Worker {
             });
         }
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        stream::apply_and_ack(&server, &purchases, &ids, CATEGORIES).map_err(|e| e.to_string())?;
+        let outcome = stream::apply_and_ack(&server, &purchases, &ids, CATEGORIES)
+            .map_err(|e| e.to_string())?;
+        if outcome.failed > 0 {
+            log!(
+                "{WORKER_NAME}: {} entries failed; kept in {}",
+                outcome.failed,
+                stream::FAILED_STREAM
+            );
+        }
         Ok(())
     }
 
     /// Reads every product's category.
     fn load_products(&mut self) -> Result<(), String> {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let table = setting(&PRODUCTS_TABLE).unwrap_or_else(|| "lake.products".into());
         let query = format!(
             "SELECT product_id::text, category::text FROM {}",
@@ -246,7 +284,7 @@ impl Worker {
             });
         let rows = rows.map_err(|e| format!("reading {table}: {e}"))?;
         self.categories = rows.into_iter().collect();
-        self.products_loaded = Some(Instant::now());
+        self.products_loaded_ms = started;
         Ok(())
     }
 }
@@ -260,8 +298,9 @@ fn quote_qualified(name: &str) -> String {
 }
 
 /// The streaming pipeline's state: the stream's length, entries delivered but not
-/// acknowledged, entries not yet delivered (lag), applied and redelivered counts, when
-/// the worker last applied a batch, and the worker's process id (NULL when not running).
+/// acknowledged, entries not yet delivered (lag), applied, redelivered and failed counts,
+/// when the worker last applied a batch, and the worker's process id (NULL when not
+/// running).
 // pgrx reads the column names from the tuple type, so it cannot be a type alias.
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile)]
@@ -274,19 +313,12 @@ fn pipeline_status() -> TableIterator<
         name!(lag, Option<i64>),
         name!(applied, i64),
         name!(duplicates, i64),
+        name!(failed, i64),
         name!(last_batch, Option<pgrx::datum::TimestampWithTimeZone>),
         name!(worker_pid, Option<i32>),
     ),
 > {
-    use crate::error::OrReport;
-    let url = setting(&REDIS_URL).unwrap_or_else(|| {
-        crate::error::OdpError::NotSupported("odp.pipeline_status() without odp.redis_url").report()
-    });
-    let server = ServerOptions::from_options(
-        &Options::new([("url".to_string(), url)]),
-        &Options::default(),
-    )
-    .or_report();
+    let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
     let status = stream::status(&server).or_report();
     let pid = Spi::get_one::<i32>(&format!(
         "SELECT pid FROM pg_stat_activity WHERE backend_type = '{WORKER_NAME}' LIMIT 1"
@@ -306,7 +338,16 @@ fn pipeline_status() -> TableIterator<
         status.lag,
         status.applied,
         status.duplicates,
+        status.failed,
         last_batch,
         pid,
     ))
+}
+
+/// The id of the newest entry in the transactions stream (`0-0` when empty): the
+/// watermark `odp.refresh_features` stamps on the hashes it writes.
+#[pg_extern(volatile)]
+fn stream_watermark() -> String {
+    let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
+    stream::last_entry_id(&server).or_report()
 }

@@ -8,8 +8,10 @@ pgrx::extension_sql!(
 -- Computes purchase_count, avg_order_value and last_categories (the most recent distinct
 -- categories bought, newest first, at most `categories` of them) for every user with a
 -- transaction at or after `since` (all users when NULL) from all of their transactions,
--- and writes them to the feature table in batches of `batch_size` users. The writes
--- reach Redis when the calling transaction commits, together (see docs/features.md).
+-- and writes them to the feature table in batches of `batch_size` users, with the
+-- stream watermark in `marks` (so the stream worker does not count the same transactions
+-- again; NULL: no stream). The writes reach Redis when the calling transaction commits
+-- (see docs/features.md).
 -- Idempotent: the same transactions give the same features.
 CREATE FUNCTION odp.refresh_features(
     since timestamptz DEFAULT NULL,
@@ -17,15 +19,22 @@ CREATE FUNCTION odp.refresh_features(
     products text DEFAULT 'lake.products',
     features text DEFAULT 'features.user_features',
     categories int DEFAULT 5,
-    batch_size int DEFAULT 10000
+    batch_size int DEFAULT 10000,
+    marks text DEFAULT 'features.user_stream_marks'
 ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     users_total bigint;
     written bigint := 0;
     batch_rows bigint;
+    watermark text;
 BEGIN
     IF categories < 1 OR batch_size < 1 THEN
         RAISE EXCEPTION 'categories and batch_size must be positive' USING ERRCODE = '22023';
+    END IF;
+    -- The stream's newest entry before the lake is read: the worker skips entries up to
+    -- it on the hashes written here (their transactions are in what is read next).
+    IF marks IS NOT NULL THEN
+        watermark := odp.stream_watermark();
     END IF;
     CREATE TEMP TABLE odp_refresh_users ON COMMIT DROP AS
         SELECT DISTINCT user_id FROM odp.refresh_features_source(transactions::regclass, since);
@@ -64,6 +73,12 @@ BEGIN
                FROM odp_refresh_rows WHERE n > $1 AND n <= $2', features::regclass)
           USING written, written + batch_size;
         GET DIAGNOSTICS batch_rows = ROW_COUNT;
+        IF marks IS NOT NULL THEN
+            EXECUTE format(
+                'INSERT INTO %s (user_id, stream_id)
+                 SELECT user_id, $3 FROM odp_refresh_rows WHERE n > $1 AND n <= $2', marks::regclass)
+              USING written, written + batch_size, watermark;
+        END IF;
         written := written + batch_rows;
         RAISE NOTICE 'odp.refresh_features: % of % users', written, users_total;
     END LOOP;

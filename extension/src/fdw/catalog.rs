@@ -81,6 +81,23 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
     }
 }
 
+/// The options of the foreign server `name` and of the current user's mapping to it;
+/// `None` when there is no such server.
+pub fn server_options(name: &str) -> Option<(Options, Options)> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: GetForeignServerByName with missing_ok returns NULL or a valid server.
+    unsafe {
+        let server = pg_sys::GetForeignServerByName(name.as_ptr(), true);
+        if server.is_null() {
+            return None;
+        }
+        Some((
+            options_from_list((*server).options),
+            user_mapping_options((*server).serverid),
+        ))
+    }
+}
+
 /// Options of the current user's mapping to `server_id` (or the PUBLIC one), or none.
 fn user_mapping_options(server_id: pg_sys::Oid) -> Options {
     // SAFETY: syscache probes by (user, server); GetUserMapping finds the same entry (or

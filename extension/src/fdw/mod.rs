@@ -179,6 +179,12 @@ pub trait SourceWriter {
         ))
     }
 
+    /// Whether this writer commits after the others of the transaction: sources that
+    /// announce changes (a Redis stream entry) commit after the stores they announce.
+    fn commits_last(&self) -> bool {
+        false
+    }
+
     /// Whether the transaction has changed nothing through this writer yet.
     fn is_empty(&self) -> bool;
 

@@ -94,7 +94,8 @@ pub fn ensure_unchanged(relid: pg_sys::Oid) -> Result<()> {
 /// Commits every pending writer; the first failure raises an ERROR, which aborts the
 /// transaction (writers not committed yet are dropped with it).
 fn commit_all() {
-    let writers = PENDING.with_borrow_mut(std::mem::take);
+    let mut writers = PENDING.with_borrow_mut(std::mem::take);
+    writers.sort_by_key(|pending| pending.writer.commits_last());
     for mut pending in writers {
         if let Some(done) = pending.writer.commit().or_report() {
             pgrx::debug1!("odp: {done}");

@@ -146,6 +146,10 @@ impl SourceWriter for RedisWriterAdapter {
         self.0.is_empty()
     }
 
+    fn commits_last(&self) -> bool {
+        true
+    }
+
     fn savepoint(&mut self) -> Result<usize> {
         Ok(self.0.savepoint())
     }

@@ -270,7 +270,11 @@ pub fn encode(array: &ArrayRef, row: usize) -> Result<Option<Vec<u8>>> {
         DataType::Binary => return Ok(Some(array.as_binary::<i32>().value(row).to_vec())),
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>().value(row);
-            (chrono::NaiveDate::default() + chrono::Duration::days(days as i64))
+            chrono::NaiveDate::default()
+                .checked_add_signed(chrono::Duration::days(days as i64))
+                .ok_or_else(|| {
+                    RedisError::Unsupported(format!("date {days} days from 1970 is out of range"))
+                })?
                 .format("%Y-%m-%d")
                 .to_string()
         }

@@ -34,6 +34,16 @@ pub enum RedisError {
     /// a hash row inserted without any non-NULL field (Redis has no empty hashes)
     #[error("row for key \"{0}\" has no non-NULL field: Redis cannot store an empty hash or stream entry")]
     EmptyHash(String),
+    /// NULL as the member, score or value of a collection element
+    #[error("row for key \"{0}\": a string value, set member, sorted-set member and score, or list value cannot be NULL")]
+    NullElement(String),
+    /// a key of the table's template holding another Redis type
+    #[error("key \"{key}\" holds a Redis {found}, not a {expected}")]
+    WrongType {
+        key: String,
+        found: String,
+        expected: &'static str,
+    },
     /// NULL in a key column of a row written
     #[error("null value in key column \"{0}\": a key needs every key column")]
     NullKey(String),

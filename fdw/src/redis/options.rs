@@ -147,6 +147,26 @@ pub enum TableKind {
     /// streams, written only: each row inserted is an entry (`XADD`) whose fields are
     /// the non-key columns
     Stream,
+    /// sets: a row per member
+    Set,
+    /// sorted sets: a row per member, with its score
+    SortedSet,
+    /// lists: a row per element, with its position
+    List,
+}
+
+impl TableKind {
+    /// The Redis type name (`TYPE`, `SCAN ... TYPE`) of keys of this kind.
+    pub fn redis_type(self) -> &'static str {
+        match self {
+            TableKind::Hash => "hash",
+            TableKind::String => "string",
+            TableKind::Stream => "stream",
+            TableKind::Set => "set",
+            TableKind::SortedSet => "zset",
+            TableKind::List => "list",
+        }
+    }
 }
 
 /// The table options the adapter uses.
@@ -180,15 +200,26 @@ impl TableOptions {
             "hash" => TableKind::Hash,
             "string" => TableKind::String,
             "stream" => TableKind::Stream,
+            "set" => TableKind::Set,
+            "zset" => TableKind::SortedSet,
+            "list" => TableKind::List,
             _ => {
                 return Err(OptionError::BadValue {
                     name: "kind".into(),
-                    expected: "hash, string or stream".into(),
+                    expected: "hash, string, set, zset, list or stream".into(),
                 }
                 .into())
             }
         };
         let ttl_seconds = match table.uint("ttl_seconds") {
+            Some(_) if kind == TableKind::Stream => {
+                return Err(OptionError::BadValue {
+                    name: "ttl_seconds".into(),
+                    expected: "no expiry on a stream (it would drop entries not yet consumed)"
+                        .into(),
+                }
+                .into())
+            }
             Some(0) => {
                 return Err(OptionError::BadValue {
                     name: "ttl_seconds".into(),
@@ -255,7 +286,7 @@ mod tests {
         assert_eq!(t.kind, TableKind::Hash);
         assert_eq!(t.ttl_seconds, None);
         assert!(
-            TableOptions::from_options(&o(&[("key_template", "u:{id}"), ("kind", "zset")]))
+            TableOptions::from_options(&o(&[("key_template", "u:{id}"), ("kind", "heap")]))
                 .is_err()
         );
         assert!(TableOptions::from_options(&o(&[

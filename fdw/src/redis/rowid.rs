@@ -1,6 +1,7 @@
-//! Row identities of Redis rows. An UPDATE or DELETE scan numbers the key of each row it
-//! returns (a `ctid` carries 48 bits, a key may be longer); the writer turns the numbers
-//! back into keys. The numbering is forgotten when the transaction ends.
+//! Row identities of Redis rows. An UPDATE or DELETE scan numbers each row it returns
+//! (its key, and its member for sets and sorted sets; a `ctid` carries 48 bits, a key
+//! may be longer); the writer turns the numbers back. The numbering is forgotten when
+//! the transaction ends.
 
 use super::error::{RedisError, Result};
 use std::cell::RefCell;
@@ -9,12 +10,12 @@ use std::cell::RefCell;
 const MAX_ROWS: u64 = 1 << 48;
 
 thread_local! {
-    /// Keys by identity, for the current transaction.
-    static KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Rows (key, member) by identity, for the current transaction.
+    static KEYS: RefCell<Vec<(String, Option<Vec<u8>>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A new identity for the row stored under `key`.
-pub fn identify(key: &str) -> Result<u64> {
+/// A new identity for the row stored under `key` (as `member` of a set).
+pub fn identify(key: &str, member: Option<&[u8]>) -> Result<u64> {
     KEYS.with_borrow_mut(|keys| {
         let id = keys.len() as u64;
         if id >= MAX_ROWS {
@@ -22,13 +23,13 @@ pub fn identify(key: &str) -> Result<u64> {
                 "more rows changed in one transaction than row identities can number".into(),
             ));
         }
-        keys.push(key.to_string());
+        keys.push((key.to_string(), member.map(<[u8]>::to_vec)));
         Ok(id)
     })
 }
 
-/// The key of the row with identity `id`.
-pub fn key_of(id: u64) -> Result<String> {
+/// The key (and member) of the row with identity `id`.
+pub fn row_of(id: u64) -> Result<(String, Option<Vec<u8>>)> {
     KEYS.with_borrow(|keys| keys.get(id as usize).cloned())
         .ok_or(RedisError::UnknownRow(id))
 }

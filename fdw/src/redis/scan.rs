@@ -1,6 +1,7 @@
-//! Reading a Redis table: keys named by quals are read directly (pipelined `HMGET` or
-//! `GET`, one round trip per batch of keys); otherwise `SCAN MATCH` walks the keys of
-//! the template's shape. Each batch becomes Arrow arrays in the codec's types.
+//! Reading a Redis table: keys named by quals are read directly (pipelined `HMGET`,
+//! `GET`, `SMEMBERS`, `ZRANGE` or `LRANGE`, one round trip per batch of keys); otherwise
+//! `SCAN MATCH` walks the keys of the template's shape. Each batch becomes Arrow arrays
+//! in the codec's types; a collection gives one row per element.
 
 use super::client::run;
 use super::codec::{decode, Origin};
@@ -13,12 +14,14 @@ use crate::request::ScanRequest;
 use ::redis::Value as Reply;
 use std::collections::{HashSet, VecDeque};
 
-/// A key that was found: its name, its key-column values, and its value bytes (one per
-/// requested field of a hash, or the value of a string).
-struct FoundKey {
+/// One row read: its key, its key-column values, the bytes of each requested column
+/// (`None` for key columns and absent values), and its identity within the key (the
+/// member of a set or sorted set).
+struct FoundRow {
     key: String,
     parts: Vec<String>,
     values: Vec<Option<Vec<u8>>>,
+    member: Option<Vec<u8>>,
 }
 
 /// Keys read per round trip.
@@ -63,6 +66,13 @@ impl RedisScan {
             ));
         }
         let plan = table.plan(&request.quals);
+        if table.server.cluster && matches!(plan, KeyPlan::Pattern(_)) {
+            return Err(RedisError::Unsupported(
+                "a scan without a value for every key column on a Redis Cluster (SCAN walks one node); \
+                 give the key columns with = or IN"
+                    .into(),
+            ));
+        }
         let (pending, cursor) = match &plan {
             KeyPlan::Keys(keys) => (keys.iter().cloned().collect(), None),
             KeyPlan::Pattern(_) => (VecDeque::new(), Some(0)),
@@ -119,11 +129,7 @@ impl RedisScan {
             self.cursor = None;
             return Ok(());
         };
-        let kind = match self.table.options.kind {
-            TableKind::Hash => "hash",
-            TableKind::String => "string",
-            TableKind::Stream => "stream",
-        };
+        let kind = self.table.options.kind.redis_type();
         let mut command = ::redis::cmd("SCAN");
         command
             .arg(cursor)
@@ -148,75 +154,195 @@ impl RedisScan {
         Ok(())
     }
 
-    /// Reads `keys` in one pipelined round trip; keys that do not exist are left out.
+    /// Reads `keys` in one pipelined round trip; keys that do not exist are left out,
+    /// collections give a row per element.
     fn read(&mut self, keys: Vec<(String, Vec<String>)>) -> Result<ScanBatch> {
         crate::runtime::check_interrupts();
-        let fields: Vec<(usize, String)> = self
+        let sources: Vec<&ColumnSource> = self
             .columns
             .iter()
+            .map(|name| {
+                &self
+                    .table
+                    .column(name)
+                    .expect("requested columns are declared columns")
+                    .source
+            })
+            .collect();
+        let fields: Vec<(usize, &str)> = sources
+            .iter()
             .enumerate()
-            .filter_map(|(i, name)| match &self.table.column(name)?.source {
-                ColumnSource::Field(f) => Some((i, f.clone())),
+            .filter_map(|(i, s)| match s {
+                ColumnSource::Field(f) => Some((i, f.as_str())),
                 _ => None,
             })
             .collect();
+        let kind = self.table.options.kind;
         let mut pipe = ::redis::pipe();
+        // Each key's TYPE first: a key of the template holding another type is an
+        // error, never rows read as if it were of the table's kind.
+        pipe.ignore_errors();
         for (key, _) in &keys {
-            match self.table.options.kind {
+            pipe.cmd("TYPE").arg(key);
+            match kind {
                 TableKind::Hash | TableKind::Stream => {
-                    pipe.cmd("EXISTS").arg(key);
-                    if !fields.is_empty() {
-                        let command = pipe.cmd("HMGET").arg(key);
-                        for (_, f) in &fields {
-                            command.arg(f);
-                        }
+                    let command = pipe.cmd("HMGET").arg(key);
+                    for (_, f) in &fields {
+                        command.arg(*f);
+                    }
+                    if fields.is_empty() {
+                        command.arg("");
                     }
                 }
                 TableKind::String => {
                     pipe.cmd("GET").arg(key);
+                }
+                TableKind::Set => {
+                    pipe.cmd("SMEMBERS").arg(key);
+                }
+                TableKind::SortedSet => {
+                    pipe.cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES");
+                }
+                TableKind::List => {
+                    pipe.cmd("LRANGE").arg(key).arg(0).arg(-1);
                 }
             }
         }
         let replies: Vec<Reply> = run(&self.table.server, async |c| pipe.query_async(c).await)?;
         self.counters.round_trips += 1;
         self.counters.keys_read += keys.len() as u64;
-
-        // Per found key: its value bytes per field (hash) or the value (string).
-        let mut found: Vec<FoundKey> = Vec::new();
         let mut replies = replies.into_iter();
+        let mut data = Vec::with_capacity(keys.len());
         for (key, parts) in keys {
-            let values = match self.table.options.kind {
+            let found_type = replies.next().and_then(bytes_of).unwrap_or_default();
+            let reply = replies.next().unwrap_or(Reply::Nil);
+            if found_type == b"none" {
+                continue;
+            }
+            if found_type != kind.redis_type().as_bytes() {
+                return Err(RedisError::WrongType {
+                    key,
+                    found: String::from_utf8_lossy(&found_type).into_owned(),
+                    expected: kind.redis_type(),
+                });
+            }
+            if let Reply::ServerError(e) = &reply {
+                return Err(RedisError::Command(format!("key \"{key}\": {e:?}")));
+            }
+            data.push((key, parts, reply));
+        }
+
+        let width = self.columns.len();
+        let row = |key: &str, parts: &[String], cells: &[(&ColumnSource, Vec<u8>)]| {
+            let mut values = vec![None; width];
+            for (i, source) in sources.iter().enumerate() {
+                values[i] = cells
+                    .iter()
+                    .find(|(s, _)| s == source)
+                    .map(|(_, v)| v.clone());
+            }
+            (key.to_string(), parts.to_vec(), values)
+        };
+        let mut found: Vec<FoundRow> = Vec::new();
+        for (key, parts, reply) in data {
+            match kind {
                 TableKind::Hash | TableKind::Stream => {
-                    let exists = matches!(replies.next(), Some(Reply::Int(n)) if n > 0);
-                    let values = if fields.is_empty() {
-                        Vec::new()
-                    } else {
-                        match replies.next() {
-                            Some(Reply::Array(items)) => items.into_iter().map(bytes_of).collect(),
-                            _ => vec![None; fields.len()],
+                    let mut values = vec![None; width];
+                    if let Reply::Array(items) = reply {
+                        for ((i, _), item) in fields.iter().zip(items) {
+                            values[*i] = bytes_of(item);
                         }
-                    };
-                    if !exists {
-                        continue;
                     }
-                    values
+                    found.push(FoundRow {
+                        key,
+                        parts,
+                        values,
+                        member: None,
+                    });
                 }
-                TableKind::String => match replies.next().and_then(bytes_of) {
-                    Some(value) => vec![Some(value)],
-                    None => continue,
-                },
-            };
-            found.push(FoundKey { key, parts, values });
+                TableKind::String => {
+                    if let Some(value) = bytes_of(reply) {
+                        let (key, parts, values) =
+                            row(&key, &parts, &[(&ColumnSource::Value, value)]);
+                        found.push(FoundRow {
+                            key,
+                            parts,
+                            values,
+                            member: None,
+                        });
+                    }
+                }
+                TableKind::Set | TableKind::SortedSet | TableKind::List => {
+                    let Reply::Array(items) = reply else {
+                        continue;
+                    };
+                    let items: Vec<Vec<u8>> = items.into_iter().filter_map(bytes_of).collect();
+                    match kind {
+                        TableKind::Set => {
+                            for member in items {
+                                let (key, parts, values) =
+                                    row(&key, &parts, &[(&ColumnSource::Member, member.clone())]);
+                                found.push(FoundRow {
+                                    key,
+                                    parts,
+                                    values,
+                                    member: Some(member),
+                                });
+                            }
+                        }
+                        TableKind::SortedSet => {
+                            for pair in items.chunks(2) {
+                                let [member, score] = pair else { continue };
+                                let (key, parts, values) = row(
+                                    &key,
+                                    &parts,
+                                    &[
+                                        (&ColumnSource::Member, member.clone()),
+                                        (&ColumnSource::Score, score.clone()),
+                                    ],
+                                );
+                                found.push(FoundRow {
+                                    key,
+                                    parts,
+                                    values,
+                                    member: Some(member.clone()),
+                                });
+                            }
+                        }
+                        _ => {
+                            for (position, value) in items.into_iter().enumerate() {
+                                let (key, parts, values) = row(
+                                    &key,
+                                    &parts,
+                                    &[
+                                        (
+                                            &ColumnSource::Position,
+                                            position.to_string().into_bytes(),
+                                        ),
+                                        (&ColumnSource::Value, value),
+                                    ],
+                                );
+                                found.push(FoundRow {
+                                    key,
+                                    parts,
+                                    values,
+                                    member: None,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
         }
         if let Some(limit) = self.remaining.as_mut() {
             found.truncate(*limit as usize);
             *limit -= found.len() as u64;
         }
         self.counters.rows_returned += found.len() as u64;
-        self.to_batch(found, &fields)
+        self.to_batch(found)
     }
 
-    fn to_batch(&self, found: Vec<FoundKey>, fields: &[(usize, String)]) -> Result<ScanBatch> {
+    fn to_batch(&self, found: Vec<FoundRow>) -> Result<ScanBatch> {
         let rows: Vec<(&str, &[String])> = found
             .iter()
             .map(|f| (f.key.as_str(), f.parts.as_slice()))
@@ -229,29 +355,16 @@ impl RedisScan {
                 .expect("requested columns are declared columns");
             let array = match &column.source {
                 ColumnSource::Key(k) => self.table.decode_key_column(*k, &rows)?,
-                ColumnSource::Field(field) => {
-                    let slot = fields
-                        .iter()
-                        .position(|(c, _)| *c == i)
-                        .expect("every requested field is read");
+                other => {
+                    let field = match other {
+                        ColumnSource::Field(f) => f.as_str(),
+                        _ => column.name.as_str(),
+                    };
                     let values: Vec<(Option<&[u8]>, Origin)> = found
                         .iter()
                         .map(|f| {
                             let origin = Origin { key: &f.key, field };
-                            (f.values[slot].as_deref(), origin)
-                        })
-                        .collect();
-                    decode(&column.pg_type, &values)?
-                }
-                ColumnSource::Value => {
-                    let values: Vec<(Option<&[u8]>, Origin)> = found
-                        .iter()
-                        .map(|f| {
-                            let origin = Origin {
-                                key: &f.key,
-                                field: "value",
-                            };
-                            (f.values[0].as_deref(), origin)
+                            (f.values[i].as_deref(), origin)
                         })
                         .collect();
                     decode(&column.pg_type, &values)?
@@ -263,7 +376,7 @@ impl RedisScan {
             Some(
                 found
                     .iter()
-                    .map(|f| identify(&f.key))
+                    .map(|f| identify(&f.key, f.member.as_deref()))
                     .collect::<Result<Vec<_>>>()?,
             )
         } else {

@@ -20,6 +20,8 @@ pub const TRANSACTIONS_STREAM: &str = "odp:stream:transactions";
 pub const FEATURE_GROUP: &str = "odp-features";
 /// The hash holding the worker's counters.
 pub const STATS_KEY: &str = "odp:stream:transactions:stats";
+/// Where entries whose application failed are kept, with the error.
+pub const FAILED_STREAM: &str = "odp:stream:transactions:failed";
 
 /// Updates one user's features with one purchase, unless the hash already took this
 /// entry or a later one. KEYS[1]: the feature hash; ARGV: entry id, amount, category
@@ -40,8 +42,9 @@ local category, limit = ARGV[3], tonumber(ARGV[4])
 local recent = {}
 if category ~= '' then table.insert(recent, category) end
 local stored = redis.call('HGET', key, 'last_categories')
-if stored then
-  for _, c in ipairs(cjson.decode(stored)) do
+local ok, decoded = pcall(cjson.decode, stored or '[]')
+if ok and type(decoded) == 'table' then
+  for _, c in ipairs(decoded) do
     if c ~= cjson.null and c ~= category and #recent < limit then table.insert(recent, c) end
   end
 end
@@ -69,6 +72,8 @@ pub struct Applied {
     pub applied: u64,
     /// entries already taken before (redelivered)
     pub duplicates: u64,
+    /// entries whose script failed (kept in [`FAILED_STREAM`])
+    pub failed: u64,
 }
 
 /// Creates the consumer group (and the stream) if missing; new groups start at the
@@ -183,26 +188,54 @@ pub struct Purchase {
     pub category: Option<String>,
 }
 
-/// Applies `purchases` and acknowledges `entry_ids` (including entries that named no
-/// purchase) in one round trip; a crash before it leaves them all pending.
+/// Applies `purchases`, then acknowledges `entry_ids` (including entries that named no
+/// purchase) once their scripts ran: two round trips. A crash in between leaves the
+/// entries pending, and their second application changes nothing. An entry whose script
+/// fails (a feature key holding another type, say) is copied to [`FAILED_STREAM`] with
+/// the error and acknowledged, so it cannot stop the pipeline.
 pub fn apply_and_ack(
     server: &ServerOptions,
     purchases: &[Purchase],
     entry_ids: &[String],
     categories: usize,
 ) -> Result<Applied> {
-    let mut pipe = ::redis::pipe();
-    for p in purchases {
-        pipe.cmd("EVAL")
-            .arg(APPLY_PURCHASE)
-            .arg(1)
-            .arg(&p.features_key)
-            .arg(&p.entry_id)
-            .arg(p.amount)
-            .arg(p.category.as_deref().unwrap_or(""))
-            .arg(categories);
-    }
     let mut outcome = Applied::default();
+    let mut failures: Vec<(&str, String)> = Vec::new();
+    if !purchases.is_empty() {
+        let mut pipe = ::redis::pipe();
+        pipe.ignore_errors();
+        for p in purchases {
+            pipe.cmd("EVAL")
+                .arg(APPLY_PURCHASE)
+                .arg(1)
+                .arg(&p.features_key)
+                .arg(&p.entry_id)
+                .arg(p.amount)
+                .arg(p.category.as_deref().unwrap_or(""))
+                .arg(categories);
+        }
+        let results: Vec<::redis::RedisResult<i64>> =
+            run(server, async |c| pipe.query_async(c).await)?;
+        for (p, result) in purchases.iter().zip(results) {
+            match result {
+                Ok(1) => outcome.applied += 1,
+                Ok(_) => outcome.duplicates += 1,
+                Err(e) => failures.push((&p.entry_id, e.to_string())),
+            }
+        }
+    }
+    outcome.failed = failures.len() as u64;
+    let mut pipe = ::redis::pipe();
+    for (id, error) in &failures {
+        pipe.cmd("XADD")
+            .arg(FAILED_STREAM)
+            .arg("*")
+            .arg("entry")
+            .arg(*id)
+            .arg("error")
+            .arg(error)
+            .ignore();
+    }
     if !entry_ids.is_empty() {
         let ack = pipe.cmd("XACK").arg(TRANSACTIONS_STREAM).arg(FEATURE_GROUP);
         for id in entry_ids {
@@ -210,17 +243,7 @@ pub fn apply_and_ack(
         }
         ack.ignore();
     }
-    let results: Vec<i64> = run(server, async |c| pipe.query_async(c).await)?;
-    for r in results {
-        if r == 1 {
-            outcome.applied += 1;
-        } else {
-            outcome.duplicates += 1;
-        }
-    }
-    let mut stats = ::redis::pipe();
-    stats
-        .cmd("HINCRBY")
+    pipe.cmd("HINCRBY")
         .arg(STATS_KEY)
         .arg("applied")
         .arg(outcome.applied)
@@ -230,13 +253,46 @@ pub fn apply_and_ack(
         .arg("duplicates")
         .arg(outcome.duplicates)
         .ignore()
+        .cmd("HINCRBY")
+        .arg(STATS_KEY)
+        .arg("failed")
+        .arg(outcome.failed)
+        .ignore()
         .cmd("HSET")
         .arg(STATS_KEY)
         .arg("last_batch_ms")
         .arg(chrono::Utc::now().timestamp_millis())
         .ignore();
-    run(server, async |c| stats.query_async::<()>(c).await)?;
+    run(server, async |c| pipe.query_async::<()>(c).await)?;
     Ok(outcome)
+}
+
+/// The watermark for a batch refresh: the id of the newest entry appended so far
+/// (`0-0` when there is none). Every transaction of an entry up to it was committed to
+/// the lake before the entry was appended, so a refresh computed from a snapshot taken
+/// after this call includes them all; stamping it as the hashes' `stream_id` makes the
+/// worker skip those entries instead of counting them twice.
+pub fn last_entry_id(server: &ServerOptions) -> Result<String> {
+    let reply: Reply = run(server, async |c| {
+        ::redis::cmd("XREVRANGE")
+            .arg(TRANSACTIONS_STREAM)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(c)
+            .await
+    })?;
+    let newest = match reply {
+        Reply::Array(items) => items.into_iter().next(),
+        _ => None,
+    };
+    Ok(match newest {
+        Some(Reply::Array(mut pair)) if !pair.is_empty() => {
+            text(pair.swap_remove(0)).unwrap_or_else(|| "0-0".into())
+        }
+        _ => "0-0".into(),
+    })
 }
 
 /// The pipeline's state as the server sees it.
@@ -252,6 +308,8 @@ pub struct Status {
     pub applied: i64,
     /// redelivered entries skipped
     pub duplicates: i64,
+    /// entries that failed (see [`FAILED_STREAM`])
+    pub failed: i64,
     /// when the worker last applied a batch (milliseconds since the epoch)
     pub last_batch_ms: Option<i64>,
 }
@@ -280,6 +338,7 @@ pub fn status(server: &ServerOptions) -> Result<Status> {
         length,
         applied: stats.get("applied").copied().unwrap_or(0),
         duplicates: stats.get("duplicates").copied().unwrap_or(0),
+        failed: stats.get("failed").copied().unwrap_or(0),
         last_batch_ms: stats.get("last_batch_ms").copied(),
         ..Status::default()
     };

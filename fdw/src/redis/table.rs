@@ -22,8 +22,14 @@ pub enum ColumnSource {
     Key(usize),
     /// a hash field
     Field(String),
-    /// the value of a string key
+    /// the value of a string key, or of a list element
     Value,
+    /// a member of a set or sorted set
+    Member,
+    /// the score of a sorted-set member
+    Score,
+    /// the position of a list element (0 first)
+    Position,
 }
 
 /// One column of the foreign table.
@@ -91,12 +97,20 @@ impl RedisTable {
                     }
                     ColumnSource::Key(i)
                 }
-                None => match options.kind {
-                    TableKind::Hash | TableKind::Stream => {
-                        ColumnSource::Field(field.clone().unwrap_or(name.clone()))
+                None => {
+                    let role = field.as_deref().unwrap_or(name);
+                    match options.kind {
+                        TableKind::Hash | TableKind::Stream => {
+                            ColumnSource::Field(role.to_string())
+                        }
+                        TableKind::String => ColumnSource::Value,
+                        TableKind::Set => ColumnSource::Member,
+                        TableKind::SortedSet if role == "score" => ColumnSource::Score,
+                        TableKind::SortedSet => ColumnSource::Member,
+                        TableKind::List if role == "position" => ColumnSource::Position,
+                        TableKind::List => ColumnSource::Value,
                     }
-                    TableKind::String => ColumnSource::Value,
-                },
+                }
             };
             columns.push(RedisColumn {
                 name: name.clone(),
@@ -104,14 +118,36 @@ impl RedisTable {
                 source,
             });
         }
-        let values = columns
-            .iter()
-            .filter(|c| c.source == ColumnSource::Value)
-            .count();
-        if options.kind == TableKind::String && values != 1 {
+        let count = |source: ColumnSource| columns.iter().filter(|c| c.source == source).count();
+        let shape = match options.kind {
+            TableKind::String => (count(ColumnSource::Value) == 1)
+                .then_some(())
+                .ok_or("exactly one column besides the key columns (the value)"),
+            TableKind::Set => (count(ColumnSource::Member) == 1)
+                .then_some(())
+                .ok_or("exactly one column besides the key columns (the member)"),
+            TableKind::SortedSet => (count(ColumnSource::Member) == 1
+                && count(ColumnSource::Score) == 1)
+                .then_some(())
+                .ok_or("a member column and a column named (or with field) score"),
+            TableKind::List => (count(ColumnSource::Value) == 1
+                && count(ColumnSource::Position) <= 1)
+                .then_some(())
+                .ok_or("a value column and optionally a column named (or with field) position"),
+            TableKind::Hash | TableKind::Stream => Ok(()),
+        };
+        if let Err(expected) = shape {
             return Err(RedisError::Unsupported(format!(
-                "a table of kind string has exactly one column besides the key columns ({values} declared)"
+                "a redis_fdw table of this kind needs {expected}"
             )));
+        }
+        if let Some(position) = columns.iter().find(|c| c.source == ColumnSource::Position) {
+            if !matches!(position.pg_type, PgType::Int2 | PgType::Int4 | PgType::Int8) {
+                return Err(RedisError::UnsupportedType {
+                    column: position.name.clone(),
+                    pg_type: position.pg_type.sql(),
+                });
+            }
         }
         Ok(RedisTable {
             server,
@@ -153,6 +189,7 @@ impl RedisTable {
             let values = match (qual.op, &qual.value) {
                 (Op::Eq, v) => vec![v.clone()],
                 (Op::In, Value::List(items)) => items.clone(),
+                (Op::In, Value::Null) => Vec::new(),
                 (Op::Like, Value::Text(pattern)) => {
                     if let Some(p) = like_pattern_prefix(pattern) {
                         prefix[*i] = Some(p.to_string());
@@ -180,7 +217,7 @@ impl RedisTable {
                 let mut keys = Vec::new();
                 for values in product(&lists) {
                     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-                    if let Ok(key) = self.template.render_unchecked(&refs) {
+                    if let Ok(key) = self.template.render(&refs) {
                         keys.push((key, values));
                     }
                 }
@@ -289,11 +326,9 @@ pub fn key_text(value: &Value, pg: &PgType) -> Option<String> {
         (Value::Bool(b), _) => Some(b.to_string()),
         (Value::Int(i), _) => Some(i.to_string()),
         (Value::Text(t), _) => Some(t.clone()),
-        (Value::Date(d), _) => Some(
-            (chrono::NaiveDate::default() + chrono::Duration::days(*d as i64))
-                .format("%Y-%m-%d")
-                .to_string(),
-        ),
+        (Value::Date(d), _) => chrono::NaiveDate::default()
+            .checked_add_signed(chrono::Duration::days(*d as i64))
+            .map(|date| date.format("%Y-%m-%d").to_string()),
         _ => None,
     }
 }

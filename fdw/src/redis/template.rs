@@ -3,8 +3,8 @@
 //! Values are placed in keys literally (Redis keys are binary-safe), so a value holding
 //! `*`, `?`, `[`, `{` or a newline names exactly the key with those characters. Glob
 //! patterns for `SCAN MATCH` escape them. Reading a key back splits it at the template's
-//! literals; a value that would make that split ambiguous (it holds the literal that
-//! separates it from the next column) is refused when a key is written.
+//! literals; values whose key would split differently are refused (writes) or name no
+//! key (lookups), so a key always belongs to exactly one row.
 
 use super::error::{RedisError, Result};
 
@@ -93,52 +93,45 @@ impl KeyTemplate {
             .collect()
     }
 
-    /// The key for `values` (one per column, in [`Self::columns`] order), for writing:
-    /// refuses a value that could not be read back from the key unambiguously.
+    /// The key for `values` (one per column, in [`Self::columns`] order). Refuses
+    /// values whose key would be read back as other values (a value holding the literal
+    /// that separates it from the next key column), so a key names exactly one row.
     pub fn render(&self, values: &[&str]) -> Result<String> {
-        self.build(values, true)
-    }
-
-    /// The key for `values`, for reading a key by its exact name (any value names
-    /// exactly one key).
-    pub fn render_unchecked(&self, values: &[&str]) -> Result<String> {
-        self.build(values, false)
-    }
-
-    fn build(&self, values: &[&str], checked: bool) -> Result<String> {
+        let columns = self.columns();
+        if values.len() != columns.len() {
+            return Err(RedisError::KeyValue {
+                column: columns.get(values.len()).unwrap_or(&"?").to_string(),
+                reason: "no value".into(),
+            });
+        }
         let mut key = String::new();
         let mut next = values.iter();
-        for (i, part) in self.parts.iter().enumerate() {
+        for part in &self.parts {
             match part {
                 Part::Literal(l) => key.push_str(l),
-                Part::Column(c) => {
-                    let value = next.next().ok_or_else(|| RedisError::KeyValue {
-                        column: c.clone(),
-                        reason: "no value".into(),
-                    })?;
-                    if let Some(separator) = self.separator_after(i).filter(|_| checked) {
-                        if value.contains(separator) {
-                            return Err(RedisError::KeyValue {
-                                column: c.clone(),
-                                reason: format!(
-                                    "it contains \"{separator}\", which separates it from the next key column"
-                                ),
-                            });
-                        }
-                    }
-                    key.push_str(value);
-                }
+                Part::Column(_) => key.push_str(next.next().expect("counted above")),
             }
         }
-        Ok(key)
-    }
-
-    /// The literal between part `i` (a column) and a following column, if any.
-    fn separator_after(&self, i: usize) -> Option<&str> {
-        match (self.parts.get(i + 1), self.parts.get(i + 2)) {
-            (Some(Part::Literal(l)), Some(Part::Column(_))) => Some(l),
-            _ => None,
+        let read_back = self.parse_key(&key);
+        if read_back
+            .as_deref()
+            .is_some_and(|back| back.iter().eq(values.iter()))
+        {
+            return Ok(key);
         }
+        let column = read_back
+            .and_then(|back| {
+                back.iter()
+                    .zip(values)
+                    .zip(&columns)
+                    .find(|((b, v), _)| b != *v)
+                    .map(|(_, c)| c.to_string())
+            })
+            .unwrap_or_else(|| columns.first().unwrap_or(&"?").to_string());
+        Err(RedisError::KeyValue {
+            column,
+            reason: "the key would be read back as other key values (a value holds the literal that separates key columns)".into(),
+        })
     }
 
     /// A `SCAN MATCH` pattern for keys of this template whose columns have the known
@@ -261,6 +254,9 @@ mod tests {
         let t = KeyTemplate::parse("o:{org}:{user}").unwrap();
         assert_eq!(t.render(&["acme", "bob"]).unwrap(), "o:acme:bob");
         assert!(t.render(&["ac:me", "bob"]).is_err());
+        let doubled = KeyTemplate::parse("o:{a}::{b}").unwrap();
+        assert!(doubled.render(&["x:", "b"]).is_err());
+        assert_eq!(doubled.render(&["x", ":b"]).unwrap(), "o:x:::b");
         assert_eq!(t.render(&["acme", "b:ob"]).unwrap(), "o:acme:b:ob");
         assert_eq!(
             t.parse_key("o:acme:b:ob"),

@@ -1,17 +1,19 @@
 //! Writing a Redis table for one host transaction. Changes are collected and applied at
 //! commit, so a rolled-back transaction (or savepoint) sends nothing: hashes are set with
-//! `HSET` (fields set to NULL are removed with `HDEL`), strings with `SET`, rows deleted
-//! with `DEL`, and `ttl_seconds` adds an `EXPIRE`. On a single server the changes go in
-//! `MULTI`/`EXEC` blocks of [`CHANGES_PER_BLOCK`], one round trip each.
+//! `HSET` (fields set to NULL are removed with `HDEL`), strings with `SET`, set members
+//! with `SADD`/`SREM`, sorted-set members with `ZADD`/`ZREM`, list elements appended with
+//! `RPUSH`, stream entries with `XADD`, rows deleted by key with `DEL`; `ttl_seconds`
+//! adds an `EXPIRE`. On a single server the changes go in `MULTI`/`EXEC` blocks of
+//! [`CHANGES_PER_BLOCK`], one round trip each.
 
 use super::client::run;
 use super::codec::encode;
 use super::error::{RedisError, Result};
 use super::options::TableKind;
-use super::rowid::key_of;
+use super::rowid::row_of;
 use super::table::{ColumnSource, KeyPlan, RedisTable};
 use crate::request::Qual;
-use deltalake::arrow::array::{Array, RecordBatch};
+use deltalake::arrow::array::{ArrayRef, RecordBatch};
 use std::collections::HashMap;
 
 /// Changes applied atomically in one round trip.
@@ -20,13 +22,16 @@ pub const CHANGES_PER_BLOCK: usize = 10_000;
 /// One change to one key.
 #[derive(Debug, Clone, PartialEq)]
 enum Change {
-    /// set these fields (hash: `None` removes the field; string: the one value)
+    /// write a row: its stored values by where they go (`None`: NULL)
     Put {
         key: String,
-        values: Vec<(String, Option<Vec<u8>>)>,
+        values: Vec<(ColumnSource, Option<Vec<u8>>)>,
     },
-    /// remove the key
-    Delete { key: String },
+    /// remove the key, or one member of the set or sorted set under it
+    Delete {
+        key: String,
+        member: Option<Vec<u8>>,
+    },
 }
 
 /// The changes of one host transaction to one Redis table.
@@ -34,7 +39,7 @@ pub struct RedisWriter {
     table: RedisTable,
     /// changes in order; `None`: a delete an UPDATE turned into a put of the same key
     changes: Vec<Option<Change>>,
-    /// position in `changes` of the latest delete of each key
+    /// position in `changes` of the latest whole-key delete of each key
     deletes: HashMap<String, usize>,
 }
 
@@ -49,9 +54,10 @@ impl RedisWriter {
     }
 
     /// Takes rows (columns named as the table's, any subset holding every key column).
-    /// The `updated` versions of rows replace their deleted originals field by field,
+    /// The `updated` version of a hash row replaces its deleted original field by field,
     /// so fields the foreign table does not declare are kept when the key is unchanged.
     pub fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
+        let kind = self.table.options.kind;
         let key_columns = self.table.template.columns();
         let mut key_arrays = Vec::with_capacity(key_columns.len());
         for name in &key_columns {
@@ -60,18 +66,12 @@ impl RedisWriter {
                 .ok_or_else(|| RedisError::NullKey(name.to_string()))?;
             key_arrays.push((*name, array));
         }
-        let value_columns: Vec<(String, &std::sync::Arc<dyn Array>)> = self
+        let value_columns: Vec<(ColumnSource, &ArrayRef)> = self
             .table
             .columns
             .iter()
-            .filter_map(|c| {
-                let array = batch.column_by_name(&c.name)?;
-                match &c.source {
-                    ColumnSource::Field(f) => Some((f.clone(), array)),
-                    ColumnSource::Value => Some(("value".to_string(), array)),
-                    ColumnSource::Key(_) => None,
-                }
-            })
+            .filter(|c| !matches!(c.source, ColumnSource::Key(_) | ColumnSource::Position))
+            .filter_map(|c| Some((c.source.clone(), batch.column_by_name(&c.name)?)))
             .collect();
         for row in 0..batch.num_rows() {
             let mut parts = Vec::with_capacity(key_arrays.len());
@@ -86,23 +86,54 @@ impl RedisWriter {
             let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
             let key = self.table.template.render(&refs)?;
             let mut values = Vec::with_capacity(value_columns.len());
-            for (field, array) in &value_columns {
-                values.push((field.clone(), encode(array, row)?));
+            for (source, array) in &value_columns {
+                values.push((source.clone(), encode(array, row)?));
             }
-            if updated {
-                if let Some(position) = self.deletes.remove(&key) {
-                    self.changes[position] = None;
+            let value_of = |wanted: &ColumnSource| {
+                values
+                    .iter()
+                    .find(|(s, _)| s == wanted)
+                    .and_then(|(_, v)| v.clone())
+            };
+            let change = match kind {
+                TableKind::Hash | TableKind::Stream => {
+                    if updated && kind == TableKind::Hash {
+                        if let Some(position) = self.deletes.remove(&key) {
+                            self.changes[position] = None;
+                        }
+                    }
+                    if !updated && values.iter().all(|(_, v)| v.is_none()) {
+                        return Err(RedisError::EmptyHash(key));
+                    }
+                    Change::Put { key, values }
                 }
-            }
-            let no_field = values.iter().all(|(_, v)| v.is_none());
-            if self.table.options.kind != TableKind::String && no_field && !updated {
-                return Err(RedisError::EmptyHash(key));
-            }
-            let change = match self.table.options.kind {
-                TableKind::String if values.first().is_none_or(|(_, v)| v.is_none()) => {
-                    Change::Delete { key }
+                TableKind::String => match value_of(&ColumnSource::Value) {
+                    None if updated => Change::Delete { key, member: None },
+                    None => return Err(RedisError::NullElement(key)),
+                    Some(_) => Change::Put { key, values },
+                },
+                TableKind::Set | TableKind::SortedSet | TableKind::List => {
+                    let element = if kind == TableKind::List {
+                        ColumnSource::Value
+                    } else {
+                        ColumnSource::Member
+                    };
+                    let required = [element]
+                        .into_iter()
+                        .chain((kind == TableKind::SortedSet).then_some(ColumnSource::Score));
+                    for source in required {
+                        if value_of(&source).is_none() {
+                            return Err(RedisError::NullElement(key));
+                        }
+                    }
+                    if value_of(&ColumnSource::Score).is_some_and(|s| s == b"NaN") {
+                        return Err(RedisError::KeyValue {
+                            column: "score".into(),
+                            reason: "Redis scores cannot be NaN".into(),
+                        });
+                    }
+                    Change::Put { key, values }
                 }
-                _ => Change::Put { key, values },
             };
             self.changes.push(Some(change));
         }
@@ -112,24 +143,32 @@ impl RedisWriter {
     /// Deletes the rows with these identities (see [`super::rowid`]).
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         for id in row_ids {
-            let key = key_of(*id)?;
-            self.push_delete(key);
+            let (key, member) = row_of(*id)?;
+            match (self.table.options.kind, member) {
+                (TableKind::List, _) => {
+                    return Err(RedisError::Unsupported(
+                        "UPDATE or DELETE of list elements (delete the whole list by its key)"
+                            .into(),
+                    ))
+                }
+                (_, Some(member)) => self.changes.push(Some(Change::Delete {
+                    key,
+                    member: Some(member),
+                })),
+                (_, None) => self.push_delete(key),
+            }
         }
         Ok(())
     }
 
     fn push_delete(&mut self, key: String) {
         self.deletes.insert(key.clone(), self.changes.len());
-        self.changes.push(Some(Change::Delete { key }));
+        self.changes
+            .push(Some(Change::Delete { key, member: None }));
     }
 
-    /// Whether `quals` name whole keys (`=` or `IN` on every key column), so a DELETE
-    /// needs no scan.
-    pub fn deletes_by_key(table: &RedisTable, quals: &[Qual]) -> bool {
-        matches!(table.plan(quals), KeyPlan::Keys(_))
-    }
-
-    /// Deletes the keys `quals` name and returns how many exist (one round trip).
+    /// Deletes the keys `quals` name and returns how many rows they held (one round
+    /// trip): a key of a hash or string is one row, a collection one per element.
     pub fn delete_where(&mut self, quals: &[Qual]) -> Result<u64> {
         let KeyPlan::Keys(keys) = self.table.plan(quals) else {
             return Err(RedisError::Unsupported(
@@ -139,17 +178,46 @@ impl RedisWriter {
         if keys.is_empty() {
             return Ok(0);
         }
+        // Only keys of the table's type are its rows: any other type is refused, never
+        // deleted.
+        let kind = self.table.options.kind;
         let mut pipe = ::redis::pipe();
         for (key, _) in &keys {
-            pipe.cmd("EXISTS").arg(key);
+            pipe.cmd("TYPE").arg(key);
         }
-        let exists: Vec<u64> = run(&self.table.server, async |c| pipe.query_async(c).await)?;
-        let mut count = 0;
-        for ((key, _), found) in keys.into_iter().zip(exists) {
-            if found > 0 {
-                count += 1;
-                self.push_delete(key);
+        let types: Vec<String> = run(&self.table.server, async |c| pipe.query_async(c).await)?;
+        let mut present = Vec::new();
+        for ((key, _), found) in keys.into_iter().zip(types) {
+            match found.as_str() {
+                "none" => {}
+                t if t == kind.redis_type() => present.push(key),
+                _ => {
+                    return Err(RedisError::WrongType {
+                        key,
+                        found,
+                        expected: kind.redis_type(),
+                    })
+                }
             }
+        }
+        let sizes: Vec<u64> = match kind {
+            TableKind::Set | TableKind::SortedSet | TableKind::List => {
+                let mut pipe = ::redis::pipe();
+                for key in &present {
+                    let size = match kind {
+                        TableKind::Set => "SCARD",
+                        TableKind::SortedSet => "ZCARD",
+                        _ => "LLEN",
+                    };
+                    pipe.cmd(size).arg(key);
+                }
+                run(&self.table.server, async |c| pipe.query_async(c).await)?
+            }
+            _ => vec![1; present.len()],
+        };
+        let count = sizes.iter().sum();
+        for key in present {
+            self.push_delete(key);
         }
         Ok(count)
     }
@@ -170,68 +238,18 @@ impl RedisWriter {
         self.deletes.retain(|_, position| *position < mark);
     }
 
-    /// Applies every change; returns how many keys were changed.
+    /// Applies every change; returns how many there were.
     pub fn commit(&mut self) -> Result<u64> {
         let changes: Vec<Change> = std::mem::take(&mut self.changes)
             .into_iter()
             .flatten()
             .collect();
         self.deletes.clear();
-        let ttl = self.table.options.ttl_seconds;
-        let kind = self.table.options.kind;
         for block in changes.chunks(CHANGES_PER_BLOCK) {
             crate::runtime::check_interrupts();
             let mut pipe = ::redis::pipe();
             for change in block {
-                match change {
-                    Change::Delete { key } => {
-                        pipe.cmd("DEL").arg(key).ignore();
-                    }
-                    Change::Put { key, values } => {
-                        match kind {
-                            TableKind::Hash => {
-                                let set: Vec<_> =
-                                    values.iter().filter(|(_, v)| v.is_some()).collect();
-                                let unset: Vec<_> =
-                                    values.iter().filter(|(_, v)| v.is_none()).collect();
-                                if !set.is_empty() {
-                                    let command = pipe.cmd("HSET").arg(key);
-                                    for (field, value) in set {
-                                        command.arg(field).arg(value.as_deref());
-                                    }
-                                    command.ignore();
-                                }
-                                if !unset.is_empty() {
-                                    let command = pipe.cmd("HDEL").arg(key);
-                                    for (field, _) in unset {
-                                        command.arg(field);
-                                    }
-                                    command.ignore();
-                                }
-                            }
-                            TableKind::String => {
-                                let value = values.first().and_then(|(_, v)| v.as_deref());
-                                pipe.cmd("SET").arg(key).arg(value).ignore();
-                            }
-                            TableKind::Stream => {
-                                let command = pipe.cmd("XADD").arg(key);
-                                if let Some(maxlen) = self.table.options.stream_maxlen {
-                                    command.arg("MAXLEN").arg("~").arg(maxlen);
-                                }
-                                command.arg("*");
-                                for (field, value) in values {
-                                    if let Some(value) = value {
-                                        command.arg(field).arg(value.as_slice());
-                                    }
-                                }
-                                command.ignore();
-                            }
-                        }
-                        if let Some(seconds) = ttl {
-                            pipe.cmd("EXPIRE").arg(key).arg(seconds).ignore();
-                        }
-                    }
-                }
+                self.add_commands(&mut pipe, change);
             }
             run(&self.table.server, async |c| {
                 if !c.is_cluster() {
@@ -241,5 +259,93 @@ impl RedisWriter {
             })?;
         }
         Ok(changes.len() as u64)
+    }
+
+    /// The commands of one change.
+    fn add_commands(&self, pipe: &mut ::redis::Pipeline, change: &Change) {
+        let kind = self.table.options.kind;
+        let (key, values) = match change {
+            Change::Delete { key, member } => {
+                match (member, kind) {
+                    (Some(m), TableKind::SortedSet) => pipe.cmd("ZREM").arg(key).arg(m.as_slice()),
+                    (Some(m), _) => pipe.cmd("SREM").arg(key).arg(m.as_slice()),
+                    (None, _) => pipe.cmd("DEL").arg(key),
+                }
+                .ignore();
+                return;
+            }
+            Change::Put { key, values } => (key, values),
+        };
+        let value_of = |wanted: &ColumnSource| {
+            values
+                .iter()
+                .find(|(s, _)| s == wanted)
+                .and_then(|(_, v)| v.as_deref())
+        };
+        let fields = || {
+            values.iter().filter_map(|(s, v)| match s {
+                ColumnSource::Field(f) => Some((f.as_str(), v.as_deref())),
+                _ => None,
+            })
+        };
+        match kind {
+            TableKind::Hash => {
+                if fields().any(|(_, v)| v.is_some()) {
+                    let command = pipe.cmd("HSET").arg(key);
+                    for (field, value) in fields().filter(|(_, v)| v.is_some()) {
+                        command.arg(field).arg(value);
+                    }
+                    command.ignore();
+                }
+                if fields().any(|(_, v)| v.is_none()) {
+                    let command = pipe.cmd("HDEL").arg(key);
+                    for (field, _) in fields().filter(|(_, v)| v.is_none()) {
+                        command.arg(field);
+                    }
+                    command.ignore();
+                }
+            }
+            TableKind::Stream => {
+                let command = pipe.cmd("XADD").arg(key);
+                if let Some(maxlen) = self.table.options.stream_maxlen {
+                    command.arg("MAXLEN").arg("~").arg(maxlen);
+                }
+                command.arg("*");
+                for (field, value) in fields() {
+                    if let Some(value) = value {
+                        command.arg(field).arg(value);
+                    }
+                }
+                command.ignore();
+            }
+            TableKind::String => {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(value_of(&ColumnSource::Value))
+                    .ignore();
+            }
+            TableKind::Set => {
+                pipe.cmd("SADD")
+                    .arg(key)
+                    .arg(value_of(&ColumnSource::Member))
+                    .ignore();
+            }
+            TableKind::SortedSet => {
+                pipe.cmd("ZADD")
+                    .arg(key)
+                    .arg(value_of(&ColumnSource::Score))
+                    .arg(value_of(&ColumnSource::Member))
+                    .ignore();
+            }
+            TableKind::List => {
+                pipe.cmd("RPUSH")
+                    .arg(key)
+                    .arg(value_of(&ColumnSource::Value))
+                    .ignore();
+            }
+        }
+        if let Some(seconds) = self.table.options.ttl_seconds {
+            pipe.cmd("EXPIRE").arg(key).arg(seconds).ignore();
+        }
     }
 }
