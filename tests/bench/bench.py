@@ -158,10 +158,12 @@ def stream_latency(cur, r, user):
                 f"SERVER lake OPTIONS (path 'writes/{table}', create_if_missing 'true')")
     cur.execute(f"CREATE TRIGGER publish AFTER INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction()")
     key = f"users:{user}:features"
+    cur.execute("SELECT min(product_id) FROM heap.products")
+    product = cur.fetchone()[0]
     samples = []
     for i in range(100):
         before = int(r.hget(key, "purchase_count") or 0)
-        cur.execute(f"INSERT INTO {table} VALUES (%s, %s, 'p0000001', 1, 1.0, now())", (f"{table}_{i}", user))
+        cur.execute(f"INSERT INTO {table} VALUES (%s, %s, %s, 1, 1.0, now())", (f"{table}_{i}", user, product))
         start = time.perf_counter()
         while int(r.hget(key, "purchase_count") or 0) <= before:
             if time.perf_counter() - start > 5:

@@ -42,6 +42,8 @@ const BATCH: usize = 256;
 const BLOCK_MS: u64 = 100;
 /// Categories kept in `last_categories` (as `odp.refresh_features`).
 const CATEGORIES: usize = 5;
+/// A product missing from the products table is looked for again after this long.
+const MISSING_PRODUCT_RETRY_MS: i64 = 1_000;
 /// The worker's name in `pg_stat_activity.backend_type`.
 pub const WORKER_NAME: &str = "odp feature stream";
 
@@ -171,6 +173,8 @@ struct Worker {
     categories: HashMap<String, String>,
     /// when the products were read (milliseconds since the epoch)
     products_loaded_ms: i64,
+    /// products the last reads did not find, with when they were read
+    missing: HashMap<String, i64>,
 }
 
 impl Worker {
@@ -200,19 +204,34 @@ impl Worker {
         if entries.is_empty() {
             return Ok(());
         }
-        // A product unknown when the products were read before its entry was appended
-        // may be new: read them again (once per batch at most).
-        let newest_unknown = entries
-            .iter()
-            .filter(|e| {
-                e.fields
-                    .get("product_id")
-                    .is_some_and(|p| !self.categories.contains_key(p))
-            })
-            .filter_map(|e| e.id.split('-').next()?.parse::<i64>().ok())
-            .max();
-        if newest_unknown.is_some_and(|ms| ms >= self.products_loaded_ms) {
+        // A product unknown to the cache read before its entry was appended may be new:
+        // read the products again (once per batch at most). A product a read did not
+        // find is looked for again only a second later, so bad data cannot make every
+        // batch re-read the table.
+        let stale = entries.iter().any(|e| {
+            let (Some(product), Some(ms)) = (
+                e.fields.get("product_id"),
+                e.id.split('-').next().and_then(|ms| ms.parse::<i64>().ok()),
+            ) else {
+                return false;
+            };
+            !self.categories.contains_key(product)
+                && ms >= self.products_loaded_ms
+                && self
+                    .missing
+                    .get(product)
+                    .is_none_or(|&read| ms > read + MISSING_PRODUCT_RETRY_MS)
+        });
+        if stale {
             self.load_products()?;
+            for entry in &entries {
+                if let Some(product) = entry.fields.get("product_id") {
+                    if !self.categories.contains_key(product) {
+                        self.missing
+                            .insert(product.clone(), self.products_loaded_ms);
+                    }
+                }
+            }
         }
         let mut purchases = Vec::with_capacity(entries.len());
         for entry in &entries {
@@ -284,6 +303,8 @@ impl Worker {
             });
         let rows = rows.map_err(|e| format!("reading {table}: {e}"))?;
         self.categories = rows.into_iter().collect();
+        self.missing
+            .retain(|product, _| !self.categories.contains_key(product));
         self.products_loaded_ms = started;
         Ok(())
     }
