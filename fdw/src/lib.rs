@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod delta;
+pub mod graph;
 pub mod health;
 pub mod numeric;
 pub mod options;

@@ -1,0 +1,88 @@
+//! Connections to a Bolt server: one `neo4rs` pool per backend, server and credentials,
+//! reused by every statement. Connecting and each round trip are bounded by the
+//! server's timeouts (neo4rs itself retries transient failures for up to a minute).
+
+use super::error::{GraphError, Result};
+use super::options::ServerOptions;
+use neo4rs::{ConfigBuilder, Graph};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+
+thread_local! {
+    /// Pools of this backend, by server and credentials.
+    static POOLS: RefCell<HashMap<ServerOptions, Graph>> = RefCell::new(HashMap::new());
+}
+
+/// The pool for `server`, created on first use (without a round trip).
+pub fn pool(server: &ServerOptions) -> Result<Graph> {
+    if let Some(graph) = POOLS.with_borrow(|p| p.get(server).cloned()) {
+        return Ok(graph);
+    }
+    let mut config = ConfigBuilder::new()
+        .uri(server.uri.as_str())
+        .user(server.user.as_deref().unwrap_or(""))
+        .password(server.password.as_deref().unwrap_or(""))
+        .fetch_size(server.fetch_size as usize)
+        .max_connections(server.pool_size as usize);
+    if let Some(db) = &server.database {
+        config = config.db(db.as_str());
+    }
+    let config = config.build().map_err(|e| classify(server, e))?;
+    let graph = crate::runtime::block_on(async {
+        tokio::time::timeout(server.connect_timeout(), Graph::connect(config)).await
+    })
+    .map_err(GraphError::Runtime)?
+    .map_err(|_| connect_timeout(server))?
+    .map_err(|e| classify(server, e))?;
+    POOLS.with_borrow_mut(|p| p.insert(server.clone(), graph.clone()));
+    Ok(graph)
+}
+
+/// Runs `work` within the query timeout; a failure other than a query error forgets
+/// the pool, so the next statement connects again.
+pub fn run<T, F: Future<Output = std::result::Result<T, neo4rs::Error>>>(
+    server: &ServerOptions,
+    work: F,
+) -> Result<T> {
+    let outcome = crate::runtime::block_on(async {
+        tokio::time::timeout(server.query_timeout(), work).await
+    })
+    .map_err(GraphError::Runtime)?
+    .map_err(|_| GraphError::Timeout(server.query_timeout_ms))
+    .and_then(|r| r.map_err(|e| classify(server, e)));
+    if matches!(
+        outcome,
+        Err(GraphError::Connect { .. } | GraphError::Auth(_) | GraphError::Timeout(_))
+    ) {
+        POOLS.with_borrow_mut(|p| p.remove(server));
+    }
+    outcome
+}
+
+fn connect_timeout(server: &ServerOptions) -> GraphError {
+    GraphError::Connect {
+        uri: server.uri.clone(),
+        reason: format!("no connection within {} ms", server.connect_timeout_ms),
+    }
+}
+
+/// Maps a driver error to the adapter's error.
+fn classify(server: &ServerOptions, e: neo4rs::Error) -> GraphError {
+    match e {
+        neo4rs::Error::Neo4j(e) if e.code().contains("Security") => {
+            GraphError::Auth(e.message().to_string())
+        }
+        neo4rs::Error::Neo4j(e) => GraphError::Query(format!("{}: {}", e.code(), e.message())),
+        neo4rs::Error::IOError { .. }
+        | neo4rs::Error::ConnectionError
+        | neo4rs::Error::UnsupportedScheme(_)
+        | neo4rs::Error::InvalidDnsName(_)
+        | neo4rs::Error::UrlParseError(_) => GraphError::Connect {
+            uri: server.uri.clone(),
+            reason: e.to_string(),
+        },
+        neo4rs::Error::AuthenticationError(m) => GraphError::Auth(m),
+        other => GraphError::Query(other.to_string()),
+    }
+}

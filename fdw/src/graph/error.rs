@@ -1,0 +1,39 @@
+//! Errors of the graph adapter.
+
+use crate::options::OptionError;
+use thiserror::Error;
+
+/// Everything that can go wrong talking to a Bolt server.
+#[derive(Debug, Error)]
+pub enum GraphError {
+    /// an option value with the wrong shape
+    #[error(transparent)]
+    InvalidOption(#[from] OptionError),
+    /// the server could not be reached
+    #[error("cannot connect to the graph server at {uri}: {reason}")]
+    Connect { uri: String, reason: String },
+    /// the server refused the credentials
+    #[error("the graph server refused the credentials: {0}")]
+    Auth(String),
+    /// the server did not answer in time
+    #[error("the graph server did not answer within {0} ms")]
+    Timeout(u64),
+    /// the server rejected or failed a query
+    #[error("graph query failed: {0}")]
+    Query(String),
+    /// a value does not fit its column
+    #[error("column \"{column}\": {reason}")]
+    BadValue { column: String, reason: String },
+    /// a column type without a mapping
+    #[error("column \"{column}\": type {pg_type} is not supported by neo4j_fdw")]
+    UnsupportedType { column: String, pg_type: String },
+    /// an operation not offered
+    #[error("{0}")]
+    Unsupported(String),
+    /// the async runtime could not start
+    #[error("async runtime unavailable: {0}")]
+    Runtime(String),
+}
+
+/// Result alias of the graph adapter.
+pub type Result<T> = std::result::Result<T, GraphError>;

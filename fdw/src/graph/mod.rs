@@ -1,0 +1,12 @@
+//! Graph adapter over Bolt (Neo4j, and ArcadeDB as the local stand-in): node and
+//! relationship tables, Cypher built with parameters, Bolt values as Arrow arrays.
+
+pub mod client;
+pub mod cypher;
+pub mod error;
+pub mod options;
+pub mod scan;
+pub mod table;
+pub mod types;
+
+pub use error::{GraphError, Result};
