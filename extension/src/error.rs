@@ -1,6 +1,7 @@
 //! The one place where errors from every layer become Postgres errors with a SQLSTATE.
 
 use odp_fdw::delta::DeltaError;
+use odp_fdw::graph::GraphError;
 use odp_fdw::options::OptionError;
 use odp_fdw::redis::RedisError;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -19,6 +20,9 @@ pub enum OdpError {
     /// the Redis adapter failed
     #[error(transparent)]
     Redis(#[from] RedisError),
+    /// the graph adapter failed
+    #[error(transparent)]
+    Graph(#[from] GraphError),
     /// a foreign table column does not fit the source's column
     #[error("column \"{column}\" has type {pg_type}, but the source column is {source_type}")]
     ColumnType {
@@ -102,6 +106,17 @@ impl OdpError {
                 RedisError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 RedisError::UnknownRow(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 RedisError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
+            },
+            OdpError::Graph(e) => match e {
+                GraphError::InvalidOption(e) => option(e),
+                GraphError::Connect { .. } => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                GraphError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                GraphError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
+                GraphError::Query(_) => ERRCODE_FDW_ERROR,
+                GraphError::BadValue { .. } => ERRCODE_DATATYPE_MISMATCH,
+                GraphError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
+                GraphError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,

@@ -120,6 +120,12 @@ pub trait Source: Sized + 'static {
         ))
     }
 
+    /// EXPLAIN lines describing what a scan for `request` sends (the request's run-time
+    /// values are NULL placeholders).
+    fn describe_plan(&self, _request: &ScanRequest) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Starts a scan.
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
 

@@ -478,11 +478,28 @@ unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         } else {
             None
         };
+        // What the source will send, for EXPLAIN: the final columns, constant quals with
+        // their values and run-time ones as NULL placeholders.
+        let described = ScanRequest {
+            columns: columns.iter().map(|(name, _)| name.clone()).collect(),
+            quals: extracted
+                .iter()
+                .map(|q| Qual {
+                    column: q.column.clone(),
+                    op: q.op,
+                    value: q.constant.clone().unwrap_or(Value::Null),
+                })
+                .collect(),
+            limit,
+            ..Default::default()
+        };
+        let mut explain = state.estimate.explain.clone();
+        explain.extend(state.source.describe_plan(&described));
         let plan = ScanPlan {
             columns,
             quals,
             limit,
-            explain: state.estimate.explain.clone(),
+            explain,
             row_ids: wants_row_ids(baserel),
             direct_delete: None,
         };

@@ -2,6 +2,7 @@
 //! adapter of `odp_fdw` and registers its handler and validator.
 
 pub mod delta;
+pub mod graph;
 pub mod redis;
 #[cfg(any(test, feature = "pg_test"))]
 pub mod test_source;

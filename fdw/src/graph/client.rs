@@ -86,3 +86,63 @@ fn classify(server: &ServerOptions, e: neo4rs::Error) -> GraphError {
         other => GraphError::Query(other.to_string()),
     }
 }
+
+/// Runs `query` with `params` (a JSON object: each value becomes a Bolt parameter,
+/// nothing is spliced into the text) in one transaction, committed only when `write`,
+/// and returns each row as a JSON object of its columns.
+pub fn run_cypher(
+    server: &ServerOptions,
+    query: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    write: bool,
+) -> Result<Vec<serde_json::Value>> {
+    let mut q = neo4rs::query(query);
+    for (name, value) in params {
+        q = q.param(name, json_to_bolt(value));
+    }
+    let graph = pool(server)?;
+    let rows = run(server, async {
+        let mut txn = graph.start_txn().await?;
+        let mut stream = txn.execute(q).await?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next(txn.handle()).await? {
+            rows.push(row);
+        }
+        if write {
+            txn.commit().await?;
+        } else {
+            txn.rollback().await?;
+        }
+        Ok(rows)
+    })?;
+    rows.iter()
+        .map(|row| {
+            let value: neo4rs::BoltType = row
+                .to_strict()
+                .map_err(|e| GraphError::Query(e.to_string()))?;
+            super::types::to_json(&value).map_err(GraphError::Query)
+        })
+        .collect()
+}
+
+/// A JSON value as a Bolt parameter (integers stay integers).
+fn json_to_bolt(value: &serde_json::Value) -> neo4rs::BoltType {
+    use neo4rs::BoltType;
+    match value {
+        serde_json::Value::Null => BoltType::Null(neo4rs::BoltNull),
+        serde_json::Value::Bool(b) => BoltType::from(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => BoltType::from(i),
+            None => BoltType::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => BoltType::from(s.as_str()),
+        serde_json::Value::Array(items) => BoltType::List(neo4rs::BoltList::from(
+            items.iter().map(json_to_bolt).collect::<Vec<_>>(),
+        )),
+        serde_json::Value::Object(map) => BoltType::Map(
+            map.iter()
+                .map(|(k, v)| (neo4rs::BoltString::from(k.as_str()), json_to_bolt(v)))
+                .collect(),
+        ),
+    }
+}

@@ -8,12 +8,7 @@ use super::table::GraphTable;
 use super::types::{decode, to_bolt};
 use crate::batch::{ColumnData, ScanBatch};
 use crate::request::ScanRequest;
-use futures::{Stream, StreamExt, TryStreamExt};
-use neo4rs::{BoltType, Row};
-use std::pin::Pin;
-
-/// The rows of a running query.
-type RowStream = Pin<Box<dyn Stream<Item = std::result::Result<Row, neo4rs::Error>>>>;
+use neo4rs::{BoltType, RowStream, Txn};
 
 /// What a scan did, for EXPLAIN ANALYZE.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,7 +24,8 @@ pub struct GraphScan {
     table: GraphTable,
     columns: Vec<String>,
     query: CypherQuery,
-    stream: Option<RowStream>,
+    /// the read transaction and the query's rows, once started
+    running: Option<(Txn, RowStream)>,
     done: bool,
     counters: ScanCounters,
 }
@@ -41,7 +37,7 @@ impl GraphScan {
             table: table.clone(),
             columns: request.columns.clone(),
             query: table.query(request),
-            stream: None,
+            running: None,
             done: false,
             counters: ScanCounters::default(),
         }
@@ -64,7 +60,7 @@ impl GraphScan {
         }
         crate::runtime::check_interrupts();
         let server = self.table.server.clone();
-        if self.stream.is_none() {
+        if self.running.is_none() {
             let graph = pool(&server)?;
             let mut query = neo4rs::query(&self.query.text);
             for (name, value, pg) in &self.query.params {
@@ -73,16 +69,21 @@ impl GraphScan {
                 })?;
                 query = query.param(name, bolt);
             }
-            let rows = run(&server, graph.execute(query))?;
-            self.stream = Some(Box::pin(TryStreamExt::into_stream(rows.into_stream())));
+            // A transaction (not Graph::execute, which retries failed connections for up
+            // to a minute): bad credentials or a lost server fail at once.
+            self.running = Some(run(&server, async {
+                let mut txn = graph.start_txn().await?;
+                let rows = txn.execute(query).await?;
+                Ok((txn, rows))
+            })?);
         }
-        let stream = self.stream.as_mut().expect("opened above");
+        let (txn, stream) = self.running.as_mut().expect("opened above");
         let limit = self.table.server.fetch_size as usize;
         let rows = run(&server, async {
             let mut rows = Vec::with_capacity(limit);
             while rows.len() < limit {
-                match stream.next().await {
-                    Some(row) => rows.push(row?),
+                match stream.next(txn.handle()).await? {
+                    Some(row) => rows.push(row),
                     None => break,
                 }
             }
@@ -90,7 +91,9 @@ impl GraphScan {
         })?;
         if rows.len() < limit {
             self.done = true;
-            self.stream = None;
+            if let Some((txn, _)) = self.running.take() {
+                run(&server, txn.commit())?;
+            }
         }
         if rows.is_empty() {
             return Ok(None);

@@ -1,0 +1,95 @@
+-- neo4j_fdw against the live Bolt server (ArcadeDB): node and relationship tables with
+-- every mapped type, Cypher pushdown with parameters, inert injection attempts,
+-- odp.cypher() read-only by default, and clear errors for bad credentials and servers.
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+DROP SERVER IF EXISTS test_graph CASCADE;
+CREATE SERVER test_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri :'bolt_url', database 'odp', query_timeout_ms '10000');
+CREATE USER MAPPING FOR PUBLIC SERVER test_graph OPTIONS (user 'root', password :'graph_password');
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestUser) DETACH DELETE n', write => true);
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestProduct) DETACH DELETE n', write => true);
+
+-- a small graph, written through odp.cypher with parameters
+SELECT count(*) FROM odp.cypher('test_graph',
+  'UNWIND $users AS u CREATE (:OdpTestUser {user_id: u.id, name: u.name, age: u.age, score: u.score,
+     vip: u.vip, tags: u.tags, born: date(u.born), seen: datetime(u.seen), local: localdatetime(u.local)})',
+  '{"users": [
+     {"id": "u1", "name": "Ann", "age": 34, "score": 0.5, "vip": true, "tags": ["a", "b"], 
+      "born": "1990-02-03", "seen": "2026-03-01T10:00:00+02:00", "local": "2026-03-01T10:00:00"},
+     {"id": "u2", "name": "Bo", "age": 41, "score": 2.25, "vip": false, "tags": [], 
+      "born": "1985-12-31", "seen": "2026-03-02T00:00:00Z", "local": "2026-03-02T00:00:00"},
+     {"id": "u3", "name": "Cy"}]}', write => true);
+SELECT count(*) FROM odp.cypher('test_graph',
+  'UNWIND range(1, 3) AS i CREATE (:OdpTestProduct {product_id: "p" + toString(i), name: "Product " + toString(i)})', write => true);
+SELECT count(*) FROM odp.cypher('test_graph',
+  'MATCH (u:OdpTestUser), (p:OdpTestProduct) WHERE u.user_id IN $buyers
+   CREATE (u)-[:ODP_TEST_PURCHASED {date: datetime("2026-03-0" + substring(p.product_id, 1) + "T12:00:00Z"), qty: 1}]->(p)',
+  '{"buyers": ["u1", "u2"]}', write => true);
+
+-- node tables: every mapped type
+CREATE FOREIGN TABLE pg_temp.users (
+    user_id text, name text, age int, score float8, vip bool, tags text[], tags_json jsonb OPTIONS (property 'tags'),
+    born date, seen timestamptz, local timestamp, _id text
+) SERVER test_graph OPTIONS (label 'OdpTestUser');
+SELECT user_id, name, age, score, vip, tags, tags_json, born, seen, local, _id IS NOT NULL AS has_id
+  FROM pg_temp.users ORDER BY user_id;
+-- quals become a Cypher WHERE with parameters; the server returns only matching rows
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM pg_temp.users WHERE user_id = 'u1' AND age >= 30;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT name FROM pg_temp.users WHERE user_id IN ('u1', 'u3');
+SELECT name FROM pg_temp.users WHERE name LIKE 'B%';
+SELECT count(*) FROM pg_temp.users WHERE score IS NULL;
+SELECT name FROM pg_temp.users ORDER BY name LIMIT 1;
+
+-- relationship tables: end-node keys and relationship properties
+CREATE FOREIGN TABLE pg_temp.purchased (user_id text, product_id text, date timestamptz, qty int)
+  SERVER test_graph OPTIONS (type 'ODP_TEST_PURCHASED', start_label 'OdpTestUser', start_key 'user_id',
+                             end_label 'OdpTestProduct', end_key 'product_id');
+SELECT * FROM pg_temp.purchased ORDER BY user_id, product_id;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT product_id FROM pg_temp.purchased WHERE user_id = 'u2' AND date < '2026-03-03';
+SELECT product_id FROM pg_temp.purchased WHERE user_id = 'u2' AND date < '2026-03-03' ORDER BY 1;
+-- a join from a heap table
+CREATE TEMP TABLE wanted (user_id text);
+INSERT INTO wanted VALUES ('u1'), ('u3');
+SELECT w.user_id, count(p.product_id) FROM wanted w LEFT JOIN pg_temp.purchased p USING (user_id) GROUP BY 1 ORDER BY 1;
+
+-- injection attempts are inert: values are parameters, names are quoted
+SELECT count(*) FROM pg_temp.users WHERE name = $$x' OR 1=1 //$$;
+SELECT count(*) FROM pg_temp.users WHERE name = 'Ann`) DETACH DELETE (n';
+CREATE FOREIGN TABLE pg_temp.hostile (name text) SERVER test_graph OPTIONS (label 'OdpTestUser`) DETACH DELETE (n) //');
+SELECT count(*) FROM pg_temp.hostile;
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (u:OdpTestUser) WHERE u.name = $name RETURN u', '{"name": "Ann\" OR true //"}');
+SELECT count(*) AS users_left FROM pg_temp.users;
+
+-- odp.cypher: rows as JSON; read-only unless write => true by a member of odp_graph_writer
+SELECT row - 'p' AS row_without_path, jsonb_array_length(row -> 'p' -> 'nodes') AS path_nodes
+  FROM odp.cypher('test_graph', 'MATCH p=(u:OdpTestUser {user_id: "u1"})-[:ODP_TEST_PURCHASED]->(x) RETURN u.name AS name, p ORDER BY x.product_id LIMIT 1') AS row;
+SELECT count(*) FROM odp.cypher('test_graph', 'CREATE (:OdpTestUser {user_id: "tmp"})');
+SELECT count(*) AS still_three FROM pg_temp.users;
+DROP ROLE IF EXISTS odp_test_reader;
+CREATE ROLE odp_test_reader;
+GRANT USAGE ON SCHEMA odp TO odp_test_reader;
+SET ROLE odp_test_reader;
+SELECT pg_temp.try($$SELECT count(*) FROM odp.cypher('test_graph', 'CREATE (:OdpTestUser)', write => true)$$);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA odp FROM odp_test_reader;
+DROP ROLE odp_test_reader;
+
+-- values that do not fit their column, and servers that cannot be used, are clear errors
+CREATE FOREIGN TABLE pg_temp.wrong (name int) SERVER test_graph OPTIONS (label 'OdpTestUser');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.wrong$$);
+SELECT pg_temp.try($$CREATE SERVER bad_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'http://x')$$);
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (x int) SERVER test_graph OPTIONS (label 'A', type 'B')$$);
+CREATE SERVER bad_password FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri :'bolt_url', database 'odp');
+CREATE USER MAPPING FOR PUBLIC SERVER bad_password OPTIONS (user 'root', password 'wrong-password');
+CREATE FOREIGN TABLE pg_temp.locked (name text) SERVER bad_password OPTIONS (label 'OdpTestUser');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.locked$$) ~ '^28000' AS refused;
+CREATE SERVER down_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt://127.0.0.1:1', connect_timeout_ms '500', query_timeout_ms '1000');
+CREATE USER MAPPING FOR PUBLIC SERVER down_graph OPTIONS (user 'root', password 'x');
+CREATE FOREIGN TABLE pg_temp.down (name text) SERVER down_graph OPTIONS (label 'OdpTestUser');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.down$$) ~ '^(HV00N|08006)' AS clear_error;
+
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestUser) DETACH DELETE n', write => true);
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestProduct) DETACH DELETE n', write => true);
+DROP SERVER test_graph, bad_password, down_graph CASCADE;
