@@ -75,7 +75,7 @@ start_graph() {
   graph_ready && return 0
   local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
   rm -rf "$dir"; mkdir -p "$dir"
-  nohup "$home/jre/bin/java" -Xms256m -Xmx1g -cp "$home/jars/*" \
+  nohup "$home/jre/bin/java" -Xms256m -Xmx1g -Duser.timezone=UTC -cp "$home/jars/*" \
     -Darcadedb.server.rootPath="$dir" -Darcadedb.server.databaseDirectory="$dir/databases" \
     -Darcadedb.server.rootPassword="$ODP_GRAPH_PASSWORD" -Darcadedb.server.defaultDatabases='odp[root]' \
     -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \

@@ -1,6 +1,6 @@
 -- Creates the seed's foreign tables (local disk and S3) and heap copies of the same rows.
 -- psql variables: lake_root (directory), csv_dir (CSV copies), s3_endpoint (http://host:port),
--- redis_url (redis://host:port).
+-- redis_url (redis://host:port), bolt_url and graph_password (the graph server).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS odp CASCADE;
@@ -64,6 +64,19 @@ CREATE FOREIGN TABLE features.transaction_events (
 ) SERVER features OPTIONS (key_template 'odp:stream:transactions', kind 'stream', stream_maxlen '1000000');
 CREATE TRIGGER feature_stream AFTER INSERT ON lake.transactions
     FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction();
+
+-- The graph: User and Product nodes, PURCHASED relationships (odp.graph_sync loads them).
+CREATE SERVER graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri :'bolt_url', database 'odp');
+CREATE USER MAPPING FOR PUBLIC SERVER graph OPTIONS (user 'root', password :'graph_password');
+DROP SCHEMA IF EXISTS graph CASCADE;
+CREATE SCHEMA graph;
+CREATE FOREIGN TABLE graph.users (user_id text, name text, _id text)
+    SERVER graph OPTIONS (label 'User', key 'user_id');
+CREATE FOREIGN TABLE graph.products (product_id text, name text, _id text)
+    SERVER graph OPTIONS (label 'Product', key 'product_id');
+CREATE FOREIGN TABLE graph.purchased (user_id text, product_id text, date timestamptz)
+    SERVER graph OPTIONS (type 'PURCHASED', start_label 'User', start_key 'user_id',
+                          end_label 'Product', end_key 'product_id', merge_on 'date');
 
 DROP SCHEMA IF EXISTS heap CASCADE;
 CREATE SCHEMA heap;

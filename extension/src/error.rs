@@ -104,7 +104,7 @@ impl OdpError {
                 RedisError::KeyValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
                 RedisError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 RedisError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
-                RedisError::UnknownRow(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                RedisError::RowId(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 RedisError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::Graph(e) => match e {
@@ -116,6 +116,8 @@ impl OdpError {
                 GraphError::BadValue { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                GraphError::MissingEnds(_) => ERRCODE_FOREIGN_KEY_VIOLATION,
+                GraphError::Moved(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,

@@ -13,6 +13,7 @@ pub mod numeric;
 pub mod options;
 pub mod redis;
 pub mod request;
+pub mod rowid;
 pub mod runtime;
 pub mod types;
 pub mod value;

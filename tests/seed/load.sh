@@ -31,4 +31,5 @@ fi
 log "create odp objects and heap copies"
 psql -X -q -v ON_ERROR_STOP=1 -v lake_root="$lake" -v csv_dir="$csv" -v s3_endpoint="$ODP_S3_ENDPOINT" \
   -v redis_url="redis://127.0.0.1:$ODP_REDIS_PORT" \
+  -v bolt_url="bolt://127.0.0.1:$ODP_BOLT_PORT" -v graph_password="$ODP_GRAPH_PASSWORD" \
   -f "$ODP_ROOT/sql/setup_lake.sql"

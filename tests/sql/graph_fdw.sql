@@ -76,6 +76,77 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA odp FROM odp_test_reader;
 DROP ROLE odp_test_reader;
 
+-- writes: INSERT merges on the key, UPDATE sets properties on the same element, DELETE
+-- removes it; the graph changes when the Postgres transaction commits
+CREATE FOREIGN TABLE pg_temp.w_users (user_id text, name text, age int)
+  SERVER test_graph OPTIONS (label 'OdpTestUser', key 'user_id');
+CREATE FOREIGN TABLE pg_temp.w_purchased (user_id text, product_id text, date timestamptz, qty int)
+  SERVER test_graph OPTIONS (type 'ODP_TEST_PURCHASED', start_label 'OdpTestUser', start_key 'user_id',
+                             end_label 'OdpTestProduct', end_key 'product_id', merge_on 'date');
+INSERT INTO pg_temp.w_users VALUES ('u4', 'Dee', 28), ('u1', 'Ann B.', 35);
+SELECT user_id, name, age FROM pg_temp.users ORDER BY user_id;
+INSERT INTO pg_temp.w_purchased VALUES ('u4', 'p1', '2026-04-01 00:00+00', 2);
+INSERT INTO pg_temp.w_purchased VALUES ('u4', 'p1', '2026-04-01 00:00+00', 2);
+SELECT user_id, product_id, date, qty FROM pg_temp.w_purchased WHERE user_id = 'u4';
+-- an end node that does not exist: nothing is written (at COMMIT), the statement fails
+INSERT INTO pg_temp.w_purchased VALUES ('u4', 'no such product', '2026-04-02', 1);
+BEGIN;
+INSERT INTO pg_temp.w_users VALUES ('u5', 'rolled back', 1);
+ROLLBACK;
+BEGIN;
+INSERT INTO pg_temp.w_users VALUES ('u6', 'kept', 1);
+SAVEPOINT s;
+INSERT INTO pg_temp.w_users VALUES ('u7', 'undone', 1);
+ROLLBACK TO s;
+COMMIT;
+SELECT user_id FROM pg_temp.users WHERE user_id IN ('u5', 'u6', 'u7') ORDER BY 1;
+UPDATE pg_temp.w_users SET age = age + 1 WHERE user_id = 'u4';
+UPDATE pg_temp.w_purchased SET qty = 5 WHERE user_id = 'u4';
+SELECT u.age, p.qty FROM pg_temp.w_users u JOIN pg_temp.w_purchased p USING (user_id) WHERE user_id = 'u4';
+-- a relationship cannot move to other end nodes (refused at COMMIT)
+UPDATE pg_temp.w_purchased SET product_id = 'p2' WHERE user_id = 'u4';
+DELETE FROM pg_temp.w_purchased WHERE user_id = 'u4';
+-- u1 still has relationships: the graph refuses to delete it (at COMMIT) without detach
+\set VERBOSITY sqlstate
+DELETE FROM pg_temp.w_users WHERE user_id = 'u1';
+\set VERBOSITY default
+DELETE FROM pg_temp.w_users WHERE user_id IN ('u4', 'u6');
+SELECT user_id FROM pg_temp.users ORDER BY 1;
+
+-- recommendations on a small hand-built graph: u1 bought p1 and p2; u2 bought p1 and p3;
+-- u3 bought p2, p3 and p4; so u1 is recommended p3 (two co-buyers) before p4 (one)
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:User) WHERE n.user_id STARTS WITH "rt_" DETACH DELETE n', write => true);
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:Product) WHERE n.product_id STARTS WITH "rt_" DETACH DELETE n', write => true);
+SELECT count(*) FROM odp.cypher('test_graph',
+  'UNWIND $edges AS edge MERGE (u:User {user_id: edge[0]}) MERGE (p:Product {product_id: edge[1]}) CREATE (u)-[:PURCHASED]->(p)',
+  '{"edges": [["rt_u1","rt_p1"],["rt_u1","rt_p2"],["rt_u2","rt_p1"],["rt_u2","rt_p3"],["rt_u3","rt_p2"],["rt_u3","rt_p3"],["rt_u3","rt_p4"]]}',
+  write => true);
+SELECT * FROM odp.graph_recommend('rt_u1', 5, 'test_graph');
+SELECT * FROM odp.graph_recommend('rt_u3', 5, 'test_graph');
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:User) WHERE n.user_id STARTS WITH "rt_" DETACH DELETE n', write => true);
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:Product) WHERE n.product_id STARTS WITH "rt_" DETACH DELETE n', write => true);
+
+-- graph indexes and the lake → graph sync (the seed's users, products and a few days of
+-- purchases); running it twice gives the same graph
+SELECT odp.create_graph_index('User', 'user_id', is_unique => true);
+SELECT odp.create_graph_index('Product', 'product_id', is_unique => true);
+SELECT count(*) > 0 AS listed FROM odp.graph_indexes();
+SELECT max(transaction_time) - interval '2 days' AS since FROM heap.transactions \gset
+CREATE FUNCTION pg_temp.graph_counts() RETURNS TABLE (users text, products text, purchases text)
+LANGUAGE sql AS $$
+  SELECT (SELECT row ->> 'n' FROM odp.cypher('graph', 'MATCH (u:User) RETURN count(u) AS n') row),
+         (SELECT row ->> 'n' FROM odp.cypher('graph', 'MATCH (p:Product) RETURN count(p) AS n') row),
+         (SELECT row ->> 'n' FROM odp.cypher('graph', 'MATCH (:User)-[r:PURCHASED]->(:Product) RETURN count(r) AS n') row) $$;
+SELECT * FROM odp.graph_sync(since => :'since');
+SELECT users = (SELECT count(*)::text FROM heap.users) AS all_users,
+       products = (SELECT count(*)::text FROM heap.products) AS all_products,
+       purchases = (SELECT count(DISTINCT (user_id, product_id, transaction_time))::text
+                      FROM heap.transactions WHERE transaction_time >= :'since') AS purchases_match
+  FROM pg_temp.graph_counts();
+CREATE TEMP TABLE first_sync AS SELECT * FROM pg_temp.graph_counts();
+SELECT * FROM odp.graph_sync(since => :'since');
+SELECT (SELECT f FROM first_sync f) = (SELECT g FROM pg_temp.graph_counts() g) AS same_graph;
+
 -- values that do not fit their column, and servers that cannot be used, are clear errors
 CREATE FOREIGN TABLE pg_temp.wrong (name int) SERVER test_graph OPTIONS (label 'OdpTestUser');
 SELECT pg_temp.try($$SELECT * FROM pg_temp.wrong$$);

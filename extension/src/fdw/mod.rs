@@ -171,10 +171,17 @@ pub trait SourceWriter {
     /// source derives (generated columns) are derived again rather than checked.
     fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()>;
 
-    /// Deletes rows by the identities its scans gave them (UPDATE deletes the old row
-    /// and writes the new one).
+    /// Deletes rows by the identities its scans gave them.
     fn delete(&mut self, _row_ids: &[u64]) -> Result<()> {
         Err(crate::error::OdpError::NotSupported("UPDATE and DELETE"))
+    }
+
+    /// Replaces the rows named by `row_ids` with the rows of `batch` (one for one, in
+    /// order). By default the old rows are deleted and the new ones written as updated
+    /// versions; sources that update in place override it.
+    fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
+        self.delete(row_ids)?;
+        self.write(batch, true)
     }
 
     /// Deletes every row satisfying all `quals` without reading rows (only called when

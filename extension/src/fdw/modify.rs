@@ -30,7 +30,8 @@ struct ModifyState<S: Source> {
     ctid_column: pg_sys::AttrNumber,
     /// identities of rows to delete, not yet handed to the writer
     deleted: Vec<u64>,
-    /// the statement is an UPDATE: rows pushed are new versions of deleted rows
+    /// the statement is an UPDATE: rows pushed replace the rows named in `deleted`,
+    /// one for one
     updating: bool,
 }
 
@@ -111,7 +112,8 @@ impl<S: Source> ModifyState<S> {
             super::routine::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
         };
         self.deleted.push(id);
-        if self.deleted.len() >= ROWS_PER_BATCH {
+        // An UPDATE's identities travel with their new rows (flushed by `push`).
+        if !self.updating && self.deleted.len() >= ROWS_PER_BATCH {
             self.flush()?;
         }
         Ok(())
@@ -120,6 +122,18 @@ impl<S: Source> ModifyState<S> {
     /// Hands the collected rows and deletions to the transaction's writer.
     fn flush(&mut self) -> Result<()> {
         let (source, table) = (&self.source, &self.table);
+        if self.updating {
+            if self.buffer.is_empty() {
+                return Ok(());
+            }
+            let batch = self.buffer.finish().map_err(write_error)?;
+            let ids = std::mem::take(&mut self.deleted);
+            return with_writer(
+                table.relid,
+                || source.open_writer(table),
+                |w| w.update(&ids, &batch),
+            );
+        }
         if !self.deleted.is_empty() {
             let deleted = std::mem::take(&mut self.deleted);
             with_writer(
@@ -132,11 +146,10 @@ impl<S: Source> ModifyState<S> {
             return Ok(());
         }
         let batch = self.buffer.finish().map_err(write_error)?;
-        let updated = self.updating;
         with_writer(
             table.relid,
             || source.open_writer(table),
-            |w| w.write(&batch, updated),
+            |w| w.write(&batch, false),
         )
     }
 }

@@ -120,7 +120,7 @@ unsafe extern "C-unwind" fn xact_callback(
         | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
-            odp_fdw::redis::rowid::forget_all();
+            odp_fdw::rowid::forget_all();
         }
         _ => {}
     }

@@ -5,12 +5,17 @@ use crate::error::{OdpError, OrReport, Result};
 use crate::fdw::catalog::server_options;
 use crate::fdw::options::validate_for;
 use crate::fdw::pgtype::pg_type_of;
-use crate::fdw::{Estimate, Source, SourceScan, TableContext};
+use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
+use odp_fdw::arrow::array::RecordBatch;
+use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::graph::client::run_cypher;
+use odp_fdw::graph::cypher::quote;
 use odp_fdw::graph::options::{specs, validate, ServerOptions, TableOptions};
 use odp_fdw::graph::scan::GraphScan;
 use odp_fdw::graph::table::GraphTable;
+use odp_fdw::graph::types::arrow_type;
+use odp_fdw::graph::write::GraphWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
 use pgrx::prelude::*;
@@ -83,6 +88,65 @@ impl Source for GraphSource {
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
         Ok(GraphScanAdapter(GraphScan::new(&self.table, request)))
     }
+
+    fn insertable() -> bool {
+        true
+    }
+
+    fn updatable() -> bool {
+        true
+    }
+
+    fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
+        Ok(Box::new(GraphWriterAdapter(GraphWriter::new(
+            self.table.clone(),
+        ))))
+    }
+}
+
+/// A transaction's changes to a graph table, seen through the FDW core.
+struct GraphWriterAdapter(GraphWriter);
+
+impl SourceWriter for GraphWriterAdapter {
+    fn input_type(&self, column: &PgColumn) -> Result<DataType> {
+        pg_type_of(column.type_oid)
+            .as_ref()
+            .and_then(arrow_type)
+            .ok_or_else(|| OdpError::ColumnType {
+                column: column.name.clone(),
+                pg_type: column.type_name.clone(),
+                source_type: "no graph mapping".into(),
+            })
+    }
+
+    fn write(&mut self, batch: &RecordBatch, _updated: bool) -> Result<()> {
+        Ok(self.0.write(batch)?)
+    }
+
+    fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        Ok(self.0.delete(row_ids)?)
+    }
+
+    fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
+        Ok(self.0.update(row_ids, batch)?)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn savepoint(&mut self) -> Result<usize> {
+        Ok(self.0.savepoint())
+    }
+
+    fn rollback_to(&mut self, mark: usize) {
+        self.0.rollback_to(mark);
+    }
+
+    fn commit(&mut self) -> Result<Option<String>> {
+        let changed = self.0.commit()?;
+        Ok((changed > 0).then(|| format!("applied {changed} changes to the graph")))
+    }
 }
 
 /// A running graph scan.
@@ -149,10 +213,7 @@ fn cypher(
     params: default!(JsonB, "'{}'"),
     write: default!(bool, false),
 ) -> SetOfIterator<'static, JsonB> {
-    let (server_options, user) = server_options(server).unwrap_or_else(|| {
-        OdpError::Unsupported(format!("no foreign server \"{server}\"")).report()
-    });
-    let target = ServerOptions::from_options(&server_options, &user).or_report();
+    let target = graph_server(server);
     if write && !is_graph_writer() {
         OdpError::Privilege("membership in odp_graph_writer (for write => true)").report();
     }
@@ -176,3 +237,105 @@ fn is_graph_writer() -> bool {
     .flatten()
     .unwrap_or(false)
 }
+
+/// Creates an index (or, with `is_unique`, a uniqueness constraint) on `property` of
+/// nodes labelled `label` on the graph server `server`, if missing. Names are quoted,
+/// never spliced. Needs membership in `odp_graph_writer`.
+#[pg_extern(volatile)]
+fn create_graph_index(
+    label: &str,
+    property: &str,
+    is_unique: default!(bool, false),
+    server: default!(&str, "'graph'"),
+) -> String {
+    if !is_graph_writer() {
+        OdpError::Privilege("membership in odp_graph_writer").report();
+    }
+    for (option, name) in [("label", label), ("property", property)] {
+        odp_fdw::graph::options::check_name(option, name).or_report();
+    }
+    let (label, property) = (quote(label), quote(property));
+    let statement = if is_unique {
+        format!("CREATE CONSTRAINT IF NOT EXISTS FOR (n:{label}) REQUIRE n.{property} IS UNIQUE")
+    } else {
+        format!("CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.{property})")
+    };
+    let target = graph_server(server);
+    run_cypher(&target, &statement, &serde_json::Map::new(), true).or_report();
+    statement
+}
+
+/// The indexes and constraints of the graph server `server` (`SHOW INDEXES`), one JSON
+/// object per index as the server describes it.
+#[pg_extern(volatile)]
+fn graph_indexes(server: default!(&str, "'graph'")) -> SetOfIterator<'static, JsonB> {
+    let target = graph_server(server);
+    let rows = run_cypher(&target, "SHOW INDEXES", &serde_json::Map::new(), false).or_report();
+    SetOfIterator::new(rows.into_iter().map(JsonB))
+}
+
+/// The options of the `neo4j_fdw` server `name` and the current user's mapping.
+fn graph_server(name: &str) -> ServerOptions {
+    let (server, user) = server_options(name)
+        .unwrap_or_else(|| OdpError::Unsupported(format!("no foreign server \"{name}\"")).report());
+    ServerOptions::from_options(&server, &user).or_report()
+}
+
+pgrx::extension_sql!(
+    r#"
+-- Loads User and Product nodes and PURCHASED relationships from the lake into the graph
+-- through the graph foreign tables (MERGE on their keys: running it twice gives the same
+-- graph). With `since`, only purchases at or after it are loaded (all users and
+-- products are merged). The graph changes when the calling transaction commits, in one
+-- Bolt transaction.
+CREATE FUNCTION odp.graph_sync(
+    since timestamptz DEFAULT NULL,
+    users text DEFAULT 'lake.users',
+    products text DEFAULT 'lake.products',
+    transactions text DEFAULT 'lake.transactions',
+    graph_users text DEFAULT 'graph.users',
+    graph_products text DEFAULT 'graph.products',
+    graph_purchased text DEFAULT 'graph.purchased'
+) RETURNS TABLE (users_merged bigint, products_merged bigint, purchases_merged bigint)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    n_users bigint;
+    n_products bigint;
+    n_purchases bigint;
+BEGIN
+    EXECUTE format('INSERT INTO %s (user_id, name) SELECT user_id::text, name::text FROM %s',
+                   graph_users::regclass, users::regclass);
+    GET DIAGNOSTICS n_users = ROW_COUNT;
+    RAISE NOTICE 'odp.graph_sync: % users', n_users;
+    EXECUTE format('INSERT INTO %s (product_id, name) SELECT product_id::text, name::text FROM %s',
+                   graph_products::regclass, products::regclass);
+    GET DIAGNOSTICS n_products = ROW_COUNT;
+    RAISE NOTICE 'odp.graph_sync: % products', n_products;
+    EXECUTE format(
+        'INSERT INTO %s (user_id, product_id, date)
+         SELECT user_id::text, product_id::text, transaction_time FROM %s
+          WHERE $1 IS NULL OR transaction_time >= $1', graph_purchased::regclass, transactions::regclass)
+      USING since;
+    GET DIAGNOSTICS n_purchases = ROW_COUNT;
+    RAISE NOTICE 'odp.graph_sync: % purchases', n_purchases;
+    RETURN QUERY SELECT n_users, n_products, n_purchases;
+END
+$fn$;
+
+-- Products bought by users who bought what `user_id` bought, that `user_id` has not
+-- bought, ranked by how many such users bought them (then by id): one traversal on the
+-- graph server `server`.
+CREATE FUNCTION odp.graph_recommend(user_id text, k int DEFAULT 10, server text DEFAULT 'graph')
+RETURNS TABLE (product_id text, score bigint) LANGUAGE sql VOLATILE AS $fn$
+    SELECT row ->> 'product_id', (row ->> 'score')::bigint
+      FROM odp.cypher(server,
+        'MATCH (u:User {user_id: $id})-[:PURCHASED]->(:Product)<-[:PURCHASED]-(other:User)-[:PURCHASED]->(rec:Product)
+          WHERE other <> u AND NOT (u)-[:PURCHASED]->(rec)
+         RETURN rec.product_id AS product_id, count(DISTINCT other) AS score
+          ORDER BY score DESC, product_id LIMIT $k',
+        jsonb_build_object('id', user_id, 'k', k)) AS row
+$fn$;
+"#,
+    name = "graph_helpers",
+    requires = ["neo4j_fdw", cypher]
+);

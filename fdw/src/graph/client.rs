@@ -98,7 +98,7 @@ pub fn run_cypher(
 ) -> Result<Vec<serde_json::Value>> {
     let mut q = neo4rs::query(query);
     for (name, value) in params {
-        q = q.param(name, json_to_bolt(value));
+        q = q.param(name, super::types::json_to_bolt(value));
     }
     let graph = pool(server)?;
     let rows = run(server, async {
@@ -123,26 +123,4 @@ pub fn run_cypher(
             super::types::to_json(&value).map_err(GraphError::Query)
         })
         .collect()
-}
-
-/// A JSON value as a Bolt parameter (integers stay integers).
-fn json_to_bolt(value: &serde_json::Value) -> neo4rs::BoltType {
-    use neo4rs::BoltType;
-    match value {
-        serde_json::Value::Null => BoltType::Null(neo4rs::BoltNull),
-        serde_json::Value::Bool(b) => BoltType::from(*b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => BoltType::from(i),
-            None => BoltType::from(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => BoltType::from(s.as_str()),
-        serde_json::Value::Array(items) => BoltType::List(neo4rs::BoltList::from(
-            items.iter().map(json_to_bolt).collect::<Vec<_>>(),
-        )),
-        serde_json::Value::Object(map) => BoltType::Map(
-            map.iter()
-                .map(|(k, v)| (neo4rs::BoltString::from(k.as_str()), json_to_bolt(v)))
-                .collect(),
-        ),
-    }
 }

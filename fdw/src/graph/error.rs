@@ -27,6 +27,12 @@ pub enum GraphError {
     /// a column type without a mapping
     #[error("column \"{column}\": type {pg_type} is not supported by neo4j_fdw")]
     UnsupportedType { column: String, pg_type: String },
+    /// relationships that could not be merged: an end node is missing
+    #[error("{0} relationships were not written: their start or end node does not exist")]
+    MissingEnds(u64),
+    /// rows an UPDATE would move to other end nodes, or that changed meanwhile
+    #[error("{0} rows were not updated: a relationship's end nodes cannot change (delete and insert it), or it was changed meanwhile")]
+    Moved(u64),
     /// an operation not offered
     #[error("{0}")]
     Unsupported(String),

@@ -8,5 +8,6 @@ pub mod options;
 pub mod scan;
 pub mod table;
 pub mod types;
+pub mod write;
 
 pub use error::{GraphError, Result};

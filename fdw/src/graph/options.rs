@@ -30,6 +30,9 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("end_label", Kind::Text),
     OptionSpec::optional("end_key", Kind::Text),
     OptionSpec::optional("estimated_rows", Kind::UInt),
+    OptionSpec::optional("key", Kind::Text),
+    OptionSpec::optional("merge_on", Kind::Text),
+    OptionSpec::optional("detach", Kind::Bool),
 ];
 
 /// Column options: the property a column reads (default: the column name).
@@ -153,6 +156,13 @@ pub struct TableOptions {
     pub shape: TableShape,
     /// rows the planner assumes the table holds
     pub estimated_rows: u64,
+    /// node tables: the property INSERT merges nodes on
+    pub key: Option<String>,
+    /// relationship tables: the properties INSERT merges relationships on (besides
+    /// their end nodes)
+    pub merge_on: Vec<String>,
+    /// node tables: DELETE also removes the nodes' relationships
+    pub detach: bool,
 }
 
 impl TableOptions {
@@ -188,11 +198,26 @@ impl TableOptions {
                 .into())
             }
         };
+        let merge_on = table
+            .get("merge_on")
+            .map(|list| {
+                list.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for property in &merge_on {
+            check_name("merge_on", property)?;
+        }
         Ok(TableOptions {
             shape,
             estimated_rows: table
                 .uint("estimated_rows")
                 .unwrap_or(DEFAULT_ESTIMATED_ROWS),
+            key: name("key")?,
+            merge_on,
+            detach: table.bool("detach", false),
         })
     }
 }

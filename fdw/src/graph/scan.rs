@@ -26,6 +26,8 @@ pub struct GraphScan {
     query: CypherQuery,
     /// the read transaction and the query's rows, once started
     running: Option<(Txn, RowStream)>,
+    /// rows carry their element id as identity (UPDATE, DELETE)
+    row_ids: bool,
     done: bool,
     counters: ScanCounters,
 }
@@ -38,6 +40,7 @@ impl GraphScan {
             columns: request.columns.clone(),
             query: table.query(request),
             running: None,
+            row_ids: request.row_ids,
             done: false,
             counters: ScanCounters::default(),
         }
@@ -100,6 +103,21 @@ impl GraphScan {
         }
         self.counters.batches += 1;
         self.counters.rows_received += rows.len() as u64;
+        let row_ids = if self.row_ids {
+            let ids = rows
+                .iter()
+                .map(|row| {
+                    let id: String = row
+                        .get("rid")
+                        .map_err(|e| GraphError::Query(e.to_string()))?;
+                    crate::rowid::identify(&id, None)
+                        .map_err(|e| GraphError::Unsupported(e.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some(ids)
+        } else {
+            None
+        };
         let mut columns = Vec::with_capacity(self.columns.len());
         for (i, name) in self.columns.iter().enumerate() {
             let column = self
@@ -121,7 +139,7 @@ impl GraphScan {
         Ok(Some(ScanBatch {
             num_rows: rows.len(),
             columns,
-            row_ids: None,
+            row_ids,
         }))
     }
 }

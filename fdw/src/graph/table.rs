@@ -90,7 +90,7 @@ impl GraphTable {
     }
 
     /// The Cypher expression of a column.
-    fn expr(&self, source: &ColumnSource) -> String {
+    pub fn expr(&self, source: &ColumnSource) -> String {
         let element = match &self.options.shape {
             TableShape::Node { .. } => "n",
             TableShape::Relationship { .. } => "r",
@@ -109,7 +109,7 @@ impl GraphTable {
     }
 
     /// The `MATCH` pattern of the table.
-    fn pattern(&self) -> String {
+    pub fn pattern(&self) -> String {
         let labelled = |var: &str, label: &Option<String>| match label {
             Some(l) => format!("({var}:{})", quote(l)),
             None => format!("({var})"),
@@ -159,11 +159,14 @@ impl GraphTable {
                 format!("{expr} AS c{i}")
             })
             .collect();
-        let returns = if returns.is_empty() {
+        let mut returns = if returns.is_empty() {
             "1 AS c".to_string()
         } else {
             returns.join(", ")
         };
+        if request.row_ids {
+            returns.push_str(&format!(", {} AS rid", self.expr(&ColumnSource::Id)));
+        }
         let mut text = format!("{}{filter} RETURN {returns}", self.pattern());
         if let Some(limit) = request.limit {
             let name = format!("p{}", params.len());

@@ -9,7 +9,7 @@
 //! | text, varchar | String |
 //! | date | Date |
 //! | timestamp | LocalDateTime |
-//! | timestamptz | DateTime (offset or zone id) |
+//! | timestamptz | DateTime (offset or zone id); LocalDateTime as UTC (ArcadeDB) |
 //! | bytea | Bytes |
 //! | text[], bigint[], integer[], double precision[], boolean[] | List of those |
 //! | jsonb | any value: maps, lists, nodes, relationships and paths as JSON |
@@ -21,10 +21,14 @@ use super::error::{GraphError, Result};
 use crate::types::PgType;
 use crate::value::Value;
 use deltalake::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder,
-    Int16Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
+use deltalake::arrow::datatypes::{
+    DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    TimeUnit, TimestampMicrosecondType,
+};
 use neo4rs::{BoltList, BoltMap, BoltType};
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
@@ -203,11 +207,21 @@ pub fn decode(pg: &PgType, column: &str, values: &[BoltType]) -> Result<ArrayRef
     })
 }
 
-/// Microseconds since the epoch of a datetime with an offset or zone.
+/// Microseconds since the epoch of a datetime with an offset or zone. A local datetime
+/// counts as UTC: ArcadeDB stores datetime parameters without their offset, converted
+/// to UTC (the services run it with `user.timezone=UTC`); Neo4j keeps the offset.
 fn zoned_micros(v: &BoltType) -> Option<i64> {
     let time = match v {
         BoltType::DateTime(t) => chrono::DateTime::<chrono::FixedOffset>::try_from(t).ok()?,
         BoltType::DateTimeZoneId(t) => chrono::DateTime::<chrono::FixedOffset>::try_from(t).ok()?,
+        BoltType::LocalDateTime(t) => {
+            return Some(
+                chrono::NaiveDateTime::try_from(t)
+                    .ok()?
+                    .and_utc()
+                    .timestamp_micros(),
+            )
+        }
         _ => return None,
     };
     Some(time.timestamp_micros())
@@ -322,6 +336,82 @@ pub fn to_bolt(value: &Value, pg: &PgType) -> Option<BoltType> {
         }
         Value::Numeric(_) => return None,
     })
+}
+
+/// Row `row` of a written column (an array of the type [`arrow_type`] gives for `pg`)
+/// as a Bolt value; `Null` for NULL. jsonb values become lists and maps.
+pub fn bolt_of(array: &ArrayRef, row: usize, pg: &PgType) -> Result<BoltType> {
+    if array.is_null(row) {
+        return Ok(BoltType::Null(neo4rs::BoltNull));
+    }
+    Ok(match array.data_type() {
+        DataType::Boolean => BoltType::from(array.as_boolean().value(row)),
+        DataType::Int16 => BoltType::from(array.as_primitive::<Int16Type>().value(row) as i64),
+        DataType::Int32 => BoltType::from(array.as_primitive::<Int32Type>().value(row) as i64),
+        DataType::Int64 => BoltType::from(array.as_primitive::<Int64Type>().value(row)),
+        DataType::Float32 => BoltType::from(array.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float64 => BoltType::from(array.as_primitive::<Float64Type>().value(row)),
+        DataType::Utf8 if *pg == PgType::Jsonb => {
+            let text = array.as_string::<i32>().value(row);
+            let json: Json = serde_json::from_str(text)
+                .map_err(|e| GraphError::Unsupported(format!("jsonb value: {e}")))?;
+            json_to_bolt(&json)
+        }
+        DataType::Utf8 => BoltType::from(array.as_string::<i32>().value(row)),
+        DataType::Binary => BoltType::Bytes(neo4rs::BoltBytes::new(
+            array.as_binary::<i32>().value(row).to_vec().into(),
+        )),
+        DataType::Date32 => {
+            let days = array.as_primitive::<Date32Type>().value(row);
+            to_bolt(&Value::Date(days), pg).ok_or_else(|| out_of_range("date"))?
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
+            to_bolt(&Value::Timestamp(micros), pg).ok_or_else(|| out_of_range("timestamp"))?
+        }
+        DataType::List(_) => {
+            let element = match pg {
+                PgType::Array(e) => e.as_ref().clone(),
+                other => other.clone(),
+            };
+            let items = array.as_list::<i32>().value(row);
+            BoltType::List(BoltList::from(
+                (0..items.len())
+                    .map(|i| bolt_of(&items, i, &element))
+                    .collect::<Result<Vec<_>>>()?,
+            ))
+        }
+        other => {
+            return Err(GraphError::Unsupported(format!(
+                "writing Arrow type {other} to the graph"
+            )))
+        }
+    })
+}
+
+fn out_of_range(what: &str) -> GraphError {
+    GraphError::Unsupported(format!("a {what} out of the graph's range"))
+}
+
+/// A JSON value as a Bolt value (integers stay integers).
+pub fn json_to_bolt(value: &Json) -> BoltType {
+    match value {
+        Json::Null => BoltType::Null(neo4rs::BoltNull),
+        Json::Bool(b) => BoltType::from(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => BoltType::from(i),
+            None => BoltType::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => BoltType::from(s.as_str()),
+        Json::Array(items) => BoltType::List(BoltList::from(
+            items.iter().map(json_to_bolt).collect::<Vec<_>>(),
+        )),
+        Json::Object(map) => BoltType::Map(
+            map.iter()
+                .map(|(k, v)| (neo4rs::BoltString::from(k.as_str()), json_to_bolt(v)))
+                .collect(),
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -59,9 +59,9 @@ pub enum RedisError {
     /// an operation the table kind does not offer
     #[error("{0}")]
     Unsupported(String),
-    /// a row identity that this transaction's scans did not hand out
-    #[error("unknown Redis row identity {0}")]
-    UnknownRow(u64),
+    /// a row identity that could not be given or resolved
+    #[error(transparent)]
+    RowId(#[from] crate::rowid::RowIdError),
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),

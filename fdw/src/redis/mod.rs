@@ -8,7 +8,6 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod options;
-pub mod rowid;
 pub mod scan;
 pub mod stream;
 pub mod table;

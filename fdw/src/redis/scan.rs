@@ -7,10 +7,10 @@ use super::client::run;
 use super::codec::{decode, Origin};
 use super::error::{RedisError, Result};
 use super::options::TableKind;
-use super::rowid::identify;
 use super::table::{ColumnSource, KeyPlan, RedisTable};
 use crate::batch::{ColumnData, ScanBatch};
 use crate::request::ScanRequest;
+use crate::rowid::identify;
 use ::redis::Value as Reply;
 use std::collections::{HashSet, VecDeque};
 
@@ -377,7 +377,7 @@ impl RedisScan {
                 found
                     .iter()
                     .map(|f| identify(&f.key, f.member.as_deref()))
-                    .collect::<Result<Vec<_>>>()?,
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
             )
         } else {
             None

@@ -10,9 +10,9 @@ use super::client::run;
 use super::codec::encode;
 use super::error::{RedisError, Result};
 use super::options::TableKind;
-use super::rowid::row_of;
 use super::table::{ColumnSource, KeyPlan, RedisTable};
 use crate::request::Qual;
+use crate::rowid::row_of;
 use deltalake::arrow::array::{ArrayRef, RecordBatch};
 use std::collections::HashMap;
 
@@ -140,7 +140,7 @@ impl RedisWriter {
         Ok(())
     }
 
-    /// Deletes the rows with these identities (see [`super::rowid`]).
+    /// Deletes the rows with these identities (see [`crate::rowid`]).
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         for id in row_ids {
             let (key, member) = row_of(*id)?;

@@ -1,0 +1,280 @@
+//! Writing a graph table for one host transaction. Changes are collected and sent at
+//! commit in one Bolt transaction, in `UNWIND` batches: INSERT into a node table merges
+//! on the table's `key` property (`MERGE (n:L {key: ...}) SET n += props`), into a
+//! relationship table it matches both end nodes by their keys and merges the
+//! relationship on its `merge_on` properties; UPDATE sets the new properties on the
+//! same element (by element id), DELETE removes it (nodes with `DETACH` only when the
+//! table's `detach` option allows it). A rolled-back transaction sends nothing.
+
+use super::client::{pool, run};
+use super::cypher::quote;
+use super::error::{GraphError, Result};
+use super::options::TableShape;
+use super::table::{ColumnSource, GraphTable};
+use super::types::bolt_of;
+use crate::rowid::row_of;
+use deltalake::arrow::array::RecordBatch;
+use neo4rs::{BoltList, BoltMap, BoltString, BoltType};
+
+/// Rows sent per `UNWIND` statement.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Merge,
+    Set,
+    Delete,
+}
+
+/// The changes of one host transaction to one graph table.
+pub struct GraphWriter {
+    table: GraphTable,
+    /// changes in order: the kind and the row map sent with it
+    changes: Vec<(Kind, BoltMap)>,
+}
+
+fn map(entries: Vec<(&str, BoltType)>) -> BoltMap {
+    entries
+        .into_iter()
+        .map(|(k, v)| (BoltString::from(k), v))
+        .collect()
+}
+
+impl GraphWriter {
+    /// A writer for `table`; node tables need a `key` option to take INSERTs.
+    pub fn new(table: GraphTable) -> GraphWriter {
+        GraphWriter {
+            table,
+            changes: Vec::new(),
+        }
+    }
+
+    /// The property map of row `row` (the table's own properties; NULL removes one).
+    fn properties(&self, batch: &RecordBatch, row: usize) -> Result<BoltMap> {
+        let mut props = Vec::new();
+        for column in &self.table.columns {
+            let ColumnSource::Property(property) = &column.source else {
+                continue;
+            };
+            if let Some(array) = batch.column_by_name(&column.name) {
+                props.push((property.as_str(), bolt_of(array, row, &column.pg_type)?));
+            }
+        }
+        Ok(map(props))
+    }
+
+    /// The value of the column read from `source` in row `row`; NULL is an error.
+    fn required(&self, batch: &RecordBatch, row: usize, source: &ColumnSource) -> Result<BoltType> {
+        let column = self
+            .table
+            .columns
+            .iter()
+            .find(|c| &c.source == source)
+            .ok_or_else(|| {
+                GraphError::Unsupported(format!("the table declares no column for {source:?}"))
+            })?;
+        let array = batch
+            .column_by_name(&column.name)
+            .ok_or_else(|| GraphError::BadValue {
+                column: column.name.clone(),
+                reason: "a value is required".into(),
+            })?;
+        match bolt_of(array, row, &column.pg_type)? {
+            BoltType::Null(_) => Err(GraphError::BadValue {
+                column: column.name.clone(),
+                reason: "NULL cannot identify a node".into(),
+            }),
+            value => Ok(value),
+        }
+    }
+
+    /// Takes inserted rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        for row in 0..batch.num_rows() {
+            let props = self.properties(batch, row)?;
+            let entry = match &self.table.options.shape {
+                TableShape::Node { .. } => {
+                    let key = self.table.options.key.clone().ok_or_else(|| {
+                        GraphError::Unsupported(
+                            "INSERT into a node table without a key option (the property nodes are merged on)".into(),
+                        )
+                    })?;
+                    let value = self.required(batch, row, &ColumnSource::Property(key))?;
+                    map(vec![("key", value), ("props", BoltType::Map(props))])
+                }
+                TableShape::Relationship { .. } => {
+                    for property in &self.table.options.merge_on {
+                        if matches!(
+                            props.value.get(property.as_str()),
+                            None | Some(BoltType::Null(_))
+                        ) {
+                            return Err(GraphError::BadValue {
+                                column: property.clone(),
+                                reason: "a merge_on property needs a value".into(),
+                            });
+                        }
+                    }
+                    let start = self.required(batch, row, &ColumnSource::StartKey)?;
+                    let end = self.required(batch, row, &ColumnSource::EndKey)?;
+                    map(vec![
+                        ("s", start),
+                        ("e", end),
+                        ("props", BoltType::Map(props)),
+                    ])
+                }
+            };
+            self.changes.push((Kind::Merge, entry));
+        }
+        Ok(())
+    }
+
+    /// Sets the new properties of the rows named by `row_ids` (one per batch row).
+    pub fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
+        for (row, id) in row_ids.iter().enumerate().take(batch.num_rows()) {
+            let (element, _) = row_of(*id).map_err(|e| GraphError::Unsupported(e.to_string()))?;
+            let mut entries = vec![
+                ("id", BoltType::from(element.as_str())),
+                ("props", BoltType::Map(self.properties(batch, row)?)),
+            ];
+            if matches!(self.table.options.shape, TableShape::Relationship { .. }) {
+                entries.push(("s", self.required(batch, row, &ColumnSource::StartKey)?));
+                entries.push(("e", self.required(batch, row, &ColumnSource::EndKey)?));
+            }
+            self.changes.push((Kind::Set, map(entries)));
+        }
+        Ok(())
+    }
+
+    /// Deletes the rows named by `row_ids`.
+    pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        for id in row_ids {
+            let (element, _) = row_of(*id).map_err(|e| GraphError::Unsupported(e.to_string()))?;
+            self.changes.push((
+                Kind::Delete,
+                map(vec![("id", BoltType::from(element.as_str()))]),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether nothing was changed.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// A mark [`Self::rollback_to`] can return to.
+    pub fn savepoint(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Forgets the changes made after `mark`.
+    pub fn rollback_to(&mut self, mark: usize) {
+        self.changes.truncate(mark);
+    }
+
+    /// The statement for a run of changes of one kind (`$rows` is the list of maps), and
+    /// whether it returns a count that must equal the rows (relationship merges).
+    fn statement(&self, kind: Kind) -> String {
+        let t = &self.table;
+        match (&t.options.shape, kind) {
+            (TableShape::Node { label }, Kind::Merge) => format!(
+                "UNWIND $rows AS row MERGE (n:{} {{{}: row.key}}) SET n += row.props RETURN count(n) AS done",
+                quote(label),
+                quote(t.options.key.as_deref().unwrap_or_default())
+            ),
+            (
+                TableShape::Relationship {
+                    rel_type,
+                    start_label,
+                    start_key,
+                    end_label,
+                    end_key,
+                },
+                Kind::Merge,
+            ) => {
+                let label = |l: &Option<String>| l.as_deref().map(|l| format!(":{}", quote(l))).unwrap_or_default();
+                let identity: Vec<String> = t
+                    .options
+                    .merge_on
+                    .iter()
+                    .map(|p| format!("{}: row.props.{}", quote(p), quote(p)))
+                    .collect();
+                format!(
+                    "UNWIND $rows AS row MATCH (s{} {{{}: row.s}}) MATCH (e{} {{{}: row.e}}) \
+                     MERGE (s)-[r:{} {{{}}}]->(e) SET r += row.props RETURN count(r) AS done",
+                    label(start_label),
+                    quote(start_key),
+                    label(end_label),
+                    quote(end_key),
+                    quote(rel_type),
+                    identity.join(", ")
+                )
+            }
+            (TableShape::Node { .. }, Kind::Set) => {
+                "UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id SET n += row.props RETURN count(n) AS done".into()
+            }
+            (TableShape::Relationship { start_key, end_key, .. }, Kind::Set) => format!(
+                "UNWIND $rows AS row MATCH (s)-[r]->(e) WHERE elementId(r) = row.id \
+                 AND s.{} = row.s AND e.{} = row.e SET r += row.props RETURN count(r) AS done",
+                quote(start_key),
+                quote(end_key)
+            ),
+            (TableShape::Node { .. }, Kind::Delete) => format!(
+                "UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id {} n RETURN count(*) AS done",
+                if t.options.detach { "DETACH DELETE" } else { "DELETE" }
+            ),
+            (TableShape::Relationship { .. }, Kind::Delete) => {
+                "UNWIND $rows AS row MATCH ()-[r]->() WHERE elementId(r) = row.id DELETE r RETURN count(*) AS done".into()
+            }
+        }
+    }
+
+    /// Sends every change in one Bolt transaction; returns how many there were.
+    pub fn commit(&mut self) -> Result<u64> {
+        let changes = std::mem::take(&mut self.changes);
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let mut statements: Vec<(String, Vec<BoltType>, Kind)> = Vec::new();
+        for (kind, row) in changes.iter().cloned() {
+            match statements.last_mut() {
+                Some((_, rows, k)) if *k == kind && rows.len() < ROWS_PER_STATEMENT => {
+                    rows.push(BoltType::Map(row))
+                }
+                _ => statements.push((self.statement(kind), vec![BoltType::Map(row)], kind)),
+            }
+        }
+        let server = self.table.server.clone();
+        let graph = pool(&server)?;
+        let outcome: Result<()> = run(&server, async {
+            let mut txn = graph.start_txn().await?;
+            let mut short = None;
+            for (text, rows, kind) in &statements {
+                crate::runtime::check_interrupts();
+                let expected = rows.len() as i64;
+                let query =
+                    neo4rs::query(text).param("rows", BoltType::List(BoltList::from(rows.clone())));
+                let mut stream = txn.execute(query).await?;
+                let mut done = 0i64;
+                while let Some(row) = stream.next(txn.handle()).await? {
+                    done += row.get::<i64>("done").unwrap_or(0);
+                }
+                if *kind != Kind::Delete && done < expected {
+                    short = Some((*kind, expected - done));
+                    break;
+                }
+            }
+            match short {
+                None => txn.commit().await.map(|_| Ok(())),
+                Some(missing) => txn.rollback().await.map(|_| Err(missing)),
+            }
+        })?
+        .map_err(|(kind, missing)| match kind {
+            Kind::Merge => GraphError::MissingEnds(missing as u64),
+            _ => GraphError::Moved(missing as u64),
+        });
+        outcome?;
+        Ok(changes.len() as u64)
+    }
+}
