@@ -20,6 +20,7 @@ pub mod sources;
 pub extern "C-unwind" fn _PG_init() {
     api::health::init_gucs();
     api::feature_stream::init_gucs();
+    sources::graph::init_gucs();
     api::feature_stream::register_worker();
     fdw::xact::init();
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {

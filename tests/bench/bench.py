@@ -97,6 +97,7 @@ def main():
 
     writes(cur)
     features(cur)
+    graph(cur)
 
 
 def percentile(samples, p):
@@ -172,6 +173,34 @@ def stream_latency(cur, r, user):
         samples.append((time.perf_counter() - start) * 1000)
     cur.execute(f"DROP FOREIGN TABLE {table}")
     line("stream_latency", p50_ms=percentile(samples, 0.5), p99_ms=percentile(samples, 0.99), events=len(samples))
+
+
+def graph(cur, days=4):
+    """Graph: the last `days` of purchases synced from the lake into the graph server,
+    then `purchased WHERE user_id = $1` with Cypher pushdown vs without (every edge sent,
+    Postgres filters), and the p50 of a recommendation traversal."""
+    cur.execute("SELECT odp.create_graph_index('User', 'user_id', is_unique => true)")
+    cur.execute("SELECT odp.create_graph_index('Product', 'product_id', is_unique => true)")
+    cur.execute(f"SELECT max(transaction_time) - interval '{days} days' FROM heap.transactions")
+    since = cur.fetchone()[0]
+    start = time.perf_counter()
+    cur.execute("SELECT purchases_merged FROM odp.graph_sync(since => %s)", (since,))
+    edges = cur.fetchone()[0]
+    sync_s = time.perf_counter() - start
+    cur.execute("SELECT DISTINCT user_id FROM heap.transactions WHERE transaction_time >= %s ORDER BY 1 LIMIT 200",
+                (since,))
+    users = [row[0] for row in cur.fetchall()]
+    sql = "SELECT product_id, date FROM graph.purchased WHERE user_id = %s"
+    lookup = lambda uid: (cur.execute(sql, (uid,), prepare=True), cur.fetchall())
+    on_p50, _ = latencies_ms(lookup, users[:100])
+    cur.execute("SET odp.graph_pushdown = off")
+    off_p50, _ = latencies_ms(lookup, users[:10])
+    cur.execute("RESET odp.graph_pushdown")
+    line("graph_pushdown", edges=edges, sync_s=sync_s, pushdown_p50_ms=on_p50, no_pushdown_p50_ms=off_p50,
+         speedup=off_p50 / on_p50)
+    recommend = lambda uid: (cur.execute("SELECT * FROM odp.graph_recommend(%s, 10)", (uid,)), cur.fetchall())
+    rec_p50, rec_p99 = latencies_ms(recommend, users[:50])
+    line("graph_recommend_ms", p50=rec_p50, p99=rec_p99, users=len(users[:50]))
 
 
 def timed_ms(fn):

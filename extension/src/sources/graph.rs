@@ -19,7 +19,23 @@ use odp_fdw::graph::write::GraphWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
+
+/// `odp.graph_pushdown`: whether quals on graph tables go to the server as Cypher
+/// (on by default; off measures what pushdown saves).
+pub static GRAPH_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// Registers the GUCs of this module.
+pub fn init_gucs() {
+    GucRegistry::define_bool_guc(
+        c"odp.graph_pushdown",
+        c"Push quals on neo4j_fdw tables to the graph server",
+        c"Off: every row is sent and Postgres filters (for comparisons).",
+        &GRAPH_PUSHDOWN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
 
 /// A graph table opened for one foreign table.
 pub struct GraphSource {
@@ -56,9 +72,9 @@ impl Source for GraphSource {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(GraphSource {
-            table: GraphTable::new(server, options, &declared)?,
-        })
+        let mut table = GraphTable::new(server, options, &declared)?;
+        table.pushdown = GRAPH_PUSHDOWN.get();
+        Ok(GraphSource { table })
     }
 
     fn estimate(&self, _request: &ScanRequest) -> Result<Estimate> {

@@ -45,6 +45,8 @@ pub struct GraphTable {
     pub options: TableOptions,
     /// declared columns
     pub columns: Vec<GraphColumn>,
+    /// whether quals go to the server (off: every row is sent and Postgres filters)
+    pub pushdown: bool,
 }
 
 impl GraphTable {
@@ -81,6 +83,7 @@ impl GraphTable {
             server,
             options,
             columns,
+            pushdown: true,
         })
     }
 
@@ -136,6 +139,7 @@ impl GraphTable {
         let conditions: Vec<Condition> = request
             .quals
             .iter()
+            .filter(|_| self.pushdown)
             .filter_map(|qual| {
                 let column = self.column(&qual.column)?;
                 Some(Condition {
