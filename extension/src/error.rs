@@ -48,6 +48,9 @@ pub enum OdpError {
     /// a vacuum retention shorter than the table declares, without `force`
     #[error("retention of {asked_ms} ms is shorter than the table's delta.deletedFileRetentionDuration ({declared_ms} ms); pass force => true to vacuum anyway")]
     Retention { asked_ms: i64, declared_ms: i64 },
+    /// a named object (a foreign server) does not exist
+    #[error("{0} does not exist")]
+    UndefinedObject(String),
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
@@ -113,6 +116,7 @@ impl OdpError {
                 GraphError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                 GraphError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
                 GraphError::Query(_) => ERRCODE_FDW_ERROR,
+                GraphError::Server { code, .. } => graph_server_sqlstate(code),
                 GraphError::BadValue { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -126,6 +130,7 @@ impl OdpError {
             OdpError::Privilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
             OdpError::NotDeltaTable => ERRCODE_WRONG_OBJECT_TYPE,
             OdpError::Retention { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            OdpError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }
@@ -134,6 +139,22 @@ impl OdpError {
     pub fn report(self) -> ! {
         ErrorReport::new(self.sqlstate(), self.to_string(), "odp").report(PgLogLevel::ERROR);
         unreachable!("an ERROR report does not return")
+    }
+}
+
+/// The SQLSTATE of a graph server's status code (Neo4j's codes; ArcadeDB uses them too).
+fn graph_server_sqlstate(code: &str) -> PgSqlErrorCode {
+    use PgSqlErrorCode::*;
+    if code.contains("TransientError") || code.contains("DeadlockDetected") {
+        ERRCODE_T_R_SERIALIZATION_FAILURE
+    } else if code.contains("ConstraintValidationFailed") {
+        ERRCODE_UNIQUE_VIOLATION
+    } else if code.contains("SyntaxError") {
+        ERRCODE_SYNTAX_ERROR
+    } else if code.contains("Security.Forbidden") {
+        ERRCODE_INSUFFICIENT_PRIVILEGE
+    } else {
+        ERRCODE_FDW_ERROR
     }
 }
 

@@ -71,8 +71,15 @@ DROP ROLE IF EXISTS odp_test_reader;
 CREATE ROLE odp_test_reader;
 GRANT USAGE ON SCHEMA odp TO odp_test_reader;
 SET ROLE odp_test_reader;
+-- without USAGE on the server nothing runs; with it, writes still need odp_graph_writer
+SELECT pg_temp.try($$SELECT count(*) FROM odp.cypher('test_graph', 'RETURN 1 AS x')$$);
+RESET ROLE;
+GRANT USAGE ON FOREIGN SERVER test_graph TO odp_test_reader;
+SET ROLE odp_test_reader;
+SELECT count(*) FROM odp.cypher('test_graph', 'RETURN 1 AS x');
 SELECT pg_temp.try($$SELECT count(*) FROM odp.cypher('test_graph', 'CREATE (:OdpTestUser)', write => true)$$);
 RESET ROLE;
+REVOKE USAGE ON FOREIGN SERVER test_graph FROM odp_test_reader;
 REVOKE USAGE ON SCHEMA odp FROM odp_test_reader;
 DROP ROLE odp_test_reader;
 
@@ -100,6 +107,12 @@ INSERT INTO pg_temp.w_users VALUES ('u7', 'undone', 1);
 ROLLBACK TO s;
 COMMIT;
 SELECT user_id FROM pg_temp.users WHERE user_id IN ('u5', 'u6', 'u7') ORDER BY 1;
+-- the tables of one server share one Bolt transaction: a failure leaves none of it
+BEGIN;
+INSERT INTO pg_temp.w_users VALUES ('u8', 'all or nothing', 1);
+INSERT INTO pg_temp.w_purchased VALUES ('u8', 'no such product', '2026-04-03', 1);
+COMMIT;
+SELECT count(*) AS u8_rows FROM pg_temp.users WHERE user_id = 'u8';
 UPDATE pg_temp.w_users SET age = age + 1 WHERE user_id = 'u4';
 UPDATE pg_temp.w_purchased SET qty = 5 WHERE user_id = 'u4';
 SELECT u.age, p.qty FROM pg_temp.w_users u JOIN pg_temp.w_purchased p USING (user_id) WHERE user_id = 'u4';

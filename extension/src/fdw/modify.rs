@@ -30,9 +30,8 @@ struct ModifyState<S: Source> {
     ctid_column: pg_sys::AttrNumber,
     /// identities of rows to delete, not yet handed to the writer
     deleted: Vec<u64>,
-    /// the statement is an UPDATE: rows pushed replace the rows named in `deleted`,
-    /// one for one
-    updating: bool,
+    /// identities of the rows an UPDATE replaces, one per buffered row
+    updated: Vec<u64>,
 }
 
 impl<S: Source> ModifyState<S> {
@@ -85,7 +84,7 @@ impl<S: Source> ModifyState<S> {
             batch_size,
             ctid_column: 0,
             deleted: Vec::new(),
-            updating: false,
+            updated: Vec::new(),
         })
     }
 
@@ -99,8 +98,8 @@ impl<S: Source> ModifyState<S> {
         Ok(())
     }
 
-    /// Records the deletion of the row whose identity is in `plan_slot`'s `ctid`.
-    unsafe fn delete(&mut self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
+    /// The identity of the row in `plan_slot`'s `ctid`.
+    unsafe fn row_identity(&self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<u64> {
         let mut is_null = false;
         // SAFETY: ctid_column is the subplan's ctid junk column; its datum points to an
         // ItemPointerData in the plan slot.
@@ -111,29 +110,38 @@ impl<S: Source> ModifyState<S> {
             }
             super::routine::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
         };
+        Ok(id)
+    }
+
+    /// Records the deletion of the row whose identity is in `plan_slot`'s `ctid` (a
+    /// DELETE, or the old row of an UPDATE that moves it to another partition).
+    unsafe fn delete(&mut self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
+        // SAFETY: the caller passes the subplan's slot.
+        let id = unsafe { self.row_identity(plan_slot) }?;
         self.deleted.push(id);
-        // An UPDATE's identities travel with their new rows (flushed by `push`).
-        if !self.updating && self.deleted.len() >= ROWS_PER_BATCH {
+        if self.deleted.len() >= ROWS_PER_BATCH {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Records an UPDATE: the row named in `plan_slot` is replaced by the row in `slot`.
+    unsafe fn update(
+        &mut self,
+        plan_slot: *mut pg_sys::TupleTableSlot,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> Result<()> {
+        // SAFETY: the caller passes the subplan's slot and a slot of the new row.
+        unsafe {
+            let id = self.row_identity(plan_slot)?;
+            self.updated.push(id);
+            self.push(slot)
+        }
+    }
+
     /// Hands the collected rows and deletions to the transaction's writer.
     fn flush(&mut self) -> Result<()> {
         let (source, table) = (&self.source, &self.table);
-        if self.updating {
-            if self.buffer.is_empty() {
-                return Ok(());
-            }
-            let batch = self.buffer.finish().map_err(write_error)?;
-            let ids = std::mem::take(&mut self.deleted);
-            return with_writer(
-                table.relid,
-                || source.open_writer(table),
-                |w| w.update(&ids, &batch),
-            );
-        }
         if !self.deleted.is_empty() {
             let deleted = std::mem::take(&mut self.deleted);
             with_writer(
@@ -146,10 +154,17 @@ impl<S: Source> ModifyState<S> {
             return Ok(());
         }
         let batch = self.buffer.finish().map_err(write_error)?;
+        let updated = std::mem::take(&mut self.updated);
         with_writer(
             table.relid,
             || source.open_writer(table),
-            |w| w.write(&batch, false),
+            |w| {
+                if updated.is_empty() {
+                    w.write(&batch, false)
+                } else {
+                    w.update(&updated, &batch)
+                }
+            },
         )
     }
 }
@@ -251,7 +266,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify<S: Source>(
                 pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, c"ctid".as_ptr());
             if let Some(state) = state::<S>(rinfo) {
                 state.ctid_column = ctid;
-                state.updating = (*mtstate).operation == pg_sys::CmdType::CMD_UPDATE;
             }
         }
     }
@@ -325,8 +339,7 @@ pub unsafe extern "C-unwind" fn exec_foreign_update<S: Source>(
     // old row's ctid.
     unsafe {
         if let Some(state) = state::<S>(rinfo) {
-            state.delete(plan_slot).or_report();
-            state.push(slot).or_report();
+            state.update(plan_slot, slot).or_report();
         }
     }
     slot

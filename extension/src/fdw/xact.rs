@@ -101,6 +101,7 @@ fn commit_all() {
             pgrx::debug1!("odp: {done}");
         }
     }
+    crate::sources::commit_shared().or_report();
 }
 
 #[pg_guard]
@@ -121,6 +122,7 @@ unsafe extern "C-unwind" fn xact_callback(
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
             odp_fdw::rowid::forget_all();
+            crate::sources::abandon_shared();
         }
         _ => {}
     }

@@ -290,10 +290,20 @@ fn graph_indexes(server: default!(&str, "'graph'")) -> SetOfIterator<'static, Js
     SetOfIterator::new(rows.into_iter().map(JsonB))
 }
 
-/// The options of the `neo4j_fdw` server `name` and the current user's mapping.
+/// The options of the `neo4j_fdw` server `name` and the current user's mapping; the
+/// current role needs USAGE on the server, as for its foreign tables.
 fn graph_server(name: &str) -> ServerOptions {
-    let (server, user) = server_options(name)
-        .unwrap_or_else(|| OdpError::Unsupported(format!("no foreign server \"{name}\"")).report());
+    let (server, user) = server_options(name).unwrap_or_else(|| {
+        OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report()
+    });
+    let usage =
+        Spi::get_one_with_args::<bool>("SELECT has_server_privilege($1, 'USAGE')", &[name.into()])
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+    if !usage {
+        OdpError::Privilege("USAGE on the foreign server").report();
+    }
     ServerOptions::from_options(&server, &user).or_report()
 }
 

@@ -12,6 +12,57 @@ use std::future::Future;
 thread_local! {
     /// Pools of this backend, by server and credentials.
     static POOLS: RefCell<HashMap<ServerOptions, Graph>> = RefCell::new(HashMap::new());
+    /// The open write transaction of the current host transaction, per server: every
+    /// graph table of a server writes through it, and it commits once, after them all.
+    static WRITES: RefCell<Vec<(ServerOptions, neo4rs::Txn)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs one statement of the host transaction's writes to `server` in its shared Bolt
+/// transaction (opened by the first), within the query timeout; returns the sum of the
+/// statement's `done` column.
+pub fn write_statement(server: &ServerOptions, query: neo4rs::Query) -> Result<i64> {
+    let open = WRITES.with_borrow(|w| w.iter().any(|(s, _)| s == server));
+    if !open {
+        let graph = pool(server)?;
+        let txn = run(server, graph.start_txn())?;
+        WRITES.with_borrow_mut(|w| w.push((server.clone(), txn)));
+    }
+    let mut txn = WRITES
+        .with_borrow_mut(|w| {
+            let i = w.iter().position(|(s, _)| s == server)?;
+            Some(w.swap_remove(i).1)
+        })
+        .expect("opened above");
+    let outcome = run(server, async {
+        let mut stream = txn.execute(query).await?;
+        let mut done = 0i64;
+        while let Some(row) = stream.next(txn.handle()).await? {
+            done += row.get::<i64>("done").unwrap_or(0);
+        }
+        Ok(done)
+    });
+    WRITES.with_borrow_mut(|w| w.push((server.clone(), txn)));
+    outcome
+}
+
+/// Commits the shared write transactions of the host transaction (called once, after
+/// every writer sent its statements).
+pub fn commit_writes() -> Result<()> {
+    let open = WRITES.with_borrow_mut(std::mem::take);
+    for (server, txn) in open {
+        run(&server, txn.commit())?;
+    }
+    Ok(())
+}
+
+/// Rolls back the shared write transactions (the host transaction aborted).
+pub fn abandon_writes() {
+    let open = WRITES.with_borrow_mut(std::mem::take);
+    for (server, txn) in open {
+        // The server also rolls back an unfinished transaction when its connection
+        // closes; an error here changes nothing.
+        let _ = run(&server, txn.rollback());
+    }
 }
 
 /// The pool for `server`, created on first use (without a round trip).
@@ -70,10 +121,13 @@ fn connect_timeout(server: &ServerOptions) -> GraphError {
 /// Maps a driver error to the adapter's error.
 fn classify(server: &ServerOptions, e: neo4rs::Error) -> GraphError {
     match e {
-        neo4rs::Error::Neo4j(e) if e.code().contains("Security") => {
+        neo4rs::Error::Neo4j(e) if e.code().contains("Security.Unauthorized") => {
             GraphError::Auth(e.message().to_string())
         }
-        neo4rs::Error::Neo4j(e) => GraphError::Query(format!("{}: {}", e.code(), e.message())),
+        neo4rs::Error::Neo4j(e) => GraphError::Server {
+            code: e.code().to_string(),
+            message: e.message().to_string(),
+        },
         neo4rs::Error::IOError { .. }
         | neo4rs::Error::ConnectionError
         | neo4rs::Error::UnsupportedScheme(_)

@@ -5,10 +5,12 @@
 //!
 //! A qual is pushed only where Cypher's comparison agrees with Postgres's on every row
 //! it would drop: equality and `IN` on any mapped type (but not with a float `NaN`,
-//! which Cypher never finds equal), ranges on integers, dates and timestamps, `<`/`<=`
-//! on floats (a `NaN`, which Postgres sorts above all, fails both), `IS [NOT] NULL`, and
-//! a `LIKE` prefix as `STARTS WITH`. Text ranges are not pushed: servers differ on
-//! string order (code points, or UTF-16 units on Java servers such as ArcadeDB).
+//! which Cypher never finds equal), ranges on integers and dates, `<`/`<=` on floats (a
+//! `NaN`, which Postgres sorts above all, fails both), `IS [NOT] NULL` on anything, and
+//! a `LIKE` prefix as `STARTS WITH`. Not pushed: text ranges (servers differ on string
+//! order: code points, or UTF-16 units on Java servers such as ArcadeDB) and timestamps
+//! (Neo4j compares datetimes of different zones as different values and keeps
+//! nanoseconds Postgres does not have; ArcadeDB stores them as local UTC datetimes).
 //! Postgres re-checks every qual.
 
 use crate::request::{like_pattern_prefix, Op, Qual};
@@ -50,16 +52,14 @@ pub fn pushable(pg: &PgType, qual: &Qual) -> bool {
     };
     match qual.op {
         Op::IsNull | Op::IsNotNull => true,
+        _ if matches!(family, Some(Family::Timestamp | Family::TimestampTz)) => false,
         Op::Eq | Op::In => family.is_some() && !has_nan,
         Op::Lt | Op::Le => match family {
-            Some(Family::Integer | Family::Date | Family::Timestamp | Family::TimestampTz) => true,
+            Some(Family::Integer | Family::Date) => true,
             Some(Family::Float) => !has_nan,
             _ => false,
         },
-        Op::Gt | Op::Ge => matches!(
-            family,
-            Some(Family::Integer | Family::Date | Family::Timestamp | Family::TimestampTz)
-        ),
+        Op::Gt | Op::Ge => matches!(family, Some(Family::Integer | Family::Date)),
         Op::Like => family == Some(Family::Text) && like_prefix(&qual.value).is_some(),
         Op::Ne => false,
     }
@@ -167,5 +167,11 @@ mod tests {
             &q(Op::Eq, Value::Text("{}".into()))
         ));
         assert!(!pushable(&PgType::Int4, &q(Op::Ne, Value::Int(1))));
+        assert!(!pushable(
+            &PgType::TimestampTz,
+            &q(Op::Eq, Value::Timestamp(0))
+        ));
+        assert!(pushable(&PgType::TimestampTz, &q(Op::IsNull, Value::Null)));
+        assert!(pushable(&PgType::Date, &q(Op::Ge, Value::Date(0))));
     }
 }

@@ -18,7 +18,10 @@ pub enum GraphError {
     /// the server did not answer in time
     #[error("the graph server did not answer within {0} ms")]
     Timeout(u64),
-    /// the server rejected or failed a query
+    /// the server rejected or failed a query, with its status code
+    #[error("graph query failed: {code}: {message}")]
+    Server { code: String, message: String },
+    /// a reply ODP could not use
     #[error("graph query failed: {0}")]
     Query(String),
     /// a value does not fit its column

@@ -52,7 +52,7 @@ pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
 const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 3_000;
 const DEFAULT_QUERY_TIMEOUT_MS: u64 = 30_000;
 const DEFAULT_FETCH_SIZE: u64 = 1_000;
-const DEFAULT_POOL_SIZE: u64 = 2;
+const DEFAULT_POOL_SIZE: u64 = 4;
 const DEFAULT_ESTIMATED_ROWS: u64 = 10_000;
 
 /// How to reach a graph server.

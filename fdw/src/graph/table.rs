@@ -56,6 +56,16 @@ impl GraphTable {
         options: TableOptions,
         declared: &[(String, PgType, Option<String>)],
     ) -> Result<GraphTable> {
+        if let TableShape::Relationship {
+            start_key, end_key, ..
+        } = &options.shape
+        {
+            if start_key == end_key {
+                return Err(GraphError::Unsupported(
+                    "start_key and end_key name the same property: the columns could not tell the end nodes apart".into(),
+                ));
+            }
+        }
         let mut columns = Vec::with_capacity(declared.len());
         for (name, pg_type, property) in declared {
             arrow_type(pg_type).ok_or_else(|| GraphError::UnsupportedType {

@@ -6,7 +6,7 @@
 //! same element (by element id), DELETE removes it (nodes with `DETACH` only when the
 //! table's `detach` option allows it). A rolled-back transaction sends nothing.
 
-use super::client::{pool, run};
+use super::client::write_statement;
 use super::cypher::quote;
 use super::error::{GraphError, Result};
 use super::options::TableShape;
@@ -179,7 +179,7 @@ impl GraphWriter {
         let t = &self.table;
         match (&t.options.shape, kind) {
             (TableShape::Node { label }, Kind::Merge) => format!(
-                "UNWIND $rows AS row MERGE (n:{} {{{}: row.key}}) SET n += row.props RETURN count(n) AS done",
+                "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row MERGE (n:{} {{{}: row.key}}) SET n += row.props RETURN count(DISTINCT i) AS done",
                 quote(label),
                 quote(t.options.key.as_deref().unwrap_or_default())
             ),
@@ -201,8 +201,9 @@ impl GraphWriter {
                     .map(|p| format!("{}: row.props.{}", quote(p), quote(p)))
                     .collect();
                 format!(
-                    "UNWIND $rows AS row MATCH (s{} {{{}: row.s}}) MATCH (e{} {{{}: row.e}}) \
-                     MERGE (s)-[r:{} {{{}}}]->(e) SET r += row.props RETURN count(r) AS done",
+                    "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row \
+                     MATCH (s{} {{{}: row.s}}) MATCH (e{} {{{}: row.e}}) \
+                     MERGE (s)-[r:{} {{{}}}]->(e) SET r += row.props RETURN count(DISTINCT i) AS done",
                     label(start_label),
                     quote(start_key),
                     label(end_label),
@@ -212,11 +213,12 @@ impl GraphWriter {
                 )
             }
             (TableShape::Node { .. }, Kind::Set) => {
-                "UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id SET n += row.props RETURN count(n) AS done".into()
+                "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row MATCH (n) WHERE elementId(n) = row.id SET n += row.props RETURN count(DISTINCT i) AS done".into()
             }
             (TableShape::Relationship { start_key, end_key, .. }, Kind::Set) => format!(
-                "UNWIND $rows AS row MATCH (s)-[r]->(e) WHERE elementId(r) = row.id \
-                 AND s.{} = row.s AND e.{} = row.e SET r += row.props RETURN count(r) AS done",
+                "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row \
+                 MATCH (s)-[r]->(e) WHERE elementId(r) = row.id \
+                 AND s.{} = row.s AND e.{} = row.e SET r += row.props RETURN count(DISTINCT i) AS done",
                 quote(start_key),
                 quote(end_key)
             ),
@@ -230,7 +232,9 @@ impl GraphWriter {
         }
     }
 
-    /// Sends every change in one Bolt transaction; returns how many there were.
+    /// Sends every change through the host transaction's shared Bolt transaction of the
+    /// server (committed after every writer, see [`super::client::commit_writes`]);
+    /// returns how many changes there were.
     pub fn commit(&mut self) -> Result<u64> {
         let changes = std::mem::take(&mut self.changes);
         if changes.is_empty() {
@@ -246,35 +250,20 @@ impl GraphWriter {
             }
         }
         let server = self.table.server.clone();
-        let graph = pool(&server)?;
-        let outcome: Result<()> = run(&server, async {
-            let mut txn = graph.start_txn().await?;
-            let mut short = None;
-            for (text, rows, kind) in &statements {
-                crate::runtime::check_interrupts();
-                let expected = rows.len() as i64;
-                let query =
-                    neo4rs::query(text).param("rows", BoltType::List(BoltList::from(rows.clone())));
-                let mut stream = txn.execute(query).await?;
-                let mut done = 0i64;
-                while let Some(row) = stream.next(txn.handle()).await? {
-                    done += row.get::<i64>("done").unwrap_or(0);
-                }
-                if *kind != Kind::Delete && done < expected {
-                    short = Some((*kind, expected - done));
-                    break;
-                }
+        for (text, rows, kind) in &statements {
+            crate::runtime::check_interrupts();
+            let expected = rows.len() as i64;
+            let query =
+                neo4rs::query(text).param("rows", BoltType::List(BoltList::from(rows.clone())));
+            let done = write_statement(&server, query)?;
+            if *kind != Kind::Delete && done < expected {
+                let missing = (expected - done) as u64;
+                return Err(match kind {
+                    Kind::Merge => GraphError::MissingEnds(missing),
+                    _ => GraphError::Moved(missing),
+                });
             }
-            match short {
-                None => txn.commit().await.map(|_| Ok(())),
-                Some(missing) => txn.rollback().await.map(|_| Err(missing)),
-            }
-        })?
-        .map_err(|(kind, missing)| match kind {
-            Kind::Merge => GraphError::MissingEnds(missing as u64),
-            _ => GraphError::Moved(missing as u64),
-        });
-        outcome?;
+        }
         Ok(changes.len() as u64)
     }
 }
