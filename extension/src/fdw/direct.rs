@@ -8,13 +8,15 @@
 //! `EndDirectModify` on that node instead of the scan and modify callbacks.
 
 use super::catalog::{list_ptrs, table_context};
+use super::plan::{evaluate_quals, plan_quals, PlanningState, ScanPlan};
 use super::quals::extract;
-use super::routine::{evaluate_quals, explain_text, plan_quals, PlanningState, ScanPlan};
+use super::routine::in_current_context;
+use super::scan::explain_text;
 use super::xact::{ensure_unchanged, with_writer};
 use super::Source;
 use crate::error::{OdpError, OrReport};
 use odp_fdw::request::Op;
-use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use pgrx::{pg_guard, pg_sys};
 use serde::{Deserialize, Serialize};
 use std::os::raw::c_int;
 
@@ -106,8 +108,7 @@ pub unsafe extern "C-unwind" fn begin_direct_modify(
             exprs,
             deleted: None,
         };
-        (*node).fdw_state =
-            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state) as *mut _;
+        (*node).fdw_state = in_current_context(state) as *mut _;
     }
 }
 

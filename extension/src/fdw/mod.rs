@@ -14,9 +14,11 @@ pub mod import;
 pub mod modify;
 pub mod options;
 pub mod pgtype;
+pub mod plan;
 pub mod quals;
 pub mod routine;
 pub mod rows;
+pub mod scan;
 pub mod xact;
 
 use crate::error::Result;

@@ -6,11 +6,12 @@
 
 use super::catalog::table_context;
 use super::pgtype::pg_type_of;
+use super::routine::in_current_context;
 use super::rows::{BufferColumn, RowBuffer, WriteError};
 use super::xact::with_writer;
 use super::{Source, TableContext};
 use crate::error::{OdpError, OrReport, Result};
-use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use pgrx::{pg_guard, pg_sys};
 use std::os::raw::c_int;
 
 /// Rows collected before they are handed to the source.
@@ -108,7 +109,7 @@ impl<S: Source> ModifyState<S> {
             if is_null {
                 return Err(OdpError::Unsupported("a row without identity".into()));
             }
-            super::routine::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
+            super::scan::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
         };
         Ok(id)
     }
@@ -176,11 +177,6 @@ fn write_error(e: WriteError) -> OdpError {
         WriteError::OutOfRange(m) => OdpError::OutOfRange(m),
         WriteError::Datetime(m) => OdpError::DatetimeOutOfRange(m),
     }
-}
-
-/// Moves `value` into a box freed when the current memory context is reset or deleted.
-fn in_current_context<T>(value: T) -> *mut T {
-    PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(value)
 }
 
 /// The state stored in a result relation, or `None` (EXPLAIN only).

@@ -1,0 +1,517 @@
+//! Planning callbacks, generic over a [`Source`]: relation size, plain and
+//! parameterized paths, and the plan (pushed quals, needed columns, LIMIT) serialized
+//! into `fdw_private` for the executor.
+
+use super::catalog::{list_ptrs, table_context};
+use super::quals::{datum_to_value, extract, ExtractedQual};
+use super::routine::in_current_context;
+use super::{Estimate, Source, TableContext};
+use crate::error::{OdpError, OrReport};
+use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::value::Value;
+use pgrx::{pg_guard, pg_sys};
+use serde::{Deserialize, Serialize};
+use std::ffi::{CStr, CString};
+use std::ptr;
+
+/// What the planner keeps between its three callbacks (and `PlanDirectModify`).
+pub(super) struct PlanningState<S: Source> {
+    pub(super) table: TableContext,
+    pub(super) source: S,
+    estimate: Estimate,
+    limit: Option<u64>,
+}
+
+/// A pushed qual as stored in the plan: the value comes from `fdw_exprs[expr_index]`
+/// at run time, or is the constant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PlannedQual {
+    pub(super) column: String,
+    pub(super) op: Op,
+    expr_index: Option<usize>,
+    /// the type of the value expression (0 for `IS [NOT] NULL`)
+    pub(super) expr_type: u32,
+    constant: Option<Value>,
+}
+
+impl PlannedQual {
+    /// How EXPLAIN shows the qual (values known only at run time as `$runtime`).
+    pub(super) fn display(&self) -> String {
+        match &self.constant {
+            Some(v) => Qual {
+                column: self.column.clone(),
+                op: self.op,
+                value: v.clone(),
+            }
+            .display(),
+            None => format!("{} {} $runtime", self.column, self.op.sql()),
+        }
+    }
+}
+
+/// The quals as the plan stores them, and the list of value expressions they index
+/// (the plan's `fdw_exprs`).
+///
+/// # Safety
+/// The quals' expressions must be valid planner expressions.
+pub(super) unsafe fn plan_quals(
+    extracted: &[ExtractedQual],
+) -> (Vec<PlannedQual>, *mut pg_sys::List) {
+    let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
+    let mut quals = Vec::with_capacity(extracted.len());
+    // SAFETY: the caller guarantees the expressions are valid nodes.
+    unsafe {
+        for q in extracted {
+            let expr_index = if q.expr.is_null() || q.constant.is_some() {
+                None
+            } else {
+                fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
+                Some((*fdw_exprs).length as usize - 1)
+            };
+            let expr_type = if q.expr.is_null() {
+                0
+            } else {
+                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
+            };
+            quals.push(PlannedQual {
+                column: q.column.clone(),
+                op: q.op,
+                expr_index,
+                expr_type,
+                constant: q.constant.clone(),
+            });
+        }
+    }
+    (quals, fdw_exprs)
+}
+
+/// Evaluates the plan's qual values (constants, parameters, outer columns) in
+/// `econtext`; an entry is `None` when its value has no exact [`Value`].
+///
+/// # Safety
+/// `exprs` must be the initialised `fdw_exprs` of the node `econtext` belongs to.
+pub(super) unsafe fn evaluate_quals(
+    quals: &[PlannedQual],
+    exprs: &[*mut pg_sys::ExprState],
+    econtext: *mut pg_sys::ExprContext,
+) -> Vec<Option<Qual>> {
+    quals
+        .iter()
+        .map(|q| {
+            let value = match (q.expr_index, &q.constant) {
+                (_, Some(v)) => v.clone(),
+                (Some(i), None) => {
+                    let mut is_null = false;
+                    // SAFETY: exprs were initialised for this node and econtext is its
+                    // context; a Postgres error raised while evaluating becomes a Rust
+                    // panic in the guarded call and unwinds cleanly.
+                    unsafe {
+                        let datum =
+                            pg_sys::ExecEvalExprSwitchContext(exprs[i], econtext, &mut is_null);
+                        datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
+                    }
+                }
+                (None, None) => return None,
+            };
+            Some(Qual {
+                column: q.column.clone(),
+                op: q.op,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// The part of the plan ODP needs at execution, serialized into `fdw_private` so it
+/// survives plan copying and caching.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ScanPlan {
+    /// the columns the scan returns, with their attribute numbers
+    pub(super) columns: Vec<(String, i16)>,
+    pub(super) quals: Vec<PlannedQual>,
+    pub(super) limit: Option<u64>,
+    /// EXPLAIN lines decided at plan time
+    pub(super) explain: Vec<(String, String)>,
+    /// rows must carry their identity in `ctid` (the scan feeds an UPDATE or DELETE)
+    pub(super) row_ids: bool,
+    /// the node runs a direct DELETE instead of a scan (see [`super::direct`])
+    pub(super) direct_delete: Option<super::direct::DirectDelete>,
+}
+
+impl ScanPlan {
+    /// The plan stored in a ForeignScan's `fdw_private`.
+    ///
+    /// # Safety
+    /// `plan` must be a ForeignScan planned by ODP.
+    pub(super) unsafe fn of(plan: *const pg_sys::ForeignScan) -> ScanPlan {
+        // SAFETY: our plans hold one String node with the plan's JSON.
+        let json = unsafe {
+            let private = list_ptrs((*plan).fdw_private);
+            CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy()
+        };
+        serde_json::from_str(&json)
+            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report())
+    }
+
+    /// The plan as a `fdw_private` list, allocated in the current memory context.
+    pub(super) fn to_private(&self) -> *mut pg_sys::List {
+        let json = serde_json::to_string(self)
+            .ok()
+            .and_then(|json| CString::new(json).ok())
+            .unwrap_or_else(|| OdpError::Unsupported("a plan value".into()).report());
+        // SAFETY: pstrdup copies the string into the current context; makeString and
+        // lappend allocate there too.
+        unsafe {
+            pg_sys::lappend(
+                ptr::null_mut(),
+                pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
+            )
+        }
+    }
+
+    /// The pushed quals as EXPLAIN shows them.
+    pub(super) fn quals_display(&self) -> String {
+        let quals: Vec<String> = self.quals.iter().map(PlannedQual::display).collect();
+        quals.join(" AND ")
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) {
+    let table = table_context(foreigntableid);
+    let source = S::open(&table).or_report();
+    // SAFETY: root and baserel are the planner's, valid for this call.
+    unsafe {
+        let relid = (*baserel).relid;
+        let quals = extract(root, relid, (*baserel).baserestrictinfo, &table.columns);
+        let limit = pushable_limit(root, baserel);
+        let request = ScanRequest {
+            columns: Vec::new(),
+            quals: constant_quals(&quals),
+            limit,
+            row_ids: false,
+            runtime_quals: quals
+                .iter()
+                .filter(|q| q.constant.is_none())
+                .map(|q| (q.column.clone(), q.op))
+                .collect(),
+        };
+        let estimate = source.estimate(&request).or_report();
+        let selectivity = pg_sys::clauselist_selectivity(
+            root,
+            (*baserel).baserestrictinfo,
+            0,
+            pg_sys::JoinType::JOIN_INNER,
+            ptr::null_mut(),
+        );
+        let mut rows = estimate.rows.min(estimate.total_rows * selectivity);
+        if let Some(n) = limit {
+            rows = rows.min(n as f64);
+        }
+        (*baserel).rows = rows.max(1.0);
+        (*baserel).tuples = estimate.total_rows.max(1.0);
+        (*baserel).fdw_private = in_current_context(PlanningState {
+            table,
+            source,
+            estimate,
+            limit,
+        }) as *mut _;
+    }
+}
+
+fn constant_quals(quals: &[ExtractedQual]) -> Vec<Qual> {
+    quals
+        .iter()
+        .filter_map(|q| {
+            q.constant.clone().map(|value| Qual {
+                column: q.column.clone(),
+                op: q.op,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// A LIMIT the scan may stop at: only when this relation is the whole query, every
+/// qual is gone, and nothing (sort, aggregate, DISTINCT...) needs more rows.
+unsafe fn pushable_limit(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+) -> Option<u64> {
+    // SAFETY: root, its parse tree and baserel are valid during planning.
+    unsafe {
+        let parse = (*root).parse;
+        let count = (*parse).limitCount;
+        if count.is_null()
+            || (*count).type_ != pg_sys::NodeTag::T_Const
+            || !(*baserel).baserestrictinfo.is_null()
+        {
+            return None;
+        }
+        let simple = (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_COUNT
+            && !(*parse).hasAggs
+            && !(*parse).hasWindowFuncs
+            && !(*parse).hasTargetSRFs
+            && (*parse).groupClause.is_null()
+            && (*parse).groupingSets.is_null()
+            && (*parse).distinctClause.is_null()
+            && (*parse).sortClause.is_null()
+            && (*parse).havingQual.is_null()
+            && (*parse).setOperations.is_null()
+            && (*parse).rowMarks.is_null()
+            && pg_sys::bms_membership((*root).all_baserels)
+                == pg_sys::BMS_Membership::BMS_SINGLETON
+            && (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL;
+        if !simple {
+            return None;
+        }
+        let count = count as *mut pg_sys::Const;
+        if (*count).constisnull {
+            return None;
+        }
+        let mut total = datum_i64((*count).constvalue);
+        let offset = (*parse).limitOffset;
+        if !offset.is_null() {
+            if (*offset).type_ != pg_sys::NodeTag::T_Const
+                || (*(offset as *mut pg_sys::Const)).constisnull
+            {
+                return None;
+            }
+            total = total.saturating_add(datum_i64((*(offset as *mut pg_sys::Const)).constvalue));
+        }
+        u64::try_from(total).ok()
+    }
+}
+
+/// The int8 value of a by-value Datum (LIMIT and OFFSET constants are int8).
+fn datum_i64(d: pg_sys::Datum) -> i64 {
+    d.value() as i64
+}
+
+/// Cost of starting a remote scan, in planner units.
+const STARTUP_COST: f64 = 10.0;
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _foreigntableid: pg_sys::Oid,
+) {
+    // SAFETY: fdw_private was set by get_foreign_rel_size for this relation.
+    unsafe {
+        let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
+        let fetched = state.estimate.rows.max((*baserel).rows);
+        let total_cost = STARTUP_COST
+            + fetched * pg_sys::cpu_tuple_cost
+            + (*baserel).rows * pg_sys::cpu_operator_cost;
+        let path = pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            ptr::null_mut(),
+            (*baserel).rows,
+            STARTUP_COST,
+            total_cost,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        add_parameterized_paths::<S>(root, baserel, state);
+    }
+}
+
+/// Adds one path per set of outer relations whose values can be pushed as quals:
+/// the inner side of a nested loop then scans with the outer row's value.
+unsafe fn add_parameterized_paths<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    state: &PlanningState<S>,
+) {
+    // SAFETY: planner structures are valid during get_foreign_paths.
+    unsafe {
+        let relid = (*baserel).relid;
+        let mut clauses: Vec<*mut pg_sys::RestrictInfo> = Vec::new();
+        for ptr in list_ptrs((*baserel).joininfo) {
+            clauses.push(ptr as *mut pg_sys::RestrictInfo);
+        }
+        if (*baserel).has_eclass_joins {
+            let implied = pg_sys::generate_implied_equalities_for_column(
+                root,
+                baserel,
+                Some(ec_member_is_own_column),
+                ptr::null_mut(),
+                (*baserel).lateral_referencers,
+            );
+            for ptr in list_ptrs(implied) {
+                clauses.push(ptr as *mut pg_sys::RestrictInfo);
+            }
+        }
+        let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
+        for rinfo in clauses {
+            let single = pg_sys::lappend(ptr::null_mut(), rinfo as *mut std::ffi::c_void);
+            let Some(qual) = extract(root, relid, single, &state.table.columns).pop() else {
+                continue;
+            };
+            let mut required = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
+            required = pg_sys::bms_del_member(required, relid as i32);
+            if pg_sys::bms_is_empty(required)
+                || seen.iter().any(|s| pg_sys::bms_equal(*s, required))
+            {
+                continue;
+            }
+            seen.push(required);
+            let param_info = pg_sys::get_baserel_parampathinfo(root, baserel, required);
+            let rows = (*param_info).ppi_rows.max(1.0);
+            let fetched = state
+                .source
+                .lookup_rows(&qual.column, state.estimate.total_rows)
+                .max(rows);
+            let total_cost =
+                STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
+            let path = pg_sys::create_foreignscan_path(
+                root,
+                baserel,
+                ptr::null_mut(),
+                rows,
+                STARTUP_COST,
+                total_cost,
+                ptr::null_mut(),
+                required,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
+            pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        }
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn ec_member_is_own_column(
+    _root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    _ec: *mut pg_sys::EquivalenceClass,
+    em: *mut pg_sys::EquivalenceMember,
+    _arg: *mut std::ffi::c_void,
+) -> bool {
+    // SAFETY: the planner passes valid members of an equivalence class of `rel`.
+    unsafe {
+        let expr = (*em).em_expr as *mut pg_sys::Node;
+        if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Var {
+            return false;
+        }
+        let var = expr as *mut pg_sys::Var;
+        (*var).varno as u32 == (*rel).relid && (*var).varattno > 0 && (*var).varlevelsup == 0
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _foreigntableid: pg_sys::Oid,
+    _best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    scan_clauses: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    // SAFETY: fdw_private was set by get_foreign_rel_size; lists are the planner's.
+    unsafe {
+        let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
+        let relid = (*baserel).relid;
+        let extracted = extract(root, relid, scan_clauses, &state.table.columns);
+        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        let (quals, fdw_exprs) = plan_quals(&extracted);
+
+        let columns = needed_columns(baserel, local_quals, &state.table);
+        let limit = if scan_clauses.is_null() {
+            state.limit
+        } else {
+            None
+        };
+        // What the source will send, for EXPLAIN: the final columns, constant quals with
+        // their values and run-time ones as NULL placeholders.
+        let described = ScanRequest {
+            columns: columns.iter().map(|(name, _)| name.clone()).collect(),
+            quals: extracted
+                .iter()
+                .map(|q| Qual {
+                    column: q.column.clone(),
+                    op: q.op,
+                    value: q.constant.clone().unwrap_or(Value::Null),
+                })
+                .collect(),
+            limit,
+            ..Default::default()
+        };
+        let mut explain = state.estimate.explain.clone();
+        explain.extend(state.source.describe_plan(&described));
+        let plan = ScanPlan {
+            columns,
+            quals,
+            limit,
+            explain,
+            row_ids: wants_row_ids(baserel),
+            direct_delete: None,
+        };
+        pg_sys::make_foreignscan(
+            tlist,
+            local_quals,
+            relid,
+            fdw_exprs,
+            plan.to_private(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
+
+/// Whether the scan's output includes `ctid`: the row identity an UPDATE or DELETE asks
+/// for (see `modify::add_foreign_update_targets`).
+unsafe fn wants_row_ids(baserel: *mut pg_sys::RelOptInfo) -> bool {
+    // SAFETY: reltarget is a valid planner expression list.
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+        pg_sys::pull_varattnos(
+            (*(*baserel).reltarget).exprs as *mut pg_sys::Node,
+            (*baserel).relid as pg_sys::Index,
+            &mut attrs,
+        );
+        pg_sys::bms_is_member(
+            pg_sys::SelfItemPointerAttributeNumber - pg_sys::FirstLowInvalidHeapAttributeNumber,
+            attrs,
+        )
+    }
+}
+
+/// Columns referenced by the target list or by quals evaluated on the scan.
+unsafe fn needed_columns(
+    baserel: *mut pg_sys::RelOptInfo,
+    local_quals: *mut pg_sys::List,
+    table: &TableContext,
+) -> Vec<(String, i16)> {
+    // SAFETY: reltarget and quals are valid planner expressions.
+    unsafe {
+        let relid = (*baserel).relid as pg_sys::Index;
+        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+        pg_sys::pull_varattnos(
+            (*(*baserel).reltarget).exprs as *mut pg_sys::Node,
+            relid,
+            &mut attrs,
+        );
+        pg_sys::pull_varattnos(local_quals as *mut pg_sys::Node, relid, &mut attrs);
+        let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+        let whole_row = pg_sys::bms_is_member(-offset, attrs);
+        table
+            .columns
+            .iter()
+            .filter(|c| whole_row || pg_sys::bms_is_member(c.attnum as i32 - offset, attrs))
+            .map(|c| (c.name.clone(), c.attnum))
+            .collect()
+    }
+}

@@ -1,0 +1,304 @@
+//! Executor callbacks of a foreign scan, generic over a [`Source`]: begin, iterate
+//! (batches of Arrow arrays turned into Datums in the slot), rescan, end and EXPLAIN.
+
+use super::catalog::{list_ptrs, table_context};
+use super::datum::{BatchColumn, TypedColumn};
+use super::pgtype::pg_type_of;
+use super::plan::{evaluate_quals, ScanPlan};
+use super::routine::in_current_context;
+use super::{Source, SourceScan};
+use crate::error::{OdpError, OrReport};
+use odp_fdw::request::ScanRequest;
+use odp_fdw::types::PgType;
+use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use std::ffi::CString;
+use std::os::raw::c_int;
+
+/// The executor's state of one foreign scan node.
+struct ScanState<S: Source> {
+    relid: pg_sys::Oid,
+    /// opened at the first row, so a plain `EXPLAIN` never touches the source
+    source: Option<S>,
+    plan: ScanPlan,
+    exprs: Vec<*mut pg_sys::ExprState>,
+    targets: Vec<PgType>,
+    scan: Option<S::Scan>,
+    batch: Option<(usize, Vec<BatchColumn>, Option<Vec<u64>>)>,
+    row: usize,
+    /// the scan returned its last row; only a rescan starts another
+    done: bool,
+    batch_context: PgMemoryContexts,
+    totals: Vec<(String, String)>,
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    _eflags: c_int,
+) {
+    // SAFETY: node is the executor's scan state; its plan is our ForeignScan.
+    unsafe {
+        let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+        let plan_data = ScanPlan::of(plan);
+        let relation = (*node).ss.ss_currentRelation;
+        let descriptor = (*relation).rd_att;
+        let exprs = list_ptrs((*plan).fdw_exprs)
+            .into_iter()
+            .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
+            .collect();
+        let targets = plan_data
+            .columns
+            .iter()
+            .map(|(name, attnum)| {
+                let attribute = (*descriptor).attrs.as_slice((*descriptor).natts as usize)
+                    [(*attnum - 1) as usize];
+                pg_type_of(attribute.atttypid).unwrap_or_else(|| {
+                    OdpError::ColumnType {
+                        column: name.clone(),
+                        pg_type: super::catalog::type_name(attribute.atttypid),
+                        source_type: "unsupported".into(),
+                    }
+                    .report()
+                })
+            })
+            .collect();
+        // A child of the query context: deleted with it, so it is never freed twice.
+        let batch_context = PgMemoryContexts::For(pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"odp scan batch".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        ));
+        let state = ScanState::<S> {
+            relid: (*relation).rd_id,
+            source: None,
+            plan: plan_data,
+            exprs,
+            targets,
+            scan: None,
+            batch: None,
+            row: 0,
+            done: false,
+            batch_context,
+            totals: Vec::new(),
+        };
+        (*node).fdw_state = in_current_context(state) as *mut _;
+    }
+}
+
+impl<S: Source> ScanState<S> {
+    /// Evaluates the qual values (constants, parameters, outer columns) for this (re)scan.
+    unsafe fn request(&self, node: *mut pg_sys::ForeignScanState) -> ScanRequest {
+        // SAFETY: exprs are this node's initialised fdw_exprs; econtext is its context.
+        let quals =
+            unsafe { evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext) }
+                .into_iter()
+                .flatten()
+                .collect();
+        ScanRequest {
+            columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
+            quals,
+            limit: self.plan.limit,
+            row_ids: self.plan.row_ids,
+            runtime_quals: Vec::new(),
+        }
+    }
+
+    /// The source, opened on first use.
+    fn source(&mut self) -> &S {
+        let relid = self.relid;
+        self.source
+            .get_or_insert_with(|| S::open(&table_context(relid)).or_report())
+    }
+
+    fn finish_scan(&mut self) {
+        if let Some(scan) = self.scan.take() {
+            let lines = scan.explain();
+            crate::api::metrics::record(&lines);
+            crate::api::metrics::increment("scans");
+            merge_totals(&mut self.totals, lines);
+        }
+        self.batch = None;
+    }
+}
+
+/// Adds counters of one (re)scan to the running totals; non-numeric values are replaced.
+fn merge_totals(totals: &mut Vec<(String, String)>, lines: Vec<(String, String)>) {
+    for (key, value) in lines {
+        match totals.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => match (old.parse::<u64>(), value.parse::<u64>()) {
+                (Ok(a), Ok(b)) => *old = (a + b).to_string(),
+                _ => *old = value,
+            },
+            None => totals.push((key, value)),
+        }
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: fdw_state was set by begin_foreign_scan; the slot belongs to this node.
+    unsafe {
+        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
+        let slot = (*node).ss.ss_ScanTupleSlot;
+        if state.done {
+            return pg_sys::ExecClearTuple(slot);
+        }
+        if state.scan.is_none() {
+            super::xact::ensure_unchanged(state.relid).or_report();
+            let request = state.request(node);
+            let scan = state.source().begin_scan(&request).or_report();
+            state.scan = Some(scan);
+        }
+        loop {
+            if let Some((rows, columns, row_ids)) = &state.batch {
+                if state.row < *rows {
+                    fill_slot(slot, &state.plan.columns, columns, state.row);
+                    if let Some(ids) = row_ids {
+                        (*slot).tts_tid = item_pointer(ids[state.row]);
+                    }
+                    state.row += 1;
+                    return slot;
+                }
+            }
+            let scan = state.scan.as_mut().expect("started above");
+            match scan.next_batch().or_report() {
+                None => {
+                    state.finish_scan();
+                    state.done = true;
+                    return pg_sys::ExecClearTuple(slot);
+                }
+                Some(batch) => {
+                    state.batch = None;
+                    state.batch_context.reset();
+                    let targets = &state.targets;
+                    let rows = batch.num_rows;
+                    let columns = state.batch_context.switch_to(|_| {
+                        batch
+                            .columns
+                            .iter()
+                            .zip(targets)
+                            .map(|(c, t)| TypedColumn::prepare(c, t)?.materialize(rows))
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                    let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
+                    state.batch = Some((rows, columns, batch.row_ids));
+                    state.row = 0;
+                }
+            }
+        }
+    }
+}
+
+/// A row identity (48 bits) as the `ctid` of a tuple.
+pub fn item_pointer(id: u64) -> pg_sys::ItemPointerData {
+    let block = (id >> 16) as u32;
+    pg_sys::ItemPointerData {
+        ip_blkid: pg_sys::BlockIdData {
+            bi_hi: (block >> 16) as u16,
+            bi_lo: block as u16,
+        },
+        ip_posid: id as u16,
+    }
+}
+
+/// The row identity a `ctid` holds.
+pub fn row_id(tid: &pg_sys::ItemPointerData) -> u64 {
+    let block = ((tid.ip_blkid.bi_hi as u64) << 16) | tid.ip_blkid.bi_lo as u64;
+    (block << 16) | tid.ip_posid as u64
+}
+
+/// Stores row `row` of the batch in `slot`: one guarded call per row
+/// (`ExecStoreAllNullTuple` clears the slot and marks every column NULL), then the
+/// non-NULL Datums are copied in place.
+unsafe fn fill_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+    columns: &[(String, i16)],
+    data: &[BatchColumn],
+    row: usize,
+) {
+    // SAFETY: the slot has the relation's descriptor, so natts values and nulls; a
+    // stored virtual tuple reads them when the executor asks, after we return.
+    unsafe {
+        pg_sys::ExecStoreAllNullTuple(slot);
+        let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+        let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+        for ((_, attnum), column) in columns.iter().zip(data) {
+            if let Some(datum) = column.datum(row) {
+                let i = (*attnum - 1) as usize;
+                values[i] = datum;
+                nulls[i] = false;
+            }
+        }
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn rescan_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+) {
+    // SAFETY: fdw_state was set by begin_foreign_scan.
+    unsafe {
+        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
+        state.finish_scan();
+        state.done = false;
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn end_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+) {
+    // SAFETY: fdw_state is ours or null (EXPLAIN without ANALYZE still begins the scan).
+    unsafe {
+        let state = (*node).fdw_state as *mut ScanState<S>;
+        if !state.is_null() {
+            (*state).finish_scan();
+        }
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
+    // SAFETY: fdw_state was set by begin_foreign_scan; es is the executor's.
+    unsafe {
+        let state = &*((*node).fdw_state as *mut ScanState<S>);
+        let verbose = (*es).verbose;
+        if !state.plan.quals.is_empty() {
+            explain_text(es, "Pushed Quals", &state.plan.quals_display());
+        }
+        if let Some(limit) = state.plan.limit {
+            explain_text(es, "Pushed Limit", &limit.to_string());
+        }
+        if verbose {
+            let names: Vec<&str> = state.plan.columns.iter().map(|(n, _)| n.as_str()).collect();
+            explain_text(es, "Source Columns", &names.join(", "));
+        }
+        for (key, value) in &state.plan.explain {
+            explain_text(es, key, value);
+        }
+        if (*es).analyze {
+            let mut totals = state.totals.clone();
+            if let Some(scan) = &state.scan {
+                merge_totals(&mut totals, scan.explain());
+            }
+            for (key, value) in &totals {
+                explain_text(es, key, value);
+            }
+        }
+    }
+}
+
+pub(super) unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, value: &str) {
+    let label = CString::new(label).unwrap_or_default();
+    let value = CString::new(value).unwrap_or_default();
+    // SAFETY: ExplainPropertyText copies both strings into the explain output.
+    unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) }
+}
