@@ -11,7 +11,7 @@ use crate::fdw::catalog::table_context;
 use odp_fdw::delta::maintain;
 use odp_fdw::delta::options::{writer_zone, TableLocation};
 use odp_fdw::delta::prune::WriterZone;
-use odp_fdw::delta::write::WriteOptions;
+use odp_fdw::delta::write_options::WriteOptions;
 use odp_fdw::options::Options;
 use pgrx::datetime::Interval;
 use pgrx::prelude::*;

@@ -3,12 +3,14 @@
 //! commit checked against the table's writer rules like ODP's writes; long loops check
 //! for interrupts.
 
+use super::commit::commit_actions;
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::{parse_partition_value, WriterZone};
 use super::scan::DeltaScan;
 use super::table::{open_for_write, snapshot, table_metadata, TableSnapshot};
-use super::write::{commit_actions, TableWriter, WriteOptions};
+use super::write::TableWriter;
+use super::write_options::WriteOptions;
 use crate::runtime::{block_on, check_interrupts};
 use deltalake::arrow::array::{RecordBatch, UInt32Array};
 use deltalake::arrow::compute::kernels::rank::rank;

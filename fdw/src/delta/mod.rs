@@ -1,5 +1,6 @@
 //! Delta Lake adapter: options, schema, pruning, snapshots and Parquet scans.
 
+pub mod commit;
 pub mod error;
 pub mod filter;
 pub mod generated;
@@ -14,5 +15,6 @@ pub mod table;
 pub mod types;
 pub mod whole_files;
 pub mod write;
+pub mod write_options;
 
 pub use error::{DeltaError, Result};

@@ -161,7 +161,7 @@ pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
         }
     }
     writer_zone(table)?;
-    super::write::WriteOptions::from_options(table)?;
+    super::write_options::WriteOptions::from_options(table)?;
     time_travel(table).map(|_| ())
 }
 

@@ -3,8 +3,9 @@
 //! commit. Nothing is visible to readers before that commit; files of a transaction that
 //! never commits are referenced by no version and are removed by vacuum.
 
+use super::commit::{commit_actions, write_error};
 use super::error::{DeltaError, Result};
-use super::options::{sort_by, TableLocation};
+use super::options::TableLocation;
 use super::prune::{date_generation_source, WriterZone};
 use super::rowid::locate;
 use super::scan::DeltaScan;
@@ -12,9 +13,9 @@ use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
 use super::table::{file_rows, open_for_write, snapshot, table_schema};
 use super::types::mapping;
 use super::whole_files::file_matches;
+use super::write_options::WriteOptions;
 use crate::batch::{ColumnData, ScanBatch};
 use crate::numeric::Numeric;
-use crate::options::{OptionError, Options};
 use crate::request::Qual;
 use crate::value::Value;
 use crate::value::MICROS_PER_DAY;
@@ -29,99 +30,12 @@ use deltalake::arrow::compute::{
 use deltalake::arrow::datatypes::{
     DataType, Date32Type, Field, Schema, TimeUnit, TimestampMicrosecondType,
 };
-use deltalake::kernel::transaction::{
-    CommitBuilder, CommitProperties, TableReference, TransactionError,
-};
 use deltalake::kernel::{Action, Add, Remove};
-use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::DeltaTable;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// Retries of a commit that lost a race with another writer (appends never conflict).
-const COMMIT_RETRIES: usize = 100;
-/// Default size at which a data file is closed and the next one started.
-const DEFAULT_TARGET_FILE_MB: u64 = 128;
-/// Default rows per Parquet row group.
-const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
-
-/// How data files are written (table options `compression`, `target_file_mb`,
-/// `row_group_rows`, `sort_by`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WriteOptions {
-    /// Parquet compression codec
-    pub compression: Compression,
-    /// a file is closed once it reaches this many bytes
-    pub target_file_bytes: u64,
-    /// rows per row group
-    pub row_group_rows: usize,
-    /// columns each run of `row_group_rows` written rows is sorted by (ascending,
-    /// NULLs last), so row-group and file statistics of those columns are narrow
-    pub sort_by: Vec<String>,
-}
-
-impl WriteOptions {
-    /// Reads the write options of a foreign table.
-    pub fn from_options(table: &Options) -> Result<WriteOptions> {
-        let bad = |name: &str, expected: &str| {
-            DeltaError::InvalidOption(OptionError::BadValue {
-                name: name.into(),
-                expected: expected.into(),
-            })
-        };
-        let compression = match table.get("compression") {
-            None => Compression::ZSTD(ZstdLevel::default()),
-            Some(text) => parse_compression(text).ok_or_else(|| {
-                bad(
-                    "compression",
-                    "zstd, zstd:LEVEL (1-22), snappy, lz4, gzip, gzip:LEVEL (0-9) or none",
-                )
-            })?,
-        };
-        let positive = |name: &str| match table.uint(name) {
-            Some(0) => Err(bad(name, "a positive integer")),
-            other => Ok(other),
-        };
-        Ok(WriteOptions {
-            compression,
-            target_file_bytes: positive("target_file_mb")?.unwrap_or(DEFAULT_TARGET_FILE_MB)
-                * 1024
-                * 1024,
-            row_group_rows: positive("row_group_rows")?
-                .map(|n| n as usize)
-                .unwrap_or(DEFAULT_ROW_GROUP_ROWS),
-            sort_by: sort_by(table),
-        })
-    }
-
-    fn writer_properties(&self) -> WriterProperties {
-        WriterProperties::builder()
-            .set_compression(self.compression)
-            .set_max_row_group_row_count(Some(self.row_group_rows))
-            .build()
-    }
-}
-
-fn parse_compression(text: &str) -> Option<Compression> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (codec, level) = match lower.split_once(':') {
-        Some((codec, level)) => (codec, Some(level.parse::<u32>().ok()?)),
-        None => (lower.as_str(), None),
-    };
-    Some(match (codec, level) {
-        ("zstd", None) => Compression::ZSTD(ZstdLevel::default()),
-        ("zstd", Some(l)) => Compression::ZSTD(ZstdLevel::try_new(i32::try_from(l).ok()?).ok()?),
-        ("gzip", None) => Compression::GZIP(GzipLevel::default()),
-        ("gzip", Some(l)) => Compression::GZIP(GzipLevel::try_new(l).ok()?),
-        ("snappy", None) => Compression::SNAPPY,
-        ("lz4", None) => Compression::LZ4_RAW,
-        ("none" | "uncompressed", None) => Compression::UNCOMPRESSED,
-        _ => return None,
-    })
-}
 
 /// A generated date column ODP computes (and checks) on write.
 #[derive(Debug, Clone)]
@@ -634,29 +548,6 @@ impl TableWriter {
     }
 }
 
-/// Commits `actions` on top of `table`'s version after checking the table's writer
-/// rules; returns the new version. Conflicting concurrent commits fail with
-/// [`DeltaError::WriteConflict`].
-pub(super) fn commit_actions(
-    table: &DeltaTable,
-    actions: Vec<Action>,
-    operation: DeltaOperation,
-) -> Result<u64> {
-    let here = table.table_url().to_string();
-    let state = table
-        .snapshot()
-        .map_err(|e| DeltaError::from_delta(&here, e))?;
-    let checked = CheckedByOdp::new(state)?;
-    let commit = CommitBuilder::from(CommitProperties::default())
-        .with_max_retries(COMMIT_RETRIES)
-        .with_actions(actions)
-        .build(Some(&checked), table.log_store(), operation);
-    let finalized = crate::runtime::block_on(async move { commit.await })
-        .map_err(DeltaError::Runtime)?
-        .map_err(|e| write_error(&here, e))?;
-    Ok(finalized.version)
-}
-
 /// `rows` copies of a partition value, as an array of type `target`.
 fn constant_array(
     value: &Value,
@@ -692,126 +583,6 @@ fn constant_array(
     cast_with_options(&array, target, &exact).map_err(|e| e.to_string())
 }
 
-/// Writer features whose rules ODP follows when it appends: it computes generated date
-/// columns, refuses tables with invariants, check constraints or identity columns
-/// ([`check_writable`]), never writes deletion vectors, and leaves checkpoints alone.
-const SUPPORTED_WRITER_FEATURES: &[&str] = &[
-    "appendOnly",
-    "invariants",
-    "checkConstraints",
-    "changeDataFeed",
-    "generatedColumns",
-    "identityColumns",
-    "timestampNtz",
-    "deletionVectors",
-    "v2Checkpoint",
-    "vacuumProtocolCheck",
-    "checkpointProtection",
-];
-
-/// Refuses tables whose writer rules ODP does not follow: column mapping, invariants,
-/// check constraints, identity columns and unknown writer features.
-fn check_writable(state: &deltalake::table::state::DeltaTableState) -> Result<()> {
-    let unsupported =
-        |what: String| DeltaError::UnsupportedFeature(format!("writing to a table with {what}"));
-    let protocol = serde_json::to_value(TableReference::protocol(state))
-        .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
-    let metadata = serde_json::to_value(TableReference::metadata(state))
-        .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
-    let features = protocol
-        .get("writerFeatures")
-        .and_then(|f| f.as_array())
-        .map(|f| {
-            f.iter()
-                .filter_map(|v| v.as_str())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    if let Some(feature) = features
-        .iter()
-        .find(|f| !SUPPORTED_WRITER_FEATURES.contains(&f.as_str()))
-    {
-        return Err(unsupported(format!("the writer feature \"{feature}\"")));
-    }
-    let configuration = metadata.get("configuration").and_then(|c| c.as_object());
-    let setting = |key: &str| {
-        configuration
-            .and_then(|c| c.get(key))
-            .and_then(|v| v.as_str())
-    };
-    if setting("delta.columnMapping.mode").is_some_and(|m| m != "none") {
-        return Err(unsupported("column mapping".into()));
-    }
-    if configuration.is_some_and(|c| c.keys().any(|k| k.starts_with("delta.constraints."))) {
-        return Err(unsupported("CHECK constraints".into()));
-    }
-    let schema_string = metadata
-        .get("schemaString")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    if schema_string.contains("delta.invariants") {
-        return Err(unsupported("column invariants".into()));
-    }
-    if schema_string.contains("delta.identity.") {
-        return Err(unsupported("identity columns".into()));
-    }
-    Ok(())
-}
-
-/// The read snapshot a commit is checked against. delta-rs built without DataFusion
-/// refuses every table whose writer version implies features it cannot evaluate
-/// (invariants, constraints, generated columns); ODP enforces those rules itself
-/// ([`check_writable`], generated dates), so the commit sees the table's own protocol
-/// with the writer requirement that was checked here lifted.
-struct CheckedByOdp<'a> {
-    state: &'a deltalake::table::state::DeltaTableState,
-    protocol: deltalake::kernel::Protocol,
-}
-
-impl<'a> CheckedByOdp<'a> {
-    fn new(state: &'a deltalake::table::state::DeltaTableState) -> Result<CheckedByOdp<'a>> {
-        check_writable(state)?;
-        let mut protocol = serde_json::to_value(TableReference::protocol(state))
-            .map_err(|e| DeltaError::CorruptLog(e.to_string()))?;
-        let reader_version = protocol
-            .get("minReaderVersion")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(1);
-        if let Some(fields) = protocol.as_object_mut() {
-            // Reader version 3 (reader features) requires writer version 7 (features).
-            let writer_version = if reader_version >= 3 { 7 } else { 1 };
-            fields.insert("minWriterVersion".into(), writer_version.into());
-            if writer_version == 7 {
-                fields.insert("writerFeatures".into(), serde_json::json!([]));
-            } else {
-                fields.remove("writerFeatures");
-            }
-        }
-        let protocol = serde_json::from_value(protocol)
-            .map_err(|e| DeltaError::CorruptLog(format!("protocol: {e}")))?;
-        Ok(CheckedByOdp { state, protocol })
-    }
-}
-
-impl TableReference for CheckedByOdp<'_> {
-    fn config(&self) -> &delta_kernel::table_properties::TableProperties {
-        TableReference::config(self.state)
-    }
-
-    fn protocol(&self) -> &deltalake::kernel::Protocol {
-        &self.protocol
-    }
-
-    fn metadata(&self) -> &deltalake::kernel::Metadata {
-        TableReference::metadata(self.state)
-    }
-
-    fn eager_snapshot(&self) -> &deltalake::kernel::EagerSnapshot {
-        TableReference::eager_snapshot(self.state)
-    }
-}
-
 /// The generated date columns ODP can compute; a table with other generated columns
 /// cannot be written.
 fn generated_dates(schema: &DeltaSchema) -> Result<Vec<GeneratedDate>> {
@@ -838,47 +609,4 @@ fn generated_dates(schema: &DeltaSchema) -> Result<Vec<GeneratedDate>> {
         out.push(GeneratedDate { column: i, source });
     }
     Ok(out)
-}
-
-/// Classifies a write or commit error: a lost commit race is a serialization failure.
-fn write_error(location: &str, err: DeltaTableError) -> DeltaError {
-    match err {
-        DeltaTableError::Transaction { source } => match source {
-            TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_) => {
-                DeltaError::WriteConflict(source.to_string())
-            }
-            other => DeltaError::Storage(other.to_string()),
-        },
-        other => DeltaError::from_delta(location, other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn o(pairs: &[(&str, &str)]) -> Options {
-        Options::new(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())))
-    }
-
-    #[test]
-    fn write_options_parse() {
-        let w = WriteOptions::from_options(&o(&[])).unwrap();
-        assert_eq!(w.compression, Compression::ZSTD(ZstdLevel::default()));
-        assert_eq!(w.target_file_bytes, 128 * 1024 * 1024);
-        let w = WriteOptions::from_options(&o(&[
-            ("compression", "zstd:9"),
-            ("target_file_mb", "16"),
-            ("row_group_rows", "10000"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            w.compression,
-            Compression::ZSTD(ZstdLevel::try_new(9).unwrap())
-        );
-        assert_eq!(w.row_group_rows, 10_000);
-        assert_eq!(parse_compression("snappy"), Some(Compression::SNAPPY));
-        assert!(WriteOptions::from_options(&o(&[("compression", "brotli:99")])).is_err());
-        assert!(WriteOptions::from_options(&o(&[("target_file_mb", "0")])).is_err());
-    }
 }
