@@ -27,6 +27,7 @@ use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::types::PgType;
 use pgrx::pg_sys;
 
 /// One column of a foreign table as Postgres declares it.
@@ -46,6 +47,31 @@ pub struct PgColumn {
     pub options: Options,
 }
 
+impl PgColumn {
+    /// The column's type, or an error saying the source has `what` for it.
+    pub fn pg_type(&self, what: &str) -> Result<PgType> {
+        pgtype::pg_type_of(self.type_oid).ok_or_else(|| self.no_mapping(what))
+    }
+
+    /// The Arrow type `arrow_type` gives the column's type, or an error saying the
+    /// source has `what` for it.
+    pub fn arrow_type(
+        &self,
+        arrow_type: fn(&PgType) -> Option<DataType>,
+        what: &str,
+    ) -> Result<DataType> {
+        arrow_type(&self.pg_type(what)?).ok_or_else(|| self.no_mapping(what))
+    }
+
+    fn no_mapping(&self, what: &str) -> crate::error::OdpError {
+        crate::error::OdpError::ColumnType {
+            column: self.name.clone(),
+            pg_type: self.type_name.clone(),
+            source_type: what.to_string(),
+        }
+    }
+}
+
 /// Everything a source learns about the foreign table it serves.
 #[derive(Debug, Clone)]
 pub struct TableContext {
@@ -59,6 +85,27 @@ pub struct TableContext {
     pub table: Options,
     /// live (not dropped) columns in attribute order
     pub columns: Vec<PgColumn>,
+}
+
+impl TableContext {
+    /// The columns as (name, type, value of the column option `option`); an error
+    /// names a column whose type the source has `what` for.
+    pub fn declared_columns(
+        &self,
+        option: &str,
+        what: &str,
+    ) -> Result<Vec<(String, PgType, Option<String>)>> {
+        self.columns
+            .iter()
+            .map(|c| {
+                Ok((
+                    c.name.clone(),
+                    c.pg_type(what)?,
+                    c.options.get(option).map(str::to_string),
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Planner numbers a source provides.

@@ -4,7 +4,6 @@
 use crate::error::{OdpError, OrReport, Result};
 use crate::fdw::catalog::server_options;
 use crate::fdw::options::validate_for;
-use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
@@ -56,22 +55,7 @@ impl Source for GraphSource {
     fn open(table: &TableContext) -> Result<Self> {
         let server = ServerOptions::from_options(&table.server, &table.user)?;
         let options = TableOptions::from_options(&table.table)?;
-        let declared = table
-            .columns
-            .iter()
-            .map(|c| {
-                let pg = pg_type_of(c.type_oid).ok_or_else(|| OdpError::ColumnType {
-                    column: c.name.clone(),
-                    pg_type: c.type_name.clone(),
-                    source_type: "no graph mapping".into(),
-                })?;
-                Ok((
-                    c.name.clone(),
-                    pg,
-                    c.options.get("property").map(str::to_string),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let declared = table.declared_columns("property", "no graph mapping")?;
         let mut table = GraphTable::new(server, options, &declared)?;
         table.pushdown = GRAPH_PUSHDOWN.get();
         Ok(GraphSource { table })
@@ -125,14 +109,7 @@ struct GraphWriterAdapter(GraphWriter);
 
 impl SourceWriter for GraphWriterAdapter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType> {
-        pg_type_of(column.type_oid)
-            .as_ref()
-            .and_then(arrow_type)
-            .ok_or_else(|| OdpError::ColumnType {
-                column: column.name.clone(),
-                pg_type: column.type_name.clone(),
-                source_type: "no graph mapping".into(),
-            })
+        column.arrow_type(arrow_type, "no graph mapping")
     }
 
     fn write(&mut self, batch: &RecordBatch, _updated: bool) -> Result<()> {

@@ -1,8 +1,7 @@
 //! `redis_fdw`: Redis keys named by a key template, as rows.
 
-use crate::error::{OdpError, Result};
+use crate::error::Result;
 use crate::fdw::options::validate_for;
-use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
@@ -35,22 +34,7 @@ impl Source for RedisSource {
     fn open(table: &TableContext) -> Result<Self> {
         let server = ServerOptions::from_options(&table.server, &table.user)?;
         let options = TableOptions::from_options(&table.table)?;
-        let declared = table
-            .columns
-            .iter()
-            .map(|c| {
-                let pg = pg_type_of(c.type_oid).ok_or_else(|| OdpError::ColumnType {
-                    column: c.name.clone(),
-                    pg_type: c.type_name.clone(),
-                    source_type: "no Redis encoding".into(),
-                })?;
-                Ok((
-                    c.name.clone(),
-                    pg,
-                    c.options.get("field").map(str::to_string),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let declared = table.declared_columns("field", "no Redis encoding")?;
         Ok(RedisSource {
             table: RedisTable::new(server, options, &declared)?,
         })
@@ -120,14 +104,7 @@ struct RedisWriterAdapter(RedisWriter);
 
 impl SourceWriter for RedisWriterAdapter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType> {
-        pg_type_of(column.type_oid)
-            .as_ref()
-            .and_then(arrow_type)
-            .ok_or_else(|| OdpError::ColumnType {
-                column: column.name.clone(),
-                pg_type: column.type_name.clone(),
-                source_type: "no Redis encoding".into(),
-            })
+        column.arrow_type(arrow_type, "no Redis encoding")
     }
 
     fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
