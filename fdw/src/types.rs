@@ -4,6 +4,8 @@
 //! them to and from type OIDs in one place. Scans, quals, type checks and
 //! `IMPORT FOREIGN SCHEMA` all read the same mapping.
 
+use deltalake::arrow::datatypes::{DataType, TimeUnit};
+
 /// A Postgres type a foreign column may have.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PgType {
@@ -63,6 +65,27 @@ pub enum Family {
 }
 
 impl PgType {
+    /// The Arrow type values of a scalar type travel in when they come from a source
+    /// that stores them as text or in its own types (Redis, the graph): jsonb as JSON
+    /// text, timestamptz in UTC. `None` for numeric and arrays, which each source maps
+    /// itself.
+    pub fn text_source_arrow_type(&self) -> Option<DataType> {
+        Some(match self {
+            PgType::Bool => DataType::Boolean,
+            PgType::Int2 => DataType::Int16,
+            PgType::Int4 => DataType::Int32,
+            PgType::Int8 => DataType::Int64,
+            PgType::Float4 => DataType::Float32,
+            PgType::Float8 => DataType::Float64,
+            PgType::Text | PgType::Varchar | PgType::Jsonb => DataType::Utf8,
+            PgType::Date => DataType::Date32,
+            PgType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+            PgType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            PgType::Bytea => DataType::Binary,
+            PgType::Numeric | PgType::Array(_) => return None,
+        })
+    }
+
     /// The SQL spelling (`double precision`, `text[]`).
     pub fn sql(&self) -> String {
         match self {

@@ -40,31 +40,22 @@ const EXACT_F32_INT: i64 = 1 << 24;
 
 /// The Arrow type values of `pg` travel in; `None` for types without a mapping.
 pub fn arrow_type(pg: &PgType) -> Option<DataType> {
-    Some(match pg {
-        PgType::Bool => DataType::Boolean,
-        PgType::Int2 => DataType::Int16,
-        PgType::Int4 => DataType::Int32,
-        PgType::Int8 => DataType::Int64,
-        PgType::Float4 => DataType::Float32,
-        PgType::Float8 => DataType::Float64,
-        PgType::Text | PgType::Varchar | PgType::Jsonb => DataType::Utf8,
-        PgType::Date => DataType::Date32,
-        PgType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-        PgType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        PgType::Bytea => DataType::Binary,
+    match pg {
         PgType::Array(element) => match **element {
             PgType::Text
             | PgType::Varchar
             | PgType::Int8
             | PgType::Int4
             | PgType::Float8
-            | PgType::Bool => {
-                DataType::List(Arc::new(Field::new("item", arrow_type(element)?, true)))
-            }
-            _ => return None,
+            | PgType::Bool => Some(DataType::List(Arc::new(Field::new(
+                "item",
+                element.text_source_arrow_type()?,
+                true,
+            )))),
+            _ => None,
         },
-        PgType::Numeric => return None,
-    })
+        scalar => scalar.text_source_arrow_type(),
+    }
 }
 
 fn kind(value: &BoltType) -> &'static str {

@@ -30,23 +30,12 @@ use std::sync::Arc;
 
 /// The Arrow type values of `pg` travel in; `None` for types Redis tables cannot hold.
 pub fn arrow_type(pg: &PgType) -> Option<DataType> {
-    Some(match pg {
-        PgType::Bool => DataType::Boolean,
-        PgType::Int2 => DataType::Int16,
-        PgType::Int4 => DataType::Int32,
-        PgType::Int8 => DataType::Int64,
-        PgType::Float4 => DataType::Float32,
-        PgType::Float8 => DataType::Float64,
-        PgType::Text | PgType::Varchar | PgType::Jsonb => DataType::Utf8,
-        PgType::Date => DataType::Date32,
-        PgType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-        PgType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        PgType::Bytea => DataType::Binary,
-        PgType::Array(element) if matches!(**element, PgType::Text | PgType::Varchar) => {
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
-        }
-        PgType::Numeric | PgType::Array(_) => return None,
-    })
+    match pg {
+        PgType::Array(element) if matches!(**element, PgType::Text | PgType::Varchar) => Some(
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        ),
+        scalar => scalar.text_source_arrow_type(),
+    }
 }
 
 /// Where a stored value came from, for error messages.
