@@ -9,6 +9,7 @@ pub mod batch;
 pub mod delta;
 pub mod graph;
 pub mod health;
+pub mod lookup;
 pub mod numeric;
 pub mod options;
 pub mod redis;

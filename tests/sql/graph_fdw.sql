@@ -163,6 +163,41 @@ CREATE TEMP TABLE first_sync AS SELECT * FROM pg_temp.graph_counts();
 SELECT * FROM odp.graph_sync(since => :'since');
 SELECT (SELECT f FROM first_sync f) = (SELECT g FROM pg_temp.graph_counts() g) AS same_graph;
 
+-- a join from Delta transactions to a relationship table runs as a nested loop whose
+-- inner graph scan asks once per batch of outer keys (odp.lookup_batch_size), not once
+-- per outer row; the rows are the same as with one request per row, and as on heap
+SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_memoize = off; SET enable_material = off;
+CREATE FUNCTION pg_temp.batched_lookups(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE plan jsonb;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO plan;
+  RETURN jsonb_path_query_first(plan, 'strict $.**."Batched Lookups"') #>> '{}';
+END $$;
+SELECT count(*) AS outer_rows, count(DISTINCT user_id) AS outer_keys
+  FROM lake.transactions WHERE transaction_time >= :'since';
+EXPLAIN (COSTS OFF)
+SELECT t.transaction_id, p.product_id FROM lake.transactions t JOIN graph.purchased p ON p.user_id = t.user_id
+ WHERE t.transaction_time >= :'since';
+SELECT pg_temp.batched_lookups(format($$SELECT t.transaction_id, p.product_id FROM lake.transactions t
+  JOIN graph.purchased p ON p.user_id = t.user_id WHERE t.transaction_time >= %L$$, :'since')) AS one_request;
+SET odp.lookup_batch_size = 100;
+SELECT pg_temp.batched_lookups(format($$SELECT t.transaction_id, p.product_id FROM lake.transactions t
+  JOIN graph.purchased p ON p.user_id = t.user_id WHERE t.transaction_time >= %L$$, :'since')) AS batches_of_100;
+CREATE TEMP TABLE batched AS SELECT t.transaction_id, p.product_id, p.date FROM lake.transactions t
+  JOIN graph.purchased p ON p.user_id = t.user_id WHERE t.transaction_time >= :'since';
+SET odp.lookup_batch_size = 1;
+CREATE TEMP TABLE per_row AS SELECT t.transaction_id, p.product_id, p.date FROM lake.transactions t
+  JOIN graph.purchased p ON p.user_id = t.user_id WHERE t.transaction_time >= :'since';
+RESET odp.lookup_batch_size;
+RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_memoize; RESET enable_material;
+SELECT (SELECT count(*) FROM batched) AS joined_rows,
+       NOT EXISTS (SELECT * FROM batched EXCEPT ALL SELECT * FROM per_row)
+   AND NOT EXISTS (SELECT * FROM per_row EXCEPT ALL SELECT * FROM batched) AS same_as_per_row,
+       (SELECT count(*) FROM batched) = (SELECT count(*) FROM heap.transactions t
+          JOIN (SELECT DISTINCT user_id, product_id, transaction_time FROM heap.transactions
+                 WHERE transaction_time >= :'since') b ON b.user_id = t.user_id
+         WHERE t.transaction_time >= :'since') AS same_as_heap;
+
 -- values that do not fit their column, and servers that cannot be used, are clear errors
 CREATE FOREIGN TABLE pg_temp.wrong (name int) SERVER test_graph OPTIONS (label 'OdpTestUser');
 SELECT pg_temp.try($$SELECT * FROM pg_temp.wrong$$);

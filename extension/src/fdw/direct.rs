@@ -73,7 +73,7 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         if !state.source.deletes_without_reading(&shapes) {
             return false;
         }
-        let (quals, fdw_exprs) = plan_quals(&extracted);
+        let (quals, fdw_exprs) = plan_quals(root, result_relation, &extracted);
         let mut direct = ScanPlan::of(scan);
         direct.quals = quals;
         direct.direct_delete = Some(DirectDelete {

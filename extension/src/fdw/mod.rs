@@ -11,6 +11,7 @@ pub mod collation;
 pub mod datum;
 pub mod direct;
 pub mod import;
+pub mod lookahead;
 pub mod modify;
 pub mod options;
 pub mod pgtype;

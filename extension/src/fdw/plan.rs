@@ -3,11 +3,14 @@
 //! into `fdw_private` for the executor.
 
 use super::catalog::{list_ptrs, table_context};
-use super::quals::{datum_to_value, extract, ExtractedQual};
+use super::lookahead::OuterColumn;
+use super::pgtype::pg_type_of;
+use super::quals::{datum_to_value, extract, strip_relabel, ExtractedQual};
 use super::routine::in_current_context;
 use super::{Estimate, Source, TableContext};
 use crate::error::{OdpError, OrReport};
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::types::Family;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys};
 use serde::{Deserialize, Serialize};
@@ -32,6 +35,10 @@ pub(super) struct PlannedQual {
     /// the type of the value expression (0 for `IS [NOT] NULL`)
     pub(super) expr_type: u32,
     constant: Option<Value>,
+    /// for `column = outer.column` in a parameterized path over another foreign
+    /// table: where the value comes from, so the scan can batch its lookups
+    #[serde(default)]
+    pub(super) outer: Option<OuterColumn>,
 }
 
 impl PlannedQual {
@@ -50,11 +57,13 @@ impl PlannedQual {
 }
 
 /// The quals as the plan stores them, and the list of value expressions they index
-/// (the plan's `fdw_exprs`).
+/// (the plan's `fdw_exprs`); `relid` is the scanned relation.
 ///
 /// # Safety
-/// The quals' expressions must be valid planner expressions.
+/// The quals' expressions must be valid planner expressions of `root`.
 pub(super) unsafe fn plan_quals(
+    root: *mut pg_sys::PlannerInfo,
+    relid: u32,
     extracted: &[ExtractedQual],
 ) -> (Vec<PlannedQual>, *mut pg_sys::List) {
     let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
@@ -79,10 +88,53 @@ pub(super) unsafe fn plan_quals(
                 expr_index,
                 expr_type,
                 constant: q.constant.clone(),
+                outer: batchable_outer_column(root, relid, q),
             });
         }
     }
     (quals, fdw_exprs)
+}
+
+/// The outer column of `column = outer.column` when its lookups can be batched: an
+/// equality on integers or text (exact equality, see [`super::lookahead`]) whose value
+/// is a plain column of another foreign table of the same query level.
+unsafe fn batchable_outer_column(
+    root: *mut pg_sys::PlannerInfo,
+    relid: u32,
+    qual: &ExtractedQual,
+) -> Option<OuterColumn> {
+    if qual.op != Op::Eq || qual.constant.is_some() || qual.expr.is_null() {
+        return None;
+    }
+    // SAFETY: the expression and the planner's range table are valid during planning.
+    unsafe {
+        let node = strip_relabel(qual.expr as *mut pg_sys::Node);
+        if (*node).type_ != pg_sys::NodeTag::T_Var {
+            return None;
+        }
+        let var = node as *mut pg_sys::Var;
+        let varno = (*var).varno as u32;
+        if varno == relid
+            || (*var).varlevelsup != 0
+            || (*var).varattno <= 0
+            || varno as i32 >= (*root).simple_rel_array_size
+        {
+            return None;
+        }
+        let rte = *(*root).simple_rte_array.add(varno as usize);
+        let exact = matches!(
+            pg_type_of((*var).vartype).and_then(|t| t.family()),
+            Some(Family::Integer | Family::Text)
+        );
+        (exact
+            && !rte.is_null()
+            && (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
+            && (*rte).relkind as u8 == pg_sys::RELKIND_FOREIGN_TABLE)
+            .then_some(OuterColumn {
+                varno,
+                attnum: (*var).varattno,
+            })
+    }
 }
 
 /// Evaluates the plan's qual values (constants, parameters, outer columns) in
@@ -136,6 +188,10 @@ pub(super) struct ScanPlan {
     pub(super) row_ids: bool,
     /// the node runs a direct DELETE instead of a scan (see [`super::direct`])
     pub(super) direct_delete: Option<super::direct::DirectDelete>,
+    /// the scanned relation's range-table index at planning time (the final plan's
+    /// `scanrelid` may be offset from it)
+    #[serde(default)]
+    pub(super) planned_relid: u32,
 }
 
 impl ScanPlan {
@@ -425,7 +481,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         let relid = (*baserel).relid;
         let extracted = extract(root, relid, scan_clauses, &state.table.columns);
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
-        let (quals, fdw_exprs) = plan_quals(&extracted);
+        let (quals, fdw_exprs) = plan_quals(root, relid, &extracted);
 
         let columns = needed_columns(baserel, local_quals, &state.table);
         let limit = if scan_clauses.is_null() {
@@ -450,6 +506,15 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         };
         let mut explain = state.estimate.explain.clone();
         explain.extend(state.source.describe_plan(&described));
+        if let Some(q) = quals.iter().find(|q| q.outer.is_some()) {
+            explain.push((
+                "Batched Lookup".into(),
+                format!(
+                    "{} from the outer scan's rows, odp.lookup_batch_size keys per request",
+                    q.column
+                ),
+            ));
+        }
         let plan = ScanPlan {
             columns,
             quals,
@@ -457,6 +522,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             explain,
             row_ids: wants_row_ids(baserel),
             direct_delete: None,
+            planned_relid: relid,
         };
         pg_sys::make_foreignscan(
             tlist,

@@ -113,7 +113,7 @@ fn op_from_name(name: &str) -> Option<Op> {
 }
 
 /// Strips binary-compatible casts (`varchar` → `text`).
-unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+pub(super) unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     // SAFETY: node is a valid expression node; RelabelType's arg is one too.
     unsafe {
         while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {

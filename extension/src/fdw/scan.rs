@@ -3,26 +3,42 @@
 
 use super::catalog::{list_ptrs, table_context};
 use super::datum::{BatchColumn, TypedColumn};
+use super::lookahead::{self, BatchedLookup, LookupStep};
 use super::pgtype::pg_type_of;
 use super::plan::{evaluate_quals, ScanPlan};
 use super::routine::in_current_context;
 use super::{Source, SourceScan};
 use crate::error::{OdpError, OrReport};
-use odp_fdw::request::ScanRequest;
+use odp_fdw::batch::ScanBatch;
+use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::types::PgType;
+use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
 use std::ffi::CString;
 use std::os::raw::c_int;
 
+/// Where the rows of the current (re)scan come from.
+enum Running<S: Source> {
+    /// a scan of the source
+    Source(S::Scan),
+    /// rows a batched lookup already fetched (taken on first use)
+    Served(Option<ScanBatch>),
+}
+
 /// The executor's state of one foreign scan node.
 struct ScanState<S: Source> {
     relid: pg_sys::Oid,
+    /// the query's executor state and this scan's range-table index in it
+    estate: *mut pg_sys::EState,
+    scanrelid: u32,
+    /// set when the scan is the inner side of a nested loop over another ODP scan
+    lookup: Option<BatchedLookup>,
     /// opened at the first row, so a plain `EXPLAIN` never touches the source
     source: Option<S>,
     plan: ScanPlan,
     exprs: Vec<*mut pg_sys::ExprState>,
     targets: Vec<PgType>,
-    scan: Option<S::Scan>,
+    scan: Option<Running<S>>,
     batch: Option<(usize, Vec<BatchColumn>, Option<Vec<u64>>)>,
     row: usize,
     /// the scan returned its last row; only a rescan starts another
@@ -70,8 +86,14 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             8 * 1024,
             8 * 1024 * 1024,
         ));
+        let estate = (*node).ss.ps.state;
+        let scanrelid = (*plan).scan.scanrelid;
+        let lookup = batched_lookup(&plan_data, estate, scanrelid);
         let state = ScanState::<S> {
             relid: (*relation).rd_id,
+            estate,
+            scanrelid,
+            lookup,
             source: None,
             plan: plan_data,
             exprs,
@@ -87,18 +109,40 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
     }
 }
 
+/// Batching for the first qual whose value is another ODP scan's column, when the
+/// scan returns that qual's column (to bucket the answer) and no row identities.
+fn batched_lookup(
+    plan: &ScanPlan,
+    estate: *mut pg_sys::EState,
+    scanrelid: u32,
+) -> Option<BatchedLookup> {
+    if plan.row_ids {
+        return None;
+    }
+    let offset = scanrelid.checked_sub(plan.planned_relid)?;
+    plan.quals.iter().enumerate().find_map(|(i, q)| {
+        let outer = q.outer?;
+        let key_column = plan
+            .columns
+            .iter()
+            .position(|(name, _)| *name == q.column)?;
+        Some(BatchedLookup::start(estate, outer, offset, i, key_column))
+    })
+}
+
 impl<S: Source> ScanState<S> {
-    /// Evaluates the qual values (constants, parameters, outer columns) for this (re)scan.
-    unsafe fn request(&self, node: *mut pg_sys::ForeignScanState) -> ScanRequest {
+    /// Evaluates the qual values (constants, parameters, outer columns) for this
+    /// (re)scan, one entry per planned qual.
+    unsafe fn evaluate(&self, node: *mut pg_sys::ForeignScanState) -> Vec<Option<Qual>> {
         // SAFETY: exprs are this node's initialised fdw_exprs; econtext is its context.
-        let quals =
-            unsafe { evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext) }
-                .into_iter()
-                .flatten()
-                .collect();
+        unsafe { evaluate_quals(&self.plan.quals, &self.exprs, (*node).ss.ps.ps_ExprContext) }
+    }
+
+    /// The request for evaluated quals.
+    fn request(&self, quals: Vec<Option<Qual>>) -> ScanRequest {
         ScanRequest {
             columns: self.plan.columns.iter().map(|(n, _)| n.clone()).collect(),
-            quals,
+            quals: quals.into_iter().flatten().collect(),
             limit: self.plan.limit,
             row_ids: self.plan.row_ids,
             runtime_quals: Vec::new(),
@@ -112,14 +156,60 @@ impl<S: Source> ScanState<S> {
             .get_or_insert_with(|| S::open(&table_context(relid)).or_report())
     }
 
+    /// Starts the rows of this (re)scan: a source scan, or rows of a batched lookup.
+    unsafe fn start(&mut self, node: *mut pg_sys::ForeignScanState) -> Running<S> {
+        // SAFETY: node is this state's scan node.
+        let quals = unsafe { self.evaluate(node) };
+        let step = match self.lookup.as_mut() {
+            Some(lookup) => lookup
+                .step(&quals)
+                .unwrap_or_else(|e| OdpError::Unsupported(e).report()),
+            None => LookupStep::Single,
+        };
+        match step {
+            LookupStep::Single => {
+                let request = self.request(quals);
+                Running::Source(self.source().begin_scan(&request).or_report())
+            }
+            LookupStep::Serve(rows) => Running::Served(Some(rows)),
+            LookupStep::Fetch(keys) => {
+                let lookup = self.lookup.as_ref().expect("a fetch comes from the lookup");
+                let mut quals = quals;
+                quals[lookup.qual] = Some(Qual {
+                    column: self.plan.quals[lookup.qual].column.clone(),
+                    op: Op::In,
+                    value: Value::List(keys.iter().map(|k| k.to_value()).collect()),
+                });
+                let request = self.request(quals);
+                let mut scan = self.source().begin_scan(&request).or_report();
+                let mut batches = Vec::new();
+                while let Some(batch) = scan.next_batch().or_report() {
+                    pgrx::check_for_interrupts!();
+                    batches.push(batch);
+                }
+                self.record(scan.explain());
+                let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
+                let rows = lookup
+                    .answer(&keys, batches)
+                    .unwrap_or_else(|e| OdpError::Unsupported(e).report());
+                Running::Served(Some(rows))
+            }
+        }
+    }
+
+    /// Counts one source scan in the metrics and the node's EXPLAIN ANALYZE totals.
+    fn record(&mut self, lines: Vec<(String, String)>) {
+        crate::api::metrics::record(&lines);
+        crate::api::metrics::increment("scans");
+        merge_totals(&mut self.totals, lines);
+    }
+
     fn finish_scan(&mut self) {
-        if let Some(scan) = self.scan.take() {
-            let lines = scan.explain();
-            crate::api::metrics::record(&lines);
-            crate::api::metrics::increment("scans");
-            merge_totals(&mut self.totals, lines);
+        if let Some(Running::Source(scan)) = self.scan.take() {
+            self.record(scan.explain());
         }
         self.batch = None;
+        lookahead::withdraw(self.estate, self.scanrelid);
     }
 }
 
@@ -149,9 +239,8 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
         }
         if state.scan.is_none() {
             super::xact::ensure_unchanged(state.relid).or_report();
-            let request = state.request(node);
-            let scan = state.source().begin_scan(&request).or_report();
-            state.scan = Some(scan);
+            let running = state.start(node);
+            state.scan = Some(running);
         }
         loop {
             if let Some((rows, columns, row_ids)) = &state.batch {
@@ -164,14 +253,19 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                     return slot;
                 }
             }
-            let scan = state.scan.as_mut().expect("started above");
-            match scan.next_batch().or_report() {
+            let next = match state.scan.as_mut().expect("started above") {
+                Running::Source(scan) => scan.next_batch().or_report(),
+                Running::Served(rows) => rows.take(),
+            };
+            match next {
                 None => {
                     state.finish_scan();
                     state.done = true;
                     return pg_sys::ExecClearTuple(slot);
                 }
                 Some(batch) => {
+                    let attnums = state.plan.columns.iter().map(|(_, a)| *a);
+                    lookahead::publish(state.estate, state.scanrelid, attnums, &batch);
                     state.batch = None;
                     state.batch_context.reset();
                     let targets = &state.targets;
@@ -286,8 +380,11 @@ pub(super) unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
         }
         if (*es).analyze {
             let mut totals = state.totals.clone();
-            if let Some(scan) = &state.scan {
+            if let Some(Running::Source(scan)) = &state.scan {
                 merge_totals(&mut totals, scan.explain());
+            }
+            if let Some(lookup) = &state.lookup {
+                totals.extend(lookup.explain());
             }
             for (key, value) in &totals {
                 explain_text(es, key, value);

@@ -122,6 +122,7 @@ unsafe extern "C-unwind" fn xact_callback(
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
             odp_fdw::rowid::forget_all();
+            super::lookahead::forget_all();
             crate::sources::abandon_shared();
         }
         _ => {}
