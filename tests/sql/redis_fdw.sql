@@ -173,7 +173,7 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER pg_temp_rs OPTIONS (password 'wrong'
 SELECT pg_temp.try($$SELECT * FROM pg_temp.typed WHERE id = 1$$) LIKE '28000:%' AS auth_refused;
 DROP USER MAPPING FOR CURRENT_USER SERVER pg_temp_rs;
 
--- the seed's feature table: a join from users looks features up by key, per user
+-- the seed's feature table: a join from users looks features up by key, a batch of users per request
 EXPLAIN (COSTS OFF) SELECT u.name, f.purchase_count
   FROM lake.users u JOIN features.user_features f USING (user_id) WHERE u.created_date = '2025-06-01';
 -- the batch pipeline equals the same aggregation written independently over heap tables
