@@ -75,14 +75,14 @@ start_graph() {
   graph_ready && return 0
   local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
   rm -rf "$dir"; mkdir -p "$dir"
-  nohup "$home/jre/bin/java" -Xms256m -Xmx1g -Duser.timezone=UTC -cp "$home/jars/*" \
+  # (from $dir: the server writes its log/ directory into the working directory)
+  (cd "$dir" && nohup "$home/jre/bin/java" -Xms256m -Xmx1g -Duser.timezone=UTC -cp "$home/jars/*" \
     -Darcadedb.server.rootPath="$dir" -Darcadedb.server.databaseDirectory="$dir/databases" \
     -Darcadedb.server.rootPassword="$ODP_GRAPH_PASSWORD" -Darcadedb.server.defaultDatabases='odp[root]' \
     -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \
     -Darcadedb.server.plugins='Bolt:com.arcadedb.bolt.BoltProtocolPlugin' \
     -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$ODP_BOLT_PORT" \
-    com.arcadedb.server.ArcadeDBServer >"$ODP_RUN/graph.log" 2>&1 &
-  echo $! >"$ODP_RUN/graph.pid"
+    com.arcadedb.server.ArcadeDBServer >"$ODP_RUN/graph.log" 2>&1 & echo $! >"$ODP_RUN/graph.pid")
   wait_for graph graph_ready
   wait_for bolt bash -c "exec 3<>/dev/tcp/127.0.0.1/$ODP_BOLT_PORT"
 }

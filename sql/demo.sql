@@ -21,3 +21,14 @@ SELECT * FROM lake.transactions WHERE transaction_id = 't0000004242';
 
 \echo '== the same table through the S3-compatible store'
 SELECT count(*) FROM s3lake.transactions WHERE txn_date = '2026-06-01';
+
+\echo '== product images in the object store (object_fdw), joined to the Delta products'
+SELECT p.product_id, p.name, i.size, i.content_type, i.metadata ->> 'category' AS tagged_category
+  FROM lake.products p
+  JOIN objects.product_images i ON i.key = 'images/products/' || p.product_id || '.jpg'
+ WHERE p.category = 'music' ORDER BY p.product_id LIMIT 5;
+\echo '== the users who have a profile image: a listing under images/users/, no content read'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM objects.user_images WHERE key LIKE 'images/users/u00001%';
+\echo '== a presigned URL a browser can fetch without credentials'
+SELECT odp.presign('objects', 'images/products/p000001.jpg', interval '10 minutes') ~ 'X-Amz-Signature=' AS signed;

@@ -78,6 +78,23 @@ CREATE FOREIGN TABLE graph.purchased (user_id text, product_id text, date timest
     SERVER graph OPTIONS (type 'PURCHASED', start_label 'User', start_key 'user_id',
                           end_label 'Product', end_key 'product_id', merge_on 'date');
 
+-- the seed's object store: product and user images, documents (object_fdw)
+DROP SERVER IF EXISTS objects CASCADE;
+CREATE SERVER objects FOREIGN DATA WRAPPER object_fdw
+    OPTIONS (root 's3://odp-objects', endpoint :'s3_endpoint', allow_http 'true', path_style 'true');
+CREATE USER MAPPING FOR PUBLIC SERVER objects OPTIONS (access_key_id 'odp', secret_access_key 'odp');
+DROP SCHEMA IF EXISTS objects CASCADE;
+CREATE SCHEMA objects;
+CREATE FOREIGN TABLE objects.product_images (
+    key text, size bigint, etag text, last_modified timestamptz, content_type text, metadata jsonb, content bytea
+) SERVER objects OPTIONS (prefix 'images/products/', estimated_objects '100');
+CREATE FOREIGN TABLE objects.user_images (
+    key text, size bigint, etag text, last_modified timestamptz, content_type text, metadata jsonb, content bytea
+) SERVER objects OPTIONS (prefix 'images/users/', estimated_objects '100');
+CREATE FOREIGN TABLE objects.documents (
+    key text, size bigint, etag text, last_modified timestamptz, content_type text, metadata jsonb, content bytea
+) SERVER objects OPTIONS (prefix 'documents/', estimated_objects '10');
+
 DROP SCHEMA IF EXISTS heap CASCADE;
 CREATE SCHEMA heap;
 CREATE TABLE heap.users (LIKE lake.users);

@@ -11,7 +11,8 @@ for sql in sql/*.sql; do
   name=$(basename "$sql" .sql)
   psql -X -a -q -v lake_root="$ODP_DATA/lake-${ODP_SEED_SCALE:-0.01}" \
     -v redis_url="redis://127.0.0.1:$ODP_REDIS_PORT" -v redis_port="$ODP_REDIS_PORT" \
-    -v bolt_url="bolt://127.0.0.1:$ODP_BOLT_PORT" -v graph_password="$ODP_GRAPH_PASSWORD" <"$sql" >"results/$name.out" 2>&1
+    -v bolt_url="bolt://127.0.0.1:$ODP_BOLT_PORT" -v graph_password="$ODP_GRAPH_PASSWORD" \
+    -v s3_endpoint="http://127.0.0.1:$ODP_S3_PORT" <"$sql" >"results/$name.out" 2>&1
   if [ "${ODP_ACCEPT:-0}" = 1 ]; then cp "results/$name.out" "expected/$name.out"; fi
   if diff -u "expected/$name.out" "results/$name.out" >"results/$name.diff"; then
     echo "ok   sql/$name"

@@ -2,6 +2,7 @@
 
 use odp_fdw::delta::DeltaError;
 use odp_fdw::graph::GraphError;
+use odp_fdw::objects::ObjectError;
 use odp_fdw::options::OptionError;
 use odp_fdw::redis::RedisError;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -23,6 +24,9 @@ pub enum OdpError {
     /// the graph adapter failed
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// the object-store adapter failed
+    #[error(transparent)]
+    Objects(#[from] ObjectError),
     /// a foreign table column does not fit the source's column
     #[error("column \"{column}\" has type {pg_type}, but the source column is {source_type}")]
     ColumnType {
@@ -123,6 +127,28 @@ impl OdpError {
                 GraphError::MissingEnds(_) => ERRCODE_FOREIGN_KEY_VIOLATION,
                 GraphError::Moved(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
+            },
+            OdpError::Objects(e) => match e {
+                ObjectError::InvalidOption(e) => option(e),
+                ObjectError::BadRoot { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                ObjectError::RootPrivilege | ObjectError::Denied(_) => {
+                    ERRCODE_INSUFFICIENT_PRIVILEGE
+                }
+                ObjectError::BadKey { .. }
+                | ObjectError::OutsidePrefix { .. }
+                | ObjectError::BadValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+                ObjectError::Column { .. } => ERRCODE_DATATYPE_MISMATCH,
+                ObjectError::Connect { .. } => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                ObjectError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
+                ObjectError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                ObjectError::AlreadyExists(_) => ERRCODE_UNIQUE_VIOLATION,
+                ObjectError::Changed(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+                ObjectError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                ObjectError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                ObjectError::Store { .. } => ERRCODE_FDW_ERROR,
+                ObjectError::BadFile { .. } => ERRCODE_DATA_CORRUPTED,
+                ObjectError::RowId(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                ObjectError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod health;
 pub mod lookup;
 pub mod numeric;
+pub mod objects;
 pub mod options;
 pub mod redis;
 pub mod request;

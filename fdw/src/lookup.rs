@@ -8,10 +8,10 @@
 //! return for that key, and Postgres still re-checks every qual on them.
 
 use crate::arrow::array::{
-    Array, ArrayRef, AsArray, Int16Array, Int32Array, Int64Array, LargeStringArray, StringArray,
-    StringViewArray,
+    Array, ArrayRef, AsArray, Int16Array, Int32Array, Int64Array, Int8Array, LargeStringArray,
+    StringArray, StringViewArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
-use crate::arrow::compute::interleave;
+use crate::arrow::compute::take;
 use crate::batch::{ColumnData, ScanBatch};
 use crate::value::Value;
 use std::collections::{HashMap, HashSet};
@@ -45,40 +45,62 @@ impl LookupKey {
     }
 }
 
-/// The key of each row of a column (`None` for NULL or an unsupported type).
-pub fn column_keys(column: &ColumnData, rows: usize) -> Vec<Option<LookupKey>> {
+/// The key of each row of a column (`None` for NULL), or `None` for a column type
+/// without exact keys.
+pub fn column_keys(column: &ColumnData, rows: usize) -> Option<Vec<Option<LookupKey>>> {
     match column {
-        ColumnData::Constant(value) => vec![LookupKey::of_value(value); rows],
+        ColumnData::Constant(Value::Null) => Some(vec![None; rows]),
+        ColumnData::Constant(value) => Some(vec![Some(LookupKey::of_value(value)?); rows]),
         ColumnData::Array(array) => array_keys(array),
     }
 }
 
-fn array_keys(array: &ArrayRef) -> Vec<Option<LookupKey>> {
+fn array_keys(array: &ArrayRef) -> Option<Vec<Option<LookupKey>>> {
     fn collect<T>(
         len: usize,
         valid: impl Fn(usize) -> bool,
         get: impl Fn(usize) -> T,
-        key: impl Fn(T) -> LookupKey,
+        key: impl Fn(T) -> Option<LookupKey>,
     ) -> Vec<Option<LookupKey>> {
-        (0..len).map(|i| valid(i).then(|| key(get(i)))).collect()
+        (0..len)
+            .map(|i| if valid(i) { key(get(i)) } else { None })
+            .collect()
     }
     let len = array.len();
     let valid = |i| array.is_valid(i);
+    let int = |v: i64| Some(LookupKey::Int(v));
+    let text = |v: &str| Some(LookupKey::Text(v.to_string()));
     let any = array.as_any();
-    if let Some(a) = any.downcast_ref::<Int64Array>() {
-        collect(len, valid, |i| a.value(i), LookupKey::Int)
+    Some(if let Some(a) = any.downcast_ref::<Int64Array>() {
+        collect(len, valid, |i| a.value(i), int)
     } else if let Some(a) = any.downcast_ref::<Int32Array>() {
-        collect(len, valid, |i| a.value(i) as i64, LookupKey::Int)
+        collect(len, valid, |i| a.value(i) as i64, int)
     } else if let Some(a) = any.downcast_ref::<Int16Array>() {
-        collect(len, valid, |i| a.value(i) as i64, LookupKey::Int)
+        collect(len, valid, |i| a.value(i) as i64, int)
+    } else if let Some(a) = any.downcast_ref::<Int8Array>() {
+        collect(len, valid, |i| a.value(i) as i64, int)
+    } else if let Some(a) = any.downcast_ref::<UInt8Array>() {
+        collect(len, valid, |i| a.value(i) as i64, int)
+    } else if let Some(a) = any.downcast_ref::<UInt16Array>() {
+        collect(len, valid, |i| a.value(i) as i64, int)
+    } else if let Some(a) = any.downcast_ref::<UInt32Array>() {
+        collect(len, valid, |i| a.value(i) as i64, int)
+    } else if let Some(a) = any.downcast_ref::<UInt64Array>() {
+        // values past i64::MAX equal no Postgres integer: such rows match no key
+        collect(
+            len,
+            valid,
+            |i| a.value(i),
+            |v| i64::try_from(v).ok().map(LookupKey::Int),
+        )
     } else if let Some(a) = any.downcast_ref::<StringArray>() {
-        collect(len, valid, |i| a.value(i).to_string(), LookupKey::Text)
+        collect(len, valid, |i| a.value(i), text)
     } else if let Some(a) = any.downcast_ref::<LargeStringArray>() {
-        collect(len, valid, |i| a.value(i).to_string(), LookupKey::Text)
+        collect(len, valid, |i| a.value(i), text)
     } else if let Some(a) = any.downcast_ref::<StringViewArray>() {
-        collect(len, valid, |i| a.value(i).to_string(), LookupKey::Text)
+        collect(len, valid, |i| a.value(i), text)
     } else if let Some(dictionary) = array.as_any_dictionary_opt() {
-        let values = array_keys(dictionary.values());
+        let values = array_keys(dictionary.values())?;
         dictionary
             .normalized_keys()
             .into_iter()
@@ -92,8 +114,8 @@ fn array_keys(array: &ArrayRef) -> Vec<Option<LookupKey>> {
             })
             .collect()
     } else {
-        vec![None; len]
-    }
+        return None;
+    })
 }
 
 /// The keys to ask for next: `wanted` first, then the distinct keys that follow it in
@@ -125,11 +147,12 @@ pub fn next_keys(
     Some((start, keys))
 }
 
-/// The rows a source returned for a batch of keys, bucketed by key.
+/// The rows a source returned for a batch of keys, bucketed by key. Only rows of the
+/// keys asked for are kept.
 #[derive(Debug, Default)]
 pub struct LookupAnswer {
     batches: Vec<ScanBatch>,
-    rows_of: HashMap<LookupKey, Vec<(usize, usize)>>,
+    rows_of: HashMap<LookupKey, Vec<(usize, u32)>>,
     asked: HashSet<LookupKey>,
 }
 
@@ -143,76 +166,76 @@ impl LookupAnswer {
     }
 
     /// Adds a batch of the source's answer; `key_column` is the position of the key
-    /// column in the batch. Rows whose key was not asked for are dropped.
-    pub fn add(&mut self, batch: ScanBatch, key_column: usize) {
-        let index = self.batches.len();
-        let keys = column_keys(&batch.columns[key_column], batch.num_rows);
-        for (row, key) in keys.into_iter().enumerate() {
-            if let Some(key) = key.filter(|k| self.asked.contains(k)) {
-                self.rows_of.entry(key).or_default().push((index, row));
-            }
+    /// column in the batch. Fails when that column's type has no exact keys (the
+    /// caller then scans key by key).
+    pub fn add(&mut self, batch: ScanBatch, key_column: usize) -> Result<(), String> {
+        let keys = column_keys(&batch.columns[key_column], batch.num_rows)
+            .ok_or_else(|| "the key column's type has no exact keys".to_string())?;
+        let kept: Vec<(u32, LookupKey)> = keys
+            .into_iter()
+            .enumerate()
+            .filter_map(|(row, key)| Some((row as u32, key.filter(|k| self.asked.contains(k))?)))
+            .collect();
+        if kept.is_empty() {
+            return Ok(());
         }
-        self.batches.push(batch);
+        let rows: Vec<u32> = kept.iter().map(|(row, _)| *row).collect();
+        let index = self.batches.len();
+        self.batches.push(take_rows(&batch, &rows)?);
+        for (position, (_, key)) in kept.into_iter().enumerate() {
+            self.rows_of
+                .entry(key)
+                .or_default()
+                .push((index, position as u32));
+        }
+        Ok(())
     }
 
-    /// The rows for `key` as one batch (empty when the key has none), or `None` when
-    /// the key was not asked for.
-    pub fn rows(&self, key: &LookupKey) -> Option<Result<ScanBatch, String>> {
+    /// The keys this answer covers.
+    pub fn covers(&self, key: &LookupKey) -> bool {
+        self.asked.contains(key)
+    }
+
+    /// The rows for `key`, one batch per source batch that holds some (none when the
+    /// key has no rows), or `None` when the key was not asked for.
+    pub fn rows(&self, key: &LookupKey) -> Option<Result<Vec<ScanBatch>, String>> {
         if !self.asked.contains(key) {
             return None;
         }
-        let rows = self.rows_of.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        Some(self.gather(rows))
-    }
-
-    fn gather(&self, rows: &[(usize, usize)]) -> Result<ScanBatch, String> {
-        let width = self.batches.first().map_or(0, |b| b.columns.len());
-        let columns = (0..width)
-            .map(|c| self.gather_column(c, rows))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ScanBatch {
-            num_rows: rows.len(),
-            columns,
-            row_ids: None,
-        })
-    }
-
-    fn gather_column(&self, column: usize, rows: &[(usize, usize)]) -> Result<ColumnData, String> {
-        let constants: Vec<&Value> = rows
-            .iter()
-            .filter_map(|(b, _)| match &self.batches[*b].columns[column] {
-                ColumnData::Constant(v) => Some(v),
-                ColumnData::Array(_) => None,
-            })
-            .collect();
-        if constants.len() == rows.len() {
-            if let Some(first) = constants.first() {
-                if constants.iter().all(|v| v == first) {
-                    return Ok(ColumnData::Constant((*first).clone()));
-                }
+        let mut by_batch: Vec<(usize, Vec<u32>)> = Vec::new();
+        for (batch, row) in self.rows_of.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+            match by_batch.last_mut() {
+                Some((b, rows)) if b == batch => rows.push(*row),
+                _ => by_batch.push((*batch, vec![*row])),
             }
         }
-        let arrays = self
-            .batches
-            .iter()
-            .map(|b| match &b.columns[column] {
-                ColumnData::Array(a) => Ok(a.clone()),
-                ColumnData::Constant(v) => Err(format!(
-                    "a batched lookup mixing constant {} with arrays",
-                    v.display()
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>();
-        let arrays = match arrays {
-            Ok(arrays) => arrays,
-            Err(_) if rows.is_empty() => return Ok(ColumnData::Constant(Value::Null)),
-            Err(e) => return Err(e),
-        };
-        let refs: Vec<&dyn Array> = arrays.iter().map(|a| a.as_ref()).collect();
-        interleave(&refs, rows)
-            .map(ColumnData::Array)
-            .map_err(|e| e.to_string())
+        Some(
+            by_batch
+                .into_iter()
+                .map(|(batch, rows)| take_rows(&self.batches[batch], &rows))
+                .collect(),
+        )
     }
+}
+
+/// The rows `rows` of a batch (constant columns stay constant).
+fn take_rows(batch: &ScanBatch, rows: &[u32]) -> Result<ScanBatch, String> {
+    let indices = UInt32Array::from(rows.to_vec());
+    let columns = batch
+        .columns
+        .iter()
+        .map(|column| match column {
+            ColumnData::Constant(v) => Ok(ColumnData::Constant(v.clone())),
+            ColumnData::Array(a) => take(a.as_ref(), &indices, None)
+                .map(ColumnData::Array)
+                .map_err(|e| e.to_string()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ScanBatch {
+        num_rows: rows.len(),
+        columns,
+        row_ids: None,
+    })
 }
 
 #[cfg(test)]
@@ -246,26 +269,33 @@ mod tests {
     }
 
     #[test]
-    fn answer_buckets_rows_by_key_and_knows_keys_without_rows() {
-        let keys: ArrayRef = Arc::new(StringArray::from(vec![
-            Some("a"),
-            Some("b"),
-            Some("a"),
-            None,
-        ]));
-        let qty: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3, 4]));
+    fn answer_buckets_rows_by_key_per_source_batch() {
+        let batch = |keys: Vec<Option<&str>>, qty: Vec<i32>, day: &str| ScanBatch {
+            num_rows: keys.len(),
+            columns: vec![
+                ColumnData::Array(Arc::new(StringArray::from(keys))),
+                ColumnData::Array(Arc::new(Int32Array::from(qty))),
+                ColumnData::Constant(Value::Text(day.into())),
+            ],
+            row_ids: None,
+        };
         let mut answer = LookupAnswer::new(&[text("a"), text("c")]);
-        answer.add(
-            ScanBatch {
-                num_rows: 4,
-                columns: vec![ColumnData::Array(keys), ColumnData::Array(qty)],
-                row_ids: None,
-            },
-            0,
-        );
+        answer
+            .add(
+                batch(
+                    vec![Some("a"), Some("b"), Some("a"), None],
+                    vec![1, 2, 3, 4],
+                    "d1",
+                ),
+                0,
+            )
+            .unwrap();
+        answer
+            .add(batch(vec![Some("a")], vec![5], "d2"), 0)
+            .unwrap();
         let a = answer.rows(&text("a")).unwrap().unwrap();
-        assert_eq!(a.num_rows, 2);
-        let ColumnData::Array(q) = &a.columns[1] else {
+        assert_eq!(a.len(), 2, "one batch per source batch");
+        let ColumnData::Array(q) = &a[0].columns[1] else {
             panic!("array expected")
         };
         assert_eq!(
@@ -273,16 +303,32 @@ mod tests {
                 .values(),
             &[1, 3]
         );
-        assert_eq!(answer.rows(&text("c")).unwrap().unwrap().num_rows, 0);
+        assert!(matches!(&a[1].columns[2], ColumnData::Constant(Value::Text(d)) if d == "d2"));
+        assert!(answer.rows(&text("c")).unwrap().unwrap().is_empty());
         assert!(answer.rows(&text("b")).is_none(), "b was not asked for");
     }
 
     #[test]
+    fn key_types_without_exact_keys_are_refused() {
+        let floats: ArrayRef = Arc::new(crate::arrow::array::Float64Array::from(vec![1.0]));
+        let mut answer = LookupAnswer::new(&[LookupKey::Int(1)]);
+        let batch = ScanBatch {
+            num_rows: 1,
+            columns: vec![ColumnData::Array(floats)],
+            row_ids: None,
+        };
+        assert!(answer.add(batch, 0).is_err());
+    }
+
+    #[test]
     fn integer_widths_give_the_same_key() {
-        let a: ArrayRef = Arc::new(Int16Array::from(vec![7]));
+        let a: ArrayRef = Arc::new(Int8Array::from(vec![7]));
         let b: ArrayRef = Arc::new(Int64Array::from(vec![7]));
         assert_eq!(array_keys(&a), array_keys(&b));
-        assert_eq!(LookupKey::of_value(&Value::Int(7)), array_keys(&a)[0]);
+        assert_eq!(
+            LookupKey::of_value(&Value::Int(7)),
+            array_keys(&a).unwrap()[0]
+        );
         assert_eq!(LookupKey::of_value(&Value::Float(7.0)), None);
     }
 }

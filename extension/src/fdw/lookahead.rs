@@ -110,7 +110,7 @@ fn published_keys(
     PUBLISHED.with_borrow(|p| {
         let published = p.get(&(estate as usize, rti))?;
         let (_, column) = published.columns.iter().find(|(a, _)| *a == attnum)?;
-        Some((published.generation, column_keys(column, published.rows)))
+        Some((published.generation, column_keys(column, published.rows)?))
     })
 }
 
@@ -142,7 +142,7 @@ pub(super) struct BatchedLookup {
 /// What a (re)scan of a batched inner scan does.
 pub(super) enum LookupStep {
     /// the rows for this key are in the current answer
-    Serve(ScanBatch),
+    Serve(Vec<ScanBatch>),
     /// ask the source for these keys, then [`BatchedLookup::answer`]
     Fetch(Vec<LookupKey>),
     /// no batch to draw keys from: a plain single-key scan
@@ -218,22 +218,28 @@ impl BatchedLookup {
         }
     }
 
-    /// Stores the source's answer to a [`LookupStep::Fetch`] and returns the rows for
-    /// `key` (the first of the keys asked for).
-    pub(super) fn answer(
-        &mut self,
-        keys: &[LookupKey],
-        batches: Vec<ScanBatch>,
-    ) -> Result<ScanBatch, String> {
-        let mut answer = LookupAnswer::new(keys);
-        for batch in batches {
-            answer.add(batch, self.key_column);
-        }
+    /// Starts the answer to a [`LookupStep::Fetch`] of `keys`.
+    pub(super) fn start_answer(&mut self, keys: &[LookupKey]) {
         self.requests += 1;
         self.keys += keys.len() as u64;
-        let rows = answer.rows(&keys[0]).unwrap_or_else(|| Ok(empty_batch()));
-        self.answer = Some(answer);
-        rows
+        self.answer = Some(LookupAnswer::new(keys));
+    }
+
+    /// Adds a batch of the source's answer; an error means the key column has no exact
+    /// keys (batching is then off for good).
+    pub(super) fn add(&mut self, batch: ScanBatch) -> Result<(), String> {
+        let answer = self.answer.as_mut().expect("an answer was started");
+        answer
+            .add(batch, self.key_column)
+            .inspect_err(|_| self.answer = None)
+    }
+
+    /// The rows for `key` in the answer just completed.
+    pub(super) fn rows(&self, key: &LookupKey) -> Result<Vec<ScanBatch>, String> {
+        match self.answer.as_ref().and_then(|a| a.rows(key)) {
+            Some(rows) => rows,
+            None => Ok(Vec::new()),
+        }
     }
 
     fn context(&self, quals: &[Option<Qual>]) -> Vec<Option<Qual>> {
@@ -254,13 +260,5 @@ impl BatchedLookup {
                 self.requests, self.keys, self.served, self.singles
             ),
         )]
-    }
-}
-
-fn empty_batch() -> ScanBatch {
-    ScanBatch {
-        num_rows: 0,
-        columns: Vec::new(),
-        row_ids: None,
     }
 }

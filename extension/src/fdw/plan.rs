@@ -91,6 +91,19 @@ pub(super) unsafe fn plan_quals(
                 outer: batchable_outer_column(root, relid, q),
             });
         }
+        // Batching serves a batch of outer rows from one answer, so every other value
+        // must be the same for all of them: with a second outer column, scan per row.
+        let outer_values = extracted
+            .iter()
+            .filter(|q| {
+                q.constant.is_none()
+                    && !q.expr.is_null()
+                    && !pg_sys::bms_is_empty(pg_sys::pull_varnos(root, q.expr as *mut pg_sys::Node))
+            })
+            .count();
+        if outer_values > 1 {
+            quals.iter_mut().for_each(|q| q.outer = None);
+        }
     }
     (quals, fdw_exprs)
 }

@@ -10,10 +10,12 @@ use super::routine::in_current_context;
 use super::{Source, SourceScan};
 use crate::error::{OdpError, OrReport};
 use odp_fdw::batch::ScanBatch;
+use odp_fdw::lookup::LookupKey;
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::raw::c_int;
 
@@ -21,8 +23,8 @@ use std::os::raw::c_int;
 enum Running<S: Source> {
     /// a scan of the source
     Source(S::Scan),
-    /// rows a batched lookup already fetched (taken on first use)
-    Served(Option<ScanBatch>),
+    /// rows a batched lookup already fetched, batch by batch
+    Served(VecDeque<ScanBatch>),
 }
 
 /// The executor's state of one foreign scan node.
@@ -167,34 +169,59 @@ impl<S: Source> ScanState<S> {
             None => LookupStep::Single,
         };
         match step {
-            LookupStep::Single => {
-                let request = self.request(quals);
-                Running::Source(self.source().begin_scan(&request).or_report())
-            }
-            LookupStep::Serve(rows) => Running::Served(Some(rows)),
-            LookupStep::Fetch(keys) => {
-                let lookup = self.lookup.as_ref().expect("a fetch comes from the lookup");
-                let mut quals = quals;
-                quals[lookup.qual] = Some(Qual {
-                    column: self.plan.quals[lookup.qual].column.clone(),
-                    op: Op::In,
-                    value: Value::List(keys.iter().map(|k| k.to_value()).collect()),
-                });
-                let request = self.request(quals);
-                let mut scan = self.source().begin_scan(&request).or_report();
-                let mut batches = Vec::new();
-                while let Some(batch) = scan.next_batch().or_report() {
-                    pgrx::check_for_interrupts!();
-                    batches.push(batch);
+            LookupStep::Single => self.single(quals),
+            LookupStep::Serve(rows) => Running::Served(rows.into()),
+            LookupStep::Fetch(keys) => match self.fetch_batch(&quals, &keys) {
+                Some(rows) => Running::Served(rows.into()),
+                None => {
+                    // the key column has no exact keys: scan key by key from now on
+                    self.lookup = None;
+                    self.single(quals)
                 }
-                self.record(scan.explain());
-                let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
-                let rows = lookup
-                    .answer(&keys, batches)
-                    .unwrap_or_else(|e| OdpError::Unsupported(e).report());
-                Running::Served(Some(rows))
+            },
+        }
+    }
+
+    /// A plain scan for the evaluated quals.
+    fn single(&mut self, quals: Vec<Option<Qual>>) -> Running<S> {
+        let request = self.request(quals);
+        Running::Source(self.source().begin_scan(&request).or_report())
+    }
+
+    /// Asks the source once for all `keys` (the first is this rescan's) and returns the
+    /// first key's rows, or `None` when the answer cannot be bucketed.
+    fn fetch_batch(
+        &mut self,
+        quals: &[Option<Qual>],
+        keys: &[LookupKey],
+    ) -> Option<Vec<ScanBatch>> {
+        let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
+        let position = lookup.qual;
+        lookup.start_answer(keys);
+        let mut quals = quals.to_vec();
+        quals[position] = Some(Qual {
+            column: self.plan.quals[position].column.clone(),
+            op: Op::In,
+            value: Value::List(keys.iter().map(|k| k.to_value()).collect()),
+        });
+        let request = self.request(quals);
+        let mut scan = self.source().begin_scan(&request).or_report();
+        let mut bucketed = true;
+        while let Some(batch) = scan.next_batch().or_report() {
+            pgrx::check_for_interrupts!();
+            let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
+            if lookup.add(batch).is_err() {
+                bucketed = false;
+                break;
             }
         }
+        self.record(scan.explain());
+        let lookup = self.lookup.as_ref().expect("a fetch comes from the lookup");
+        bucketed.then(|| {
+            lookup
+                .rows(&keys[0])
+                .unwrap_or_else(|e| OdpError::Unsupported(e).report())
+        })
     }
 
     /// Counts one source scan in the metrics and the node's EXPLAIN ANALYZE totals.
@@ -255,7 +282,7 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
             }
             let next = match state.scan.as_mut().expect("started above") {
                 Running::Source(scan) => scan.next_batch().or_report(),
-                Running::Served(rows) => rows.take(),
+                Running::Served(rows) => rows.pop_front(),
             };
             match next {
                 None => {

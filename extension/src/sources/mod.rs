@@ -14,6 +14,7 @@ pub fn abandon_shared() {
 
 pub mod delta;
 pub mod graph;
+pub mod objects;
 pub mod redis;
 #[cfg(any(test, feature = "pg_test"))]
 pub mod test_source;

@@ -1,0 +1,264 @@
+//! `object_fdw`: objects of an S3 bucket or a local directory as rows, and
+//! `odp.presign` for URLs a browser or HTTP client can use without credentials.
+
+use crate::error::{OdpError, OrReport, Result};
+use crate::fdw::catalog::server_options;
+use crate::fdw::options::validate_for;
+use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
+use odp_fdw::arrow::array::RecordBatch;
+use odp_fdw::arrow::datatypes::DataType;
+use odp_fdw::batch::ScanBatch;
+use odp_fdw::objects::keys::check_key;
+use odp_fdw::objects::options::{specs, validate, ServerOptions, TableOptions};
+use odp_fdw::objects::scan::{access, Access, ObjectScan};
+use odp_fdw::objects::store::Store;
+use odp_fdw::objects::table::ObjectTable;
+use odp_fdw::objects::write::ObjectWriter;
+use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
+use odp_fdw::request::ScanRequest;
+use odp_fdw::types::PgType;
+use pgrx::prelude::*;
+use std::time::Duration;
+
+/// An object table opened for one foreign table.
+pub struct ObjectSource {
+    table: ObjectTable,
+}
+
+/// The local directory of a server without `root`: `odp_objects` in the data directory.
+fn default_root() -> String {
+    // SAFETY: DataDir is set at postmaster start and never changes in a backend.
+    let data_dir = unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) };
+    format!("{}/odp_objects", data_dir.to_string_lossy())
+}
+
+fn server_config(server: &Options, user: &Options) -> Result<ServerOptions> {
+    Ok(ServerOptions::from_options(server, user, &default_root())?)
+}
+
+impl Source for ObjectSource {
+    type Scan = ObjectScanAdapter;
+
+    fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
+        specs(catalog)
+    }
+
+    fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {
+        Ok(validate(catalog, options, privilege)?)
+    }
+
+    fn open(table: &TableContext) -> Result<Self> {
+        let server = server_config(&table.server, &table.user)?;
+        let options = TableOptions::from_options(&table.table)?;
+        let declared = table
+            .columns
+            .iter()
+            .map(|c| Ok((c.name.clone(), c.pg_type("no object column")?)))
+            .collect::<Result<Vec<(String, PgType)>>>()?;
+        Ok(ObjectSource {
+            table: ObjectTable::new(server, options, &declared)?,
+        })
+    }
+
+    fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
+        let total = self.table.options.estimated_objects as f64;
+        let rows = match access(&self.table, request) {
+            Access::Keys(keys) => keys.len() as f64,
+            Access::Nothing => 0.0,
+            Access::List(prefix) if prefix.len() > self.table.options.prefix.len() => total * 0.1,
+            Access::List(_) => total,
+        };
+        Ok(Estimate {
+            rows,
+            total_rows: total,
+            explain: Vec::new(),
+        })
+    }
+
+    fn lookup_rows(&self, column: &str, total_rows: f64) -> f64 {
+        if column == "key" {
+            1.0
+        } else {
+            total_rows
+        }
+    }
+
+    fn describe_plan(&self, request: &ScanRequest) -> Vec<(String, String)> {
+        let reads = if request.columns.iter().any(|c| c == "content") {
+            "metadata and content"
+        } else if request
+            .columns
+            .iter()
+            .any(|c| c == "content_type" || c == "metadata")
+        {
+            "metadata and attributes"
+        } else {
+            "listing metadata only"
+        };
+        vec![
+            (
+                "Object Access".into(),
+                access(&self.table, request).describe(),
+            ),
+            ("Object Reads".into(), reads.into()),
+        ]
+    }
+
+    fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
+        Ok(ObjectScanAdapter(ObjectScan::new(&self.table, request)?))
+    }
+
+    fn insertable() -> bool {
+        true
+    }
+
+    fn updatable() -> bool {
+        true
+    }
+
+    fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
+        Ok(Box::new(ObjectWriterAdapter(ObjectWriter::new(
+            self.table.clone(),
+        ))))
+    }
+}
+
+/// A transaction's writes to an object table, seen through the FDW core.
+struct ObjectWriterAdapter(ObjectWriter);
+
+impl SourceWriter for ObjectWriterAdapter {
+    fn input_type(&self, column: &PgColumn) -> Result<DataType> {
+        column.arrow_type(PgType::text_source_arrow_type, "no object column")
+    }
+
+    fn write(&mut self, batch: &RecordBatch, _updated: bool) -> Result<()> {
+        Ok(self.0.write(batch)?)
+    }
+
+    fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        Ok(self.0.delete(row_ids)?)
+    }
+
+    fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
+        Ok(self.0.update(row_ids, batch)?)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn savepoint(&mut self) -> Result<usize> {
+        Ok(self.0.savepoint())
+    }
+
+    fn rollback_to(&mut self, mark: usize) {
+        self.0.rollback_to(mark);
+    }
+
+    fn commit(&mut self) -> Result<Option<String>> {
+        let changed = self.0.commit()?;
+        Ok((changed > 0).then(|| format!("applied {changed} object changes")))
+    }
+}
+
+/// A running object scan.
+pub struct ObjectScanAdapter(ObjectScan);
+
+impl SourceScan for ObjectScanAdapter {
+    fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
+        Ok(self.0.next_batch()?)
+    }
+
+    fn explain(&self) -> Vec<(String, String)> {
+        let c = self.0.counters();
+        vec![
+            ("Objects Listed".into(), c.listed.to_string()),
+            ("Object HEAD Requests".into(), c.heads.to_string()),
+            ("Object GET Requests".into(), c.gets.to_string()),
+            ("Object Bytes Read".into(), c.bytes.to_string()),
+        ]
+    }
+}
+
+crate::fdw_handler!(
+    odp_object_fdw_handler,
+    pg_finfo_odp_object_fdw_handler,
+    ObjectSource
+);
+
+/// Validates `object_fdw` options at CREATE/ALTER time.
+#[pg_extern]
+fn object_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
+    validate_for::<ObjectSource>(options, catalog);
+}
+
+pgrx::extension_sql!(
+    r#"
+CREATE FUNCTION odp.object_fdw_handler() RETURNS fdw_handler
+    AS 'MODULE_PATHNAME', 'odp_object_fdw_handler' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER object_fdw
+    HANDLER odp.object_fdw_handler VALIDATOR odp.object_fdw_validator;
+"#,
+    name = "object_fdw",
+    requires = [object_fdw_validator]
+);
+
+/// The longest a presigned URL may live (S3's limit for signature version 4).
+const MAX_PRESIGN_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A presigned URL for `key` on the object server `server`: whoever holds it may run
+/// `method` (GET, PUT, HEAD or DELETE) on that one object until `expires` has passed,
+/// without credentials. Needs USAGE on the server; signed with the caller's user mapping.
+#[pg_extern(volatile, parallel_unsafe)]
+fn presign(
+    server: &str,
+    key: &str,
+    expires: default!(pgrx::datum::Interval, "'1 hour'"),
+    method: default!(&str, "'GET'"),
+) -> String {
+    let (server_opts, user) = object_server(server);
+    check_key(key).map_err(OdpError::from).or_report();
+    let micros = expires.as_micros() as f64;
+    let seconds = micros / 1e6;
+    if !(1.0..=MAX_PRESIGN_SECONDS).contains(&seconds) {
+        OdpError::Objects(odp_fdw::objects::ObjectError::BadValue {
+            key: key.to_string(),
+            column: "expires",
+            reason: "must be between 1 second and 7 days".into(),
+        })
+        .report();
+    }
+    let config = server_config(&server_opts, &user).or_report();
+    let store = Store::open(&config).map_err(OdpError::from).or_report();
+    odp_fdw::runtime::block_on(store.presign(method, key, Duration::from_secs_f64(seconds)))
+        .map_err(|e| OdpError::Objects(odp_fdw::objects::ObjectError::Runtime(e)))
+        .or_report()
+        .map_err(OdpError::from)
+        .or_report()
+}
+
+/// The options of the object server `name`, after checking that it is one and that
+/// the caller has USAGE on it.
+fn object_server(name: &str) -> (Options, Options) {
+    let wrapper = Spi::get_one_with_args::<String>(
+        "SELECT w.fdwname::text FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE s.srvname = $1",
+        &[name.into()],
+    )
+    .ok()
+    .flatten();
+    match wrapper.as_deref() {
+        Some("object_fdw") => {}
+        Some(_) => OdpError::UndefinedObject(format!("object_fdw server \"{name}\"")).report(),
+        None => OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report(),
+    }
+    let usage =
+        Spi::get_one_with_args::<bool>("SELECT has_server_privilege($1, 'USAGE')", &[name.into()])
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+    if !usage {
+        OdpError::Privilege("USAGE on the foreign server").report();
+    }
+    server_options(name)
+        .unwrap_or_else(|| OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report())
+}

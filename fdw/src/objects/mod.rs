@@ -1,0 +1,18 @@
+//! `object_fdw`: the objects under a prefix of an S3-compatible bucket (or of a local
+//! directory, the embedded default) as rows of keys, metadata and content.
+//!
+//! `options` parses server, user-mapping and table options; `keys` validates keys and
+//! confines them to the table's prefix; `store` opens the `object_store` client with its
+//! timeouts and signs URLs; `table` maps the fixed column set; `scan` lists or looks up
+//! objects and fetches what the query references; `write` stages uploads and deletes
+//! until the transaction commits.
+
+pub mod error;
+pub mod keys;
+pub mod options;
+pub mod scan;
+pub mod store;
+pub mod table;
+pub mod write;
+
+pub use error::{ObjectError, Result};

@@ -1,0 +1,318 @@
+//! Options of `object_fdw` servers, user mappings and foreign tables.
+
+use super::error::{ObjectError, Result};
+use super::keys::check_prefix;
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use std::path::PathBuf;
+use url::Url;
+
+/// Server options: where objects live, how to reach the store, and the limits.
+pub const SERVER_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::optional("root", Kind::Text),
+    OptionSpec::optional("endpoint", Kind::Text),
+    OptionSpec::optional("region", Kind::Text),
+    OptionSpec::optional("path_style", Kind::Bool),
+    OptionSpec::optional("allow_http", Kind::Bool),
+    OptionSpec::optional("connect_timeout_ms", Kind::UInt),
+    OptionSpec::optional("request_timeout_ms", Kind::UInt),
+    OptionSpec::optional("max_content_mb", Kind::UInt),
+    OptionSpec::optional("multipart_mb", Kind::UInt),
+];
+
+/// User mapping options: credentials, readable only by their owner and superusers.
+pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::optional("access_key_id", Kind::Text),
+    OptionSpec::optional("secret_access_key", Kind::Text),
+    OptionSpec::optional("session_token", Kind::Text),
+];
+
+/// The formats a table reads its objects as.
+pub const FORMATS: &[&str] = &["objects", "parquet", "csv", "json"];
+
+/// Foreign table options: the key prefix, what the objects are, and whether an INSERT
+/// may replace an existing object.
+pub const TABLE_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::optional("prefix", Kind::Text),
+    OptionSpec::optional("format", Kind::OneOf(FORMATS)),
+    OptionSpec::optional("overwrite", Kind::Bool),
+    OptionSpec::optional("estimated_objects", Kind::UInt),
+    OptionSpec::optional("csv_header", Kind::Bool),
+    OptionSpec::optional("csv_delimiter", Kind::Text),
+];
+
+/// The specs for one catalog.
+pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
+    match catalog {
+        Catalog::Server => SERVER_OPTIONS,
+        Catalog::UserMapping => USER_MAPPING_OPTIONS,
+        Catalog::Table => TABLE_OPTIONS,
+        Catalog::Column | Catalog::Wrapper => &[],
+    }
+}
+
+/// Checks options beyond their shapes (run at CREATE/ALTER): a root is set only by a
+/// privileged role and must parse; a prefix must be a plain key prefix.
+pub fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {
+    match catalog {
+        Catalog::Server => {
+            if let Some(root) = options.get("root") {
+                if privilege == PathPrivilege::ServerRootOnly {
+                    return Err(ObjectError::RootPrivilege);
+                }
+                Root::parse(root)?;
+            }
+            if options.uint("request_timeout_ms") == Some(0) {
+                return Err(bad(
+                    "request_timeout_ms",
+                    "a positive number of milliseconds",
+                ));
+            }
+            Ok(())
+        }
+        Catalog::Table => {
+            TableOptions::from_options(options)?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn bad(name: &str, expected: &str) -> ObjectError {
+    ObjectError::InvalidOption(OptionError::BadValue {
+        name: name.into(),
+        expected: expected.into(),
+    })
+}
+
+/// Where a server's objects live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// a bucket, with the key prefix every table of the server lives under ("" or
+    /// ending in `/`)
+    S3 { bucket: String, base: String },
+    /// a local directory
+    Local(PathBuf),
+}
+
+impl Root {
+    /// Parses `s3://bucket[/prefix]` or an absolute directory path.
+    pub fn parse(root: &str) -> Result<Root> {
+        let bad = |reason: &str| ObjectError::BadRoot {
+            root: root.to_string(),
+            reason: reason.to_string(),
+        };
+        if root.starts_with('/') {
+            let path = PathBuf::from(root);
+            if path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(bad("a local root may not contain .."));
+            }
+            return Ok(Root::Local(path));
+        }
+        let url = Url::parse(root).map_err(|e| bad(&e.to_string()))?;
+        if url.scheme() != "s3" && url.scheme() != "s3a" {
+            return Err(bad("expected s3://bucket/prefix or an absolute directory"));
+        }
+        let bucket = url
+            .host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| bad("no bucket"))?
+            .to_string();
+        let base = url.path().trim_start_matches('/');
+        if !base.is_empty() {
+            check_prefix(base)?;
+        }
+        let base = match base.trim_end_matches('/') {
+            "" => String::new(),
+            b => format!("{b}/"),
+        };
+        Ok(Root::S3 { bucket, base })
+    }
+
+    /// How messages name the root.
+    pub fn describe(&self) -> String {
+        match self {
+            Root::S3 { bucket, base } => format!("s3://{bucket}/{base}"),
+            Root::Local(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Everything needed to reach a server's objects.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// where the objects live
+    pub root: Root,
+    /// the S3 endpoint (none: AWS)
+    pub endpoint: Option<String>,
+    /// the S3 region
+    pub region: String,
+    /// path-style requests (`endpoint/bucket/key`), as MinIO and moto want
+    pub path_style: bool,
+    /// plain-HTTP endpoints allowed
+    pub allow_http: bool,
+    /// credentials from the user mapping
+    pub access_key_id: Option<String>,
+    /// secret of `access_key_id`
+    pub secret_access_key: Option<String>,
+    /// temporary-credential token
+    pub session_token: Option<String>,
+    /// TCP connect time-out
+    pub connect_timeout_ms: u64,
+    /// time-out of one request, retries included
+    pub request_timeout_ms: u64,
+    /// the largest object whose content a query may read or write
+    pub max_content_bytes: u64,
+    /// objects larger than this are uploaded in parts
+    pub multipart_bytes: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl ServerOptions {
+    /// Combines server and user-mapping options; `default_root` is the local directory
+    /// a server without `root` uses.
+    pub fn from_options(server: &Options, user: &Options, default_root: &str) -> Result<Self> {
+        let root = Root::parse(server.get("root").unwrap_or(default_root))?;
+        Ok(ServerOptions {
+            root,
+            endpoint: server.get("endpoint").map(str::to_string),
+            region: server.get("region").unwrap_or("us-east-1").to_string(),
+            path_style: server.bool("path_style", false),
+            allow_http: server.bool("allow_http", false),
+            access_key_id: user.get("access_key_id").map(str::to_string),
+            secret_access_key: user.get("secret_access_key").map(str::to_string),
+            session_token: user.get("session_token").map(str::to_string),
+            connect_timeout_ms: server.uint("connect_timeout_ms").unwrap_or(5_000),
+            request_timeout_ms: server.uint("request_timeout_ms").unwrap_or(30_000).max(1),
+            max_content_bytes: server
+                .uint("max_content_mb")
+                .unwrap_or(64)
+                .saturating_mul(MIB),
+            multipart_bytes: server
+                .uint("multipart_mb")
+                .unwrap_or(16)
+                .max(5)
+                .saturating_mul(MIB),
+        })
+    }
+
+    /// How messages name the store's endpoint.
+    pub fn endpoint_name(&self) -> String {
+        match (&self.root, &self.endpoint) {
+            (Root::S3 { .. }, Some(endpoint)) => endpoint.clone(),
+            (Root::S3 { .. }, None) => format!("s3.{}.amazonaws.com", self.region),
+            (Root::Local(path), _) => path.display().to_string(),
+        }
+    }
+}
+
+/// What a table's objects are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// one row per object: key, size, etag, last_modified, content_type, metadata, content
+    Objects,
+    /// rows of the Parquet files under the prefix
+    Parquet,
+    /// rows of the CSV files under the prefix
+    Csv,
+    /// rows of the JSON-lines files under the prefix
+    Json,
+}
+
+impl Format {
+    /// The option value naming the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Objects => "objects",
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// A foreign table's options.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    /// every key of the table starts with this ("" or a key prefix)
+    pub prefix: String,
+    /// what the objects are
+    pub format: Format,
+    /// INSERT may replace an existing object (off: it fails instead)
+    pub overwrite: bool,
+    /// the planner's guess of the objects under the prefix
+    pub estimated_objects: u64,
+    /// CSV files start with a header line
+    pub csv_header: bool,
+    /// the CSV field delimiter
+    pub csv_delimiter: u8,
+}
+
+impl TableOptions {
+    /// Parses and checks a table's options.
+    pub fn from_options(table: &Options) -> Result<TableOptions> {
+        let prefix = table.get("prefix").unwrap_or("").to_string();
+        check_prefix(&prefix)?;
+        let format = match table.get("format").unwrap_or("objects") {
+            "parquet" => Format::Parquet,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            _ => Format::Objects,
+        };
+        let csv_delimiter = match table.get("csv_delimiter").unwrap_or(",").as_bytes() {
+            [byte] if byte.is_ascii() && *byte != b'\n' && *byte != b'\r' => *byte,
+            _ => return Err(bad("csv_delimiter", "one ASCII character")),
+        };
+        Ok(TableOptions {
+            prefix,
+            format,
+            overwrite: table.bool("overwrite", false),
+            estimated_objects: table.uint("estimated_objects").unwrap_or(1_000),
+            csv_header: table.bool("csv_header", true),
+            csv_delimiter,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_parse_buckets_and_directories() {
+        assert_eq!(
+            Root::parse("s3://odp-objects").unwrap(),
+            Root::S3 {
+                bucket: "odp-objects".into(),
+                base: String::new()
+            }
+        );
+        assert_eq!(
+            Root::parse("s3://b/base/dir").unwrap(),
+            Root::S3 {
+                bucket: "b".into(),
+                base: "base/dir/".into()
+            }
+        );
+        assert_eq!(
+            Root::parse("/srv/objects").unwrap(),
+            Root::Local("/srv/objects".into())
+        );
+        assert!(Root::parse("/srv/../etc").is_err());
+        assert!(Root::parse("relative/dir").is_err());
+        assert!(Root::parse("http://x/y").is_err());
+    }
+
+    #[test]
+    fn a_root_needs_privilege() {
+        let server = Options::new([("root".to_string(), "/tmp/x".to_string())]);
+        assert!(matches!(
+            validate(Catalog::Server, &server, PathPrivilege::ServerRootOnly),
+            Err(ObjectError::RootPrivilege)
+        ));
+        assert!(validate(Catalog::Server, &server, PathPrivilege::AnyLocation).is_ok());
+    }
+}

@@ -1,0 +1,348 @@
+//! The store behind an object server: an S3 client (with the server's time-outs and a
+//! short retry budget) or a local directory, addressed by table keys.
+
+use super::error::{classify, ObjectError, Result};
+use super::keys::Listing;
+use super::options::{Root, ServerOptions};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::{BoxStream, StreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::signer::Signer;
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Parts of a multipart upload.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// What a listing or a lookup tells about one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    /// the key, relative to the server's root
+    pub key: String,
+    /// bytes
+    pub size: u64,
+    /// the store's version tag
+    pub etag: Option<String>,
+    /// last write
+    pub last_modified: DateTime<Utc>,
+    /// `Content-Type`, when the store keeps one
+    pub content_type: Option<String>,
+    /// user metadata (`x-amz-meta-*`), when the store keeps it
+    pub metadata: Option<Vec<(String, String)>>,
+}
+
+/// An opened object store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    signer: Option<Arc<AmazonS3>>,
+    /// the key prefix of the server root inside the bucket ("" or ending in `/`)
+    base: String,
+    /// whether listings come in key order (S3), so a prefix listing can stop early
+    pub sorted_listing: bool,
+    /// whether the store keeps content types and user metadata
+    pub keeps_attributes: bool,
+    endpoint: String,
+    timeout_ms: u64,
+}
+
+impl Store {
+    /// Opens the store of a server (no request is sent).
+    pub fn open(server: &ServerOptions) -> Result<Store> {
+        match &server.root {
+            Root::Local(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| ObjectError::BadRoot {
+                    root: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                let local =
+                    LocalFileSystem::new_with_prefix(dir).map_err(|e| ObjectError::BadRoot {
+                        root: dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(Store {
+                    inner: Arc::new(local),
+                    signer: None,
+                    base: String::new(),
+                    sorted_listing: false,
+                    keeps_attributes: false,
+                    endpoint: server.endpoint_name(),
+                    timeout_ms: server.request_timeout_ms,
+                })
+            }
+            Root::S3 { bucket, base } => {
+                let timeout = Duration::from_millis(server.request_timeout_ms);
+                let client = ClientOptions::new()
+                    .with_connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
+                    .with_timeout(timeout)
+                    .with_allow_http(server.allow_http);
+                let retry = RetryConfig {
+                    backoff: BackoffConfig {
+                        init_backoff: Duration::from_millis(50),
+                        max_backoff: Duration::from_millis(500),
+                        base: 2.0,
+                    },
+                    max_retries: 2,
+                    retry_timeout: timeout,
+                };
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(&server.region)
+                    .with_virtual_hosted_style_request(!server.path_style)
+                    .with_client_options(client)
+                    .with_retry(retry);
+                if let Some(endpoint) = &server.endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                match (&server.access_key_id, &server.secret_access_key) {
+                    (Some(id), Some(secret)) => {
+                        builder = builder
+                            .with_access_key_id(id)
+                            .with_secret_access_key(secret);
+                        if let Some(token) = &server.session_token {
+                            builder = builder.with_token(token);
+                        }
+                    }
+                    _ => builder = builder.with_skip_signature(true),
+                }
+                let s3 = Arc::new(builder.build().map_err(|e| ObjectError::BadRoot {
+                    root: server.root.describe(),
+                    reason: e.to_string(),
+                })?);
+                Ok(Store {
+                    inner: s3.clone(),
+                    signer: Some(s3),
+                    base: base.clone(),
+                    sorted_listing: true,
+                    keeps_attributes: true,
+                    endpoint: server.endpoint_name(),
+                    timeout_ms: server.request_timeout_ms,
+                })
+            }
+        }
+    }
+
+    /// The error a store failure on `key` is.
+    pub fn error(&self, error: object_store::Error, key: &str) -> ObjectError {
+        classify(error, key, &self.endpoint, self.timeout_ms)
+    }
+
+    fn path(&self, key: &str) -> Result<Path> {
+        let full = format!("{}{}", self.base, key);
+        Path::parse(&full).map_err(|e| ObjectError::BadKey {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn key_of(&self, location: &Path) -> Option<String> {
+        location
+            .as_ref()
+            .strip_prefix(self.base.as_str())
+            .map(str::to_string)
+    }
+
+    /// Lists the objects a listing names, as (key, metadata) in the store's order;
+    /// objects outside the server's base are skipped.
+    pub fn list(&self, listing: &Listing) -> Result<BoxStream<'static, Result<ObjectInfo>>> {
+        let dir = match (&listing.dir, self.base.trim_end_matches('/')) {
+            (Some(dir), _) => Some(self.path(dir)?),
+            (None, "") => None,
+            (None, base) => Some(self.path_of_base(base)?),
+        };
+        let stream = match &listing.start_after {
+            Some(after) => self
+                .inner
+                .list_with_offset(dir.as_ref(), &self.path(after)?),
+            None => self.inner.list(dir.as_ref()),
+        };
+        let this = self.clone();
+        Ok(stream
+            .filter_map(move |item| {
+                let out = match item {
+                    Ok(meta) => this.info(&meta, None).map(Ok),
+                    Err(e) => Some(Err(this.error(e, listing_name(&this.base)))),
+                };
+                futures::future::ready(out)
+            })
+            .boxed())
+    }
+
+    fn path_of_base(&self, base: &str) -> Result<Path> {
+        Path::parse(base).map_err(|e| ObjectError::BadRoot {
+            root: base.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn info(&self, meta: &ObjectMeta, attributes: Option<&Attributes>) -> Option<ObjectInfo> {
+        let key = self.key_of(&meta.location)?;
+        let (content_type, metadata) = match attributes {
+            Some(attributes) if self.keeps_attributes => {
+                let content_type = attributes
+                    .get(&Attribute::ContentType)
+                    .map(|v| v.to_string());
+                let metadata = attributes
+                    .iter()
+                    .filter_map(|(k, v)| match k {
+                        Attribute::Metadata(name) => Some((name.to_string(), v.to_string())),
+                        _ => None,
+                    })
+                    .collect();
+                (content_type, Some(metadata))
+            }
+            _ => (None, None),
+        };
+        Some(ObjectInfo {
+            key,
+            size: meta.size,
+            etag: meta.e_tag.clone(),
+            last_modified: meta.last_modified,
+            content_type,
+            metadata,
+        })
+    }
+
+    /// The object `key` with its attributes, or `None` when there is none.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        match self.inner.get_opts(&self.path(key)?, options).await {
+            Ok(result) => Ok(self.info(&result.meta, Some(&result.attributes))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(e, key)),
+        }
+    }
+
+    /// The object `key` and its content, or `None` when there is none; an object larger
+    /// than `limit` bytes is an error before its content is read.
+    pub async fn get(&self, key: &str, limit: u64) -> Result<Option<(ObjectInfo, Bytes)>> {
+        let result = match self
+            .inner
+            .get_opts(&self.path(key)?, GetOptions::default())
+            .await
+        {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e, key)),
+        };
+        let too_large = |size: u64| ObjectError::TooLarge {
+            key: key.to_string(),
+            size,
+            limit,
+        };
+        if result.meta.size > limit {
+            return Err(too_large(result.meta.size));
+        }
+        let Some(info) = self.info(&result.meta, Some(&result.attributes)) else {
+            return Ok(None);
+        };
+        let mut content = Vec::with_capacity(result.meta.size as usize);
+        let mut chunks = result.into_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| self.error(e, key))?;
+            if (content.len() + chunk.len()) as u64 > limit {
+                return Err(too_large((content.len() + chunk.len()) as u64));
+            }
+            content.extend_from_slice(&chunk);
+        }
+        Ok(Some((info, Bytes::from(content))))
+    }
+
+    /// Uploads `content` as `key` in one request, under `mode`.
+    pub async fn put(
+        &self,
+        key: &str,
+        content: Bytes,
+        attributes: Attributes,
+        mode: PutMode,
+    ) -> Result<()> {
+        let options = PutOptions {
+            mode,
+            attributes,
+            ..PutOptions::default()
+        };
+        self.inner
+            .put_opts(&self.path(key)?, PutPayload::from(content), options)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e, key))
+    }
+
+    /// Uploads `content` as `key` in parts (an existing object is replaced).
+    pub async fn put_multipart(
+        &self,
+        key: &str,
+        content: Bytes,
+        attributes: Attributes,
+    ) -> Result<()> {
+        let options = PutMultipartOptions {
+            attributes,
+            ..PutMultipartOptions::default()
+        };
+        let upload = self
+            .inner
+            .put_multipart_opts(&self.path(key)?, options)
+            .await
+            .map_err(|e| self.error(e, key))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        writer.put(content);
+        writer
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e, key))
+    }
+
+    /// Deletes `key` (deleting a missing object succeeds).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.inner.delete(&self.path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(e, key)),
+        }
+    }
+
+    /// A URL that lets its holder run `method` on `key` until `expires` from now,
+    /// signed with the user mapping's credentials.
+    pub async fn presign(&self, method: &str, key: &str, expires: Duration) -> Result<String> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            ObjectError::Unsupported(
+                "presigned URLs need an S3 server (this root is a local directory)".into(),
+            )
+        })?;
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => http::Method::GET,
+            "PUT" => http::Method::PUT,
+            "HEAD" => http::Method::HEAD,
+            "DELETE" => http::Method::DELETE,
+            _ => {
+                return Err(ObjectError::Unsupported(
+                    "method must be GET, PUT, HEAD or DELETE".into(),
+                ))
+            }
+        };
+        signer
+            .signed_url(method, &self.path(key)?, expires)
+            .await
+            .map(|url| url.to_string())
+            .map_err(|e| self.error(e, key))
+    }
+}
+
+fn listing_name(base: &str) -> &str {
+    if base.is_empty() {
+        "(bucket listing)"
+    } else {
+        base
+    }
+}

@@ -1,0 +1,352 @@
+//! A transaction's writes to an object table: uploads and deletes are staged in order
+//! and sent at commit. An INSERT creates only (`If-None-Match: *`) unless the table
+//! allows overwriting; an UPDATE replaces only the version the scan read (`If-Match`
+//! with its etag). A commit that fails removes the objects it created before failing.
+
+use super::error::{ObjectError, Result};
+use super::keys::{confine, guess_content_type};
+use super::store::Store;
+use super::table::ObjectTable;
+use crate::arrow::array::{Array, AsArray, RecordBatch};
+use crate::arrow::datatypes::DataType;
+use bytes::Bytes;
+use object_store::{Attribute, Attributes, PutMode, UpdateVersion};
+
+/// How an upload treats an existing object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PutKind {
+    /// fail if it exists
+    Create,
+    /// replace whatever is there
+    Overwrite,
+    /// replace only the version with this etag
+    Replace(Option<String>),
+}
+
+/// One staged change.
+#[derive(Debug, Clone)]
+enum Change {
+    Put {
+        key: String,
+        content: Bytes,
+        content_type: Option<String>,
+        metadata: Vec<(String, String)>,
+        kind: PutKind,
+    },
+    Delete(String),
+}
+
+/// The staged writes of one transaction to one object table.
+pub struct ObjectWriter {
+    table: ObjectTable,
+    changes: Vec<Change>,
+}
+
+/// The values of one written row.
+struct RowValues {
+    key: String,
+    content: Bytes,
+    content_type: Option<String>,
+    metadata: Vec<(String, String)>,
+}
+
+impl ObjectWriter {
+    /// A writer with nothing staged.
+    pub fn new(table: ObjectTable) -> ObjectWriter {
+        ObjectWriter {
+            table,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Stages the rows of an INSERT (or COPY FROM).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let kind = if self.table.options.overwrite {
+            PutKind::Overwrite
+        } else {
+            PutKind::Create
+        };
+        for row in 0..batch.num_rows() {
+            for derived in ["size", "etag", "last_modified"] {
+                if batch
+                    .column_by_name(derived)
+                    .is_some_and(|c| c.is_valid(row))
+                {
+                    return Err(ObjectError::BadValue {
+                        key: text_at(batch, "key", row).unwrap_or_default(),
+                        column: derived_name(derived),
+                        reason: "is set by the store; leave it NULL".into(),
+                    });
+                }
+            }
+            let values = self.row_values(batch, row)?;
+            self.stage_put(values, kind.clone());
+        }
+        Ok(())
+    }
+
+    /// Stages the new versions of rows an UPDATE changed: each replaces the version its
+    /// scan read; a changed key uploads the new key and deletes the old one.
+    pub fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
+        for (row, id) in row_ids.iter().enumerate() {
+            let (old_key, etag) = crate::rowid::row_of(*id)?;
+            let etag = etag
+                .and_then(|e| String::from_utf8(e).ok())
+                .filter(|e| !e.is_empty());
+            let values = self.row_values(batch, row)?;
+            if values.key == old_key {
+                self.stage_put(values, PutKind::Replace(etag));
+            } else {
+                self.stage_put(values, PutKind::Create);
+                self.changes.push(Change::Delete(old_key));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stages deletes of rows by the identities the scan gave them.
+    pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        for id in row_ids {
+            let (key, _) = crate::rowid::row_of(*id)?;
+            self.changes.push(Change::Delete(key));
+        }
+        Ok(())
+    }
+
+    fn stage_put(&mut self, values: RowValues, kind: PutKind) {
+        self.changes.push(Change::Put {
+            key: values.key,
+            content: values.content,
+            content_type: values.content_type,
+            metadata: values.metadata,
+            kind,
+        });
+    }
+
+    fn row_values(&self, batch: &RecordBatch, row: usize) -> Result<RowValues> {
+        let key = text_at(batch, "key", row).ok_or_else(|| {
+            ObjectError::Unsupported("a written object needs a non-NULL key".into())
+        })?;
+        confine(&key, &self.table.options.prefix)?;
+        let bad = |column: &'static str, reason: &str| ObjectError::BadValue {
+            key: key.clone(),
+            column,
+            reason: reason.to_string(),
+        };
+        let content = match batch.column_by_name("content") {
+            Some(c) if c.is_valid(row) && c.data_type() == &DataType::Binary => {
+                Bytes::copy_from_slice(c.as_binary::<i32>().value(row))
+            }
+            _ => return Err(bad("content", "cannot be NULL (an empty object is '\\x')")),
+        };
+        if content.len() as u64 > self.table.server.max_content_bytes {
+            return Err(ObjectError::TooLarge {
+                key: key.clone(),
+                size: content.len() as u64,
+                limit: self.table.server.max_content_bytes,
+            });
+        }
+        let mut content_type = text_at(batch, "content_type", row);
+        let metadata = match text_at(batch, "metadata", row) {
+            None => Vec::new(),
+            Some(json) => metadata_pairs(&json).map_err(|reason| bad("metadata", &reason))?,
+        };
+        if !self.table.store.keeps_attributes {
+            if content_type
+                .as_deref()
+                .is_some_and(|t| t != guess_content_type(&key))
+                || !metadata.is_empty()
+            {
+                return Err(ObjectError::Unsupported(
+                    "a local object root keeps no content_type or metadata (the content type comes from the key's extension)".into(),
+                ));
+            }
+            content_type = None;
+        }
+        Ok(RowValues {
+            content_type: content_type.or_else(|| {
+                self.table
+                    .store
+                    .keeps_attributes
+                    .then(|| guess_content_type(&key).to_string())
+            }),
+            key,
+            content,
+            metadata,
+        })
+    }
+
+    /// Whether nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Marks the changes so far (a savepoint starts).
+    pub fn savepoint(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Forgets the changes after `mark`.
+    pub fn rollback_to(&mut self, mark: usize) {
+        self.changes.truncate(mark);
+    }
+
+    /// Sends the staged changes in order; returns how many objects changed. On the
+    /// first failure the objects this commit created are deleted again and the error
+    /// is returned (replaced and deleted objects cannot be restored).
+    pub fn commit(&mut self) -> Result<usize> {
+        let changes = std::mem::take(&mut self.changes);
+        let store = self.table.store.clone();
+        let multipart = self.table.server.multipart_bytes;
+        let count = changes.len();
+        let outcome = crate::runtime::block_on(async move {
+            let mut created: Vec<String> = Vec::new();
+            for change in changes {
+                crate::runtime::check_interrupts();
+                let result = match change {
+                    Change::Delete(key) => store.delete(&key).await,
+                    Change::Put {
+                        key,
+                        content,
+                        content_type,
+                        metadata,
+                        kind,
+                    } => {
+                        let creates = kind == PutKind::Create;
+                        let attributes = attributes(content_type, metadata);
+                        let done = put(&store, &key, content, attributes, kind, multipart).await;
+                        if done.is_ok() && creates {
+                            created.push(key);
+                        }
+                        done
+                    }
+                };
+                if let Err(e) = result {
+                    for key in created {
+                        let _ = store.delete(&key).await;
+                    }
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+        .map_err(ObjectError::Runtime)?;
+        outcome.map(|()| count)
+    }
+}
+
+async fn put(
+    store: &Store,
+    key: &str,
+    content: Bytes,
+    attributes: Attributes,
+    kind: PutKind,
+    multipart: u64,
+) -> Result<()> {
+    let large = content.len() as u64 > multipart;
+    if large || (matches!(kind, PutKind::Replace(_)) && !store.keeps_attributes) {
+        // Multipart uploads and local files take no condition: check, then write.
+        let current = store.head(key).await?;
+        match (&kind, current) {
+            (PutKind::Create, Some(_)) => return Err(ObjectError::AlreadyExists(key.to_string())),
+            (PutKind::Replace(etag), current)
+                if current.as_ref().map(|c| &c.etag) != Some(etag) =>
+            {
+                return Err(ObjectError::Changed(key.to_string()))
+            }
+            _ => {}
+        }
+        return if large {
+            store.put_multipart(key, content, attributes).await
+        } else {
+            store
+                .put(key, content, attributes, PutMode::Overwrite)
+                .await
+        };
+    }
+    let mode = match kind {
+        PutKind::Create => PutMode::Create,
+        PutKind::Overwrite => PutMode::Overwrite,
+        PutKind::Replace(e_tag) => PutMode::Update(UpdateVersion {
+            e_tag,
+            version: None,
+        }),
+    };
+    store.put(key, content, attributes, mode).await
+}
+
+fn attributes(content_type: Option<String>, metadata: Vec<(String, String)>) -> Attributes {
+    let mut attributes = Attributes::new();
+    if let Some(content_type) = content_type {
+        attributes.insert(Attribute::ContentType, content_type.into());
+    }
+    for (name, value) in metadata {
+        attributes.insert(Attribute::Metadata(name.into()), value.into());
+    }
+    attributes
+}
+
+/// A JSON object of strings as metadata pairs (names are lower-cased by S3).
+fn metadata_pairs(json: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("must be a JSON object of strings".into());
+    };
+    map.into_iter()
+        .map(|(name, value)| {
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            match value {
+                serde_json::Value::String(s)
+                    if valid_name && s.is_ascii() && !s.chars().any(|c| c.is_ascii_control()) =>
+                {
+                    Ok((name.to_ascii_lowercase(), s))
+                }
+                _ if !valid_name => Err(format!(
+                    "name \"{name}\" must be ASCII letters, digits, - or _"
+                )),
+                _ => Err(format!(
+                    "value of \"{name}\" must be a string of printable ASCII"
+                )),
+            }
+        })
+        .collect()
+}
+
+fn text_at(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
+    let array = batch.column_by_name(column)?;
+    if !array.is_valid(row) || array.data_type() != &DataType::Utf8 {
+        return None;
+    }
+    Some(array.as_string::<i32>().value(row).to_string())
+}
+
+fn derived_name(name: &str) -> &'static str {
+    match name {
+        "size" => "size",
+        "etag" => "etag",
+        _ => "last_modified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_must_be_an_object_of_ascii_strings() {
+        assert_eq!(
+            metadata_pairs(r#"{"Owner": "ann", "kind": "photo"}"#).unwrap(),
+            vec![
+                ("owner".to_string(), "ann".to_string()),
+                ("kind".to_string(), "photo".to_string())
+            ]
+        );
+        assert!(metadata_pairs("[1]").is_err());
+        assert!(metadata_pairs(r#"{"a b": "x"}"#).is_err());
+        assert!(metadata_pairs(r#"{"a": 1}"#).is_err());
+        assert!(metadata_pairs(r#"{"a": "line\nbreak"}"#).is_err());
+    }
+}
