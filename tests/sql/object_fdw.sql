@@ -147,6 +147,36 @@ SELECT pg_temp.try($$SELECT odp.presign('local_objects', 'docs/a.txt')$$);
 DELETE FROM pg_temp.local WHERE key = 'docs/a.txt';
 SELECT key FROM pg_temp.local;
 
+-- data files under a prefix as one table: the lake's Parquet files (read without the
+-- Delta log: projection, footer statistics, Arrow filters), the seed's CSV on S3, JSON lines
+CREATE SERVER lake_files FOREIGN DATA WRAPPER object_fdw OPTIONS (root :'lake_root');
+CREATE FOREIGN TABLE pg_temp.tx_files (transaction_id text, user_id text, quantity int, total_amount float8,
+    transaction_time timestamptz) SERVER lake_files OPTIONS (prefix 'transactions/', format 'parquet');
+SELECT (SELECT count(*) FROM pg_temp.tx_files) = (SELECT count(*) FROM heap.transactions) AS same_rows,
+       (SELECT sum(quantity) FROM pg_temp.tx_files) = (SELECT sum(quantity) FROM heap.transactions) AS same_quantities;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT user_id, quantity FROM pg_temp.tx_files WHERE transaction_id = 't0000000042';
+SELECT t.user_id = h.user_id AND t.transaction_time = h.transaction_time AS same_row
+  FROM pg_temp.tx_files t JOIN heap.transactions h USING (transaction_id) WHERE transaction_id = 't0000000042';
+SELECT pg_temp.try($$INSERT INTO pg_temp.tx_files (transaction_id) VALUES ('x')$$);
+CREATE FOREIGN TABLE pg_temp.catalog_csv (product_id text, name text, category text, price float8, created_at timestamptz)
+  SERVER objects OPTIONS (prefix 'documents/catalog', format 'csv');
+SELECT count(*) = (SELECT count(*) FROM heap.products) AS same_count,
+       round(sum(price)::numeric, 2) = (SELECT round(sum(price)::numeric, 2) FROM heap.products) AS same_prices,
+       max(created_at) = (SELECT max(created_at) FROM heap.products) AS same_times
+  FROM pg_temp.catalog_csv;
+INSERT INTO pg_temp.local (key, content) VALUES
+  ('docs/events/1.jsonl', convert_to(E'{"id": 1, "kind": "view", "at": "2026-01-02T03:04:05Z"}\n{"id": 2, "kind": "buy"}\n', 'UTF8')),
+  ('docs/events/_ignored.jsonl', convert_to('not json', 'UTF8'));
+CREATE FOREIGN TABLE pg_temp.events (id int8, kind text, at timestamptz)
+  SERVER local_objects OPTIONS (prefix 'docs/events/', format 'json');
+SELECT * FROM pg_temp.events ORDER BY id;
+INSERT INTO pg_temp.local (key, content) VALUES ('docs/bad/x.parquet', convert_to('not parquet', 'UTF8'));
+CREATE FOREIGN TABLE pg_temp.bad_files (x int) SERVER local_objects OPTIONS (prefix 'docs/bad/', format 'parquet');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.bad_files$$) ~ '^XX001' AS corrupt_file_error;
+CREATE FOREIGN TABLE pg_temp.bytes_csv (doc bytea) SERVER local_objects OPTIONS (prefix 'docs/', format 'csv');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.bytes_csv$$);
+
 DELETE FROM pg_temp.objs;
 DELETE FROM pg_temp.local;
-DROP SERVER test_objects, small_objects, down_objects, local_objects CASCADE;
+DROP SERVER test_objects, small_objects, down_objects, local_objects, lake_files CASCADE;

@@ -64,6 +64,14 @@ impl PgColumn {
         arrow_type(&self.pg_type(what)?).ok_or_else(|| self.no_mapping(what))
     }
 
+    /// The `(precision, scale)` of a `numeric(p, s)` column, `None` without a modifier.
+    pub fn numeric_modifier(&self) -> Option<(u8, i8)> {
+        (self.type_mod >= 4).then(|| {
+            let modifier = self.type_mod - 4;
+            (((modifier >> 16) & 0xffff) as u8, (modifier & 0xffff) as i8)
+        })
+    }
+
     fn no_mapping(&self, what: &str) -> crate::error::OdpError {
         crate::error::OdpError::ColumnType {
             column: self.name.clone(),

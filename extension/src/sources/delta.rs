@@ -178,10 +178,7 @@ fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
         .columns
         .iter()
         .map(|column| {
-            let numeric = (column.type_mod >= 4).then(|| {
-                let modifier = column.type_mod - 4;
-                (((modifier >> 16) & 0xffff) as u8, (modifier & 0xffff) as i8)
-            });
+            let numeric = column.numeric_modifier();
             let data_type = pg_type_of(column.type_oid)
                 .and_then(|pg| delta_type_for(&pg, numeric))
                 .ok_or_else(|| OdpError::ColumnType {

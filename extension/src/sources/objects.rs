@@ -8,8 +8,9 @@ use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableCont
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
+use odp_fdw::objects::files::{FileScan, FileTable};
 use odp_fdw::objects::keys::check_key;
-use odp_fdw::objects::options::{specs, validate, ServerOptions, TableOptions};
+use odp_fdw::objects::options::{specs, validate, Format, ServerOptions, TableOptions};
 use odp_fdw::objects::scan::{access, Access, ObjectScan};
 use odp_fdw::objects::store::Store;
 use odp_fdw::objects::table::ObjectTable;
@@ -20,9 +21,13 @@ use odp_fdw::types::PgType;
 use pgrx::prelude::*;
 use std::time::Duration;
 
-/// An object table opened for one foreign table.
-pub struct ObjectSource {
-    table: ObjectTable,
+/// An object table opened for one foreign table: one row per object, or the rows of
+/// the data files under the prefix.
+pub enum ObjectSource {
+    /// `format 'objects'`
+    Objects(ObjectTable),
+    /// `format 'parquet' | 'csv' | 'json'`
+    Files(FileTable),
 }
 
 /// The local directory of a server without `root`: `odp_objects` in the data directory.
@@ -50,22 +55,49 @@ impl Source for ObjectSource {
     fn open(table: &TableContext) -> Result<Self> {
         let server = server_config(&table.server, &table.user)?;
         let options = TableOptions::from_options(&table.table)?;
+        if options.format != Format::Objects {
+            let declared = table
+                .columns
+                .iter()
+                .map(|c| {
+                    Ok((
+                        c.name.clone(),
+                        c.pg_type("no file column")?,
+                        c.numeric_modifier(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(ObjectSource::Files(FileTable::new(
+                server, options, &declared,
+            )?));
+        }
         let declared = table
             .columns
             .iter()
             .map(|c| Ok((c.name.clone(), c.pg_type("no object column")?)))
             .collect::<Result<Vec<(String, PgType)>>>()?;
-        Ok(ObjectSource {
-            table: ObjectTable::new(server, options, &declared)?,
-        })
+        Ok(ObjectSource::Objects(ObjectTable::new(
+            server, options, &declared,
+        )?))
     }
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
-        let total = self.table.options.estimated_objects as f64;
-        let rows = match access(&self.table, request) {
+        let table = match self {
+            ObjectSource::Objects(table) => table,
+            ObjectSource::Files(files) => {
+                let total = files.estimated_rows() as f64;
+                return Ok(Estimate {
+                    rows: total,
+                    total_rows: total,
+                    explain: vec![("Data File Format".into(), files.format().name().into())],
+                });
+            }
+        };
+        let total = table.options.estimated_objects as f64;
+        let rows = match access(table, request) {
             Access::Keys(keys) => keys.len() as f64,
             Access::Nothing => 0.0,
-            Access::List(prefix) if prefix.len() > self.table.options.prefix.len() => total * 0.1,
+            Access::List(prefix) if prefix.len() > table.options.prefix.len() => total * 0.1,
             Access::List(_) => total,
         };
         Ok(Estimate {
@@ -76,14 +108,16 @@ impl Source for ObjectSource {
     }
 
     fn lookup_rows(&self, column: &str, total_rows: f64) -> f64 {
-        if column == "key" {
-            1.0
-        } else {
-            total_rows
+        match self {
+            ObjectSource::Objects(_) if column == "key" => 1.0,
+            _ => total_rows,
         }
     }
 
     fn describe_plan(&self, request: &ScanRequest) -> Vec<(String, String)> {
+        let ObjectSource::Objects(table) = self else {
+            return Vec::new();
+        };
         let reads = if request.columns.iter().any(|c| c == "content") {
             "metadata and content"
         } else if request
@@ -96,16 +130,18 @@ impl Source for ObjectSource {
             "listing metadata only"
         };
         vec![
-            (
-                "Object Access".into(),
-                access(&self.table, request).describe(),
-            ),
+            ("Object Access".into(), access(table, request).describe()),
             ("Object Reads".into(), reads.into()),
         ]
     }
 
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(ObjectScanAdapter(ObjectScan::new(&self.table, request)?))
+        Ok(match self {
+            ObjectSource::Objects(table) => {
+                ObjectScanAdapter::Objects(ObjectScan::new(table, request)?)
+            }
+            ObjectSource::Files(files) => ObjectScanAdapter::Files(files.scan(request)?),
+        })
     }
 
     fn insertable() -> bool {
@@ -117,9 +153,14 @@ impl Source for ObjectSource {
     }
 
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
-        Ok(Box::new(ObjectWriterAdapter(ObjectWriter::new(
-            self.table.clone(),
-        ))))
+        match self {
+            ObjectSource::Objects(table) => Ok(Box::new(ObjectWriterAdapter(ObjectWriter::new(
+                table.clone(),
+            )))),
+            ObjectSource::Files(_) => Err(OdpError::NotSupported(
+                "writing to a table of data files (format parquet, csv or json)",
+            )),
+        }
     }
 }
 
@@ -161,16 +202,28 @@ impl SourceWriter for ObjectWriterAdapter {
     }
 }
 
-/// A running object scan.
-pub struct ObjectScanAdapter(ObjectScan);
+/// A running scan of objects or of data files.
+pub enum ObjectScanAdapter {
+    /// one row per object
+    Objects(ObjectScan),
+    /// rows of data files
+    Files(FileScan),
+}
 
 impl SourceScan for ObjectScanAdapter {
     fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        Ok(self.0.next_batch()?)
+        Ok(match self {
+            ObjectScanAdapter::Objects(scan) => scan.next_batch()?,
+            ObjectScanAdapter::Files(scan) => scan.next_batch()?,
+        })
     }
 
     fn explain(&self) -> Vec<(String, String)> {
-        let c = self.0.counters();
+        let scan = match self {
+            ObjectScanAdapter::Objects(scan) => scan,
+            ObjectScanAdapter::Files(scan) => return scan.explain(),
+        };
+        let c = scan.counters();
         vec![
             ("Objects Listed".into(), c.listed.to_string()),
             ("Object HEAD Requests".into(), c.heads.to_string()),

@@ -5,9 +5,11 @@
 //! confines them to the table's prefix; `store` opens the `object_store` client with its
 //! timeouts and signs URLs; `table` maps the fixed column set; `scan` lists or looks up
 //! objects and fetches what the query references; `write` stages uploads and deletes
-//! until the transaction commits.
+//! until the transaction commits; `files` reads Parquet, CSV and JSON-lines files under a
+//! prefix as one table.
 
 pub mod error;
+pub mod files;
 pub mod keys;
 pub mod options;
 pub mod scan;

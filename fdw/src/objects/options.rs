@@ -36,6 +36,7 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("format", Kind::OneOf(FORMATS)),
     OptionSpec::optional("overwrite", Kind::Bool),
     OptionSpec::optional("estimated_objects", Kind::UInt),
+    OptionSpec::optional("estimated_rows", Kind::UInt),
     OptionSpec::optional("csv_header", Kind::Bool),
     OptionSpec::optional("csv_delimiter", Kind::Text),
 ];
@@ -245,6 +246,8 @@ pub struct TableOptions {
     pub overwrite: bool,
     /// the planner's guess of the objects under the prefix
     pub estimated_objects: u64,
+    /// the planner's guess of the rows in the data files (file formats)
+    pub estimated_rows: u64,
     /// CSV files start with a header line
     pub csv_header: bool,
     /// the CSV field delimiter
@@ -271,6 +274,7 @@ impl TableOptions {
             format,
             overwrite: table.bool("overwrite", false),
             estimated_objects: table.uint("estimated_objects").unwrap_or(1_000),
+            estimated_rows: table.uint("estimated_rows").unwrap_or(100_000),
             csv_header: table.bool("csv_header", true),
             csv_delimiter,
         })

@@ -52,6 +52,8 @@ pub struct Store {
     pub keeps_attributes: bool,
     endpoint: String,
     timeout_ms: u64,
+    local_dir: Option<std::path::PathBuf>,
+    root_name: String,
 }
 
 impl Store {
@@ -76,6 +78,8 @@ impl Store {
                     keeps_attributes: false,
                     endpoint: server.endpoint_name(),
                     timeout_ms: server.request_timeout_ms,
+                    local_dir: Some(dir.clone()),
+                    root_name: server.root.describe(),
                 })
             }
             Root::S3 { bucket, base } => {
@@ -125,6 +129,8 @@ impl Store {
                     keeps_attributes: true,
                     endpoint: server.endpoint_name(),
                     timeout_ms: server.request_timeout_ms,
+                    local_dir: None,
+                    root_name: server.root.describe(),
                 })
             }
         }
@@ -133,6 +139,26 @@ impl Store {
     /// The error a store failure on `key` is.
     pub fn error(&self, error: object_store::Error, key: &str) -> ObjectError {
         classify(error, key, &self.endpoint, self.timeout_ms)
+    }
+
+    /// The store path of `key`.
+    pub fn location(&self, key: &str) -> Result<Path> {
+        self.path(key)
+    }
+
+    /// The underlying `object_store` client.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.inner.clone()
+    }
+
+    /// The directory of a local root (paths are relative to it).
+    pub fn local_root(&self) -> Option<std::path::PathBuf> {
+        self.local_dir.clone()
+    }
+
+    /// How messages name the root.
+    pub fn describe(&self) -> String {
+        self.root_name.clone()
     }
 
     fn path(&self, key: &str) -> Result<Path> {

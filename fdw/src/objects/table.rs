@@ -1,7 +1,7 @@
 //! The columns of an object table: a fixed set, each with the Postgres types it takes.
 
 use super::error::{ObjectError, Result};
-use super::options::{Format, ServerOptions, TableOptions};
+use super::options::{ServerOptions, TableOptions};
 use super::store::Store;
 use crate::types::PgType;
 
@@ -79,7 +79,7 @@ impl ObjectColumn {
     }
 }
 
-/// An object table: its store, options and declared columns.
+/// An object table (`format 'objects'`): its store, options and declared columns.
 #[derive(Debug, Clone)]
 pub struct ObjectTable {
     /// the opened store
@@ -99,12 +99,6 @@ impl ObjectTable {
         options: TableOptions,
         declared: &[(String, PgType)],
     ) -> Result<ObjectTable> {
-        if options.format != Format::Objects {
-            return Err(ObjectError::Unsupported(format!(
-                "format '{}' is not available yet; use format 'objects'",
-                options.format.name()
-            )));
-        }
         let columns = declared
             .iter()
             .map(|(name, pg_type)| {

@@ -1,0 +1,402 @@
+//! Data files under a prefix read as one table (`format 'parquet' | 'csv' | 'json'`).
+//!
+//! Parquet goes through the Delta reader, as a table of the listed files without a log:
+//! projection, row groups skipped by footer statistics, Arrow filters before rows become
+//! tuples, and the same Arrow → Datum conversion as Delta. CSV and JSON-lines files are
+//! parsed by arrow's readers into the declared column types; Postgres applies the quals.
+
+use super::error::{ObjectError, Result};
+use super::keys::{listing, shorten};
+use super::options::{Format, ServerOptions, TableOptions};
+use super::store::{ObjectInfo, Store};
+use crate::arrow::array::RecordBatch;
+use crate::arrow::datatypes::{Field, Schema, SchemaRef};
+use crate::batch::{ColumnData, ScanBatch};
+use crate::delta::prune::WriterZone;
+use crate::delta::scan::DeltaScan;
+use crate::delta::schema::{DeltaColumn, DeltaSchema};
+use crate::delta::table::{DataFile, TableSnapshot};
+use crate::delta::types::delta_type_for;
+use crate::request::ScanRequest;
+use crate::types::PgType;
+use futures::StreamExt;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufReader, Cursor};
+use std::sync::Arc;
+
+/// Rows per batch of the CSV and JSON readers.
+const BATCH_ROWS: usize = 8192;
+
+/// A declared column: name, type, `numeric(p, s)` modifier.
+pub type DeclaredColumn = (String, PgType, Option<(u8, i8)>);
+
+/// A table over the data files under a prefix.
+#[derive(Debug, Clone)]
+pub struct FileTable {
+    store: Store,
+    server: ServerOptions,
+    options: TableOptions,
+    columns: Vec<DeclaredColumn>,
+}
+
+impl FileTable {
+    /// Opens a table, checking that every declared column has a type the format reads.
+    pub fn new(
+        server: ServerOptions,
+        options: TableOptions,
+        declared: &[DeclaredColumn],
+    ) -> Result<FileTable> {
+        for (name, pg_type, numeric) in declared {
+            let readable = match options.format {
+                Format::Parquet => delta_type_for(pg_type, *numeric).is_some(),
+                _ => {
+                    pg_type.text_source_arrow_type().is_some() && !matches!(pg_type, PgType::Bytea)
+                }
+            };
+            if !readable {
+                return Err(ObjectError::Column {
+                    column: name.clone(),
+                    reason: format!(
+                        "type {} cannot be read from {} files",
+                        pg_type.sql(),
+                        options.format.name()
+                    ),
+                });
+            }
+        }
+        Ok(FileTable {
+            store: Store::open(&server)?,
+            server,
+            options,
+            columns: declared.to_vec(),
+        })
+    }
+
+    /// The table's format.
+    pub fn format(&self) -> Format {
+        self.options.format
+    }
+
+    /// The planner's guess of the table's rows (table option `estimated_rows`).
+    pub fn estimated_rows(&self) -> u64 {
+        self.options.estimated_rows
+    }
+
+    /// The extensions of the files the table reads.
+    fn extensions(&self) -> &'static [&'static str] {
+        match self.options.format {
+            Format::Parquet => &[".parquet"],
+            Format::Csv => &[".csv"],
+            Format::Json => &[".json", ".jsonl", ".ndjson"],
+            Format::Objects => &[],
+        }
+    }
+
+    /// The data files under the prefix: their extension matches the format, and no part
+    /// of their key starts with `_` or `.` (`_SUCCESS`, `_delta_log/`, hidden files).
+    fn data_files(&self) -> Result<Vec<ObjectInfo>> {
+        let prefix = self.options.prefix.clone();
+        let extensions = self.extensions();
+        let mut stream = self.store.list(&listing(&prefix))?;
+        let files = crate::runtime::block_on(async move {
+            let mut files = Vec::new();
+            while let Some(info) = stream.next().await {
+                crate::runtime::check_interrupts();
+                let info = info?;
+                if is_data_file(&info.key, &prefix, extensions) {
+                    files.push(info);
+                }
+            }
+            files.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok::<_, ObjectError>(files)
+        })
+        .map_err(ObjectError::Runtime)??;
+        Ok(files)
+    }
+
+    /// Starts a scan of every data file.
+    pub fn scan(&self, request: &ScanRequest) -> Result<FileScan> {
+        let files = self.data_files()?;
+        let listed = files.len() as u64;
+        match self.options.format {
+            Format::Parquet => {
+                let snapshot = self.snapshot(files)?;
+                let scan =
+                    DeltaScan::new(Arc::new(snapshot), request, WriterZone::Utc).map_err(|e| {
+                        ObjectError::BadFile {
+                            key: self.options.prefix.clone(),
+                            format: "parquet",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                Ok(FileScan::Parquet { scan, listed })
+            }
+            format => {
+                let schema = self.text_schema();
+                let projection = request
+                    .columns
+                    .iter()
+                    .map(|name| {
+                        schema.index_of(name).map_err(|_| ObjectError::Column {
+                            column: name.clone(),
+                            reason: "not a column of this table".into(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(FileScan::Text(TextScan {
+                    store: self.store.clone(),
+                    format,
+                    csv_header: self.options.csv_header,
+                    csv_delimiter: self.options.csv_delimiter,
+                    content_limit: self.server.max_content_bytes,
+                    schema,
+                    projection,
+                    files: files.into_iter().map(|f| f.key).collect(),
+                    current: None,
+                    remaining: request.limit,
+                    listed,
+                    files_read: 0,
+                }))
+            }
+        }
+    }
+
+    /// The files as a Delta snapshot without a log: no partitions, no file statistics.
+    fn snapshot(&self, files: Vec<ObjectInfo>) -> Result<TableSnapshot> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|(name, pg_type, numeric)| DeltaColumn {
+                name: name.clone(),
+                physical_name: name.clone(),
+                data_type: delta_type_for(pg_type, *numeric)
+                    .expect("checked when the table was opened"),
+                nullable: true,
+                generation_expression: None,
+                type_widened: false,
+                is_partition: false,
+            })
+            .collect();
+        let files = files
+            .into_iter()
+            .map(|info| {
+                Ok(DataFile {
+                    path: self.store.location(&info.key)?,
+                    size: info.size,
+                    partition_values: HashMap::new(),
+                    stats: None,
+                    has_deletion_vector: false,
+                    log_path: info.key.clone(),
+                    stats_json: None,
+                    modification_time: info.last_modified.timestamp_millis(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TableSnapshot {
+            version: 0,
+            schema: DeltaSchema { columns },
+            files,
+            store: self.store.object_store(),
+            url: self.store.describe(),
+            local_root: self.store.local_root(),
+        })
+    }
+
+    /// The declared columns as the Arrow schema the CSV and JSON readers parse into.
+    fn text_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|(name, pg_type, _)| {
+                let data_type = pg_type
+                    .text_source_arrow_type()
+                    .expect("checked when the table was opened");
+                Field::new(name, data_type, true)
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// Whether `key` is a data file of a table over `prefix`: under it, with one of the
+/// `extensions`, and without a path part below the prefix's directory that starts with
+/// `_` or `.` (`_SUCCESS`, `_delta_log/`, hidden files).
+fn is_data_file(key: &str, prefix: &str, extensions: &[&str]) -> bool {
+    let directory = prefix.rfind('/').map_or(0, |i| i + 1);
+    let below = key.get(directory..).unwrap_or_default();
+    let hidden = below
+        .split('/')
+        .any(|part| part.starts_with('_') || part.starts_with('.'));
+    let lower = key.to_ascii_lowercase();
+    key.starts_with(prefix) && !hidden && extensions.iter().any(|e| lower.ends_with(e))
+}
+
+/// A running scan of data files.
+pub enum FileScan {
+    /// Parquet files through the Delta reader
+    Parquet {
+        /// the scan
+        scan: DeltaScan,
+        /// data files found under the prefix
+        listed: u64,
+    },
+    /// CSV or JSON-lines files
+    Text(TextScan),
+}
+
+impl FileScan {
+    /// The next batch of rows, or `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
+        match self {
+            FileScan::Parquet { scan, .. } => scan.next_batch().map_err(|e| ObjectError::BadFile {
+                key: String::new(),
+                format: "parquet",
+                reason: e.to_string(),
+            }),
+            FileScan::Text(scan) => scan.next_batch(),
+        }
+    }
+
+    /// EXPLAIN ANALYZE lines.
+    pub fn explain(&self) -> Vec<(String, String)> {
+        match self {
+            FileScan::Parquet { scan, listed } => {
+                let c = scan.counters();
+                vec![
+                    ("Data Files Listed".into(), listed.to_string()),
+                    ("Data Files Read".into(), c.files_read.to_string()),
+                    (
+                        "Parquet Row Groups Skipped".into(),
+                        c.row_groups_skipped.to_string(),
+                    ),
+                    ("Rows Returned".into(), c.rows_returned.to_string()),
+                ]
+            }
+            FileScan::Text(scan) => vec![
+                ("Data Files Listed".into(), scan.listed.to_string()),
+                ("Data Files Read".into(), scan.files_read.to_string()),
+            ],
+        }
+    }
+}
+
+type BatchReader =
+    Box<dyn Iterator<Item = std::result::Result<RecordBatch, crate::arrow::error::ArrowError>>>;
+
+/// A scan of CSV or JSON-lines files, one file in memory at a time.
+pub struct TextScan {
+    store: Store,
+    format: Format,
+    csv_header: bool,
+    csv_delimiter: u8,
+    content_limit: u64,
+    schema: SchemaRef,
+    projection: Vec<usize>,
+    files: VecDeque<String>,
+    current: Option<(String, BatchReader)>,
+    remaining: Option<u64>,
+    listed: u64,
+    files_read: u64,
+}
+
+impl TextScan {
+    fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
+        loop {
+            crate::runtime::check_interrupts();
+            if self.remaining == Some(0) {
+                return Ok(None);
+            }
+            let Some((key, reader)) = self.current.as_mut() else {
+                let Some(key) = self.files.pop_front() else {
+                    return Ok(None);
+                };
+                self.current = self.open(key)?;
+                continue;
+            };
+            match reader.next() {
+                None => self.current = None,
+                Some(Err(e)) => {
+                    return Err(ObjectError::BadFile {
+                        key: shorten(key),
+                        format: self.format.name(),
+                        reason: e.to_string(),
+                    })
+                }
+                Some(Ok(batch)) => {
+                    let mut rows = batch.num_rows();
+                    if let Some(left) = self.remaining.as_mut() {
+                        rows = rows.min(*left as usize);
+                        *left -= rows as u64;
+                    }
+                    let columns = self
+                        .projection
+                        .iter()
+                        .map(|&i| ColumnData::Array(batch.column(i).slice(0, rows)))
+                        .collect();
+                    return Ok(Some(ScanBatch {
+                        num_rows: rows,
+                        columns,
+                        row_ids: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Reads a file and starts parsing it (`None` when it vanished since the listing).
+    fn open(&mut self, key: String) -> Result<Option<(String, BatchReader)>> {
+        let store = self.store.clone();
+        let limit = self.content_limit;
+        let fetched_key = key.clone();
+        let Some((_, bytes)) =
+            crate::runtime::block_on(async move { store.get(&fetched_key, limit).await })
+                .map_err(ObjectError::Runtime)??
+        else {
+            return Ok(None);
+        };
+        self.files_read += 1;
+        let bad = |reason: String| ObjectError::BadFile {
+            key: shorten(&key),
+            format: self.format.name(),
+            reason,
+        };
+        let reader: BatchReader = match self.format {
+            Format::Csv => Box::new(
+                crate::arrow::csv::ReaderBuilder::new(self.schema.clone())
+                    .with_header(self.csv_header)
+                    .with_delimiter(self.csv_delimiter)
+                    .with_batch_size(BATCH_ROWS)
+                    .build(Cursor::new(bytes))
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+            _ => Box::new(
+                crate::arrow::json::ReaderBuilder::new(self.schema.clone())
+                    .with_batch_size(BATCH_ROWS)
+                    .build(BufReader::new(Cursor::new(bytes)))
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+        };
+        Ok(Some((key, reader)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_skip_hidden_parts_below_the_prefix() {
+        let parquet = &[".parquet"];
+        assert!(is_data_file("t/day=1/a.parquet", "t/", parquet));
+        assert!(is_data_file(
+            "documents/catalog.csv",
+            "documents/catalog",
+            &[".csv"]
+        ));
+        assert!(!is_data_file("t/_delta_log/0.parquet", "t/", parquet));
+        assert!(!is_data_file("t/.hidden.parquet", "t/", parquet));
+        assert!(!is_data_file("t/a.csv", "t/", parquet));
+        assert!(!is_data_file("u/a.parquet", "t/", parquet));
+        assert!(is_data_file("_root/t/a.PARQUET", "_root/t/", parquet));
+    }
+}
