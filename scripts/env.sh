@@ -6,6 +6,7 @@ if [ -f "$ODP_ROOT/.env" ]; then . "$ODP_ROOT/.env"; else . "$ODP_ROOT/.env.exam
 set +a
 export ODP_ROOT
 export ODP_VENV="$ODP_CACHE/venv"
+export ODP_S3RVER="$ODP_CACHE/s3rver/node_modules/.bin/s3rver"
 export ODP_RUN="$ODP_CACHE/run"
 export ODP_PGDATA="$ODP_CACHE/pgdata"
 export ODP_DATA="$ODP_CACHE/data"

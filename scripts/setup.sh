@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything ODP needs on Debian 12, idempotently and without prompts:
 # apt packages, cargo-pgrx 0.18.0, pgrx's PG15 config, and a Python virtualenv with the
-# local service stand-ins (moto for S3, ArcadeDB for Bolt) and the data tools.
+# local service stand-ins (moto for S3, ArcadeDB for Bolt) and the data tools, and s3rver
+# (npm) for presigned-URL checks.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -34,6 +35,13 @@ if [ ! -x "$ODP_VENV/bin/moto_server" ] || [ "$(cat "$ODP_VENV/.odp-ready" 2>/de
   python3 -m venv "$ODP_VENV"
   "$ODP_VENV/bin/pip" install -q --disable-pip-version-check -r "$ODP_ROOT/scripts/requirements.txt"
   echo "$wanted" >"$ODP_VENV/.odp-ready"
+fi
+# s3rver (npm): an S3 stand-in that verifies SigV4 presigned URLs (signature and expiry),
+# which moto does not; tests/checks/object_presign_and_auth.sh fetches URLs through it.
+if [ ! -x "$ODP_S3RVER" ]; then
+  log "npm install s3rver 3.7.1"
+  mkdir -p "$ODP_CACHE/s3rver"
+  npm install --prefix "$ODP_CACHE/s3rver" --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null
 fi
 # initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres.
 mkdir -p "$ODP_RUN" "$ODP_DATA"

@@ -1,36 +1,55 @@
 #!/usr/bin/env bash
-# object_fdw over HTTP: a presigned GET URL fetched with curl (no credentials) returns
-# exactly the bytes the FDW stored and reads back, and carries the requested lifetime;
-# against an S3 server that checks credentials (moto with IAM auth on), wrong
-# credentials are refused with 28000 and right ones work.
+# object_fdw over HTTP. Presigned URLs, against s3rver (it checks a SigV4 URL's expiry
+# and access key, not the signature itself; moto checks nothing): a GET URL fetched with
+# curl, without credentials, returns exactly the bytes the FDW stored; once expired, or
+# naming an unknown key, it is refused (403). Credentials, against a moto with IAM
+# authentication on: the right ones read, wrong ones are refused with 28000.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
 q() { psql -X -qAt -v ON_ERROR_STOP=1 "$@"; }
-endpoint="http://127.0.0.1:$ODP_S3_PORT"
-q -v s3_endpoint="$endpoint" <<'SQL'
-DROP SERVER IF EXISTS presign_check CASCADE;
+cleanup() {
+  [ -n "${s3rver_pid:-}" ] && kill "$s3rver_pid" 2>/dev/null
+  [ -n "${auth_pid:-}" ] && kill "$auth_pid" 2>/dev/null
+  q -c "SET client_min_messages = warning; DROP SERVER IF EXISTS presign_check, auth_check_good, auth_check_bad CASCADE" >/dev/null
+  rm -rf "$ODP_RUN/s3rver-data"
+}
+trap cleanup EXIT
+wait_http() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no server at $1"; exit 1; }
+
+port=$((ODP_S3_PORT + 6))
+mkdir -p "$ODP_RUN/s3rver-data"
+"$ODP_S3RVER" -d "$ODP_RUN/s3rver-data" -a 127.0.0.1 -p "$port" --configure-bucket presign-check \
+  >"$ODP_RUN/s3rver.log" 2>&1 &
+s3rver_pid=$!
+wait_http "http://127.0.0.1:$port/"
+q -v ep="http://127.0.0.1:$port" <<'SQL'
 CREATE SERVER presign_check FOREIGN DATA WRAPPER object_fdw OPTIONS (
-    root 's3://odp-objects/presign-check', endpoint :'s3_endpoint', allow_http 'true', path_style 'true');
-CREATE USER MAPPING FOR PUBLIC SERVER presign_check OPTIONS (access_key_id 'odp', secret_access_key 'odp');
+    root 's3://presign-check', endpoint :'ep', allow_http 'true', path_style 'true');
+CREATE USER MAPPING FOR PUBLIC SERVER presign_check OPTIONS (access_key_id 'S3RVER', secret_access_key 'S3RVER');
 CREATE FOREIGN TABLE public.presign_check (key text, content bytea) SERVER presign_check OPTIONS (overwrite 'true');
 INSERT INTO public.presign_check
   SELECT 'doc.bin', decode(string_agg(md5(i::text), ''), 'hex') FROM generate_series(1, 200000) i;
 SQL
-trap 'q -c "SET client_min_messages = warning; DROP SERVER IF EXISTS presign_check CASCADE" >/dev/null' EXIT
 url=$(q -c "SELECT odp.presign('presign_check', 'doc.bin', interval '5 minutes')")
 want=$(q -c "SELECT md5(content) FROM public.presign_check WHERE key = 'doc.bin'")
 got=$(curl -sf "$url" | md5sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || { echo "presigned GET returned other bytes ($got, want $want)"; exit 1; }
-case "$url" in *X-Amz-Expires=300*) ;; *) echo "URL does not carry the 300 s lifetime: $url"; exit 1 ;; esac
-echo "presigned GET: 3.2 MB byte-exact over HTTP without credentials"
+forged=$(echo "$url" | sed -E 's/X-Amz-Credential=[A-Za-z0-9]+/X-Amz-Credential=FORGED/')
+code=$(curl -s -o /dev/null -w '%{http_code}' "$forged")
+[ "$code" = 403 ] || { echo "a URL naming an unknown key was answered with $code"; exit 1; }
+short=$(q -c "SELECT odp.presign('presign_check', 'doc.bin', interval '1 second')")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$short")" = 200 ] || { echo "a fresh 1-second URL was refused"; exit 1; }
+sleep 2
+body=$(curl -s "$short")
+case "$body" in *"Request has expired"*) ;; *) echo "an expired URL was answered: ${body:0:200}"; exit 1 ;; esac
+echo "presigned GET: 3.2 MB byte-exact over HTTP without credentials; expired URL and unknown key refused"
 
 # a second moto that authenticates requests: create a user and key while it still
 # accepts unauthenticated calls, then the FDW must use them
 port=$((ODP_S3_PORT + 7))
 INITIAL_NO_AUTH_ACTION_COUNT=4 nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ODP_RUN/moto-auth.log" 2>&1 &
 auth_pid=$!
-trap 'kill $auth_pid 2>/dev/null; q -c "SET client_min_messages = warning; DROP SERVER IF EXISTS presign_check, auth_check_good, auth_check_bad CASCADE" >/dev/null' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null && break; sleep 0.1; done
+wait_http "http://127.0.0.1:$port/moto-api/"
 read -r key secret < <("$ODP_VENV/bin/python" - "$port" <<'PY'
 import boto3, json, sys
 ep = f"http://127.0.0.1:{sys.argv[1]}"
