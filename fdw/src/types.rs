@@ -4,7 +4,7 @@
 //! them to and from type OIDs in one place. Scans, quals, type checks and
 //! `IMPORT FOREIGN SCHEMA` all read the same mapping.
 
-use deltalake::arrow::datatypes::{DataType, TimeUnit};
+use deltalake::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 
 /// A Postgres type a foreign column may have.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +37,8 @@ pub enum PgType {
     Bytea,
     /// jsonb
     Jsonb,
+    /// interval (months, days, microseconds)
+    Interval,
     /// a one-dimensional array of a scalar type
     Array(Box<PgType>),
 }
@@ -82,6 +84,7 @@ impl PgType {
             PgType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             PgType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             PgType::Bytea => DataType::Binary,
+            PgType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
             PgType::Numeric | PgType::Array(_) => return None,
         })
     }
@@ -103,6 +106,7 @@ impl PgType {
             PgType::TimestampTz => "timestamptz".into(),
             PgType::Bytea => "bytea".into(),
             PgType::Jsonb => "jsonb".into(),
+            PgType::Interval => "interval".into(),
             PgType::Array(element) => format!("{}[]", element.sql()),
         }
     }
@@ -119,7 +123,7 @@ impl PgType {
             PgType::Date => Family::Date,
             PgType::Timestamp => Family::Timestamp,
             PgType::TimestampTz => Family::TimestampTz,
-            PgType::Bytea | PgType::Jsonb | PgType::Array(_) => return None,
+            PgType::Bytea | PgType::Jsonb | PgType::Interval | PgType::Array(_) => return None,
         })
     }
 }

@@ -126,6 +126,23 @@ DELETE FROM pg_temp.w_users WHERE user_id = 'u1';
 DELETE FROM pg_temp.w_users WHERE user_id IN ('u4', 'u6');
 SELECT user_id FROM pg_temp.users ORDER BY 1;
 
+-- durations map to interval (months, days and time kept apart, both ways), and small
+-- negative integers stay negative (Bolt's one-byte encoding of -16..-1)
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestSpan) DETACH DELETE n', write => true);
+CREATE FOREIGN TABLE pg_temp.spans (id text, stay interval, delta int)
+  SERVER test_graph OPTIONS (label 'OdpTestSpan', key 'id');
+INSERT INTO pg_temp.spans VALUES ('s1', '1 mon 2 days 03:04:05.123456', -3), ('s2', '-1 day -00:00:01.5', -16),
+  ('s3', NULL, -17);
+SELECT count(*) FROM odp.cypher('test_graph', 'CREATE (:OdpTestSpan {id: "s4", stay: duration("P1Y2M10DT2H30M0.0000015S"), delta: -1})', write => true);
+SELECT * FROM pg_temp.spans ORDER BY id;
+SELECT id FROM pg_temp.spans WHERE delta = -16;
+SELECT row FROM odp.cypher('test_graph',
+  'MATCH (n:OdpTestSpan {id: "s2"}) RETURN n.stay.months AS months, n.stay.days AS days, n.stay.seconds AS seconds, n.stay.nanosecondsOfSecond AS nanos, n.delta AS delta') row;
+UPDATE pg_temp.spans SET stay = stay + interval '1 hour' WHERE id = 's4';
+SELECT stay FROM pg_temp.spans WHERE id = 's4';
+SELECT pg_temp.try($$SELECT * FROM odp.cypher('test_graph', 'RETURN duration("P1D") AS d')$$);
+SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:OdpTestSpan) DETACH DELETE n', write => true);
+
 -- recommendations on a small hand-built graph: u1 bought p1 and p2; u2 bought p1 and p3;
 -- u3 bought p2, p3 and p4; so u1 is recommended p3 (two co-buyers) before p4 (one)
 SELECT count(*) FROM odp.cypher('test_graph', 'MATCH (n:User) WHERE n.user_id STARTS WITH "rt_" DETACH DELETE n', write => true);

@@ -12,9 +12,9 @@ use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryArray, BooleanArray, Date32Array,
     Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
-    ListArray, PrimitiveArray, StringArray, TimestampMicrosecondArray,
+    IntervalMonthDayNanoArray, ListArray, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
-use odp_fdw::arrow::datatypes::{DataType, TimeUnit};
+use odp_fdw::arrow::datatypes::{DataType, IntervalMonthDayNano, IntervalUnit, TimeUnit};
 use odp_fdw::batch::ColumnData;
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
@@ -44,6 +44,7 @@ enum Data {
     Timestamp(TimestampMicrosecondArray),
     Decimal(Decimal128Array),
     Binary(BinaryArray),
+    Interval(IntervalMonthDayNanoArray),
     List(Box<ListColumn>),
     Json(Vec<Option<serde_json::Value>>),
     /// JSON text, read by `jsonb_in` (exact numbers, Postgres's own validation)
@@ -127,6 +128,9 @@ impl TypedColumn {
             }
             (DataType::Decimal128(..), P::Numeric) => Data::Decimal(array.as_primitive().clone()),
             (DataType::Binary, P::Bytea) => Data::Binary(array.as_binary().clone()),
+            (DataType::Interval(IntervalUnit::MonthDayNano), P::Interval) => {
+                Data::Interval(array.as_primitive().clone())
+            }
             (DataType::List(_), P::Array(element)) => {
                 let lists: ListArray = array.as_list().clone();
                 let elements =
@@ -237,6 +241,7 @@ impl TypedColumn {
                 }
             }
             Data::Binary(a) => scalar!(a, |b: &[u8]| Ok(varlena_datum(b))),
+            Data::Interval(a) => scalar!(a, interval_datum),
             Data::List(list) => list.datum(row),
             Data::Json(rows) => match &rows[row] {
                 None => Ok(None),
@@ -402,4 +407,16 @@ fn jsonb_datum(text: &str) -> Result<pg_sys::Datum, Unsupported> {
         )
     }
     .ok_or_else(|| Unsupported("jsonb_in returned NULL".into()))
+}
+
+/// An interval Datum (palloc'd in the current context) from Arrow's month-day-nanosecond
+/// interval; nanoseconds are rounded to microseconds as Postgres rounds interval input.
+fn interval_datum(v: IntervalMonthDayNano) -> Result<pg_sys::Datum, Unsupported> {
+    let micros = (v.nanoseconds as i128 + v.nanoseconds.signum() as i128 * 500) / 1000;
+    let micros = i64::try_from(micros)
+        .map_err(|_| Unsupported(format!("interval of {} ns is out of range", v.nanoseconds)))?;
+    pgrx::datum::Interval::new(v.months, v.days, micros)
+        .map_err(|e| Unsupported(format!("interval out of range: {e}")))?
+        .into_datum()
+        .ok_or_else(|| Unsupported("cannot build an interval value".into()))
 }

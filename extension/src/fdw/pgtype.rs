@@ -20,6 +20,7 @@ pub fn pg_type_of(oid: pg_sys::Oid) -> Option<PgType> {
         pg_sys::TIMESTAMPTZOID => PgType::TimestampTz,
         pg_sys::BYTEAOID => PgType::Bytea,
         pg_sys::JSONBOID => PgType::Jsonb,
+        pg_sys::INTERVALOID => PgType::Interval,
         other => {
             // SAFETY: get_element_type only reads the type cache (InvalidOid if none).
             let element = unsafe { pg_sys::get_element_type(other) };
@@ -27,7 +28,7 @@ pub fn pg_type_of(oid: pg_sys::Oid) -> Option<PgType> {
                 return None;
             }
             match pg_type_of(element)? {
-                PgType::Array(_) | PgType::Jsonb => return None,
+                PgType::Array(_) | PgType::Jsonb | PgType::Interval => return None,
                 scalar => PgType::Array(Box::new(scalar)),
             }
         }
@@ -51,6 +52,7 @@ pub fn oid_of(pg_type: &PgType) -> pg_sys::Oid {
         PgType::TimestampTz => pg_sys::TIMESTAMPTZOID,
         PgType::Bytea => pg_sys::BYTEAOID,
         PgType::Jsonb => pg_sys::JSONBOID,
+        PgType::Interval => pg_sys::INTERVALOID,
         // SAFETY: get_array_type only reads the type cache; every scalar has an array type.
         PgType::Array(element) => unsafe { pg_sys::get_array_type(oid_of(element)) },
     }

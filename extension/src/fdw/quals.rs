@@ -94,7 +94,7 @@ pub unsafe fn datum_to_value(
                 }
                 Value::List(items)
             }
-            PgType::Bytea | PgType::Jsonb => return None,
+            PgType::Bytea | PgType::Jsonb | PgType::Interval => return None,
         })
     }
 }

@@ -6,11 +6,14 @@
 use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
-    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder, ListArray, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder,
+    IntervalMonthDayNanoBuilder, ListArray, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use odp_fdw::arrow::buffer::{NullBuffer, OffsetBuffer};
-use odp_fdw::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use odp_fdw::arrow::datatypes::{
+    DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
+};
 use odp_fdw::numeric::{Decimal, Numeric};
 use odp_fdw::types::PgType;
 use pgrx::{pg_sys, AnyNumeric, FromDatum};
@@ -148,6 +151,7 @@ enum ColumnBuilder {
     Timestamp(TimestampMicrosecondBuilder, Option<Arc<str>>),
     Decimal(Decimal128Builder, u8, i8),
     Binary(BinaryBuilder),
+    Interval(IntervalMonthDayNanoBuilder),
     List(Box<ListBuilder>),
 }
 
@@ -195,6 +199,9 @@ impl ColumnBuilder {
                 *s,
             ),
             (DataType::Binary, P::Bytea) => ColumnBuilder::Binary(BinaryBuilder::new()),
+            (DataType::Interval(IntervalUnit::MonthDayNano), P::Interval) => {
+                ColumnBuilder::Interval(IntervalMonthDayNanoBuilder::new())
+            }
             (DataType::List(field), P::Array(element)) => {
                 ColumnBuilder::List(Box::new(ListBuilder {
                     field: field.clone(),
@@ -299,6 +306,17 @@ impl ColumnBuilder {
                     b.append_value(unscaled)
                 }
                 ColumnBuilder::Binary(b) => b.append_value(bytes(datum)?),
+                ColumnBuilder::Interval(b) => {
+                    let interval = from_datum::<pgrx::datum::Interval>(datum)?;
+                    let nanoseconds = interval.micros().checked_mul(1000).ok_or_else(|| {
+                        out_of_range(interval, &DataType::Interval(IntervalUnit::MonthDayNano))
+                    })?;
+                    b.append_value(IntervalMonthDayNano {
+                        months: interval.months(),
+                        days: interval.days(),
+                        nanoseconds,
+                    })
+                }
                 ColumnBuilder::List(list) => list.append(datum, oid)?,
             }
         }
@@ -319,6 +337,7 @@ impl ColumnBuilder {
             ColumnBuilder::Timestamp(b, _) => b.append_null(),
             ColumnBuilder::Decimal(b, ..) => b.append_null(),
             ColumnBuilder::Binary(b) => b.append_null(),
+            ColumnBuilder::Interval(b) => b.append_null(),
             ColumnBuilder::List(list) => {
                 let last = *list.offsets.last().unwrap_or(&0);
                 list.offsets.push(last);
@@ -343,6 +362,7 @@ impl ColumnBuilder {
             }
             ColumnBuilder::Decimal(b, ..) => Arc::new(b.finish()),
             ColumnBuilder::Binary(b) => Arc::new(b.finish()),
+            ColumnBuilder::Interval(b) => Arc::new(b.finish()),
             ColumnBuilder::List(list) => list.finish(),
         }
     }

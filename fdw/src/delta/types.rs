@@ -118,7 +118,7 @@ pub fn delta_type_for(pg: &PgType, numeric: Option<(u8, i8)>) -> Option<DeltaTyp
         PgType::TimestampTz => DeltaType::Timestamp,
         PgType::Bytea => DeltaType::Binary,
         PgType::Array(element) => DeltaType::Array(Box::new(delta_type_for(element, numeric)?)),
-        PgType::Jsonb => return None,
+        PgType::Jsonb | PgType::Interval => return None,
     })
 }
 

@@ -75,17 +75,13 @@ pub fn pool(server: &ServerOptions) -> Result<Graph> {
         .user(server.user.as_deref().unwrap_or(""))
         .password(server.password.as_deref().unwrap_or(""))
         .fetch_size(server.fetch_size as usize)
-        .max_connections(server.pool_size as usize);
+        .max_connections(server.pool_size as usize)
+        .connection_timeout(server.connect_timeout());
     if let Some(db) = &server.database {
         config = config.db(db.as_str());
     }
     let config = config.build().map_err(|e| classify(server, e))?;
-    let graph = crate::runtime::block_on(async {
-        tokio::time::timeout(server.connect_timeout(), Graph::connect(config)).await
-    })
-    .map_err(GraphError::Runtime)?
-    .map_err(|_| connect_timeout(server))?
-    .map_err(|e| classify(server, e))?;
+    let graph = Graph::connect(config).map_err(|e| classify(server, e))?;
     POOLS.with_borrow_mut(|p| p.insert(server.clone(), graph.clone()));
     Ok(graph)
 }
@@ -109,13 +105,6 @@ pub fn run<T, F: Future<Output = std::result::Result<T, neo4rs::Error>>>(
         POOLS.with_borrow_mut(|p| p.remove(server));
     }
     outcome
-}
-
-fn connect_timeout(server: &ServerOptions) -> GraphError {
-    GraphError::Connect {
-        uri: server.uri.clone(),
-        reason: format!("no connection within {} ms", server.connect_timeout_ms),
-    }
 }
 
 /// Maps a driver error to the adapter's error.
@@ -171,10 +160,17 @@ pub fn run_cypher(
     })?;
     rows.iter()
         .map(|row| {
-            let value: neo4rs::BoltType = row
-                .to_strict()
-                .map_err(|e| GraphError::Query(e.to_string()))?;
-            super::types::to_json(&value).map_err(GraphError::Query)
+            let mut object = serde_json::Map::new();
+            for key in row.keys() {
+                let value: neo4rs::BoltType = row
+                    .get(&key.value)
+                    .map_err(|e| GraphError::Query(e.to_string()))?;
+                object.insert(
+                    key.value.clone(),
+                    super::types::to_json(&value).map_err(GraphError::Query)?,
+                );
+            }
+            Ok(serde_json::Value::Object(object))
         })
         .collect()
 }

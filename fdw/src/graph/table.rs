@@ -166,10 +166,14 @@ impl GraphTable {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let expr = self
-                    .column(name)
-                    .map(|c| self.expr(&c.source))
-                    .unwrap_or_else(|| "null".into());
+                let expr = match self.column(name) {
+                    // durations travel as their components: neo4rs keeps them private
+                    Some(c) if c.pg_type == PgType::Interval => {
+                        super::types::duration_components(&self.expr(&c.source))
+                    }
+                    Some(c) => self.expr(&c.source),
+                    None => "null".into(),
+                };
                 format!("{expr} AS c{i}")
             })
             .collect();

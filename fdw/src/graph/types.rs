@@ -11,23 +11,25 @@
 //! | timestamp | LocalDateTime |
 //! | timestamptz | DateTime (offset or zone id); LocalDateTime as UTC (ArcadeDB) |
 //! | bytea | Bytes |
+//! | interval | Duration (read as its months, days, seconds and nanoseconds) |
 //! | text[], bigint[], integer[], double precision[], boolean[] | List of those |
 //! | jsonb | any value: maps, lists, nodes, relationships and paths as JSON |
 //!
-//! Durations, times of day and points have no column type yet (a clear error; as JSON
-//! they are refused too rather than approximated).
+//! Times of day and points have no column type yet (a clear error; as JSON they are
+//! refused too rather than approximated).
 
 use super::error::{GraphError, Result};
 use crate::types::PgType;
 use crate::value::Value;
 use deltalake::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Float32Builder,
-    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{
     DataType, Date32Type, Field, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    TimeUnit, TimestampMicrosecondType,
+    IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
+    TimestampMicrosecondType,
 };
 use neo4rs::{BoltList, BoltMap, BoltType};
 use serde_json::{Map, Value as Json};
@@ -189,6 +191,11 @@ pub fn decode(pg: &PgType, column: &str, values: &[BoltType]) -> Result<ArrayRef
                 Some(valid.into()),
             ))
         }
+        PgType::Interval => build!(IntervalMonthDayNanoBuilder::new(), |v: &BoltType| match v {
+            BoltType::List(l) =>
+                duration_of_components(&l.value).ok_or_else(|| out_of_range(&"duration")),
+            v => Err(wrong(v)),
+        }),
         PgType::Numeric => {
             return Err(GraphError::UnsupportedType {
                 column: column.to_string(),
@@ -292,6 +299,31 @@ fn map_json(m: &BoltMap) -> std::result::Result<Map<String, Json>, String> {
     Ok(object)
 }
 
+/// The Cypher expression returning the duration `expr` as
+/// `[months, days, seconds, nanosecondsOfSecond]` (NULL stays NULL).
+pub fn duration_components(expr: &str) -> String {
+    format!(
+        "CASE WHEN {expr} IS NULL THEN NULL ELSE [{expr}.months, {expr}.days, {expr}.seconds, {expr}.nanosecondsOfSecond] END"
+    )
+}
+
+/// A duration from its four components, as Arrow's month-day-nanosecond interval.
+fn duration_of_components(parts: &[BoltType]) -> Option<IntervalMonthDayNano> {
+    let [BoltType::Integer(months), BoltType::Integer(days), BoltType::Integer(seconds), BoltType::Integer(nanos)] =
+        parts
+    else {
+        return None;
+    };
+    Some(IntervalMonthDayNano {
+        months: i32::try_from(months.value).ok()?,
+        days: i32::try_from(days.value).ok()?,
+        nanoseconds: seconds
+            .value
+            .checked_mul(1_000_000_000)?
+            .checked_add(nanos.value)?,
+    })
+}
+
 /// A query value as a Bolt parameter for a column of type `pg`; `None` when it has no
 /// exact Bolt form (the qual is then not pushed).
 pub fn to_bolt(value: &Value, pg: &PgType) -> Option<BoltType> {
@@ -359,6 +391,17 @@ pub fn bolt_of(array: &ArrayRef, row: usize, pg: &PgType) -> Result<BoltType> {
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
             to_bolt(&Value::Timestamp(micros), pg).ok_or_else(|| out_of_range("timestamp"))?
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            let v = array.as_primitive::<IntervalMonthDayNanoType>().value(row);
+            let seconds = v.nanoseconds.div_euclid(1_000_000_000);
+            let nanos = v.nanoseconds.rem_euclid(1_000_000_000);
+            BoltType::Duration(neo4rs::BoltDuration::new(
+                (v.months as i64).into(),
+                (v.days as i64).into(),
+                seconds.into(),
+                nanos.into(),
+            ))
         }
         DataType::List(_) => {
             let element = match pg {
