@@ -55,6 +55,9 @@ pub enum OdpError {
     /// a named object (a foreign server) does not exist
     #[error("{0} does not exist")]
     UndefinedObject(String),
+    /// a row policy whose condition cannot be used
+    #[error("invalid row policy: {0}")]
+    Policy(String),
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
@@ -157,6 +160,7 @@ impl OdpError {
             OdpError::NotDeltaTable => ERRCODE_WRONG_OBJECT_TYPE,
             OdpError::Retention { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             OdpError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
+            OdpError::Policy(_) => ERRCODE_INVALID_OBJECT_DEFINITION,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

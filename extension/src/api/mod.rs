@@ -4,6 +4,7 @@ pub mod feature_stream;
 pub mod features;
 pub mod health;
 pub mod metrics;
+pub mod security;
 pub mod storage;
 
 use pgrx::prelude::*;

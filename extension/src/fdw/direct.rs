@@ -63,6 +63,10 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         }
         let baserel = pg_sys::find_base_rel(root, result_relation as c_int);
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
+        // a row policy is checked on rows read: a restricted role deletes through them
+        if state.policy.is_some() {
+            return false;
+        }
         let clauses = (*scan).scan.plan.qual;
         let extracted = extract(root, result_relation, clauses, &state.table.columns);
         if extracted.len() != list_ptrs(clauses).len() {

@@ -16,6 +16,7 @@ pub mod modify;
 pub mod options;
 pub mod pgtype;
 pub mod plan;
+pub mod policy;
 pub mod quals;
 pub mod routine;
 pub mod rows;

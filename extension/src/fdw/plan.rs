@@ -5,6 +5,7 @@
 use super::catalog::{list_ptrs, table_context};
 use super::lookahead::OuterColumn;
 use super::pgtype::pg_type_of;
+use super::policy::RelationPolicy;
 use super::quals::{datum_to_value, extract, strip_relabel, ExtractedQual};
 use super::routine::in_current_context;
 use super::{Estimate, Source, TableContext};
@@ -23,6 +24,8 @@ pub(super) struct PlanningState<S: Source> {
     pub(super) source: S,
     estimate: Estimate,
     limit: Option<u64>,
+    /// the row policy restricting the current role, and its condition (Vars of 1)
+    pub(super) policy: Option<(RelationPolicy, *mut pg_sys::Node)>,
 }
 
 /// A pushed qual as stored in the plan: the value comes from `fdw_exprs[expr_index]`
@@ -205,6 +208,9 @@ pub(super) struct ScanPlan {
     /// `scanrelid` may be offset from it)
     #[serde(default)]
     pub(super) planned_relid: u32,
+    /// the row policy every returned row is checked against (see [`super::policy`])
+    #[serde(default)]
+    pub(super) policy: Option<RelationPolicy>,
 }
 
 impl ScanPlan {
@@ -256,8 +262,17 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
     // SAFETY: root and baserel are the planner's, valid for this call.
     unsafe {
         let relid = (*baserel).relid;
-        let quals = extract(root, relid, (*baserel).baserestrictinfo, &table.columns);
-        let limit = pushable_limit(root, baserel);
+        let policy = super::policy::for_relation(foreigntableid).map(|p| {
+            // which rows a role sees decides the plan: replan after SET ROLE
+            (*(*root).glob).dependsOnRole = true;
+            let condition = super::policy::condition(foreigntableid, &p);
+            (p, condition)
+        });
+        let mut quals = extract(root, relid, (*baserel).baserestrictinfo, &table.columns);
+        if let Some((_, condition)) = &policy {
+            quals.extend(policy_quals(root, *condition, &table));
+        }
+        let limit = pushable_limit(root, baserel).filter(|_| policy.is_none());
         let request = ScanRequest {
             columns: Vec::new(),
             quals: constant_quals(&quals),
@@ -288,7 +303,24 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
             source,
             estimate,
             limit,
+            policy,
         }) as *mut _;
+    }
+}
+
+/// The pushable comparisons of a policy condition (its Vars are of range-table entry 1).
+///
+/// # Safety
+/// `condition` must be a parsed policy condition of this planner run.
+unsafe fn policy_quals(
+    root: *mut pg_sys::PlannerInfo,
+    condition: *mut pg_sys::Node,
+    table: &TableContext,
+) -> Vec<ExtractedQual> {
+    // SAFETY: the condition is a valid expression; make_ands_implicit splits its ANDs.
+    unsafe {
+        let conjuncts = pg_sys::make_ands_implicit(condition as *mut pg_sys::Expr);
+        extract(root, 1, conjuncts, &table.columns)
     }
 }
 
@@ -492,11 +524,17 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
     unsafe {
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
         let relid = (*baserel).relid;
-        let extracted = extract(root, relid, scan_clauses, &state.table.columns);
+        let mut extracted = extract(root, relid, scan_clauses, &state.table.columns);
         let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        if let Some((_, condition)) = &state.policy {
+            extracted.extend(policy_quals(root, *condition, &state.table));
+        }
         let (quals, fdw_exprs) = plan_quals(root, relid, &extracted);
 
-        let columns = needed_columns(baserel, local_quals, &state.table);
+        let mut columns = needed_columns(baserel, local_quals, &state.table);
+        if let Some((_, condition)) = &state.policy {
+            add_condition_columns(&mut columns, *condition, &state.table);
+        }
         let limit = if scan_clauses.is_null() {
             state.limit
         } else {
@@ -519,6 +557,14 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         };
         let mut explain = state.estimate.explain.clone();
         explain.extend(state.source.describe_plan(&described));
+        if let Some((policy, _)) = &state.policy {
+            let names = if policy.names.is_empty() {
+                "none for this role: no rows".to_string()
+            } else {
+                policy.names.join(", ")
+            };
+            explain.push(("Row Policies".into(), names));
+        }
         if let Some(q) = quals.iter().find(|q| q.outer.is_some()) {
             explain.push((
                 "Batched Lookup".into(),
@@ -536,6 +582,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             row_ids: wants_row_ids(baserel),
             direct_delete: None,
             planned_relid: relid,
+            policy: state.policy.as_ref().map(|(p, _)| p.clone()),
         };
         pg_sys::make_foreignscan(
             tlist,
@@ -565,6 +612,30 @@ unsafe fn wants_row_ids(baserel: *mut pg_sys::RelOptInfo) -> bool {
             pg_sys::SelfItemPointerAttributeNumber - pg_sys::FirstLowInvalidHeapAttributeNumber,
             attrs,
         )
+    }
+}
+
+/// Adds the columns a policy condition reads to the scan's columns (in table order).
+///
+/// # Safety
+/// `condition` must be a parsed policy condition (Vars of range-table entry 1).
+unsafe fn add_condition_columns(
+    columns: &mut Vec<(String, i16)>,
+    condition: *mut pg_sys::Node,
+    table: &TableContext,
+) {
+    // SAFETY: the condition is a valid expression tree.
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+        pg_sys::pull_varattnos(condition, 1, &mut attrs);
+        let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+        for column in &table.columns {
+            let read = pg_sys::bms_is_member(column.attnum as i32 - offset, attrs);
+            if read && !columns.iter().any(|(_, a)| *a == column.attnum) {
+                columns.push((column.name.clone(), column.attnum));
+            }
+        }
+        columns.sort_by_key(|(_, attnum)| *attnum);
     }
 }
 

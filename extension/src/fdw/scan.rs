@@ -35,6 +35,8 @@ struct ScanState<S: Source> {
     scanrelid: u32,
     /// set when the scan is the inner side of a nested loop over another ODP scan
     lookup: Option<BatchedLookup>,
+    /// the row policy every row must pass before it leaves the scan
+    policy: Option<*mut pg_sys::ExprState>,
     /// opened at the first row, so a plain `EXPLAIN` never touches the source
     source: Option<S>,
     plan: ScanPlan,
@@ -91,11 +93,19 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
         let estate = (*node).ss.ps.state;
         let scanrelid = (*plan).scan.scanrelid;
         let lookup = batched_lookup(&plan_data, estate, scanrelid);
+        let policy = plan_data.policy.as_ref().map(|p| {
+            let condition = super::policy::condition((*relation).rd_id, p);
+            pg_sys::ExecInitExpr(
+                condition as *mut pg_sys::Expr,
+                node as *mut pg_sys::PlanState,
+            )
+        });
         let state = ScanState::<S> {
             relid: (*relation).rd_id,
             estate,
             scanrelid,
             lookup,
+            policy,
             source: None,
             plan: plan_data,
             exprs,
@@ -277,7 +287,11 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                         (*slot).tts_tid = item_pointer(ids[state.row]);
                     }
                     state.row += 1;
-                    return slot;
+                    if passes_policy(state.policy, node, slot) {
+                        return slot;
+                    }
+                    pgrx::check_for_interrupts!();
+                    continue;
                 }
             }
             let next = match state.scan.as_mut().expect("started above") {
@@ -311,6 +325,28 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                 }
             }
         }
+    }
+}
+
+/// Whether the row in `slot` passes the scan's row policy (NULL counts as false); rows
+/// that fail never leave the scan.
+unsafe fn passes_policy(
+    policy: Option<*mut pg_sys::ExprState>,
+    node: *mut pg_sys::ForeignScanState,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    let Some(policy) = policy else {
+        return true;
+    };
+    // SAFETY: the policy was initialised for this node; the slot holds a stored row.
+    unsafe {
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        (*econtext).ecxt_scantuple = slot;
+        let mut is_null = false;
+        let datum = pg_sys::ExecEvalExprSwitchContext(policy, econtext, &mut is_null);
+        let visible = !is_null && datum.value() != 0;
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        visible
     }
 }
 

@@ -1,0 +1,218 @@
+//! Row policies over foreign tables. Postgres refuses `CREATE POLICY` on foreign tables,
+//! so ODP keeps them in `odp.row_policies` (`odp.create_row_policy`) and every ODP scan
+//! applies them itself:
+//!
+//! - at planning, the policy's comparisons are pushed to the source like any qual (a
+//!   Delta partition filter, a Redis key, a Cypher `WHERE`), and the plan depends on the
+//!   current role (a cached plan is replanned after `SET ROLE`);
+//! - at execution, every row the source returns is checked against the policy inside
+//!   the scan, before any other qual, join, function or error can see it: a restricted
+//!   role never receives a forbidden row, and EXPLAIN ANALYZE counts none.
+//!
+//! The semantics are Postgres's own row security: superusers, roles with BYPASSRLS and
+//! the table's owner are not restricted; for any other role the policies naming it (or
+//! `public`) are ORed, and a table with policies but none for the role shows no rows.
+
+use crate::error::OdpError;
+use pgrx::prelude::*;
+use pgrx::spi::Spi;
+use serde::{Deserialize, Serialize};
+use std::ffi::CString;
+use std::ptr;
+
+/// The policy that restricts the current role on one foreign table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationPolicy {
+    /// names of the policies that apply (empty: none applies, every row is hidden)
+    pub names: Vec<String>,
+    /// their conditions: a visible row satisfies at least one
+    pub conditions: Vec<String>,
+}
+
+/// The policy restricting the current role on `relid`, or `None` when the role sees
+/// every row (no policies, or the role bypasses them).
+pub fn for_relation(relid: pg_sys::Oid) -> Option<RelationPolicy> {
+    // SAFETY: reads the current role's catalog entries.
+    let exempt = unsafe {
+        let role = pg_sys::GetUserId();
+        pg_sys::superuser()
+            || pg_sys::has_bypassrls_privilege(role)
+            || pg_sys::pg_class_ownercheck(relid, role)
+    };
+    if exempt {
+        return None;
+    }
+    let policies = policies_of(relid);
+    if policies.is_empty() {
+        return None;
+    }
+    let applying: Vec<(String, String)> = policies
+        .into_iter()
+        .filter(|(_, _, roles)| roles.iter().any(|r| applies_to_current_role(r)))
+        .map(|(name, condition, _)| (name, condition))
+        .collect();
+    let (names, conditions) = applying.into_iter().unzip();
+    Some(RelationPolicy { names, conditions })
+}
+
+/// Switches to the bootstrap superuser until dropped (the policy catalog is read
+/// whatever the querying role may read; an ERROR's abort restores the user too).
+struct AsSuperuser {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+impl AsSuperuser {
+    fn start() -> AsSuperuser {
+        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+        // SAFETY: reads and sets the backend's current user, as Postgres's own
+        // catalog-reading code does around internal queries.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+            pg_sys::SetUserIdAndSecContext(
+                pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
+        }
+        AsSuperuser { user, context }
+    }
+}
+
+impl Drop for AsSuperuser {
+    fn drop(&mut self) {
+        // SAFETY: restores the user and context saved by `start`.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+    }
+}
+
+/// (name, condition, roles) of the policies on `relid`.
+fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
+    let _superuser = AsSuperuser::start();
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT name, using_expr, roles::text[] FROM odp.row_policies WHERE table_oid = $1 ORDER BY name",
+            None,
+            &[relid.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let name: Option<String> = row.get(1)?;
+            let condition: Option<String> = row.get(2)?;
+            let roles: Option<Vec<Option<String>>> = row.get(3)?;
+            if let (Some(name), Some(condition)) = (name, condition) {
+                let roles = roles.unwrap_or_default().into_iter().flatten().collect();
+                out.push((name, condition, roles));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
+    })
+    .unwrap_or_else(|e| OdpError::Policy(format!("reading odp.row_policies: {e}")).report())
+}
+
+/// Whether a policy naming role `name` applies to the current role.
+fn applies_to_current_role(name: &str) -> bool {
+    if name.eq_ignore_ascii_case("public") {
+        return true;
+    }
+    let Ok(name) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: get_role_oid with missing_ok returns InvalidOid for an unknown role;
+    // has_privs_of_role reads the role graph.
+    unsafe {
+        let role = pg_sys::get_role_oid(name.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
+    }
+}
+
+/// The condition a row must meet under `policy`: its conditions ORed, each parsed on
+/// its own (`false` when none applies); Vars of range-table entry 1.
+///
+/// # Safety
+/// As [`parse`].
+pub unsafe fn condition(relid: pg_sys::Oid, policy: &RelationPolicy) -> *mut pg_sys::Node {
+    // SAFETY: each condition is parsed against the relation; the nodes are combined in
+    // the current memory context.
+    unsafe {
+        let mut parsed: *mut pg_sys::List = ptr::null_mut();
+        for text in &policy.conditions {
+            parsed = pg_sys::lappend(parsed, parse(relid, text) as *mut std::ffi::c_void);
+        }
+        match policy.conditions.len() {
+            0 => pg_sys::makeBoolConst(false, false),
+            1 => super::catalog::list_ptrs(parsed)[0] as *mut pg_sys::Node,
+            _ => {
+                pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, parsed, -1) as *mut pg_sys::Node
+            }
+        }
+    }
+}
+
+/// One policy condition as a boolean expression over `relid`, its columns as Vars of
+/// range-table entry 1. Only a single expression is accepted: no statement around it,
+/// no subqueries, no set-returning functions.
+///
+/// # Safety
+/// Must run in a transaction; the result lives in the current memory context.
+pub unsafe fn parse(relid: pg_sys::Oid, condition: &str) -> *mut pg_sys::Node {
+    let refuse = |why: &str| -> ! { OdpError::Policy(format!("the condition {why}")).report() };
+    let sql = CString::new(format!("SELECT ({condition})"))
+        .unwrap_or_else(|_| refuse("contains a NUL character"));
+    // SAFETY: the parser and analyzer run on a valid statement text and relation; an
+    // ERROR becomes a Rust panic in the guarded calls and unwinds to the callback.
+    unsafe {
+        let statements = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        let statements = super::catalog::list_ptrs(statements);
+        let [raw] = statements.as_slice() else {
+            refuse("must be one expression");
+        };
+        let stmt = (*(*raw as *mut pg_sys::RawStmt)).stmt;
+        if stmt.is_null() || (*stmt).type_ != pg_sys::NodeTag::T_SelectStmt {
+            refuse("must be one expression");
+        }
+        let select = stmt as *mut pg_sys::SelectStmt;
+        let targets = super::catalog::list_ptrs((*select).targetList);
+        let plain = (*select).op == pg_sys::SetOperation::SETOP_NONE
+            && (*select).fromClause.is_null()
+            && (*select).whereClause.is_null()
+            && (*select).groupClause.is_null()
+            && (*select).havingClause.is_null()
+            && (*select).windowClause.is_null()
+            && (*select).withClause.is_null()
+            && (*select).sortClause.is_null()
+            && (*select).limitCount.is_null()
+            && (*select).limitOffset.is_null()
+            && (*select).distinctClause.is_null()
+            && (*select).intoClause.is_null()
+            && (*select).lockingClause.is_null()
+            && targets.len() == 1;
+        if !plain {
+            refuse("must be one expression");
+        }
+        let raw_expr = (*(targets[0] as *mut pg_sys::ResTarget)).val;
+        let pstate = pg_sys::make_parsestate(ptr::null_mut());
+        let relation = pg_sys::relation_open(relid, pg_sys::AccessShareLock as i32);
+        let item = pg_sys::addRangeTableEntryForRelation(
+            pstate,
+            relation,
+            pg_sys::AccessShareLock as i32,
+            ptr::null_mut(),
+            false,
+            false,
+        );
+        pg_sys::addNSItemToQuery(pstate, item, false, true, true);
+        let expr = pg_sys::transformExpr(pstate, raw_expr, pg_sys::ParseExprKind::EXPR_KIND_POLICY);
+        let expr = pg_sys::coerce_to_boolean(pstate, expr, c"POLICY".as_ptr());
+        pg_sys::assign_expr_collations(pstate, expr);
+        let has_sublinks = (*pstate).p_hasSubLinks;
+        pg_sys::relation_close(relation, pg_sys::NoLock as i32);
+        pg_sys::free_parsestate(pstate);
+        if has_sublinks {
+            refuse("cannot contain subqueries");
+        }
+        if pg_sys::expression_returns_set(expr) {
+            refuse("cannot return a set");
+        }
+        expr
+    }
+}

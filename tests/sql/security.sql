@@ -1,0 +1,115 @@
+-- Security: the PostgREST role set, claims trusted only from PostgREST's login role, row
+-- policies applied inside every ODP scan (Delta and Redis here; graph and objects use the
+-- same core), also through joins, subqueries, views and COPY, and column grants on
+-- foreign tables.
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN EXECUTE q; RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+SELECT odp.install_roles();
+SELECT rolname, rolcanlogin, rolinherit FROM pg_roles
+ WHERE rolname IN ('odp_anon', 'odp_authenticated', 'odp_analyst', 'odp_admin', 'odp_authenticator') ORDER BY 1;
+SELECT has_schema_privilege('odp_authenticated', 'api', 'USAGE') AS api_usage,
+       has_table_privilege('odp_authenticated', 'lake.transactions', 'SELECT') AS lake_by_default;
+
+-- foreign tables restricted to the requesting user's rows
+DROP SCHEMA IF EXISTS sec CASCADE;
+CREATE SCHEMA sec;
+CREATE FOREIGN TABLE sec.transactions (transaction_id text, user_id text, product_id text, quantity int,
+    total_amount float8, transaction_time timestamptz, txn_date date) SERVER lake OPTIONS (path 'transactions');
+CREATE FOREIGN TABLE sec.features (user_id text, purchase_count int)
+    SERVER features OPTIONS (key_template 'odp_sec:{user_id}');
+DELETE FROM sec.features;
+INSERT INTO sec.features VALUES ('u0000042', 83), ('u0000043', 91);
+CREATE VIEW sec.tx_view AS SELECT * FROM sec.transactions;
+GRANT USAGE ON SCHEMA sec TO odp_authenticated, odp_analyst;
+GRANT SELECT, DELETE ON sec.transactions, sec.features TO odp_authenticated;
+GRANT SELECT ON sec.tx_view TO odp_authenticated;
+SELECT odp.create_row_policy('sec.transactions', 'own_transactions',
+    $$user_id = odp.current_claims() ->> 'sub'$$, '{odp_authenticated}');
+SELECT odp.create_row_policy('sec.features', 'own_features',
+    $$user_id = odp.current_claims() ->> 'sub'$$, '{odp_authenticated}');
+-- a condition is one boolean expression over the table's columns, checked at creation
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', $q$user_id IN (SELECT 'x')$q$)$$);
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'true); DROP TABLE sec.features; SELECT (true')$$);
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'no_such_column = 1')$$);
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'purchase_count')$$);
+SELECT table_oid::regclass, name, using_expr, roles FROM odp.row_policies ORDER BY 1, 2;
+-- the owner is not restricted
+SELECT count(*) AS owner_sees FROM sec.transactions \gset
+SELECT :owner_sees = (SELECT count(*) FROM heap.transactions) AS owner_sees_all;
+
+-- what PostgREST does for each request: log in as odp_authenticator, switch to the
+-- token's role, and state the verified claims
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+SELECT set_config('request.jwt.claims', '{"sub": "u0000042", "role": "odp_authenticated"}', false) IS NOT NULL AS claims_set;
+SELECT odp.current_claims() ->> 'sub' AS sub;
+SELECT count(*), count(DISTINCT user_id), min(user_id) FROM sec.transactions;
+SELECT user_id, purchase_count FROM sec.features;
+SELECT count(*) FROM sec.transactions t JOIN sec.features f USING (user_id);
+SELECT count(*) FROM sec.transactions WHERE user_id IN (SELECT user_id FROM sec.features);
+SELECT count(*) FROM sec.transactions WHERE user_id = 'u0000043';
+SELECT count(*), count(DISTINCT user_id) FROM sec.tx_view;
+COPY (SELECT DISTINCT user_id FROM sec.transactions) TO STDOUT;
+-- a function that would leak values sees only the role's rows, and an error that would
+-- reveal another user's row never fires
+CREATE FUNCTION pg_temp.leak(text) RETURNS bool LANGUAGE plpgsql COST 0.0001 AS $$
+BEGIN RAISE NOTICE 'saw %', $1; RETURN true; END $$;
+SET client_min_messages = notice;
+SELECT count(*) FROM sec.features WHERE pg_temp.leak(user_id);
+SET client_min_messages = warning;
+SELECT count(*) FROM sec.transactions WHERE 1 / (CASE WHEN user_id = 'u0000042' THEN 1 ELSE 0 END) = 1;
+-- EXPLAIN names the policy; the claim is pushed to Redis as one key read
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM sec.features;
+-- DELETE reaches only visible rows
+DELETE FROM sec.features;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SELECT user_id FROM sec.features ORDER BY 1;
+
+-- claims a session states itself are not trusted outside PostgREST's login role
+DROP ROLE IF EXISTS odp_test_member;
+CREATE ROLE odp_test_member;
+GRANT odp_authenticated TO odp_test_member;
+SET SESSION AUTHORIZATION odp_test_member;
+SET request.jwt.claims = '{"sub": "u0000043"}';
+SELECT odp.current_claims() AS claims;
+SELECT count(*) AS forged_claims_see FROM sec.transactions;
+RESET SESSION AUTHORIZATION;
+DROP ROLE odp_test_member;
+
+-- a role no policy names sees nothing; column grants decide which columns it may read
+GRANT SELECT ON sec.transactions TO odp_analyst;
+SET ROLE odp_analyst;
+SELECT count(*) AS analyst_without_policy FROM sec.transactions;
+RESET ROLE;
+SELECT odp.create_row_policy('sec.transactions', 'analysts_read_all', 'true', '{odp_analyst}');
+REVOKE SELECT ON sec.transactions FROM odp_analyst;
+SELECT odp.grant_columns('odp_analyst', 'sec.transactions', '{transaction_id,total_amount}');
+SET ROLE odp_analyst;
+SELECT pg_temp.try($$SELECT * FROM sec.transactions LIMIT 1$$);
+SELECT pg_temp.try($$SELECT user_id FROM sec.transactions LIMIT 1$$);
+SELECT count(transaction_id) = :owner_sees AS analyst_sees_all FROM sec.transactions;
+RESET ROLE;
+SET ROLE odp_analyst;
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.transactions', 'sneaky', 'true', '{odp_analyst}')$$);
+RESET ROLE;
+
+-- native tables get native row level security from the same helper
+CREATE TABLE sec.notes (owner text, body text);
+INSERT INTO sec.notes VALUES ('u0000042', 'mine'), ('u0000043', 'theirs');
+GRANT SELECT ON sec.notes TO odp_authenticated;
+SELECT odp.create_row_policy('sec.notes', 'own_notes', $$owner = odp.current_claims() ->> 'sub'$$, '{odp_authenticated}');
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+SET request.jwt.claims = '{"sub": "u0000042"}';
+SELECT body FROM sec.notes;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+
+SELECT odp.drop_row_policy('sec.transactions', 'analysts_read_all');
+SELECT count(*) FROM odp.row_policies WHERE table_oid = 'sec.transactions'::regclass;
+DELETE FROM sec.features;
+DELETE FROM odp.row_policies WHERE table_oid IN ('sec.transactions'::regclass, 'sec.features'::regclass);
+DROP SCHEMA sec CASCADE;
