@@ -55,6 +55,9 @@ pub enum OdpError {
     /// a named object (a foreign server) does not exist
     #[error("{0} does not exist")]
     UndefinedObject(String),
+    /// a failure while reading rows a row policy may hide: its details could show them
+    #[error("reading the source failed; details are withheld because a row policy applies")]
+    Withheld(PgSqlErrorCode),
     /// a row policy whose condition cannot be used
     #[error("invalid row policy: {0}")]
     Policy(String),
@@ -161,6 +164,7 @@ impl OdpError {
             OdpError::Retention { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             OdpError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
             OdpError::Policy(_) => ERRCODE_INVALID_OBJECT_DEFINITION,
+            OdpError::Withheld(code) => *code,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

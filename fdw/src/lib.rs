@@ -17,6 +17,7 @@ pub mod redis;
 pub mod request;
 pub mod rowid;
 pub mod runtime;
+pub mod security;
 pub mod types;
 pub mod value;
 

@@ -25,6 +25,8 @@ CREATE VIEW sec.tx_view AS SELECT * FROM sec.transactions;
 GRANT USAGE ON SCHEMA sec TO odp_authenticated, odp_analyst;
 GRANT SELECT, DELETE ON sec.transactions, sec.features TO odp_authenticated;
 GRANT SELECT ON sec.tx_view TO odp_authenticated;
+CREATE SCHEMA sec_evil;
+GRANT USAGE, CREATE ON SCHEMA sec_evil TO odp_authenticated;
 SELECT odp.create_row_policy('sec.transactions', 'own_transactions',
     $$user_id = odp.current_claims() ->> 'sub'$$, '{odp_authenticated}');
 SELECT odp.create_row_policy('sec.features', 'own_features',
@@ -34,6 +36,7 @@ SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', $q$user
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'true); DROP TABLE sec.features; SELECT (true')$$);
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'no_such_column = 1')$$);
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'purchase_count')$$);
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'features IS NOT NULL')$$);
 SELECT table_oid::regclass, name, using_expr, roles FROM odp.row_policies ORDER BY 1, 2;
 -- the owner is not restricted
 SELECT count(*) AS owner_sees FROM sec.transactions \gset
@@ -60,8 +63,26 @@ SET client_min_messages = notice;
 SELECT count(*) FROM sec.features WHERE pg_temp.leak(user_id);
 SET client_min_messages = warning;
 SELECT count(*) FROM sec.transactions WHERE 1 / (CASE WHEN user_id = 'u0000042' THEN 1 ELSE 0 END) = 1;
--- EXPLAIN names the policy; the claim is pushed to Redis as one key read
+-- EXPLAIN names the policy and the pushed claim (a Redis key read), and counts nothing
+-- the source read before the policy
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM sec.features;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM sec.transactions WHERE quantity > 1;
+-- the policy was analysed when it was created: an operator of the role's own does not
+-- change it
+SET search_path = sec_evil, pg_catalog;
+CREATE FUNCTION sec_evil.always(text, text) RETURNS bool LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR sec_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sec_evil.always);
+SELECT count(*) AS with_own_operator FROM sec.transactions;
+RESET search_path;
+-- a plan prepared by the owner is replanned for the restricted role
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+PREPARE owner_plan AS SELECT count(*) FROM sec.transactions;
+EXECUTE owner_plan;
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+EXECUTE owner_plan;
+DEALLOCATE owner_plan;
 -- DELETE reaches only visible rows
 DELETE FROM sec.features;
 RESET ROLE;
@@ -95,6 +116,14 @@ RESET ROLE;
 SET ROLE odp_analyst;
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.transactions', 'sneaky', 'true', '{odp_analyst}')$$);
 RESET ROLE;
+-- the helper runs with the caller's rights: text smuggled into a condition cannot act as
+-- another role
+CREATE TABLE sec.own_table (x int);
+ALTER TABLE sec.own_table OWNER TO odp_analyst;
+SET ROLE odp_analyst;
+SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.own_table', 'p', 'true); ALTER ROLE odp_analyst SUPERUSER; --')$$) ~ '^(42501|0A000|42601)' AS refused;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'odp_analyst';
 
 -- native tables get native row level security from the same helper
 CREATE TABLE sec.notes (owner text, body text);
@@ -112,4 +141,5 @@ SELECT odp.drop_row_policy('sec.transactions', 'analysts_read_all');
 SELECT count(*) FROM odp.row_policies WHERE table_oid = 'sec.transactions'::regclass;
 DELETE FROM sec.features;
 DELETE FROM odp.row_policies WHERE table_oid IN ('sec.transactions'::regclass, 'sec.features'::regclass);
-DROP SCHEMA sec CASCADE;
+DROP SCHEMA sec, sec_evil CASCADE;
+SELECT count(*) AS policies_left FROM odp.row_policies;

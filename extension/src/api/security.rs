@@ -2,6 +2,8 @@
 //! request or session, row policies over foreign tables (applied by every ODP scan, see
 //! `fdw::policy`) and column grants.
 
+use crate::error::OdpError;
+use crate::fdw::policy::AsSuperuser;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use std::ffi::CString;
@@ -14,7 +16,7 @@ const AUTHENTICATOR: &str = "odp_authenticator";
 /// `request.jwt.claims`, trusted only in sessions of `odp_authenticator` (PostgREST's
 /// login role) or of a superuser; `{}` otherwise. A psql or BI session cannot claim to
 /// be someone by setting the GUC itself.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_restricted)]
 fn current_claims() -> JsonB {
     if !session_may_state_claims() {
         return JsonB(serde_json::json!({}));
@@ -44,13 +46,16 @@ fn session_may_state_claims() -> bool {
 pgrx::extension_sql!(
     r#"
 -- Row policies of foreign tables (Postgres refuses CREATE POLICY on them); ODP scans
--- apply them. Readable by everyone, like pg_policies; changed through the functions.
+-- apply them. Readable by everyone, like pg_policies; written only through
+-- odp.create_row_policy / odp.drop_row_policy, which check table ownership.
 CREATE TABLE odp.row_policies (
     table_oid oid NOT NULL,
     name text NOT NULL,
     using_expr text NOT NULL,
+    -- the analysed condition (nodeToString), what scans evaluate
+    using_tree text NOT NULL,
     roles name[] NOT NULL DEFAULT '{public}',
-    created_by name NOT NULL DEFAULT current_user,
+    created_by name NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (table_oid, name)
 );
@@ -59,56 +64,49 @@ GRANT SELECT ON odp.row_policies TO PUBLIC;
 -- Restricts the rows `roles` see in `tbl` to those where `using_expr` holds. On a
 -- foreign table ODP's scans apply it (pushed to the source where possible, checked on
 -- every row inside the scan); on a table or partitioned table it enables native row
--- level security and creates the same policy. Only the table's owner may call it.
+-- level security and creates the same policy. Runs with the caller's rights: only the
+-- table's owner may add policies.
 CREATE FUNCTION odp.create_row_policy(tbl regclass, name text, using_expr text,
                                       roles name[] DEFAULT '{public}')
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     kind "char";
-    owner oid;
 BEGIN
-    SELECT relkind, relowner INTO kind, owner FROM pg_class WHERE oid = tbl;
-    IF NOT pg_has_role(odp.invoking_role(), owner, 'USAGE') THEN
-        RAISE EXCEPTION 'must be the owner of % to create a row policy on it', tbl
-            USING ERRCODE = '42501';
-    END IF;
     IF name IS NULL OR using_expr IS NULL OR roles IS NULL OR cardinality(roles) = 0 THEN
         RAISE EXCEPTION 'name, using_expr and roles are required' USING ERRCODE = '22023';
     END IF;
+    SELECT relkind INTO kind FROM pg_catalog.pg_class WHERE oid = tbl;
     IF kind IN ('r', 'p') THEN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
         EXECUTE format('CREATE POLICY %I ON %s TO %s USING (%s)', name, tbl,
             (SELECT string_agg(CASE WHEN lower(r) = 'public' THEN 'PUBLIC' ELSE quote_ident(r) END, ', ')
                FROM unnest(roles) r), using_expr);
-    ELSIF kind = 'f' THEN
-        PERFORM odp.check_row_policy(tbl, using_expr);
-        INSERT INTO odp.row_policies (table_oid, name, using_expr, roles, created_by)
-            VALUES (tbl, name, using_expr, roles, odp.invoking_role()::regrole::name);
-        PERFORM odp.invalidate_row_policies(tbl);
     ELSE
-        RAISE EXCEPTION '% is not a table or foreign table', tbl USING ERRCODE = '42809';
+        PERFORM odp.store_row_policy(tbl, name, using_expr, roles);
     END IF;
 END $$;
 
--- Removes a row policy created by odp.create_row_policy.
+-- Removes a row policy created by odp.create_row_policy (the table's owner only).
 CREATE FUNCTION odp.drop_row_policy(tbl regclass, name text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    kind "char";
-    owner oid;
+RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT relkind, relowner INTO kind, owner FROM pg_class WHERE oid = tbl;
-    IF NOT pg_has_role(odp.invoking_role(), owner, 'USAGE') THEN
-        RAISE EXCEPTION 'must be the owner of % to drop its row policies', tbl
-            USING ERRCODE = '42501';
-    END IF;
-    IF kind = 'f' THEN
-        DELETE FROM odp.row_policies p WHERE p.table_oid = tbl AND p.name = drop_row_policy.name;
-        PERFORM odp.invalidate_row_policies(tbl);
-    ELSE
+    IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = tbl) IN ('r', 'p') THEN
         EXECUTE format('DROP POLICY %I ON %s', name, tbl);
+    ELSE
+        PERFORM odp.remove_row_policy(tbl, name);
     END IF;
 END $$;
+
+-- Policies go with their table: a dropped table's policies are removed, so a later
+-- table reusing its OID starts without them.
+CREATE FUNCTION odp.forget_dropped_row_policies() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM odp.row_policies p USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = p.table_oid;
+END $$;
+CREATE EVENT TRIGGER odp_forget_dropped_row_policies ON sql_drop
+    EXECUTE FUNCTION odp.forget_dropped_row_policies();
 
 -- Grants SELECT on some columns of a table or foreign table to a role (native column
 -- privileges: SELECT * is then refused, the listed columns allowed).
@@ -147,35 +145,74 @@ BEGIN
 END $$;
 "#,
     name = "security",
-    requires = [
-        current_claims,
-        invalidate_row_policies,
-        check_row_policy,
-        invoking_role
-    ]
+    requires = [current_claims, store_row_policy, remove_row_policy]
 );
 
-/// Drops cached plans of queries over `table` (its policies changed).
+/// Stores a row policy of the foreign table `table` (called by `odp.create_row_policy`):
+/// only the table's owner may; the condition is analysed here, with the caller's
+/// `search_path`, and kept as a tree.
 #[pg_extern(volatile)]
-fn invalidate_row_policies(table: pg_sys::Oid) {
-    // SAFETY: registers a relcache invalidation for this relation at command end.
+fn store_row_policy(table: pg_sys::Oid, name: &str, using_expr: &str, roles: Vec<String>) {
+    check_owner(table);
+    // SAFETY: reads the relation kind from the syscache.
+    if unsafe { pg_sys::get_rel_relkind(table) } as u8 != pg_sys::RELKIND_FOREIGN_TABLE {
+        OdpError::Policy("row policies are for tables and foreign tables".into()).report();
+    }
+    // SAFETY: analyses the condition against the existing relation.
+    let tree = unsafe { crate::fdw::policy::analyse(table, using_expr) };
+    let creator = current_role_name();
+    {
+        let _superuser = AsSuperuser::start();
+        Spi::run_with_args(
+            "INSERT INTO odp.row_policies (table_oid, name, using_expr, using_tree, roles, created_by) \
+             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6)",
+            &[
+                table.into(),
+                name.into(),
+                using_expr.into(),
+                tree.into(),
+                roles.into(),
+                creator.into(),
+            ],
+        )
+        .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
+    }
+    // SAFETY: registers a relcache invalidation: cached plans over the table replan.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
 }
 
-/// Checks that `condition` is a valid row-policy condition on `table` (one boolean
-/// expression over its columns, no subqueries); raises the parser's error otherwise.
+/// Removes a row policy of the foreign table `table` (the table's owner only).
 #[pg_extern(volatile)]
-fn check_row_policy(table: pg_sys::Oid, condition: &str) {
-    // SAFETY: parses against an existing relation inside this transaction.
-    unsafe {
-        crate::fdw::policy::parse(table, condition);
+fn remove_row_policy(table: pg_sys::Oid, name: &str) {
+    check_owner(table);
+    {
+        let _superuser = AsSuperuser::start();
+        Spi::run_with_args(
+            "DELETE FROM odp.row_policies p WHERE p.table_oid OPERATOR(pg_catalog.=) $1 \
+             AND p.name OPERATOR(pg_catalog.=) $2",
+            &[table.into(), name.into()],
+        )
+        .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
+    }
+    // SAFETY: registers a relcache invalidation: cached plans over the table replan.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+}
+
+/// Raises 42501 unless the current role owns `table`.
+fn check_owner(table: pg_sys::Oid) {
+    // SAFETY: reads the relation's owner and the role graph.
+    if !unsafe { pg_sys::pg_class_ownercheck(table, pg_sys::GetUserId()) } {
+        OdpError::Privilege("ownership of the table").report();
     }
 }
 
-/// The role that called the current SECURITY DEFINER function: the role of the last
-/// SET ROLE (Postgres's outer user), which a definer function does not change.
-#[pg_extern(volatile)]
-fn invoking_role() -> pg_sys::Oid {
-    // SAFETY: reads a backend global set by SET ROLE and session start.
-    unsafe { pg_sys::GetOuterUserId() }
+/// The current role's name.
+fn current_role_name() -> String {
+    // SAFETY: GetUserNameFromId returns a palloc'd copy of an existing role's name.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
 }

@@ -262,10 +262,13 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
     // SAFETY: root and baserel are the planner's, valid for this call.
     unsafe {
         let relid = (*baserel).relid;
-        let policy = super::policy::for_relation(foreigntableid).map(|p| {
+        let decision = super::policy::for_relation(foreigntableid);
+        if decision.has_policies {
             // which rows a role sees decides the plan: replan after SET ROLE
             (*(*root).glob).dependsOnRole = true;
-            let condition = super::policy::condition(foreigntableid, &p);
+        }
+        let policy = decision.policy.map(|p| {
+            let condition = super::policy::condition(&p);
             (p, condition)
         });
         let mut quals = extract(root, relid, (*baserel).baserestrictinfo, &table.columns);

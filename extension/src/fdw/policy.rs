@@ -2,12 +2,15 @@
 //! so ODP keeps them in `odp.row_policies` (`odp.create_row_policy`) and every ODP scan
 //! applies them itself:
 //!
+//! - a policy is stored as its analysed expression tree (like `pg_policy.polqual`):
+//!   names were resolved when it was created, so no later `search_path` changes it;
 //! - at planning, the policy's comparisons are pushed to the source like any qual (a
-//!   Delta partition filter, a Redis key, a Cypher `WHERE`), and the plan depends on the
-//!   current role (a cached plan is replanned after `SET ROLE`);
+//!   Delta partition filter, a Redis key, a Cypher `WHERE`), and every plan over a table
+//!   with policies depends on the current role (a cached plan is replanned after
+//!   `SET ROLE`, also for roles the policies do not restrict);
 //! - at execution, every row the source returns is checked against the policy inside
 //!   the scan, before any other qual, join, function or error can see it: a restricted
-//!   role never receives a forbidden row, and EXPLAIN ANALYZE counts none.
+//!   role never receives a forbidden row.
 //!
 //! The semantics are Postgres's own row security: superusers, roles with BYPASSRLS and
 //! the table's owner are not restricted; for any other role the policies naming it (or
@@ -17,7 +20,7 @@ use crate::error::OdpError;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use serde::{Deserialize, Serialize};
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::ptr;
 
 /// The policy that restricts the current role on one foreign table.
@@ -25,13 +28,27 @@ use std::ptr;
 pub struct RelationPolicy {
     /// names of the policies that apply (empty: none applies, every row is hidden)
     pub names: Vec<String>,
-    /// their conditions: a visible row satisfies at least one
-    pub conditions: Vec<String>,
+    /// their analysed conditions (`nodeToString` text): a visible row meets one
+    pub trees: Vec<String>,
 }
 
-/// The policy restricting the current role on `relid`, or `None` when the role sees
-/// every row (no policies, or the role bypasses them).
-pub fn for_relation(relid: pg_sys::Oid) -> Option<RelationPolicy> {
+/// What the policies of a table mean for the current role.
+pub struct Decision {
+    /// the table has policies: plans over it depend on the role
+    pub has_policies: bool,
+    /// the restriction for the current role (`None`: it sees every row)
+    pub policy: Option<RelationPolicy>,
+}
+
+/// The policies of `relid` for the current role.
+pub fn for_relation(relid: pg_sys::Oid) -> Decision {
+    let policies = policies_of(relid);
+    if policies.is_empty() {
+        return Decision {
+            has_policies: false,
+            policy: None,
+        };
+    }
     // SAFETY: reads the current role's catalog entries.
     let exempt = unsafe {
         let role = pg_sys::GetUserId();
@@ -39,34 +56,33 @@ pub fn for_relation(relid: pg_sys::Oid) -> Option<RelationPolicy> {
             || pg_sys::has_bypassrls_privilege(role)
             || pg_sys::pg_class_ownercheck(relid, role)
     };
-    if exempt {
-        return None;
+    let policy = (!exempt).then(|| {
+        let (names, trees) = policies
+            .into_iter()
+            .filter(|(_, _, roles)| roles.iter().any(|r| applies_to_current_role(r)))
+            .map(|(name, tree, _)| (name, tree))
+            .unzip();
+        RelationPolicy { names, trees }
+    });
+    Decision {
+        has_policies: true,
+        policy,
     }
-    let policies = policies_of(relid);
-    if policies.is_empty() {
-        return None;
-    }
-    let applying: Vec<(String, String)> = policies
-        .into_iter()
-        .filter(|(_, _, roles)| roles.iter().any(|r| applies_to_current_role(r)))
-        .map(|(name, condition, _)| (name, condition))
-        .collect();
-    let (names, conditions) = applying.into_iter().unzip();
-    Some(RelationPolicy { names, conditions })
 }
 
-/// Switches to the bootstrap superuser until dropped (the policy catalog is read
-/// whatever the querying role may read; an ERROR's abort restores the user too).
-struct AsSuperuser {
+/// Switches to the bootstrap superuser until dropped, to read and write the policy
+/// table whatever the current role may do there. Only constant, schema-qualified
+/// statements run under it; an ERROR's abort restores the user too.
+pub(crate) struct AsSuperuser {
     user: pg_sys::Oid,
     context: i32,
 }
 
 impl AsSuperuser {
-    fn start() -> AsSuperuser {
+    pub(crate) fn start() -> AsSuperuser {
         let (mut user, mut context) = (pg_sys::InvalidOid, 0);
         // SAFETY: reads and sets the backend's current user, as Postgres's own
-        // catalog-reading code does around internal queries.
+        // catalog-maintenance code does around internal queries.
         unsafe {
             pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
             pg_sys::SetUserIdAndSecContext(
@@ -85,23 +101,25 @@ impl Drop for AsSuperuser {
     }
 }
 
-/// (name, condition, roles) of the policies on `relid`.
+/// (name, tree, roles) of the policies on `relid`. The statement names every operator,
+/// cast and table with its schema, so no `search_path` of the caller takes part.
 fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
     let _superuser = AsSuperuser::start();
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT name, using_expr, roles::text[] FROM odp.row_policies WHERE table_oid = $1 ORDER BY name",
+            "SELECT p.name, p.using_tree, p.roles::pg_catalog.text[] FROM odp.row_policies p \
+             WHERE p.table_oid OPERATOR(pg_catalog.=) $1 ORDER BY p.name COLLATE \"C\"",
             None,
             &[relid.into()],
         )?;
         let mut out = Vec::new();
         for row in rows {
             let name: Option<String> = row.get(1)?;
-            let condition: Option<String> = row.get(2)?;
+            let tree: Option<String> = row.get(2)?;
             let roles: Option<Vec<Option<String>>> = row.get(3)?;
-            if let (Some(name), Some(condition)) = (name, condition) {
+            if let (Some(name), Some(tree)) = (name, tree) {
                 let roles = roles.unwrap_or_default().into_iter().flatten().collect();
-                out.push((name, condition, roles));
+                out.push((name, tree, roles));
             }
         }
         Ok::<_, pgrx::spi::SpiError>(out)
@@ -125,41 +143,44 @@ fn applies_to_current_role(name: &str) -> bool {
     }
 }
 
-/// The condition a row must meet under `policy`: its conditions ORed, each parsed on
-/// its own (`false` when none applies); Vars of range-table entry 1.
+/// The condition a row must meet under `policy`, ready to execute: its stored trees
+/// ORed (`false` when none applies), planned (default arguments filled in); Vars of
+/// range-table entry 1.
 ///
 /// # Safety
-/// As [`parse`].
-pub unsafe fn condition(relid: pg_sys::Oid, policy: &RelationPolicy) -> *mut pg_sys::Node {
-    // SAFETY: each condition is parsed against the relation; the nodes are combined in
-    // the current memory context.
+/// Must run in a transaction; the result lives in the current memory context.
+pub unsafe fn condition(policy: &RelationPolicy) -> *mut pg_sys::Node {
+    // SAFETY: the trees were written by `analyse` from checked expressions.
     unsafe {
         let mut parsed: *mut pg_sys::List = ptr::null_mut();
-        for text in &policy.conditions {
-            parsed = pg_sys::lappend(parsed, parse(relid, text) as *mut std::ffi::c_void);
+        for tree in &policy.trees {
+            let text = CString::new(tree.as_str())
+                .unwrap_or_else(|_| OdpError::Policy("a stored tree holds a NUL".into()).report());
+            parsed = pg_sys::lappend(parsed, pg_sys::stringToNode(text.as_ptr()));
         }
-        match policy.conditions.len() {
+        let combined = match policy.trees.len() {
             0 => pg_sys::makeBoolConst(false, false),
             1 => super::catalog::list_ptrs(parsed)[0] as *mut pg_sys::Node,
             _ => {
                 pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, parsed, -1) as *mut pg_sys::Node
             }
-        }
+        };
+        pg_sys::expression_planner(combined as *mut pg_sys::Expr) as *mut pg_sys::Node
     }
 }
 
-/// One policy condition as a boolean expression over `relid`, its columns as Vars of
-/// range-table entry 1. Only a single expression is accepted: no statement around it,
-/// no subqueries, no set-returning functions.
+/// Analyses a policy condition on `relid` with the current `search_path`: one boolean
+/// expression over the table's columns (no statement around it, no subqueries, no
+/// set-returning functions, no whole-row references). Returns its tree as text.
 ///
 /// # Safety
-/// Must run in a transaction; the result lives in the current memory context.
-pub unsafe fn parse(relid: pg_sys::Oid, condition: &str) -> *mut pg_sys::Node {
+/// Must run in a transaction.
+pub unsafe fn analyse(relid: pg_sys::Oid, condition: &str) -> String {
     let refuse = |why: &str| -> ! { OdpError::Policy(format!("the condition {why}")).report() };
     let sql = CString::new(format!("SELECT ({condition})"))
         .unwrap_or_else(|_| refuse("contains a NUL character"));
     // SAFETY: the parser and analyzer run on a valid statement text and relation; an
-    // ERROR becomes a Rust panic in the guarded calls and unwinds to the callback.
+    // ERROR becomes a Rust panic in the guarded calls and unwinds to the caller.
     unsafe {
         let statements = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         let statements = super::catalog::list_ptrs(statements);
@@ -185,6 +206,7 @@ pub unsafe fn parse(relid: pg_sys::Oid, condition: &str) -> *mut pg_sys::Node {
             && (*select).distinctClause.is_null()
             && (*select).intoClause.is_null()
             && (*select).lockingClause.is_null()
+            && (*select).valuesLists.is_null()
             && targets.len() == 1;
         if !plain {
             refuse("must be one expression");
@@ -213,6 +235,12 @@ pub unsafe fn parse(relid: pg_sys::Oid, condition: &str) -> *mut pg_sys::Node {
         if pg_sys::expression_returns_set(expr) {
             refuse("cannot return a set");
         }
-        expr
+        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+        pg_sys::pull_varattnos(expr, 1, &mut attrs);
+        if pg_sys::bms_is_member(-pg_sys::FirstLowInvalidHeapAttributeNumber, attrs) {
+            refuse("cannot reference the whole row");
+        }
+        let text = pg_sys::nodeToString(expr as *const std::ffi::c_void);
+        CStr::from_ptr(text).to_string_lossy().into_owned()
     }
 }

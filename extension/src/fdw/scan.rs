@@ -94,7 +94,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
         let scanrelid = (*plan).scan.scanrelid;
         let lookup = batched_lookup(&plan_data, estate, scanrelid);
         let policy = plan_data.policy.as_ref().map(|p| {
-            let condition = super::policy::condition((*relation).rd_id, p);
+            let condition = super::policy::condition(p);
             pg_sys::ExecInitExpr(
                 condition as *mut pg_sys::Expr,
                 node as *mut pg_sys::PlanState,
@@ -217,7 +217,11 @@ impl<S: Source> ScanState<S> {
         let request = self.request(quals);
         let mut scan = self.source().begin_scan(&request).or_report();
         let mut bucketed = true;
-        while let Some(batch) = scan.next_batch().or_report() {
+        let restricted = self.policy.is_some();
+        while let Some(batch) = scan
+            .next_batch()
+            .unwrap_or_else(|e| withheld_if(restricted, e).report())
+        {
             pgrx::check_for_interrupts!();
             let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
             if lookup.add(batch).is_err() {
@@ -295,7 +299,9 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                 }
             }
             let next = match state.scan.as_mut().expect("started above") {
-                Running::Source(scan) => scan.next_batch().or_report(),
+                Running::Source(scan) => scan
+                    .next_batch()
+                    .unwrap_or_else(|e| withheld_if(state.policy.is_some(), e).report()),
                 Running::Served(rows) => rows.pop_front(),
             };
             match next {
@@ -306,7 +312,10 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                 }
                 Some(batch) => {
                     let attnums = state.plan.columns.iter().map(|(_, a)| *a);
-                    lookahead::publish(state.estate, state.scanrelid, attnums, &batch);
+                    if state.policy.is_none() {
+                        // (a restricted scan's batches hold rows the role may not see)
+                        lookahead::publish(state.estate, state.scanrelid, attnums, &batch);
+                    }
                     state.batch = None;
                     state.batch_context.reset();
                     let targets = &state.targets;
@@ -319,12 +328,24 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                             .map(|(c, t)| TypedColumn::prepare(c, t)?.materialize(rows))
                             .collect::<Result<Vec<_>, _>>()
                     });
-                    let columns = columns.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
+                    let columns = columns.unwrap_or_else(|e| {
+                        withheld_if(state.policy.is_some(), OdpError::Unsupported(e.0)).report()
+                    });
                     state.batch = Some((rows, columns, batch.row_ids));
                     state.row = 0;
                 }
             }
         }
+    }
+}
+
+/// `error` as it may be shown: under a row policy only its SQLSTATE, since its message
+/// may quote values of rows the role may not see.
+fn withheld_if(restricted: bool, error: OdpError) -> OdpError {
+    if restricted {
+        OdpError::Withheld(error.sqlstate())
+    } else {
+        error
     }
 }
 
@@ -437,6 +458,19 @@ pub(super) unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
         if verbose {
             let names: Vec<&str> = state.plan.columns.iter().map(|(n, _)| n.as_str()).collect();
             explain_text(es, "Source Columns", &names.join(", "));
+        }
+        if state.plan.policy.is_some() {
+            // Under a row policy only the policy is shown: file counts, estimates and
+            // source counters would count rows the role may not see.
+            for (key, value) in state
+                .plan
+                .explain
+                .iter()
+                .filter(|(k, _)| k == "Row Policies")
+            {
+                explain_text(es, key, value);
+            }
+            return;
         }
         for (key, value) in &state.plan.explain {
             explain_text(es, key, value);

@@ -1,0 +1,4 @@
+//! Authentication logic without Postgres: JSON Web Token verification against a set of
+//! keys, and API-key secrets.
+
+pub mod jwt;
