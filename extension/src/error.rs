@@ -5,6 +5,7 @@ use odp_fdw::graph::GraphError;
 use odp_fdw::objects::ObjectError;
 use odp_fdw::options::OptionError;
 use odp_fdw::redis::RedisError;
+use odp_fdw::security::jwt::JwtError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use thiserror::Error;
@@ -58,6 +59,9 @@ pub enum OdpError {
     /// a failure while reading rows a row policy may hide: its details could show them
     #[error("reading the source failed; details are withheld because a row policy applies")]
     Withheld(PgSqlErrorCode),
+    /// a JSON Web Token was refused
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
     /// a row policy whose condition cannot be used
     #[error("invalid row policy: {0}")]
     Policy(String),
@@ -165,6 +169,10 @@ impl OdpError {
             OdpError::UndefinedObject(_) => ERRCODE_UNDEFINED_OBJECT,
             OdpError::Policy(_) => ERRCODE_INVALID_OBJECT_DEFINITION,
             OdpError::Withheld(code) => *code,
+            OdpError::Jwt(JwtError::BadKey { .. } | JwtError::UnsupportedAlgorithm(_)) => {
+                ERRCODE_INVALID_PARAMETER_VALUE
+            }
+            OdpError::Jwt(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

@@ -97,7 +97,20 @@ SET SESSION AUTHORIZATION odp_test_member;
 SET request.jwt.claims = '{"sub": "u0000043"}';
 SELECT odp.current_claims() AS claims;
 SELECT count(*) AS forged_claims_see FROM sec.transactions;
+-- a psql or BI session proves who it is with a token instead (odp.verify_jwt)
 RESET SESSION AUTHORIZATION;
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+DELETE FROM odp.jwt_keys WHERE kid = 'sec-test';
+SELECT odp.add_jwt_key('sec-test', 'HS256', 'a secret for the security test, 32+ bytes');
+SELECT d || '.' || translate(encode(hmac(d, 'a secret for the security test, 32+ bytes', 'sha256'), 'base64'), E'+/=\n', '-_') AS token
+  FROM (SELECT translate(encode(convert_to('{"alg":"HS256","kid":"sec-test"}', 'UTF8'), 'base64'), E'+/=\n', '-_') || '.' ||
+               translate(encode(convert_to(jsonb_build_object('sub', 'u0000043', 'exp', extract(epoch FROM now())::bigint + 300)::text, 'UTF8'), 'base64'), E'+/=\n', '-_') AS d) s \gset
+SET SESSION AUTHORIZATION odp_test_member;
+SELECT odp.verify_jwt(:'token') ->> 'sub' AS verified_sub;
+SELECT count(*) AS bi_session_sees, min(user_id) FROM sec.transactions;
+SELECT odp.reset_claims();
+RESET SESSION AUTHORIZATION;
+DELETE FROM odp.jwt_keys WHERE kid = 'sec-test';
 DROP ROLE odp_test_member;
 
 -- a role no policy names sees nothing; column grants decide which columns it may read

@@ -2,8 +2,9 @@
 //! request or session, row policies over foreign tables (applied by every ODP scan, see
 //! `fdw::policy`) and column grants.
 
-use crate::error::OdpError;
+use crate::error::{OdpError, OrReport};
 use crate::fdw::policy::AsSuperuser;
+use odp_fdw::security::jwt::{self, Expectations, JwtKey};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use std::ffi::CString;
@@ -12,23 +13,120 @@ use std::ffi::CString;
 /// superusers) may state request claims through `request.jwt.claims`.
 const AUTHENTICATOR: &str = "odp_authenticator";
 
-/// The claims of the current request: what PostgREST verified and set in
-/// `request.jwt.claims`, trusted only in sessions of `odp_authenticator` (PostgREST's
-/// login role) or of a superuser; `{}` otherwise. A psql or BI session cannot claim to
-/// be someone by setting the GUC itself.
+thread_local! {
+    /// Claims of a token `odp.verify_jwt` verified in this session, with their `exp`.
+    static SESSION_CLAIMS: std::cell::RefCell<Option<(serde_json::Value, i64)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The claims of the current request or session: what PostgREST verified and set in
+/// `request.jwt.claims` (trusted only in sessions of `odp_authenticator`, PostgREST's
+/// login role, or of a superuser), else those of the token `odp.verify_jwt` verified in
+/// this session until it expires; `{}` otherwise. A psql or BI session cannot claim to be
+/// someone by setting the GUC itself.
 #[pg_extern(stable, parallel_restricted)]
 fn current_claims() -> JsonB {
-    if !session_may_state_claims() {
-        return JsonB(serde_json::json!({}));
+    if session_may_state_claims() {
+        let text =
+            Spi::get_one::<String>("SELECT pg_catalog.current_setting('request.jwt.claims', true)")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        if let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_str(&text) {
+            return JsonB(value);
+        }
     }
-    let text = Spi::get_one::<String>("SELECT current_setting('request.jwt.claims', true)")
-        .ok()
-        .flatten()
+    let now = now_seconds();
+    let verified = SESSION_CLAIMS.with_borrow(|c| {
+        c.as_ref()
+            .filter(|(_, exp)| *exp > now)
+            .map(|(claims, _)| claims.clone())
+    });
+    JsonB(verified.unwrap_or_else(|| serde_json::json!({})))
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Verifies a JSON Web Token against the active keys of `odp.jwt_keys` (HS256/384/512,
+/// RS/PS, ES256/384, EdDSA; the header's `kid` picks the key, else every key of the
+/// algorithm is tried), checks `exp` (required), `nbf` and `iat` with `leeway_seconds`,
+/// and `aud`/`iss` when given. Refuses `alg: none`, a key of another algorithm, bad
+/// signatures and expired tokens with distinct messages (28000). The claims become this
+/// session's `odp.current_claims()` until the token expires, and are returned.
+#[pg_extern(volatile, parallel_unsafe)]
+fn verify_jwt(
+    token: &str,
+    audience: default!(Option<&str>, "NULL"),
+    issuer: default!(Option<&str>, "NULL"),
+    leeway_seconds: default!(i32, 30),
+) -> JsonB {
+    let keys = active_jwt_keys();
+    let expect = Expectations {
+        audience: audience.map(str::to_string),
+        issuer: issuer.map(str::to_string),
+        leeway_seconds: leeway_seconds.max(0) as u64,
+    };
+    let claims = jwt::verify(token, &keys, &expect, now_seconds())
+        .map_err(OdpError::from)
+        .or_report();
+    let exp = claims
+        .get("exp")
+        .and_then(|e| e.as_i64())
         .unwrap_or_default();
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(value @ serde_json::Value::Object(_)) => JsonB(value),
-        _ => JsonB(serde_json::json!({})),
-    }
+    SESSION_CLAIMS.with_borrow_mut(|c| *c = Some((claims.clone(), exp)));
+    JsonB(claims)
+}
+
+/// Forgets the claims `odp.verify_jwt` set for this session.
+#[pg_extern(volatile, parallel_unsafe)]
+fn reset_claims() {
+    SESSION_CLAIMS.with_borrow_mut(|c| *c = None);
+}
+
+/// Registers a verification key (the caller needs INSERT on `odp.jwt_keys`): an HMAC
+/// secret of at least 32 bytes, or a PEM public key of the algorithm.
+#[pg_extern(volatile)]
+fn add_jwt_key(kid: &str, algorithm: &str, key: &str) {
+    let candidate = JwtKey {
+        kid: kid.to_string(),
+        algorithm: algorithm.to_string(),
+        key: key.to_string(),
+    };
+    jwt::decoding_key(&candidate)
+        .map_err(OdpError::from)
+        .or_report();
+    Spi::run_with_args(
+        "INSERT INTO odp.jwt_keys (kid, algorithm, key) VALUES ($1, $2, $3)",
+        &[kid.into(), algorithm.into(), key.into()],
+    )
+    .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
+}
+
+/// The active keys, read whatever the caller may read (the secrets never leave Rust).
+fn active_jwt_keys() -> Vec<JwtKey> {
+    let _superuser = AsSuperuser::start();
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT k.kid, k.algorithm, k.key FROM odp.jwt_keys k WHERE k.active ORDER BY k.kid COLLATE \"C\"",
+            None,
+            &[],
+        )?;
+        let mut keys = Vec::new();
+        for row in rows {
+            if let (Some(kid), Some(algorithm), Some(key)) =
+                (row.get::<String>(1)?, row.get::<String>(2)?, row.get::<String>(3)?)
+            {
+                keys.push(JwtKey { kid, algorithm, key });
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(keys)
+    })
+    .unwrap_or_else(|e| OdpError::Policy(format!("reading odp.jwt_keys: {e}")).report())
 }
 
 /// Whether the session's login role is a superuser or PostgREST's authenticator.
@@ -60,6 +158,18 @@ CREATE TABLE odp.row_policies (
     PRIMARY KEY (table_oid, name)
 );
 GRANT SELECT ON odp.row_policies TO PUBLIC;
+
+-- Keys that verify JSON Web Tokens (odp.verify_jwt): HMAC secrets or PEM public keys;
+-- several may be active at once (rotation). Readable by nobody but their owner and
+-- superusers; odp_admin may add keys (odp.add_jwt_key) and switch them off.
+CREATE TABLE odp.jwt_keys (
+    kid text PRIMARY KEY,
+    algorithm text NOT NULL,
+    key text NOT NULL,
+    active boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON odp.jwt_keys FROM PUBLIC;
 
 -- Restricts the rows `roles` see in `tbl` to those where `using_expr` holds. On a
 -- foreign table ODP's scans apply it (pushed to the source where possible, checked on
@@ -142,6 +252,7 @@ BEGIN
     CREATE SCHEMA IF NOT EXISTS api;
     GRANT USAGE ON SCHEMA api TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
     GRANT USAGE ON SCHEMA odp TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
+    GRANT INSERT, UPDATE (active) ON odp.jwt_keys TO odp_admin;
 END $$;
 "#,
     name = "security",
