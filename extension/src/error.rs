@@ -59,6 +59,12 @@ pub enum OdpError {
     /// a failure while reading rows a row policy may hide: its details could show them
     #[error("reading the source failed; details are withheld because a row policy applies")]
     Withheld(PgSqlErrorCode),
+    /// an argument of an SQL function that cannot be used
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// credentials (an API key) were refused
+    #[error("{0}")]
+    Auth(String),
     /// a JSON Web Token was refused
     #[error(transparent)]
     Jwt(#[from] JwtError),
@@ -173,6 +179,8 @@ impl OdpError {
                 ERRCODE_INVALID_PARAMETER_VALUE
             }
             OdpError::Jwt(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            OdpError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            OdpError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

@@ -1,5 +1,6 @@
 //! SQL functions of schema `odp`, grouped by concern.
 
+pub mod api_keys;
 pub mod feature_stream;
 pub mod features;
 pub mod health;

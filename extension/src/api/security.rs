@@ -45,7 +45,8 @@ fn current_claims() -> JsonB {
     JsonB(verified.unwrap_or_else(|| serde_json::json!({})))
 }
 
-fn now_seconds() -> i64 {
+/// The current time in Unix seconds.
+pub(crate) fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -78,8 +79,13 @@ fn verify_jwt(
         .get("exp")
         .and_then(|e| e.as_i64())
         .unwrap_or_default();
-    SESSION_CLAIMS.with_borrow_mut(|c| *c = Some((claims.clone(), exp)));
+    set_session_claims(claims.clone(), exp);
     JsonB(claims)
+}
+
+/// Makes `claims` this session's `odp.current_claims()` until `exp` (Unix seconds).
+pub(crate) fn set_session_claims(claims: serde_json::Value, exp: i64) {
+    SESSION_CLAIMS.with_borrow_mut(|c| *c = Some((claims, exp)));
 }
 
 /// Forgets the claims `odp.verify_jwt` set for this session.
@@ -318,7 +324,7 @@ fn check_owner(table: pg_sys::Oid) {
 }
 
 /// The current role's name.
-fn current_role_name() -> String {
+pub(crate) fn current_role_name() -> String {
     // SAFETY: GetUserNameFromId returns a palloc'd copy of an existing role's name.
     unsafe {
         let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);

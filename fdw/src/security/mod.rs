@@ -1,4 +1,5 @@
 //! Authentication logic without Postgres: JSON Web Token verification against a set of
 //! keys, and API-key secrets.
 
+pub mod api_key;
 pub mod jwt;
