@@ -59,6 +59,12 @@ pub enum OdpError {
     /// a failure while reading rows a row policy may hide: its details could show them
     #[error("reading the source failed; details are withheld because a row policy applies")]
     Withheld(PgSqlErrorCode),
+    /// a resource policy does not allow the action
+    #[error("permission denied: {action} on resource \"{resource}\" is not allowed by odp.resource_policies")]
+    ResourceDenied {
+        action: &'static str,
+        resource: String,
+    },
     /// an argument of an SQL function that cannot be used
     #[error("{0}")]
     InvalidArgument(String),
@@ -181,6 +187,7 @@ impl OdpError {
             OdpError::Jwt(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             OdpError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             OdpError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+            OdpError::ResourceDenied { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             OdpError::DatetimeOutOfRange(_) => ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }

@@ -26,6 +26,11 @@ thread_local! {
 /// someone by setting the GUC itself.
 #[pg_extern(stable, parallel_restricted)]
 fn current_claims() -> JsonB {
+    JsonB(claims_now())
+}
+
+/// What `odp.current_claims()` returns, as JSON.
+pub(crate) fn claims_now() -> serde_json::Value {
     if session_may_state_claims() {
         let text =
             Spi::get_one::<String>("SELECT pg_catalog.current_setting('request.jwt.claims', true)")
@@ -33,7 +38,7 @@ fn current_claims() -> JsonB {
                 .flatten()
                 .unwrap_or_default();
         if let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_str(&text) {
-            return JsonB(value);
+            return value;
         }
     }
     let now = now_seconds();
@@ -42,7 +47,7 @@ fn current_claims() -> JsonB {
             .filter(|(_, exp)| *exp > now)
             .map(|(claims, _)| claims.clone())
     });
-    JsonB(verified.unwrap_or_else(|| serde_json::json!({})))
+    verified.unwrap_or_else(|| serde_json::json!({}))
 }
 
 /// The current time in Unix seconds.
@@ -177,6 +182,33 @@ CREATE TABLE odp.jwt_keys (
 );
 REVOKE ALL ON odp.jwt_keys FROM PUBLIC;
 
+-- Resource-based policies, checked by every ODP foreign table before it touches its
+-- source (and by the maintenance functions): a resource a pattern matches for an action
+-- is allowed only to the principals of the matching rows: a role, public, or a claim
+-- `claim:<name>=<value>`. Patterns use * for any run of characters.
+CREATE TABLE odp.resource_policies (
+    resource text NOT NULL,
+    action text NOT NULL CHECK (action IN ('read', 'write', 'admin')),
+    principal text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (resource, action, principal)
+);
+GRANT SELECT ON odp.resource_policies TO PUBLIC;
+
+-- Allows `principal` to do `action` on the resources `resource` matches.
+CREATE FUNCTION odp.allow_resource(resource text, action text, principal text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO odp.resource_policies (resource, action, principal) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING
+$$;
+
+-- Removes a resource policy.
+CREATE FUNCTION odp.disallow_resource(resource text, action text, principal text)
+RETURNS void LANGUAGE sql AS $$
+    DELETE FROM odp.resource_policies r
+     WHERE r.resource = $1 AND r.action = $2 AND r.principal = $3
+$$;
+
 -- Restricts the rows `roles` see in `tbl` to those where `using_expr` holds. On a
 -- foreign table ODP's scans apply it (pushed to the source where possible, checked on
 -- every row inside the scan); on a table or partitioned table it enables native row
@@ -259,6 +291,7 @@ BEGIN
     GRANT USAGE ON SCHEMA api TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
     GRANT USAGE ON SCHEMA odp TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
     GRANT INSERT, UPDATE (active) ON odp.jwt_keys TO odp_admin;
+    GRANT INSERT, DELETE ON odp.resource_policies TO odp_admin;
 END $$;
 "#,
     name = "security",

@@ -13,6 +13,7 @@ use odp_fdw::delta::options::{writer_zone, TableLocation};
 use odp_fdw::delta::prune::WriterZone;
 use odp_fdw::delta::write_options::WriteOptions;
 use odp_fdw::options::Options;
+use odp_fdw::security::resource::Action;
 use pgrx::datetime::Interval;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -65,6 +66,19 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
         }));
     }
     let context = table_context(relid);
+    let resource = <crate::sources::delta::DeltaSource as crate::fdw::Source>::resource(&context);
+    match access {
+        Access::Read => {
+            crate::fdw::resources::check(&resource, Action::Read);
+            // partition values, counts and commit predicates describe every row
+            if crate::fdw::policy::for_relation(relid).policy.is_some() {
+                return Err(OdpError::Privilege(
+                    "a table a row policy does not restrict for this role",
+                ));
+            }
+        }
+        Access::Own => crate::fdw::resources::check(&resource, Action::Admin),
+    }
     let location = TableLocation::resolve(&context.server, &context.user, &context.table)?;
     Ok(DeltaTable {
         location,

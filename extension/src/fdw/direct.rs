@@ -16,6 +16,7 @@ use super::xact::{ensure_unchanged, with_writer};
 use super::Source;
 use crate::error::{OdpError, OrReport};
 use odp_fdw::request::Op;
+use odp_fdw::security::resource::Action;
 use pgrx::{pg_guard, pg_sys};
 use serde::{Deserialize, Serialize};
 use std::os::raw::c_int;
@@ -142,6 +143,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
                     .report()
             });
         let table = table_context(state.relid);
+        super::resources::check(&S::resource(&table), Action::Write);
         let source = S::open(&table).or_report();
         let mut deleted = 0;
         with_writer(

@@ -18,6 +18,7 @@ pub mod pgtype;
 pub mod plan;
 pub mod policy;
 pub mod quals;
+pub mod resources;
 pub mod routine;
 pub mod rows;
 pub mod scan;
@@ -156,6 +157,10 @@ pub trait Source: Sized + 'static {
 
     /// Opens the source for one foreign table, checking its columns.
     fn open(table: &TableContext) -> Result<Self>;
+
+    /// The name resource policies know the table's data by (`delta:transactions`,
+    /// `objects:images/users/`, ...), from its options alone.
+    fn resource(table: &TableContext) -> String;
 
     /// Estimates the rows a request returns.
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate>;

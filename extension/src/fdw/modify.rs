@@ -11,6 +11,7 @@ use super::rows::{BufferColumn, RowBuffer, WriteError};
 use super::xact::with_writer;
 use super::{Source, TableContext};
 use crate::error::{OdpError, OrReport, Result};
+use odp_fdw::security::resource::Action;
 use pgrx::{pg_guard, pg_sys};
 use std::os::raw::c_int;
 
@@ -38,6 +39,7 @@ struct ModifyState<S: Source> {
 impl<S: Source> ModifyState<S> {
     fn open(relid: pg_sys::Oid) -> Result<ModifyState<S>> {
         let table = table_context(relid);
+        super::resources::check(&S::resource(&table), Action::Write);
         let source = S::open(&table)?;
         let writer_types = {
             let mut types = Vec::with_capacity(table.columns.len());

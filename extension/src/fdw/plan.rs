@@ -11,6 +11,7 @@ use super::routine::in_current_context;
 use super::{Estimate, Source, TableContext};
 use crate::error::{OdpError, OrReport};
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::security::resource::Action;
 use odp_fdw::types::Family;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys};
@@ -258,6 +259,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
     foreigntableid: pg_sys::Oid,
 ) {
     let table = table_context(foreigntableid);
+    super::resources::check(&S::resource(&table), Action::Read);
     let source = S::open(&table).or_report();
     // SAFETY: root and baserel are the planner's, valid for this call.
     unsafe {

@@ -12,6 +12,7 @@ use crate::error::{OdpError, OrReport};
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::lookup::LookupKey;
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::security::resource::Action;
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
@@ -164,8 +165,11 @@ impl<S: Source> ScanState<S> {
     /// The source, opened on first use.
     fn source(&mut self) -> &S {
         let relid = self.relid;
-        self.source
-            .get_or_insert_with(|| S::open(&table_context(relid)).or_report())
+        self.source.get_or_insert_with(|| {
+            let table = table_context(relid);
+            super::resources::check(&S::resource(&table), Action::Read);
+            S::open(&table).or_report()
+        })
     }
 
     /// Starts the rows of this (re)scan: a source scan, or rows of a batched lookup.

@@ -35,6 +35,10 @@ pub struct DeltaSource {
 impl Source for DeltaSource {
     type Scan = DeltaScanAdapter;
 
+    fn resource(table: &TableContext) -> String {
+        format!("delta:{}", table.table.get("path").unwrap_or_default())
+    }
+
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
     }

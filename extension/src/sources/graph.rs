@@ -17,6 +17,7 @@ use odp_fdw::graph::types::arrow_type;
 use odp_fdw::graph::write::GraphWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
+use odp_fdw::security::resource::Action;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
 
@@ -43,6 +44,11 @@ pub struct GraphSource {
 
 impl Source for GraphSource {
     type Scan = GraphScanAdapter;
+
+    fn resource(table: &TableContext) -> String {
+        let name = table.table.get("label").or_else(|| table.table.get("type"));
+        format!("graph:{}", name.unwrap_or_default())
+    }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
@@ -207,6 +213,8 @@ fn cypher(
     write: default!(bool, false),
 ) -> SetOfIterator<'static, JsonB> {
     let target = graph_server(server);
+    let action = if write { Action::Write } else { Action::Read };
+    crate::fdw::resources::check("graph:cypher", action);
     if write && !is_graph_writer() {
         OdpError::Privilege("membership in odp_graph_writer (for write => true)").report();
     }

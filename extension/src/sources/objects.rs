@@ -17,6 +17,7 @@ use odp_fdw::objects::table::ObjectTable;
 use odp_fdw::objects::write::ObjectWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
+use odp_fdw::security::resource::Action;
 use odp_fdw::types::PgType;
 use pgrx::prelude::*;
 use std::time::Duration;
@@ -43,6 +44,10 @@ fn server_config(server: &Options, user: &Options) -> Result<ServerOptions> {
 
 impl Source for ObjectSource {
     type Scan = ObjectScanAdapter;
+
+    fn resource(table: &TableContext) -> String {
+        format!("objects:{}", table.table.get("prefix").unwrap_or_default())
+    }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
@@ -271,6 +276,11 @@ fn presign(
 ) -> String {
     let (server_opts, user) = object_server(server);
     check_key(key).map_err(OdpError::from).or_report();
+    let action = match method.to_ascii_uppercase().as_str() {
+        "GET" | "HEAD" => Action::Read,
+        _ => Action::Write,
+    };
+    crate::fdw::resources::check(&format!("objects:{key}"), action);
     let micros = expires.as_micros() as f64;
     let seconds = micros / 1e6;
     if !(1.0..=MAX_PRESIGN_SECONDS).contains(&seconds) {

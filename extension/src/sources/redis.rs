@@ -23,6 +23,13 @@ pub struct RedisSource {
 impl Source for RedisSource {
     type Scan = RedisScanAdapter;
 
+    fn resource(table: &TableContext) -> String {
+        format!(
+            "features:{}",
+            table.table.get("key_template").unwrap_or_default()
+        )
+    }
+
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
     }

@@ -24,6 +24,10 @@ pub struct TestSource {
 impl Source for TestSource {
     type Scan = TestScan;
 
+    fn resource(table: &TableContext) -> String {
+        format!("test:{}", table.relid.to_u32())
+    }
+
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         if catalog == Catalog::Table {
             TABLE_OPTIONS

@@ -3,3 +3,4 @@
 
 pub mod api_key;
 pub mod jwt;
+pub mod resource;

@@ -1,0 +1,86 @@
+//! Resource-based policies (`odp.resource_policies`): every ODP foreign table names its
+//! resource (`Source::resource`: `delta:<path>`, `objects:<prefix>`, `graph:<label or
+//! type>`, `features:<key template>`), and before a scan, a write or a maintenance
+//! function touches the source, the core checks the action against the policies.
+//!
+//! A resource no policy pattern matches for an action is open (tables keep working
+//! until an administrator governs them); a matched one is allowed only to the
+//! principals of the matching policies: a role (by membership), `public`, or a claim
+//! `claim:<name>=<value>` of `odp.current_claims()`. Superusers are not restricted.
+
+use super::policy::AsSuperuser;
+use crate::error::OdpError;
+use odp_fdw::security::resource::{matches, Action};
+use pgrx::prelude::*;
+use pgrx::spi::Spi;
+use std::ffi::CString;
+
+/// Raises 42501 naming `resource` unless the current role may do `action` on it.
+pub fn check(resource: &str, action: Action) {
+    // SAFETY: reads the current role's superuser flag.
+    if unsafe { pg_sys::superuser() } {
+        return;
+    }
+    let principals: Vec<String> = policies_for(action)
+        .into_iter()
+        .filter(|(pattern, _)| matches(pattern, resource))
+        .map(|(_, principal)| principal)
+        .collect();
+    if principals.is_empty() || principals.iter().any(|p| principal_matches(p)) {
+        return;
+    }
+    OdpError::ResourceDenied {
+        action: action.name(),
+        resource: resource.to_string(),
+    }
+    .report()
+}
+
+/// (pattern, principal) of the policies for `action`, read whatever the current role
+/// may read, with a constant, schema-qualified statement.
+fn policies_for(action: Action) -> Vec<(String, String)> {
+    let _superuser = AsSuperuser::start();
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for row in client.select(
+            "SELECT r.resource, r.principal FROM odp.resource_policies r \
+             WHERE r.action OPERATOR(pg_catalog.=) $1",
+            None,
+            &[action.name().into()],
+        )? {
+            if let (Some(pattern), Some(principal)) = (row.get::<String>(1)?, row.get::<String>(2)?)
+            {
+                out.push((pattern, principal));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
+    })
+    .unwrap_or_else(|e| OdpError::Policy(format!("reading odp.resource_policies: {e}")).report())
+}
+
+/// Whether the current role or request is the principal `principal`.
+fn principal_matches(principal: &str) -> bool {
+    if principal.eq_ignore_ascii_case("public") {
+        return true;
+    }
+    if let Some(claim) = principal.strip_prefix("claim:") {
+        let Some((name, value)) = claim.split_once('=') else {
+            return false;
+        };
+        let claims = crate::api::security::claims_now();
+        return match claims.get(name) {
+            Some(serde_json::Value::String(s)) => s == value,
+            Some(other) => serde_json::to_string(other).is_ok_and(|text| text == value),
+            None => false,
+        };
+    }
+    let Ok(name) = CString::new(principal) else {
+        return false;
+    };
+    // SAFETY: get_role_oid with missing_ok returns InvalidOid for an unknown role;
+    // has_privs_of_role reads the role graph.
+    unsafe {
+        let role = pg_sys::get_role_oid(name.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
+    }
+}
