@@ -27,20 +27,25 @@ SELECT pg_temp.try($$SELECT odp.add_jwt_key('test-rsa', 'RS256', 'not a pem')$$)
 SELECT odp.verify_jwt(pg_temp.mint('{"alg": "HS256", "kid": "test-new"}',
     :'good_claims'::jsonb || jsonb_build_object('exp', pg_temp.now_s() + 60),
     'the current secret, thirty-two bytes or more')) ->> 'sub' AS by_kid;
+-- the audience, issuer and leeway are server settings the token's bearer cannot loosen
+SET odp.jwt_audience = 'odp';
+SET odp.jwt_issuer = 'https://auth.example';
 SELECT odp.verify_jwt(pg_temp.mint('{"alg": "HS256"}',
     :'good_claims'::jsonb || jsonb_build_object('exp', pg_temp.now_s() + 60),
-    'the previous secret, thirty-two bytes long'), audience => 'odp', issuer => 'https://auth.example') ->> 'sub' AS rotated;
+    'the previous secret, thirty-two bytes long')) ->> 'sub' AS rotated;
 SELECT odp.current_claims() ->> 'sub' AS session_sub;
 
--- attacks and mistakes, each with its own message
-SELECT name, pg_temp.try(format('SELECT odp.verify_jwt(%L, audience => %L)', token, 'odp')) AS refused FROM (VALUES
+RESET odp.jwt_issuer;
+-- attacks and mistakes, each with its own message (odp.jwt_audience = 'odp')
+SELECT name, pg_temp.try(format('SELECT odp.verify_jwt(%L)', token)) AS refused FROM (VALUES
   ('alg none', pg_temp.b64url('{"alg":"none"}') || '.' || pg_temp.b64url(convert_to(format('{"sub":"x","exp":%s}', pg_temp.now_s() + 60), 'UTF8')) || '.'),
   ('bad signature', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() + 60), 'a forged secret of thirty-two bytes or more')),
   ('expired', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() - 3600), 'the current secret, thirty-two bytes or more')),
   ('no exp', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', '{"sub": "x", "aud": "odp"}', 'the current secret, thirty-two bytes or more')),
   ('not yet valid', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() + 7200, 'nbf', pg_temp.now_s() + 3600), 'the current secret, thirty-two bytes or more')),
   ('issued in the future', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() + 7200, 'iat', pg_temp.now_s() + 3600), 'the current secret, thirty-two bytes or more')),
-  ('wrong audience', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'other', 'exp', pg_temp.now_s() + 60), 'the current secret, thirty-two bytes or more')),
+  ('wrong audience', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'other', 'iss', 'https://auth.example', 'exp', pg_temp.now_s() + 60), 'the current secret, thirty-two bytes or more')),
+  ('no audience', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'iss', 'https://auth.example', 'exp', pg_temp.now_s() + 60), 'the current secret, thirty-two bytes or more')),
   ('unknown kid', pg_temp.mint('{"alg": "HS256", "kid": "test-gone"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() + 60), 'the current secret, thirty-two bytes or more')),
   ('algorithm confusion', pg_temp.mint('{"alg": "HS512", "kid": "test-new"}', jsonb_build_object('sub', 'x', 'aud', 'odp', 'exp', pg_temp.now_s() + 60), 'the current secret, thirty-two bytes or more', 'sha512')),
   ('malformed', 'not.a.token')
@@ -49,6 +54,17 @@ SELECT name, pg_temp.try(format('SELECT odp.verify_jwt(%L, audience => %L)', tok
 UPDATE odp.jwt_keys SET active = false WHERE kid = 'test-old';
 SELECT pg_temp.try(format('SELECT odp.verify_jwt(%L)', pg_temp.mint('{"alg": "HS256"}',
     jsonb_build_object('sub', 'x', 'exp', pg_temp.now_s() + 60), 'the previous secret, thirty-two bytes long'))) AS old_key_off;
+SET odp.jwt_issuer = 'https://auth.example';
+SELECT pg_temp.try(format('SELECT odp.verify_jwt(%L)', pg_temp.mint('{"alg": "HS256", "kid": "test-new"}',
+    jsonb_build_object('sub', 'x', 'aud', 'odp', 'iss', 'https://evil.example', 'exp', pg_temp.now_s() + 60),
+    'the current secret, thirty-two bytes or more'))) AS wrong_issuer;
+-- a failed verification drops the claims the session had
+SELECT pg_temp.try($$SELECT odp.verify_jwt('not.a.token')$$) IS NOT NULL AS failed, odp.current_claims() AS claims_after_failure;
+RESET odp.jwt_audience;
+RESET odp.jwt_issuer;
+SET ROLE odp_analyst;
+SELECT pg_temp.try($$SET odp.jwt_leeway_seconds = 100000$$) AS bearer_sets_leeway;
+RESET ROLE;
 -- keys are readable by nobody but their owner
 SELECT has_table_privilege('odp_authenticated', 'odp.jwt_keys', 'SELECT') AS others_read_keys;
 SELECT odp.reset_claims();

@@ -26,6 +26,12 @@ SELECT pg_temp.try($$SELECT count(*) FROM objects.user_images$$);
 SELECT pg_temp.try($$EXPLAIN SELECT * FROM objects.user_images$$);
 SELECT pg_temp.try($$SELECT odp.presign('objects', 'images/users/u0000001.jpg')$$);
 SELECT count(*) > 0 AS product_images_still_open FROM objects.product_images;
+-- a table over a wider prefix reaches user images too: it is governed as well
+RESET ROLE;
+CREATE FOREIGN TABLE objects.all_images (key text, size bigint) SERVER objects OPTIONS (prefix 'images/');
+GRANT SELECT ON objects.all_images TO odp_analyst;
+SET ROLE odp_analyst;
+SELECT pg_temp.try($$SELECT count(*) FROM objects.all_images$$) AS wider_prefix;
 SELECT odp.presign('objects', 'images/products/p000001.jpg') ~ 'X-Amz-Signature' AS product_presign;
 RESET ROLE;
 SET SESSION AUTHORIZATION odp_authenticator;
@@ -52,6 +58,7 @@ RESET ROLE;
 SELECT count(*) AS denied_rows_written FROM lake.transactions WHERE transaction_id = 'denied';
 
 DELETE FROM odp.resource_policies;
+DROP FOREIGN TABLE objects.all_images;
 REVOKE INSERT ON lake.transactions FROM odp_analyst;
 REVOKE SELECT ON objects.user_images, objects.product_images, lake.transactions FROM odp_analyst;
 REVOKE USAGE ON FOREIGN SERVER objects, graph FROM odp_analyst;

@@ -2,7 +2,7 @@
 //! `odp.pre_request` (PostgREST's `db-pre-request`) and `odp.authenticate` (psql, BI)
 //! turn a key into its role and claims, refusing revoked and expired keys.
 
-use super::security::{current_role_name, now_seconds, set_session_claims};
+use super::security::{clear_session_claims, current_role_name, now_seconds, set_session_claims};
 use crate::error::OdpError;
 use crate::fdw::policy::AsSuperuser;
 use odp_fdw::security::api_key;
@@ -33,7 +33,8 @@ REVOKE ALL ON odp.api_keys FROM PUBLIC;
 -- For PostgREST's db-pre-request: a request with an `apikey` header runs as the key's
 -- role with its claims (request.jwt.claims); an unknown, revoked or expired key stops
 -- the request (28000). Requests without one keep what PostgREST set from their JWT.
-CREATE FUNCTION odp.pre_request() RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION odp.pre_request() RETURNS void LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     headers jsonb := coalesce(nullif(current_setting('request.headers', true), ''), '{}')::jsonb;
     claims jsonb;
@@ -94,12 +95,12 @@ fn revoke_api_key(name: &str) -> bool {
          WHERE k.name OPERATOR(pg_catalog.=) $1 AND k.revoked_at IS NULL RETURNING true",
         &[name.into()],
     )
-    .ok()
-    .flatten()
+    .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report())
     .unwrap_or(false)
 }
 
-/// Gives the key `name` a new secret (returned once); the old secret stops working.
+/// Gives the key `name` a new secret (returned once); the old secret stops working. A
+/// revoked key stays revoked.
 #[pg_extern(volatile, parallel_unsafe)]
 fn rotate_api_key(name: &str) -> String {
     check_key_admin();
@@ -107,7 +108,7 @@ fn rotate_api_key(name: &str) -> String {
         api_key::generate().unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report());
     let _superuser = AsSuperuser::start();
     let found = Spi::get_one_with_args::<bool>(
-        "UPDATE odp.api_keys k SET prefix = $2, salt = $3, hash = $4, revoked_at = NULL \
+        "UPDATE odp.api_keys k SET prefix = $2, salt = $3, hash = $4 \
          WHERE k.name OPERATOR(pg_catalog.=) $1 RETURNING true",
         &[
             name.into(),
@@ -116,8 +117,7 @@ fn rotate_api_key(name: &str) -> String {
             key.hash.into(),
         ],
     )
-    .ok()
-    .flatten()
+    .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report())
     .unwrap_or(false);
     if !found {
         OdpError::UndefinedObject(format!("API key \"{name}\"")).report();
@@ -176,12 +176,19 @@ fn api_key_claims(secret: &str) -> JsonB {
     JsonB(claims_of(secret).0)
 }
 
+/// How long a session keeps the claims of an API key before it must authenticate again
+/// (a revoked key stops working for sessions within this time).
+const SESSION_KEY_SECONDS: i64 = 300;
+
 /// Authenticates a psql or BI session with an API key: its claims become this
-/// session's `odp.current_claims()` (until the key expires) and are returned.
+/// session's `odp.current_claims()` for five minutes (or until the key expires) and are
+/// returned. Earlier session claims are dropped first.
 #[pg_extern(volatile, parallel_unsafe)]
 fn authenticate(api_key: &str) -> JsonB {
+    clear_session_claims();
     let (claims, expires) = claims_of(api_key);
-    set_session_claims(claims.clone(), expires.unwrap_or(i64::MAX));
+    let until = now_seconds() + SESSION_KEY_SECONDS;
+    set_session_claims(claims.clone(), expires.map_or(until, |e| e.min(until)));
     JsonB(claims)
 }
 
@@ -195,7 +202,10 @@ fn claims_of(secret: &str) -> (serde_json::Value, Option<i64>) {
     let row = Spi::connect(|client| {
         let mut rows = client.select(
             "SELECT k.name, k.salt, k.hash, k.role::pg_catalog.text, k.scopes, \
-             pg_catalog.date_part('epoch', k.expires_at)::pg_catalog.int8, k.revoked_at IS NOT NULL \
+             CASE WHEN pg_catalog.isfinite(k.expires_at) \
+                  THEN pg_catalog.date_part('epoch', k.expires_at)::pg_catalog.int8 \
+                  WHEN k.expires_at IS NOT NULL AND k.expires_at < pg_catalog.now() THEN 0 END, \
+             k.revoked_at IS NOT NULL \
              FROM odp.api_keys k WHERE k.prefix OPERATOR(pg_catalog.=) $1",
             None,
             &[prefix.into()],
@@ -226,16 +236,29 @@ fn claims_of(secret: &str) -> (serde_json::Value, Option<i64>) {
     if expires.is_some_and(|e| e <= now_seconds()) {
         refuse("API key expired");
     }
-    Spi::run_with_args(
-        "UPDATE odp.api_keys k SET last_used_at = pg_catalog.now() WHERE k.name OPERATOR(pg_catalog.=) $1",
-        &[name.clone().into()],
-    )
-    .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report());
+    record_use(&name);
     let mut claims = serde_json::json!({"role": role, "api_key": name, "scopes": scopes});
     if let Some(exp) = expires {
         claims["exp"] = serde_json::json!(exp);
     }
     (claims, expires)
+}
+
+/// Records that the key was used, at most once a minute (fewer row locks under load),
+/// and not in read-only transactions (PostgREST runs GET requests in them).
+fn record_use(name: &str) {
+    // SAFETY: reads backend globals.
+    let read_only = unsafe { pg_sys::XactReadOnly || pg_sys::RecoveryInProgress() };
+    if read_only {
+        return;
+    }
+    Spi::run_with_args(
+        "UPDATE odp.api_keys k SET last_used_at = pg_catalog.now() \
+         WHERE k.name OPERATOR(pg_catalog.=) $1 \
+           AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) pg_catalog.now() - '1 minute'::pg_catalog.interval)",
+        &[name.into()],
+    )
+    .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report());
 }
 
 /// Raises 42501 unless the current role is a superuser or a member of `odp_admin`.
@@ -264,5 +287,9 @@ fn check_key_role(role: &str) {
     // SAFETY: reads the role's superuser flag.
     if unsafe { pg_sys::superuser_arg(oid) } || role == "odp_authenticator" {
         OdpError::InvalidArgument(format!("API keys cannot act as role \"{role}\"")).report();
+    }
+    // SAFETY: reads the role graph: a key may only act as a role its creator acts as.
+    if !unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid) } {
+        OdpError::Privilege("the privileges of the key's role").report();
     }
 }

@@ -6,17 +6,62 @@ use crate::error::{OdpError, OrReport};
 use crate::fdw::policy::AsSuperuser;
 use odp_fdw::security::jwt::{self, Expectations, JwtKey};
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
 use std::ffi::CString;
 
 /// The role every PostgREST connection logs in as; only sessions of it (and
 /// superusers) may state request claims through `request.jwt.claims`.
 const AUTHENTICATOR: &str = "odp_authenticator";
 
+/// Claims a session proved (`odp.verify_jwt`, `odp.authenticate`): what, until when,
+/// and for which session user (they do not survive SET SESSION AUTHORIZATION).
+struct SessionClaims {
+    claims: serde_json::Value,
+    expires: i64,
+    session_user: pg_sys::Oid,
+}
+
 thread_local! {
-    /// Claims of a token `odp.verify_jwt` verified in this session, with their `exp`.
-    static SESSION_CLAIMS: std::cell::RefCell<Option<(serde_json::Value, i64)>> =
+    static SESSION_CLAIMS: std::cell::RefCell<Option<SessionClaims>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// `odp.jwt_audience`: the `aud` every token must carry (unset: not checked).
+static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `odp.jwt_issuer`: the `iss` every token must carry (unset: not checked).
+static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// `odp.jwt_leeway_seconds`: clock skew allowed on exp, nbf and iat.
+static JWT_LEEWAY_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(30);
+
+/// Registers the GUCs of this module: superuser-only, so a session cannot loosen the
+/// checks of the tokens it presents.
+pub fn init_gucs() {
+    GucRegistry::define_string_guc(
+        c"odp.jwt_audience",
+        c"The aud claim odp.verify_jwt requires",
+        c"Unset: tokens are not checked for an audience.",
+        &JWT_AUDIENCE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"odp.jwt_issuer",
+        c"The iss claim odp.verify_jwt requires",
+        c"Unset: tokens are not checked for an issuer.",
+        &JWT_ISSUER,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odp.jwt_leeway_seconds",
+        c"Clock skew odp.verify_jwt allows on exp, nbf and iat",
+        c"At most 300 seconds.",
+        &JWT_LEEWAY_SECONDS,
+        0,
+        300,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 /// The claims of the current request or session: what PostgREST verified and set in
@@ -32,20 +77,28 @@ fn current_claims() -> JsonB {
 /// What `odp.current_claims()` returns, as JSON.
 pub(crate) fn claims_now() -> serde_json::Value {
     if session_may_state_claims() {
-        let text =
-            Spi::get_one::<String>("SELECT pg_catalog.current_setting('request.jwt.claims', true)")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-        if let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_str(&text) {
+        // SAFETY: reads a GUC by name (NULL when unset); no catalog access.
+        let text = unsafe {
+            let value = pg_sys::GetConfigOption(c"request.jwt.claims".as_ptr(), true, false);
+            (!value.is_null()).then(|| {
+                std::ffi::CStr::from_ptr(value)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+        };
+        if let Some(Ok(value @ serde_json::Value::Object(_))) =
+            text.map(|t| serde_json::from_str::<serde_json::Value>(&t))
+        {
             return value;
         }
     }
     let now = now_seconds();
+    // SAFETY: reads a backend global.
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
     let verified = SESSION_CLAIMS.with_borrow(|c| {
         c.as_ref()
-            .filter(|(_, exp)| *exp > now)
-            .map(|(claims, _)| claims.clone())
+            .filter(|c| c.expires > now && c.session_user == session_user)
+            .map(|c| c.claims.clone())
     });
     verified.unwrap_or_else(|| serde_json::json!({}))
 }
@@ -60,22 +113,25 @@ pub(crate) fn now_seconds() -> i64 {
 
 /// Verifies a JSON Web Token against the active keys of `odp.jwt_keys` (HS256/384/512,
 /// RS/PS, ES256/384, EdDSA; the header's `kid` picks the key, else every key of the
-/// algorithm is tried), checks `exp` (required), `nbf` and `iat` with `leeway_seconds`,
-/// and `aud`/`iss` when given. Refuses `alg: none`, a key of another algorithm, bad
+/// algorithm is tried), checks `exp` (required), `nbf` and `iat` with
+/// `odp.jwt_leeway_seconds`, and requires the `aud`/`iss` of `odp.jwt_audience` and
+/// `odp.jwt_issuer` when those are set (superuser settings: the session presenting the
+/// token cannot loosen them). Any earlier session claims are dropped first. Refuses `alg: none`, a key of another algorithm, bad
 /// signatures and expired tokens with distinct messages (28000). The claims become this
 /// session's `odp.current_claims()` until the token expires, and are returned.
 #[pg_extern(volatile, parallel_unsafe)]
-fn verify_jwt(
-    token: &str,
-    audience: default!(Option<&str>, "NULL"),
-    issuer: default!(Option<&str>, "NULL"),
-    leeway_seconds: default!(i32, 30),
-) -> JsonB {
+fn verify_jwt(token: &str) -> JsonB {
+    clear_session_claims();
     let keys = active_jwt_keys();
+    let setting = |s: &GucSetting<Option<CString>>| {
+        s.get()
+            .map(|v| v.to_string_lossy().into_owned())
+            .filter(|v| !v.is_empty())
+    };
     let expect = Expectations {
-        audience: audience.map(str::to_string),
-        issuer: issuer.map(str::to_string),
-        leeway_seconds: leeway_seconds.max(0) as u64,
+        audience: setting(&JWT_AUDIENCE),
+        issuer: setting(&JWT_ISSUER),
+        leeway_seconds: JWT_LEEWAY_SECONDS.get().clamp(0, 300) as u64,
     };
     let claims = jwt::verify(token, &keys, &expect, now_seconds())
         .map_err(OdpError::from)
@@ -88,15 +144,29 @@ fn verify_jwt(
     JsonB(claims)
 }
 
-/// Makes `claims` this session's `odp.current_claims()` until `exp` (Unix seconds).
+/// Makes `claims` this session's `odp.current_claims()` until `exp` (Unix seconds), for
+/// the current session user only.
 pub(crate) fn set_session_claims(claims: serde_json::Value, exp: i64) {
-    SESSION_CLAIMS.with_borrow_mut(|c| *c = Some((claims, exp)));
+    // SAFETY: reads a backend global.
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    SESSION_CLAIMS.with_borrow_mut(|c| {
+        *c = Some(SessionClaims {
+            claims,
+            expires: exp,
+            session_user,
+        })
+    });
+}
+
+/// Drops the session's claims.
+pub(crate) fn clear_session_claims() {
+    SESSION_CLAIMS.with_borrow_mut(|c| *c = None);
 }
 
 /// Forgets the claims `odp.verify_jwt` set for this session.
 #[pg_extern(volatile, parallel_unsafe)]
 fn reset_claims() {
-    SESSION_CLAIMS.with_borrow_mut(|c| *c = None);
+    clear_session_claims();
 }
 
 /// Registers a verification key (the caller needs INSERT on `odp.jwt_keys`): an HMAC
@@ -197,14 +267,14 @@ GRANT SELECT ON odp.resource_policies TO PUBLIC;
 
 -- Allows `principal` to do `action` on the resources `resource` matches.
 CREATE FUNCTION odp.allow_resource(resource text, action text, principal text)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO odp.resource_policies (resource, action, principal) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING
 $$;
 
 -- Removes a resource policy.
 CREATE FUNCTION odp.disallow_resource(resource text, action text, principal text)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     DELETE FROM odp.resource_policies r
      WHERE r.resource = $1 AND r.action = $2 AND r.principal = $3
 $$;
@@ -216,7 +286,7 @@ $$;
 -- table's owner may add policies.
 CREATE FUNCTION odp.create_row_policy(tbl regclass, name text, using_expr text,
                                       roles name[] DEFAULT '{public}')
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     kind "char";
 BEGIN
@@ -236,7 +306,7 @@ END $$;
 
 -- Removes a row policy created by odp.create_row_policy (the table's owner only).
 CREATE FUNCTION odp.drop_row_policy(tbl regclass, name text)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = tbl) IN ('r', 'p') THEN
         EXECUTE format('DROP POLICY %I ON %s', name, tbl);
@@ -259,7 +329,7 @@ CREATE EVENT TRIGGER odp_forget_dropped_row_policies ON sql_drop
 -- Grants SELECT on some columns of a table or foreign table to a role (native column
 -- privileges: SELECT * is then refused, the listed columns allowed).
 CREATE FUNCTION odp.grant_columns(role name, tbl regclass, columns text[])
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT (%s) ON %s TO %I',
         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(columns) c), tbl, role);
@@ -271,7 +341,7 @@ END $$;
 -- nothing itself but switch into the others. They get USAGE on schema api (created if
 -- missing) and on the odp helpers a policy calls; nothing else by default.
 CREATE FUNCTION odp.install_roles(authenticator_password text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r text;
 BEGIN
@@ -290,7 +360,7 @@ BEGIN
     CREATE SCHEMA IF NOT EXISTS api;
     GRANT USAGE ON SCHEMA api TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
     GRANT USAGE ON SCHEMA odp TO odp_anon, odp_authenticated, odp_analyst, odp_admin;
-    GRANT INSERT, UPDATE (active) ON odp.jwt_keys TO odp_admin;
+    GRANT INSERT, SELECT (kid, algorithm, active, created_at), UPDATE (active) ON odp.jwt_keys TO odp_admin;
     GRANT INSERT, DELETE ON odp.resource_policies TO odp_admin;
 END $$;
 "#,

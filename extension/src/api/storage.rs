@@ -66,7 +66,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
         }));
     }
     let context = table_context(relid);
-    let resource = <crate::sources::delta::DeltaSource as crate::fdw::Source>::resource(&context);
+    let resource = <crate::sources::delta::DeltaSource as crate::fdw::Source>::resources(&context);
     match access {
         Access::Read => {
             crate::fdw::resources::check(&resource, Action::Read);

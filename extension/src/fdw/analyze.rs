@@ -11,15 +11,26 @@ use odp_fdw::request::ScanRequest;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
 use std::os::raw::c_int;
 
-/// `AnalyzeForeignTable` callback: always offers the sampler.
+/// `AnalyzeForeignTable` callback: offers the sampler, except for tables with row
+/// policies (their statistics, readable in `pg_stats` by every role with SELECT, would
+/// show values of rows the policies hide; Postgres then skips the table with a warning)
+/// and tables whose resource the role may not read.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn analyze_foreign_table<S: Source>(
-    _relation: pg_sys::Relation,
+    relation: pg_sys::Relation,
     func: *mut pg_sys::AcquireSampleRowsFunc,
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
-    // SAFETY: Postgres passes valid out-pointers.
+    // SAFETY: Postgres passes an open relation and valid out-pointers.
     unsafe {
+        let relid = (*relation).rd_id;
+        if super::policy::for_relation(relid).has_policies {
+            return false;
+        }
+        super::resources::check(
+            &S::resources(&table_context(relid)),
+            odp_fdw::security::resource::Action::Read,
+        );
         *func = Some(acquire_sample_rows::<S>);
         *totalpages = 1;
     }

@@ -143,7 +143,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
                     .report()
             });
         let table = table_context(state.relid);
-        super::resources::check(&S::resource(&table), Action::Write);
+        super::resources::check(&S::resources(&table), Action::Write);
         let source = S::open(&table).or_report();
         let mut deleted = 0;
         with_writer(

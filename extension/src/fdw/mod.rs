@@ -158,9 +158,9 @@ pub trait Source: Sized + 'static {
     /// Opens the source for one foreign table, checking its columns.
     fn open(table: &TableContext) -> Result<Self>;
 
-    /// The name resource policies know the table's data by (`delta:transactions`,
-    /// `objects:images/users/`, ...), from its options alone.
-    fn resource(table: &TableContext) -> String;
+    /// The resources the table's data is to resource policies (`delta:transactions`,
+    /// everything under `objects:images/users/`, ...), from its options alone.
+    fn resources(table: &TableContext) -> Vec<odp_fdw::security::resource::Resource>;
 
     /// Estimates the rows a request returns.
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate>;

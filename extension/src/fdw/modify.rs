@@ -39,7 +39,7 @@ struct ModifyState<S: Source> {
 impl<S: Source> ModifyState<S> {
     fn open(relid: pg_sys::Oid) -> Result<ModifyState<S>> {
         let table = table_context(relid);
-        super::resources::check(&S::resource(&table), Action::Write);
+        super::resources::check(&S::resources(&table), Action::Write);
         let source = S::open(&table)?;
         let writer_types = {
             let mut types = Vec::with_capacity(table.columns.len());

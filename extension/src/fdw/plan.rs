@@ -259,7 +259,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
     foreigntableid: pg_sys::Oid,
 ) {
     let table = table_context(foreigntableid);
-    super::resources::check(&S::resource(&table), Action::Read);
+    super::resources::check(&S::resources(&table), Action::Read);
     let source = S::open(&table).or_report();
     // SAFETY: root and baserel are the planner's, valid for this call.
     unsafe {

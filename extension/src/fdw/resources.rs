@@ -10,30 +10,49 @@
 
 use super::policy::AsSuperuser;
 use crate::error::OdpError;
-use odp_fdw::security::resource::{matches, Action};
+use odp_fdw::security::resource::{Action, Resource};
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use std::ffi::CString;
 
-/// Raises 42501 naming `resource` unless the current role may do `action` on it.
-pub fn check(resource: &str, action: Action) {
+/// Raises 42501 naming the first resource the current role may not do `action` on.
+/// A name is allowed when no pattern governs it or a governing policy names the role;
+/// a prefix scope needs, for every pattern reaching into it, a policy of that pattern
+/// naming the role.
+pub fn check(resources: &[Resource], action: Action) {
     // SAFETY: reads the current role's superuser flag.
     if unsafe { pg_sys::superuser() } {
         return;
     }
-    let principals: Vec<String> = policies_for(action)
-        .into_iter()
-        .filter(|(pattern, _)| matches(pattern, resource))
-        .map(|(_, principal)| principal)
-        .collect();
-    if principals.is_empty() || principals.iter().any(|p| principal_matches(p)) {
-        return;
+    let policies = policies_for(action);
+    for resource in resources {
+        let governing: Vec<&(String, String)> = policies
+            .iter()
+            .filter(|(p, _)| resource.governed_by(p))
+            .collect();
+        let allowed = match resource {
+            Resource::Name(_) => {
+                governing.is_empty() || governing.iter().any(|(_, who)| principal_matches(who))
+            }
+            Resource::Under(_) => governing.iter().all(|(pattern, _)| {
+                governing
+                    .iter()
+                    .any(|(p, who)| p == pattern && principal_matches(who))
+            }),
+        };
+        if !allowed {
+            OdpError::ResourceDenied {
+                action: action.name(),
+                resource: resource.display(),
+            }
+            .report()
+        }
     }
-    OdpError::ResourceDenied {
-        action: action.name(),
-        resource: resource.to_string(),
-    }
-    .report()
+}
+
+/// [`check`] of one resource name.
+pub fn check_name(name: &str, action: Action) {
+    check(&[Resource::Name(name.to_string())], action)
 }
 
 /// (pattern, principal) of the policies for `action`, read whatever the current role

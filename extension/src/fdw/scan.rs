@@ -167,7 +167,7 @@ impl<S: Source> ScanState<S> {
         let relid = self.relid;
         self.source.get_or_insert_with(|| {
             let table = table_context(relid);
-            super::resources::check(&S::resource(&table), Action::Read);
+            super::resources::check(&S::resources(&table), Action::Read);
             S::open(&table).or_report()
         })
     }

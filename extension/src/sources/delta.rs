@@ -23,6 +23,7 @@ use odp_fdw::delta::write_options::WriteOptions;
 use odp_fdw::delta::DeltaError;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::security::resource::Resource;
 use pgrx::prelude::*;
 use std::sync::Arc;
 
@@ -35,8 +36,13 @@ pub struct DeltaSource {
 impl Source for DeltaSource {
     type Scan = DeltaScanAdapter;
 
-    fn resource(table: &TableContext) -> String {
-        format!("delta:{}", table.table.get("path").unwrap_or_default())
+    fn resources(table: &TableContext) -> Vec<Resource> {
+        // the location the path resolves to, named as a path relative to the server root
+        // (`./transactions/` and `transactions` are the same table)
+        let path = TableLocation::resolve(&table.server, &table.user, &table.table)
+            .map(|location| TableLocation::path_option(&table.server, &location.url))
+            .unwrap_or_else(|_| table.table.get("path").unwrap_or_default().to_string());
+        vec![Resource::Name(format!("delta:{path}"))]
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {

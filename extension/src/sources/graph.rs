@@ -17,7 +17,7 @@ use odp_fdw::graph::types::arrow_type;
 use odp_fdw::graph::write::GraphWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
-use odp_fdw::security::resource::Action;
+use odp_fdw::security::resource::{Action, Resource};
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
 
@@ -45,9 +45,13 @@ pub struct GraphSource {
 impl Source for GraphSource {
     type Scan = GraphScanAdapter;
 
-    fn resource(table: &TableContext) -> String {
-        let name = table.table.get("label").or_else(|| table.table.get("type"));
-        format!("graph:{}", name.unwrap_or_default())
+    fn resources(table: &TableContext) -> Vec<Resource> {
+        // a relationship table also reads the key properties of its end nodes
+        ["label", "type", "start_label", "end_label"]
+            .iter()
+            .filter_map(|option| table.table.get(option))
+            .map(|name| Resource::Name(format!("graph:{name}")))
+            .collect()
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
@@ -214,7 +218,7 @@ fn cypher(
 ) -> SetOfIterator<'static, JsonB> {
     let target = graph_server(server);
     let action = if write { Action::Write } else { Action::Read };
-    crate::fdw::resources::check("graph:cypher", action);
+    crate::fdw::resources::check_name("graph:cypher", action);
     if write && !is_graph_writer() {
         OdpError::Privilege("membership in odp_graph_writer (for write => true)").report();
     }
@@ -231,12 +235,11 @@ fn cypher(
 
 /// Whether the current role is a member of `odp_graph_writer`.
 fn is_graph_writer() -> bool {
-    Spi::get_one::<bool>(
-        "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = 'odp_graph_writer'",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false)
+    // SAFETY: looks the role up (InvalidOid when missing) and reads the role graph.
+    unsafe {
+        let role = pg_sys::get_role_oid(c"odp_graph_writer".as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::is_member_of_role(pg_sys::GetUserId(), role)
+    }
 }
 
 /// Creates an index (or, with `is_unique`, a uniqueness constraint) on `property` of
@@ -252,6 +255,7 @@ fn create_graph_index(
     if !is_graph_writer() {
         OdpError::Privilege("membership in odp_graph_writer").report();
     }
+    crate::fdw::resources::check_name(&format!("graph:{label}"), Action::Admin);
     for (option, name) in [("label", label), ("property", property)] {
         odp_fdw::graph::options::check_name(option, name).or_report();
     }
@@ -271,6 +275,7 @@ fn create_graph_index(
 #[pg_extern(volatile)]
 fn graph_indexes(server: default!(&str, "'graph'")) -> SetOfIterator<'static, JsonB> {
     let target = graph_server(server);
+    crate::fdw::resources::check_name("graph:cypher", Action::Read);
     let rows = run_cypher(&target, "SHOW INDEXES", &serde_json::Map::new(), false).or_report();
     SetOfIterator::new(rows.into_iter().map(JsonB))
 }
@@ -278,17 +283,12 @@ fn graph_indexes(server: default!(&str, "'graph'")) -> SetOfIterator<'static, Js
 /// The options of the `neo4j_fdw` server `name` and the current user's mapping; the
 /// current role needs USAGE on the server, as for its foreign tables.
 fn graph_server(name: &str) -> ServerOptions {
+    if crate::fdw::catalog::server_wrapper_with_usage(name).as_deref() != Some("neo4j_fdw") {
+        OdpError::UndefinedObject(format!("neo4j_fdw server \"{name}\"")).report();
+    }
     let (server, user) = server_options(name).unwrap_or_else(|| {
         OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report()
     });
-    let usage =
-        Spi::get_one_with_args::<bool>("SELECT has_server_privilege($1, 'USAGE')", &[name.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-    if !usage {
-        OdpError::Privilege("USAGE on the foreign server").report();
-    }
     ServerOptions::from_options(&server, &user).or_report()
 }
 

@@ -17,7 +17,7 @@ use odp_fdw::objects::table::ObjectTable;
 use odp_fdw::objects::write::ObjectWriter;
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::ScanRequest;
-use odp_fdw::security::resource::Action;
+use odp_fdw::security::resource::{Action, Resource};
 use odp_fdw::types::PgType;
 use pgrx::prelude::*;
 use std::time::Duration;
@@ -45,8 +45,11 @@ fn server_config(server: &Options, user: &Options) -> Result<ServerOptions> {
 impl Source for ObjectSource {
     type Scan = ObjectScanAdapter;
 
-    fn resource(table: &TableContext) -> String {
-        format!("objects:{}", table.table.get("prefix").unwrap_or_default())
+    fn resources(table: &TableContext) -> Vec<Resource> {
+        vec![Resource::Under(format!(
+            "objects:{}",
+            table.table.get("prefix").unwrap_or_default()
+        ))]
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
@@ -280,7 +283,7 @@ fn presign(
         "GET" | "HEAD" => Action::Read,
         _ => Action::Write,
     };
-    crate::fdw::resources::check(&format!("objects:{key}"), action);
+    crate::fdw::resources::check_name(&format!("objects:{key}"), action);
     let micros = expires.as_micros() as f64;
     let seconds = micros / 1e6;
     if !(1.0..=MAX_PRESIGN_SECONDS).contains(&seconds) {
@@ -303,24 +306,10 @@ fn presign(
 /// The options of the object server `name`, after checking that it is one and that
 /// the caller has USAGE on it.
 fn object_server(name: &str) -> (Options, Options) {
-    let wrapper = Spi::get_one_with_args::<String>(
-        "SELECT w.fdwname::text FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE s.srvname = $1",
-        &[name.into()],
-    )
-    .ok()
-    .flatten();
-    match wrapper.as_deref() {
+    match crate::fdw::catalog::server_wrapper_with_usage(name).as_deref() {
         Some("object_fdw") => {}
         Some(_) => OdpError::UndefinedObject(format!("object_fdw server \"{name}\"")).report(),
         None => OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report(),
-    }
-    let usage =
-        Spi::get_one_with_args::<bool>("SELECT has_server_privilege($1, 'USAGE')", &[name.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-    if !usage {
-        OdpError::Privilege("USAGE on the foreign server").report();
     }
     server_options(name)
         .unwrap_or_else(|| OdpError::UndefinedObject(format!("foreign server \"{name}\"")).report())

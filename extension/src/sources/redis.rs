@@ -13,6 +13,7 @@ use odp_fdw::redis::scan::RedisScan;
 use odp_fdw::redis::table::{ColumnSource, KeyPlan, RedisTable};
 use odp_fdw::redis::write::RedisWriter;
 use odp_fdw::request::{Op, Qual, ScanRequest};
+use odp_fdw::security::resource::Resource;
 use pgrx::prelude::*;
 
 /// A Redis table opened for one foreign table.
@@ -23,11 +24,13 @@ pub struct RedisSource {
 impl Source for RedisSource {
     type Scan = RedisScanAdapter;
 
-    fn resource(table: &TableContext) -> String {
-        format!(
-            "features:{}",
-            table.table.get("key_template").unwrap_or_default()
-        )
+    fn resources(table: &TableContext) -> Vec<Resource> {
+        // a template reaches every key starting with its text before the first column
+        let template = table.table.get("key_template").unwrap_or_default();
+        match template.find('{') {
+            Some(brace) => vec![Resource::Under(format!("features:{}", &template[..brace]))],
+            None => vec![Resource::Name(format!("features:{template}"))],
+        }
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {

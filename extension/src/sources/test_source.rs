@@ -24,8 +24,11 @@ pub struct TestSource {
 impl Source for TestSource {
     type Scan = TestScan;
 
-    fn resource(table: &TableContext) -> String {
-        format!("test:{}", table.relid.to_u32())
+    fn resources(table: &TableContext) -> Vec<odp_fdw::security::resource::Resource> {
+        vec![odp_fdw::security::resource::Resource::Name(format!(
+            "test:{}",
+            table.relid.to_u32()
+        ))]
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {

@@ -107,9 +107,17 @@ pub fn decoding_key(key: &JwtKey) -> Result<DecodingKey, JwtError> {
     };
     let pem = key.key.as_bytes();
     match algorithm(&key.algorithm)? {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-            if key.key.len() < 32 {
-                return Err(bad("an HMAC secret needs at least 32 bytes".into()));
+        hmac @ (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => {
+            let needed = match hmac {
+                Algorithm::HS256 => 32,
+                Algorithm::HS384 => 48,
+                _ => 64,
+            };
+            if key.key.len() < needed {
+                return Err(bad(format!(
+                    "an {} secret needs at least {needed} bytes",
+                    key.algorithm
+                )));
             }
             Ok(DecodingKey::from_secret(pem))
         }
@@ -174,7 +182,14 @@ pub fn verify(
     validation.leeway = expect.leeway_seconds;
     validation.validate_exp = true;
     validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp"]);
+    let mut required = vec!["exp"];
+    if expect.audience.is_some() {
+        required.push("aud");
+    }
+    if expect.issuer.is_some() {
+        required.push("iss");
+    }
+    validation.set_required_spec_claims(&required);
     match &expect.audience {
         Some(audience) => validation.set_audience(&[audience]),
         None => validation.validate_aud = false,
@@ -207,6 +222,12 @@ pub fn verify(
                     ErrorKind::ImmatureSignature => return Err(JwtError::NotYetValid),
                     ErrorKind::InvalidAudience => return Err(JwtError::BadAudience),
                     ErrorKind::InvalidIssuer => return Err(JwtError::BadIssuer),
+                    ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => {
+                        return Err(JwtError::BadAudience)
+                    }
+                    ErrorKind::MissingRequiredClaim(claim) if claim == "iss" => {
+                        return Err(JwtError::BadIssuer)
+                    }
                     ErrorKind::MissingRequiredClaim(_) => return Err(JwtError::MissingExpiry),
                     ErrorKind::InvalidAlgorithm => JwtError::AlgorithmMismatch {
                         token: alg_name.clone(),
