@@ -4,7 +4,7 @@
 
 use super::security::{clear_session_claims, current_role_name, now_seconds, set_session_claims};
 use crate::error::OdpError;
-use crate::fdw::policy::AsSuperuser;
+use crate::fdw::catalog::{has_privs_of_role_named, AsSuperuser};
 use odp_fdw::security::api_key;
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
@@ -263,13 +263,8 @@ fn record_use(name: &str) {
 
 /// Raises 42501 unless the current role is a superuser or a member of `odp_admin`.
 fn check_key_admin() {
-    let admin = CString::new("odp_admin").expect("no NUL in a constant");
-    // SAFETY: reads the current role and the role graph.
-    let allowed = unsafe {
-        let role = pg_sys::get_role_oid(admin.as_ptr(), true);
-        pg_sys::superuser()
-            || (role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role))
-    };
+    // SAFETY: reads the current role's superuser flag.
+    let allowed = unsafe { pg_sys::superuser() } || has_privs_of_role_named("odp_admin");
     if !allowed {
         OdpError::Privilege("membership in odp_admin").report();
     }

@@ -3,7 +3,7 @@
 //! `fdw::policy`) and column grants.
 
 use crate::error::{OdpError, OrReport};
-use crate::fdw::policy::AsSuperuser;
+use crate::fdw::catalog::AsSuperuser;
 use odp_fdw::security::jwt::{self, Expectations, JwtKey};
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};

@@ -159,3 +159,48 @@ pub fn server_wrapper_with_usage(name: &str) -> Option<String> {
         )
     }
 }
+
+/// Switches to the bootstrap superuser until dropped, to read and write the policy
+/// table whatever the current role may do there. Only constant, schema-qualified
+/// statements run under it; an ERROR's abort restores the user too.
+pub(crate) struct AsSuperuser {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+impl AsSuperuser {
+    pub(crate) fn start() -> AsSuperuser {
+        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
+        // SAFETY: reads and sets the backend's current user, as Postgres's own
+        // catalog-maintenance code does around internal queries.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+            pg_sys::SetUserIdAndSecContext(
+                pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
+        }
+        AsSuperuser { user, context }
+    }
+}
+
+impl Drop for AsSuperuser {
+    fn drop(&mut self) {
+        // SAFETY: restores the user and context saved by `start`.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+    }
+}
+
+/// Whether the current role has the privileges of the role `name` (false for an
+/// unknown role).
+pub fn has_privs_of_role_named(name: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: get_role_oid with missing_ok returns InvalidOid for an unknown role;
+    // has_privs_of_role reads the role graph.
+    unsafe {
+        let role = pg_sys::get_role_oid(name.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
+    }
+}

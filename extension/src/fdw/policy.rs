@@ -16,6 +16,7 @@
 //! the table's owner are not restricted; for any other role the policies naming it (or
 //! `public`) are ORed, and a table with policies but none for the role shows no rows.
 
+use super::catalog::{has_privs_of_role_named, AsSuperuser};
 use crate::error::OdpError;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
@@ -70,37 +71,6 @@ pub fn for_relation(relid: pg_sys::Oid) -> Decision {
     }
 }
 
-/// Switches to the bootstrap superuser until dropped, to read and write the policy
-/// table whatever the current role may do there. Only constant, schema-qualified
-/// statements run under it; an ERROR's abort restores the user too.
-pub(crate) struct AsSuperuser {
-    user: pg_sys::Oid,
-    context: i32,
-}
-
-impl AsSuperuser {
-    pub(crate) fn start() -> AsSuperuser {
-        let (mut user, mut context) = (pg_sys::InvalidOid, 0);
-        // SAFETY: reads and sets the backend's current user, as Postgres's own
-        // catalog-maintenance code does around internal queries.
-        unsafe {
-            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-            pg_sys::SetUserIdAndSecContext(
-                pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
-                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-            );
-        }
-        AsSuperuser { user, context }
-    }
-}
-
-impl Drop for AsSuperuser {
-    fn drop(&mut self) {
-        // SAFETY: restores the user and context saved by `start`.
-        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
-    }
-}
-
 /// (name, tree, roles) of the policies on `relid`. The statement names every operator,
 /// cast and table with its schema, so no `search_path` of the caller takes part.
 fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
@@ -129,18 +99,7 @@ fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
 
 /// Whether a policy naming role `name` applies to the current role.
 fn applies_to_current_role(name: &str) -> bool {
-    if name.eq_ignore_ascii_case("public") {
-        return true;
-    }
-    let Ok(name) = CString::new(name) else {
-        return false;
-    };
-    // SAFETY: get_role_oid with missing_ok returns InvalidOid for an unknown role;
-    // has_privs_of_role reads the role graph.
-    unsafe {
-        let role = pg_sys::get_role_oid(name.as_ptr(), true);
-        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
-    }
+    name.eq_ignore_ascii_case("public") || has_privs_of_role_named(name)
 }
 
 /// The condition a row must meet under `policy`, ready to execute: its stored trees

@@ -8,12 +8,11 @@
 //! principals of the matching policies: a role (by membership), `public`, or a claim
 //! `claim:<name>=<value>` of `odp.current_claims()`. Superusers are not restricted.
 
-use super::policy::AsSuperuser;
+use super::catalog::{has_privs_of_role_named, AsSuperuser};
 use crate::error::OdpError;
 use odp_fdw::security::resource::{Action, Resource};
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
-use std::ffi::CString;
 
 /// Raises 42501 naming the first resource the current role may not do `action` on.
 /// A name is allowed when no pattern governs it or a governing policy names the role;
@@ -93,13 +92,5 @@ fn principal_matches(principal: &str) -> bool {
             None => false,
         };
     }
-    let Ok(name) = CString::new(principal) else {
-        return false;
-    };
-    // SAFETY: get_role_oid with missing_ok returns InvalidOid for an unknown role;
-    // has_privs_of_role reads the role graph.
-    unsafe {
-        let role = pg_sys::get_role_oid(name.as_ptr(), true);
-        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
-    }
+    has_privs_of_role_named(principal)
 }

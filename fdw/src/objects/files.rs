@@ -98,7 +98,7 @@ impl FileTable {
         let prefix = self.options.prefix.clone();
         let extensions = self.extensions();
         let mut stream = self.store.list(&listing(&prefix))?;
-        let files = crate::runtime::block_on(async move {
+        let files = super::block(async move {
             let mut files = Vec::new();
             while let Some(info) = stream.next().await {
                 crate::runtime::check_interrupts();
@@ -109,8 +109,7 @@ impl FileTable {
             }
             files.sort_by(|a, b| a.key.cmp(&b.key));
             Ok::<_, ObjectError>(files)
-        })
-        .map_err(ObjectError::Runtime)??;
+        })??;
         Ok(files)
     }
 
@@ -348,9 +347,7 @@ impl TextScan {
         let store = self.store.clone();
         let limit = self.content_limit;
         let fetched_key = key.clone();
-        let Some((_, bytes)) =
-            crate::runtime::block_on(async move { store.get(&fetched_key, limit).await })
-                .map_err(ObjectError::Runtime)??
+        let Some((_, bytes)) = super::block(async move { store.get(&fetched_key, limit).await })??
         else {
             return Ok(None);
         };

@@ -18,3 +18,8 @@ pub mod table;
 pub mod write;
 
 pub use error::{ObjectError, Result};
+
+/// Runs a future of the adapter on the runtime.
+fn block<F: std::future::Future>(future: F) -> Result<F::Output> {
+    crate::runtime::block_on(future).map_err(ObjectError::Runtime)
+}

@@ -2,6 +2,7 @@
 //! the narrowest prefix the quals allow; content and attributes are fetched only for
 //! the rows that need them.
 
+use super::block;
 use super::error::{ObjectError, Result};
 use super::keys::{check_key, listing, narrower, Listing};
 use super::store::{ObjectInfo, Store};
@@ -391,11 +392,6 @@ impl ObjectScan {
             row_ids,
         })
     }
-}
-
-/// Runs a future on the adapter runtime.
-fn block<F: std::future::Future>(future: F) -> Result<F::Output> {
-    crate::runtime::block_on(future).map_err(ObjectError::Runtime)
 }
 
 /// A key whose metadata the GET will bring.

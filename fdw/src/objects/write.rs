@@ -199,7 +199,7 @@ impl ObjectWriter {
         let store = self.table.store.clone();
         let multipart = self.table.server.multipart_bytes;
         let count = changes.len();
-        let outcome = crate::runtime::block_on(async move {
+        let outcome = super::block(async move {
             let mut created: Vec<String> = Vec::new();
             for change in changes {
                 crate::runtime::check_interrupts();
@@ -229,8 +229,7 @@ impl ObjectWriter {
                 }
             }
             Ok(())
-        })
-        .map_err(ObjectError::Runtime)?;
+        })?;
         outcome.map(|()| count)
     }
 }
