@@ -5,6 +5,7 @@
 //! unit-testable with plain `cargo test`. The `odp` extension turns batches into tuples.
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod batch;
 pub mod delta;
 pub mod graph;

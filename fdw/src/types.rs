@@ -7,7 +7,7 @@
 use deltalake::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 
 /// A Postgres type a foreign column may have.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PgType {
     /// boolean
     Bool,
