@@ -1,5 +1,6 @@
 //! The one place where errors from every layer become Postgres errors with a SQLSTATE.
 
+use odp_fdw::aggregate::AggregateError;
 use odp_fdw::delta::DeltaError;
 use odp_fdw::graph::GraphError;
 use odp_fdw::objects::ObjectError;
@@ -16,6 +17,9 @@ pub enum OdpError {
     /// a bad option in CREATE/ALTER SERVER, USER MAPPING or FOREIGN TABLE
     #[error(transparent)]
     Option(#[from] OptionError),
+    /// a pushed-down aggregate failed
+    #[error(transparent)]
+    Aggregate(#[from] odp_fdw::aggregate::AggregateError),
     /// the Delta adapter failed
     #[error(transparent)]
     Delta(#[from] DeltaError),
@@ -96,6 +100,13 @@ impl OdpError {
         };
         match self {
             OdpError::Option(e) => option(e),
+            OdpError::Aggregate(e) => match e {
+                AggregateError::FloatOverflow | AggregateError::NumericOverflow => {
+                    ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+                }
+                AggregateError::Type(_) => ERRCODE_FDW_INVALID_DATA_TYPE,
+                AggregateError::Arrow(_) => ERRCODE_FDW_ERROR,
+            },
             OdpError::Delta(e) => match e {
                 DeltaError::InvalidOption(e) => option(e),
                 DeltaError::OutsideRoot(_) | DeltaError::EscapesRoot(_) => {

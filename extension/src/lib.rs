@@ -22,6 +22,7 @@ pub extern "C-unwind" fn _PG_init() {
     api::feature_stream::init_gucs();
     sources::graph::init_gucs();
     fdw::lookahead::init_gucs();
+    fdw::upper::init_gucs();
     api::security::init_gucs();
     api::feature_stream::register_worker();
     fdw::xact::init();

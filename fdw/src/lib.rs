@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod batch;
+pub mod cache;
 pub mod delta;
 pub mod graph;
 pub mod health;

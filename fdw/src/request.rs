@@ -1,8 +1,8 @@
 //! What the planner pushed down to a source: columns, quals and a limit.
 //!
-//! Quals are *hints*: Postgres re-checks every qual on the rows a source returns, so a
-//! source may use any subset of them to skip data and must only never drop a row that
-//! matches them all.
+//! Quals are *hints* unless a source says it applies one exactly: Postgres re-checks
+//! the others on the rows a source returns, so a source may use any subset of them to
+//! skip data and must only never drop a row that matches them all.
 
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -112,6 +112,10 @@ pub struct ScanRequest {
     /// prepared statement): planners may count on them, scans get them in `quals`
     #[serde(default)]
     pub runtime_quals: Vec<(String, Op)>,
+    /// columns the rows will be grouped by (a pushed aggregate): a source may return
+    /// text ones dictionary-encoded
+    #[serde(default)]
+    pub group_columns: Vec<String>,
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ enum Data {
     Json(Vec<Option<serde_json::Value>>),
     /// JSON text, read by `jsonb_in` (exact numbers, Postgres's own validation)
     JsonText(StringArray),
+    /// numeric values as text (`avg` results, see `fdw::upper`)
+    NumericText(StringArray),
     Constant(Option<pg_sys::Datum>),
 }
 
@@ -112,6 +114,7 @@ impl TypedColumn {
         Ok(match (array.data_type(), target) {
             (DataType::Utf8, P::Text | P::Varchar) => Data::Text(array.as_string().clone()),
             (DataType::Utf8, P::Jsonb) => Data::JsonText(array.as_string().clone()),
+            (DataType::Utf8, P::Numeric) => Data::NumericText(array.as_string().clone()),
             (DataType::Int64, _) if integer => Data::I64(array.as_primitive().clone()),
             (DataType::Int32, P::Int4) => Data::I32(array.as_primitive().clone()),
             (DataType::Int32, _) if integer => Data::I32(array.as_primitive().clone()),
@@ -251,6 +254,7 @@ impl TypedColumn {
                     .ok_or_else(|| Unsupported("cannot build a jsonb value".into())),
             },
             Data::JsonText(a) => scalar!(a, jsonb_datum),
+            Data::NumericText(a) => scalar!(a, numeric_datum),
             Data::Constant(d) => Ok(*d),
         }
     }

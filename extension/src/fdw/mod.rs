@@ -22,6 +22,7 @@ pub mod resources;
 pub mod routine;
 pub mod rows;
 pub mod scan;
+pub mod upper;
 pub mod xact;
 
 use crate::error::Result;
@@ -192,6 +193,29 @@ pub trait Source: Sized + 'static {
 
     /// Starts a scan.
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
+
+    /// Whether every row a scan with `qual` among its quals returns satisfies `qual`
+    /// under Postgres's semantics: Postgres then does not check it again, and an
+    /// aggregate over such a scan may be computed below Postgres.
+    fn applies_exactly(&self, _qual: &Qual) -> bool {
+        false
+    }
+
+    /// Whether batches of the source's scans of these columns may feed the aggregation
+    /// kernel (`odp_fdw::aggregate`), which then computes pushed-down aggregates.
+    fn aggregates(&self, _columns: &[String]) -> bool {
+        false
+    }
+
+    /// The aggregate of `spec` over the rows of `request`, when the source knows it
+    /// without reading rows (from its statistics); `None` to aggregate its batches.
+    fn summarize(
+        &self,
+        _request: &ScanRequest,
+        _spec: &odp_fdw::aggregate::AggregateSpec,
+    ) -> Result<Option<ScanBatch>> {
+        Ok(None)
+    }
 
     /// Whether foreign tables of this source accept INSERT (and COPY FROM).
     fn insertable() -> bool {

@@ -23,7 +23,7 @@ use std::ptr;
 pub(super) struct PlanningState<S: Source> {
     pub(super) table: TableContext,
     pub(super) source: S,
-    estimate: Estimate,
+    pub(super) estimate: Estimate,
     limit: Option<u64>,
     /// the row policy restricting the current role, and its condition (Vars of 1)
     pub(super) policy: Option<(RelationPolicy, *mut pg_sys::Node)>,
@@ -212,6 +212,12 @@ pub(super) struct ScanPlan {
     /// the row policy every returned row is checked against (see [`super::policy`])
     #[serde(default)]
     pub(super) policy: Option<RelationPolicy>,
+    /// the foreign table's OID (an aggregate scan has no scanned relation of its own)
+    #[serde(default)]
+    pub(super) relation: u32,
+    /// the scan returns grouped rows of a pushed aggregate (see [`super::upper`])
+    #[serde(default)]
+    pub(super) aggregate: Option<super::upper::AggregatePlan>,
 }
 
 impl ScanPlan {
@@ -277,7 +283,12 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
         if let Some((_, condition)) = &policy {
             quals.extend(policy_quals(root, *condition, &table));
         }
-        let limit = pushable_limit(root, baserel).filter(|_| policy.is_none());
+        let exact = list_ptrs((*baserel).baserestrictinfo)
+            .into_iter()
+            .all(|clause| {
+                super::upper::applied_exactly(root, relid, clause, &source, &table.columns)
+            });
+        let limit = pushable_limit(root, baserel, exact).filter(|_| policy.is_none());
         let request = ScanRequest {
             columns: Vec::new(),
             quals: constant_quals(&quals),
@@ -288,6 +299,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
                 .filter(|q| q.constant.is_none())
                 .map(|q| (q.column.clone(), q.op))
                 .collect(),
+            group_columns: Vec::new(),
         };
         let estimate = source.estimate(&request).or_report();
         let selectivity = pg_sys::clauselist_selectivity(
@@ -343,19 +355,18 @@ fn constant_quals(quals: &[ExtractedQual]) -> Vec<Qual> {
 }
 
 /// A LIMIT the scan may stop at: only when this relation is the whole query, every
-/// qual is gone, and nothing (sort, aggregate, DISTINCT...) needs more rows.
+/// qual is applied exactly by the source (`exact`), and nothing (sort, aggregate,
+/// DISTINCT...) needs more rows.
 unsafe fn pushable_limit(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
+    exact: bool,
 ) -> Option<u64> {
     // SAFETY: root, its parse tree and baserel are valid during planning.
     unsafe {
         let parse = (*root).parse;
         let count = (*parse).limitCount;
-        if count.is_null()
-            || (*count).type_ != pg_sys::NodeTag::T_Const
-            || !(*baserel).baserestrictinfo.is_null()
-        {
+        if count.is_null() || (*count).type_ != pg_sys::NodeTag::T_Const || !exact {
             return None;
         }
         let simple = (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_COUNT
@@ -399,7 +410,7 @@ fn datum_i64(d: pg_sys::Datum) -> i64 {
 }
 
 /// Cost of starting a remote scan, in planner units.
-const STARTUP_COST: f64 = 10.0;
+pub(super) const STARTUP_COST: f64 = 10.0;
 
 #[pg_guard]
 pub(super) unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
@@ -525,12 +536,33 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    // SAFETY: fdw_private was set by get_foreign_rel_size; lists are the planner's.
+    // SAFETY: fdw_private was set by get_foreign_rel_size (or get_foreign_upper_paths
+    // for a grouped relation); lists are the planner's.
     unsafe {
+        if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
+            return super::upper::aggregate_scan::<S>(root, baserel, tlist, outer_plan);
+        }
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
         let relid = (*baserel).relid;
         let mut extracted = extract(root, relid, scan_clauses, &state.table.columns);
-        let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+        let row_ids = wants_row_ids(baserel);
+        // Clauses the source applies exactly are not checked again, except under an
+        // UPDATE or DELETE, whose direct form reads the whole WHERE clause from them.
+        let mut rechecked: *mut pg_sys::List = ptr::null_mut();
+        for clause in list_ptrs(scan_clauses) {
+            if row_ids
+                || !super::upper::applied_exactly(
+                    root,
+                    relid,
+                    clause,
+                    &state.source,
+                    &state.table.columns,
+                )
+            {
+                rechecked = pg_sys::lappend(rechecked, clause);
+            }
+        }
+        let local_quals = pg_sys::extract_actual_clauses(rechecked, false);
         if let Some((_, condition)) = &state.policy {
             extracted.extend(policy_quals(root, *condition, &state.table));
         }
@@ -540,7 +572,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         if let Some((_, condition)) = &state.policy {
             add_condition_columns(&mut columns, *condition, &state.table);
         }
-        let limit = if scan_clauses.is_null() {
+        let limit = if rechecked.is_null() {
             state.limit
         } else {
             None
@@ -584,10 +616,12 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             quals,
             limit,
             explain,
-            row_ids: wants_row_ids(baserel),
+            row_ids,
             direct_delete: None,
             planned_relid: relid,
             policy: state.policy.as_ref().map(|(p, _)| p.clone()),
+            relation: state.table.relid.to_u32(),
+            aggregate: None,
         };
         pg_sys::make_foreignscan(
             tlist,

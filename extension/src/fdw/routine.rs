@@ -28,6 +28,7 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ReScanForeignScan = Some(rescan_foreign_scan::<S>);
     routine.EndForeignScan = Some(end_foreign_scan::<S>);
     routine.ExplainForeignScan = Some(explain_foreign_scan::<S>);
+    routine.GetForeignUpperPaths = Some(super::upper::get_foreign_upper_paths::<S>);
     routine.AnalyzeForeignTable = Some(super::analyze::analyze_foreign_table::<S>);
     routine.ImportForeignSchema = Some(super::import::import_foreign_schema::<S>);
     routine.IsForeignRelUpdatable = Some(super::modify::is_foreign_rel_updatable::<S>);

@@ -7,8 +7,10 @@ use super::lookahead::{self, BatchedLookup, LookupStep};
 use super::pgtype::pg_type_of;
 use super::plan::{evaluate_quals, ScanPlan};
 use super::routine::in_current_context;
+use super::upper::AggregatePlan;
 use super::{Source, SourceScan};
 use crate::error::{OdpError, OrReport};
+use odp_fdw::aggregate::Aggregator;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::lookup::LookupKey;
 use odp_fdw::request::{Op, Qual, ScanRequest};
@@ -61,8 +63,14 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
     unsafe {
         let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
         let plan_data = ScanPlan::of(plan);
+        // the scanned relation's columns, or an aggregate scan's (its fdw_scan_tlist)
+        let descriptor = (*(*node).ss.ss_ScanTupleSlot).tts_tupleDescriptor;
         let relation = (*node).ss.ss_currentRelation;
-        let descriptor = (*relation).rd_att;
+        let relid = if relation.is_null() {
+            pg_sys::Oid::from(plan_data.relation)
+        } else {
+            (*relation).rd_id
+        };
         let exprs = list_ptrs((*plan).fdw_exprs)
             .into_iter()
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
@@ -102,7 +110,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             )
         });
         let state = ScanState::<S> {
-            relid: (*relation).rd_id,
+            relid,
             estate,
             scanrelid,
             lookup,
@@ -159,6 +167,7 @@ impl<S: Source> ScanState<S> {
             limit: self.plan.limit,
             row_ids: self.plan.row_ids,
             runtime_quals: Vec::new(),
+            group_columns: Vec::new(),
         }
     }
 
@@ -176,6 +185,9 @@ impl<S: Source> ScanState<S> {
     unsafe fn start(&mut self, node: *mut pg_sys::ForeignScanState) -> Running<S> {
         // SAFETY: node is this state's scan node.
         let quals = unsafe { self.evaluate(node) };
+        if let Some(aggregate) = self.plan.aggregate.clone() {
+            return Running::Served(vec![self.aggregate(&aggregate, quals)].into());
+        }
         let step = match self.lookup.as_mut() {
             Some(lookup) => lookup
                 .step(&quals)
@@ -194,6 +206,44 @@ impl<S: Source> ScanState<S> {
                 }
             },
         }
+    }
+
+    /// The grouped rows of a pushed aggregate: from the source's statistics, or from
+    /// its batches through the aggregation kernel.
+    fn aggregate(&mut self, plan: &AggregatePlan, quals: Vec<Option<Qual>>) -> ScanBatch {
+        let request = ScanRequest {
+            columns: plan.columns.clone(),
+            quals: quals.into_iter().flatten().collect(),
+            group_columns: plan.group_columns(),
+            ..Default::default()
+        };
+        let summarized = self.source().summarize(&request, &plan.spec).or_report();
+        let (result, origin) = match summarized {
+            Some(result) => (result, "source statistics"),
+            None => {
+                let mut aggregator = Aggregator::new(plan.spec.clone())
+                    .unwrap_or_else(|e| OdpError::from(e).report());
+                let mut scan = self.source().begin_scan(&request).or_report();
+                while let Some(batch) = scan.next_batch().or_report() {
+                    pgrx::check_for_interrupts!();
+                    aggregator
+                        .update(&batch)
+                        .unwrap_or_else(|e| OdpError::from(e).report());
+                }
+                self.record(scan.explain());
+                let result = aggregator
+                    .finish()
+                    .unwrap_or_else(|e| OdpError::from(e).report());
+                (result, "rows")
+            }
+        };
+        self.totals.push(("Aggregated From".into(), origin.into()));
+        crate::api::metrics::increment(if origin == "rows" {
+            "aggregates_from_rows"
+        } else {
+            "aggregates_from_statistics"
+        });
+        plan.rows(result).or_report()
     }
 
     /// A plain scan for the evaluated quals.
@@ -316,8 +366,9 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                 }
                 Some(batch) => {
                     let attnums = state.plan.columns.iter().map(|(_, a)| *a);
-                    if state.policy.is_none() {
-                        // (a restricted scan's batches hold rows the role may not see)
+                    if state.policy.is_none() && state.scanrelid != 0 {
+                        // (a restricted scan's batches hold rows the role may not see;
+                        // an aggregate scan's rows are no table's)
                         lookahead::publish(state.estate, state.scanrelid, attnums, &batch);
                     }
                     state.batch = None;
@@ -459,7 +510,7 @@ pub(super) unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
         if let Some(limit) = state.plan.limit {
             explain_text(es, "Pushed Limit", &limit.to_string());
         }
-        if verbose {
+        if verbose && state.plan.aggregate.is_none() {
             let names: Vec<&str> = state.plan.columns.iter().map(|(n, _)| n.as_str()).collect();
             explain_text(es, "Source Columns", &names.join(", "));
         }

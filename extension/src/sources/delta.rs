@@ -6,6 +6,7 @@ use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{
     Estimate, ImportedTable, PgColumn, Source, SourceScan, SourceWriter, TableContext,
 };
+use odp_fdw::aggregate::AggregateSpec;
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
@@ -14,7 +15,9 @@ use odp_fdw::delta::options::{
     TableLocation,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
-use odp_fdw::delta::scan::{lookup_rows, select_files, DeltaScan};
+use odp_fdw::delta::scan::{applies_exactly, lookup_rows, select_files, DeltaScan};
+use odp_fdw::delta::schema::DeltaType;
+use odp_fdw::delta::summary::summarize;
 use odp_fdw::delta::table::{create_table, list_tables, snapshot, NewColumn, TableSnapshot};
 use odp_fdw::delta::types::{delta_type_for, mapping};
 use odp_fdw::delta::whole_files::deletes_whole_files;
@@ -155,6 +158,25 @@ impl Source for DeltaSource {
             request,
             self.zone,
         )?))
+    }
+
+    fn applies_exactly(&self, qual: &Qual) -> bool {
+        applies_exactly(&self.snapshot.schema, qual)
+    }
+
+    fn aggregates(&self, columns: &[String]) -> bool {
+        // partition values become constant arrays: not for decimals, whose text in the
+        // log may have another scale than the column
+        columns.iter().all(|name| {
+            self.snapshot
+                .schema
+                .column(name)
+                .is_some_and(|c| !c.is_partition || !matches!(c.data_type, DeltaType::Decimal(..)))
+        })
+    }
+
+    fn summarize(&self, request: &ScanRequest, spec: &AggregateSpec) -> Result<Option<ScanBatch>> {
+        Ok(summarize(&self.snapshot, request, spec, self.zone)?)
     }
 
     fn insertable() -> bool {

@@ -1,17 +1,20 @@
 //! Row filtering on decoded Arrow batches, before rows become tuples.
 //!
 //! Only comparisons whose Arrow semantics equal Postgres's are applied here (equality,
-//! ranges and IN on strings, integers and dates; NULLs never match). Floats are left
-//! out: Arrow orders them totally (-0.0 < 0.0), Postgres does not. Every other qual is
-//! left to Postgres, which re-checks all quals anyway.
+//! ranges and IN on strings, integers and dates; `IS [NOT] NULL` on any column; NULLs
+//! never match). Floats are left out: Arrow orders them totally (-0.0 < 0.0), Postgres
+//! does not. A qual [`exact`] for its column's type is applied to every row, so the
+//! FDW core may leave it out of Postgres's re-check; every other qual is a hint.
 
 use crate::request::{Op, Qual};
 use crate::value::Value;
+use deltalake::arrow::array::new_null_array;
 use deltalake::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Datum, Int32Array, Int64Array, StringArray,
 };
 use deltalake::arrow::compute::kernels::boolean::{and_kleene, or_kleene};
 use deltalake::arrow::compute::kernels::cmp;
+use deltalake::arrow::compute::{is_not_null, is_null};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::error::ArrowError;
 
@@ -40,10 +43,38 @@ fn compare(array: &ArrayRef, op: Op, value: &Value) -> Option<Result<BooleanArra
     })
 }
 
+/// Whether [`qual_mask`] decides `qual` for every row of a column of `data_type`
+/// exactly as Postgres would.
+pub fn exact(data_type: &DataType, qual: &Qual) -> bool {
+    match (&qual.op, &qual.value) {
+        (Op::IsNull | Op::IsNotNull, _) => true,
+        (Op::In, Value::List(items)) => {
+            !items.is_empty() && items.iter().all(|v| scalar(data_type, v).is_some())
+        }
+        (Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge, value) => {
+            scalar(data_type, value).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Whether a column holding `value` in every row (a partition value) satisfies `qual`,
+/// decided as [`qual_mask`] decides it; `None` when the qual is left to Postgres.
+pub fn constant_matches(data_type: &DataType, value: &Value, qual: &Qual) -> Option<bool> {
+    let array: ArrayRef = match value {
+        Value::Null => new_null_array(data_type, 1),
+        v => scalar(data_type, v)?.get().0.slice(0, 1),
+    };
+    let mask = qual_mask(&array, qual)?.ok()?;
+    Some(mask.is_valid(0) && mask.value(0))
+}
+
 /// The mask of rows of `array` that satisfy `qual`, or `None` when this qual is left
 /// to Postgres.
 pub fn qual_mask(array: &ArrayRef, qual: &Qual) -> Option<Result<BooleanArray, ArrowError>> {
     match (&qual.op, &qual.value) {
+        (Op::IsNull, _) => Some(is_null(array.as_ref())),
+        (Op::IsNotNull, _) => Some(is_not_null(array.as_ref())),
         (Op::In, Value::List(items)) => {
             let mut mask: Option<BooleanArray> = None;
             for item in items {

@@ -3,6 +3,7 @@
 pub mod commit;
 pub mod error;
 pub mod filter;
+pub mod footer;
 pub mod generated;
 pub mod maintain;
 pub mod options;
@@ -11,6 +12,7 @@ pub mod reader;
 pub mod rowid;
 pub mod scan;
 pub mod schema;
+pub mod summary;
 pub mod table;
 pub mod types;
 pub mod whole_files;

@@ -2,7 +2,7 @@
 //! then Parquet reads with projection and row-group skipping.
 
 use super::error::{DeltaError, Result};
-use super::filter::{combine, qual_mask};
+use super::filter::{combine, constant_matches, exact, qual_mask};
 use super::prune::{parse_partition_value, FileStats, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
@@ -17,8 +17,11 @@ use crate::value::Value;
 use deltalake::arrow::array::{Array, RecordBatch};
 use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
 use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::datatypes::Schema;
+use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use deltalake::parquet::file::metadata::ParquetMetaData;
 use deltalake::parquet::file::metadata::RowGroupMetaData;
 use deltalake::parquet::file::statistics::Statistics;
 use futures::StreamExt;
@@ -80,13 +83,27 @@ pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> (Vec<usize>, S
     (selected, counters)
 }
 
+/// Whether every row a scan with `qual` returns satisfies it under Postgres's semantics
+/// (so Postgres need not check it again).
+pub fn applies_exactly(schema: &super::schema::DeltaSchema, qual: &Qual) -> bool {
+    schema
+        .column(&qual.column)
+        .and_then(|c| mapping(&c.data_type).arrow)
+        .is_some_and(|t| exact(&t, qual))
+}
+
 /// A running scan over selected files of one snapshot.
 pub struct DeltaScan {
     snapshot: Arc<TableSnapshot>,
+    /// the columns read: the requested ones, then those only exact quals need
     columns: Vec<DeltaColumn>,
+    /// how many of `columns` the scan returns
+    output: usize,
+    /// physical names of text columns read dictionary-encoded (grouping columns)
+    dictionary: Vec<String>,
     pruner: Pruner,
-    /// quals applied to decoded batches: (index among the requested columns, qual)
-    filters: Vec<(usize, Qual)>,
+    /// quals applied to decoded batches
+    filters: Vec<Filter>,
     files: Vec<usize>,
     next_file: usize,
     current: Option<FileReader>,
@@ -132,6 +149,15 @@ impl FileReader {
     }
 }
 
+/// A qual applied to decoded rows.
+struct Filter {
+    /// index among the columns read
+    index: usize,
+    qual: Qual,
+    /// the column's Arrow type (what partition values are compared as)
+    data_type: DataType,
+}
+
 enum ColumnSource {
     Projected(usize, DeltaType),
     Constant(Value),
@@ -145,7 +171,7 @@ impl DeltaScan {
         request: &ScanRequest,
         zone: WriterZone,
     ) -> Result<DeltaScan> {
-        let columns = request
+        let mut columns = request
             .columns
             .iter()
             .map(|name| {
@@ -156,21 +182,44 @@ impl DeltaScan {
                     .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
             })
             .collect::<Result<Vec<_>>>()?;
+        let output = columns.len();
         let pruner = Pruner::new(&snapshot.schema, &request.quals, zone);
         let (files, counters) = select_files(&snapshot, &pruner);
-        let filters = request
-            .quals
+        // Every qual is tried on the decoded rows; a column only an exact qual reads is
+        // read for it and dropped after filtering.
+        let mut filters = Vec::new();
+        for qual in &request.quals {
+            let Some(column) = snapshot.schema.column(&qual.column) else {
+                continue;
+            };
+            let Some(data_type) = mapping(&column.data_type).arrow else {
+                continue;
+            };
+            let index = match columns.iter().position(|c| c.name == qual.column) {
+                Some(i) => i,
+                None if exact(&data_type, qual) => {
+                    columns.push(column.clone());
+                    columns.len() - 1
+                }
+                None => continue,
+            };
+            filters.push(Filter {
+                index,
+                qual: qual.clone(),
+                data_type,
+            });
+        }
+        let dictionary = request
+            .group_columns
             .iter()
-            .filter_map(|q| {
-                let index = columns
-                    .iter()
-                    .position(|c| c.name == q.column && !c.is_partition)?;
-                Some((index, q.clone()))
-            })
+            .filter_map(|name| snapshot.schema.column(name))
+            .map(|c| c.physical_name.clone())
             .collect();
         Ok(DeltaScan {
             snapshot,
             columns,
+            output,
+            dictionary,
             pruner,
             filters,
             files,
@@ -195,7 +244,9 @@ impl DeltaScan {
             ..Default::default()
         };
         DeltaScan {
+            output: snapshot.schema.columns.len(),
             columns: snapshot.schema.columns.clone(),
+            dictionary: Vec::new(),
             snapshot,
             pruner: Pruner::default(),
             filters: Vec::new(),
@@ -250,6 +301,7 @@ impl DeltaScan {
                     out.row_ids = self.row_ids.then_some(row_ids);
                     let mut out =
                         apply_filters(out, &self.filters).map_err(|e| self.data_error(e))?;
+                    out.columns.truncate(self.output);
                     if out.num_rows == 0 {
                         continue;
                     }
@@ -287,16 +339,24 @@ impl DeltaScan {
             path: file.path.to_string(),
             reason,
         };
-        let reader = ObjectFileReader::open(
+        let mut reader = ObjectFileReader::open(
             self.snapshot.store.clone(),
             self.snapshot.local_root.as_deref(),
             file.path.clone(),
             file.size,
         )
         .map_err(|e| data_error(e.to_string()))?;
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
-            .await
-            .map_err(|e| data_error(e.to_string()))?;
+        let metadata = super::footer::metadata(
+            &mut reader,
+            &self.snapshot.file_url(index),
+            file.size,
+            file.modification_time,
+        )
+        .await
+        .map_err(|e| data_error(e.to_string()))?;
+        let metadata =
+            with_dictionaries(metadata, &self.dictionary).map_err(|e| data_error(e.to_string()))?;
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         self.counters.files_read += 1;
 
         let arrow_schema = builder.schema().clone();
@@ -399,6 +459,37 @@ impl DeltaScan {
             file_number,
         }))
     }
+}
+
+/// Reader metadata that decodes the text columns named in `dictionary` (physical names)
+/// as dictionaries, as Parquet stores them, instead of expanding every value.
+fn with_dictionaries(
+    metadata: Arc<ParquetMetaData>,
+    dictionary: &[String],
+) -> deltalake::parquet::errors::Result<ArrowReaderMetadata> {
+    let plain = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new())?;
+    if dictionary.is_empty() {
+        return Ok(plain);
+    }
+    let fields: Vec<_> = plain
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type() == &DataType::Utf8 && dictionary.contains(f.name()) {
+                let encoded =
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                Arc::new(f.as_ref().clone().with_data_type(encoded))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let schema = Schema::new_with_metadata(fields, plain.schema().metadata().clone());
+    ArrowReaderMetadata::try_new(
+        metadata,
+        ArrowReaderOptions::new().with_schema(Arc::new(schema)),
+    )
 }
 
 fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSchema) -> FileStats {
@@ -540,9 +631,11 @@ fn to_scan_batch(
     })
 }
 
-/// Equal types, ignoring the field names inside lists.
+/// Equal types, ignoring the field names inside lists (a dictionary of the target
+/// type, read for a grouping column, is kept as it is).
 fn same_shape(a: &DataType, b: &DataType) -> bool {
     match (a, b) {
+        (DataType::Dictionary(_, values), target) => values.as_ref() == target,
         (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
         (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => {
             u1 == u2 && z1.is_some() == z2.is_some()
@@ -552,15 +645,19 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
 }
 
 /// Drops rows that fail the Arrow-evaluable quals, so they never become tuples.
-fn apply_filters(
-    batch: ScanBatch,
-    filters: &[(usize, Qual)],
-) -> std::result::Result<ScanBatch, String> {
+fn apply_filters(batch: ScanBatch, filters: &[Filter]) -> std::result::Result<ScanBatch, String> {
     let mut masks = Vec::new();
-    for (index, qual) in filters {
-        if let ColumnData::Array(array) = &batch.columns[*index] {
-            if let Some(mask) = qual_mask(array, qual) {
-                masks.push(mask.map_err(|e| e.to_string())?);
+    for filter in filters {
+        match &batch.columns[filter.index] {
+            ColumnData::Array(array) => {
+                if let Some(mask) = qual_mask(array, &filter.qual) {
+                    masks.push(mask.map_err(|e| e.to_string())?);
+                }
+            }
+            ColumnData::Constant(value) => {
+                if constant_matches(&filter.data_type, value, &filter.qual) == Some(false) {
+                    return Ok(truncate(batch, 0));
+                }
             }
         }
     }

@@ -1,0 +1,581 @@
+//! Aggregate pushdown: `GetForeignUpperPaths` offers a ForeignScan that returns the
+//! grouped rows of `GROUP BY` and aggregates over one ODP foreign table. The scan
+//! computes them with the aggregation kernel (`odp_fdw::aggregate`) over the source's
+//! batches, or takes them from the source's statistics, before any row becomes a
+//! tuple.
+//!
+//! The path is offered only when its result provably equals Postgres's own:
+//! - every WHERE clause is a constant qual the source applies exactly;
+//! - no row policy, HAVING or grouping sets;
+//! - grouping columns of types whose equality is byte equality (text under a
+//!   deterministic collation), compared with their built-in equality;
+//! - aggregates the kernel computes with Postgres's result types, NULL rules and
+//!   overflow errors: `count`, `sum`, `avg`, `min`, `max` (text extremes only under a
+//!   byte-wise collation), without DISTINCT, ORDER BY or FILTER.
+//!
+//! The averages of integers and numerics are divided by Postgres's own `numeric_div`,
+//! as `avg` does.
+
+use super::catalog::list_ptrs;
+use super::collation::{text_order, TextOrder};
+use super::pgtype::pg_type_of;
+use super::plan::{plan_quals, PlanningState, ScanPlan, STARTUP_COST};
+use super::quals::{extract, strip_relabel};
+use super::routine::in_current_context;
+use super::Source;
+use odp_fdw::aggregate::{groupable, Aggregate, AggregateSpec, Function};
+use odp_fdw::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use odp_fdw::arrow::datatypes::{Decimal128Type, Int64Type};
+use odp_fdw::batch::{ColumnData, ScanBatch};
+use odp_fdw::request::Qual;
+use odp_fdw::types::{Family, PgType};
+use pgrx::{pg_guard, pg_sys, AnyNumeric, GucContext, GucFlags, GucRegistry, GucSetting};
+use serde::{Deserialize, Serialize};
+use std::ffi::CStr;
+use std::ptr;
+use std::sync::Arc;
+
+/// `odp.aggregate_pushdown`: whether aggregates over ODP tables may be computed below
+/// Postgres.
+pub static AGGREGATE_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// Registers the GUCs of this module.
+pub fn init_gucs() {
+    GucRegistry::define_bool_guc(
+        c"odp.aggregate_pushdown",
+        c"Computes GROUP BY and aggregates over ODP foreign tables below Postgres",
+        c"When off, ODP scans return rows and Postgres aggregates them.",
+        &AGGREGATE_PUSHDOWN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// Where one column of a pushed aggregate's rows comes from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) enum Output {
+    /// a column of the kernel's result (grouping columns, then aggregates)
+    Kernel(usize),
+    /// `avg` of integers or numerics: the kernel's exact sum over its count
+    Average { sum: usize, count: usize },
+}
+
+/// A pushed aggregate as the plan stores it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct AggregatePlan {
+    /// the source columns the kernel reads; the spec's indexes point into it
+    pub(super) columns: Vec<String>,
+    pub(super) spec: AggregateSpec,
+    /// one per column of the scan's rows (its `fdw_scan_tlist`)
+    pub(super) outputs: Vec<Output>,
+    /// EXPLAIN's `Pushed Aggregates` and `Pushed Group By`
+    pub(super) aggregates_display: Vec<String>,
+    pub(super) group_display: Vec<String>,
+}
+
+impl AggregatePlan {
+    /// The names of the grouping columns.
+    pub(super) fn group_columns(&self) -> Vec<String> {
+        self.spec
+            .group_by
+            .iter()
+            .map(|(i, _)| self.columns[*i].clone())
+            .collect()
+    }
+
+    /// The kernel's result as the scan's rows: one column per output.
+    pub(super) fn rows(&self, result: ScanBatch) -> crate::error::Result<ScanBatch> {
+        let columns = self
+            .outputs
+            .iter()
+            .map(|output| match output {
+                Output::Kernel(i) => Ok(result.columns[*i].clone()),
+                Output::Average { sum, count } => {
+                    average(&result.columns[*sum], &result.columns[*count]).map(ColumnData::Array)
+                }
+            })
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        Ok(ScanBatch {
+            num_rows: result.num_rows,
+            columns,
+            row_ids: None,
+        })
+    }
+}
+
+/// `numeric_div(sum, count)` per group, as numeric text (NULL for no values).
+fn average(sums: &ColumnData, counts: &ColumnData) -> crate::error::Result<ArrayRef> {
+    let (ColumnData::Array(sums), ColumnData::Array(counts)) = (sums, counts) else {
+        return Err(crate::error::OdpError::Unsupported(
+            "a constant aggregate".into(),
+        ));
+    };
+    let sums = sums.as_primitive::<Decimal128Type>();
+    let counts = counts.as_primitive::<Int64Type>();
+    let mut texts = Vec::with_capacity(sums.len());
+    for row in 0..sums.len() {
+        if sums.is_null(row) || counts.value(row) == 0 {
+            texts.push(None);
+            continue;
+        }
+        let sum = AnyNumeric::try_from(sums.value_as_string(row).as_str())
+            .map_err(|e| crate::error::OdpError::Unsupported(e.to_string()))?;
+        texts.push(Some(
+            (sum / AnyNumeric::from(counts.value(row))).to_string(),
+        ));
+    }
+    Ok(Arc::new(StringArray::from(texts)))
+}
+
+/// What `GetForeignPlan` needs of an offered aggregate path.
+pub(super) struct UpperState {
+    /// the scanned relation's planner entry
+    pub(super) input: *mut pg_sys::RelOptInfo,
+    pub(super) plan: AggregatePlan,
+    /// the expressions the scan returns (grouping columns and aggregates)
+    pub(super) scan_tlist: *mut pg_sys::List,
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn get_foreign_upper_paths<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    _extra: *mut std::ffi::c_void,
+) {
+    // SAFETY: the planner passes valid relations of this query; a base relation of an
+    // ODP wrapper carries the PlanningState its get_foreign_rel_size stored.
+    unsafe {
+        if stage != pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG
+            || !AGGREGATE_PUSHDOWN.get()
+            || (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
+            || (*input_rel).fdw_private.is_null()
+            || !(*output_rel).fdw_private.is_null()
+        {
+            return;
+        }
+        let state = &*((*input_rel).fdw_private as *mut PlanningState<S>);
+        let parse = (*root).parse;
+        if state.policy.is_some()
+            || !(*parse).groupingSets.is_null()
+            || !(*parse).havingQual.is_null()
+            || !all_exact(root, input_rel, state)
+        {
+            return;
+        }
+        let Some((plan, scan_tlist)) = aggregate_plan(root, input_rel, output_rel, state) else {
+            return;
+        };
+        if !state.source.aggregates(&plan.columns) {
+            return;
+        }
+        let input_rows = (*input_rel).rows;
+        let rows = if (*parse).groupClause.is_null() {
+            1.0
+        } else {
+            let exprs = pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*parse).targetList);
+            pg_sys::estimate_num_groups(root, exprs, input_rows, ptr::null_mut(), ptr::null_mut())
+        };
+        // cheaper than the scan alone: no row becomes a tuple
+        let total_cost = STARTUP_COST + input_rows * pg_sys::cpu_operator_cost;
+        let path = pg_sys::create_foreign_upper_path(
+            root,
+            output_rel,
+            (*output_rel).reltarget,
+            rows,
+            STARTUP_COST,
+            total_cost,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+        (*output_rel).fdw_private = in_current_context(UpperState {
+            input: input_rel,
+            plan,
+            scan_tlist,
+        }) as *mut _;
+    }
+}
+
+/// Whether every restriction of the relation is a constant qual the source applies
+/// exactly.
+unsafe fn all_exact<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    state: &PlanningState<S>,
+) -> bool {
+    // SAFETY: the relation's restrictions are valid RestrictInfos of this planner run.
+    unsafe {
+        list_ptrs((*rel).baserestrictinfo)
+            .into_iter()
+            .all(|clause| {
+                applied_exactly(
+                    root,
+                    (*rel).relid,
+                    clause,
+                    &state.source,
+                    &state.table.columns,
+                )
+            })
+    }
+}
+
+/// Whether one clause (a RestrictInfo) is a constant qual the source applies exactly.
+///
+/// # Safety
+/// `clause` must be a valid clause of relation `relid` in this planner run.
+pub(super) unsafe fn applied_exactly<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    relid: u32,
+    clause: *mut std::ffi::c_void,
+    source: &S,
+    columns: &[super::PgColumn],
+) -> bool {
+    // SAFETY: the caller guarantees the clause is valid; lappend allocates a new list.
+    let quals = unsafe {
+        let single = pg_sys::lappend(ptr::null_mut(), clause);
+        extract(root, relid, single, columns)
+    };
+    match quals.as_slice() {
+        [q] => q.constant.as_ref().is_some_and(|value| {
+            source.applies_exactly(&Qual {
+                column: q.column.clone(),
+                op: q.op,
+                value: value.clone(),
+            })
+        }),
+        _ => false,
+    }
+}
+
+/// Collects the columns, spec and outputs of a pushed aggregate while the scan's
+/// target list is built.
+struct Builder<'a> {
+    relid: u32,
+    table: &'a super::TableContext,
+    plan: AggregatePlan,
+    tlist: *mut pg_sys::List,
+}
+
+impl Builder<'_> {
+    /// The index of a source column among the kernel's columns, added when new.
+    fn column(&mut self, name: &str) -> usize {
+        match self.plan.columns.iter().position(|c| c == name) {
+            Some(i) => i,
+            None => {
+                self.plan.columns.push(name.to_string());
+                self.plan.columns.len() - 1
+            }
+        }
+    }
+
+    /// The own column a Var (under binary-compatible casts) refers to, and its type.
+    unsafe fn own_column(&self, node: *mut pg_sys::Node) -> Option<(String, PgType, pg_sys::Oid)> {
+        // SAFETY: node is a valid expression node.
+        unsafe {
+            let node = strip_relabel(node);
+            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
+                return None;
+            }
+            let var = node as *mut pg_sys::Var;
+            if (*var).varno as u32 != self.relid || (*var).varlevelsup != 0 || (*var).varattno <= 0
+            {
+                return None;
+            }
+            let column = self
+                .table
+                .columns
+                .iter()
+                .find(|c| c.attnum == (*var).varattno)?;
+            Some((
+                column.name.clone(),
+                pg_type_of((*var).vartype)?,
+                (*var).varcollid,
+            ))
+        }
+    }
+
+    /// Adds `expr` to the scan's target list unless it is there; true when added.
+    unsafe fn add_target(&mut self, expr: *mut pg_sys::Expr) -> bool {
+        // SAFETY: expr is a valid expression; the list functions allocate in the
+        // planner's context.
+        unsafe {
+            if !pg_sys::tlist_member(expr, self.tlist).is_null() {
+                return false;
+            }
+            self.tlist = pg_sys::add_to_flat_tlist(
+                self.tlist,
+                pg_sys::lappend(ptr::null_mut(), expr as *mut std::ffi::c_void),
+            );
+            true
+        }
+    }
+
+    /// A grouping expression: a plain own column of a groupable type.
+    unsafe fn group(&mut self, expr: *mut pg_sys::Expr, eqop: pg_sys::Oid) -> Option<()> {
+        // SAFETY: expr is a valid grouping expression of this query.
+        unsafe {
+            let (name, pg, collation) = self.own_column(expr as *mut pg_sys::Node)?;
+            let text = pg.family() == Some(Family::Text);
+            if !groupable(&pg)
+                || eqop.to_u32() >= pg_sys::FirstNormalObjectId
+                || (text && text_order(collation) < TextOrder::Deterministic)
+            {
+                return None;
+            }
+            if self.add_target(expr) {
+                let index = self.column(&name);
+                self.plan
+                    .outputs
+                    .push(Output::Kernel(self.plan.spec.group_by.len()));
+                self.plan.spec.group_by.push((index, pg));
+                self.plan.group_display.push(name);
+            }
+            Some(())
+        }
+    }
+
+    /// An aggregate the kernel computes exactly.
+    unsafe fn aggregate(&mut self, aggref: *mut pg_sys::Aggref) -> Option<()> {
+        // SAFETY: aggref is a valid Aggref of this query.
+        unsafe {
+            let a = &*aggref;
+            let simple = a.aggorder.is_null()
+                && a.aggdistinct.is_null()
+                && a.aggfilter.is_null()
+                && !a.aggvariadic
+                && a.aggkind as u8 == b'n' // AGGKIND_NORMAL
+                && a.aggsplit == pg_sys::AggSplit::AGGSPLIT_SIMPLE
+                && a.agglevelsup == 0
+                && a.aggfnoid.to_u32() < pg_sys::FirstNormalObjectId;
+            if !simple {
+                return None;
+            }
+            let name = pg_sys::get_func_name(a.aggfnoid);
+            if name.is_null() {
+                return None;
+            }
+            let name = CStr::from_ptr(name).to_str().ok()?.to_string();
+            let input = if a.aggstar {
+                None
+            } else {
+                let args = list_ptrs(a.args);
+                let [arg] = args.as_slice() else {
+                    return None;
+                };
+                let entry = *arg as *mut pg_sys::TargetEntry;
+                Some(self.own_column((*entry).expr as *mut pg_sys::Node)?)
+            };
+            let pg = input.as_ref().map(|(_, pg, _)| pg.clone());
+            use PgType as P;
+            let functions: Vec<Function> = match (name.as_str(), &pg) {
+                ("count", None) => vec![Function::CountRows],
+                ("count", Some(_)) => vec![Function::Count],
+                ("sum", Some(P::Int2 | P::Int4 | P::Float4 | P::Float8)) => vec![Function::Sum],
+                ("sum", Some(P::Int8 | P::Numeric)) => vec![Function::NumericSum],
+                ("avg", Some(P::Float4 | P::Float8)) => vec![Function::FloatAvg],
+                ("avg", Some(P::Int2 | P::Int4 | P::Int8 | P::Numeric)) => {
+                    vec![Function::NumericSum, Function::Count]
+                }
+                ("min", Some(_)) => vec![Function::Min],
+                ("max", Some(_)) => vec![Function::Max],
+                _ => return None,
+            };
+            if functions.iter().any(|f| !f.supports(pg.as_ref())) {
+                return None;
+            }
+            let text = pg.as_ref().and_then(PgType::family) == Some(Family::Text);
+            let extreme = matches!(functions[0], Function::Min | Function::Max);
+            if text && extreme && text_order(a.inputcollid) < TextOrder::Bytewise {
+                return None;
+            }
+            if !self.add_target(aggref as *mut pg_sys::Expr) {
+                return Some(());
+            }
+            let input = input.map(|(column, pg, _)| (self.column(&column), pg));
+            let first = self.plan.spec.group_by.len() + self.plan.spec.aggregates.len();
+            for function in &functions {
+                self.plan.spec.aggregates.push(Aggregate {
+                    function: *function,
+                    input: input.clone(),
+                });
+            }
+            self.plan.outputs.push(if functions.len() == 2 {
+                Output::Average {
+                    sum: first,
+                    count: first + 1,
+                }
+            } else {
+                Output::Kernel(first)
+            });
+            let argument = match &input {
+                None => "*".to_string(),
+                Some((i, _)) => self.plan.columns[*i].clone(),
+            };
+            self.plan
+                .aggregates_display
+                .push(format!("{name}({argument})"));
+            Some(())
+        }
+    }
+}
+
+/// The pushed aggregate of the grouped relation's target, and the scan's target list;
+/// `None` when some expression cannot be computed exactly below Postgres.
+unsafe fn aggregate_plan<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    state: &PlanningState<S>,
+) -> Option<(AggregatePlan, *mut pg_sys::List)> {
+    // SAFETY: the grouped relation's target and the query's clauses are valid planner
+    // structures of this query.
+    unsafe {
+        let parse = (*root).parse;
+        let target = (*output_rel).reltarget;
+        let mut builder = Builder {
+            relid: (*input_rel).relid,
+            table: &state.table,
+            plan: AggregatePlan {
+                columns: Vec::new(),
+                spec: AggregateSpec::default(),
+                outputs: Vec::new(),
+                aggregates_display: Vec::new(),
+                group_display: Vec::new(),
+            },
+            tlist: ptr::null_mut(),
+        };
+        let exprs = list_ptrs((*target).exprs);
+        let group_clause = |i: usize| {
+            let sortgroupref = if (*target).sortgrouprefs.is_null() {
+                0
+            } else {
+                *(*target).sortgrouprefs.add(i)
+            };
+            if sortgroupref == 0 {
+                ptr::null_mut()
+            } else {
+                pg_sys::get_sortgroupref_clause_noerr(sortgroupref, (*parse).groupClause)
+            }
+        };
+        // the grouping columns first, so expressions over them find them
+        let mut grouped = 0;
+        for (i, expr) in exprs.iter().enumerate() {
+            let clause = group_clause(i);
+            if !clause.is_null() {
+                builder.group(*expr as *mut pg_sys::Expr, (*clause).eqop)?;
+                grouped += 1;
+            }
+        }
+        for (i, expr) in exprs.iter().enumerate() {
+            if !group_clause(i).is_null() {
+                continue;
+            }
+            // an expression over aggregates and grouping columns: Postgres computes it
+            // from the scan's columns
+            let parts = pg_sys::pull_var_clause(
+                *expr as *mut pg_sys::Node,
+                pg_sys::PVC_INCLUDE_AGGREGATES as i32,
+            );
+            for part in list_ptrs(parts) {
+                let node = part as *mut pg_sys::Node;
+                if (*node).type_ == pg_sys::NodeTag::T_Aggref {
+                    builder.aggregate(node as *mut pg_sys::Aggref)?;
+                } else if pg_sys::tlist_member(node as *mut pg_sys::Expr, builder.tlist).is_null() {
+                    // a column outside GROUP BY (functionally dependent): not pushed
+                    return None;
+                }
+            }
+        }
+        if grouped != list_ptrs((*parse).groupClause).len() {
+            return None;
+        }
+        pg_sys::apply_pathtarget_labeling_to_tlist(builder.tlist, target);
+        Some((builder.plan, builder.tlist))
+    }
+}
+
+/// The ForeignScan of an offered aggregate path (`GetForeignPlan` on the grouped
+/// relation).
+///
+/// # Safety
+/// `rel` must be a grouped relation whose `fdw_private` is the [`UpperState`] stored by
+/// [`get_foreign_upper_paths`] of the same source.
+pub(super) unsafe fn aggregate_scan<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    // SAFETY: guaranteed by the caller; the input relation's PlanningState is alive for
+    // the whole planner run.
+    unsafe {
+        let upper = &*((*rel).fdw_private as *mut UpperState);
+        let input = upper.input;
+        let state = &*((*input).fdw_private as *mut PlanningState<S>);
+        let relid = (*input).relid;
+        let extracted = extract(root, relid, (*input).baserestrictinfo, &state.table.columns);
+        let (quals, fdw_exprs) = plan_quals(root, relid, &extracted);
+        let mut explain = vec![(
+            "Relations".to_string(),
+            format!("Aggregate on {}", relation_name(state.table.relid)),
+        )];
+        explain.extend(state.estimate.explain.iter().cloned());
+        explain.push((
+            "Pushed Aggregates".into(),
+            upper.plan.aggregates_display.join(", "),
+        ));
+        if !upper.plan.group_display.is_empty() {
+            explain.push((
+                "Pushed Group By".into(),
+                upper.plan.group_display.join(", "),
+            ));
+        }
+        let plan = ScanPlan {
+            columns: upper
+                .plan
+                .outputs
+                .iter()
+                .enumerate()
+                .map(|(i, _)| (format!("aggregate {}", i + 1), i as i16 + 1))
+                .collect(),
+            quals,
+            limit: None,
+            explain,
+            row_ids: false,
+            direct_delete: None,
+            planned_relid: relid,
+            policy: None,
+            relation: state.table.relid.to_u32(),
+            aggregate: Some(upper.plan.clone()),
+        };
+        pg_sys::make_foreignscan(
+            tlist,
+            ptr::null_mut(),
+            0,
+            fdw_exprs,
+            plan.to_private(),
+            upper.scan_tlist,
+            ptr::null_mut(),
+            outer_plan,
+        )
+    }
+}
+
+/// `schema.table` of a relation, quoted as needed.
+fn relation_name(relid: pg_sys::Oid) -> String {
+    // SAFETY: the catalog lookups return palloc'd names (or NULL for a dropped
+    // relation); quote_qualified_identifier copies them.
+    unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        if name.is_null() || schema.is_null() {
+            return relid.to_u32().to_string();
+        }
+        CStr::from_ptr(pg_sys::quote_qualified_identifier(schema, name))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
