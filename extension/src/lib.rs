@@ -23,6 +23,7 @@ pub extern "C-unwind" fn _PG_init() {
     sources::graph::init_gucs();
     fdw::lookahead::init_gucs();
     fdw::upper::init_gucs();
+    sources::delta::init_gucs();
     api::security::init_gucs();
     api::feature_stream::register_worker();
     fdw::xact::init();

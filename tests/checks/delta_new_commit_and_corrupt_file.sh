@@ -28,7 +28,7 @@ printf 'not parquet at all' >"$victim"
 out=$(psql -X -qAt 2>&1 <<SQL
 CREATE FOREIGN TABLE pg_temp.p (product_id text, price float8) SERVER lake OPTIONS (path '$work/products');
 \set VERBOSITY verbose
-SELECT count(*) FROM pg_temp.p;
+SELECT sum(price) FROM pg_temp.p;
 \set VERBOSITY default
 SELECT 'alive';
 SQL

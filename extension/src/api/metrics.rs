@@ -56,9 +56,23 @@ fn metrics() -> String {
     ] {
         counters.insert(format!("odp_{name}_total"), value);
     }
+    let footers = odp_fdw::delta::footer::counters();
+    for (name, value) in [
+        ("parquet_footer_cache_hits", footers.hits),
+        ("parquet_footer_cache_misses", footers.misses),
+        ("parquet_footer_cache_evictions", footers.evictions),
+    ] {
+        counters.insert(format!("odp_{name}_total"), value);
+    }
     let mut out = String::new();
     for (name, value) in counters {
         out.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
+    }
+    for (name, value) in [
+        ("odp_parquet_footer_cache_bytes", footers.bytes),
+        ("odp_parquet_footer_cache_entries", footers.entries),
+    ] {
+        out.push_str(&format!("# TYPE {name} gauge\n{name} {value}\n"));
     }
     out
 }

@@ -188,10 +188,13 @@ impl TypedColumn {
             Data::I32(a) if int_fits => primitive(a, rows, pg_sys::Datum::from),
             Data::I16(a) if int_fits => primitive(a, rows, pg_sys::Datum::from),
             Data::I8(a) if int_fits => primitive(a, rows, |v| pg_sys::Datum::from(v as i16)),
-            Data::Date(a) => primitive(a, rows, |d| pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS)),
-            Data::Timestamp(a) => {
-                primitive(a, rows, |t| pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS))
-            }
+            // (wrapping: the value under a NULL may be anything and is never read)
+            Data::Date(a) => primitive(a, rows, |d| {
+                pg_sys::Datum::from(d.wrapping_sub(PG_EPOCH_OFFSET_DAYS))
+            }),
+            Data::Timestamp(a) => primitive(a, rows, |t| {
+                pg_sys::Datum::from(t.wrapping_sub(PG_EPOCH_OFFSET_MICROS))
+            }),
             _ => {
                 let mut datums = Vec::with_capacity(rows);
                 let mut nulls = Vec::with_capacity(rows);

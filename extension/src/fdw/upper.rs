@@ -177,14 +177,17 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_upper_paths<S: Source>(
             let exprs = pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*parse).targetList);
             pg_sys::estimate_num_groups(root, exprs, input_rows, ptr::null_mut(), ptr::null_mut())
         };
-        // cheaper than the scan alone: no row becomes a tuple
-        let total_cost = STARTUP_COST + input_rows * pg_sys::cpu_operator_cost;
+        // cheaper than the scan alone: no row becomes a tuple, and the kernel's work per
+        // row is a fraction of an operator call; below the scan's startup too, so a tiny
+        // table's sorted local aggregate does not win on fuzzily equal costs
+        let startup_cost = STARTUP_COST / 2.0;
+        let total_cost = startup_cost + input_rows * pg_sys::cpu_operator_cost / 10.0;
         let path = pg_sys::create_foreign_upper_path(
             root,
             output_rel,
             (*output_rel).reltarget,
             rows,
-            STARTUP_COST,
+            startup_cost,
             total_cost,
             ptr::null_mut(),
             ptr::null_mut(),
@@ -564,13 +567,19 @@ pub(super) unsafe fn aggregate_scan<S: Source>(
     }
 }
 
-/// `schema.table` of a relation, quoted as needed.
+/// `schema.table` of a relation, quoted as needed (`pg_temp.table` for temporary ones).
 fn relation_name(relid: pg_sys::Oid) -> String {
     // SAFETY: the catalog lookups return palloc'd names (or NULL for a dropped
     // relation); quote_qualified_identifier copies them.
     unsafe {
         let name = pg_sys::get_rel_name(relid);
-        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        let namespace = pg_sys::get_rel_namespace(relid);
+        // a session's temporary schema is named `pg_temp` as queries name it
+        let schema = if pg_sys::isAnyTempNamespace(namespace) {
+            c"pg_temp".as_ptr() as *mut std::ffi::c_char
+        } else {
+            pg_sys::get_namespace_name(namespace)
+        };
         if name.is_null() || schema.is_null() {
             return relid.to_u32().to_string();
         }

@@ -10,6 +10,7 @@ use odp_fdw::aggregate::AggregateSpec;
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
+use odp_fdw::delta::footer;
 use odp_fdw::delta::options::{
     partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
     TableLocation,
@@ -28,7 +29,25 @@ use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Resource;
 use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::sync::Arc;
+
+/// `odp.parquet_footer_cache_mb`: memory for cached Parquet footers per backend.
+pub static FOOTER_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+
+/// Registers the GUCs of this module.
+pub fn init_gucs() {
+    GucRegistry::define_int_guc(
+        c"odp.parquet_footer_cache_mb",
+        c"Memory for Parquet footers (file metadata) cached per backend, in MB",
+        c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
+        &FOOTER_CACHE_MB,
+        0,
+        16 * 1024,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
 
 /// A Delta table opened for one foreign table.
 pub struct DeltaSource {
@@ -63,6 +82,7 @@ impl Source for DeltaSource {
     }
 
     fn open(table: &TableContext) -> Result<Self> {
+        footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let zone = writer_zone(&table.table)?;
         let snapshot = match snapshot(&location, Some(statement_start())) {
