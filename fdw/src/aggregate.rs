@@ -186,80 +186,144 @@ impl GroupIds {
     }
 }
 
-/// Distinct grouping keys, as Arrow's row format (byte-comparable encodings).
-struct Groups {
-    converter: Option<RowConverter>,
-    index: HashMap<Box<[u8]>, u32>,
-    keys: Option<Rows>,
-    count: usize,
+/// A hash map with a fast hasher (grouping keys are not attacker-chosen hash floods:
+/// foldhash is seeded per process).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Distinct grouping keys and the group of each.
+enum Groups {
+    /// no grouping columns: exactly one group, even over no rows
+    None,
+    /// one text column: keys by their bytes; dictionary-encoded batches look up each
+    /// entry of a dictionary once, however many batches share it
+    Text {
+        index: FastMap<Box<str>, u32>,
+        null: Option<u32>,
+        keys: Vec<Option<Box<str>>>,
+        /// the last dictionary's values and the group of each entry (`u32::MAX`: not
+        /// looked up yet)
+        dictionary: Option<(ArrayRef, Vec<u32>)>,
+    },
+    /// any other columns: keys in Arrow's row format (byte-comparable encodings)
+    Rows {
+        converter: RowConverter,
+        index: FastMap<Box<[u8]>, u32>,
+        keys: Rows,
+    },
 }
 
 impl Groups {
     fn new(types: &[DataType]) -> Result<Groups> {
-        let converter = if types.is_empty() {
-            None
-        } else {
-            let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
-            Some(RowConverter::new(fields)?)
-        };
-        let keys = converter.as_ref().map(|c| c.empty_rows(0, 0));
-        Ok(Groups {
-            converter,
-            index: HashMap::new(),
-            keys,
-            // without grouping columns there is exactly one group, even over no rows
-            count: usize::from(types.is_empty()),
+        Ok(match types {
+            [] => Groups::None,
+            [DataType::Utf8] => Groups::Text {
+                index: FastMap::default(),
+                null: None,
+                keys: Vec::new(),
+                dictionary: None,
+            },
+            _ => {
+                let fields = types.iter().map(|t| SortField::new(t.clone())).collect();
+                let converter = RowConverter::new(fields)?;
+                let keys = converter.empty_rows(0, 0);
+                Groups::Rows {
+                    converter,
+                    index: FastMap::default(),
+                    keys,
+                }
+            }
         })
     }
 
-    /// The group of key `row` of `rows`, created when new.
-    fn id(&mut self, rows: &Rows, row: usize) -> u32 {
-        let key = rows.row(row);
-        if let Some(&id) = self.index.get(key.data()) {
-            return id;
+    fn count(&self) -> usize {
+        match self {
+            Groups::None => 1,
+            Groups::Text { keys, .. } => keys.len(),
+            Groups::Rows { keys, .. } => keys.num_rows(),
         }
-        let id = self.count as u32;
-        self.index.insert(key.data().into(), id);
-        self.keys.as_mut().expect("grouped").push(key);
-        self.count += 1;
-        id
     }
 
-    /// The groups of a batch's rows from its key columns (canonical types).
-    fn assign(&mut self, keys: &[ArrayRef], rows: usize) -> Result<GroupIds> {
-        let Some(converter) = &self.converter else {
-            return Ok(GroupIds::Single(0));
+    /// The groups of a batch's rows from its key columns (canonical types; one-row
+    /// arrays for keys constant over the batch).
+    fn assign(&mut self, columns: &[ArrayRef], rows: usize) -> Result<GroupIds> {
+        let single = columns.iter().all(|k| k.len() == 1);
+        match self {
+            Groups::None => Ok(GroupIds::Single(0)),
+            Groups::Text {
+                index, null, keys, ..
+            } => {
+                let strings = columns[0].as_string::<i32>();
+                let mut id = |row: usize| text_group(index, null, keys, strings, row);
+                Ok(if single {
+                    GroupIds::Single(id(0))
+                } else {
+                    GroupIds::PerRow((0..rows).map(id).collect())
+                })
+            }
+            Groups::Rows {
+                converter,
+                index,
+                keys,
+            } => {
+                let encoded = converter.convert_columns(columns)?;
+                let mut id = |row: usize| {
+                    let key = encoded.row(row);
+                    if let Some(&id) = index.get(key.data()) {
+                        return id;
+                    }
+                    let id = keys.num_rows() as u32;
+                    index.insert(key.data().into(), id);
+                    keys.push(key);
+                    id
+                };
+                Ok(if single {
+                    GroupIds::Single(id(0))
+                } else {
+                    GroupIds::PerRow((0..rows).map(id).collect())
+                })
+            }
+        }
+    }
+
+    /// The groups of a batch grouped by one dictionary-encoded text column.
+    fn assign_dictionary(&mut self, column: &ArrayRef) -> Result<GroupIds> {
+        let Groups::Text {
+            index,
+            null,
+            keys,
+            dictionary,
+        } = self
+        else {
+            let plain = cast(column, &DataType::Utf8)?;
+            return self.assign(&[plain], column.len());
         };
-        if keys.iter().all(|k| k.len() == 1) {
-            let encoded = converter.convert_columns(keys)?;
-            return Ok(GroupIds::Single(self.id(&encoded, 0)));
+        let encoded = column.as_any_dictionary();
+        // the Parquet reader hands each batch of a column chunk the same dictionary
+        // buffers (in a new array): compare the buffers
+        let same = dictionary
+            .as_ref()
+            .is_some_and(|(values, _)| same_values(values, encoded.values()));
+        if !same {
+            let entries = vec![u32::MAX; encoded.values().len()];
+            *dictionary = Some((encoded.values().clone(), entries));
         }
-        let encoded = converter.convert_columns(keys)?;
-        Ok(GroupIds::PerRow(
-            (0..rows).map(|r| self.id(&encoded, r)).collect(),
-        ))
-    }
-
-    /// The groups of a batch grouped by one dictionary-encoded text column: each
-    /// distinct dictionary entry is looked up once.
-    fn assign_dictionary(&mut self, keys: &ArrayRef) -> Result<GroupIds> {
-        let dictionary = keys.as_any_dictionary();
-        let values = cast(dictionary.values(), &DataType::Utf8)?;
-        let converter = self.converter.as_ref().expect("grouped");
-        let encoded = converter.convert_columns(&[values])?;
-        let null_key = converter.convert_columns(&[new_null_array(&DataType::Utf8, 1)])?;
-        let indexes = cast(dictionary.keys(), &DataType::Int64)?;
-        let indexes = indexes.as_primitive::<Int64Type>();
-        let mut known = vec![u32::MAX; encoded.num_rows()];
-        let mut ids = Vec::with_capacity(indexes.len());
-        for row in 0..indexes.len() {
-            if indexes.is_null(row) {
-                ids.push(self.id(&null_key, 0));
+        let (values, known) = dictionary.as_mut().expect("set above");
+        let strings = cast(values, &DataType::Utf8)?;
+        let strings = strings.as_string::<i32>();
+        let entries = cast(encoded.keys(), &DataType::Int64)?;
+        let entries = entries.as_primitive::<Int64Type>();
+        let mut ids = Vec::with_capacity(entries.len());
+        for row in 0..entries.len() {
+            if entries.is_null(row) {
+                ids.push(*null.get_or_insert_with(|| {
+                    keys.push(None);
+                    keys.len() as u32 - 1
+                }));
                 continue;
             }
-            let entry = indexes.value(row) as usize;
+            let entry = entries.value(row) as usize;
             if known[entry] == u32::MAX {
-                known[entry] = self.id(&encoded, entry);
+                known[entry] = text_group(index, null, keys, strings, entry);
             }
             ids.push(known[entry]);
         }
@@ -267,11 +331,54 @@ impl Groups {
     }
 
     fn finish(self) -> Result<Vec<ArrayRef>> {
-        match (self.converter, self.keys) {
-            (Some(converter), Some(keys)) => Ok(converter.convert_rows(&keys)?),
-            _ => Ok(Vec::new()),
-        }
+        Ok(match self {
+            Groups::None => Vec::new(),
+            Groups::Text { keys, .. } => vec![Arc::new(StringArray::from_iter(
+                keys.iter().map(|k| k.as_deref()),
+            ))],
+            Groups::Rows {
+                converter, keys, ..
+            } => converter.convert_rows(&keys)?,
+        })
     }
+}
+
+/// Whether two arrays are views of the same buffers.
+fn same_values(a: &ArrayRef, b: &ArrayRef) -> bool {
+    let (a, b) = (a.to_data(), b.to_data());
+    a.data_type() == b.data_type()
+        && a.len() == b.len()
+        && a.offset() == b.offset()
+        && a.buffers().len() == b.buffers().len()
+        && a.buffers()
+            .iter()
+            .zip(b.buffers())
+            .all(|(x, y)| x.as_ptr() == y.as_ptr())
+        && a.nulls().map(|n| n.buffer().as_ptr()) == b.nulls().map(|n| n.buffer().as_ptr())
+}
+
+/// The group of row `row` of a text key column, created when new.
+fn text_group(
+    index: &mut FastMap<Box<str>, u32>,
+    null: &mut Option<u32>,
+    keys: &mut Vec<Option<Box<str>>>,
+    strings: &StringArray,
+    row: usize,
+) -> u32 {
+    if strings.is_null(row) {
+        return *null.get_or_insert_with(|| {
+            keys.push(None);
+            keys.len() as u32 - 1
+        });
+    }
+    let value = strings.value(row);
+    if let Some(&id) = index.get(value) {
+        return id;
+    }
+    let id = keys.len() as u32;
+    index.insert(value.into(), id);
+    keys.push(Some(value.into()));
+    id
 }
 
 /// The running state of one aggregate, one entry per group.
@@ -303,20 +410,67 @@ fn float_less<F: num_like::Float>(a: F, b: F) -> bool {
 }
 
 mod num_like {
-    /// The float operations the extremes need, for both widths.
-    pub trait Float: Copy + PartialOrd {
+    /// The float operations sums and extremes need, for both widths.
+    pub trait Float: Copy + PartialOrd + std::ops::Add<Output = Self> {
         fn is_nan(self) -> bool;
+        fn is_infinite(self) -> bool;
     }
     impl Float for f32 {
         fn is_nan(self) -> bool {
             f32::is_nan(self)
+        }
+        fn is_infinite(self) -> bool {
+            f32::is_infinite(self)
         }
     }
     impl Float for f64 {
         fn is_nan(self) -> bool {
             f64::is_nan(self)
         }
+        fn is_infinite(self) -> bool {
+            f64::is_infinite(self)
+        }
     }
+}
+
+/// `float8pl`/`float4pl` folded over the non-NULL values of a batch in one group: the
+/// sum starting from `start`, or the overflow error Postgres raises when finite
+/// operands give an infinity.
+fn fold_float_sum<T>(
+    start: Option<T::Native>,
+    array: &PrimitiveArray<T>,
+) -> Result<Option<T::Native>>
+where
+    T: ArrowPrimitiveType,
+    T::Native: num_like::Float,
+{
+    if array.null_count() > 0 {
+        let mut values = array.iter().flatten();
+        let Some(first) = start.or_else(|| values.next()) else {
+            return Ok(None);
+        };
+        return float_sum(first, values).map(Some);
+    }
+    let values = array.values();
+    match (start, values.split_first()) {
+        (Some(sum), _) => float_sum(sum, values.iter().copied()).map(Some),
+        (None, Some((first, rest))) => float_sum(*first, rest.iter().copied()).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Adds `values` to `sum` in order, as `float8pl`/`float4pl` do.
+fn float_sum<F: num_like::Float>(mut sum: F, values: impl Iterator<Item = F>) -> Result<F> {
+    let mut overflow = false;
+    for v in values {
+        let next = sum + v;
+        overflow |= next.is_infinite() & !sum.is_infinite() & !v.is_infinite();
+        sum = next;
+    }
+    if overflow {
+        return Err(AggregateError::FloatOverflow);
+    }
+    Ok(sum)
 }
 
 /// Calls `f(group, value)` for each non-NULL value.
@@ -326,13 +480,15 @@ fn each<T: ArrowPrimitiveType>(
     mut f: impl FnMut(usize, T::Native),
 ) {
     let values = array.values();
-    match array.nulls().filter(|n| n.null_count() > 0) {
-        None => {
-            for (row, v) in values.iter().enumerate() {
-                f(groups.of(row), *v);
+    let nulls = array.nulls().filter(|n| n.null_count() > 0);
+    match (groups, nulls) {
+        (GroupIds::Single(g), None) => values.iter().for_each(|v| f(*g as usize, *v)),
+        (GroupIds::PerRow(ids), None) => {
+            for (v, g) in values.iter().zip(ids) {
+                f(*g as usize, *v);
             }
         }
-        Some(nulls) => {
+        (_, Some(nulls)) => {
             for (row, v) in values.iter().enumerate() {
                 if nulls.is_valid(row) {
                     f(groups.of(row), *v);
@@ -452,6 +608,14 @@ impl State {
                     // int2_sum and int4_sum add into an int8 without an overflow check
                     sums[g] = Some(sums[g].unwrap_or(0).wrapping_add(v));
                 })
+            }
+            (State::SumFloat8(sums), Some(array)) if matches!(groups, GroupIds::Single(_)) => {
+                let g = groups.of(0);
+                sums[g] = fold_float_sum(sums[g], array.as_primitive::<Float64Type>())?;
+            }
+            (State::SumFloat4(sums), Some(array)) if matches!(groups, GroupIds::Single(_)) => {
+                let g = groups.of(0);
+                sums[g] = fold_float_sum(sums[g], array.as_primitive::<Float32Type>())?;
             }
             (State::SumFloat8(sums), Some(array)) => {
                 let mut failed = false;
@@ -740,7 +904,7 @@ impl Aggregator {
         }
         let ids = self.group_ids(batch)?;
         for (state, aggregate) in self.states.iter_mut().zip(&self.spec.aggregates) {
-            state.grow(self.groups.count);
+            state.grow(self.groups.count());
             let input = match &aggregate.input {
                 None => None,
                 Some((index, pg)) => {
@@ -777,7 +941,7 @@ impl Aggregator {
                 .iter()
                 .chain(std::iter::repeat(&InputSummary::default())),
         ) {
-            state.grow(self.groups.count);
+            state.grow(self.groups.count());
             state.update_summary(aggregate.function, g as usize, summary.rows, input)?;
         }
         Ok(())
@@ -817,7 +981,7 @@ impl Aggregator {
     /// grouping columns there is exactly one row, even over no input (`count` 0, other
     /// aggregates NULL); with them, no input gives no rows.
     pub fn finish(self) -> Result<ScanBatch> {
-        let groups = self.groups.count;
+        let groups = self.groups.count();
         let mut columns: Vec<ColumnData> = self
             .groups
             .finish()?
