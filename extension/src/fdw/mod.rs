@@ -129,6 +129,8 @@ pub struct Estimate {
     pub total_rows: f64,
     /// `EXPLAIN` lines describing the plan-time decision (files pruned, version...)
     pub explain: Vec<(String, String)>,
+    /// units of work (files) a parallel scan could share out among workers
+    pub parallel_units: usize,
 }
 
 /// A table a source offers to `IMPORT FOREIGN SCHEMA`.
@@ -158,6 +160,34 @@ pub trait Source: Sized + 'static {
 
     /// Opens the source for one foreign table, checking its columns.
     fn open(table: &TableContext) -> Result<Self>;
+
+    /// Whether scans may be split among parallel workers: the source then implements
+    /// [`Source::begin_shared_scan`], [`Source::snapshot_version`] and
+    /// [`Source::open_at`].
+    fn parallel_safe() -> bool {
+        false
+    }
+
+    /// The version of the data this source reads, which every participant of a
+    /// parallel scan must read.
+    fn snapshot_version(&self) -> Option<u64> {
+        None
+    }
+
+    /// Opens the source at the version a parallel scan's leader read.
+    fn open_at(table: &TableContext, _version: Option<u64>) -> Result<Self> {
+        Self::open(table)
+    }
+
+    /// Starts one participant's share of a parallel scan: `claim` hands out the next
+    /// unit of work (a file), counting from 0 across all participants.
+    fn begin_shared_scan(
+        &self,
+        request: &ScanRequest,
+        _claim: Box<dyn FnMut() -> usize>,
+    ) -> Result<Self::Scan> {
+        self.begin_scan(request)
+    }
 
     /// The resources the table's data is to resource policies (`delta:transactions`,
     /// everything under `objects:images/users/`, ...), from its options alone.

@@ -439,6 +439,61 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
         );
         pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         add_parameterized_paths::<S>(root, baserel, state);
+        add_partial_path(root, baserel, state, fetched);
+    }
+}
+
+/// Rows below which a scan is not split among workers.
+const PARALLEL_MIN_ROWS: f64 = 10_000.0;
+
+/// Adds a parallel-aware path: Postgres's workers and the leader each read the files
+/// a shared counter hands out (see `scan::SharedScan`).
+unsafe fn add_partial_path<S: Source>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    state: &PlanningState<S>,
+    fetched: f64,
+) {
+    // SAFETY: planner structures are valid during get_foreign_paths.
+    unsafe {
+        let allowed = (*baserel).consider_parallel
+            && S::parallel_safe()
+            && state.policy.is_none()
+            && state.limit.is_none()
+            && fetched >= PARALLEL_MIN_ROWS
+            && (*baserel).lateral_relids.is_null();
+        let workers = (pg_sys::max_parallel_workers_per_gather as usize)
+            .min(state.estimate.parallel_units.saturating_sub(1));
+        if !allowed || workers == 0 {
+            return;
+        }
+        // Postgres's own share of the leader: it also runs the plan above the Gather
+        let leader = if pg_sys::parallel_leader_participation {
+            (1.0 - 0.3 * workers as f64).max(0.0)
+        } else {
+            0.0
+        };
+        let divisor = workers as f64 + leader;
+        let rows = ((*baserel).rows / divisor).max(1.0);
+        let total_cost = STARTUP_COST
+            + fetched / divisor * pg_sys::cpu_tuple_cost
+            + rows * pg_sys::cpu_operator_cost;
+        let path = pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            ptr::null_mut(),
+            rows,
+            STARTUP_COST,
+            total_cost,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        (*path).path.parallel_aware = true;
+        (*path).path.parallel_safe = true;
+        (*path).path.parallel_workers = workers as i32;
+        pg_sys::add_partial_path(baserel, path as *mut pg_sys::Path);
     }
 }
 

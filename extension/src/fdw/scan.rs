@@ -21,6 +21,7 @@ use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where the rows of the current (re)scan come from.
 enum Running<S: Source> {
@@ -52,6 +53,17 @@ struct ScanState<S: Source> {
     done: bool,
     batch_context: PgMemoryContexts,
     totals: Vec<(String, String)>,
+    /// the state a parallel scan's participants share (in dynamic shared memory)
+    shared: Option<*mut SharedScan>,
+}
+
+/// What the participants of a parallel scan share: the next file to claim, and the
+/// version of the data the leader read, which the workers read too.
+#[repr(C)]
+struct SharedScan {
+    next: AtomicU64,
+    version: u64,
+    has_version: bool,
 }
 
 #[pg_guard]
@@ -125,6 +137,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             done: false,
             batch_context,
             totals: Vec::new(),
+            shared: None,
         };
         (*node).fdw_state = in_current_context(state) as *mut _;
     }
@@ -246,10 +259,22 @@ impl<S: Source> ScanState<S> {
         plan.rows(result).or_report()
     }
 
-    /// A plain scan for the evaluated quals.
+    /// A plain scan for the evaluated quals (this participant's share of it, in a
+    /// parallel scan).
     fn single(&mut self, quals: Vec<Option<Qual>>) -> Running<S> {
         let request = self.request(quals);
-        Running::Source(self.source().begin_scan(&request).or_report())
+        let scan = match self.shared {
+            Some(shared) => {
+                let claim = move || {
+                    // SAFETY: the shared state lives in the parallel query's dynamic
+                    // shared memory, which outlives every participant's scan.
+                    unsafe { (*shared).next.fetch_add(1, Ordering::Relaxed) as usize }
+                };
+                self.source().begin_shared_scan(&request, Box::new(claim))
+            }
+            None => self.source().begin_scan(&request),
+        };
+        Running::Source(scan.or_report())
     }
 
     /// Asks the source once for all `keys` (the first is this rescan's) and returns the
@@ -550,4 +575,78 @@ pub(super) unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, va
     let value = CString::new(value).unwrap_or_default();
     // SAFETY: ExplainPropertyText copies both strings into the explain output.
     unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> bool {
+    // SAFETY: rte is the planner's entry of the foreign table.
+    let relid = unsafe { (*rte).relid };
+    // workers would not see this transaction's pending writes to the table
+    S::parallel_safe() && super::xact::ensure_unchanged(relid).is_ok()
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn estimate_dsm_foreign_scan(
+    _node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+) -> pg_sys::Size {
+    std::mem::size_of::<SharedScan>()
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut std::ffi::c_void,
+) {
+    // SAFETY: fdw_state was set by begin_foreign_scan; coordinate is this node's chunk
+    // of dynamic shared memory, of the size estimate_dsm_foreign_scan asked for.
+    unsafe {
+        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
+        let version = state.source().snapshot_version();
+        let shared = coordinate as *mut SharedScan;
+        shared.write(SharedScan {
+            next: AtomicU64::new(0),
+            version: version.unwrap_or(0),
+            has_version: version.is_some(),
+        });
+        state.shared = Some(shared);
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn reinitialize_dsm_foreign_scan(
+    _node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut std::ffi::c_void,
+) {
+    // SAFETY: coordinate holds the SharedScan initialize_dsm_foreign_scan wrote.
+    unsafe {
+        (*(coordinate as *mut SharedScan))
+            .next
+            .store(0, Ordering::Relaxed)
+    }
+}
+
+#[pg_guard]
+pub(super) unsafe extern "C-unwind" fn initialize_worker_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
+    _toc: *mut pg_sys::shm_toc,
+    coordinate: *mut std::ffi::c_void,
+) {
+    // SAFETY: fdw_state was set by begin_foreign_scan in this worker; coordinate holds
+    // the SharedScan the leader wrote.
+    unsafe {
+        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
+        let shared = coordinate as *mut SharedScan;
+        let version = (*shared).has_version.then_some((*shared).version);
+        let table = table_context(state.relid);
+        super::resources::check(&S::resources(&table), Action::Read);
+        state.source = Some(S::open_at(&table, version).or_report());
+        state.shared = Some(shared);
+    }
 }

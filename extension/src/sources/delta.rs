@@ -13,7 +13,7 @@ use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::footer;
 use odp_fdw::delta::options::{
     partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
-    TableLocation,
+    TableLocation, TimeTravel,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::{applies_exactly, lookup_rows, select_files, DeltaScan};
@@ -82,8 +82,23 @@ impl Source for DeltaSource {
     }
 
     fn open(table: &TableContext) -> Result<Self> {
+        Self::open_at(table, None)
+    }
+
+    fn parallel_safe() -> bool {
+        true
+    }
+
+    fn snapshot_version(&self) -> Option<u64> {
+        Some(self.snapshot.version)
+    }
+
+    fn open_at(table: &TableContext, version: Option<u64>) -> Result<Self> {
         footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
-        let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
+        let mut location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
+        if let Some(version) = version {
+            location.time_travel = TimeTravel::Version(version);
+        }
         let zone = writer_zone(&table.table)?;
         let snapshot = match snapshot(&location, Some(statement_start())) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
@@ -112,7 +127,8 @@ impl Source for DeltaSource {
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {
         let pruner = Pruner::new(&self.snapshot.schema, &request.quals, self.zone);
-        let (_, counters) = select_files(&self.snapshot, &pruner);
+        let (files, counters) = select_files(&self.snapshot, &pruner);
+        let selected = files.len();
         let total_rows = self
             .snapshot
             .total_records()
@@ -127,6 +143,7 @@ impl Source for DeltaSource {
             counters.files_skipped_by_stats
         );
         Ok(Estimate {
+            parallel_units: selected,
             rows: counters.rows_estimated as f64,
             total_rows,
             explain: vec![
@@ -178,6 +195,15 @@ impl Source for DeltaSource {
             request,
             self.zone,
         )?))
+    }
+
+    fn begin_shared_scan(
+        &self,
+        request: &ScanRequest,
+        claim: Box<dyn FnMut() -> usize>,
+    ) -> Result<Self::Scan> {
+        let scan = DeltaScan::new(self.snapshot.clone(), request, self.zone)?;
+        Ok(DeltaScanAdapter(scan.shared(claim)))
     }
 
     fn applies_exactly(&self, qual: &Qual) -> bool {

@@ -77,6 +77,7 @@ impl Source for GraphSource {
             rows: total,
             total_rows: total,
             explain: Vec::new(),
+            ..Default::default()
         })
     }
 

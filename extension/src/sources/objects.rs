@@ -98,6 +98,7 @@ impl Source for ObjectSource {
                     rows: total,
                     total_rows: total,
                     explain: vec![("Data File Format".into(), files.format().name().into())],
+                    ..Default::default()
                 });
             }
         };
@@ -112,6 +113,7 @@ impl Source for ObjectSource {
             rows,
             total_rows: total,
             explain: Vec::new(),
+            ..Default::default()
         })
     }
 

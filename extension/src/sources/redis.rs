@@ -58,6 +58,7 @@ impl Source for RedisSource {
                 "Redis Key Template".into(),
                 self.table.template.text().to_string(),
             )],
+            ..Default::default()
         })
     }
 

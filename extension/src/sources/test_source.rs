@@ -49,6 +49,7 @@ impl Source for TestSource {
             rows: self.rows as f64,
             total_rows: self.rows as f64,
             explain: Vec::new(),
+            ..Default::default()
         })
     }
 

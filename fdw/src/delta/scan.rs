@@ -112,6 +112,9 @@ pub struct DeltaScan {
     zone: WriterZone,
     /// whether rows carry their identity (see [`super::rowid`])
     row_ids: bool,
+    /// in a parallel scan: hands out the position (in `files`) of the next file to read,
+    /// shared by all participants
+    claim: Option<Box<dyn FnMut() -> usize>>,
 }
 
 struct FileReader {
@@ -229,6 +232,7 @@ impl DeltaScan {
             counters,
             zone,
             row_ids: request.row_ids,
+            claim: None,
         })
     }
 
@@ -257,7 +261,15 @@ impl DeltaScan {
             counters,
             zone,
             row_ids: true,
+            claim: None,
         }
+    }
+
+    /// This scan as one participant of a parallel scan: it reads the files `claim`
+    /// hands out (positions among the selected files, shared by all participants).
+    pub fn shared(mut self, claim: Box<dyn FnMut() -> usize>) -> DeltaScan {
+        self.claim = Some(claim);
+        self
     }
 
     /// Counters so far.
@@ -282,10 +294,14 @@ impl DeltaScan {
                 return Ok(None);
             }
             if self.current.is_none() {
-                let Some(&index) = self.files.get(self.next_file) else {
+                let position = match self.claim.as_mut() {
+                    Some(claim) => claim(),
+                    None => self.next_file,
+                };
+                let Some(&index) = self.files.get(position) else {
                     return Ok(None);
                 };
-                self.next_file += 1;
+                self.next_file = position + 1;
                 self.current = self.open_file(index).await?;
                 continue;
             }
