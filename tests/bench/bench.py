@@ -65,14 +65,39 @@ def main():
     cur.execute("SET max_parallel_workers_per_gather = 0")
 
     full = "SELECT count(*), sum(total_amount) FROM {}.transactions"
-    fdw = best_ms(pg_query(cur, full.format("lake")))
-    heap = best_ms(pg_query(cur, full.format("heap")))
     duck = duckdb.connect()
     duck.execute("SET threads = 1")
     parquet = os.path.join(args.lake, "transactions", "*", "*.parquet")
-    duck_ms = best_ms(lambda: duck.execute(f"SELECT count(*), sum(total_amount) FROM read_parquet('{parquet}')").fetchall())
-    line("delta_full_scan", fdw_ms=fdw, heap_ms=heap, duckdb_ms=duck_ms, ratio_vs_heap=fdw / heap,
-         ratio_vs_duckdb=fdw / duck_ms)
+
+    def duck_ms(sql):
+        return best_ms(lambda: duck.execute(sql.format(f"read_parquet('{parquet}')")).fetchall())
+
+    # every row through Postgres (aggregate pushdown off): the scan's throughput
+    cur.execute("SET odp.aggregate_pushdown = off")
+    fdw = best_ms(pg_query(cur, full.format("lake")))
+    cur.execute("RESET odp.aggregate_pushdown")
+    heap = best_ms(pg_query(cur, full.format("heap")))
+    duck_full = duck_ms(full.replace("{}.transactions", "{}"))
+    line("delta_full_scan", fdw_ms=fdw, heap_ms=heap, duckdb_ms=duck_full, ratio_vs_heap=fdw / heap,
+         ratio_vs_duckdb=fdw / duck_full)
+
+    # the same aggregates computed below Postgres, ungrouped and grouped
+    grouped = "SELECT product_id, count(*), sum(total_amount) FROM {}.transactions GROUP BY product_id"
+    for shape, sql in (("full", full), ("by_product", grouped)):
+        fdw = best_ms(pg_query(cur, sql.format("lake")))
+        heap = best_ms(pg_query(cur, sql.format("heap")), runs=3)
+        duck = duck_ms(sql.replace("{}.transactions", "{}"))
+        line("agg_pushdown", shape=shape, fdw_ms=fdw, heap_ms=heap, duckdb_ms=duck, ratio_vs_heap=fdw / heap,
+             ratio_vs_duckdb=fdw / duck)
+
+    # a scan split among 2 parallel workers (rows through Postgres) against the serial scan
+    cur.execute("SET odp.aggregate_pushdown = off")
+    serial = best_ms(pg_query(cur, full.format("lake")))
+    cur.execute("SET max_parallel_workers_per_gather = 2")
+    parallel = best_ms(pg_query(cur, full.format("lake")))
+    cur.execute("SET max_parallel_workers_per_gather = 0")
+    cur.execute("RESET odp.aggregate_pushdown")
+    line("delta_parallel_scan", workers=2, serial_ms=serial, parallel_ms=parallel, speedup=serial / parallel)
 
     day = ("SELECT count(*), sum(total_amount) FROM {}.transactions "
            "WHERE transaction_time >= '2026-03-01' AND transaction_time < '2026-03-02'")
@@ -85,7 +110,8 @@ def main():
     point = "SELECT * FROM {}.transactions WHERE transaction_id = 't0000004242'"
     fdw = best_ms(pg_query(cur, point.format("lake")))
     heap = best_ms(pg_query(cur, point.format("heap")))
-    line("delta_point_lookup", ms=fdw, heap_btree_ms=heap, files_read=explain_counter(cur, point.format("lake"), "Delta Files Read"))
+    line("delta_point_lookup", ms=fdw, heap_btree_ms=heap, ratio_vs_heap_btree=fdw / heap,
+         files_read=explain_counter(cur, point.format("lake"), "Delta Files Read"))
 
     join = ("SELECT count(*), sum(t.total_amount) FROM {0}.transactions t JOIN {0}.products p USING (product_id) "
             "WHERE p.category = 'books'")

@@ -14,11 +14,15 @@ use crate::request::Qual;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
+use deltalake::arrow::array::BooleanArray;
 use deltalake::arrow::array::{Array, RecordBatch};
+use deltalake::arrow::compute::prep_null_mask_filter;
 use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
 use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::Schema;
-use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use deltalake::parquet::arrow::arrow_reader::{
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+};
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
@@ -459,10 +463,29 @@ impl DeltaScan {
             return Ok(None);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+        // Late materialization: qual columns are decoded first, the other columns only
+        // for the rows that pass (row identities count every row, so not for them).
+        let predicates: Vec<Box<dyn ArrowPredicate>> = if self.row_ids {
+            Vec::new()
+        } else {
+            self.filters
+                .iter()
+                .filter(|f| !self.columns[f.index].is_partition)
+                .filter_map(|f| {
+                    let name = &self.columns[f.index].physical_name;
+                    let (root, _) = arrow_schema.column_with_name(name)?;
+                    let columns = ProjectionMask::roots(builder.parquet_schema(), [root]);
+                    Some(row_predicate(columns, f.qual.clone(), f.data_type.clone()))
+                })
+                .collect()
+        };
         let mut builder = builder
             .with_projection(mask)
             .with_row_groups(row_groups)
             .with_batch_size(BATCH_ROWS);
+        if !predicates.is_empty() {
+            builder = builder.with_row_filter(RowFilter::new(predicates));
+        }
         if let Some(limit) = self.remaining {
             builder = builder.with_limit(limit as usize);
         }
@@ -475,6 +498,41 @@ impl DeltaScan {
             file_number,
         }))
     }
+}
+
+/// A Parquet row filter deciding `qual` on one decoded column (as [`qual_mask`] does;
+/// rows of a qual it leaves to Postgres all pass).
+fn row_predicate(
+    columns: ProjectionMask,
+    qual: Qual,
+    data_type: DataType,
+) -> Box<dyn ArrowPredicate> {
+    Box::new(ArrowPredicateFn::new(columns, move |batch: RecordBatch| {
+        let column = batch.column(0);
+        let column = if column.data_type() == &data_type {
+            column.clone()
+        } else {
+            cast_with_options(
+                column,
+                &data_type,
+                &CastOptions {
+                    safe: false,
+                    ..Default::default()
+                },
+            )?
+        };
+        match qual_mask(&column, &qual) {
+            Some(mask) => {
+                let mask = mask?;
+                // NULL (unknown) drops the row, as in WHERE
+                Ok(match mask.nulls() {
+                    Some(_) => prep_null_mask_filter(&mask),
+                    None => mask,
+                })
+            }
+            None => Ok(BooleanArray::from(vec![true; batch.num_rows()])),
+        }
+    }))
 }
 
 /// Reader metadata that decodes the text columns named in `dictionary` (physical names)
