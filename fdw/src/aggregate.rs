@@ -13,10 +13,9 @@ use crate::types::PgType;
 use crate::value::Value;
 use deltalake::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
-    Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, PrimitiveArray, StringArray,
-    TimestampMicrosecondArray,
+    Float32Array, Float64Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::{cast, take};
+use deltalake::arrow::compute::{cast, cast_with_options, take, CastOptions};
 use deltalake::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Decimal128Type, Float32Type, Float64Type, Int64Type, TimeUnit,
 };
@@ -197,7 +196,7 @@ enum Groups {
     /// one text column: keys by their bytes; dictionary-encoded batches look up each
     /// entry of a dictionary once, however many batches share it
     Text {
-        index: FastMap<Box<str>, u32>,
+        index: TextIndex,
         null: Option<u32>,
         keys: Vec<Option<Box<str>>>,
         /// the last dictionary's values and the group of each entry (`u32::MAX`: not
@@ -217,7 +216,7 @@ impl Groups {
         Ok(match types {
             [] => Groups::None,
             [DataType::Utf8] => Groups::Text {
-                index: FastMap::default(),
+                index: TextIndex::default(),
                 null: None,
                 keys: Vec::new(),
                 dictionary: None,
@@ -359,7 +358,7 @@ fn same_values(a: &ArrayRef, b: &ArrayRef) -> bool {
 
 /// The group of row `row` of a text key column, created when new.
 fn text_group(
-    index: &mut FastMap<Box<str>, u32>,
+    index: &mut TextIndex,
     null: &mut Option<u32>,
     keys: &mut Vec<Option<Box<str>>>,
     strings: &StringArray,
@@ -372,13 +371,48 @@ fn text_group(
         });
     }
     let value = strings.value(row);
-    if let Some(&id) = index.get(value) {
+    let key = TextKey::of(value);
+    if let Some(&id) = match &key {
+        TextKey::Short(packed) => index.short.get(packed),
+        TextKey::Long(text) => index.long.get(*text),
+    } {
         return id;
     }
     let id = keys.len() as u32;
-    index.insert(value.into(), id);
+    match key {
+        TextKey::Short(packed) => index.short.insert(packed, id),
+        TextKey::Long(text) => index.long.insert(text.into(), id),
+    };
     keys.push(Some(value.into()));
     id
+}
+
+/// Groups of text keys: keys of up to 15 bytes packed into an integer (compared
+/// without a call to `memcmp`), longer ones by their text.
+#[derive(Default)]
+struct TextIndex {
+    short: FastMap<u128, u32>,
+    long: FastMap<Box<str>, u32>,
+}
+
+/// A text key as [`TextIndex`] looks it up.
+enum TextKey<'a> {
+    /// the bytes, then the length in the last byte
+    Short(u128),
+    Long(&'a str),
+}
+
+impl<'a> TextKey<'a> {
+    fn of(text: &'a str) -> TextKey<'a> {
+        let bytes = text.as_bytes();
+        if bytes.len() > 15 {
+            return TextKey::Long(text);
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        packed[15] = bytes.len() as u8;
+        TextKey::Short(u128::from_le_bytes(packed))
+    }
 }
 
 /// The running state of one aggregate, one entry per group.
@@ -648,7 +682,10 @@ impl State {
                 }
             }
             (State::NumericSum(sums, scale), Some(array)) => {
-                *scale = decimal_scale(array).unwrap_or(0);
+                if array.null_count() < array.len() {
+                    // (an all-NULL column missing from older files carries no scale)
+                    *scale = decimal_scale(array).unwrap_or(*scale);
+                }
                 let mut overflow = false;
                 each(
                     array.as_primitive::<Decimal128Type>(),
@@ -680,7 +717,10 @@ impl State {
                 })
             }
             (State::ExtremeDecimal(values, scale), Some(array)) => {
-                *scale = decimal_scale(array).unwrap_or(0);
+                if array.null_count() < array.len() {
+                    // (an all-NULL column missing from older files carries no scale)
+                    *scale = decimal_scale(array).unwrap_or(*scale);
+                }
                 each(array.as_primitive::<Decimal128Type>(), groups, |g, v| {
                     values[g] = Some(match values[g] {
                         Some(old) if (is_max && old >= v) || (!is_max && old <= v) => old,
@@ -853,24 +893,30 @@ fn column_array(column: &ColumnData, pg: &PgType, rows: usize) -> Result<ArrayRe
     }
 }
 
-/// One value as a one-row array of the Postgres type's canonical Arrow type.
+/// One value as a one-row array of the Postgres type's canonical Arrow type (numeric
+/// values stay in their own type, which [`input_type`] widens exactly).
 fn constant_array(value: &Value, pg: &PgType) -> Result<ArrayRef> {
-    let data_type = canonical_type(pg);
-    Ok(match (value, &data_type) {
-        (Value::Null, t) => new_null_array(t, 1),
-        (Value::Bool(b), DataType::Boolean) => Arc::new(BooleanArray::from(vec![*b])),
-        (Value::Int(i), DataType::Int16) => Arc::new(Int16Array::from(vec![*i as i16])),
-        (Value::Int(i), DataType::Int32) => Arc::new(Int32Array::from(vec![*i as i32])),
-        (Value::Int(i), DataType::Int64) => Arc::new(Int64Array::from(vec![*i])),
-        (Value::Float4(f), DataType::Float32) => Arc::new(Float32Array::from(vec![*f])),
-        (Value::Float(f), DataType::Float64) => Arc::new(Float64Array::from(vec![*f])),
-        (Value::Text(s), DataType::Utf8) => Arc::new(StringArray::from(vec![s.as_str()])),
-        (Value::Date(d), DataType::Date32) => Arc::new(Date32Array::from(vec![*d])),
-        (Value::Timestamp(t), DataType::Timestamp(_, zone)) => {
-            Arc::new(TimestampMicrosecondArray::from(vec![*t]).with_timezone_opt(zone.clone()))
-        }
+    let natural: ArrayRef = match value {
+        Value::Null if *pg == PgType::Numeric => new_null_array(&DataType::Decimal128(38, 0), 1),
+        Value::Null => new_null_array(&canonical_type(pg), 1),
+        Value::Bool(b) => Arc::new(BooleanArray::from(vec![*b])),
+        Value::Int(i) => Arc::new(Int64Array::from(vec![*i])),
+        Value::Float4(f) => Arc::new(Float32Array::from(vec![*f])),
+        Value::Float(f) => Arc::new(Float64Array::from(vec![*f])),
+        Value::Text(s) => Arc::new(StringArray::from(vec![s.as_str()])),
+        Value::Date(d) => Arc::new(Date32Array::from(vec![*d])),
+        Value::Timestamp(t) => Arc::new(TimestampMicrosecondArray::from(vec![*t])),
         _ => return Err(AggregateError::Type(format!("a constant {}", pg.sql()))),
-    })
+    };
+    let target = canonical_type(pg);
+    if *pg == PgType::Numeric || natural.data_type() == &target {
+        return Ok(natural);
+    }
+    let exact = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    Ok(cast_with_options(&natural, &target, &exact)?)
 }
 
 /// A running aggregation.
@@ -1194,6 +1240,26 @@ mod tests {
         let out = run(spec, &[b]).unwrap();
         let sum = column(&out, 0).as_primitive::<Decimal128Type>().value(0);
         assert_eq!(sum, 2 * i64::MAX as i128 + 2);
+    }
+
+    #[test]
+    fn decimal_scale_survives_files_without_the_column() {
+        let spec = AggregateSpec {
+            group_by: vec![],
+            aggregates: vec![agg(Function::NumericSum, Some((0, PgType::Numeric)))],
+        };
+        let cents = Decimal128Array::from(vec![1250i128, 5])
+            .with_precision_and_scale(10, 2)
+            .unwrap();
+        let missing = ScanBatch {
+            num_rows: 2,
+            columns: vec![ColumnData::Constant(Value::Null)],
+            row_ids: None,
+        };
+        let out = run(spec, &[batch(vec![array(cents)]), missing]).unwrap();
+        let sum = column(&out, 0);
+        assert_eq!(sum.data_type(), &DataType::Decimal128(38, 2));
+        assert_eq!(sum.as_primitive::<Decimal128Type>().value(0), 1255);
     }
 
     #[test]

@@ -585,8 +585,11 @@ pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
 ) -> bool {
     // SAFETY: rte is the planner's entry of the foreign table.
     let relid = unsafe { (*rte).relid };
-    // workers would not see this transaction's pending writes to the table
-    S::parallel_safe() && super::xact::ensure_unchanged(relid).is_ok()
+    // workers would not see this transaction's pending writes to the table, nor the
+    // session state (claims) a row policy may read
+    S::parallel_safe()
+        && super::xact::ensure_unchanged(relid).is_ok()
+        && !super::policy::for_relation(relid).has_policies
 }
 
 #[pg_guard]
@@ -607,6 +610,8 @@ pub(super) unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<S: Source>(
     // of dynamic shared memory, of the size estimate_dsm_foreign_scan asked for.
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
+        // workers would not see this transaction's pending writes
+        super::xact::ensure_unchanged(state.relid).or_report();
         let version = state.source().snapshot_version();
         let shared = coordinate as *mut SharedScan;
         shared.write(SharedScan {

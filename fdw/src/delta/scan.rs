@@ -272,6 +272,11 @@ impl DeltaScan {
     /// This scan as one participant of a parallel scan: it reads the files `claim`
     /// hands out (positions among the selected files, shared by all participants).
     pub fn shared(mut self, claim: Box<dyn FnMut() -> usize>) -> DeltaScan {
+        // every participant numbers the same files the same way, whatever order its
+        // copy of the log lists them in
+        let files = &self.snapshot.files;
+        self.files
+            .sort_by(|a, b| files[*a].path.cmp(&files[*b].path));
         self.claim = Some(claim);
         self
     }
@@ -470,7 +475,7 @@ impl DeltaScan {
         } else {
             self.filters
                 .iter()
-                .filter(|f| !self.columns[f.index].is_partition)
+                .filter(|f| !self.columns[f.index].is_partition && exact(&f.data_type, &f.qual))
                 .filter_map(|f| {
                     let name = &self.columns[f.index].physical_name;
                     let (root, _) = arrow_schema.column_with_name(name)?;
@@ -724,7 +729,15 @@ fn apply_filters(batch: ScanBatch, filters: &[Filter]) -> std::result::Result<Sc
     for filter in filters {
         match &batch.columns[filter.index] {
             ColumnData::Array(array) => {
-                if let Some(mask) = qual_mask(array, &filter.qual) {
+                // (a grouping column read dictionary-encoded is compared as its values)
+                let array = match array.data_type() {
+                    DataType::Dictionary(..) => {
+                        cast_with_options(array, &filter.data_type, &CastOptions::default())
+                            .map_err(|e| e.to_string())?
+                    }
+                    _ => array.clone(),
+                };
+                if let Some(mask) = qual_mask(&array, &filter.qual) {
                     masks.push(mask.map_err(|e| e.to_string())?);
                 }
             }

@@ -18,6 +18,7 @@ use crate::aggregate::{
 use crate::batch::ScanBatch;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
+use crate::types::PgType;
 use crate::value::Value;
 
 /// Files examined between two interrupt checks.
@@ -119,10 +120,17 @@ fn file_summary(
         .aggregates
         .iter()
         .map(|aggregate| {
-            let Some((index, _)) = &aggregate.input else {
+            let Some((index, pg)) = &aggregate.input else {
                 return Some(InputSummary::default());
             };
             let column = columns[*index];
+            let integer_or_date = matches!(
+                pg,
+                PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Date
+            );
+            if matches!(aggregate.function, Function::Min | Function::Max) && !integer_or_date {
+                return None;
+            }
             if column.is_partition {
                 let value = partition_value(file, column, zone)?;
                 let exact_bound =

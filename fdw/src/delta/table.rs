@@ -140,10 +140,17 @@ struct CachedTable {
     confirmed: Option<i64>,
 }
 
+/// Tables (location and time travel) whose snapshots a backend keeps; the least
+/// recently used is dropped beyond it.
+const CACHED_TABLES: usize = 256;
+
+/// Uses of the snapshot cache, in order: the last use of each entry.
+static CACHE_TICK: AtomicU64 = AtomicU64::new(0);
+
 type CacheKey = (String, TimeTravel, Vec<(String, String)>);
 
-fn cache() -> &'static Mutex<HashMap<CacheKey, CachedTable>> {
-    static CACHE: OnceLock<Mutex<HashMap<CacheKey, CachedTable>>> = OnceLock::new();
+fn cache() -> &'static Mutex<HashMap<CacheKey, (CachedTable, u64)>> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, (CachedTable, u64)>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -173,7 +180,11 @@ async fn snapshot_async(
 ) -> Result<Arc<TableSnapshot>> {
     SNAPSHOT_REQUESTS.fetch_add(1, Ordering::Relaxed);
     let key = cache_key(location);
-    let cached = cache().lock().ok().and_then(|mut c| c.remove(&key));
+    let cached = cache()
+        .lock()
+        .ok()
+        .and_then(|mut c| c.remove(&key))
+        .map(|(entry, _)| entry);
     let here = location.url.as_str();
     let mut table = match cached {
         Some(entry)
@@ -230,7 +241,18 @@ async fn snapshot_async(
 
 fn put(key: CacheKey, entry: CachedTable) {
     if let Ok(mut c) = cache().lock() {
-        c.insert(key, entry);
+        let tick = CACHE_TICK.fetch_add(1, Ordering::Relaxed);
+        c.insert(key, (entry, tick));
+        while c.len() > CACHED_TABLES {
+            let Some(oldest) = c
+                .iter()
+                .min_by_key(|(_, (_, t))| *t)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            c.remove(&oldest);
+        }
     }
 }
 
@@ -309,7 +331,10 @@ pub fn open_for_write(location: &TableLocation) -> Result<DeltaTable> {
     cache()
         .lock()
         .ok()
-        .and_then(|c| c.get(&cache_key(&latest)).map(|entry| entry.table.clone()))
+        .and_then(|c| {
+            c.get(&cache_key(&latest))
+                .map(|(entry, _)| entry.table.clone())
+        })
         .ok_or_else(|| DeltaError::Runtime("snapshot cache unavailable".into()))
 }
 
