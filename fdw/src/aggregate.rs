@@ -433,14 +433,20 @@ enum State {
     ExtremeText(Vec<Option<String>>),
 }
 
-/// Postgres's `float8_gt`/`float4_gt`: NaN is greater than every other value.
+/// Postgres's `float8_gt`/`float4_gt`: NaN is greater than every other value (so
+/// `float8_lt(a, b)` is `float_greater(b, a)`).
 fn float_greater<F: num_like::Float>(a: F, b: F) -> bool {
     a > b || (a.is_nan() && !b.is_nan())
 }
 
-/// Postgres's `float8_lt`/`float4_lt`.
-fn float_less<F: num_like::Float>(a: F, b: F) -> bool {
-    a < b || (!a.is_nan() && b.is_nan())
+/// The running `max` (or `min`) after `value`: as Postgres's `float8larger` and
+/// friends, the state stays only when strictly greater (less), so of equal values the
+/// later wins (`-0` and `0` are equal floats).
+fn extreme<T: Copy>(state: Option<T>, value: T, is_max: bool, greater: fn(T, T) -> bool) -> T {
+    match state {
+        Some(old) if (is_max && greater(old, value)) || (!is_max && greater(value, old)) => old,
+        _ => value,
+    }
 }
 
 mod num_like {
@@ -710,10 +716,7 @@ impl State {
             }
             (State::ExtremeInt(values), Some(array)) => {
                 each(array.as_primitive::<Int64Type>(), groups, |g, v| {
-                    values[g] = Some(match values[g] {
-                        Some(old) if (is_max && old >= v) || (!is_max && old <= v) => old,
-                        _ => v,
-                    })
+                    values[g] = Some(extreme(values[g], v, is_max, |a, b| a > b))
                 })
             }
             (State::ExtremeDecimal(values, scale), Some(array)) => {
@@ -722,29 +725,18 @@ impl State {
                     *scale = decimal_scale(array).unwrap_or(*scale);
                 }
                 each(array.as_primitive::<Decimal128Type>(), groups, |g, v| {
-                    values[g] = Some(match values[g] {
-                        Some(old) if (is_max && old >= v) || (!is_max && old <= v) => old,
-                        _ => v,
-                    })
+                    values[g] = Some(extreme(values[g], v, is_max, |a, b| a > b))
                 })
             }
             // float8larger(state, value) keeps the state only when it is greater
             (State::ExtremeFloat8(values), Some(array)) => {
                 each(array.as_primitive::<Float64Type>(), groups, |g, v| {
-                    values[g] = Some(match values[g] {
-                        Some(old) if is_max && float_greater(old, v) => old,
-                        Some(old) if !is_max && float_less(old, v) => old,
-                        _ => v,
-                    })
+                    values[g] = Some(extreme(values[g], v, is_max, float_greater))
                 })
             }
             (State::ExtremeFloat4(values), Some(array)) => {
                 each(array.as_primitive::<Float32Type>(), groups, |g, v| {
-                    values[g] = Some(match values[g] {
-                        Some(old) if is_max && float_greater(old, v) => old,
-                        Some(old) if !is_max && float_less(old, v) => old,
-                        _ => v,
-                    })
+                    values[g] = Some(extreme(values[g], v, is_max, float_greater))
                 })
             }
             (State::ExtremeText(values), Some(array)) => {
@@ -789,10 +781,7 @@ impl State {
                     Some(Value::Date(d)) => *d as i64,
                     Some(_) => return Err(AggregateError::Type("a summarized bound".into())),
                 };
-                values[g] = Some(match values[g] {
-                    Some(old) if (is_max && old >= v) || (!is_max && old <= v) => old,
-                    _ => v,
-                });
+                values[g] = Some(extreme(values[g], v, is_max, |a, b| a > b));
             }
             _ => return Err(AggregateError::Type("a summary of this aggregate".into())),
         }

@@ -425,21 +425,39 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_paths<S: Source>(
         let total_cost = STARTUP_COST
             + fetched * pg_sys::cpu_tuple_cost
             + (*baserel).rows * pg_sys::cpu_operator_cost;
+        let path = scan_path(root, baserel, (*baserel).rows, total_cost, ptr::null_mut());
+        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        add_parameterized_paths::<S>(root, baserel, state);
+        add_partial_path(root, baserel, state, fetched);
+    }
+}
+
+/// A foreign scan path of `baserel` (parameterized by `required` when not null), safe
+/// to run in a parallel worker only when it is parallel-aware: a whole scan per worker
+/// would not share the leader's snapshot or see the transaction's writes.
+unsafe fn scan_path(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    rows: f64,
+    total_cost: f64,
+    required: *mut pg_sys::Bitmapset,
+) -> *mut pg_sys::ForeignPath {
+    // SAFETY: planner structures are valid while paths are added.
+    unsafe {
         let path = pg_sys::create_foreignscan_path(
             root,
             baserel,
             ptr::null_mut(),
-            (*baserel).rows,
+            rows,
             STARTUP_COST,
             total_cost,
             ptr::null_mut(),
-            ptr::null_mut(),
+            required,
             ptr::null_mut(),
             ptr::null_mut(),
         );
-        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
-        add_parameterized_paths::<S>(root, baserel, state);
-        add_partial_path(root, baserel, state, fetched);
+        (*path).path.parallel_safe = false;
+        path
     }
 }
 
@@ -478,18 +496,7 @@ unsafe fn add_partial_path<S: Source>(
         let total_cost = STARTUP_COST
             + fetched / divisor * pg_sys::cpu_tuple_cost
             + rows * pg_sys::cpu_operator_cost;
-        let path = pg_sys::create_foreignscan_path(
-            root,
-            baserel,
-            ptr::null_mut(),
-            rows,
-            STARTUP_COST,
-            total_cost,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        );
+        let path = scan_path(root, baserel, rows, total_cost, ptr::null_mut());
         (*path).path.parallel_aware = true;
         (*path).path.parallel_safe = true;
         (*path).path.parallel_workers = workers as i32;
@@ -545,18 +552,7 @@ unsafe fn add_parameterized_paths<S: Source>(
                 .max(rows);
             let total_cost =
                 STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
-            let path = pg_sys::create_foreignscan_path(
-                root,
-                baserel,
-                ptr::null_mut(),
-                rows,
-                STARTUP_COST,
-                total_cost,
-                ptr::null_mut(),
-                required,
-                ptr::null_mut(),
-                ptr::null_mut(),
-            );
+            let path = scan_path(root, baserel, rows, total_cost, required);
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }
     }

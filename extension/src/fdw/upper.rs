@@ -193,6 +193,8 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_upper_paths<S: Source>(
             ptr::null_mut(),
             ptr::null_mut(),
         );
+        // computed in one process: never inside a parallel worker
+        (*path).path.parallel_safe = false;
         pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
         (*output_rel).fdw_private = in_current_context(UpperState {
             input: input_rel,
@@ -278,6 +280,7 @@ impl Builder<'_> {
     unsafe fn own_column(&self, node: *mut pg_sys::Node) -> Option<(String, PgType, pg_sys::Oid)> {
         // SAFETY: node is a valid expression node.
         unsafe {
+            let original = node;
             let node = strip_relabel(node);
             if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
                 return None;
@@ -285,6 +288,11 @@ impl Builder<'_> {
             let var = node as *mut pg_sys::Var;
             if (*var).varno as u32 != self.relid || (*var).varlevelsup != 0 || (*var).varattno <= 0
             {
+                return None;
+            }
+            // a binary-compatible cast (`oid`, `bpchar`) changes what Postgres computes:
+            // not pushed; a COLLATE is kept, its collation is what Postgres compares with
+            if pg_sys::exprType(original) != (*var).vartype {
                 return None;
             }
             let column = self
@@ -295,7 +303,7 @@ impl Builder<'_> {
             Some((
                 column.name.clone(),
                 pg_type_of((*var).vartype)?,
-                (*var).varcollid,
+                pg_sys::exprCollation(original),
             ))
         }
     }
