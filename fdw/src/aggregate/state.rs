@@ -86,18 +86,52 @@ where
     }
 }
 
+/// `float8pl`/`float4pl`: the sum, and whether finite operands gave an infinity (the
+/// overflow Postgres raises).
+fn add_float<F: num_like::Float>(a: F, b: F) -> (F, bool) {
+    let sum = a + b;
+    (sum, sum.is_infinite() & !a.is_infinite() & !b.is_infinite())
+}
+
 /// Adds `values` to `sum` in order, as `float8pl`/`float4pl` do.
 fn float_sum<F: num_like::Float>(mut sum: F, values: impl Iterator<Item = F>) -> Result<F> {
     let mut overflow = false;
     for v in values {
-        let next = sum + v;
-        overflow |= next.is_infinite() & !sum.is_infinite() & !v.is_infinite();
+        let (next, overflowed) = add_float(sum, v);
+        overflow |= overflowed;
         sum = next;
     }
     if overflow {
         return Err(AggregateError::FloatOverflow);
     }
     Ok(sum)
+}
+
+/// Adds a batch's non-NULL values to the sums of their groups, in order.
+fn float_sums<T>(
+    sums: &mut [Option<T::Native>],
+    array: &PrimitiveArray<T>,
+    groups: &GroupIds,
+) -> Result<()>
+where
+    T: ArrowPrimitiveType,
+    T::Native: num_like::Float,
+{
+    let mut overflow = false;
+    each(array, groups, |g, v| {
+        sums[g] = Some(match sums[g] {
+            None => v,
+            Some(s) => {
+                let (next, overflowed) = add_float(s, v);
+                overflow |= overflowed;
+                next
+            }
+        });
+    });
+    if overflow {
+        return Err(AggregateError::FloatOverflow);
+    }
+    Ok(())
 }
 
 /// Calls `f(group, value)` for each non-NULL value.
@@ -123,24 +157,6 @@ fn each<T: ArrowPrimitiveType>(
             }
         }
     }
-}
-
-/// `float8pl`: the sum, or an overflow error when finite operands give an infinity.
-fn add_float8(a: f64, b: f64) -> Result<f64> {
-    let sum = a + b;
-    if sum.is_infinite() && !a.is_infinite() && !b.is_infinite() {
-        return Err(AggregateError::FloatOverflow);
-    }
-    Ok(sum)
-}
-
-/// `float4pl`.
-fn add_float4(a: f32, b: f32) -> Result<f32> {
-    let sum = a + b;
-    if sum.is_infinite() && !a.is_infinite() && !b.is_infinite() {
-        return Err(AggregateError::FloatOverflow);
-    }
-    Ok(sum)
 }
 
 /// `float8_accum`: one value into (N, Sx, Sxx), Youngs-Cramer as Postgres does it.
@@ -245,34 +261,10 @@ impl State {
                 sums[g] = fold_float_sum(sums[g], array.as_primitive::<Float32Type>())?;
             }
             (State::SumFloat8(sums), Some(array)) => {
-                let mut failed = false;
-                each(array.as_primitive::<Float64Type>(), groups, |g, v| {
-                    sums[g] = Some(match sums[g] {
-                        None => v,
-                        Some(s) => add_float8(s, v).unwrap_or_else(|_| {
-                            failed = true;
-                            s
-                        }),
-                    });
-                });
-                if failed {
-                    return Err(AggregateError::FloatOverflow);
-                }
+                float_sums(sums, array.as_primitive::<Float64Type>(), groups)?
             }
             (State::SumFloat4(sums), Some(array)) => {
-                let mut failed = false;
-                each(array.as_primitive::<Float32Type>(), groups, |g, v| {
-                    sums[g] = Some(match sums[g] {
-                        None => v,
-                        Some(s) => add_float4(s, v).unwrap_or_else(|_| {
-                            failed = true;
-                            s
-                        }),
-                    });
-                });
-                if failed {
-                    return Err(AggregateError::FloatOverflow);
-                }
+                float_sums(sums, array.as_primitive::<Float32Type>(), groups)?
             }
             (State::NumericSum(sums, scale), Some(array)) => {
                 if array.null_count() < array.len() {
