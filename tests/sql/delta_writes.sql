@@ -93,6 +93,36 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM pg_te
 ALTER FOREIGN TABLE pg_temp.sorted OPTIONS (SET sort_by 'nope');
 SELECT pg_temp.try($$INSERT INTO pg_temp.sorted VALUES (1, 1)$$);
 
+-- bloom_filter_columns: a row group whose values span the looked-up one but whose
+-- bloom filter lacks it is skipped (each row group here spans nearly every id)
+SELECT :'wpath' || '_bloom' AS bpath \gset
+CREATE FOREIGN TABLE pg_temp.bloom (id bigint, code text, n int) SERVER lake
+  OPTIONS (path :'bpath', create_if_missing 'true', bloom_filter_columns 'id, code', row_group_rows '1000');
+INSERT INTO pg_temp.bloom SELECT g, 'c' || g, g % 7 FROM generate_series(1, 3000) g
+  WHERE g % 10 <> 5 ORDER BY (g * 7919) % 3001;
+SELECT count(*) AS rows, min(id), max(id) FROM pg_temp.bloom;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.bloom WHERE id = 1005;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.bloom WHERE code IN ('c1005', 'c2995');
+SELECT * FROM pg_temp.bloom WHERE id = 1004 OR code IN ('c1005', 'c7') ORDER BY id;
+SELECT * FROM pg_temp.bloom WHERE id IN (1005, 2004, NULL) ORDER BY id;
+SELECT count(*) FROM pg_temp.bloom WHERE code = 'c1005' COLLATE "C";
+ALTER FOREIGN TABLE pg_temp.bloom OPTIONS (SET bloom_filter_columns 'nope');
+SELECT pg_temp.try($$INSERT INTO pg_temp.bloom VALUES (1, 'x', 1)$$);
+
+-- the page index: pages whose bounds rule out the quals are not read; the rows kept
+-- are exactly those of the same query over the generated rows
+SELECT :'wpath' || '_pages' AS ppath \gset
+CREATE FOREIGN TABLE pg_temp.pages (id bigint, n int) SERVER lake
+  OPTIONS (path :'ppath', create_if_missing 'true');
+INSERT INTO pg_temp.pages SELECT g, CASE WHEN g <= 40000 THEN g % 3 END FROM generate_series(1, 50000) g;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.pages WHERE id = 45000;
+SELECT * FROM pg_temp.pages WHERE id = 45000;
+SELECT count(*), sum(id), sum(n) FROM pg_temp.pages WHERE id BETWEEN 19990 AND 40010 AND n IS NULL;
+SELECT count(*), sum(id), sum(n) FROM (SELECT g AS id, CASE WHEN g <= 40000 THEN g % 3 END AS n
+  FROM generate_series(1, 50000) g) s WHERE id BETWEEN 19990 AND 40010 AND n IS NULL;
+SELECT count(*), sum(id) FROM pg_temp.pages WHERE id > 39990 AND n IS NOT NULL;
+SELECT count(*), sum(id) FROM pg_temp.pages WHERE (id < 5 OR id > 49995) AND id <> 50000;
+
 -- UPDATE and DELETE name rows by the identity the scan puts in ctid
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM pg_temp.w WHERE id = 3;
 CREATE TEMP TABLE before AS SELECT * FROM pg_temp.w;

@@ -152,6 +152,26 @@ RESET SESSION AUTHORIZATION;
 
 SELECT odp.drop_row_policy('sec.transactions', 'analysts_read_all');
 SELECT count(*) FROM odp.row_policies WHERE table_oid = 'sec.transactions'::regclass;
+-- a backend keeps a table's policies until the table's relcache entry is invalidated,
+-- which every change of odp.row_policies does, a direct one too
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+SET request.jwt.claims = '{"sub": "u0000042"}';
+SELECT count(DISTINCT user_id) AS users_seen FROM sec.transactions;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+UPDATE odp.row_policies SET roles = '{odp_analyst}' WHERE table_oid = 'sec.transactions'::regclass;
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+SELECT count(*) AS rows_without_a_policy_for_the_role FROM sec.transactions;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+TRUNCATE odp.row_policies;
+SET SESSION AUTHORIZATION odp_authenticator;
+SET ROLE odp_authenticated;
+SELECT count(DISTINCT user_id) > 1 AS sees_every_user FROM sec.transactions;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
 DELETE FROM sec.features;
 DELETE FROM odp.row_policies WHERE table_oid IN ('sec.transactions'::regclass, 'sec.features'::regclass);
 DROP SCHEMA sec, sec_evil CASCADE;

@@ -239,6 +239,10 @@ CREATE TABLE odp.row_policies (
     PRIMARY KEY (table_oid, name)
 );
 GRANT SELECT ON odp.row_policies TO PUBLIC;
+CREATE TRIGGER row_policies_changed AFTER INSERT OR UPDATE OR DELETE ON odp.row_policies
+    FOR EACH ROW EXECUTE FUNCTION odp.row_policies_changed();
+CREATE TRIGGER row_policies_truncated AFTER TRUNCATE ON odp.row_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION odp.row_policies_changed();
 
 -- Keys that verify JSON Web Tokens (odp.verify_jwt): HMAC secrets or PEM public keys;
 -- several may be active at once (rotation). Readable by nobody but their owner and
@@ -365,7 +369,12 @@ BEGIN
 END $$;
 "#,
     name = "security",
-    requires = [current_claims, store_row_policy, remove_row_policy]
+    requires = [
+        current_claims,
+        store_row_policy,
+        remove_row_policy,
+        row_policies_changed
+    ]
 );
 
 /// Stores a row policy of the foreign table `table` (called by `odp.create_row_policy`):
@@ -397,8 +406,6 @@ fn store_row_policy(table: pg_sys::Oid, name: &str, using_expr: &str, roles: Vec
         )
         .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
     }
-    // SAFETY: registers a relcache invalidation: cached plans over the table replan.
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
 }
 
 /// Removes a row policy of the foreign table `table` (the table's owner only).
@@ -414,8 +421,27 @@ fn remove_row_policy(table: pg_sys::Oid, name: &str) {
         )
         .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
     }
-    // SAFETY: registers a relcache invalidation: cached plans over the table replan.
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+}
+
+/// Trigger on `odp.row_policies`: every change of a table's policies reaches the policy
+/// cache of every backend, and the cached plans over the table, as a relcache
+/// invalidation of that table (sent at commit); TRUNCATE invalidates every table.
+#[pg_trigger]
+fn row_policies_changed<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, pgrx::datum::TryFromDatumError> {
+    let rows = [trigger.old(), trigger.new()];
+    if rows.iter().all(Option::is_none) {
+        // SAFETY: queues an invalidation of every relcache entry, sent at commit.
+        unsafe { pg_sys::CacheInvalidateRelcacheAll() };
+    }
+    for row in rows.iter().flatten() {
+        if let Some(table) = row.get_by_name::<pg_sys::Oid>("table_oid")? {
+            // SAFETY: queues a relcache invalidation of the table, sent at commit.
+            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+        }
+    }
+    Ok(None)
 }
 
 /// Raises 42501 unless the current role owns `table`.

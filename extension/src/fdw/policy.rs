@@ -15,14 +15,58 @@
 //! The semantics are Postgres's own row security: superusers, roles with BYPASSRLS and
 //! the table's owner are not restricted; for any other role the policies naming it (or
 //! `public`) are ORed, and a table with policies but none for the role shows no rows.
+//!
+//! Each backend reads a table's policies once and keeps them until a relcache
+//! invalidation of that table (sent by every change of `odp.row_policies`, see the
+//! `row_policies_changed` trigger) drops them: planning a query costs no catalog query.
 
 use super::catalog::{has_privs_of_role_named, AsSuperuser};
 use crate::error::OdpError;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::ptr;
+use std::rc::Rc;
+
+/// One stored policy: its name, analysed condition and the roles it names.
+struct StoredPolicy {
+    name: String,
+    tree: String,
+    roles: Vec<String>,
+}
+
+thread_local! {
+    /// The policies of each table this backend has planned over, until invalidated.
+    static POLICIES: RefCell<HashMap<pg_sys::Oid, Rc<Vec<StoredPolicy>>>> =
+        RefCell::new(HashMap::new());
+    /// Bumped by every relcache invalidation: a read that saw one start meanwhile is
+    /// not cached.
+    static INVALIDATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Registers the relcache callback that keeps the policy cache current (at load).
+pub fn init() {
+    // SAFETY: registers a function pointer that lives as long as the library.
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget_policies), pg_sys::Datum::from(0)) };
+}
+
+/// Relcache callback: drops the cached policies of `relid` (of every table for
+/// `InvalidOid`).
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_policies(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    INVALIDATIONS.with(|n| n.set(n.get() + 1));
+    POLICIES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if relid == pg_sys::InvalidOid {
+            cache.clear();
+        } else {
+            cache.remove(&relid);
+        }
+    });
+}
 
 /// The policy that restricts the current role on one foreign table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,9 +103,9 @@ pub fn for_relation(relid: pg_sys::Oid) -> Decision {
     };
     let policy = (!exempt).then(|| {
         let (names, trees) = policies
-            .into_iter()
-            .filter(|(_, _, roles)| roles.iter().any(|r| applies_to_current_role(r)))
-            .map(|(name, tree, _)| (name, tree))
+            .iter()
+            .filter(|p| p.roles.iter().any(|r| applies_to_current_role(r)))
+            .map(|p| (p.name.clone(), p.tree.clone()))
             .unzip();
         RelationPolicy { names, trees }
     });
@@ -71,9 +115,24 @@ pub fn for_relation(relid: pg_sys::Oid) -> Decision {
     }
 }
 
-/// (name, tree, roles) of the policies on `relid`. The statement names every operator,
-/// cast and table with its schema, so no `search_path` of the caller takes part.
-fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
+/// The policies on `relid`: cached, or read and cached unless an invalidation came in
+/// while reading.
+fn policies_of(relid: pg_sys::Oid) -> Rc<Vec<StoredPolicy>> {
+    if let Some(found) = POLICIES.with(|cache| cache.borrow().get(&relid).cloned()) {
+        return found;
+    }
+    let before = INVALIDATIONS.with(Cell::get);
+    let read = Rc::new(read_policies(relid));
+    if INVALIDATIONS.with(Cell::get) == before {
+        POLICIES.with(|cache| cache.borrow_mut().insert(relid, read.clone()));
+    }
+    read
+}
+
+/// Reads the policies on `relid` from `odp.row_policies`. The statement names every
+/// operator, cast and table with its schema, so no `search_path` of the caller takes
+/// part.
+fn read_policies(relid: pg_sys::Oid) -> Vec<StoredPolicy> {
     let _superuser = AsSuperuser::start();
     Spi::connect(|client| {
         let rows = client.select(
@@ -89,7 +148,7 @@ fn policies_of(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
             let roles: Option<Vec<Option<String>>> = row.get(3)?;
             if let (Some(name), Some(tree)) = (name, tree) {
                 let roles = roles.unwrap_or_default().into_iter().flatten().collect();
-                out.push((name, tree, roles));
+                out.push(StoredPolicy { name, tree, roles });
             }
         }
         Ok::<_, pgrx::spi::SpiError>(out)

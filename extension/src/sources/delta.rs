@@ -337,14 +337,22 @@ impl SourceScan for DeltaScanAdapter {
 
     fn explain(&self) -> Vec<(String, String)> {
         let c = self.0.counters();
-        vec![
+        let mut lines = vec![
             ("Delta Files Read".into(), c.files_read.to_string()),
             (
                 "Delta Row Groups Skipped".into(),
                 c.row_groups_skipped.to_string(),
             ),
             ("Delta Rows Returned".into(), c.rows_returned.to_string()),
-        ]
+        ];
+        // like Postgres's own "Rows Removed by Filter", shown when it happened
+        if c.pages_skipped > 0 {
+            lines.insert(
+                2,
+                ("Delta Pages Skipped".into(), c.pages_skipped.to_string()),
+            );
+        }
+        lines
     }
 }
 

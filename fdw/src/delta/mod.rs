@@ -12,6 +12,7 @@ pub mod reader;
 pub mod rowid;
 pub mod scan;
 pub mod schema;
+pub mod skipping;
 pub mod summary;
 pub mod table;
 pub mod types;

@@ -35,6 +35,7 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("target_file_mb", Kind::UInt),
     OptionSpec::optional("row_group_rows", Kind::UInt),
     OptionSpec::optional("sort_by", Kind::Text),
+    OptionSpec::optional("bloom_filter_columns", Kind::Text),
     OptionSpec::optional("batch_size", Kind::UInt),
 ];
 
@@ -187,6 +188,12 @@ pub fn partition_by(table: &Options) -> Vec<String> {
 /// The columns named by the `sort_by` table option: written rows are sorted by them.
 pub fn sort_by(table: &Options) -> Vec<String> {
     column_list(table, "sort_by")
+}
+
+/// The columns named in table option `bloom_filter_columns`: data files written for
+/// the table carry a Parquet bloom filter of each, per row group.
+pub fn bloom_filter_columns(table: &Options) -> Vec<String> {
+    column_list(table, "bloom_filter_columns")
 }
 
 /// A comma-separated list of column names in table option `name`.

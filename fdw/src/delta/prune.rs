@@ -249,6 +249,30 @@ impl Pruner {
         Pruner { quals: bound, zone }
     }
 
+    /// Whether a qual constrains the data column `physical_name`.
+    pub fn constrains(&self, physical_name: &str) -> bool {
+        self.quals
+            .iter()
+            .any(|q| !q.on_partition && q.physical_name == physical_name)
+    }
+
+    /// Per `=` or `IN` qual on a data column: the column (physical name), its type and
+    /// the values a matching row holds in it (one of them).
+    pub fn required_values(&self) -> Vec<(&str, &DeltaType, Vec<&Value>)> {
+        self.quals
+            .iter()
+            .filter(|q| !q.on_partition)
+            .filter_map(|q| {
+                let values = match (q.op, &q.value) {
+                    (Op::Eq, value) => vec![value],
+                    (Op::In, Value::List(items)) => items.iter().collect(),
+                    _ => return None,
+                };
+                Some((q.physical_name.as_str(), &q.data_type, values))
+            })
+            .collect()
+    }
+
     /// Whether any qual constrains a partition column.
     pub fn has_partition_quals(&self) -> bool {
         self.quals.iter().any(|q| q.on_partition)

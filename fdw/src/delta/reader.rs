@@ -9,7 +9,7 @@ use bytes::Bytes;
 use deltalake::parquet::arrow::arrow_reader::ArrowReaderOptions;
 use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::errors::{ParquetError, Result};
-use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use deltalake::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use deltalake::{ObjectStore, Path};
 use futures::future::{ready, BoxFuture};
 use futures::FutureExt;
@@ -92,6 +92,7 @@ impl AsyncFileReader for ObjectFileReader {
             let size = self.size;
             let metadata = ParquetMetaDataReader::new()
                 .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .with_page_index_policy(PageIndexPolicy::Optional)
                 .load_and_finish(self, size)
                 .await?;
             Ok(Arc::new(metadata))

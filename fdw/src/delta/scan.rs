@@ -3,13 +3,13 @@
 
 use super::error::{DeltaError, Result};
 use super::filter::{combine, constant_matches, exact, qual_mask};
-use super::prune::{parse_partition_value, FileStats, Pruner, WriterZone};
+use super::prune::{parse_partition_value, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaColumn, DeltaType};
-use super::table::{DataFile, TableSnapshot};
+use super::skipping::{bloom_may_match, page_ranges, row_group_stats};
+use super::table::{DataFile, Selection, TableSnapshot};
 use super::types::mapping;
 use crate::batch::{ColumnData, ScanBatch};
-use crate::numeric::{Decimal, Numeric};
 use crate::request::Qual;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
@@ -22,12 +22,11 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::arrow::datatypes::Schema;
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+    RowSelection, RowSelector,
 };
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
-use deltalake::parquet::file::metadata::RowGroupMetaData;
-use deltalake::parquet::file::statistics::Statistics;
 use futures::StreamExt;
 use std::sync::Arc;
 
@@ -48,16 +47,35 @@ pub struct ScanCounters {
     pub files_skipped_by_stats: u64,
     /// files opened
     pub files_read: u64,
-    /// Parquet row groups skipped by footer statistics
+    /// Parquet row groups skipped by footer statistics, page indexes or bloom filters
     pub row_groups_skipped: u64,
+    /// Parquet pages skipped by the page index
+    pub pages_skipped: u64,
     /// rows returned
     pub rows_returned: u64,
     /// estimated rows in the selected files
     pub rows_estimated: u64,
 }
 
-/// The files of a snapshot that may hold matching rows.
-pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> (Vec<usize>, ScanCounters) {
+/// The files of a snapshot that may hold matching rows. The snapshot remembers its last
+/// answer: planning and execution of a statement ask the same question.
+pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
+    let key = format!("{pruner:?}");
+    if let Ok(last) = snapshot.last_selection.lock() {
+        if let Some((_, selection)) = last.as_ref().filter(|(k, _)| *k == key) {
+            return selection.as_ref().clone();
+        }
+    }
+    let selection = scan_statistics(snapshot, pruner);
+    if let Ok(mut last) = snapshot.last_selection.lock() {
+        *last = Some((key, Arc::new(selection.clone())));
+    }
+    selection
+}
+
+/// [`select_files`] without the memo: every file's partition values and statistics
+/// against the pruner.
+fn scan_statistics(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
     let mut counters = ScanCounters {
         files_total: snapshot.files.len() as u64,
         ..Default::default()
@@ -273,10 +291,12 @@ impl DeltaScan {
     /// hands out (positions among the selected files, shared by all participants).
     pub fn shared(mut self, claim: Box<dyn FnMut() -> usize>) -> DeltaScan {
         // every participant numbers the same files the same way, whatever order its
-        // copy of the log lists them in
+        // copy of the log lists them in; the largest go first, so the last files
+        // claimed are small and participants finish close together
         let files = &self.snapshot.files;
-        self.files
-            .sort_by(|a, b| files[*a].path.cmp(&files[*b].path));
+        self.files.sort_by(|a, b| {
+            (files[*b].size, &files[*a].path).cmp(&(files[*a].size, &files[*b].path))
+        });
         self.claim = Some(claim);
         self
     }
@@ -352,8 +372,50 @@ impl DeltaScan {
         DeltaError::DataFile { path, reason }
     }
 
+    /// The rows of `row_groups` the page index leaves to read, as a selection over those
+    /// groups' rows in order (`None`: every row). Groups left without rows are removed.
+    fn page_selection(
+        &mut self,
+        metadata: &ParquetMetaData,
+        row_groups: &mut Vec<usize>,
+    ) -> Option<RowSelection> {
+        let mut selectors = Vec::new();
+        let mut skips_pages = false;
+        let mut kept = Vec::with_capacity(row_groups.len());
+        for &group in row_groups.iter() {
+            let rows = metadata.row_group(group).num_rows().max(0) as usize;
+            let Some(ranges) = page_ranges(metadata, group, &self.snapshot.schema, &self.pruner)
+            else {
+                selectors.push(RowSelector::select(rows));
+                kept.push(group);
+                continue;
+            };
+            skips_pages |= ranges.pages_skipped > 0;
+            self.counters.pages_skipped += ranges.pages_skipped;
+            if ranges.rows.is_empty() {
+                self.counters.row_groups_skipped += 1;
+                continue;
+            }
+            let mut position = 0;
+            for range in ranges.rows {
+                if range.start > position {
+                    selectors.push(RowSelector::skip(range.start - position));
+                }
+                selectors.push(RowSelector::select(range.len()));
+                position = range.end;
+            }
+            if position < rows {
+                selectors.push(RowSelector::skip(rows - position));
+            }
+            kept.push(group);
+        }
+        *row_groups = kept;
+        skips_pages.then(|| RowSelection::from(selectors))
+    }
+
     async fn open_file(&mut self, index: usize) -> Result<Option<FileReader>> {
-        let file: &DataFile = &self.snapshot.files[index];
+        let snapshot = self.snapshot.clone();
+        let file: &DataFile = &snapshot.files[index];
         if file.has_deletion_vector {
             return Err(DeltaError::UnsupportedFeature(format!(
                 "deletion vectors (file \"{}\")",
@@ -381,7 +443,7 @@ impl DeltaScan {
         .map_err(|e| data_error(e.to_string()))?;
         let metadata =
             with_dictionaries(metadata, &self.dictionary).map_err(|e| data_error(e.to_string()))?;
-        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
+        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         self.counters.files_read += 1;
 
         let arrow_schema = builder.schema().clone();
@@ -432,19 +494,26 @@ impl DeltaScan {
         }
 
         let metadata = builder.metadata().clone();
-        let row_groups: Vec<usize> = {
-            let schema = &self.snapshot.schema;
-            (0..metadata.num_row_groups())
-                .filter(|&i| {
-                    let keep = self
-                        .pruner
-                        .stats_may_match(&row_group_stats(metadata.row_group(i), schema));
-                    if !keep {
-                        self.counters.row_groups_skipped += 1;
-                    }
-                    keep
-                })
-                .collect()
+        let schema = &snapshot.schema;
+        let mut row_groups = Vec::new();
+        for group in 0..metadata.num_row_groups() {
+            let keep = self
+                .pruner
+                .stats_may_match(&row_group_stats(metadata.row_group(group), schema))
+                && bloom_may_match(&mut builder, group, schema, &self.pruner)
+                    .await
+                    .map_err(|e| data_error(e.to_string()))?;
+            if keep {
+                row_groups.push(group);
+            } else {
+                self.counters.row_groups_skipped += 1;
+            }
+        }
+        // Page skipping selects rows, which row identities count, so not for them.
+        let selection = if self.row_ids {
+            None
+        } else {
+            self.page_selection(&metadata, &mut row_groups)
         };
         let starts: Vec<u64> = metadata
             .row_groups()
@@ -490,6 +559,9 @@ impl DeltaScan {
             .with_batch_size(BATCH_ROWS);
         if !predicates.is_empty() {
             builder = builder.with_row_filter(RowFilter::new(predicates));
+        }
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
         }
         if let Some(limit) = self.remaining {
             builder = builder.with_limit(limit as usize);
@@ -569,112 +641,6 @@ fn with_dictionaries(
         metadata,
         ArrowReaderOptions::new().with_schema(Arc::new(schema)),
     )
-}
-
-fn row_group_stats(row_group: &RowGroupMetaData, schema: &super::schema::DeltaSchema) -> FileStats {
-    let mut stats = FileStats {
-        num_records: Some(row_group.num_rows() as u64),
-        ..Default::default()
-    };
-    for chunk in row_group.columns() {
-        let path = chunk.column_path().parts();
-        if path.len() != 1 {
-            continue;
-        }
-        let Some(column) = schema.columns.iter().find(|c| c.physical_name == path[0]) else {
-            continue;
-        };
-        let Some(statistics) = chunk.statistics() else {
-            continue;
-        };
-        if let Some(n) = statistics.null_count_opt() {
-            stats.null_count.insert(column.physical_name.clone(), n);
-        }
-        // Bounds from the deprecated min/max fields were ordered by old writers with a
-        // signed byte comparison; a widened column's older files hold a narrower type.
-        if statistics.is_min_max_deprecated() || column.type_widened {
-            continue;
-        }
-        let scale = chunk.column_descr().type_scale();
-        if let Some((min, max)) = min_max(statistics, &column.data_type, scale) {
-            stats.min.insert(column.physical_name.clone(), min);
-            stats.max.insert(column.physical_name.clone(), max);
-        }
-    }
-    stats
-}
-
-/// Bounds of a row group's column; `scale` is the Parquet column's own decimal scale.
-fn min_max(statistics: &Statistics, data_type: &DeltaType, scale: i32) -> Option<(Value, Value)> {
-    let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
-    let scale = i8::try_from(scale).ok()?;
-    let decimal =
-        |unscaled: i128| Value::Numeric(Numeric::Finite(Decimal::from_unscaled(unscaled, scale)));
-    match (statistics, data_type) {
-        (Statistics::Int32(s), DeltaType::Date) => pair(
-            s.min_opt().map(|v| Value::Date(*v)),
-            s.max_opt().map(|v| Value::Date(*v)),
-        ),
-        (Statistics::Int32(s), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => pair(
-            s.min_opt().map(|v| Value::Int(*v as i64)),
-            s.max_opt().map(|v| Value::Int(*v as i64)),
-        ),
-        (Statistics::Int64(s), DeltaType::Long) => pair(
-            s.min_opt().map(|v| Value::Int(*v)),
-            s.max_opt().map(|v| Value::Int(*v)),
-        ),
-        (Statistics::Int32(s), DeltaType::Decimal(..)) => pair(
-            s.min_opt().map(|v| decimal(*v as i128)),
-            s.max_opt().map(|v| decimal(*v as i128)),
-        ),
-        (Statistics::Int64(s), DeltaType::Decimal(..)) => pair(
-            s.min_opt().map(|v| decimal(*v as i128)),
-            s.max_opt().map(|v| decimal(*v as i128)),
-        ),
-        (Statistics::FixedLenByteArray(s), DeltaType::Decimal(..)) => pair(
-            s.min_opt()
-                .and_then(|v| big_endian_i128(v.data()))
-                .map(&decimal),
-            s.max_opt()
-                .and_then(|v| big_endian_i128(v.data()))
-                .map(&decimal),
-        ),
-        // NaN is left out of float statistics; a NaN minimum is not trusted
-        (Statistics::Double(s), DeltaType::Double) => pair(
-            s.min_opt()
-                .filter(|v| !v.is_nan())
-                .map(|v| Value::Float(*v)),
-            s.max_opt().map(|v| Value::Float(*v)),
-        ),
-        (Statistics::Float(s), DeltaType::Float) => pair(
-            s.min_opt()
-                .filter(|v| !v.is_nan())
-                .map(|v| Value::Float4(*v)),
-            s.max_opt().map(|v| Value::Float4(*v)),
-        ),
-        (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => {
-            pair(
-                s.min_opt()
-                    .and_then(|v| v.as_utf8().ok())
-                    .map(|v| Value::Text(v.to_string())),
-                s.max_opt()
-                    .and_then(|v| v.as_utf8().ok())
-                    .map(|v| Value::Text(v.to_string())),
-            )
-        }
-        _ => None,
-    }
-}
-
-/// A big-endian two's-complement integer of at most 16 bytes (Parquet decimals).
-fn big_endian_i128(bytes: &[u8]) -> Option<i128> {
-    if bytes.is_empty() || bytes.len() > 16 {
-        return None;
-    }
-    let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
-    let mut buf = [fill; 16];
-    buf[16 - bytes.len()..].copy_from_slice(bytes);
-    Some(i128::from_be_bytes(buf))
 }
 
 fn to_scan_batch(

@@ -1,7 +1,8 @@
 //! Opening Delta tables and listing their files, with a per-process snapshot cache.
 //!
-//! A snapshot is cached per (location, time travel). For `Latest`, every scan asks the
-//! log for its newest version (one LIST) and reloads only when a writer committed since.
+//! A snapshot is cached per (location, time travel). For `Latest`, every statement
+//! checks that its commit file is unchanged and no next commit exists (two metadata
+//! requests, no listing) and reloads only when a writer committed since.
 
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
@@ -12,6 +13,7 @@ use crate::runtime::check_interrupts;
 use deltalake::kernel::Remove;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
+use object_store::ObjectStoreExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -116,7 +118,14 @@ pub struct TableSnapshot {
     pub url: String,
     /// the table root directory, for tables on local disk
     pub local_root: Option<std::path::PathBuf>,
+    /// the last file selection made on this version, under its pruner's description:
+    /// planning and execution of a statement select the same files
+    pub last_selection: Mutex<Option<(String, Arc<Selection>)>>,
 }
+
+/// The files a scan reads (positions in [`TableSnapshot::files`]) and what selecting
+/// them skipped.
+pub type Selection = (Vec<usize>, super::scan::ScanCounters);
 
 impl TableSnapshot {
     /// The full URL of data file `index`, as row identities name it.
@@ -138,6 +147,49 @@ struct CachedTable {
     snapshot: Arc<TableSnapshot>,
     /// the freshness token under which the version was last confirmed as the latest
     confirmed: Option<i64>,
+    /// when the snapshot version's commit file was written, as it was loaded
+    commit_written: Option<i64>,
+}
+
+/// The log's commit file of `version`, relative to the table root.
+fn commit_path(version: u64) -> deltalake::Path {
+    deltalake::Path::from(format!("_delta_log/{version:020}.json"))
+}
+
+/// When the commit file of `version` was last written (milliseconds since the epoch);
+/// `None` when it does not exist.
+async fn commit_written(snapshot: &TableSnapshot, version: u64) -> Result<Option<i64>> {
+    let path = commit_path(version);
+    let here = &snapshot.url;
+    if let Some(root) = &snapshot.local_root {
+        return match std::fs::metadata(root.join(path.as_ref())) {
+            Ok(meta) => Ok(meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as i64)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(DeltaError::Storage(format!("{here}{path}: {e}"))),
+        };
+    }
+    match snapshot.store.head(&path).await {
+        Ok(meta) => Ok(Some(meta.last_modified.timestamp_millis())),
+        Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(DeltaError::Storage(format!("{here}{path}: {e}"))),
+    }
+}
+
+/// Whether the cached snapshot is still the newest version: its commit file is there
+/// as it was loaded and no next commit exists. A commit file is never rewritten and
+/// the newest one never cleaned up, so anything else means a writer committed (or
+/// the table was replaced).
+async fn still_latest(entry: &CachedTable) -> Result<bool> {
+    let version = entry.snapshot.version;
+    Ok(entry.commit_written.is_some()
+        && commit_written(&entry.snapshot, version).await? == entry.commit_written
+        && commit_written(&entry.snapshot, version + 1)
+            .await?
+            .is_none())
 }
 
 /// Tables (location and time travel) whose snapshots a backend keeps; the least
@@ -197,12 +249,7 @@ async fn snapshot_async(
         }
         Some(mut entry) => {
             VERSION_CHECKS.fetch_add(1, Ordering::Relaxed);
-            let latest = entry
-                .table
-                .get_latest_version()
-                .await
-                .map_err(|e| DeltaError::from_delta(here, e))?;
-            if latest == entry.snapshot.version {
+            if still_latest(&entry).await? {
                 let snapshot = entry.snapshot.clone();
                 entry.confirmed = freshness;
                 put(key, entry);
@@ -228,12 +275,14 @@ async fn snapshot_async(
             .map_err(|e| DeltaError::from_delta(here, e))?;
     }
     let snapshot = Arc::new(read_snapshot(&table, here)?);
+    let commit_written = commit_written(&snapshot, snapshot.version).await?;
     put(
         key,
         CachedTable {
             table,
             snapshot: snapshot.clone(),
             confirmed: freshness,
+            commit_written,
         },
     );
     Ok(snapshot)
@@ -375,6 +424,7 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
             .to_file_path()
             .ok()
             .filter(|_| table.table_url().scheme() == "file"),
+        last_selection: Mutex::default(),
     })
 }
 

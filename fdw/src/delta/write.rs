@@ -97,7 +97,7 @@ impl TableWriter {
         let schema = table_schema(&table, here)?;
         let writer = RecordBatchWriter::for_table(&table)
             .map_err(|e| DeltaError::from_delta(here, e))?
-            .with_writer_properties(options.writer_properties())
+            .with_writer_properties(options.writer_properties(&schema)?)
             .with_target_file_size(options.target_file_bytes);
         let arrow_schema = writer.arrow_schema();
         let generated = generated_dates(&schema)?;

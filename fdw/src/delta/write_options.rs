@@ -1,11 +1,13 @@
 //! How a Delta table's data files are written: the table options `compression`,
-//! `target_file_mb`, `row_group_rows` and `sort_by`.
+//! `target_file_mb`, `row_group_rows`, `sort_by` and `bloom_filter_columns`.
 
 use super::error::{DeltaError, Result};
-use super::options::sort_by;
+use super::options::{bloom_filter_columns, sort_by};
+use super::schema::DeltaSchema;
 use crate::options::{OptionError, Options};
 use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 
 /// Default size at which a data file is closed and the next one started.
 const DEFAULT_TARGET_FILE_MB: u64 = 128;
@@ -13,7 +15,7 @@ const DEFAULT_TARGET_FILE_MB: u64 = 128;
 const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// How data files are written (table options `compression`, `target_file_mb`,
-/// `row_group_rows`, `sort_by`).
+/// `row_group_rows`, `sort_by`, `bloom_filter_columns`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteOptions {
     /// Parquet compression codec
@@ -25,6 +27,9 @@ pub struct WriteOptions {
     /// columns each run of `row_group_rows` written rows is sorted by (ascending,
     /// NULLs last), so row-group and file statistics of those columns are narrow
     pub sort_by: Vec<String>,
+    /// columns whose row groups carry a bloom filter (point lookups skip row groups
+    /// whose filter lacks the value)
+    pub bloom_filter_columns: Vec<String>,
 }
 
 impl WriteOptions {
@@ -58,14 +63,29 @@ impl WriteOptions {
                 .map(|n| n as usize)
                 .unwrap_or(DEFAULT_ROW_GROUP_ROWS),
             sort_by: sort_by(table),
+            bloom_filter_columns: bloom_filter_columns(table),
         })
     }
 
-    pub(super) fn writer_properties(&self) -> WriterProperties {
-        WriterProperties::builder()
+    /// The Parquet writer's settings for a table of `schema`. A bloom filter keeps a 5%
+    /// false positive rate for up to a row group of distinct values (the writer shrinks
+    /// it to the values it holds).
+    pub(super) fn writer_properties(&self, schema: &DeltaSchema) -> Result<WriterProperties> {
+        let mut builder = WriterProperties::builder()
             .set_compression(self.compression)
-            .set_max_row_group_row_count(Some(self.row_group_rows))
-            .build()
+            .set_max_row_group_row_count(Some(self.row_group_rows));
+        for name in &self.bloom_filter_columns {
+            let column = schema
+                .column(name)
+                .filter(|c| !c.is_partition)
+                .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))?;
+            let path = ColumnPath::from(column.physical_name.as_str());
+            builder = builder
+                .set_column_bloom_filter_enabled(path.clone(), true)
+                .set_column_bloom_filter_fpp(path.clone(), 0.05)
+                .set_column_bloom_filter_max_ndv(path, self.row_group_rows as u64);
+        }
+        Ok(builder.build())
     }
 }
 

@@ -198,6 +198,7 @@ impl FileTable {
             store: self.store.object_store(),
             url: self.store.describe(),
             local_root: self.store.local_root(),
+            last_selection: Default::default(),
         })
     }
 
