@@ -152,6 +152,11 @@ RESET SESSION AUTHORIZATION;
 
 SELECT odp.drop_row_policy('sec.transactions', 'analysts_read_all');
 SELECT count(*) FROM odp.row_policies WHERE table_oid = 'sec.transactions'::regclass;
+-- dropping a table drops its policies (nothing is left to invalidate for it)
+CREATE FOREIGN TABLE sec.doomed (user_id text) SERVER features OPTIONS (key_template 'odp_sec_doomed:{user_id}');
+SELECT odp.create_row_policy('sec.doomed', 'doomed_policy', $$user_id = 'x'$$);
+DROP FOREIGN TABLE sec.doomed;
+SELECT count(*) AS policies_of_the_dropped_table FROM odp.row_policies WHERE name = 'doomed_policy';
 -- a backend keeps a table's policies until the table's relcache entry is invalidated,
 -- which every change of odp.row_policies does, a direct one too
 SET SESSION AUTHORIZATION odp_authenticator;

@@ -243,6 +243,9 @@ CREATE TRIGGER row_policies_changed AFTER INSERT OR UPDATE OR DELETE ON odp.row_
     FOR EACH ROW EXECUTE FUNCTION odp.row_policies_changed();
 CREATE TRIGGER row_policies_truncated AFTER TRUNCATE ON odp.row_policies
     FOR EACH STATEMENT EXECUTE FUNCTION odp.row_policies_changed();
+-- also for replicated and restored changes (session_replication_role = replica)
+ALTER TABLE odp.row_policies ENABLE ALWAYS TRIGGER row_policies_changed;
+ALTER TABLE odp.row_policies ENABLE ALWAYS TRIGGER row_policies_truncated;
 
 -- Keys that verify JSON Web Tokens (odp.verify_jwt): HMAC secrets or PEM public keys;
 -- several may be active at once (rotation). Readable by nobody but their owner and
@@ -436,9 +439,17 @@ fn row_policies_changed<'a>(
         unsafe { pg_sys::CacheInvalidateRelcacheAll() };
     }
     for row in rows.iter().flatten() {
-        if let Some(table) = row.get_by_name::<pg_sys::Oid>("table_oid")? {
-            // SAFETY: queues a relcache invalidation of the table, sent at commit.
-            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+        let Some(table) = row.get_by_name::<pg_sys::Oid>("table_oid")? else {
+            continue;
+        };
+        // A dropped table (its policies are deleted by the sql_drop event trigger) has
+        // no relcache entry left to invalidate; its drop invalidated it already.
+        // SAFETY: reads pg_class through the syscache; queues an invalidation sent at
+        // commit.
+        unsafe {
+            if pg_sys::get_rel_relkind(table) != 0 {
+                pg_sys::CacheInvalidateRelcacheByRelid(table);
+            }
         }
     }
     Ok(None)

@@ -122,11 +122,29 @@ fn policies_of(relid: pg_sys::Oid) -> Rc<Vec<StoredPolicy>> {
         return found;
     }
     let before = INVALIDATIONS.with(Cell::get);
+    // SAFETY: the pushed snapshot is popped below; an error pops it with the
+    // (sub)transaction.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
     let read = Rc::new(read_policies(relid));
-    if INVALIDATIONS.with(Cell::get) == before {
+    // SAFETY: pops the snapshot pushed above.
+    unsafe { pg_sys::PopActiveSnapshot() };
+    if INVALIDATIONS.with(Cell::get) == before && read_the_latest() {
         POLICIES.with(|cache| cache.borrow_mut().insert(relid, read.clone()));
     }
     read
+}
+
+/// Whether SPI read under the snapshot pushed by [`policies_of`] (the newest one, taken
+/// after every invalidation this backend has processed), so what it read may be kept
+/// until the next invalidation. SPI takes a snapshot of its own once the transaction
+/// has written; under REPEATABLE READ that one is the transaction's, possibly older
+/// than a policy change already processed.
+fn read_the_latest() -> bool {
+    // SAFETY: reads backend-global transaction state.
+    unsafe {
+        pg_sys::GetCurrentTransactionIdIfAny() == pg_sys::InvalidTransactionId
+            || pg_sys::XactIsoLevel < pg_sys::XACT_REPEATABLE_READ as i32
+    }
 }
 
 /// Reads the policies on `relid` from `odp.row_policies`. The statement names every

@@ -500,9 +500,7 @@ impl DeltaScan {
             let keep = self
                 .pruner
                 .stats_may_match(&row_group_stats(metadata.row_group(group), schema))
-                && bloom_may_match(&mut builder, group, schema, &self.pruner)
-                    .await
-                    .map_err(|e| data_error(e.to_string()))?;
+                && bloom_may_match(&mut builder, group, schema, &self.pruner).await;
             if keep {
                 row_groups.push(group);
             } else {

@@ -86,6 +86,10 @@ pub fn page_ranges(
                 Some(next) => usize::try_from(next.first_row_index).ok()?,
                 None => rows,
             };
+            // a malformed offset index is ignored
+            if start > end || end > rows {
+                return None;
+            }
             let scale = chunk.column_descr().type_scale();
             if !pruner.stats_may_match(&page_stats(index, page, end - start, column, scale)) {
                 pages_skipped += 1;
@@ -199,24 +203,25 @@ fn page_stats(
 
 /// Whether row group `group` may hold a row matching `pruner` by its bloom filters:
 /// false when, for some `=` or `IN` qual, the column's filter holds none of the values.
+/// A filter that cannot be read skips nothing (the data may still be readable).
 pub async fn bloom_may_match<T: AsyncFileReader + Send + 'static>(
     builder: &mut ParquetRecordBatchStreamBuilder<T>,
     group: usize,
     schema: &DeltaSchema,
     pruner: &Pruner,
-) -> deltalake::parquet::errors::Result<bool> {
+) -> bool {
     let probes = bloom_probes(builder.metadata().row_group(group), schema, pruner);
     for (column, values) in probes {
-        if let Some(filter) = builder
+        let filter = builder
             .get_row_group_column_bloom_filter(group, column)
-            .await?
-        {
+            .await;
+        if let Ok(Some(filter)) = filter {
             if !values.iter().any(|v| v.may_be_in(&filter)) {
-                return Ok(false);
+                return false;
             }
         }
     }
-    Ok(true)
+    true
 }
 
 /// For each `=` or `IN` qual on a column with a bloom filter in `row_group`: the

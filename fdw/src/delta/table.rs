@@ -147,8 +147,16 @@ struct CachedTable {
     snapshot: Arc<TableSnapshot>,
     /// the freshness token under which the version was last confirmed as the latest
     confirmed: Option<i64>,
-    /// when the snapshot version's commit file was written, as it was loaded
-    commit_written: Option<i64>,
+    /// the snapshot version's commit file as it was loaded (`None`: not found)
+    commit: Option<CommitStamp>,
+}
+
+/// What identifies one write of a commit file: its size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CommitStamp {
+    size: u64,
+    /// milliseconds since the epoch, when storage reports it
+    modified: Option<i64>,
 }
 
 /// The log's commit file of `version`, relative to the table root.
@@ -156,40 +164,43 @@ fn commit_path(version: u64) -> deltalake::Path {
     deltalake::Path::from(format!("_delta_log/{version:020}.json"))
 }
 
-/// When the commit file of `version` was last written (milliseconds since the epoch);
-/// `None` when it does not exist.
-async fn commit_written(snapshot: &TableSnapshot, version: u64) -> Result<Option<i64>> {
+/// The stamp of the commit file of `version`; `None` when it does not exist.
+async fn commit_stamp(snapshot: &TableSnapshot, version: u64) -> Result<Option<CommitStamp>> {
     let path = commit_path(version);
     let here = &snapshot.url;
     if let Some(root) = &snapshot.local_root {
         return match std::fs::metadata(root.join(path.as_ref())) {
-            Ok(meta) => Ok(meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as i64)),
+            Ok(meta) => Ok(Some(CommitStamp {
+                size: meta.len(),
+                modified: meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as i64),
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(DeltaError::Storage(format!("{here}{path}: {e}"))),
         };
     }
     match snapshot.store.head(&path).await {
-        Ok(meta) => Ok(Some(meta.last_modified.timestamp_millis())),
+        Ok(meta) => Ok(Some(CommitStamp {
+            size: meta.size,
+            modified: Some(meta.last_modified.timestamp_millis()),
+        })),
         Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(DeltaError::Storage(format!("{here}{path}: {e}"))),
     }
 }
 
 /// Whether the cached snapshot is still the newest version: its commit file is there
-/// as it was loaded and no next commit exists. A commit file is never rewritten and
-/// the newest one never cleaned up, so anything else means a writer committed (or
-/// the table was replaced).
+/// as it was loaded (same size and time) and no next commit exists. A commit file is
+/// never rewritten and the newest one never cleaned up, so anything else means a
+/// writer committed (or the table was replaced).
 async fn still_latest(entry: &CachedTable) -> Result<bool> {
     let version = entry.snapshot.version;
-    Ok(entry.commit_written.is_some()
-        && commit_written(&entry.snapshot, version).await? == entry.commit_written
-        && commit_written(&entry.snapshot, version + 1)
-            .await?
-            .is_none())
+    Ok(entry.commit.is_some()
+        && commit_stamp(&entry.snapshot, version).await? == entry.commit
+        && commit_stamp(&entry.snapshot, version + 1).await?.is_none())
 }
 
 /// Tables (location and time travel) whose snapshots a backend keeps; the least
@@ -275,14 +286,14 @@ async fn snapshot_async(
             .map_err(|e| DeltaError::from_delta(here, e))?;
     }
     let snapshot = Arc::new(read_snapshot(&table, here)?);
-    let commit_written = commit_written(&snapshot, snapshot.version).await?;
+    let commit = commit_stamp(&snapshot, snapshot.version).await?;
     put(
         key,
         CachedTable {
             table,
             snapshot: snapshot.clone(),
             confirmed: freshness,
-            commit_written,
+            commit,
         },
     );
     Ok(snapshot)
