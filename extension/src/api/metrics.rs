@@ -49,15 +49,11 @@ pub fn increment(name: &str) {
 fn metrics() -> String {
     let mut counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
     let cache = odp_fdw::delta::table::cache_counters();
+    let footers = odp_fdw::delta::footer::counters();
     for (name, value) in [
         ("delta_snapshot_requests", cache.snapshot_requests),
         ("delta_version_checks", cache.version_checks),
         ("delta_log_loads", cache.log_loads),
-    ] {
-        counters.insert(format!("odp_{name}_total"), value);
-    }
-    let footers = odp_fdw::delta::footer::counters();
-    for (name, value) in [
         ("parquet_footer_cache_hits", footers.hits),
         ("parquet_footer_cache_misses", footers.misses),
         ("parquet_footer_cache_evictions", footers.evictions),

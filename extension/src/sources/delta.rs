@@ -10,14 +10,16 @@ use odp_fdw::aggregate::AggregateSpec;
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
+use odp_fdw::delta::filter::applies_exactly;
 use odp_fdw::delta::footer;
 use odp_fdw::delta::options::{
     partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
     TableLocation, TimeTravel,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
-use odp_fdw::delta::scan::{applies_exactly, lookup_rows, select_files, DeltaScan};
+use odp_fdw::delta::scan::DeltaScan;
 use odp_fdw::delta::schema::DeltaType;
+use odp_fdw::delta::select::{lookup_rows, select_files};
 use odp_fdw::delta::summary::summarize;
 use odp_fdw::delta::table::{create_table, list_tables, snapshot, NewColumn, TableSnapshot};
 use odp_fdw::delta::types::{delta_type_for, mapping};

@@ -6,6 +6,8 @@
 //! does not. A qual [`exact`] for its column's type is applied to every row, so the
 //! FDW core may leave it out of Postgres's re-check; every other qual is a hint.
 
+use super::schema::DeltaSchema;
+use super::types::mapping;
 use crate::request::{Op, Qual};
 use crate::value::Value;
 use deltalake::arrow::array::new_null_array;
@@ -107,6 +109,15 @@ pub fn combine(masks: Vec<BooleanArray>) -> Result<Option<BooleanArray>, ArrowEr
         acc = and_kleene(&acc, &m)?;
     }
     Ok(Some(acc))
+}
+
+/// Whether every row a scan with `qual` returns satisfies it under Postgres's semantics
+/// (so Postgres need not check it again).
+pub fn applies_exactly(schema: &DeltaSchema, qual: &Qual) -> bool {
+    schema
+        .column(&qual.column)
+        .and_then(|c| mapping(&c.data_type).arrow)
+        .is_some_and(|t| exact(&t, qual))
 }
 
 #[cfg(test)]

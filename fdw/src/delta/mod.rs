@@ -1,5 +1,6 @@
 //! Delta Lake adapter: options, schema, pruning, snapshots and Parquet scans.
 
+mod batches;
 pub mod commit;
 pub mod error;
 pub mod filter;
@@ -12,6 +13,7 @@ pub mod reader;
 pub mod rowid;
 pub mod scan;
 pub mod schema;
+pub mod select;
 pub mod skipping;
 pub mod summary;
 pub mod table;

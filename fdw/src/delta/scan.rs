@@ -1,28 +1,25 @@
-//! Scanning a Delta snapshot: file selection (partition pruning, stats skipping),
-//! then Parquet reads with projection and row-group skipping.
+//! Reading the selected files of a Delta snapshot: each file opened with its cached
+//! footer, row groups and pages skipped by its own metadata, then Parquet reads with
+//! projection and row filters, files claimed one at a time in parallel scans.
 
+use super::batches::{
+    apply_filters, row_predicate, to_scan_batch, truncate, with_dictionaries, ColumnSource, Filter,
+};
 use super::error::{DeltaError, Result};
-use super::filter::{combine, constant_matches, exact, qual_mask};
+use super::filter::exact;
 use super::prune::{parse_partition_value, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
-use super::schema::{DeltaColumn, DeltaType};
+use super::schema::DeltaColumn;
+use super::select::{select_files, ScanCounters};
 use super::skipping::{bloom_may_match, page_ranges, row_group_stats};
-use super::table::{DataFile, Selection, TableSnapshot};
+use super::table::{DataFile, TableSnapshot};
 use super::types::mapping;
-use crate::batch::{ColumnData, ScanBatch};
-use crate::request::Qual;
+use crate::batch::ScanBatch;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
-use deltalake::arrow::array::BooleanArray;
-use deltalake::arrow::array::{Array, RecordBatch};
-use deltalake::arrow::compute::prep_null_mask_filter;
-use deltalake::arrow::compute::{cast_with_options, filter, CastOptions};
-use deltalake::arrow::datatypes::DataType;
-use deltalake::arrow::datatypes::Schema;
 use deltalake::parquet::arrow::arrow_reader::{
-    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
-    RowSelection, RowSelector,
+    ArrowPredicate, RowFilter, RowSelection, RowSelector,
 };
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
@@ -31,88 +28,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
-const BATCH_ROWS: usize = 8192;
-
-/// Files examined between two interrupt checks while selecting files.
-const FILES_PER_INTERRUPT_CHECK: usize = 4096;
-
-/// What file selection and reading did, for EXPLAIN and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanCounters {
-    /// files in the snapshot
-    pub files_total: u64,
-    /// files excluded by partition values
-    pub files_pruned_by_partition: u64,
-    /// files excluded by Delta statistics
-    pub files_skipped_by_stats: u64,
-    /// files opened
-    pub files_read: u64,
-    /// Parquet row groups skipped by footer statistics, page indexes or bloom filters
-    pub row_groups_skipped: u64,
-    /// Parquet pages skipped by the page index
-    pub pages_skipped: u64,
-    /// rows returned
-    pub rows_returned: u64,
-    /// estimated rows in the selected files
-    pub rows_estimated: u64,
-}
-
-/// The files of a snapshot that may hold matching rows. The snapshot remembers its last
-/// answer: planning and execution of a statement ask the same question.
-pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
-    let key = format!("{pruner:?}");
-    if let Ok(last) = snapshot.last_selection.lock() {
-        if let Some((_, selection)) = last.as_ref().filter(|(k, _)| *k == key) {
-            return selection.as_ref().clone();
-        }
-    }
-    let selection = scan_statistics(snapshot, pruner);
-    if let Ok(mut last) = snapshot.last_selection.lock() {
-        *last = Some((key, Arc::new(selection.clone())));
-    }
-    selection
-}
-
-/// [`select_files`] without the memo: every file's partition values and statistics
-/// against the pruner.
-fn scan_statistics(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
-    let mut counters = ScanCounters {
-        files_total: snapshot.files.len() as u64,
-        ..Default::default()
-    };
-    let mut selected = Vec::new();
-    for (i, file) in snapshot.files.iter().enumerate() {
-        if i % FILES_PER_INTERRUPT_CHECK == 0 {
-            check_interrupts();
-        }
-        if !pruner.partition_may_match(&file.partition_values) {
-            counters.files_pruned_by_partition += 1;
-        } else if file
-            .stats
-            .as_ref()
-            .is_some_and(|s| !pruner.stats_may_match(s))
-        {
-            counters.files_skipped_by_stats += 1;
-        } else {
-            counters.rows_estimated += file
-                .stats
-                .as_ref()
-                .and_then(|s| s.num_records)
-                .unwrap_or(BATCH_ROWS as u64);
-            selected.push(i);
-        }
-    }
-    (selected, counters)
-}
-
-/// Whether every row a scan with `qual` returns satisfies it under Postgres's semantics
-/// (so Postgres need not check it again).
-pub fn applies_exactly(schema: &super::schema::DeltaSchema, qual: &Qual) -> bool {
-    schema
-        .column(&qual.column)
-        .and_then(|c| mapping(&c.data_type).arrow)
-        .is_some_and(|t| exact(&t, qual))
-}
+pub(super) const BATCH_ROWS: usize = 8192;
 
 /// A running scan over selected files of one snapshot.
 pub struct DeltaScan {
@@ -172,20 +88,6 @@ impl FileReader {
             .map(|position| super::rowid::row_id(file, position))
             .collect()
     }
-}
-
-/// A qual applied to decoded rows.
-struct Filter {
-    /// index among the columns read
-    index: usize,
-    qual: Qual,
-    /// the column's Arrow type (what partition values are compared as)
-    data_type: DataType,
-}
-
-enum ColumnSource {
-    Projected(usize, DeltaType),
-    Constant(Value),
 }
 
 impl DeltaScan {
@@ -573,239 +475,4 @@ impl DeltaScan {
             file_number,
         }))
     }
-}
-
-/// A Parquet row filter deciding `qual` on one decoded column (as [`qual_mask`] does;
-/// rows of a qual it leaves to Postgres all pass).
-fn row_predicate(
-    columns: ProjectionMask,
-    qual: Qual,
-    data_type: DataType,
-) -> Box<dyn ArrowPredicate> {
-    Box::new(ArrowPredicateFn::new(columns, move |batch: RecordBatch| {
-        let column = batch.column(0);
-        let column = if column.data_type() == &data_type {
-            column.clone()
-        } else {
-            cast_with_options(
-                column,
-                &data_type,
-                &CastOptions {
-                    safe: false,
-                    ..Default::default()
-                },
-            )?
-        };
-        match qual_mask(&column, &qual) {
-            Some(mask) => {
-                let mask = mask?;
-                // NULL (unknown) drops the row, as in WHERE
-                Ok(match mask.nulls() {
-                    Some(_) => prep_null_mask_filter(&mask),
-                    None => mask,
-                })
-            }
-            None => Ok(BooleanArray::from(vec![true; batch.num_rows()])),
-        }
-    }))
-}
-
-/// Reader metadata that decodes the text columns named in `dictionary` (physical names)
-/// as dictionaries, as Parquet stores them, instead of expanding every value.
-fn with_dictionaries(
-    metadata: Arc<ParquetMetaData>,
-    dictionary: &[String],
-) -> deltalake::parquet::errors::Result<ArrowReaderMetadata> {
-    let plain = ArrowReaderMetadata::try_new(metadata.clone(), ArrowReaderOptions::new())?;
-    if dictionary.is_empty() {
-        return Ok(plain);
-    }
-    let fields: Vec<_> = plain
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.data_type() == &DataType::Utf8 && dictionary.contains(f.name()) {
-                let encoded =
-                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-                Arc::new(f.as_ref().clone().with_data_type(encoded))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    let schema = Schema::new_with_metadata(fields, plain.schema().metadata().clone());
-    ArrowReaderMetadata::try_new(
-        metadata,
-        ArrowReaderOptions::new().with_schema(Arc::new(schema)),
-    )
-}
-
-fn to_scan_batch(
-    batch: &RecordBatch,
-    sources: &[ColumnSource],
-) -> std::result::Result<ScanBatch, String> {
-    let columns = sources
-        .iter()
-        .map(|source| match source {
-            ColumnSource::Constant(v) => Ok(ColumnData::Constant(v.clone())),
-            ColumnSource::Projected(i, data_type) => {
-                let array = batch.column(*i);
-                // An unsafe cast errors on a value that does not fit instead of nulling it.
-                let exact = CastOptions {
-                    safe: false,
-                    ..Default::default()
-                };
-                match mapping(data_type).arrow {
-                    Some(target) if !same_shape(array.data_type(), &target) => {
-                        cast_with_options(array, &target, &exact)
-                            .map(ColumnData::Array)
-                            .map_err(|e| e.to_string())
-                    }
-                    _ => Ok(ColumnData::Array(array.clone())),
-                }
-            }
-        })
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    Ok(ScanBatch {
-        num_rows: batch.num_rows(),
-        columns,
-        row_ids: None,
-    })
-}
-
-/// Equal types, ignoring the field names inside lists (a dictionary of the target
-/// type, read for a grouping column, is kept as it is).
-fn same_shape(a: &DataType, b: &DataType) -> bool {
-    match (a, b) {
-        (DataType::Dictionary(_, values), target) => values.as_ref() == target,
-        (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
-        (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => {
-            u1 == u2 && z1.is_some() == z2.is_some()
-        }
-        _ => a == b,
-    }
-}
-
-/// Drops rows that fail the Arrow-evaluable quals, so they never become tuples.
-fn apply_filters(batch: ScanBatch, filters: &[Filter]) -> std::result::Result<ScanBatch, String> {
-    let mut masks = Vec::new();
-    for filter in filters {
-        match &batch.columns[filter.index] {
-            ColumnData::Array(array) => {
-                // (a grouping column read dictionary-encoded is compared as its values)
-                let array = match array.data_type() {
-                    DataType::Dictionary(..) => {
-                        cast_with_options(array, &filter.data_type, &CastOptions::default())
-                            .map_err(|e| e.to_string())?
-                    }
-                    _ => array.clone(),
-                };
-                if let Some(mask) = qual_mask(&array, &filter.qual) {
-                    masks.push(mask.map_err(|e| e.to_string())?);
-                }
-            }
-            ColumnData::Constant(value) => {
-                if constant_matches(&filter.data_type, value, &filter.qual) == Some(false) {
-                    return Ok(truncate(batch, 0));
-                }
-            }
-        }
-    }
-    let Some(mask) = combine(masks).map_err(|e| e.to_string())? else {
-        return Ok(batch);
-    };
-    let kept = mask.true_count();
-    if kept == batch.num_rows {
-        return Ok(batch);
-    }
-    let row_ids = batch.row_ids.map(|ids| {
-        ids.into_iter()
-            .zip(mask.iter())
-            .filter_map(|(id, keep)| (keep == Some(true)).then_some(id))
-            .collect()
-    });
-    let columns = batch
-        .columns
-        .into_iter()
-        .map(|c| match c {
-            ColumnData::Array(a) => filter(&a, &mask)
-                .map(ColumnData::Array)
-                .map_err(|e| e.to_string()),
-            constant => Ok(constant),
-        })
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    Ok(ScanBatch {
-        num_rows: kept,
-        columns,
-        row_ids,
-    })
-}
-
-fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
-    let columns = batch
-        .columns
-        .into_iter()
-        .map(|c| match c {
-            ColumnData::Array(a) => ColumnData::Array(a.slice(0, rows)),
-            constant => constant,
-        })
-        .collect();
-    ScanBatch {
-        num_rows: rows,
-        columns,
-        row_ids: batch.row_ids.map(|mut ids| {
-            ids.truncate(rows);
-            ids
-        }),
-    }
-}
-
-/// Files probed to estimate a lookup's cost.
-const LOOKUP_PROBES: usize = 8;
-
-/// Average rows read for `column = v` over values `v` taken from the table itself
-/// (partition values or per-file minima of evenly spaced files); `None` when the
-/// column has no values to probe with.
-pub fn lookup_rows(snapshot: &TableSnapshot, column: &str, zone: WriterZone) -> Option<f64> {
-    let delta_column = snapshot.schema.column(column)?;
-    let step = (snapshot.files.len() / LOOKUP_PROBES).max(1);
-    let probes: Vec<Value> = snapshot
-        .files
-        .iter()
-        .step_by(step)
-        .filter_map(|f| {
-            if delta_column.is_partition {
-                let raw = f
-                    .partition_values
-                    .get(&delta_column.physical_name)?
-                    .as_deref()?;
-                parse_partition_value(raw, &delta_column.data_type, zone)
-            } else {
-                f.stats
-                    .as_ref()?
-                    .min
-                    .get(&delta_column.physical_name)
-                    .cloned()
-            }
-        })
-        .take(LOOKUP_PROBES)
-        .collect();
-    if probes.is_empty() {
-        return None;
-    }
-    let total: u64 = probes
-        .iter()
-        .map(|v| {
-            let qual = crate::request::Qual {
-                column: column.to_string(),
-                op: crate::request::Op::Eq,
-                value: v.clone(),
-            };
-            select_files(snapshot, &Pruner::new(&snapshot.schema, &[qual], zone))
-                .1
-                .rows_estimated
-        })
-        .sum();
-    Some(total as f64 / probes.len() as f64)
 }

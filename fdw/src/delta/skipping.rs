@@ -11,14 +11,16 @@ use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use deltalake::parquet::basic::ColumnOrder;
 use deltalake::parquet::bloom_filter::Sbbf;
-use deltalake::parquet::data_type::{ByteArray, FixedLenByteArray};
+use deltalake::parquet::data_type::{
+    ByteArray, ByteArrayType, DataType as PhysicalType, DoubleType, FixedLenByteArray,
+    FixedLenByteArrayType, FloatType, Int32Type, Int64Type,
+};
 use deltalake::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, RowGroupMetaData};
 use deltalake::parquet::file::page_index::column_index::ColumnIndexMetaData;
 use deltalake::parquet::file::statistics::Statistics;
 use std::ops::Range;
 
-/// The column of `schema` a column chunk stores, when its statistics can be trusted
-/// (a top-level column whose files all hold its current type).
+/// The top-level column of `schema` a column chunk stores.
 fn stored_column<'a>(
     chunk: &ColumnChunkMetaData,
     schema: &'a DeltaSchema,
@@ -27,10 +29,7 @@ fn stored_column<'a>(
     if path.len() != 1 {
         return None;
     }
-    schema
-        .columns
-        .iter()
-        .find(|c| c.physical_name == path[0] && !c.type_widened)
+    schema.columns.iter().find(|c| c.physical_name == path[0])
 }
 
 /// The rows of one row group a scan reads after page skipping.
@@ -58,7 +57,8 @@ pub fn page_ranges(
     let mut pages_skipped = 0;
     let mut used = false;
     for (i, chunk) in row_group.columns().iter().enumerate() {
-        let Some(column) = stored_column(chunk, schema) else {
+        // a widened column's older files hold bounds of the narrower type
+        let Some(column) = stored_column(chunk, schema).filter(|c| !c.type_widened) else {
             continue;
         };
         let defined_order = matches!(
@@ -148,49 +148,24 @@ fn page_stats(
         stats.null_count.insert(name.clone(), nulls);
     }
     let bytes = |b: Option<&[u8]>| b.map(|b| ByteArray::from(b.to_vec()));
-    let fixed = |b: Option<&[u8]>| bytes(b).map(FixedLenByteArray::from);
     let statistics = match index {
-        ColumnIndexMetaData::INT32(i) => Statistics::int32(
-            i.min_value(page).copied(),
-            i.max_value(page).copied(),
-            None,
-            None,
-            false,
+        ColumnIndexMetaData::INT32(i) => bounds::<Int32Type>(i.min_value(page), i.max_value(page)),
+        ColumnIndexMetaData::INT64(i) => bounds::<Int64Type>(i.min_value(page), i.max_value(page)),
+        ColumnIndexMetaData::FLOAT(i) => bounds::<FloatType>(i.min_value(page), i.max_value(page)),
+        ColumnIndexMetaData::DOUBLE(i) => {
+            bounds::<DoubleType>(i.min_value(page), i.max_value(page))
+        }
+        ColumnIndexMetaData::BYTE_ARRAY(i) => bounds::<ByteArrayType>(
+            bytes(i.min_value(page)).as_ref(),
+            bytes(i.max_value(page)).as_ref(),
         ),
-        ColumnIndexMetaData::INT64(i) => Statistics::int64(
-            i.min_value(page).copied(),
-            i.max_value(page).copied(),
-            None,
-            None,
-            false,
-        ),
-        ColumnIndexMetaData::FLOAT(i) => Statistics::float(
-            i.min_value(page).copied(),
-            i.max_value(page).copied(),
-            None,
-            None,
-            false,
-        ),
-        ColumnIndexMetaData::DOUBLE(i) => Statistics::double(
-            i.min_value(page).copied(),
-            i.max_value(page).copied(),
-            None,
-            None,
-            false,
-        ),
-        ColumnIndexMetaData::BYTE_ARRAY(i) => Statistics::byte_array(
-            bytes(i.min_value(page)),
-            bytes(i.max_value(page)),
-            None,
-            None,
-            false,
-        ),
-        ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(i) => Statistics::fixed_len_byte_array(
-            fixed(i.min_value(page)),
-            fixed(i.max_value(page)),
-            None,
-            None,
-            false,
+        ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(i) => bounds::<FixedLenByteArrayType>(
+            bytes(i.min_value(page))
+                .map(FixedLenByteArray::from)
+                .as_ref(),
+            bytes(i.max_value(page))
+                .map(FixedLenByteArray::from)
+                .as_ref(),
         ),
         _ => return stats,
     };
@@ -199,6 +174,11 @@ fn page_stats(
         stats.max.insert(name.clone(), max);
     }
     stats
+}
+
+/// One page's bounds as Parquet statistics of their physical type.
+fn bounds<T: PhysicalType>(min: Option<&T::T>, max: Option<&T::T>) -> Statistics {
+    Statistics::new(min.cloned(), max.cloned(), None, None, false)
 }
 
 /// Whether row group `group` may hold a row matching `pruner` by its bloom filters:
@@ -235,7 +215,8 @@ fn bloom_probes(
     let mut probes = Vec::new();
     for (column, data_type, values) in pruner.required_values() {
         let position = row_group.columns().iter().position(|chunk| {
-            stored_column(chunk, schema).is_some_and(|c| c.physical_name == column)
+            stored_column(chunk, schema)
+                .is_some_and(|c| c.physical_name == column && !c.type_widened)
         });
         let Some(position) =
             position.filter(|&i| row_group.column(i).bloom_filter_offset().is_some())
@@ -297,11 +278,7 @@ pub fn row_group_stats(row_group: &RowGroupMetaData, schema: &DeltaSchema) -> Fi
         ..Default::default()
     };
     for chunk in row_group.columns() {
-        let path = chunk.column_path().parts();
-        if path.len() != 1 {
-            continue;
-        }
-        let Some(column) = schema.columns.iter().find(|c| c.physical_name == path[0]) else {
+        let Some(column) = stored_column(chunk, schema) else {
             continue;
         };
         let Some(statistics) = chunk.statistics() else {

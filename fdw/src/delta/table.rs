@@ -125,7 +125,7 @@ pub struct TableSnapshot {
 
 /// The files a scan reads (positions in [`TableSnapshot::files`]) and what selecting
 /// them skipped.
-pub type Selection = (Vec<usize>, super::scan::ScanCounters);
+pub type Selection = (Vec<usize>, super::select::ScanCounters);
 
 impl TableSnapshot {
     /// The full URL of data file `index`, as row identities name it.

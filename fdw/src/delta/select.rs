@@ -1,0 +1,131 @@
+//! Which data files of a snapshot a scan reads: partition pruning and statistics
+//! skipping over the log's add actions, with what that skipped, and the lookup-cost
+//! estimate built on it.
+
+use super::prune::{parse_partition_value, Pruner, WriterZone};
+use super::scan::BATCH_ROWS;
+use super::table::{Selection, TableSnapshot};
+use crate::runtime::check_interrupts;
+use crate::value::Value;
+use std::sync::Arc;
+
+/// Files examined between two interrupt checks while selecting files.
+const FILES_PER_INTERRUPT_CHECK: usize = 4096;
+
+/// What file selection and reading did, for EXPLAIN and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanCounters {
+    /// files in the snapshot
+    pub files_total: u64,
+    /// files excluded by partition values
+    pub files_pruned_by_partition: u64,
+    /// files excluded by Delta statistics
+    pub files_skipped_by_stats: u64,
+    /// files opened
+    pub files_read: u64,
+    /// Parquet row groups skipped by footer statistics, page indexes or bloom filters
+    pub row_groups_skipped: u64,
+    /// Parquet pages skipped by the page index
+    pub pages_skipped: u64,
+    /// rows returned
+    pub rows_returned: u64,
+    /// estimated rows in the selected files
+    pub rows_estimated: u64,
+}
+
+/// The files of a snapshot that may hold matching rows. The snapshot remembers its last
+/// answer: planning and execution of a statement ask the same question.
+pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
+    let key = format!("{pruner:?}");
+    if let Ok(last) = snapshot.last_selection.lock() {
+        if let Some((_, selection)) = last.as_ref().filter(|(k, _)| *k == key) {
+            return selection.as_ref().clone();
+        }
+    }
+    let selection = scan_statistics(snapshot, pruner);
+    if let Ok(mut last) = snapshot.last_selection.lock() {
+        *last = Some((key, Arc::new(selection.clone())));
+    }
+    selection
+}
+
+/// [`select_files`] without the memo: every file's partition values and statistics
+/// against the pruner.
+fn scan_statistics(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
+    let mut counters = ScanCounters {
+        files_total: snapshot.files.len() as u64,
+        ..Default::default()
+    };
+    let mut selected = Vec::new();
+    for (i, file) in snapshot.files.iter().enumerate() {
+        if i % FILES_PER_INTERRUPT_CHECK == 0 {
+            check_interrupts();
+        }
+        if !pruner.partition_may_match(&file.partition_values) {
+            counters.files_pruned_by_partition += 1;
+        } else if file
+            .stats
+            .as_ref()
+            .is_some_and(|s| !pruner.stats_may_match(s))
+        {
+            counters.files_skipped_by_stats += 1;
+        } else {
+            counters.rows_estimated += file
+                .stats
+                .as_ref()
+                .and_then(|s| s.num_records)
+                .unwrap_or(BATCH_ROWS as u64);
+            selected.push(i);
+        }
+    }
+    (selected, counters)
+}
+
+/// Files probed to estimate a lookup's cost.
+const LOOKUP_PROBES: usize = 8;
+
+/// Average rows read for `column = v` over values `v` taken from the table itself
+/// (partition values or per-file minima of evenly spaced files); `None` when the
+/// column has no values to probe with.
+pub fn lookup_rows(snapshot: &TableSnapshot, column: &str, zone: WriterZone) -> Option<f64> {
+    let delta_column = snapshot.schema.column(column)?;
+    let step = (snapshot.files.len() / LOOKUP_PROBES).max(1);
+    let probes: Vec<Value> = snapshot
+        .files
+        .iter()
+        .step_by(step)
+        .filter_map(|f| {
+            if delta_column.is_partition {
+                let raw = f
+                    .partition_values
+                    .get(&delta_column.physical_name)?
+                    .as_deref()?;
+                parse_partition_value(raw, &delta_column.data_type, zone)
+            } else {
+                f.stats
+                    .as_ref()?
+                    .min
+                    .get(&delta_column.physical_name)
+                    .cloned()
+            }
+        })
+        .take(LOOKUP_PROBES)
+        .collect();
+    if probes.is_empty() {
+        return None;
+    }
+    let total: u64 = probes
+        .iter()
+        .map(|v| {
+            let qual = crate::request::Qual {
+                column: column.to_string(),
+                op: crate::request::Op::Eq,
+                value: v.clone(),
+            };
+            scan_statistics(snapshot, &Pruner::new(&snapshot.schema, &[qual], zone))
+                .1
+                .rows_estimated
+        })
+        .sum();
+    Some(total as f64 / probes.len() as f64)
+}
