@@ -45,6 +45,8 @@ user2=$(q "SELECT max(user_id) FROM heap.users")
 before2=$(count_of "$user2")
 old=$(worker_pid)
 q "ALTER SYSTEM SET odp.feature_stream = off" && q "SELECT pg_reload_conf()" >/dev/null
+# the worker now idles (switched off); a SIGTERM during that wait must still stop it
+sleep 1
 q "SELECT pg_terminate_backend($old)" >/dev/null
 old_gone() { [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE pid = $old")" = 0 ]; }
 wait_until 5 old_gone || { echo "the worker did not stop"; exit 1; }

@@ -125,18 +125,24 @@ pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
     let database = setting(&STREAM_DATABASE).unwrap_or_else(|| "odp".into());
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     let mut worker = Worker::default();
+    // every wait reports (and consumes) a SIGTERM received meanwhile: each one ends the
+    // loop
     while BackgroundWorker::wait_latch(Some(Duration::from_millis(1))) {
         if reload_on_sighup() {
             worker.target = None;
         }
         if !FEATURE_STREAM.get() {
-            BackgroundWorker::wait_latch(Some(Duration::from_millis(500)));
+            if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
+                break;
+            }
             continue;
         }
         if let Err(e) = worker.step() {
             log!("{WORKER_NAME}: {e}");
             worker.target = None;
-            BackgroundWorker::wait_latch(Some(Duration::from_secs(1)));
+            if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
+                break;
+            }
         }
     }
     // SAFETY: ends the worker process; status 1 asks the postmaster to restart it.
