@@ -19,9 +19,10 @@ impl GroupIds {
     }
 }
 
-/// A hash map with a fast hasher (grouping keys are not attacker-chosen hash floods:
-/// foldhash is seeded per process).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A dictionary entry no row has needed yet.
+const NOT_LOOKED_UP: u32 = u32::MAX;
+/// A dictionary entry whose group the current batch is looking up.
+const LOOKING_UP: u32 = u32::MAX - 1;
 
 /// Distinct grouping keys and the group of each.
 pub(super) enum Groups {
@@ -31,10 +32,8 @@ pub(super) enum Groups {
     /// entry of a dictionary once, however many batches share it
     Text {
         index: TextIndex,
-        null: Option<u32>,
-        keys: Vec<Option<Box<str>>>,
-        /// the last dictionary's values and the group of each entry (`u32::MAX`: not
-        /// looked up yet)
+        /// the last dictionary's values and the group of each entry (or
+        /// [`NOT_LOOKED_UP`])
         dictionary: Option<(ArrayRef, Vec<u32>)>,
     },
     /// any other columns: keys in Arrow's row format (byte-comparable encodings)
@@ -51,8 +50,6 @@ impl Groups {
             [] => Groups::None,
             [DataType::Utf8] => Groups::Text {
                 index: TextIndex::default(),
-                null: None,
-                keys: Vec::new(),
                 dictionary: None,
             },
             _ => {
@@ -71,7 +68,7 @@ impl Groups {
     pub(super) fn count(&self) -> usize {
         match self {
             Groups::None => 1,
-            Groups::Text { keys, .. } => keys.len(),
+            Groups::Text { index, .. } => index.len(),
             Groups::Rows { keys, .. } => keys.num_rows(),
         }
     }
@@ -82,15 +79,12 @@ impl Groups {
         let single = columns.iter().all(|k| k.len() == 1);
         match self {
             Groups::None => Ok(GroupIds::Single(0)),
-            Groups::Text {
-                index, null, keys, ..
-            } => {
+            Groups::Text { index, .. } => {
                 let strings = columns[0].as_string::<i32>();
-                let mut id = |row: usize| text_group(index, null, keys, strings, row);
                 Ok(if single {
-                    GroupIds::Single(id(0))
+                    GroupIds::Single(index.groups_of(strings, &[0])[0])
                 } else {
-                    GroupIds::PerRow((0..rows).map(id).collect())
+                    GroupIds::PerRow(index.groups_of(strings, &Vec::from_iter(0..rows)))
                 })
             }
             Groups::Rows {
@@ -120,13 +114,7 @@ impl Groups {
 
     /// The groups of a batch grouped by one dictionary-encoded text column.
     pub(super) fn assign_dictionary(&mut self, column: &ArrayRef) -> Result<GroupIds> {
-        let Groups::Text {
-            index,
-            null,
-            keys,
-            dictionary,
-        } = self
-        else {
+        let Groups::Text { index, dictionary } = self else {
             let plain = cast(column, &DataType::Utf8)?;
             return self.assign(&[plain], column.len());
         };
@@ -137,38 +125,71 @@ impl Groups {
             .as_ref()
             .is_some_and(|(values, _)| same_values(values, encoded.values()));
         if !same {
-            let entries = vec![u32::MAX; encoded.values().len()];
+            let entries = vec![NOT_LOOKED_UP; encoded.values().len()];
             *dictionary = Some((encoded.values().clone(), entries));
         }
         let (values, known) = dictionary.as_mut().expect("set above");
         let strings = cast(values, &DataType::Utf8)?;
         let strings = strings.as_string::<i32>();
-        let entries = cast(encoded.keys(), &DataType::Int64)?;
-        let entries = entries.as_primitive::<Int64Type>();
-        let mut ids = Vec::with_capacity(entries.len());
-        for row in 0..entries.len() {
-            if entries.is_null(row) {
-                ids.push(*null.get_or_insert_with(|| {
-                    keys.push(None);
-                    keys.len() as u32 - 1
-                }));
+        // the Parquet reader's keys are Int32 (then this cast is free); an entry past
+        // Int32 is an error, not a NULL
+        let strict = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let entries = cast_with_options(encoded.keys(), &DataType::Int32, &strict)?;
+        let entries = entries.as_primitive::<Int32Type>();
+        let nulls = entries.nulls().filter(|n| n.null_count() > 0);
+        let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));
+        // the entries this batch uses that have no group yet, looked up together;
+        // collected without a branch on whether an entry is new (that branch is a coin
+        // toss in the first batch of a column chunk)
+        let mut new_entries = vec![0; entries.len()];
+        let mut new_count = 0;
+        for (row, &entry) in entries.values().iter().enumerate() {
+            if !valid(row) {
                 continue;
             }
-            let entry = entries.value(row) as usize;
-            if known[entry] == u32::MAX {
-                known[entry] = text_group(index, null, keys, strings, entry);
-            }
-            ids.push(known[entry]);
+            let entry = entry as usize;
+            let state = known[entry];
+            new_entries[new_count] = entry;
+            new_count += usize::from(state == NOT_LOOKED_UP);
+            known[entry] = state.min(LOOKING_UP);
         }
+        new_entries.truncate(new_count);
+        for (entry, group) in new_entries
+            .iter()
+            .zip(index.groups_of(strings, &new_entries))
+        {
+            known[*entry] = group;
+        }
+        let ids = match nulls {
+            None => entries
+                .values()
+                .iter()
+                .map(|&e| known[e as usize])
+                .collect(),
+            Some(_) => {
+                let null_group = index.null_group();
+                let entries = entries.values().iter().enumerate();
+                entries
+                    .map(|(row, &e)| {
+                        if valid(row) {
+                            known[e as usize]
+                        } else {
+                            null_group
+                        }
+                    })
+                    .collect()
+            }
+        };
         Ok(GroupIds::PerRow(ids))
     }
 
     pub(super) fn finish(self) -> Result<Vec<ArrayRef>> {
         Ok(match self {
             Groups::None => Vec::new(),
-            Groups::Text { keys, .. } => vec![Arc::new(StringArray::from_iter(
-                keys.iter().map(|k| k.as_deref()),
-            ))],
+            Groups::Text { index, .. } => vec![Arc::new(index.finish())],
             Groups::Rows {
                 converter, keys, ..
             } => converter.convert_rows(&keys)?,
@@ -188,63 +209,4 @@ fn same_values(a: &ArrayRef, b: &ArrayRef) -> bool {
             .zip(b.buffers())
             .all(|(x, y)| x.as_ptr() == y.as_ptr())
         && a.nulls().map(|n| n.buffer().as_ptr()) == b.nulls().map(|n| n.buffer().as_ptr())
-}
-
-/// The group of row `row` of a text key column, created when new.
-fn text_group(
-    index: &mut TextIndex,
-    null: &mut Option<u32>,
-    keys: &mut Vec<Option<Box<str>>>,
-    strings: &StringArray,
-    row: usize,
-) -> u32 {
-    if strings.is_null(row) {
-        return *null.get_or_insert_with(|| {
-            keys.push(None);
-            keys.len() as u32 - 1
-        });
-    }
-    let value = strings.value(row);
-    let key = TextKey::of(value);
-    if let Some(&id) = match &key {
-        TextKey::Short(packed) => index.short.get(packed),
-        TextKey::Long(text) => index.long.get(*text),
-    } {
-        return id;
-    }
-    let id = keys.len() as u32;
-    match key {
-        TextKey::Short(packed) => index.short.insert(packed, id),
-        TextKey::Long(text) => index.long.insert(text.into(), id),
-    };
-    keys.push(Some(value.into()));
-    id
-}
-
-/// Groups of text keys: keys of up to 15 bytes packed into an integer (compared
-/// without a call to `memcmp`), longer ones by their text.
-#[derive(Default)]
-pub(super) struct TextIndex {
-    short: FastMap<u128, u32>,
-    long: FastMap<Box<str>, u32>,
-}
-
-/// A text key as [`TextIndex`] looks it up.
-enum TextKey<'a> {
-    /// the bytes, then the length in the last byte
-    Short(u128),
-    Long(&'a str),
-}
-
-impl<'a> TextKey<'a> {
-    pub(super) fn of(text: &'a str) -> TextKey<'a> {
-        let bytes = text.as_bytes();
-        if bytes.len() > 15 {
-            return TextKey::Long(text);
-        }
-        let mut packed = [0u8; 16];
-        packed[..bytes.len()].copy_from_slice(bytes);
-        packed[15] = bytes.len() as u8;
-        TextKey::Short(u128::from_le_bytes(packed))
-    }
 }

@@ -10,6 +10,7 @@
 
 mod groups;
 mod state;
+mod text_index;
 
 use crate::batch::{ColumnData, ScanBatch};
 use crate::types::PgType;
@@ -20,7 +21,8 @@ use deltalake::arrow::array::{
 };
 use deltalake::arrow::compute::{cast, cast_with_options, take, CastOptions};
 use deltalake::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Decimal128Type, Float32Type, Float64Type, Int64Type, TimeUnit,
+    ArrowPrimitiveType, DataType, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type,
+    TimeUnit,
 };
 use deltalake::arrow::row::{RowConverter, Rows, SortField};
 use groups::{GroupIds, Groups};
@@ -28,6 +30,11 @@ use serde::{Deserialize, Serialize};
 use state::State;
 use std::collections::HashMap;
 use std::sync::Arc;
+use text_index::TextIndex;
+
+/// A hash map with a fast hasher (grouping keys are not attacker-chosen hash floods:
+/// foldhash is seeded per process).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// An aggregate function the kernel computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
