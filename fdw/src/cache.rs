@@ -73,6 +73,11 @@ impl<K: Hash + Eq + Clone, V: Clone> LruCache<K, V> {
         self.shrink();
     }
 
+    /// The most bytes the cache holds.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
     /// Changes the budget, evicting to fit.
     pub fn set_budget(&mut self, budget: u64) {
         self.budget = budget;

@@ -123,6 +123,35 @@ SELECT count(*), sum(id), sum(n) FROM (SELECT g AS id, CASE WHEN g <= 40000 THEN
 SELECT count(*), sum(id) FROM pg_temp.pages WHERE id > 39990 AND n IS NOT NULL;
 SELECT count(*), sum(id) FROM pg_temp.pages WHERE (id < 5 OR id > 49995) AND id <> 50000;
 
+-- lookups a file returns to: the first remembers the file, the second decodes it whole
+-- and keeps it, later ones filter the decoded rows (rows of every row group, not only
+-- the ones the admitting lookup read); the answers are the same throughout
+SELECT :'wpath' || '_hot' AS hpath \gset
+CREATE FOREIGN TABLE pg_temp.hot (id bigint, code text, n int) SERVER lake
+  OPTIONS (path :'hpath', create_if_missing 'true', row_group_rows '1000');
+INSERT INTO pg_temp.hot SELECT g, 'c' || g, CASE WHEN g % 4 <> 0 THEN g % 7 END
+  FROM generate_series(1, 5000) g;
+SELECT * FROM pg_temp.hot WHERE id = 4321;
+SELECT * FROM pg_temp.hot WHERE id = 4322;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.hot WHERE id = 17;
+SELECT * FROM pg_temp.hot WHERE id IN (17, 2500, 5001, NULL) ORDER BY id;
+SELECT * FROM pg_temp.hot WHERE code = 'c999';
+SELECT * FROM pg_temp.hot WHERE id > 4998 LIMIT 1;
+SELECT count(*), sum(id), sum(n) FROM pg_temp.hot WHERE id BETWEEN 990 AND 3010 AND n IS NULL;
+SELECT count(*), sum(id), sum(n) FROM (SELECT g AS id, CASE WHEN g % 4 <> 0 THEN g % 7 END AS n
+  FROM generate_series(1, 5000) g) s WHERE id BETWEEN 990 AND 3010 AND n IS NULL;
+-- a new commit: the added file is read, a rewritten file's cached rows are not used
+INSERT INTO pg_temp.hot VALUES (6000, 'new', 1);
+DELETE FROM pg_temp.hot WHERE id = 17;
+SELECT * FROM pg_temp.hot WHERE id IN (17, 18, 6000) ORDER BY id;
+-- off: every lookup reads Parquet
+SET odp.decoded_file_cache_mb = 0;
+SELECT * FROM pg_temp.hot WHERE id = 18;
+SELECT * FROM pg_temp.hot WHERE id = 18;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.hot WHERE id = 18;
+RESET odp.decoded_file_cache_mb;
+SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_hits_total (\d+)'))[1]::int > 0 AS cache_hits;
+
 -- UPDATE and DELETE name rows by the identity the scan puts in ctid
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM pg_temp.w WHERE id = 3;
 CREATE TEMP TABLE before AS SELECT * FROM pg_temp.w;

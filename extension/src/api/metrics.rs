@@ -50,6 +50,7 @@ fn metrics() -> String {
     let mut counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
     let cache = odp_fdw::delta::table::cache_counters();
     let footers = odp_fdw::delta::footer::counters();
+    let decoded = odp_fdw::delta::hot_files::counters();
     for (name, value) in [
         ("delta_snapshot_requests", cache.snapshot_requests),
         ("delta_version_checks", cache.version_checks),
@@ -57,6 +58,9 @@ fn metrics() -> String {
         ("parquet_footer_cache_hits", footers.hits),
         ("parquet_footer_cache_misses", footers.misses),
         ("parquet_footer_cache_evictions", footers.evictions),
+        ("decoded_file_cache_hits", decoded.hits),
+        ("decoded_file_cache_misses", decoded.misses),
+        ("decoded_file_cache_evictions", decoded.evictions),
     ] {
         counters.insert(format!("odp_{name}_total"), value);
     }
@@ -67,6 +71,8 @@ fn metrics() -> String {
     for (name, value) in [
         ("odp_parquet_footer_cache_bytes", footers.bytes),
         ("odp_parquet_footer_cache_entries", footers.entries),
+        ("odp_decoded_file_cache_bytes", decoded.bytes),
+        ("odp_decoded_file_cache_entries", decoded.entries),
     ] {
         out.push_str(&format!("# TYPE {name} gauge\n{name} {value}\n"));
     }

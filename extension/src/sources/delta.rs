@@ -11,7 +11,6 @@ use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::filter::applies_exactly;
-use odp_fdw::delta::footer;
 use odp_fdw::delta::options::{
     partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
     TableLocation, TimeTravel,
@@ -27,6 +26,7 @@ use odp_fdw::delta::whole_files::deletes_whole_files;
 use odp_fdw::delta::write::TableWriter;
 use odp_fdw::delta::write_options::WriteOptions;
 use odp_fdw::delta::DeltaError;
+use odp_fdw::delta::{footer, hot_files};
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Resource;
@@ -37,6 +37,10 @@ use std::sync::Arc;
 /// `odp.parquet_footer_cache_mb`: memory for cached Parquet footers per backend.
 pub static FOOTER_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
 
+/// `odp.decoded_file_cache_mb`: memory for decoded files that lookups return to, per
+/// backend.
+pub static DECODED_FILE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+
 /// Registers the GUCs of this module.
 pub fn init_gucs() {
     GucRegistry::define_int_guc(
@@ -44,6 +48,16 @@ pub fn init_gucs() {
         c"Memory for Parquet footers (file metadata) cached per backend, in MB",
         c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
         &FOOTER_CACHE_MB,
+        0,
+        16 * 1024,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"odp.decoded_file_cache_mb",
+        c"Memory for decoded Delta files that lookups return to, per backend, in MB",
+        c"A file read by a second selective scan is decoded whole and kept, least recently used first out; later lookups filter it without reading Parquet. 0 turns the cache off.",
+        &DECODED_FILE_CACHE_MB,
         0,
         16 * 1024,
         GucContext::Userset,
@@ -97,6 +111,7 @@ impl Source for DeltaSource {
 
     fn open_at(table: &TableContext, version: Option<u64>) -> Result<Self> {
         footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
+        hot_files::set_budget(DECODED_FILE_CACHE_MB.get() as u64 * 1024 * 1024);
         let mut location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         if let Some(version) = version {
             location.time_travel = TimeTravel::Version(version);
@@ -352,6 +367,15 @@ impl SourceScan for DeltaScanAdapter {
             lines.insert(
                 2,
                 ("Delta Pages Skipped".into(), c.pages_skipped.to_string()),
+            );
+        }
+        if c.files_from_cache > 0 {
+            lines.insert(
+                1,
+                (
+                    "Delta Files From Cache".into(),
+                    c.files_from_cache.to_string(),
+                ),
             );
         }
         lines

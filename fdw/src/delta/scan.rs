@@ -7,6 +7,7 @@ use super::batches::{
 };
 use super::error::{DeltaError, Result};
 use super::filter::exact;
+use super::hot_files::{self, HotFile};
 use super::prune::{parse_partition_value, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::DeltaColumn;
@@ -18,17 +19,21 @@ use crate::batch::ScanBatch;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
+use deltalake::arrow::array::RecordBatch;
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowPredicate, RowFilter, RowSelection, RowSelector,
 };
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
 pub(super) const BATCH_ROWS: usize = 8192;
+/// The most files a scan selects for its files to count as looked up (see
+/// [`super::hot_files`]).
+const LOOKUP_FILES: usize = 8;
 
 /// A running scan over selected files of one snapshot.
 pub struct DeltaScan {
@@ -55,8 +60,30 @@ pub struct DeltaScan {
     claim: Option<Box<dyn FnMut() -> usize>>,
 }
 
+/// Where a file's batches come from.
+enum FileBatches {
+    Parquet(Box<ParquetRecordBatchStream<ObjectFileReader>>),
+    /// the file decoded whole (shared with the cache), and the next batch
+    Decoded(Arc<Vec<RecordBatch>>, usize),
+}
+
+impl FileBatches {
+    async fn next(&mut self) -> Option<std::result::Result<RecordBatch, String>> {
+        match self {
+            FileBatches::Parquet(stream) => {
+                stream.next().await.map(|b| b.map_err(|e| e.to_string()))
+            }
+            FileBatches::Decoded(batches, next) => {
+                let batch = batches.get(*next)?.clone();
+                *next += 1;
+                Some(Ok(batch))
+            }
+        }
+    }
+}
+
 struct FileReader {
-    stream: ParquetRecordBatchStream<ObjectFileReader>,
+    batches: FileBatches,
     /// for each requested column: index in the projected batch, or a constant
     sources: Vec<ColumnSource>,
     /// where the rows of each selected row group start in the file, and how many
@@ -237,9 +264,9 @@ impl DeltaScan {
                 continue;
             }
             let reader = self.current.as_mut().expect("checked above");
-            match reader.stream.next().await {
+            match reader.batches.next().await {
                 None => self.current = None,
-                Some(Err(e)) => return Err(self.data_error(e.to_string())),
+                Some(Err(e)) => return Err(self.data_error(e)),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
                     let row_ids = reader.next_row_ids(batch.num_rows())?;
@@ -437,6 +464,35 @@ impl DeltaScan {
             return Ok(None);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+        let reader = |batches| FileReader {
+            batches,
+            sources,
+            row_groups: group_positions,
+            position: (0, 0),
+            file_number,
+        };
+        if let Some(hot) = self.hot_file(index, &metadata, &sorted) {
+            if let Some(batches) = hot_files::get(&hot) {
+                self.counters.files_from_cache += 1;
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
+            }
+            if hot_files::seen_before(&hot) {
+                // every row of the read columns: the row groups and pages skipped for
+                // this lookup may hold the next one's rows
+                let stream = builder
+                    .with_projection(mask)
+                    .with_batch_size(BATCH_ROWS)
+                    .build()
+                    .map_err(|e| data_error(e.to_string()))?;
+                let batches: Vec<RecordBatch> = stream
+                    .try_collect()
+                    .await
+                    .map_err(|e| data_error(e.to_string()))?;
+                let batches = Arc::new(batches);
+                hot_files::put(hot, batches.clone());
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
+            }
+        }
         // Late materialization: qual columns are decoded first, the other columns only
         // for the rows that pass (row identities count every row, so not for them).
         let predicates: Vec<Box<dyn ArrowPredicate>> = if self.row_ids {
@@ -467,12 +523,49 @@ impl DeltaScan {
             builder = builder.with_limit(limit as usize);
         }
         let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
-        Ok(Some(FileReader {
-            stream,
-            sources,
-            row_groups: group_positions,
-            position: (0, 0),
-            file_number,
-        }))
+        Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
+    }
+
+    /// The cache entry for the file at `index` when this scan is a lookup worth caching:
+    /// an exact qual filters rows, the scan selected few files and reads whole rows
+    /// (no identities, no grouping dictionaries, not a parallel share), and the read
+    /// columns decode into an entry the cache can hold.
+    fn hot_file(
+        &self,
+        index: usize,
+        metadata: &ParquetMetaData,
+        roots: &[usize],
+    ) -> Option<HotFile> {
+        let lookup = self.files.len() <= LOOKUP_FILES
+            && !self.row_ids
+            && self.dictionary.is_empty()
+            && self.claim.is_none()
+            && self
+                .filters
+                .iter()
+                .any(|f| !self.columns[f.index].is_partition && exact(&f.data_type, &f.qual));
+        if !lookup {
+            return None;
+        }
+        // Parquet's uncompressed bytes of the read columns, twice over for the Arrow
+        // arrays (offsets, dictionary entries expanded)
+        let schema = metadata.file_metadata().schema_descr();
+        let decoded: i64 = metadata
+            .row_groups()
+            .iter()
+            .flat_map(|group| group.columns().iter().enumerate())
+            .filter(|(leaf, _)| roots.contains(&schema.get_column_root_idx(*leaf)))
+            .map(|(_, chunk)| chunk.uncompressed_size())
+            .sum();
+        if decoded.saturating_mul(2) as u64 > hot_files::largest_entry() {
+            return None;
+        }
+        let file = &self.snapshot.files[index];
+        Some(HotFile {
+            url: self.snapshot.file_url(index),
+            size: file.size,
+            modified: file.modification_time,
+            roots: roots.to_vec(),
+        })
     }
 }

@@ -23,6 +23,8 @@ pub struct ScanCounters {
     pub files_skipped_by_stats: u64,
     /// files opened
     pub files_read: u64,
+    /// of those, files whose rows came decoded from the cache of files lookups return to
+    pub files_from_cache: u64,
     /// Parquet row groups skipped by footer statistics, page indexes or bloom filters
     pub row_groups_skipped: u64,
     /// Parquet pages skipped by the page index
