@@ -149,6 +149,22 @@ SET odp.decoded_file_cache_mb = 0;
 SELECT * FROM pg_temp.hot WHERE id = 18;
 SELECT * FROM pg_temp.hot WHERE id = 18;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.hot WHERE id = 18;
+-- a file that decodes past an eighth of the budget (2 MB here) is served by the decode
+-- that found out (its first batch, then the rest of the file), then read as usual:
+-- 12,000 copies of one 200-byte string are one dictionary entry in Parquet, 2.4 MB decoded
+SET odp.decoded_file_cache_mb = 2;
+SELECT :'wpath' || '_wide' AS widepath \gset
+CREATE FOREIGN TABLE pg_temp.wide (id bigint, pad text) SERVER lake
+  OPTIONS (path :'widepath', create_if_missing 'true');
+INSERT INTO pg_temp.wide SELECT g, repeat('x', 200) FROM generate_series(1, 12000) g;
+SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_misses_total (\d+)'))[1]::int AS misses \gset
+SELECT id, length(pad) FROM pg_temp.wide WHERE id = 5;
+SELECT id, length(pad) FROM pg_temp.wide WHERE id IN (11999, 3) ORDER BY id;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, length(pad) FROM pg_temp.wide WHERE id = 7;
+SELECT id, length(pad) FROM pg_temp.wide WHERE id = 7;
+-- all four were lookups (the cache was asked), none served by it
+SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_misses_total (\d+)'))[1]::int - :misses
+  AS uncached_lookups;
 RESET odp.decoded_file_cache_mb;
 SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_hits_total (\d+)'))[1]::int > 0 AS cache_hits;
 

@@ -150,8 +150,13 @@ impl Groups {
             if !valid(row) {
                 continue;
             }
+            let Some(&state) = known.get(entry as usize) else {
+                return Err(AggregateError::Type(format!(
+                    "dictionary key {entry} of {} entries",
+                    known.len()
+                )));
+            };
             let entry = entry as usize;
-            let state = known[entry];
             new_entries[new_count] = entry;
             new_count += usize::from(state == NOT_LOOKED_UP);
             known[entry] = state.min(LOOKING_UP);

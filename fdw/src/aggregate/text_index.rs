@@ -39,8 +39,8 @@ enum Probe {
     Long,
 }
 
-/// Distinct text keys (and NULL) and the group of each, numbered from 0 in order of
-/// first appearance.
+/// Distinct text keys (and NULL) and the group of each, numbered from 0 in the order
+/// they are first looked up.
 pub(super) struct TextIndex {
     hasher: foldhash::fast::RandomState,
     /// a power of two of slots, at most half of them used

@@ -2,15 +2,18 @@
 //! materialization, dictionary-encoded reads, type casts to the mapped Arrow types, and
 //! the quals applied to decoded rows.
 
-use super::filter::{combine, constant_matches, qual_mask};
+use super::filter::{combine, constant_matches, exact, qual_mask};
 use super::schema::DeltaType;
 use super::types::mapping;
 use crate::batch::{ColumnData, ScanBatch};
 use crate::request::Qual;
 use crate::value::Value;
-use deltalake::arrow::array::{Array, BooleanArray, RecordBatch};
-use deltalake::arrow::compute::{cast_with_options, filter, prep_null_mask_filter, CastOptions};
+use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use deltalake::arrow::compute::{
+    cast_with_options, filter, filter_record_batch, prep_null_mask_filter, CastOptions,
+};
 use deltalake::arrow::datatypes::{DataType, Schema};
+use deltalake::arrow::error::ArrowError;
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
 };
@@ -44,31 +47,62 @@ pub(super) fn row_predicate(
     data_type: DataType,
 ) -> Box<dyn ArrowPredicate> {
     Box::new(ArrowPredicateFn::new(columns, move |batch: RecordBatch| {
-        let column = batch.column(0);
-        let column = if column.data_type() == &data_type {
-            column.clone()
-        } else {
-            cast_with_options(
-                column,
-                &data_type,
-                &CastOptions {
-                    safe: false,
-                    ..Default::default()
-                },
-            )?
-        };
-        match qual_mask(&column, &qual) {
-            Some(mask) => {
-                let mask = mask?;
-                // NULL (unknown) drops the row, as in WHERE
-                Ok(match mask.nulls() {
-                    Some(_) => prep_null_mask_filter(&mask),
-                    None => mask,
-                })
-            }
-            None => Ok(BooleanArray::from(vec![true; batch.num_rows()])),
-        }
+        exact_mask(batch.column(0), &qual, &data_type)
     }))
+}
+
+/// The rows of `column` that pass `qual`, computed exactly: the column in the qual's
+/// type (a failed conversion is an error, never a NULL), NULL outcomes as false.
+fn exact_mask(
+    column: &ArrayRef,
+    qual: &Qual,
+    data_type: &DataType,
+) -> std::result::Result<BooleanArray, ArrowError> {
+    let column = if column.data_type() == data_type {
+        column.clone()
+    } else {
+        cast_with_options(
+            column,
+            data_type,
+            &CastOptions {
+                safe: false,
+                ..Default::default()
+            },
+        )?
+    };
+    match qual_mask(&column, qual) {
+        Some(mask) => {
+            let mask = mask?;
+            Ok(match mask.nulls() {
+                Some(_) => prep_null_mask_filter(&mask),
+                None => mask,
+            })
+        }
+        None => Ok(BooleanArray::from(vec![true; column.len()])),
+    }
+}
+
+/// The rows of a batch decoded from a whole file that pass the scan's exact quals on
+/// its columns, found before any column is converted: a lookup served from a decoded
+/// file converts only the rows it returns, as one reading Parquet with row filters does.
+pub(super) fn prefilter(
+    batch: RecordBatch,
+    sources: &[ColumnSource],
+    filters: &[Filter],
+) -> std::result::Result<RecordBatch, String> {
+    let mut masks = Vec::new();
+    for filter in filters.iter().filter(|f| exact(&f.data_type, &f.qual)) {
+        if let ColumnSource::Projected(i, _) = &sources[filter.index] {
+            let mask = exact_mask(batch.column(*i), &filter.qual, &filter.data_type);
+            masks.push(mask.map_err(|e| e.to_string())?);
+        }
+    }
+    match combine(masks).map_err(|e| e.to_string())? {
+        Some(mask) if mask.true_count() < batch.num_rows() => {
+            filter_record_batch(&batch, &mask).map_err(|e| e.to_string())
+        }
+        _ => Ok(batch),
+    }
 }
 
 /// Reader metadata that decodes the text columns named in `dictionary` (physical names)

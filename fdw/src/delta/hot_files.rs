@@ -17,8 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Default budget of the cache.
 pub const DEFAULT_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
-/// Files remembered as read by one lookup (each counts as one unit of that budget).
+/// Files remembered as read by one lookup or as too large (each counts as one unit of
+/// that budget).
 const REMEMBERED_FILES: u64 = 4096;
+/// Bytes an entry counts beyond its arrays (key, batch list), so that no entry is free.
+const ENTRY_OVERHEAD: u64 = 1024;
 
 /// A file and the columns decoded from it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,8 +35,20 @@ pub struct HotFile {
 
 struct HotFiles {
     decoded: LruCache<HotFile, Arc<Vec<RecordBatch>>>,
-    /// files one lookup read, not decoded whole yet
-    seen_once: LruCache<HotFile, ()>,
+    /// files one lookup read, not decoded whole yet (`false`), or too large to keep
+    /// (`true`)
+    remembered: LruCache<HotFile, bool>,
+}
+
+/// What a lookup of a file not in the cache does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// the file's first lookup: read it as usual (the file is now remembered)
+    FirstLookup,
+    /// a second lookup: decode the file whole and [`put`] it
+    Decode,
+    /// the file decoded to more than [`largest_entry`] before: read it as usual
+    TooLarge,
 }
 
 fn hot_files() -> &'static Mutex<HotFiles> {
@@ -41,12 +56,12 @@ fn hot_files() -> &'static Mutex<HotFiles> {
     HOT_FILES.get_or_init(|| {
         Mutex::new(HotFiles {
             decoded: LruCache::new(DEFAULT_BUDGET_BYTES),
-            seen_once: LruCache::new(REMEMBERED_FILES),
+            remembered: LruCache::new(REMEMBERED_FILES),
         })
     })
 }
 
-/// The largest decode worth caching: an eighth of the budget (0 when the cache is off).
+/// The largest entry the cache keeps: an eighth of the budget (0 when the cache is off).
 pub fn largest_entry() -> u64 {
     hot_files()
         .lock()
@@ -59,28 +74,47 @@ pub fn get(file: &HotFile) -> Option<Arc<Vec<RecordBatch>>> {
     hot_files().lock().ok()?.decoded.get(file)
 }
 
-/// Whether a lookup read `file` before (then the caller decodes it whole and calls
-/// [`put`]); otherwise remembers this read.
-pub fn seen_before(file: &HotFile) -> bool {
+/// What to do with `file`, not in the cache, for a lookup.
+pub fn admission(file: &HotFile) -> Admission {
     let Ok(mut cache) = hot_files().lock() else {
-        return false;
+        return Admission::TooLarge;
     };
-    if cache.seen_once.get(file).is_some() {
-        cache.seen_once.remove(file);
-        return true;
+    match cache.remembered.get(file) {
+        Some(true) => Admission::TooLarge,
+        Some(false) => {
+            cache.remembered.remove(file);
+            Admission::Decode
+        }
+        None => {
+            cache.remembered.put(file.clone(), false, 1);
+            Admission::FirstLookup
+        }
     }
-    cache.seen_once.put(file.clone(), (), 1);
-    false
 }
 
-/// Keeps the decoded batches of `file`.
-pub fn put(file: HotFile, batches: Arc<Vec<RecordBatch>>) {
-    let bytes = batches
-        .iter()
-        .map(|b| b.get_array_memory_size() as u64)
-        .sum();
+/// Remembers that `file` decodes to more than [`largest_entry`].
+pub fn too_large(file: HotFile) {
     if let Ok(mut cache) = hot_files().lock() {
-        cache.decoded.put(file, batches, bytes);
+        cache.remembered.put(file, true, 1);
+    }
+}
+
+/// The bytes `batches` take in the cache.
+pub fn entry_bytes(batches: &[RecordBatch]) -> u64 {
+    ENTRY_OVERHEAD
+        + batches
+            .iter()
+            .map(|b| b.get_array_memory_size() as u64)
+            .sum::<u64>()
+}
+
+/// Keeps the decoded batches of `file`, unless they take more than [`largest_entry`].
+pub fn put(file: HotFile, batches: Arc<Vec<RecordBatch>>) {
+    let bytes = entry_bytes(&batches);
+    if let Ok(mut cache) = hot_files().lock() {
+        if bytes <= cache.decoded.budget() / 8 {
+            cache.decoded.put(file, batches, bytes);
+        }
     }
 }
 
@@ -112,9 +146,9 @@ mod tests {
             modified: 1,
             roots: vec![0],
         };
-        assert!(!seen_before(&file), "first lookup: remembered only");
+        assert_eq!(admission(&file), Admission::FirstLookup);
         assert!(get(&file).is_none());
-        assert!(seen_before(&file), "second lookup: decode and keep");
+        assert_eq!(admission(&file), Admission::Decode);
         let column = Arc::new(Int64Array::from(vec![1, 2, 3]));
         let batch = RecordBatch::try_from_iter([("id", column as _)]).unwrap();
         put(file.clone(), Arc::new(vec![batch]));
@@ -127,6 +161,9 @@ mod tests {
             get(&rewritten).is_none(),
             "another modification time is another file"
         );
+        too_large(rewritten.clone());
+        assert_eq!(admission(&rewritten), Admission::TooLarge);
+        assert_eq!(admission(&rewritten), Admission::TooLarge, "and stays so");
         assert!(largest_entry() > 0);
     }
 }

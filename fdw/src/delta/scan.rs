@@ -3,11 +3,12 @@
 //! projection and row filters, files claimed one at a time in parallel scans.
 
 use super::batches::{
-    apply_filters, row_predicate, to_scan_batch, truncate, with_dictionaries, ColumnSource, Filter,
+    apply_filters, prefilter, row_predicate, to_scan_batch, truncate, with_dictionaries,
+    ColumnSource, Filter,
 };
 use super::error::{DeltaError, Result};
 use super::filter::exact;
-use super::hot_files::{self, HotFile};
+use super::hot_files::{self, Admission, HotFile};
 use super::prune::{parse_partition_value, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::DeltaColumn;
@@ -26,7 +27,8 @@ use deltalake::parquet::arrow::arrow_reader::{
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
@@ -62,7 +64,12 @@ pub struct DeltaScan {
 
 /// Where a file's batches come from.
 enum FileBatches {
-    Parquet(Box<ParquetRecordBatchStream<ObjectFileReader>>),
+    /// batches already decoded (by a whole-file decode that outgrew the cache), then
+    /// the stream
+    Parquet(
+        VecDeque<RecordBatch>,
+        Box<ParquetRecordBatchStream<ObjectFileReader>>,
+    ),
     /// the file decoded whole (shared with the cache), and the next batch
     Decoded(Arc<Vec<RecordBatch>>, usize),
 }
@@ -70,9 +77,10 @@ enum FileBatches {
 impl FileBatches {
     async fn next(&mut self) -> Option<std::result::Result<RecordBatch, String>> {
         match self {
-            FileBatches::Parquet(stream) => {
-                stream.next().await.map(|b| b.map_err(|e| e.to_string()))
-            }
+            FileBatches::Parquet(ahead, stream) => match ahead.pop_front() {
+                Some(batch) => Some(Ok(batch)),
+                None => stream.next().await.map(|b| b.map_err(|e| e.to_string())),
+            },
             FileBatches::Decoded(batches, next) => {
                 let batch = batches.get(*next)?.clone();
                 *next += 1;
@@ -84,6 +92,9 @@ impl FileBatches {
 
 struct FileReader {
     batches: FileBatches,
+    /// whether batches hold every row of the file (a whole-file decode), not only those
+    /// Parquet's row filters and selection let through
+    whole: bool,
     /// for each requested column: index in the projected batch, or a constant
     sources: Vec<ColumnSource>,
     /// where the rows of each selected row group start in the file, and how many
@@ -269,6 +280,17 @@ impl DeltaScan {
                 Some(Err(e)) => return Err(self.data_error(e)),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
+                    let batch = if reader.whole {
+                        match prefilter(batch, &reader.sources, &self.filters) {
+                            Ok(batch) => batch,
+                            Err(e) => return Err(self.data_error(e)),
+                        }
+                    } else {
+                        batch
+                    };
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
                     let row_ids = reader.next_row_ids(batch.num_rows())?;
                     let mut out =
                         to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
@@ -464,8 +486,9 @@ impl DeltaScan {
             return Ok(None);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
-        let reader = |batches| FileReader {
+        let reader = |batches, whole| FileReader {
             batches,
+            whole,
             sources,
             row_groups: group_positions,
             position: (0, 0),
@@ -474,23 +497,31 @@ impl DeltaScan {
         if let Some(hot) = self.hot_file(index, &metadata, &sorted) {
             if let Some(batches) = hot_files::get(&hot) {
                 self.counters.files_from_cache += 1;
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0), true)));
             }
-            if hot_files::seen_before(&hot) {
+            if hot_files::admission(&hot) == Admission::Decode {
                 // every row of the read columns: the row groups and pages skipped for
                 // this lookup may hold the next one's rows
-                let stream = builder
+                let mut stream = builder
                     .with_projection(mask)
                     .with_batch_size(BATCH_ROWS)
                     .build()
                     .map_err(|e| data_error(e.to_string()))?;
-                let batches: Vec<RecordBatch> = stream
-                    .try_collect()
-                    .await
-                    .map_err(|e| data_error(e.to_string()))?;
+                let (mut batches, mut bytes) = (Vec::new(), 0);
+                while let Some(batch) = stream.next().await {
+                    let batch = batch.map_err(|e| data_error(e.to_string()))?;
+                    bytes += batch.get_array_memory_size() as u64;
+                    batches.push(batch);
+                    if bytes > hot_files::largest_entry() {
+                        // too large to keep: what is decoded, then the rest
+                        hot_files::too_large(hot);
+                        let ahead = FileBatches::Parquet(batches.into(), Box::new(stream));
+                        return Ok(Some(reader(ahead, true)));
+                    }
+                }
                 let batches = Arc::new(batches);
                 hot_files::put(hot, batches.clone());
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0), true)));
             }
         }
         // Late materialization: qual columns are decoded first, the other columns only
@@ -523,7 +554,8 @@ impl DeltaScan {
             builder = builder.with_limit(limit as usize);
         }
         let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
-        Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
+        let batches = FileBatches::Parquet(VecDeque::new(), Box::new(stream));
+        Ok(Some(reader(batches, false)))
     }
 
     /// The cache entry for the file at `index` when this scan is a lookup worth caching:
@@ -557,7 +589,8 @@ impl DeltaScan {
             .filter(|(leaf, _)| roots.contains(&schema.get_column_root_idx(*leaf)))
             .map(|(_, chunk)| chunk.uncompressed_size())
             .sum();
-        if decoded.saturating_mul(2) as u64 > hot_files::largest_entry() {
+        let largest = hot_files::largest_entry();
+        if largest == 0 || decoded.saturating_mul(2) as u64 > largest {
             return None;
         }
         let file = &self.snapshot.files[index];
