@@ -134,7 +134,9 @@ INSERT INTO pg_temp.hot SELECT g, 'c' || g, CASE WHEN g % 4 <> 0 THEN g % 7 END
 SELECT * FROM pg_temp.hot WHERE id = 4321;
 SELECT * FROM pg_temp.hot WHERE id = 4322;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.hot WHERE id = 17;
+SELECT * FROM pg_temp.hot WHERE id IN (17, 2500, 5001) ORDER BY id;
 SELECT * FROM pg_temp.hot WHERE id IN (17, 2500, 5001, NULL) ORDER BY id;
+SELECT count(*), sum(id) FROM pg_temp.hot WHERE n IS NULL AND id < 100;
 SELECT * FROM pg_temp.hot WHERE code = 'c999';
 SELECT * FROM pg_temp.hot WHERE id > 4998 LIMIT 1;
 SELECT count(*), sum(id), sum(n) FROM pg_temp.hot WHERE id BETWEEN 990 AND 3010 AND n IS NULL;
@@ -149,22 +151,26 @@ SET odp.decoded_file_cache_mb = 0;
 SELECT * FROM pg_temp.hot WHERE id = 18;
 SELECT * FROM pg_temp.hot WHERE id = 18;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM pg_temp.hot WHERE id = 18;
--- a file that decodes past an eighth of the budget (2 MB here) is served by the decode
--- that found out (its first batch, then the rest of the file), then read as usual:
--- 12,000 copies of one 200-byte string are one dictionary entry in Parquet, 2.4 MB decoded
+-- a file that decodes past an eighth of the budget (2 MB here) is found out by one whole
+-- decode, then read as usual: 12,000 copies of one 200-byte string are one dictionary
+-- entry in Parquet, 2.4 MB decoded
 SET odp.decoded_file_cache_mb = 2;
 SELECT :'wpath' || '_wide' AS widepath \gset
 CREATE FOREIGN TABLE pg_temp.wide (id bigint, pad text) SERVER lake
   OPTIONS (path :'widepath', create_if_missing 'true');
 INSERT INTO pg_temp.wide SELECT g, repeat('x', 200) FROM generate_series(1, 12000) g;
-SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_misses_total (\d+)'))[1]::int AS misses \gset
+SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_misses_total (\d+)'))[1]::int AS misses,
+       (regexp_match(odp.metrics(), 'odp_decoded_file_cache_too_large_total (\d+)'))[1]::int AS too_large \gset
 SELECT id, length(pad) FROM pg_temp.wide WHERE id = 5;
 SELECT id, length(pad) FROM pg_temp.wide WHERE id IN (11999, 3) ORDER BY id;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id, length(pad) FROM pg_temp.wide WHERE id = 7;
 SELECT id, length(pad) FROM pg_temp.wide WHERE id = 7;
--- all four were lookups (the cache was asked), none served by it
+-- the cache was asked five times (the whole decode that outgrew it asks again), served
+-- none, and one whole decode found the file too large
 SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_misses_total (\d+)'))[1]::int - :misses
-  AS uncached_lookups;
+         AS uncached_lookups,
+       (regexp_match(odp.metrics(), 'odp_decoded_file_cache_too_large_total (\d+)'))[1]::int - :too_large
+         AS too_large_decodes;
 RESET odp.decoded_file_cache_mb;
 SELECT (regexp_match(odp.metrics(), 'odp_decoded_file_cache_hits_total (\d+)'))[1]::int > 0 AS cache_hits;
 

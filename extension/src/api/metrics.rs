@@ -50,7 +50,7 @@ fn metrics() -> String {
     let mut counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
     let cache = odp_fdw::delta::table::cache_counters();
     let footers = odp_fdw::delta::footer::counters();
-    let decoded = odp_fdw::delta::hot_files::counters();
+    let (decoded, decoded_too_large) = odp_fdw::delta::hot_files::counters();
     for (name, value) in [
         ("delta_snapshot_requests", cache.snapshot_requests),
         ("delta_version_checks", cache.version_checks),
@@ -61,6 +61,7 @@ fn metrics() -> String {
         ("decoded_file_cache_hits", decoded.hits),
         ("decoded_file_cache_misses", decoded.misses),
         ("decoded_file_cache_evictions", decoded.evictions),
+        ("decoded_file_cache_too_large", decoded_too_large),
     ] {
         counters.insert(format!("odp_{name}_total"), value);
     }

@@ -35,9 +35,18 @@ pub struct HotFile {
 
 struct HotFiles {
     decoded: LruCache<HotFile, Arc<Vec<RecordBatch>>>,
-    /// files one lookup read, not decoded whole yet (`false`), or too large to keep
-    /// (`true`)
-    remembered: LruCache<HotFile, bool>,
+    remembered: LruCache<HotFile, Remembered>,
+    /// whole decodes that outgrew the largest entry
+    too_large: u64,
+}
+
+/// What the cache knows of a file it does not hold.
+#[derive(Debug, Clone, Copy)]
+enum Remembered {
+    /// one lookup read it
+    SeenOnce,
+    /// it decoded to more than the largest entry of this budget
+    TooLarge { budget: u64 },
 }
 
 /// What a lookup of a file not in the cache does.
@@ -47,7 +56,8 @@ pub enum Admission {
     FirstLookup,
     /// a second lookup: decode the file whole and [`put`] it
     Decode,
-    /// the file decoded to more than [`largest_entry`] before: read it as usual
+    /// the file decoded to more than [`largest_entry`] under the current budget: read
+    /// it as usual
     TooLarge,
 }
 
@@ -57,15 +67,30 @@ fn hot_files() -> &'static Mutex<HotFiles> {
         Mutex::new(HotFiles {
             decoded: LruCache::new(DEFAULT_BUDGET_BYTES),
             remembered: LruCache::new(REMEMBERED_FILES),
+            too_large: 0,
         })
     })
 }
 
-/// The largest entry the cache keeps: an eighth of the budget (0 when the cache is off).
+impl HotFiles {
+    fn largest_entry(&self) -> u64 {
+        self.decoded.budget() / 8
+    }
+
+    fn remember_too_large(&mut self, file: HotFile) {
+        let budget = self.decoded.budget();
+        self.remembered
+            .put(file, Remembered::TooLarge { budget }, 1);
+        self.too_large += 1;
+    }
+}
+
+/// The largest entry the cache keeps, counting its overhead: an eighth of the budget
+/// (0 when the cache is off).
 pub fn largest_entry() -> u64 {
     hot_files()
         .lock()
-        .map(|c| c.decoded.budget() / 8)
+        .map(|c| c.largest_entry().saturating_sub(ENTRY_OVERHEAD))
         .unwrap_or(0)
 }
 
@@ -79,14 +104,16 @@ pub fn admission(file: &HotFile) -> Admission {
     let Ok(mut cache) = hot_files().lock() else {
         return Admission::TooLarge;
     };
+    let budget = cache.decoded.budget();
     match cache.remembered.get(file) {
-        Some(true) => Admission::TooLarge,
-        Some(false) => {
+        // judged against this budget or a larger one: still too large
+        Some(Remembered::TooLarge { budget: judged }) if judged >= budget => Admission::TooLarge,
+        Some(_) => {
             cache.remembered.remove(file);
             Admission::Decode
         }
         None => {
-            cache.remembered.put(file.clone(), false, 1);
+            cache.remembered.put(file.clone(), Remembered::SeenOnce, 1);
             Admission::FirstLookup
         }
     }
@@ -95,25 +122,23 @@ pub fn admission(file: &HotFile) -> Admission {
 /// Remembers that `file` decodes to more than [`largest_entry`].
 pub fn too_large(file: HotFile) {
     if let Ok(mut cache) = hot_files().lock() {
-        cache.remembered.put(file, true, 1);
+        cache.remember_too_large(file);
     }
 }
 
-/// The bytes `batches` take in the cache.
-pub fn entry_bytes(batches: &[RecordBatch]) -> u64 {
-    ENTRY_OVERHEAD
+/// Keeps the decoded batches of `file`; ones larger than [`largest_entry`] are not
+/// kept, and the file is remembered as too large.
+pub fn put(file: HotFile, batches: Arc<Vec<RecordBatch>>) {
+    let bytes = ENTRY_OVERHEAD
         + batches
             .iter()
             .map(|b| b.get_array_memory_size() as u64)
-            .sum::<u64>()
-}
-
-/// Keeps the decoded batches of `file`, unless they take more than [`largest_entry`].
-pub fn put(file: HotFile, batches: Arc<Vec<RecordBatch>>) {
-    let bytes = entry_bytes(&batches);
+            .sum::<u64>();
     if let Ok(mut cache) = hot_files().lock() {
-        if bytes <= cache.decoded.budget() / 8 {
+        if bytes <= cache.largest_entry() {
             cache.decoded.put(file, batches, bytes);
+        } else {
+            cache.remember_too_large(file);
         }
     }
 }
@@ -125,11 +150,12 @@ pub fn set_budget(bytes: u64) {
     }
 }
 
-/// What the cache did since the process started.
-pub fn counters() -> CacheCounters {
+/// What the cache did since the process started, and how many whole decodes outgrew
+/// the largest entry.
+pub fn counters() -> (CacheCounters, u64) {
     hot_files()
         .lock()
-        .map(|c| c.decoded.counters())
+        .map(|c| (c.decoded.counters(), c.too_large))
         .unwrap_or_default()
 }
 
@@ -164,6 +190,13 @@ mod tests {
         too_large(rewritten.clone());
         assert_eq!(admission(&rewritten), Admission::TooLarge);
         assert_eq!(admission(&rewritten), Admission::TooLarge, "and stays so");
+        set_budget(DEFAULT_BUDGET_BYTES * 2);
+        assert_eq!(
+            admission(&rewritten),
+            Admission::Decode,
+            "a larger budget tries again"
+        );
+        set_budget(DEFAULT_BUDGET_BYTES);
         assert!(largest_entry() > 0);
     }
 }

@@ -21,6 +21,7 @@ use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
 use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::{DataType, Schema};
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowPredicate, RowFilter, RowSelection, RowSelector,
 };
@@ -28,7 +29,6 @@ use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
 use futures::StreamExt;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
@@ -64,12 +64,7 @@ pub struct DeltaScan {
 
 /// Where a file's batches come from.
 enum FileBatches {
-    /// batches already decoded (by a whole-file decode that outgrew the cache), then
-    /// the stream
-    Parquet(
-        VecDeque<RecordBatch>,
-        Box<ParquetRecordBatchStream<ObjectFileReader>>,
-    ),
+    Parquet(Box<ParquetRecordBatchStream<ObjectFileReader>>),
     /// the file decoded whole (shared with the cache), and the next batch
     Decoded(Arc<Vec<RecordBatch>>, usize),
 }
@@ -77,10 +72,9 @@ enum FileBatches {
 impl FileBatches {
     async fn next(&mut self) -> Option<std::result::Result<RecordBatch, String>> {
         match self {
-            FileBatches::Parquet(ahead, stream) => match ahead.pop_front() {
-                Some(batch) => Some(Ok(batch)),
-                None => stream.next().await.map(|b| b.map_err(|e| e.to_string())),
-            },
+            FileBatches::Parquet(stream) => {
+                stream.next().await.map(|b| b.map_err(|e| e.to_string()))
+            }
             FileBatches::Decoded(batches, next) => {
                 let batch = batches.get(*next)?.clone();
                 *next += 1;
@@ -92,9 +86,6 @@ impl FileBatches {
 
 struct FileReader {
     batches: FileBatches,
-    /// whether batches hold every row of the file (a whole-file decode), not only those
-    /// Parquet's row filters and selection let through
-    whole: bool,
     /// for each requested column: index in the projected batch, or a constant
     sources: Vec<ColumnSource>,
     /// where the rows of each selected row group start in the file, and how many
@@ -280,7 +271,9 @@ impl DeltaScan {
                 Some(Err(e)) => return Err(self.data_error(e)),
                 Some(Ok(batch)) if batch.num_rows() == 0 => {}
                 Some(Ok(batch)) => {
-                    let batch = if reader.whole {
+                    // a decoded file holds every row, not only those Parquet's row
+                    // filters and selection let through
+                    let batch = if matches!(reader.batches, FileBatches::Decoded(..)) {
                         match prefilter(batch, &reader.sources, &self.filters) {
                             Ok(batch) => batch,
                             Err(e) => return Err(self.data_error(e)),
@@ -365,6 +358,7 @@ impl DeltaScan {
     }
 
     async fn open_file(&mut self, index: usize) -> Result<Option<FileReader>> {
+        let counters_at_open = self.counters.clone();
         let snapshot = self.snapshot.clone();
         let file: &DataFile = &snapshot.files[index];
         if file.has_deletion_vector {
@@ -486,18 +480,17 @@ impl DeltaScan {
             return Ok(None);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
-        let reader = |batches, whole| FileReader {
+        let reader = |batches| FileReader {
             batches,
-            whole,
             sources,
             row_groups: group_positions,
             position: (0, 0),
             file_number,
         };
-        if let Some(hot) = self.hot_file(index, &metadata, &sorted) {
+        if let Some(hot) = self.hot_file(index, &metadata, &arrow_schema, &sorted) {
             if let Some(batches) = hot_files::get(&hot) {
                 self.counters.files_from_cache += 1;
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0), true)));
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
             }
             if hot_files::admission(&hot) == Admission::Decode {
                 // every row of the read columns: the row groups and pages skipped for
@@ -513,15 +506,16 @@ impl DeltaScan {
                     bytes += batch.get_array_memory_size() as u64;
                     batches.push(batch);
                     if bytes > hot_files::largest_entry() {
-                        // too large to keep: what is decoded, then the rest
+                        // too large to keep: read the file as a lookup that skips what
+                        // it can, counted once
                         hot_files::too_large(hot);
-                        let ahead = FileBatches::Parquet(batches.into(), Box::new(stream));
-                        return Ok(Some(reader(ahead, true)));
+                        self.counters = counters_at_open;
+                        return Box::pin(self.open_file(index)).await;
                     }
                 }
                 let batches = Arc::new(batches);
                 hot_files::put(hot, batches.clone());
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0), true)));
+                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
             }
         }
         // Late materialization: qual columns are decoded first, the other columns only
@@ -554,18 +548,20 @@ impl DeltaScan {
             builder = builder.with_limit(limit as usize);
         }
         let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
-        let batches = FileBatches::Parquet(VecDeque::new(), Box::new(stream));
-        Ok(Some(reader(batches, false)))
+        Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
     }
 
-    /// The cache entry for the file at `index` when this scan is a lookup worth caching:
-    /// an exact qual filters rows, the scan selected few files and reads whole rows
-    /// (no identities, no grouping dictionaries, not a parallel share), and the read
-    /// columns decode into an entry the cache can hold.
+    /// The cache entry for the file at `index` (Arrow schema `file_schema`) when this
+    /// scan is a lookup worth caching: an exact qual filters rows, the scan selected few
+    /// files and reads whole rows (no identities, no grouping dictionaries, not a
+    /// parallel share), the read columns decode into an entry the cache can hold, and
+    /// the quals' columns convert to the quals' types without a possible error (a
+    /// decoded file converts them in rows the lookup's skipping would not read).
     fn hot_file(
         &self,
         index: usize,
         metadata: &ParquetMetaData,
+        file_schema: &Schema,
         roots: &[usize],
     ) -> Option<HotFile> {
         let lookup = self.files.len() <= LOOKUP_FILES
@@ -576,7 +572,12 @@ impl DeltaScan {
                 .filters
                 .iter()
                 .any(|f| !self.columns[f.index].is_partition && exact(&f.data_type, &f.qual));
-        if !lookup {
+        let convertible = self.filters.iter().all(|f| {
+            file_schema
+                .field_with_name(&self.columns[f.index].physical_name)
+                .map_or(true, |field| lossless(field.data_type(), &f.data_type))
+        });
+        if !lookup || !convertible {
             return None;
         }
         // Parquet's uncompressed bytes of the read columns, twice over for the Arrow
@@ -601,4 +602,15 @@ impl DeltaScan {
             roots: roots.to_vec(),
         })
     }
+}
+
+/// Whether every value of type `from` converts to `to` (the same type, or a wider
+/// integer).
+fn lossless(from: &DataType, to: &DataType) -> bool {
+    use DataType::{Int16, Int32, Int64, Int8};
+    from == to
+        || matches!(
+            (from, to),
+            (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64)
+        )
 }
