@@ -1,7 +1,20 @@
 //! Rows as every adapter hands them to the FDW core: Arrow arrays or constants.
 
 use crate::value::Value;
-use deltalake::arrow::array::ArrayRef;
+use deltalake::arrow::array::{Array, ArrayRef};
+use deltalake::arrow::compute::{cast_with_options, CastOptions};
+use deltalake::arrow::datatypes::DataType;
+use deltalake::arrow::error::ArrowError;
+
+/// `array` converted to `to`, failing on a value that does not fit (Arrow's default
+/// cast turns such a value into NULL, a wrong answer).
+pub fn cast_exact(array: &dyn Array, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    let exact = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    cast_with_options(array, to, &exact)
+}
 
 /// One column of a [`ScanBatch`].
 #[derive(Debug, Clone)]

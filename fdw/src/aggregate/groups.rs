@@ -133,11 +133,7 @@ impl Groups {
         let strings = strings.as_string::<i32>();
         // the Parquet reader's keys are Int32 (then this cast is free); an entry past
         // Int32 is an error, not a NULL
-        let strict = CastOptions {
-            safe: false,
-            ..Default::default()
-        };
-        let entries = cast_with_options(encoded.keys(), &DataType::Int32, &strict)?;
+        let entries = cast_exact(encoded.keys(), &DataType::Int32)?;
         let entries = entries.as_primitive::<Int32Type>();
         let nulls = entries.nulls().filter(|n| n.null_count() > 0);
         let valid = |row: usize| nulls.is_none_or(|n| n.is_valid(row));

@@ -12,14 +12,14 @@ mod groups;
 mod state;
 mod text_index;
 
-use crate::batch::{ColumnData, ScanBatch};
+use crate::batch::{cast_exact, ColumnData, ScanBatch};
 use crate::types::PgType;
 use crate::value::Value;
 use deltalake::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
     Float32Array, Float64Array, Int64Array, PrimitiveArray, StringArray, TimestampMicrosecondArray,
 };
-use deltalake::arrow::compute::{cast, cast_with_options, take, CastOptions};
+use deltalake::arrow::compute::{cast, take};
 use deltalake::arrow::datatypes::{
     ArrowPrimitiveType, DataType, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type,
     TimeUnit,
@@ -248,11 +248,7 @@ fn constant_array(value: &Value, pg: &PgType) -> Result<ArrayRef> {
     if *pg == PgType::Numeric || natural.data_type() == &target {
         return Ok(natural);
     }
-    let exact = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    Ok(cast_with_options(&natural, &target, &exact)?)
+    Ok(cast_exact(&natural, &target)?)
 }
 
 /// A running aggregation.

@@ -2,10 +2,10 @@
 //! materialization, dictionary-encoded reads, type casts to the mapped Arrow types, and
 //! the quals applied to decoded rows.
 
-use super::filter::{combine, constant_matches, exact, qual_mask};
+use super::filter::{combine, constant_matches, qual_mask};
 use super::schema::DeltaType;
 use super::types::mapping;
-use crate::batch::{ColumnData, ScanBatch};
+use crate::batch::{cast_exact, ColumnData, ScanBatch};
 use crate::request::Qual;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
@@ -29,6 +29,9 @@ pub(super) struct Filter {
     pub qual: Qual,
     /// the column's Arrow type (what partition values are compared as)
     pub data_type: DataType,
+    /// whether the qual is decided exactly on the file's decoded values (not on a
+    /// partition value): a Parquet row filter, not re-checked by Postgres
+    pub row_filter: bool,
 }
 
 /// Where a requested column's values come from.
@@ -61,14 +64,7 @@ fn exact_mask(
     let column = if column.data_type() == data_type {
         column.clone()
     } else {
-        cast_with_options(
-            column,
-            data_type,
-            &CastOptions {
-                safe: false,
-                ..Default::default()
-            },
-        )?
+        cast_exact(column, data_type)?
     };
     match qual_mask(&column, qual) {
         Some(mask) => {
@@ -91,7 +87,7 @@ pub(super) fn prefilter(
     filters: &[Filter],
 ) -> std::result::Result<RecordBatch, String> {
     let mut masks = Vec::new();
-    for filter in filters.iter().filter(|f| exact(&f.data_type, &f.qual)) {
+    for filter in filters.iter().filter(|f| f.row_filter) {
         if let ColumnSource::Projected(i, _) = &sources[filter.index] {
             let mask = exact_mask(batch.column(*i), &filter.qual, &filter.data_type);
             masks.push(mask.map_err(|e| e.to_string())?);
@@ -146,14 +142,9 @@ pub(super) fn to_scan_batch(
             ColumnSource::Constant(v) => Ok(ColumnData::Constant(v.clone())),
             ColumnSource::Projected(i, data_type) => {
                 let array = batch.column(*i);
-                // An unsafe cast errors on a value that does not fit instead of nulling it.
-                let exact = CastOptions {
-                    safe: false,
-                    ..Default::default()
-                };
                 match mapping(data_type).arrow {
                     Some(target) if !same_shape(array.data_type(), &target) => {
-                        cast_with_options(array, &target, &exact)
+                        cast_exact(array, &target)
                             .map(ColumnData::Array)
                             .map_err(|e| e.to_string())
                     }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 const MAX_TRUSTED_STRING_STAT: usize = 32;
 
 /// A qual resolved against the Delta schema.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct BoundQual {
     physical_name: String,
     data_type: DeltaType,
@@ -197,7 +197,7 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 }
 
 /// Decides which files may match a set of quals.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pruner {
     quals: Vec<BoundQual>,
     zone: WriterZone,

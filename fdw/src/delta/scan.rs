@@ -161,6 +161,7 @@ impl DeltaScan {
             };
             filters.push(Filter {
                 index,
+                row_filter: !column.is_partition && exact(&data_type, qual),
                 qual: qual.clone(),
                 data_type,
             });
@@ -442,10 +443,11 @@ impl DeltaScan {
         let schema = &snapshot.schema;
         let mut row_groups = Vec::new();
         for group in 0..metadata.num_row_groups() {
-            let keep = self
-                .pruner
-                .stats_may_match(&row_group_stats(metadata.row_group(group), schema))
-                && bloom_may_match(&mut builder, group, schema, &self.pruner).await;
+            let keep = self.pruner.stats_may_match(&row_group_stats(
+                metadata.row_group(group),
+                schema,
+                &self.pruner,
+            )) && bloom_may_match(&mut builder, group, schema, &self.pruner).await;
             if keep {
                 row_groups.push(group);
             } else {
@@ -525,7 +527,7 @@ impl DeltaScan {
         } else {
             self.filters
                 .iter()
-                .filter(|f| !self.columns[f.index].is_partition && exact(&f.data_type, &f.qual))
+                .filter(|f| f.row_filter)
                 .filter_map(|f| {
                     let name = &self.columns[f.index].physical_name;
                     let (root, _) = arrow_schema.column_with_name(name)?;
@@ -568,10 +570,7 @@ impl DeltaScan {
             && !self.row_ids
             && self.dictionary.is_empty()
             && self.claim.is_none()
-            && self
-                .filters
-                .iter()
-                .any(|f| !self.columns[f.index].is_partition && exact(&f.data_type, &f.qual));
+            && self.filters.iter().any(|f| f.row_filter);
         let convertible = self.filters.iter().all(|f| {
             file_schema
                 .field_with_name(&self.columns[f.index].physical_name)

@@ -7,7 +7,6 @@ use super::scan::BATCH_ROWS;
 use super::table::{Selection, TableSnapshot};
 use crate::runtime::check_interrupts;
 use crate::value::Value;
-use std::sync::Arc;
 
 /// Files examined between two interrupt checks while selecting files.
 const FILES_PER_INTERRUPT_CHECK: usize = 4096;
@@ -38,15 +37,14 @@ pub struct ScanCounters {
 /// The files of a snapshot that may hold matching rows. The snapshot remembers its last
 /// answer: planning and execution of a statement ask the same question.
 pub fn select_files(snapshot: &TableSnapshot, pruner: &Pruner) -> Selection {
-    let key = format!("{pruner:?}");
     if let Ok(last) = snapshot.last_selection.lock() {
-        if let Some((_, selection)) = last.as_ref().filter(|(k, _)| *k == key) {
-            return selection.as_ref().clone();
+        if let Some((_, selection)) = last.as_ref().filter(|(asked, _)| asked == pruner) {
+            return selection.clone();
         }
     }
     let selection = scan_statistics(snapshot, pruner);
     if let Ok(mut last) = snapshot.last_selection.lock() {
-        *last = Some((key, Arc::new(selection.clone())));
+        *last = Some((pruner.clone(), selection.clone()));
     }
     selection
 }

@@ -72,6 +72,7 @@ pub fn page_ranges(
             continue;
         };
         let pages = offsets.page_locations();
+        let scale = chunk.column_descr().type_scale();
         // (`num_pages` of an index without bounds panics; a malformed index is ignored)
         let consistent = !matches!(index, ColumnIndexMetaData::NONE)
             && index.num_pages() as usize == pages.len()
@@ -90,7 +91,6 @@ pub fn page_ranges(
             if start > end || end > rows {
                 return None;
             }
-            let scale = chunk.column_descr().type_scale();
             if !pruner.stats_may_match(&page_stats(index, page, end - start, column, scale)) {
                 pages_skipped += 1;
             } else if let Some(last) = matching.last_mut().filter(|r| r.end == start) {
@@ -233,7 +233,7 @@ fn bloom_probes(
 
 /// One value as a bloom filter hashes it; `Absent` for a value no row can equal.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Probe {
+enum Probe {
     /// an INT32 column's value
     Int32(i32),
     /// an INT64 column's value
@@ -261,7 +261,7 @@ impl Probe {
     }
 
     /// Whether `filter` may hold this value.
-    pub fn may_be_in(&self, filter: &Sbbf) -> bool {
+    fn may_be_in(&self, filter: &Sbbf) -> bool {
         match self {
             Probe::Int32(v) => filter.check(v),
             Probe::Int64(v) => filter.check(v),
@@ -272,7 +272,11 @@ impl Probe {
 }
 
 /// The statistics of a row group's columns, keyed like Delta statistics.
-pub fn row_group_stats(row_group: &RowGroupMetaData, schema: &DeltaSchema) -> FileStats {
+pub fn row_group_stats(
+    row_group: &RowGroupMetaData,
+    schema: &DeltaSchema,
+    pruner: &Pruner,
+) -> FileStats {
     let mut stats = FileStats {
         num_records: Some(row_group.num_rows() as u64),
         ..Default::default()
@@ -281,6 +285,9 @@ pub fn row_group_stats(row_group: &RowGroupMetaData, schema: &DeltaSchema) -> Fi
         let Some(column) = stored_column(chunk, schema) else {
             continue;
         };
+        if !pruner.constrains(&column.physical_name) {
+            continue;
+        }
         let Some(statistics) = chunk.statistics() else {
             continue;
         };

@@ -6,7 +6,7 @@
 
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
-use super::prune::FileStats;
+use super::prune::{FileStats, Pruner};
 use super::reader::ObjectFileReader;
 use super::schema::{DeltaSchema, DeltaType};
 use crate::runtime::check_interrupts;
@@ -118,9 +118,9 @@ pub struct TableSnapshot {
     pub url: String,
     /// the table root directory, for tables on local disk
     pub local_root: Option<std::path::PathBuf>,
-    /// the last file selection made on this version, under its pruner's description:
+    /// the last file selection made on this version, with the pruner it answered:
     /// planning and execution of a statement select the same files
-    pub last_selection: Mutex<Option<(String, Arc<Selection>)>>,
+    pub last_selection: Mutex<Option<(Pruner, Selection)>>,
 }
 
 /// The files a scan reads (positions in [`TableSnapshot::files`]) and what selecting
@@ -286,7 +286,12 @@ async fn snapshot_async(
             .map_err(|e| DeltaError::from_delta(here, e))?;
     }
     let snapshot = Arc::new(read_snapshot(&table, here)?);
-    let commit = commit_stamp(&snapshot, snapshot.version).await?;
+    // only a snapshot of the latest version is ever checked against its commit file
+    let commit = if location.time_travel == TimeTravel::Latest {
+        commit_stamp(&snapshot, snapshot.version).await?
+    } else {
+        None
+    };
     put(
         key,
         CachedTable {

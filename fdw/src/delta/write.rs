@@ -14,7 +14,7 @@ use super::table::{file_rows, open_for_write, snapshot, table_schema};
 use super::types::mapping;
 use super::whole_files::file_matches;
 use super::write_options::WriteOptions;
-use crate::batch::{ColumnData, ScanBatch};
+use crate::batch::{cast_exact, ColumnData, ScanBatch};
 use crate::numeric::Numeric;
 use crate::request::Qual;
 use crate::value::Value;
@@ -24,8 +24,7 @@ use deltalake::arrow::array::{
     Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use deltalake::arrow::compute::{
-    cast_with_options, concat_batches, filter, lexsort_to_indices, take_record_batch, CastOptions,
-    SortColumn, SortOptions,
+    concat_batches, filter, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
 };
 use deltalake::arrow::datatypes::{
     DataType, Date32Type, Field, Schema, TimeUnit, TimestampMicrosecondType,
@@ -447,21 +446,15 @@ impl TableWriter {
     /// `batch` as a batch of the whole table schema.
     fn complete(&self, batch: &RecordBatch, updated: bool) -> Result<RecordBatch> {
         let rows = batch.num_rows();
-        let exact = CastOptions {
-            safe: false,
-            ..Default::default()
-        };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.arrow_schema.fields().len());
         for (field, column) in self.arrow_schema.fields().iter().zip(&self.schema.columns) {
             let given = batch.column_by_name(&column.name);
             let array = match given {
                 Some(array) if array.data_type() == field.data_type() => array.clone(),
                 Some(array) => {
-                    cast_with_options(array, field.data_type(), &exact).map_err(|e| {
-                        DeltaError::InvalidValue {
-                            column: column.name.clone(),
-                            reason: e.to_string(),
-                        }
+                    cast_exact(array, field.data_type()).map_err(|e| DeltaError::InvalidValue {
+                        column: column.name.clone(),
+                        reason: e.to_string(),
                     })?
                 }
                 // The new version of an updated row must carry every column: one the
@@ -576,11 +569,7 @@ fn constant_array(
         },
         other => return Err(format!("{} cannot be stored as {target}", other.display())),
     };
-    let exact = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    cast_with_options(&array, target, &exact).map_err(|e| e.to_string())
+    cast_exact(&array, target).map_err(|e| e.to_string())
 }
 
 /// The generated date columns ODP can compute; a table with other generated columns
