@@ -18,6 +18,7 @@ pub mod sources;
 /// hooks.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    fix_malloc_thresholds();
     api::health::init_gucs();
     api::feature_stream::init_gucs();
     sources::graph::init_gucs();
@@ -33,6 +34,24 @@ pub extern "C-unwind" fn _PG_init() {
         block_signals,
         restore_signals,
     });
+}
+
+/// Fixes glibc's malloc thresholds at what its own heuristic reaches once a process has
+/// freed a 4 MB block: Parquet column chunks and pages (hundreds of kilobytes) then come
+/// from the heap, not from a fresh `mmap` each, and freeing them does not hand the top
+/// of the heap back to the kernel. A new process (a parallel worker, a new connection)
+/// otherwise page-faults on every such buffer until the heuristic catches up. Thresholds
+/// an administrator set through `GLIBC_TUNABLES` are left alone.
+fn fix_malloc_thresholds() {
+    let tuned = std::env::var_os("GLIBC_TUNABLES")
+        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc."));
+    if !tuned {
+        // SAFETY: mallopt only changes the allocator's tuning parameters.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
+        }
+    }
 }
 
 /// Lets Postgres act on a pending cancel, timeout or termination: its ERROR becomes a

@@ -162,20 +162,20 @@ pub trait Source: Sized + 'static {
     fn open(table: &TableContext) -> Result<Self>;
 
     /// Whether scans may be split among parallel workers: the source then implements
-    /// [`Source::begin_shared_scan`], [`Source::snapshot_version`] and
-    /// [`Source::open_at`].
+    /// [`Source::begin_shared_scan`], [`Source::worker_handoff`] and
+    /// [`Source::open_in_worker`].
     fn parallel_safe() -> bool {
         false
     }
 
-    /// The version of the data this source reads, which every participant of a
-    /// parallel scan must read.
-    fn snapshot_version(&self) -> Option<u64> {
-        None
+    /// What the leader of a parallel scan hands its workers (through shared memory) so
+    /// that every participant reads the same data.
+    fn worker_handoff(&self) -> Vec<u8> {
+        Vec::new()
     }
 
-    /// Opens the source at the version a parallel scan's leader read.
-    fn open_at(table: &TableContext, _version: Option<u64>) -> Result<Self> {
+    /// Opens the source in a parallel worker from the leader's [`Source::worker_handoff`].
+    fn open_in_worker(table: &TableContext, _handoff: &[u8]) -> Result<Self> {
         Self::open(table)
     }
 

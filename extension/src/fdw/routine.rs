@@ -30,7 +30,7 @@ pub fn fdw_routine<S: Source>() -> pg_sys::Datum {
     routine.ExplainForeignScan = Some(explain_foreign_scan::<S>);
     routine.GetForeignUpperPaths = Some(super::upper::get_foreign_upper_paths::<S>);
     routine.IsForeignScanParallelSafe = Some(super::scan::is_foreign_scan_parallel_safe::<S>);
-    routine.EstimateDSMForeignScan = Some(super::scan::estimate_dsm_foreign_scan);
+    routine.EstimateDSMForeignScan = Some(super::scan::estimate_dsm_foreign_scan::<S>);
     routine.InitializeDSMForeignScan = Some(super::scan::initialize_dsm_foreign_scan::<S>);
     routine.ReInitializeDSMForeignScan = Some(super::scan::reinitialize_dsm_foreign_scan);
     routine.InitializeWorkerForeignScan = Some(super::scan::initialize_worker_foreign_scan::<S>);

@@ -55,15 +55,34 @@ struct ScanState<S: Source> {
     totals: Vec<(String, String)>,
     /// the state a parallel scan's participants share (in dynamic shared memory)
     shared: Option<*mut SharedScan>,
+    /// the leader's handoff to its workers, between sizing and filling shared memory
+    handoff: Vec<u8>,
 }
 
 /// What the participants of a parallel scan share: the next file to claim, and the
-/// version of the data the leader read, which the workers read too.
+/// leader's handoff to its workers ([`Source::worker_handoff`]), whose `handoff_len`
+/// bytes follow this header.
 #[repr(C)]
 struct SharedScan {
     next: AtomicU64,
-    version: u64,
-    has_version: bool,
+    handoff_len: u64,
+}
+
+impl SharedScan {
+    /// The handoff bytes after the header at `shared`.
+    ///
+    /// # Safety
+    /// `shared` must point to a header written by `initialize_dsm_foreign_scan`,
+    /// followed by its `handoff_len` bytes.
+    unsafe fn handoff<'a>(shared: *const SharedScan) -> &'a [u8] {
+        // SAFETY: the caller guarantees the bytes follow the header.
+        unsafe {
+            std::slice::from_raw_parts(
+                (shared as *const u8).add(std::mem::size_of::<SharedScan>()),
+                (*shared).handoff_len as usize,
+            )
+        }
+    }
 }
 
 #[pg_guard]
@@ -138,6 +157,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             batch_context,
             totals: Vec::new(),
             shared: None,
+            handoff: Vec::new(),
         };
         (*node).fdw_state = in_current_context(state) as *mut _;
     }
@@ -593,11 +613,16 @@ pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
 }
 
 #[pg_guard]
-pub(super) unsafe extern "C-unwind" fn estimate_dsm_foreign_scan(
-    _node: *mut pg_sys::ForeignScanState,
+pub(super) unsafe extern "C-unwind" fn estimate_dsm_foreign_scan<S: Source>(
+    node: *mut pg_sys::ForeignScanState,
     _pcxt: *mut pg_sys::ParallelContext,
 ) -> pg_sys::Size {
-    std::mem::size_of::<SharedScan>()
+    // SAFETY: fdw_state was set by begin_foreign_scan.
+    let state = unsafe { &mut *((*node).fdw_state as *mut ScanState<S>) };
+    let handoff = state.source().worker_handoff();
+    let size = std::mem::size_of::<SharedScan>() + handoff.len();
+    state.handoff = handoff;
+    size
 }
 
 #[pg_guard]
@@ -612,13 +637,17 @@ pub(super) unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<S: Source>(
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
         // workers would not see this transaction's pending writes
         super::xact::ensure_unchanged(state.relid).or_report();
-        let version = state.source().snapshot_version();
+        let handoff = std::mem::take(&mut state.handoff);
         let shared = coordinate as *mut SharedScan;
         shared.write(SharedScan {
             next: AtomicU64::new(0),
-            version: version.unwrap_or(0),
-            has_version: version.is_some(),
+            handoff_len: handoff.len() as u64,
         });
+        std::ptr::copy_nonoverlapping(
+            handoff.as_ptr(),
+            (shared as *mut u8).add(std::mem::size_of::<SharedScan>()),
+            handoff.len(),
+        );
         state.shared = Some(shared);
     }
 }
@@ -644,14 +673,13 @@ pub(super) unsafe extern "C-unwind" fn initialize_worker_foreign_scan<S: Source>
     coordinate: *mut std::ffi::c_void,
 ) {
     // SAFETY: fdw_state was set by begin_foreign_scan in this worker; coordinate holds
-    // the SharedScan the leader wrote.
+    // the SharedScan and handoff the leader wrote.
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
         let shared = coordinate as *mut SharedScan;
-        let version = (*shared).has_version.then_some((*shared).version);
         let table = table_context(state.relid);
         super::resources::check(&S::resources(&table), Action::Read);
-        state.source = Some(S::open_at(&table, version).or_report());
+        state.source = Some(S::open_in_worker(&table, SharedScan::handoff(shared)).or_report());
         state.shared = Some(shared);
     }
 }

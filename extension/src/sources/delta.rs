@@ -13,7 +13,7 @@ use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::filter::applies_exactly;
 use odp_fdw::delta::options::{
     partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
-    TableLocation, TimeTravel,
+    TableLocation,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::DeltaScan;
@@ -26,7 +26,7 @@ use odp_fdw::delta::whole_files::deletes_whole_files;
 use odp_fdw::delta::write::TableWriter;
 use odp_fdw::delta::write_options::WriteOptions;
 use odp_fdw::delta::DeltaError;
-use odp_fdw::delta::{footer, hot_files};
+use odp_fdw::delta::{footer, handoff, hot_files};
 use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Resource;
@@ -71,6 +71,43 @@ pub struct DeltaSource {
     zone: WriterZone,
 }
 
+impl DeltaSource {
+    /// The table's location, with the cache budgets of this session applied.
+    fn location(table: &TableContext) -> Result<TableLocation> {
+        footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
+        hot_files::set_budget(DECODED_FILE_CACHE_MB.get() as u64 * 1024 * 1024);
+        Ok(TableLocation::resolve(
+            &table.server,
+            &table.user,
+            &table.table,
+        )?)
+    }
+
+    /// The source over `snapshot`, once the table's columns fit the Delta schema.
+    fn checked(
+        table: &TableContext,
+        snapshot: Arc<TableSnapshot>,
+        zone: WriterZone,
+    ) -> Result<Self> {
+        for column in &table.columns {
+            let delta = snapshot
+                .schema
+                .column(&column.name)
+                .ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
+            let fits = pg_type_of(column.type_oid)
+                .is_some_and(|pg| mapping(&delta.data_type).accepts(&pg));
+            if !fits {
+                return Err(OdpError::ColumnType {
+                    column: column.name.clone(),
+                    pg_type: column.type_name.clone(),
+                    source_type: delta.data_type.name(),
+                });
+            }
+        }
+        Ok(DeltaSource { snapshot, zone })
+    }
+}
+
 impl Source for DeltaSource {
     type Scan = DeltaScanAdapter;
 
@@ -98,24 +135,7 @@ impl Source for DeltaSource {
     }
 
     fn open(table: &TableContext) -> Result<Self> {
-        Self::open_at(table, None)
-    }
-
-    fn parallel_safe() -> bool {
-        true
-    }
-
-    fn snapshot_version(&self) -> Option<u64> {
-        Some(self.snapshot.version)
-    }
-
-    fn open_at(table: &TableContext, version: Option<u64>) -> Result<Self> {
-        footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
-        hot_files::set_budget(DECODED_FILE_CACHE_MB.get() as u64 * 1024 * 1024);
-        let mut location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
-        if let Some(version) = version {
-            location.time_travel = TimeTravel::Version(version);
-        }
+        let location = Self::location(table)?;
         let zone = writer_zone(&table.table)?;
         let snapshot = match snapshot(&location, Some(statement_start())) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
@@ -124,22 +144,21 @@ impl Source for DeltaSource {
             }
             other => other?,
         };
-        for column in &table.columns {
-            let delta = snapshot
-                .schema
-                .column(&column.name)
-                .ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
-            let fits = pg_type_of(column.type_oid)
-                .is_some_and(|pg| mapping(&delta.data_type).accepts(&pg));
-            if !fits {
-                return Err(OdpError::ColumnType {
-                    column: column.name.clone(),
-                    pg_type: column.type_name.clone(),
-                    source_type: delta.data_type.name(),
-                });
-            }
-        }
-        Ok(DeltaSource { snapshot, zone })
+        Self::checked(table, snapshot, zone)
+    }
+
+    fn parallel_safe() -> bool {
+        true
+    }
+
+    fn worker_handoff(&self) -> Vec<u8> {
+        handoff::handoff(&self.snapshot)
+    }
+
+    fn open_in_worker(table: &TableContext, handoff: &[u8]) -> Result<Self> {
+        let location = Self::location(table)?;
+        let zone = writer_zone(&table.table)?;
+        Self::checked(table, handoff::receive(handoff, &location)?, zone)
     }
 
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate> {

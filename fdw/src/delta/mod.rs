@@ -6,6 +6,7 @@ pub mod error;
 pub mod filter;
 pub mod footer;
 pub mod generated;
+pub mod handoff;
 pub mod hot_files;
 pub mod maintain;
 pub mod options;

@@ -5,10 +5,11 @@
 //! generation expression of generated columns.
 
 use super::error::{DeltaError, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// A Delta column type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeltaType {
     /// string
     String,
@@ -117,7 +118,7 @@ impl DeltaType {
 }
 
 /// One top-level column of a Delta table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeltaColumn {
     /// logical name (what SQL sees)
     pub name: String,
@@ -137,7 +138,7 @@ pub struct DeltaColumn {
 }
 
 /// A table's columns in schema order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeltaSchema {
     /// columns in schema order
     pub columns: Vec<DeltaColumn>,

@@ -329,6 +329,14 @@ fn table_builder(location: &TableLocation) -> Result<DeltaTableBuilder> {
         .with_storage_options(location.storage_options.clone()))
 }
 
+/// The object store rooted at `location`'s table, without reading the table.
+pub(super) fn store_for(location: &TableLocation) -> Result<Arc<dyn ObjectStore>> {
+    Ok(table_builder(location)?
+        .build_storage()
+        .map_err(|e| DeltaError::from_delta(location.url.as_str(), e))?
+        .object_store(None))
+}
+
 async fn open(location: &TableLocation) -> Result<DeltaTable> {
     let here = location.url.as_str();
     let builder = table_builder(location)?;
@@ -453,17 +461,13 @@ pub fn list_tables(location: &TableLocation, remote_schema: &str) -> Result<Vec<
 }
 
 async fn list_tables_async(location: &TableLocation, remote_schema: &str) -> Result<Vec<String>> {
-    let here = location.url.as_str();
     let missing = || DeltaError::SchemaNotFound(remote_schema.to_string());
     if let Ok(dir) = location.url.to_file_path() {
         if location.url.scheme() == "file" && !dir.is_dir() {
             return Err(missing());
         }
     }
-    let store = table_builder(location)?
-        .build_storage()
-        .map_err(|e| DeltaError::from_delta(here, e))?
-        .object_store(None);
+    let store = store_for(location)?;
     let listing = match store.list_with_delimiter(None).await {
         Ok(listing) => listing,
         Err(deltalake::ObjectStoreError::NotFound { .. }) => return Err(missing()),
