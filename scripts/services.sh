@@ -31,7 +31,7 @@ start_postgres() {
   # (about 10 ms per worker); preloaded, a new connection costs about 0.5 ms more and a
   # parallel worker about 2 ms more (docs/delta.md, Parallel scans).
   local preload=odp
-  [ -f "$PG_BIN/../lib/llvmjit.so" ] && preload=odp,llvmjit
+  [ -f "$("$PG_BIN/pg_config" --pkglibdir)/llvmjit.so" ] && preload=odp,llvmjit
   grep -q "^include_if_exists = 'odp.conf'" "$ODP_PGDATA/postgresql.conf" \
     || echo "include_if_exists = 'odp.conf'" >>"$ODP_PGDATA/postgresql.conf"
   cat >"$ODP_PGDATA/odp.conf" <<CONF

@@ -127,6 +127,7 @@ impl OdpError {
                 DeltaError::NoSuchColumn(_) => ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                 DeltaError::TimeTravel(_) => ERRCODE_INVALID_PARAMETER_VALUE,
                 DeltaError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
+                DeltaError::Handoff(_) => ERRCODE_INTERNAL_ERROR,
             },
             OdpError::Redis(e) => match e {
                 RedisError::InvalidOption(e) => option(e),

@@ -41,10 +41,17 @@ pub extern "C-unwind" fn _PG_init() {
 /// from the heap, not from a fresh `mmap` each, and freeing them does not hand the top
 /// of the heap back to the kernel. A new process (a parallel worker, a new connection)
 /// otherwise page-faults on every such buffer until the heuristic catches up. Thresholds
-/// an administrator set through `GLIBC_TUNABLES` are left alone.
+/// an administrator set (`GLIBC_TUNABLES`, `MALLOC_MMAP_THRESHOLD_`,
+/// `MALLOC_TRIM_THRESHOLD_`) are left alone. Fixing them also stops glibc from raising
+/// the mmap threshold beyond 4 MB, and each process may keep up to 8 MB of freed heap.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn fix_malloc_thresholds() {
-    let tuned = std::env::var_os("GLIBC_TUNABLES")
-        .is_some_and(|t| t.to_string_lossy().contains("glibc.malloc."));
+    let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+    let tunables = tunables.to_string_lossy();
+    let tuned = tunables.contains("glibc.malloc.mmap_threshold")
+        || tunables.contains("glibc.malloc.trim_threshold")
+        || std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
+        || std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_some();
     if !tuned {
         // SAFETY: mallopt only changes the allocator's tuning parameters.
         unsafe {
@@ -53,6 +60,10 @@ fn fix_malloc_thresholds() {
         }
     }
 }
+
+/// Other C libraries keep their own allocation strategy.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_malloc_thresholds() {}
 
 /// Lets Postgres act on a pending cancel, timeout or termination: its ERROR becomes a
 /// Rust panic that unwinds through the adapter to the FDW callback's guard.

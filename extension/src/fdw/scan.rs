@@ -619,6 +619,8 @@ pub(super) unsafe extern "C-unwind" fn estimate_dsm_foreign_scan<S: Source>(
 ) -> pg_sys::Size {
     // SAFETY: fdw_state was set by begin_foreign_scan.
     let state = unsafe { &mut *((*node).fdw_state as *mut ScanState<S>) };
+    // workers would not see this transaction's pending writes
+    super::xact::ensure_unchanged(state.relid).or_report();
     let handoff = state.source().worker_handoff();
     let size = std::mem::size_of::<SharedScan>() + handoff.len();
     state.handoff = handoff;
@@ -635,8 +637,6 @@ pub(super) unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<S: Source>(
     // of dynamic shared memory, of the size estimate_dsm_foreign_scan asked for.
     unsafe {
         let state = &mut *((*node).fdw_state as *mut ScanState<S>);
-        // workers would not see this transaction's pending writes
-        super::xact::ensure_unchanged(state.relid).or_report();
         let handoff = std::mem::take(&mut state.handoff);
         let shared = coordinate as *mut SharedScan;
         shared.write(SharedScan {

@@ -60,6 +60,9 @@ pub enum DeltaError {
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),
+    /// a parallel worker could not read the snapshot its leader handed over
+    #[error("the parallel scan leader's snapshot is unreadable: {0}")]
+    Handoff(String),
 }
 
 /// Result alias of the Delta adapter.
