@@ -72,15 +72,13 @@ pub struct DeltaSource {
 }
 
 impl DeltaSource {
-    /// The table's location, with the cache budgets of this session applied.
-    fn location(table: &TableContext) -> Result<TableLocation> {
+    /// The table's location and writer time zone, after applying this session's cache
+    /// budgets (what opening the source needs first, in the leader or a worker).
+    fn resolve(table: &TableContext) -> Result<(TableLocation, WriterZone)> {
         footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
         hot_files::set_budget(DECODED_FILE_CACHE_MB.get() as u64 * 1024 * 1024);
-        Ok(TableLocation::resolve(
-            &table.server,
-            &table.user,
-            &table.table,
-        )?)
+        let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
+        Ok((location, writer_zone(&table.table)?))
     }
 
     /// The source over `snapshot`, once the table's columns fit the Delta schema.
@@ -135,8 +133,7 @@ impl Source for DeltaSource {
     }
 
     fn open(table: &TableContext) -> Result<Self> {
-        let location = Self::location(table)?;
-        let zone = writer_zone(&table.table)?;
+        let (location, zone) = Self::resolve(table)?;
         let snapshot = match snapshot(&location, Some(statement_start())) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
                 create_table(&location, &new_columns(table)?, &partition_by(&table.table))?;
@@ -156,8 +153,7 @@ impl Source for DeltaSource {
     }
 
     fn open_in_worker(table: &TableContext, handoff: &[u8]) -> Result<Self> {
-        let location = Self::location(table)?;
-        let zone = writer_zone(&table.table)?;
+        let (location, zone) = Self::resolve(table)?;
         Self::checked(table, handoff::receive(handoff, &location)?, zone)
     }
 

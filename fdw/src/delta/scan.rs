@@ -502,12 +502,13 @@ impl DeltaScan {
                     .with_batch_size(BATCH_ROWS)
                     .build()
                     .map_err(|e| data_error(e.to_string()))?;
+                let largest = hot_files::largest_entry();
                 let (mut batches, mut bytes) = (Vec::new(), 0);
                 while let Some(batch) = stream.next().await {
                     let batch = batch.map_err(|e| data_error(e.to_string()))?;
                     bytes += batch.get_array_memory_size() as u64;
                     batches.push(batch);
-                    if bytes > hot_files::largest_entry() {
+                    if bytes > largest {
                         // too large to keep: read the file as a lookup that skips what
                         // it can, counted once
                         hot_files::too_large(hot);
