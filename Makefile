@@ -3,19 +3,18 @@ SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -euo pipefail -c
 ENV := . scripts/env.sh
-PGRX_TEST_DATA := /var/tmp/odp-pgrx
 
-.PHONY: demo test bench setup install services stop seed lint unit pgtest sqltest
+.PHONY: demo test bench setup install services stop seed lint unit pgtest sqltest demotest servicetest
 
 ## Set up everything, load a small sample and run showcase queries.
 demo: setup install services seed
-	$(ENV); psql -X -v ON_ERROR_STOP=1 -f sql/demo.sql
+	bash scripts/demo.sh
 
 ## Set up everything and run every check; services are stopped at the end.
 test: setup
 	$(ENV)
 	trap 'bash scripts/services.sh stop' EXIT
-	$(MAKE) --no-print-directory lint unit pgtest install services seed sqltest
+	$(MAKE) --no-print-directory lint unit pgtest install services seed sqltest demotest servicetest
 
 ## Benchmarks at scale factor 1 (or ODP_BENCH_SCALE), as BENCH lines.
 bench: setup install services
@@ -47,8 +46,16 @@ unit:
 
 pgtest:
 	bash scripts/services.sh stop postgres
-	$(ENV); mkdir -p $(PGRX_TEST_DATA) && chown postgres:postgres $(PGRX_TEST_DATA)
-	cargo pgrx test pg15 --package odp --runas postgres --pgdata $(PGRX_TEST_DATA)/data
+	$(ENV); cargo pgrx test pg15 --package odp --runas postgres --pgdata "$$ODP_PGRX_TEST/data"
 
 sqltest:
 	$(ENV); bash tests/run_sql_tests.sh
+
+# The demo must never rot: it runs as in `make demo`, stopping at the first error.
+demotest:
+	bash scripts/demo.sh >tests/results/demo.out
+	echo "ok   demo (sql/demo.sql)"
+
+# Last: kills and restarts each service, then stops all and checks nothing is left.
+servicetest:
+	bash tests/services_lifecycle.sh

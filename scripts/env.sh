@@ -1,15 +1,23 @@
 # Sourced by every script: loads .env (or .env.example) and derives paths.
+# ODP_CACHE and CARGO_TARGET_DIR given in the environment win over the files, so
+# `ODP_CACHE=$(mktemp -d) make test` sets up a new machine's state (everything but the
+# apt packages and cargo-pgrx) while a warm CARGO_TARGET_DIR can still be reused.
 ODP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+odp_cache_from_env=${ODP_CACHE:-}
 set -a
 # shellcheck disable=SC1091
 if [ -f "$ODP_ROOT/.env" ]; then . "$ODP_ROOT/.env"; else . "$ODP_ROOT/.env.example"; fi
 set +a
+if [ -n "$odp_cache_from_env" ]; then ODP_CACHE=$odp_cache_from_env; fi
+unset odp_cache_from_env
+export ODP_CACHE
 export ODP_ROOT
 export ODP_VENV="$ODP_CACHE/venv"
 export ODP_S3RVER="$ODP_CACHE/s3rver/node_modules/.bin/s3rver"
 export ODP_RUN="$ODP_CACHE/run"
 export ODP_PGDATA="$ODP_CACHE/pgdata"
 export ODP_DATA="$ODP_CACHE/data"
+export ODP_PGRX_TEST="$ODP_CACHE/pgrx-test"
 export PATH="$HOME/.cargo/bin:$PATH"
 export PGHOST=127.0.0.1 PGPORT="$ODP_PG_PORT" PGUSER=postgres PGDATABASE=odp
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

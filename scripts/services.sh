@@ -2,7 +2,7 @@
 # Starts or stops ODP's local services on 127.0.0.1, idempotently:
 #   postgres (PG15 cluster with odp, run as the postgres user), redis (feature store),
 #   moto (S3-compatible object server), ArcadeDB (Bolt graph server standing in for Neo4j).
-# usage: services.sh start|stop|status [service...]
+# usage: services.sh start|stop|status|check-stopped [service...]
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -11,8 +11,74 @@ as_postgres() { sudo -u postgres -H "$@"; }
 
 wait_for() { # name, command...
   local name=$1; shift
-  for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  echo "service $name did not become ready" >&2; return 1
+  for _ in $(seq 1 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "service $name did not become ready within 30 s" >&2; return 1
+}
+
+# Every service is known by the pid its own process wrote or we recorded (never the pid
+# of a shell around it), the pattern its command line matches (so a recycled pid is not
+# taken for it), and the ports it listens on.
+pid_file() {
+  case $1 in
+    postgres) echo "$ODP_PGDATA/postmaster.pid" ;;
+    pgrx-test) echo "$ODP_PGRX_TEST/data/postmaster.pid" ;;
+    redis) echo "$ODP_RUN/redis.pid" ;;
+    s3) echo "$ODP_RUN/moto.pid" ;;
+    graph) echo "$ODP_RUN/graph.pid" ;;
+  esac
+}
+command_pattern() {
+  case $1 in
+    postgres|pgrx-test) echo 'postgres' ;;
+    redis) echo 'redis-server' ;;
+    s3) echo 'moto_server' ;;
+    graph) echo 'ArcadeDBServer' ;;
+  esac
+}
+ports_of() {
+  case $1 in
+    postgres) echo "$ODP_PG_PORT" ;;
+    redis) echo "$ODP_REDIS_PORT" ;;
+    s3) echo "$ODP_S3_PORT" ;;
+    graph) echo "$ODP_GRAPH_PORT $ODP_BOLT_PORT" ;;
+  esac
+}
+# The live pid this cache's run of the service recorded, or nothing.
+owned_pid() {
+  local file pid; file=$(pid_file "$1")
+  [ -f "$file" ] || return 0
+  pid=$(head -n 1 "$file" 2>/dev/null | tr -dc 0-9)
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$(command_pattern "$1")" && echo "$pid"
+  return 0
+}
+listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1; }
+describe_pid() { ps -o args= -p "$1" 2>/dev/null | cut -c1-100; }
+
+# 0 if this cache's own server of the service is running; 1 if it is not and its ports
+# are free; an error (exit) if a process this cache did not start holds one of its ports:
+# that server's data and settings are not ours, so it is neither reused nor killed.
+ours_running() {
+  local service=$1 pid port holder; pid=$(owned_pid "$service")
+  for port in $(ports_of "$service"); do
+    holder=$(listener_pid "$port")
+    [ -z "$holder" ] || [ "$holder" = "$pid" ] && continue
+    echo "port $port ($service) is held by pid $holder ($(describe_pid "$holder")), which was not" \
+      "started from ODP_CACHE=$ODP_CACHE: stop it, or choose other ports in .env" >&2
+    exit 1
+  done
+  [ -n "$pid" ]
+}
+
+# Stops a pid: SIGTERM, up to $2 seconds to exit, then SIGKILL and up to 5 s more.
+terminate() {
+  local pid=$1 grace=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 $((grace * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "pid $pid ($(describe_pid "$pid")) ignored SIGTERM for ${grace} s: SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "pid $pid did not exit after SIGKILL" >&2; return 1
 }
 
 redis_ping() { redis-cli -h 127.0.0.1 -p "$1" ping | grep -q PONG; }
@@ -45,73 +111,110 @@ odp.bolt_url = 'bolt://127.0.0.1:$ODP_BOLT_PORT'
 odp.feature_stream = on
 CONF
   chown postgres:postgres "$ODP_PGDATA/odp.conf"
-  if ! as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" status >/dev/null 2>&1; then
-    as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -l "$ODP_RUN/postgres.log" -w start >/dev/null
+  # (after a crash, pg_ctl starts over a stale postmaster.pid and recovers the data)
+  # (backends orphaned by a killed postmaster hold its shared memory until they notice:
+  # a start right after a crash may be refused once or twice)
+  if ! ours_running postgres; then
+    local attempt
+    for attempt in 1 2 3 4 5; do
+      as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -l "$ODP_RUN/postgres.log" -w start >/dev/null && break
+      [ "$attempt" = 5 ] && { tail -n 5 "$ODP_RUN/postgres.log" >&2; return 1; }
+      sleep 1
+    done
   fi
   wait_for postgres "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$ODP_PG_PORT"
   psql -d postgres -Xqtc "SELECT 1 FROM pg_database WHERE datname = 'odp'" | grep -q 1 \
     || psql -d postgres -Xqc "CREATE DATABASE odp"
 }
-stop_postgres() {
-  [ -f "$ODP_PGDATA/PG_VERSION" ] && as_postgres "$PG_BIN/pg_ctl" -D "$ODP_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+stop_postgres() { stop_cluster postgres "$ODP_PGDATA"; }
+# pgrx's test cluster (make pgtest) is stopped with the others.
+stop_pgrx-test() { stop_cluster pgrx-test "$ODP_PGRX_TEST/data"; }
+stop_cluster() { # service, data directory
+  local pid; pid=$(owned_pid "$1")
+  [ -n "$pid" ] || return 0
+  as_postgres "$PG_BIN/pg_ctl" -D "$2" -m fast -w -t 30 stop >/dev/null 2>&1 \
+    || as_postgres "$PG_BIN/pg_ctl" -D "$2" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
+  terminate "$pid" 5
 }
 
+# Redis, moto and ArcadeDB keep no state across starts: a start after a crash (or after
+# a stop) is a fresh, empty server, like a new machine's.
 start_redis() {
-  redis_ping "$ODP_REDIS_PORT" 2>/dev/null && return 0
-  redis-server --port "$ODP_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-    --pidfile "$ODP_RUN/redis.pid" --logfile "$ODP_RUN/redis.log"
+  if ! ours_running redis; then
+    rm -f "$ODP_RUN/redis.pid"
+    redis-server --port "$ODP_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+      --pidfile "$ODP_RUN/redis.pid" --logfile "$ODP_RUN/redis.log"
+  fi
   wait_for redis redis_ping "$ODP_REDIS_PORT"
 }
-stop_redis() { redis-cli -h 127.0.0.1 -p "$ODP_REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
+stop_redis() { stop_owned redis 10; }
 
 start_s3() {
-  moto_ready && return 0
-  nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$ODP_S3_PORT" >"$ODP_RUN/moto.log" 2>&1 &
-  echo $! >"$ODP_RUN/moto.pid"
+  if ! ours_running s3; then
+    # (nohup execs the server: $! is its own pid, not a shell's)
+    nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$ODP_S3_PORT" >"$ODP_RUN/moto.log" 2>&1 &
+    echo $! >"$ODP_RUN/moto.pid"
+  fi
   wait_for s3 moto_ready
 }
-stop_s3() {
-  if [ -f "$ODP_RUN/moto.pid" ]; then kill "$(cat "$ODP_RUN/moto.pid")" 2>/dev/null || true; rm -f "$ODP_RUN/moto.pid"; fi
-}
+stop_s3() { stop_owned s3 10; }
 
 # ArcadeDB with its Bolt plugin, loopback only, database `odp`, user root (password from
-# ODP_GRAPH_PASSWORD); it starts empty, like the other stand-ins.
+# ODP_GRAPH_PASSWORD).
 start_graph() {
-  graph_ready && return 0
-  local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
-  rm -rf "$dir"; mkdir -p "$dir"
-  # (from $dir: the server writes its log/ directory into the working directory)
-  (cd "$dir" && nohup "$home/jre/bin/java" -Xms256m -Xmx1g -Duser.timezone=UTC -cp "$home/jars/*" \
-    -Darcadedb.server.rootPath="$dir" -Darcadedb.server.databaseDirectory="$dir/databases" \
-    -Darcadedb.server.rootPassword="$ODP_GRAPH_PASSWORD" -Darcadedb.server.defaultDatabases='odp[root]' \
-    -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \
-    -Darcadedb.server.plugins='Bolt:com.arcadedb.bolt.BoltProtocolPlugin' \
-    -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$ODP_BOLT_PORT" \
-    com.arcadedb.server.ArcadeDBServer >"$ODP_RUN/graph.log" 2>&1 & echo $! >"$ODP_RUN/graph.pid")
+  if ! ours_running graph; then
+    local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
+    rm -rf "$dir"; mkdir -p "$dir"
+    # From $dir (the server writes its log/ directory into the working directory); exec,
+    # so that $! is the JVM itself and a stop reaches it.
+    (cd "$dir" && exec "$home/jre/bin/java" -Xms256m -Xmx1g -Duser.timezone=UTC -cp "$home/jars/*" \
+      -Darcadedb.server.rootPath="$dir" -Darcadedb.server.databaseDirectory="$dir/databases" \
+      -Darcadedb.server.rootPassword="$ODP_GRAPH_PASSWORD" -Darcadedb.server.defaultDatabases='odp[root]' \
+      -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \
+      -Darcadedb.server.plugins='Bolt:com.arcadedb.bolt.BoltProtocolPlugin' \
+      -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$ODP_BOLT_PORT" \
+      com.arcadedb.server.ArcadeDBServer </dev/null >"$ODP_RUN/graph.log" 2>&1) &
+    echo $! >"$ODP_RUN/graph.pid"
+  fi
   wait_for graph graph_ready
   wait_for bolt bash -c "exec 3<>/dev/tcp/127.0.0.1/$ODP_BOLT_PORT"
 }
-stop_graph() {
-  if [ -f "$ODP_RUN/graph.pid" ]; then
-    local pid; pid=$(cat "$ODP_RUN/graph.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    rm -f "$ODP_RUN/graph.pid"
-  fi
+stop_graph() { stop_owned graph 20; }
+
+stop_owned() { # service, grace seconds
+  local pid; pid=$(owned_pid "$1")
+  [ -n "$pid" ] && terminate "$pid" "$2"
+  rm -f "$(pid_file "$1")"
 }
 
 status() {
-  printf '%-9s %s\n' postgres "$("$PG_BIN/pg_isready" -h 127.0.0.1 -p "$ODP_PG_PORT" >/dev/null 2>&1 && echo up || echo down)"
-  printf '%-9s %s\n' redis "$(redis_ping "$ODP_REDIS_PORT" 2>/dev/null && echo up || echo down)"
-  printf '%-9s %s\n' s3 "$(moto_ready && echo up || echo down)"
-  printf '%-9s %s\n' graph "$(graph_ready && echo up || echo down)"
+  local s pid
+  for s in postgres redis s3 graph; do
+    pid=$(owned_pid "$s")
+    printf '%-9s %s\n' "$s" "$([ -n "$pid" ] && echo "up (pid $pid)" || echo down)"
+  done
+}
+
+# Lists every process this cache's services left: by pid file, and by port. Exits 1 if
+# there is any.
+check_stopped() {
+  local s pid port holder found=0
+  for s in postgres pgrx-test redis s3 graph; do
+    pid=$(owned_pid "$s")
+    [ -n "$pid" ] && { echo "$s still running: pid $pid ($(describe_pid "$pid"))"; found=1; }
+    for port in $(ports_of "$s"); do
+      holder=$(listener_pid "$port")
+      [ -n "$holder" ] && { echo "port $port ($s) still held by pid $holder ($(describe_pid "$holder"))"; found=1; }
+    done
+  done
+  return $found
 }
 
 action=${1:-status}; shift || true
-services=${*:-postgres redis s3 graph}
 case "$action" in
-  start) for s in $services; do log "start $s"; "start_$s"; done ;;
-  stop) for s in $services; do "stop_$s"; done ;;
+  start) for s in ${*:-postgres redis s3 graph}; do log "start $s"; "start_$s"; done ;;
+  stop) for s in ${*:-postgres pgrx-test redis s3 graph}; do "stop_$s"; done ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status [postgres redis s3 graph]" >&2; exit 2 ;;
+  check-stopped) check_stopped ;;
+  *) echo "usage: $0 start|stop|status|check-stopped [postgres redis s3 graph]" >&2; exit 2 ;;
 esac

@@ -43,7 +43,11 @@ if [ ! -x "$ODP_S3RVER" ]; then
   mkdir -p "$ODP_CACHE/s3rver"
   npm install --prefix "$ODP_CACHE/s3rver" --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null
 fi
-# initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres.
-mkdir -p "$ODP_RUN" "$ODP_DATA"
-chown postgres:postgres "$ODP_CACHE" "$ODP_RUN"
-chmod 755 "$ODP_CACHE"
+# initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres,
+# and the server writes under every directory here (sockets and logs in ODP_RUN, Delta
+# tables and object roots in ODP_DATA, pgrx's test cluster in ODP_PGRX_TEST). They are
+# handed to postgres whoever created them first (demo, test, bench, CI), and the cache
+# itself must be traversable by postgres (mktemp -d makes it 0700).
+mkdir -p "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
+chown postgres:postgres "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
+chmod 755 "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA"
