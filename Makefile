@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := . scripts/env.sh
 
-.PHONY: demo test bench setup install services stop seed lint unit pgtest sqltest demotest servicetest
+.PHONY: demo test fresh bench setup install services stop seed lint unit pgtest sqltest demotest servicetest
 
 ## Set up everything, load a small sample and run showcase queries.
 demo: setup install services seed
@@ -15,6 +15,10 @@ test: setup
 	$(ENV)
 	trap 'bash scripts/services.sh stop' EXIT
 	$(MAKE) --no-print-directory lint unit pgtest install services seed sqltest demotest servicetest
+
+## `make demo` then `make test` in a new, empty ODP_CACHE, timed: a new machine's set-up.
+fresh:
+	bash scripts/fresh_check.sh
 
 ## Benchmarks at scale factor 1 (or ODP_BENCH_SCALE), as BENCH lines.
 bench: setup install services

@@ -45,6 +45,7 @@ SELECT odp.user_features(:'demo_user') AS features_before;
 \echo '== 5. a Delta write in a transaction, streamed to the features'
 -- a scratch Delta table (scripts/demo.sh empties demo/ first) whose inserts are
 -- published to the transactions stream; the feature stream worker applies them
+\set QUIET on
 DROP SCHEMA IF EXISTS demo CASCADE;
 CREATE SCHEMA demo;
 CREATE FOREIGN TABLE demo.orders (
@@ -53,14 +54,17 @@ CREATE FOREIGN TABLE demo.orders (
 ) SERVER lake OPTIONS (path 'demo/orders', create_if_missing 'true');
 CREATE TRIGGER publish AFTER INSERT ON demo.orders
     FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction();
+\set QUIET off
 BEGIN;
 INSERT INTO demo.orders
 SELECT 'demo-' || g, :'demo_user', 'p000007', 1, 19.99 * g, now() FROM generate_series(1, 2) g;
-SELECT count(*) AS rows_in_this_transaction FROM demo.orders;
+INSERT INTO demo.orders VALUES ('demo-3', :'demo_user', 'p000042', 2, 5.00, now());
 COMMIT;
-SELECT version, operation FROM odp.delta_history('demo.orders') ORDER BY version;
+-- one Delta commit for the whole transaction
+SELECT version, operation, parameters ->> 'mode' AS mode FROM odp.delta_history('demo.orders') ORDER BY version;
+SELECT count(*) AS rows_committed, sum(total_amount) AS total FROM demo.orders;
 -- the worker applies new stream entries within milliseconds
-SELECT pg_sleep(0.5);
+SELECT pg_sleep(0.5) \gset
 SELECT odp.user_features(:'demo_user') AS features_after;
 
 \echo '== 6. graph (Bolt): the lake synced to the graph, queried with Cypher pushdown'
@@ -71,7 +75,9 @@ SELECT product_id, date FROM graph.purchased WHERE user_id = :'demo_user' ORDER 
 SELECT * FROM odp.graph_recommend(:'demo_user', 3);
 
 \echo '== 7. a row policy: the same query as two roles'
-SELECT odp.install_roles() IS NULL AS roles_installed;
+\set QUIET on
+\o /dev/null
+SELECT odp.install_roles();
 CREATE FOREIGN TABLE demo.transactions (
     transaction_id text, user_id text, product_id text, quantity int4, total_amount float8,
     transaction_time timestamptz, txn_date date
@@ -81,16 +87,19 @@ GRANT SELECT ON demo.transactions TO odp_authenticated, odp_analyst;
 SELECT odp.create_row_policy('demo.transactions', 'own_rows',
     $$user_id = odp.current_claims() ->> 'sub'$$, '{odp_authenticated}');
 SELECT odp.create_row_policy('demo.transactions', 'analysts_read_all', 'true', '{odp_analyst}');
+\o
+SELECT name, using_expr, roles FROM odp.row_policies ORDER BY name;
 -- as PostgREST does it: log in as odp_authenticator, switch to the token's role and
 -- state its verified claims
 SET SESSION AUTHORIZATION odp_authenticator;
 SET ROLE odp_authenticated;
-SELECT set_config('request.jwt.claims', format('{"sub": "%s"}', :'demo_user'), false) IS NOT NULL AS claims_set;
+SELECT set_config('request.jwt.claims', format('{"sub": "%s"}', :'demo_user'), false) \gset
 SELECT current_user, count(*) AS transactions, count(DISTINCT user_id) AS users FROM demo.transactions;
 SET ROLE odp_analyst;
 SELECT current_user, count(*) AS transactions, count(DISTINCT user_id) AS users FROM demo.transactions;
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
+\set QUIET off
 
 \echo '== 8. metrics (Prometheus text): what the scans above read and skipped'
 SELECT line FROM regexp_split_to_table(odp.metrics(), E'\n') AS line

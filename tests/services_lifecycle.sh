@@ -13,7 +13,7 @@ fail() { echo "FAIL services: $*" >&2; exit 1; }
 gone() { for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 graph_nodes() {
   curl -sf -u "root:$ODP_GRAPH_PASSWORD" "http://127.0.0.1:$ODP_GRAPH_PORT/api/v1/query/odp" \
-    -H 'Content-Type: application/json' -d '{"language":"cypher","command":"MATCH (n) RETURN count(n) AS c"}' \
+    -H 'Content-Type: application/json' -d '{"language":"cypher","command":"MATCH (n:Lifecycle) RETURN count(n) AS c"}' \
     | sed -n 's/.*"c":\([0-9]*\).*/\1/p'
 }
 
@@ -34,9 +34,9 @@ for s in postgres redis s3 graph; do
   echo "ok   $s: killed pid $old, started pid $new"
 done
 psql -X -qAt -c "SELECT 1" >/dev/null || fail "postgres does not answer after its restart"
-[ "$(redis-cli -p "$ODP_REDIS_PORT" DBSIZE)" = 0 ] || fail "redis kept keys across a crash"
+[ "$(redis-cli -p "$ODP_REDIS_PORT" EXISTS odp:lifecycle)" = 0 ] || fail "redis kept a key across a crash"
 curl -sf "http://127.0.0.1:$ODP_S3_PORT/" | grep -q odp-lifecycle && fail "moto kept a bucket across a crash"
-[ "$(graph_nodes)" = 0 ] || fail "the graph server kept nodes across a crash"
+[ "$(graph_nodes)" = 0 ] || fail "the graph server kept a node across a crash"
 echo "ok   redis, moto and the graph server restarted empty"
 
 # a stranger on the Redis port: refused, not reused, not killed
@@ -48,7 +48,7 @@ if out=$(svc start redis 2>&1); then kill "$stranger"; fail "start reused a serv
 kill -0 "$stranger" 2>/dev/null || fail "start killed a process it did not start"
 grep -q "was not started from ODP_CACHE" <<<"$out" || { kill "$stranger"; fail "unclear refusal: $out"; }
 kill "$stranger"; wait "$stranger" 2>/dev/null || true
-echo "ok   a port held by another process is refused: ${out%%:*}"
+echo "ok   a port held by another process is refused: $(grep -o "port [0-9]* ([a-z]*) is held by pid [0-9]*" <<<"$out")"
 
 svc stop
 if ! left=$(svc check-stopped); then fail "processes left after stop: $left"; fi
