@@ -13,6 +13,7 @@ pub mod options;
 pub mod prune;
 pub mod reader;
 pub mod rowid;
+mod s3;
 pub mod scan;
 pub mod schema;
 pub mod select;

@@ -323,6 +323,7 @@ fn put(key: CacheKey, entry: CachedTable) {
 
 /// A table builder for `location` with its storage options.
 fn table_builder(location: &TableLocation) -> Result<DeltaTableBuilder> {
+    super::s3::register();
     let here = location.url.as_str();
     Ok(DeltaTableBuilder::from_url(location.url.clone())
         .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
