@@ -4,28 +4,38 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := . scripts/env.sh
 
-.PHONY: demo test fresh bench setup install services stop seed lint unit pgtest sqltest demotest servicetest
+.PHONY: demo test fresh bench setup pyenv install services stop seed lint unit pgtest sqltest demotest servicetest
 
 ## Set up everything, load a small sample and run showcase queries.
-demo: setup install services seed
+demo: setup
+	$(MAKE) --no-print-directory -j2 install pyenv
+	$(MAKE) --no-print-directory services seed
 	bash scripts/demo.sh
 
 ## Set up everything and run every check; services are stopped at the end.
 test: setup
 	$(ENV)
 	trap 'bash scripts/services.sh stop' EXIT
-	$(MAKE) --no-print-directory lint unit pgtest install services seed sqltest demotest servicetest
+	$(MAKE) --no-print-directory -j2 lint pyenv
+	$(MAKE) --no-print-directory unit pgtest install services seed sqltest demotest servicetest
 
 ## `make demo` then `make test` in a new, empty ODP_CACHE, timed: a new machine's set-up.
 fresh:
 	bash scripts/fresh_check.sh
 
 ## Benchmarks at scale factor 1 (or ODP_BENCH_SCALE), as BENCH lines.
-bench: setup install services
+bench: setup
+	$(MAKE) --no-print-directory -j2 install pyenv
+	$(MAKE) --no-print-directory services
 	$(ENV); bash tests/bench/run.sh
 
+# apt packages, cargo-pgrx and the cache's directories; the Python and npm tools
+# (pyenv) install beside the build, which does not need them.
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh system
+
+pyenv:
+	bash scripts/setup.sh python
 
 # A running server maps odp.so (it is preloaded): stop it before the file is replaced.
 install:
@@ -57,7 +67,7 @@ sqltest:
 
 # The demo must never rot: it runs as in `make demo`, stopping at the first error.
 demotest:
-	bash scripts/demo.sh >tests/results/demo.out
+	mkdir -p tests/results && bash scripts/demo.sh >tests/results/demo.out
 	echo "ok   demo (sql/demo.sql)"
 
 # Last: kills and restarts each service, then stops all and checks nothing is left.

@@ -3,8 +3,13 @@
 # apt packages, cargo-pgrx 0.18.0, pgrx's PG15 config, and a Python virtualenv with the
 # local service stand-ins (moto for S3, ArcadeDB for Bolt) and the data tools, and s3rver
 # (npm) for presigned-URL checks.
+# usage: setup.sh [system|python]   (default: both; make runs the python part beside the
+# build, which it does not depend on)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+part=${1:-all}
+
+setup_system() {
 
 APT_PACKAGES="sudo postgresql-15 postgresql-server-dev-15 libclang-dev clang redis-server python3-venv pkg-config"
 missing=""
@@ -18,15 +23,28 @@ fi
 # Debian's postgresql package starts its own cluster on 5432; ODP runs its own.
 systemctl disable --now postgresql >/dev/null 2>&1 || true
 
+# (a debug build: it compiles in half the time of a release build, and what it does,
+# copying files and writing the extension's SQL, is no slower for it)
 if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.0"; then
-  log "cargo install cargo-pgrx 0.18.0 (about 3 minutes)"
-  cargo install cargo-pgrx --version 0.18.0 --locked --quiet
+  log "cargo install cargo-pgrx 0.18.0 (about 2 minutes)"
+  cargo install cargo-pgrx --version 0.18.0 --locked --debug --quiet
 fi
 if ! grep -q "pg15" "$HOME/.pgrx/config.toml" 2>/dev/null; then
   log "cargo pgrx init --pg15"
   cargo pgrx init --pg15 /usr/bin/pg_config >/dev/null
 fi
 
+# initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres,
+# and the server writes under every directory here (sockets and logs in ODP_RUN, Delta
+# tables and object roots in ODP_DATA, pgrx's test cluster in ODP_PGRX_TEST). They are
+# handed to postgres whoever created them first (demo, test, bench, CI), and the cache
+# itself must be traversable by postgres (mktemp -d makes it 0700).
+mkdir -p "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
+chown postgres:postgres "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
+chmod 755 "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA"
+}
+
+setup_python() {
 mkdir -p "$ODP_CACHE"
 # The venv is (re)installed whenever requirements.txt changes.
 wanted=$(sha256sum "$ODP_ROOT/scripts/requirements.txt" | cut -d' ' -f1)
@@ -43,11 +61,11 @@ if [ ! -x "$ODP_S3RVER" ]; then
   mkdir -p "$ODP_CACHE/s3rver"
   npm install --prefix "$ODP_CACHE/s3rver" --silent --no-audit --no-fund s3rver@3.7.1 >/dev/null
 fi
-# initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres,
-# and the server writes under every directory here (sockets and logs in ODP_RUN, Delta
-# tables and object roots in ODP_DATA, pgrx's test cluster in ODP_PGRX_TEST). They are
-# handed to postgres whoever created them first (demo, test, bench, CI), and the cache
-# itself must be traversable by postgres (mktemp -d makes it 0700).
-mkdir -p "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
-chown postgres:postgres "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
-chmod 755 "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA"
+}
+
+case "$part" in
+  system) setup_system ;;
+  python) setup_python ;;
+  all) setup_system; setup_python ;;
+  *) echo "usage: $0 [system|python]" >&2; exit 2 ;;
+esac
