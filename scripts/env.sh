@@ -15,6 +15,9 @@ export ODP_ROOT
 export ODP_VENV="$ODP_CACHE/venv"
 export ODP_S3RVER="$ODP_CACHE/s3rver/node_modules/.bin/s3rver"
 export ODP_RUN="$ODP_CACHE/run"
+# pid files, logs and data of the services root runs (Redis, moto, ArcadeDB): not in a
+# directory the postgres user may write, where it could plant a link root would follow
+export ODP_SERVICES="$ODP_CACHE/services"
 export ODP_PGDATA="$ODP_CACHE/pgdata"
 export ODP_DATA="$ODP_CACHE/data"
 export ODP_PGRX_TEST="$ODP_CACHE/pgrx-test"

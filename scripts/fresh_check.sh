@@ -11,6 +11,8 @@ bash "$ODP_ROOT/scripts/services.sh" stop
 fresh=$(mktemp -d /var/tmp/odp-fresh.XXXXXX)
 export ODP_CACHE=$fresh CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$fresh/target}
 log "fresh cache $ODP_CACHE, target $CARGO_TARGET_DIR"
+# whatever happens, the new cache's services do not keep the ports
+trap 'bash "$ODP_ROOT/scripts/services.sh" stop || true' EXIT
 cd "$ODP_ROOT"
 start=$(date +%s)
 make --no-print-directory demo </dev/null

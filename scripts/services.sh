@@ -16,23 +16,25 @@ wait_for() { # name, command...
 }
 
 # Every service is known by the pid its own process wrote or we recorded (never the pid
-# of a shell around it), the pattern its command line matches (so a recycled pid is not
-# taken for it), and the ports it listens on.
-pid_file() {
+# of a shell around it), and by the command line we start it with (so that a recycled
+# pid, or a process that merely mentions the service, is never taken for it).
+pid_files() {
   case $1 in
     postgres) echo "$ODP_PGDATA/postmaster.pid" ;;
-    pgrx-test) echo "$ODP_PGRX_TEST/data/postmaster.pid" ;;
-    redis) echo "$ODP_RUN/redis.pid" ;;
-    s3) echo "$ODP_RUN/moto.pid" ;;
-    graph) echo "$ODP_RUN/graph.pid" ;;
+    # (pgrx's test framework runs its cluster in a directory of its own under --pgdata)
+    pgrx-test) compgen -G "$ODP_PGRX_TEST/data/*/postmaster.pid" || true ;;
+    redis) echo "$ODP_SERVICES/redis.pid" ;;
+    s3) echo "$ODP_SERVICES/moto.pid" ;;
+    graph) echo "$ODP_SERVICES/graph.pid" ;;
   esac
 }
-command_pattern() {
+command_pattern() { # an extended regular expression the service's command line matches
   case $1 in
-    postgres|pgrx-test) echo 'postgres' ;;
-    redis) echo 'redis-server' ;;
-    s3) echo 'moto_server' ;;
-    graph) echo 'ArcadeDBServer' ;;
+    postgres) echo "^$PG_BIN/postgres -D $ODP_PGDATA( |\$)" ;;
+    pgrx-test) echo "^$PG_BIN/postgres -D $ODP_PGRX_TEST/" ;;
+    redis) echo "^redis-server 127\.0\.0\.1:$ODP_REDIS_PORT( |\$)" ;;
+    s3) echo "/moto_server -H 127\.0\.0\.1 -p $ODP_S3_PORT( |\$)" ;;
+    graph) echo "-Darcadedb\.server\.rootPath=$ODP_SERVICES/arcadedb .*com\.arcadedb\.server\.ArcadeDBServer" ;;
   esac
 }
 ports_of() {
@@ -43,16 +45,27 @@ ports_of() {
     graph) echo "$ODP_GRAPH_PORT $ODP_BOLT_PORT" ;;
   esac
 }
-# The live pid this cache's run of the service recorded, or nothing.
-owned_pid() {
-  local file pid; file=$(pid_file "$1")
-  [ -f "$file" ] || return 0
-  pid=$(head -n 1 "$file" 2>/dev/null | tr -dc 0-9)
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$(command_pattern "$1")" && echo "$pid"
+# Whether a process exists and has not exited (a zombie waiting to be reaped is gone).
+alive() {
+  local state
+  state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+# The live pids that a pid file of the service names and that are this cache's server
+# of it, one per line (pgrx's test clusters can be several).
+owned_pids() {
+  local file pid
+  for file in $(pid_files "$1"); do
+    [ -f "$file" ] || continue
+    pid=$(head -n 1 "$file" 2>/dev/null | tr -dc 0-9)
+    [ -n "$pid" ] && alive "$pid" || continue
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq -- "$(command_pattern "$1")" && echo "$pid"
+  done
   return 0
 }
-listener_pid() { ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1; }
+owned_pid() { owned_pids "$1" | head -n 1; }
+# The pid listening on a TCP port of 127.0.0.1, if any (the first one ss names).
+listener_pid() { ss -Hltnp "sport = :$1" | sed -n 's/[^=]*pid=\([0-9]*\).*/\1/p' | head -n 1; }
 describe_pid() { ps -o args= -p "$1" 2>/dev/null | cut -c1-100; }
 
 # 0 if this cache's own server of the service is running; 1 if it is not and its ports
@@ -74,10 +87,10 @@ ours_running() {
 terminate() {
   local pid=$1 grace=$2 i
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 $((grace * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for i in $(seq 1 $((grace * 10))); do alive "$pid" || return 0; sleep 0.1; done
   echo "pid $pid ($(describe_pid "$pid")) ignored SIGTERM for ${grace} s: SIGKILL" >&2
   kill -KILL "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  for i in $(seq 1 50); do alive "$pid" || return 0; sleep 0.1; done
   echo "pid $pid did not exit after SIGKILL" >&2; return 1
 }
 
@@ -126,24 +139,28 @@ CONF
   psql -d postgres -Xqtc "SELECT 1 FROM pg_database WHERE datname = 'odp'" | grep -q 1 \
     || psql -d postgres -Xqc "CREATE DATABASE odp"
 }
-stop_postgres() { stop_cluster postgres "$ODP_PGDATA"; }
-# pgrx's test cluster (make pgtest) is stopped with the others.
-stop_pgrx-test() { stop_cluster pgrx-test "$ODP_PGRX_TEST/data"; }
-stop_cluster() { # service, data directory
-  local pid; pid=$(owned_pid "$1")
-  [ -n "$pid" ] || return 0
-  as_postgres "$PG_BIN/pg_ctl" -D "$2" -m fast -w -t 30 stop >/dev/null 2>&1 \
-    || as_postgres "$PG_BIN/pg_ctl" -D "$2" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
-  terminate "$pid" 5
+stop_postgres() { stop_clusters postgres; }
+# pgrx's test clusters (make pgtest) are stopped with the others.
+stop_pgrx-test() { stop_clusters pgrx-test; }
+stop_clusters() { # service
+  local pid dir status=0
+  for pid in $(owned_pids "$1"); do
+    dir=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '3p')
+    as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m fast -w -t 30 stop >/dev/null 2>&1 \
+      || as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
+    # (only if pg_ctl could not stop it, and it is still the same server)
+    if alive "$pid" && owned_pids "$1" | grep -qx "$pid"; then terminate "$pid" 5 || status=1; fi
+  done
+  return $status
 }
 
 # Redis, moto and ArcadeDB keep no state across starts: a start after a crash (or after
 # a stop) is a fresh, empty server, like a new machine's.
 start_redis() {
   if ! ours_running redis; then
-    rm -f "$ODP_RUN/redis.pid"
+    rm -f "$ODP_SERVICES/redis.pid"
     redis-server --port "$ODP_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-      --pidfile "$ODP_RUN/redis.pid" --logfile "$ODP_RUN/redis.log"
+      --pidfile "$ODP_SERVICES/redis.pid" --logfile "$ODP_SERVICES/redis.log"
   fi
   wait_for redis redis_ping "$ODP_REDIS_PORT"
 }
@@ -152,8 +169,8 @@ stop_redis() { stop_owned redis 10; }
 start_s3() {
   if ! ours_running s3; then
     # (nohup execs the server: $! is its own pid, not a shell's)
-    nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$ODP_S3_PORT" >"$ODP_RUN/moto.log" 2>&1 &
-    echo $! >"$ODP_RUN/moto.pid"
+    nohup "$ODP_VENV/bin/moto_server" -H 127.0.0.1 -p "$ODP_S3_PORT" >"$ODP_SERVICES/moto.log" 2>&1 &
+    echo $! >"$ODP_SERVICES/moto.pid"
   fi
   wait_for s3 moto_ready
 }
@@ -163,7 +180,7 @@ stop_s3() { stop_owned s3 10; }
 # ODP_GRAPH_PASSWORD).
 start_graph() {
   if ! ours_running graph; then
-    local home dir="$ODP_DATA/arcadedb"; home=$(arcadedb_home)
+    local home dir="$ODP_SERVICES/arcadedb"; home=$(arcadedb_home)
     rm -rf "$dir"; mkdir -p "$dir"
     # From $dir (the server writes its log/ directory into the working directory); exec,
     # so that $! is the JVM itself and a stop reaches it.
@@ -173,8 +190,8 @@ start_graph() {
       -Darcadedb.server.httpIncomingHost=127.0.0.1 -Darcadedb.server.httpIncomingPort="$ODP_GRAPH_PORT" \
       -Darcadedb.server.plugins='Bolt:com.arcadedb.bolt.BoltProtocolPlugin' \
       -Darcadedb.bolt.host=127.0.0.1 -Darcadedb.bolt.port="$ODP_BOLT_PORT" \
-      com.arcadedb.server.ArcadeDBServer </dev/null >"$ODP_RUN/graph.log" 2>&1) &
-    echo $! >"$ODP_RUN/graph.pid"
+      com.arcadedb.server.ArcadeDBServer </dev/null >"$ODP_SERVICES/graph.log" 2>&1) &
+    echo $! >"$ODP_SERVICES/graph.pid"
   fi
   wait_for graph graph_ready
   wait_for bolt bash -c "exec 3<>/dev/tcp/127.0.0.1/$ODP_BOLT_PORT"
@@ -182,9 +199,10 @@ start_graph() {
 stop_graph() { stop_owned graph 20; }
 
 stop_owned() { # service, grace seconds
-  local pid; pid=$(owned_pid "$1")
-  [ -n "$pid" ] && terminate "$pid" "$2"
-  rm -f "$(pid_file "$1")"
+  local pid status=0; pid=$(owned_pid "$1")
+  if [ -n "$pid" ]; then terminate "$pid" "$2" || status=1; fi
+  [ "$status" = 0 ] && rm -f "$(pid_files "$1")"
+  return $status
 }
 
 status() {
@@ -200,8 +218,9 @@ status() {
 check_stopped() {
   local s pid port holder found=0
   for s in postgres pgrx-test redis s3 graph; do
-    pid=$(owned_pid "$s")
-    [ -n "$pid" ] && { echo "$s still running: pid $pid ($(describe_pid "$pid"))"; found=1; }
+    for pid in $(owned_pids "$s"); do
+      echo "$s still running: pid $pid ($(describe_pid "$pid"))"; found=1
+    done
     for port in $(ports_of "$s"); do
       holder=$(listener_pid "$port")
       [ -n "$holder" ] && { echo "port $port ($s) still held by pid $holder ($(describe_pid "$holder"))"; found=1; }
@@ -213,7 +232,10 @@ check_stopped() {
 action=${1:-status}; shift || true
 case "$action" in
   start) for s in ${*:-postgres redis s3 graph}; do log "start $s"; "start_$s"; done ;;
-  stop) for s in ${*:-postgres pgrx-test redis s3 graph}; do "stop_$s"; done ;;
+  # (one service that cannot be stopped does not keep the others running)
+  stop) failed=""
+        for s in ${*:-postgres pgrx-test redis s3 graph}; do "stop_$s" || failed="$failed $s"; done
+        [ -z "$failed" ] || { echo "could not stop:$failed" >&2; exit 1; } ;;
   status) status ;;
   check-stopped) check_stopped ;;
   *) echo "usage: $0 start|stop|status|check-stopped [postgres redis s3 graph]" >&2; exit 2 ;;

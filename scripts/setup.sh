@@ -11,7 +11,7 @@ part=${1:-all}
 
 setup_system() {
 
-APT_PACKAGES="sudo postgresql-15 postgresql-server-dev-15 libclang-dev clang redis-server python3-venv pkg-config"
+APT_PACKAGES="sudo postgresql-15 postgresql-server-dev-15 libclang-dev clang redis-server python3-venv pkg-config curl iproute2 procps"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -35,13 +35,15 @@ if ! grep -q "pg15" "$HOME/.pgrx/config.toml" 2>/dev/null; then
 fi
 
 # initdb and postgres refuse root: the cluster and pgrx's test cluster run as postgres,
-# and the server writes under every directory here (sockets and logs in ODP_RUN, Delta
-# tables and object roots in ODP_DATA, pgrx's test cluster in ODP_PGRX_TEST). They are
-# handed to postgres whoever created them first (demo, test, bench, CI), and the cache
-# itself must be traversable by postgres (mktemp -d makes it 0700).
-mkdir -p "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
-chown postgres:postgres "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
-chmod 755 "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA"
+# and the server writes under these directories (sockets and logs in ODP_RUN, Delta
+# tables and object roots in ODP_DATA, pgrx's test cluster in ODP_PGRX_TEST): they are
+# handed to postgres whoever created them first (demo, test, bench, CI). The cache itself
+# (venv, tools, build) and ODP_SERVICES, where root's services keep their pids, logs and
+# data, stay root's; postgres only needs to traverse the cache (mktemp -d makes it 0700).
+mkdir -p "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST" "$ODP_SERVICES"
+chown root:root "$ODP_CACHE" "$ODP_SERVICES"
+chown postgres:postgres "$ODP_RUN" "$ODP_DATA" "$ODP_PGRX_TEST"
+chmod 755 "$ODP_CACHE" "$ODP_RUN" "$ODP_DATA" "$ODP_SERVICES"
 }
 
 setup_python() {

@@ -10,14 +10,22 @@ set -euo pipefail
 svc() { bash "$ODP_ROOT/scripts/services.sh" "$@"; }
 pid_of() { svc status | awk -v s="$1" '$1 == s && $2 == "up" {gsub(/[^0-9]/, "", $4); print $4}'; }
 fail() { echo "FAIL services: $*" >&2; exit 1; }
-gone() { for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+# (a zombie waiting for its parent to reap it counts as gone)
+gone() {
+  for _ in $(seq 1 100); do
+    [ "$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)" = "" ] && return 0
+    [ "$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 graph_nodes() {
   curl -sf -u "root:$ODP_GRAPH_PASSWORD" "http://127.0.0.1:$ODP_GRAPH_PORT/api/v1/query/odp" \
     -H 'Content-Type: application/json' -d '{"language":"cypher","command":"MATCH (n:Lifecycle) RETURN count(n) AS c"}' \
     | sed -n 's/.*"c":\([0-9]*\).*/\1/p'
 }
 
-svc start >/dev/null 2>&1
+svc start >/dev/null 2>&1 || { svc start; fail "the services did not start"; }
 # something for a fresh server not to have
 redis-cli -p "$ODP_REDIS_PORT" SET odp:lifecycle 1 >/dev/null
 curl -sf -X PUT "http://127.0.0.1:$ODP_S3_PORT/odp-lifecycle" >/dev/null
