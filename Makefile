@@ -53,6 +53,7 @@ seed:
 
 lint:
 	$(ENV); cargo fmt --all --check
+	python3 tests/lint_internal_sql.py
 	cargo clippy --workspace --all-targets -- -D warnings
 
 unit:

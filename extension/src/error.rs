@@ -158,6 +158,7 @@ impl OdpError {
                 GraphError::BadValue { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 GraphError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                GraphError::WriteInReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,
                 GraphError::MissingEnds(_) => ERRCODE_FOREIGN_KEY_VIOLATION,
                 GraphError::Moved(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,

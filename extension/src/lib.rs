@@ -26,6 +26,7 @@ pub extern "C-unwind" fn _PG_init() {
     fdw::upper::init_gucs();
     sources::delta::init_gucs();
     api::security::init_gucs();
+    api::security::init_session_reset();
     api::feature_stream::register_worker();
     fdw::xact::init();
     fdw::policy::init();

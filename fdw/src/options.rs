@@ -52,11 +52,19 @@ pub enum Kind {
     Text,
     /// `true`/`false`/`on`/`off`/`1`/`0`
     Bool,
-    /// a non-negative integer
-    UInt,
+    /// a non-negative integer no greater than the bound: every numeric option has one,
+    /// so that no value can make a backend allocate, wait or keep without limit
+    UpTo(u64),
     /// one of a fixed set of words
     OneOf(&'static [&'static str]),
 }
+
+/// Bound of time options in milliseconds: an hour.
+pub const HOUR_MS: u64 = 3_600_000;
+/// Bound of the row, key and object counts options give the planner (or a trim).
+pub const ESTIMATE_MAX: u64 = 1_000_000_000_000_000;
+/// Bound of expiry options in seconds: ten years.
+pub const TEN_YEARS_S: u64 = 315_360_000;
 
 /// One accepted option.
 #[derive(Debug, Clone, Copy)]
@@ -161,10 +169,10 @@ fn check_kind(spec: &OptionSpec, value: &str) -> Result<(), OptionError> {
         Kind::Bool => parse_bool(value)
             .map(|_| ())
             .ok_or_else(|| bad("a boolean".into())),
-        Kind::UInt => value
-            .parse::<u64>()
-            .map(|_| ())
-            .map_err(|_| bad("a non-negative integer".into())),
+        Kind::UpTo(max) => match value.parse::<u64>() {
+            Ok(n) if n <= *max => Ok(()),
+            _ => Err(bad(format!("an integer from 0 to {max}"))),
+        },
         Kind::OneOf(words) if words.contains(&value) => Ok(()),
         Kind::OneOf(words) => Err(bad(format!("one of {}", words.join(", ")))),
     }
@@ -205,7 +213,7 @@ mod tests {
 
     const SPECS: &[OptionSpec] = &[
         OptionSpec::required("path", Kind::Text),
-        OptionSpec::optional("version", Kind::UInt),
+        OptionSpec::optional("version", Kind::UpTo(1000)),
         OptionSpec::optional("mode", Kind::OneOf(&["a", "b"])),
     ];
 

@@ -37,7 +37,7 @@ SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'true);
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'no_such_column = 1')$$);
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'purchase_count')$$);
 SELECT pg_temp.try($$SELECT odp.create_row_policy('sec.features', 'bad', 'features IS NOT NULL')$$);
-SELECT table_oid::regclass, name, using_expr, roles FROM odp.row_policies ORDER BY 1, 2;
+SELECT table_name, name, using_expr, roles FROM odp.row_policies ORDER BY 1, 2;
 -- the owner is not restricted
 SELECT count(*) AS owner_sees FROM sec.transactions \gset
 SELECT :owner_sees = (SELECT count(*) FROM heap.transactions) AS owner_sees_all;
@@ -151,7 +151,7 @@ RESET ROLE;
 RESET SESSION AUTHORIZATION;
 
 SELECT odp.drop_row_policy('sec.transactions', 'analysts_read_all');
-SELECT count(*) FROM odp.row_policies WHERE table_oid = 'sec.transactions'::regclass;
+SELECT count(*) FROM odp.row_policies WHERE table_name = 'sec.transactions'::regclass;
 -- dropping a table drops its policies (nothing is left to invalidate for it)
 CREATE FOREIGN TABLE sec.doomed (user_id text) SERVER features OPTIONS (key_template 'odp_sec_doomed:{user_id}');
 SELECT odp.create_row_policy('sec.doomed', 'doomed_policy', $$user_id = 'x'$$);
@@ -165,7 +165,7 @@ SET request.jwt.claims = '{"sub": "u0000042"}';
 SELECT count(DISTINCT user_id) AS users_seen FROM sec.transactions;
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
-UPDATE odp.row_policies SET roles = '{odp_analyst}' WHERE table_oid = 'sec.transactions'::regclass;
+UPDATE odp.row_policies SET roles = '{odp_analyst}' WHERE table_name = 'sec.transactions'::regclass;
 SET SESSION AUTHORIZATION odp_authenticator;
 SET ROLE odp_authenticated;
 SELECT count(*) AS rows_without_a_policy_for_the_role FROM sec.transactions;
@@ -178,6 +178,6 @@ SELECT count(DISTINCT user_id) > 1 AS sees_every_user FROM sec.transactions;
 RESET ROLE;
 RESET SESSION AUTHORIZATION;
 DELETE FROM sec.features;
-DELETE FROM odp.row_policies WHERE table_oid IN ('sec.transactions'::regclass, 'sec.features'::regclass);
+DELETE FROM odp.row_policies WHERE table_name IN ('sec.transactions'::regclass, 'sec.features'::regclass);
 DROP SCHEMA sec, sec_evil CASCADE;
 SELECT count(*) AS policies_left FROM odp.row_policies;

@@ -29,6 +29,7 @@ CREATE TABLE odp.api_keys (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON odp.api_keys FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('odp.api_keys', '');
 
 -- For PostgREST's db-pre-request: a request with an `apikey` header runs as the key's
 -- role with its claims (request.jwt.claims); an unknown, revoked or expired key stops
@@ -204,7 +205,7 @@ fn claims_of(secret: &str) -> (serde_json::Value, Option<i64>) {
             "SELECT k.name, k.salt, k.hash, k.role::pg_catalog.text, k.scopes, \
              CASE WHEN pg_catalog.isfinite(k.expires_at) \
                   THEN pg_catalog.date_part('epoch', k.expires_at)::pg_catalog.int8 \
-                  WHEN k.expires_at IS NOT NULL AND k.expires_at < pg_catalog.now() THEN 0 END, \
+                  WHEN k.expires_at IS NOT NULL AND k.expires_at OPERATOR(pg_catalog.<) pg_catalog.now() THEN 0 END, \
              k.revoked_at IS NOT NULL \
              FROM odp.api_keys k WHERE k.prefix OPERATOR(pg_catalog.=) $1",
             None,
@@ -255,7 +256,7 @@ fn record_use(name: &str) {
     Spi::run_with_args(
         "UPDATE odp.api_keys k SET last_used_at = pg_catalog.now() \
          WHERE k.name OPERATOR(pg_catalog.=) $1 \
-           AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) pg_catalog.now() - '1 minute'::pg_catalog.interval)",
+           AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval)",
         &[name.into()],
     )
     .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report());

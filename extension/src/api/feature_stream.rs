@@ -292,11 +292,12 @@ impl Worker {
             .map_or(0, |d| d.as_millis() as i64);
         let table = setting(&PRODUCTS_TABLE).unwrap_or_else(|| "lake.products".into());
         let query = format!(
-            "SELECT product_id::text, category::text FROM {}",
+            "SELECT product_id::pg_catalog.text, category::pg_catalog.text FROM {}",
             quote_qualified(&table)
         );
         let rows: Result<Vec<(String, String)>, pgrx::spi::Error> =
             BackgroundWorker::transaction(|| {
+                let _path = crate::fdw::catalog::PinnedSearchPath::start();
                 Spi::connect(|client| {
                     let mut rows = Vec::new();
                     for row in client.select(query.as_str(), None, &[])? {
@@ -347,9 +348,13 @@ fn pipeline_status() -> TableIterator<
 > {
     let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
     let status = stream::status(&server).or_report();
-    let pid = Spi::get_one::<i32>(&format!(
-        "SELECT pid FROM pg_stat_activity WHERE backend_type = '{WORKER_NAME}' LIMIT 1"
-    ))
+    let pid = {
+        let _path = crate::fdw::catalog::PinnedSearchPath::start();
+        Spi::get_one_with_args::<i32>(
+            "SELECT a.pid FROM pg_catalog.pg_stat_activity a              WHERE a.backend_type OPERATOR(pg_catalog.=) $1 LIMIT 1",
+            &[WORKER_NAME.into()],
+        )
+    }
     .ok()
     .flatten();
     let last_batch = status.last_batch_ms.and_then(|ms| {
@@ -378,3 +383,14 @@ fn stream_watermark() -> String {
     let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
     stream::last_entry_id(&server).or_report()
 }
+
+pgrx::extension_sql!(
+    r#"
+-- The pipeline's state (stream length, lag, the worker's pid, the newest entry) is for
+-- monitoring roles, not for every role that can connect.
+REVOKE EXECUTE ON FUNCTION odp.pipeline_status(), odp.stream_watermark() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION odp.pipeline_status(), odp.stream_watermark() TO pg_monitor;
+"#,
+    name = "pipeline_privileges",
+    requires = [pipeline_status, stream_watermark]
+);

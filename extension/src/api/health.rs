@@ -16,14 +16,15 @@ pub static BOLT_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 /// `odp.health_timeout_ms`: how long one probe may take.
 pub static HEALTH_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
-/// Registers the GUCs of this module.
+/// Registers the GUCs of this module. The service URLs are superuser settings: they
+/// name the hosts `odp.health()` connects to, which no other role may choose.
 pub fn init_gucs() {
     GucRegistry::define_string_guc(
         c"odp.redis_url",
         c"Redis feature store URL (redis://host:port)",
         c"Probed by odp.health().",
         &REDIS_URL,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
@@ -31,7 +32,7 @@ pub fn init_gucs() {
         c"Bolt graph server URL (bolt://host:port)",
         c"Probed by odp.health().",
         &BOLT_URL,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -104,13 +105,17 @@ fn configured_services() -> Vec<Service> {
             target: network(&url.to_string_lossy(), 7687, Protocol::Bolt),
         });
     }
+    let _path = crate::fdw::catalog::PinnedSearchPath::start();
     let servers = Spi::connect(|client| {
         let rows = client.select(
-            "SELECT s.srvname::text, w.fdwname::text,
-                    (SELECT option_value FROM pg_options_to_table(s.srvoptions) WHERE option_name = 'endpoint'),
-                    (SELECT option_value FROM pg_options_to_table(s.srvoptions) WHERE option_name = 'root')
-               FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-              WHERE w.fdwname = 'delta_fdw' ORDER BY 1",
+            "SELECT s.srvname::pg_catalog.text, w.fdwname::pg_catalog.text,
+                    (SELECT o.option_value FROM pg_catalog.pg_options_to_table(s.srvoptions) o
+                      WHERE o.option_name OPERATOR(pg_catalog.=) 'endpoint'),
+                    (SELECT o.option_value FROM pg_catalog.pg_options_to_table(s.srvoptions) o
+                      WHERE o.option_name OPERATOR(pg_catalog.=) 'root')
+               FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w
+                 ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
+              WHERE w.fdwname OPERATOR(pg_catalog.=) 'delta_fdw' ORDER BY 1",
             None,
             &[],
         )?;

@@ -90,3 +90,14 @@ mod tests {
         );
     }
 }
+
+pgrx::extension_sql!(
+    r#"
+-- Counters describe what every scan of the backend read: monitoring roles only, like
+-- pg_stat_statements' texts and other sessions' activity.
+REVOKE EXECUTE ON FUNCTION odp.metrics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION odp.metrics() TO pg_monitor;
+"#,
+    name = "metrics_privileges",
+    requires = [metrics]
+);

@@ -5,9 +5,11 @@
 use crate::error::{OdpError, OrReport};
 use crate::fdw::catalog::AsSuperuser;
 use odp_fdw::security::jwt::{self, Expectations, JwtKey};
+use odp_fdw::security::secret::Secret;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
 use std::ffi::CString;
+use std::sync::OnceLock;
 
 /// The role every PostgREST connection logs in as; only sessions of it (and
 /// superusers) may state request claims through `request.jwt.claims`.
@@ -169,6 +171,96 @@ fn reset_claims() {
     clear_session_claims();
 }
 
+/// Forgets everything ODP keeps for the session's identity (the claims of
+/// `odp.verify_jwt` and `odp.authenticate`), for a pooler's reset query; `DISCARD ALL`
+/// and `RESET ALL` do the same.
+#[pg_extern(volatile, parallel_unsafe)]
+fn reset_session() {
+    clear_session_claims();
+}
+
+/// The `ProcessUtility` hook installed before ODP's, called after it.
+static PREVIOUS_PROCESS_UTILITY: OnceLock<pg_sys::ProcessUtility_hook_type> = OnceLock::new();
+
+/// Installs the hook that drops the session's claims at `DISCARD ALL` and `RESET ALL`
+/// (what connection poolers run between clients), so that the next client of a pooled
+/// connection does not inherit them (at load).
+pub fn init_session_reset() {
+    // SAFETY: _PG_init runs once per process, before any statement; the previous hook
+    // is kept and called from ours.
+    unsafe {
+        let _ = PREVIOUS_PROCESS_UTILITY.set(pg_sys::ProcessUtility_hook);
+        pg_sys::ProcessUtility_hook = Some(reset_session_on_discard);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reset_session_on_discard(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: Postgres passes the planned utility statement it is about to run.
+    if unsafe { resets_session((*pstmt).utilityStmt) } {
+        clear_session_claims();
+    }
+    let previous = PREVIOUS_PROCESS_UTILITY.get().copied().flatten();
+    // SAFETY: passes Postgres's own arguments on to the previous hook or the standard
+    // implementation, as every ProcessUtility hook must.
+    unsafe {
+        match previous {
+            Some(hook) => hook(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+            None => pg_sys::standard_ProcessUtility(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+        }
+    }
+}
+
+/// Whether a utility statement is `DISCARD ALL` or `RESET ALL`.
+///
+/// # Safety
+/// `node` must be NULL or a valid parse node.
+unsafe fn resets_session(node: *mut pg_sys::Node) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: the tag says which statement struct the node is.
+    unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_DiscardStmt => {
+                (*(node as *mut pg_sys::DiscardStmt)).target == pg_sys::DiscardMode::DISCARD_ALL
+            }
+            pg_sys::NodeTag::T_VariableSetStmt => {
+                (*(node as *mut pg_sys::VariableSetStmt)).kind
+                    == pg_sys::VariableSetKind::VAR_RESET_ALL
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Registers a verification key (the caller needs INSERT on `odp.jwt_keys`): an HMAC
 /// secret of at least 32 bytes, or a PEM public key of the algorithm.
 #[pg_extern(volatile)]
@@ -176,7 +268,7 @@ fn add_jwt_key(kid: &str, algorithm: &str, key: &str) {
     let candidate = JwtKey {
         kid: kid.to_string(),
         algorithm: algorithm.to_string(),
-        key: key.to_string(),
+        key: Secret::new(key),
     };
     jwt::decoding_key(&candidate)
         .map_err(OdpError::from)
@@ -202,7 +294,11 @@ fn active_jwt_keys() -> Vec<JwtKey> {
             if let (Some(kid), Some(algorithm), Some(key)) =
                 (row.get::<String>(1)?, row.get::<String>(2)?, row.get::<String>(3)?)
             {
-                keys.push(JwtKey { kid, algorithm, key });
+                keys.push(JwtKey {
+                    kid,
+                    algorithm,
+                    key: Secret::new(key),
+                });
             }
         }
         Ok::<_, pgrx::spi::SpiError>(keys)
@@ -226,17 +322,18 @@ pgrx::extension_sql!(
     r#"
 -- Row policies of foreign tables (Postgres refuses CREATE POLICY on them); ODP scans
 -- apply them. Readable by everyone, like pg_policies; written only through
--- odp.create_row_policy / odp.drop_row_policy, which check table ownership.
+-- odp.create_row_policy / odp.drop_row_policy, which check table ownership. The table
+-- is a regclass and the condition its text, both dumped and restored by name (pg_dump,
+-- pg_upgrade): each backend analyses the condition when it first plans over the table,
+-- with search_path = pg_catalog, pg_temp, as it was analysed when created.
 CREATE TABLE odp.row_policies (
-    table_oid oid NOT NULL,
+    table_name regclass NOT NULL,
     name text NOT NULL,
     using_expr text NOT NULL,
-    -- the analysed condition (nodeToString), what scans evaluate
-    using_tree text NOT NULL,
     roles name[] NOT NULL DEFAULT '{public}',
     created_by name NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (table_oid, name)
+    PRIMARY KEY (table_name, name)
 );
 GRANT SELECT ON odp.row_policies TO PUBLIC;
 CREATE TRIGGER row_policies_changed AFTER INSERT OR UPDATE OR DELETE ON odp.row_policies
@@ -258,6 +355,9 @@ CREATE TABLE odp.jwt_keys (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON odp.jwt_keys FROM PUBLIC;
+-- Policies and keys are the database's own data: pg_dump includes them.
+SELECT pg_catalog.pg_extension_config_dump('odp.row_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('odp.jwt_keys', '');
 
 -- Resource-based policies, checked by every ODP foreign table before it touches its
 -- source (and by the maintenance functions): a resource a pattern matches for an action
@@ -271,6 +371,7 @@ CREATE TABLE odp.resource_policies (
     PRIMARY KEY (resource, action, principal)
 );
 GRANT SELECT ON odp.resource_policies TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('odp.resource_policies', '');
 
 -- Allows `principal` to do `action` on the resources `resource` matches.
 CREATE FUNCTION odp.allow_resource(resource text, action text, principal text)
@@ -328,7 +429,7 @@ CREATE FUNCTION odp.forget_dropped_row_policies() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM odp.row_policies p USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = p.table_oid;
+     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = p.table_name::oid;
 END $$;
 CREATE EVENT TRIGGER odp_forget_dropped_row_policies ON sql_drop
     EXECUTE FUNCTION odp.forget_dropped_row_policies();
@@ -381,8 +482,9 @@ END $$;
 );
 
 /// Stores a row policy of the foreign table `table` (called by `odp.create_row_policy`):
-/// only the table's owner may; the condition is analysed here, with the caller's
-/// `search_path`, and kept as a tree.
+/// only the table's owner may; the condition is checked here as scans will read it
+/// (`search_path = pg_catalog, pg_temp`: functions of other schemas are named with their
+/// schema; constants read with `TimeZone` UTC and `DateStyle` ISO) and kept as text.
 #[pg_extern(volatile)]
 fn store_row_policy(table: pg_sys::Oid, name: &str, using_expr: &str, roles: Vec<String>) {
     check_owner(table);
@@ -390,22 +492,36 @@ fn store_row_policy(table: pg_sys::Oid, name: &str, using_expr: &str, roles: Vec
     if unsafe { pg_sys::get_rel_relkind(table) } as u8 != pg_sys::RELKIND_FOREIGN_TABLE {
         OdpError::Policy("row policies are for tables and foreign tables".into()).report();
     }
-    // SAFETY: analyses the condition against the existing relation.
-    let tree = unsafe { crate::fdw::policy::analyse(table, using_expr) };
+    // SAFETY: analyses the condition against the existing relation (scans analyse it
+    // again, under the same pinned search_path): an invalid one is refused here.
+    unsafe { crate::fdw::policy::analyse_stored(table, using_expr) };
     let creator = current_role_name();
     {
         let _superuser = AsSuperuser::start();
         Spi::run_with_args(
-            "INSERT INTO odp.row_policies (table_oid, name, using_expr, using_tree, roles, created_by) \
-             VALUES ($1, $2, $3, $4, $5::pg_catalog.name[], $6)",
+            "INSERT INTO odp.row_policies (table_name, name, using_expr, roles, created_by) \
+             VALUES ($1::pg_catalog.regclass, $2, $3, $4::pg_catalog.name[], $5)",
             &[
                 table.into(),
                 name.into(),
                 using_expr.into(),
-                tree.into(),
                 roles.into(),
                 creator.into(),
             ],
+        )
+        .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
+        // Statistics gathered before the table had policies describe the rows they now
+        // hide (pg_stats shows them to every role with SELECT, pg_class.reltuples to
+        // everyone): dropped here, and ANALYZE gathers none while policies exist.
+        Spi::run_with_args(
+            "DELETE FROM pg_catalog.pg_statistic s WHERE s.starelid OPERATOR(pg_catalog.=) $1",
+            &[table.into()],
+        )
+        .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
+        Spi::run_with_args(
+            "UPDATE pg_catalog.pg_class c SET reltuples = '-1'::pg_catalog.float4, relpages = 0 \
+             WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            &[table.into()],
         )
         .unwrap_or_else(|e| OdpError::Policy(e.to_string()).report());
     }
@@ -418,7 +534,7 @@ fn remove_row_policy(table: pg_sys::Oid, name: &str) {
     {
         let _superuser = AsSuperuser::start();
         Spi::run_with_args(
-            "DELETE FROM odp.row_policies p WHERE p.table_oid OPERATOR(pg_catalog.=) $1 \
+            "DELETE FROM odp.row_policies p WHERE p.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1 \
              AND p.name OPERATOR(pg_catalog.=) $2",
             &[table.into(), name.into()],
         )
@@ -439,7 +555,7 @@ fn row_policies_changed<'a>(
         unsafe { pg_sys::CacheInvalidateRelcacheAll() };
     }
     for row in rows.iter().flatten() {
-        let Some(table) = row.get_by_name::<pg_sys::Oid>("table_oid")? else {
+        let Some(table) = row.get_by_name::<pg_sys::Oid>("table_name")? else {
             continue;
         };
         // A dropped table (its policies are deleted by the sql_drop event trigger) has

@@ -77,7 +77,11 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
                 ));
             }
         }
-        Access::Own => crate::fdw::resources::check(&resource, Action::Admin),
+        Access::Own => {
+            crate::fdw::resources::check(&resource, Action::Admin);
+            // maintenance writes and deletes files
+            crate::fdw::options::check_local_write::<crate::sources::delta::DeltaSource>(&context);
+        }
     }
     let location = TableLocation::resolve(&context.server, &context.user, &context.table)?;
     Ok(DeltaTable {

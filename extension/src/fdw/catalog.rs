@@ -160,16 +160,90 @@ pub fn server_wrapper_with_usage(name: &str) -> Option<String> {
     }
 }
 
-/// Switches to the bootstrap superuser until dropped, to read and write the policy
-/// table whatever the current role may do there. Only constant, schema-qualified
-/// statements run under it; an ERROR's abort restores the user too.
+/// The `search_path` every statement ODP runs itself (through SPI) is planned under:
+/// nothing a session can create in its own schemas (operators, functions, casts,
+/// tables) is found before the system catalog's.
+const INTERNAL_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
+
+/// Pins `search_path` to [`INTERNAL_SEARCH_PATH`] until dropped (or until the
+/// transaction or subtransaction aborts), at a GUC nest level of its own, as
+/// `SET search_path` on a function does. Every SPI statement of the extension runs
+/// under one, as the caller ([`PinnedSearchPath::start`]) or as a superuser
+/// ([`AsSuperuser`]); `tests/lint_internal_sql.py` checks that each names its
+/// operators and functions with their schema too.
+pub(crate) struct PinnedSearchPath {
+    nest_level: i32,
+}
+
+/// The settings besides `search_path` that decide how an expression's text is read
+/// (its constants: times, dates, intervals, string escapes), pinned while a stored row
+/// policy is analysed so that every backend reads it the same way, whatever the session.
+const EXPRESSION_SETTINGS: [(&CStr, &CStr); 4] = [
+    (c"TimeZone", c"UTC"),
+    (c"DateStyle", c"ISO, YMD"),
+    (c"IntervalStyle", c"postgres"),
+    (c"standard_conforming_strings", c"on"),
+];
+
+impl PinnedSearchPath {
+    pub(crate) fn start() -> PinnedSearchPath {
+        Self::with(&[(c"search_path", INTERNAL_SEARCH_PATH)])
+    }
+
+    /// [`PinnedSearchPath::start`], and the settings that decide how constants in an
+    /// expression are read fixed too.
+    pub(crate) fn for_expressions() -> PinnedSearchPath {
+        let mut settings = vec![(c"search_path", INTERNAL_SEARCH_PATH)];
+        settings.extend(EXPRESSION_SETTINGS);
+        Self::with(&settings)
+    }
+
+    fn with(settings: &[(&CStr, &CStr)]) -> PinnedSearchPath {
+        // SAFETY: opens a GUC nest level and sets GUCs in it, as fmgr does for a
+        // function with `SET` clauses; `drop` pops the level (an abort pops it too).
+        let nest_level = unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            for (name, value) in settings {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    pg_sys::ERROR as i32,
+                    false,
+                );
+            }
+            level
+        };
+        PinnedSearchPath { nest_level }
+    }
+}
+
+impl Drop for PinnedSearchPath {
+    fn drop(&mut self) {
+        // SAFETY: pops the nest level `start` opened, restoring the caller's settings.
+        unsafe { pg_sys::AtEOXact_GUC(true, self.nest_level) };
+    }
+}
+
+/// Runs the extension's own statements as the bootstrap superuser until dropped, to
+/// read and write its catalog tables (policies, keys) whatever the current role may do
+/// there. Like Postgres's own maintenance commands, it is a security-restricted
+/// operation (no SET ROLE, no temporary objects) under a pinned `search_path`; only
+/// constant, schema-qualified statements run under it, and an ERROR's abort restores
+/// the user and the settings too.
 pub(crate) struct AsSuperuser {
     user: pg_sys::Oid,
     context: i32,
+    // restored after the user (fields drop in declaration order after `drop`)
+    _search_path: PinnedSearchPath,
 }
 
 impl AsSuperuser {
     pub(crate) fn start() -> AsSuperuser {
+        let search_path = PinnedSearchPath::start();
         let (mut user, mut context) = (pg_sys::InvalidOid, 0);
         // SAFETY: reads and sets the backend's current user, as Postgres's own
         // catalog-maintenance code does around internal queries.
@@ -177,10 +251,16 @@ impl AsSuperuser {
             pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
             pg_sys::SetUserIdAndSecContext(
                 pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
-                context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+                context
+                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                    | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
             );
         }
-        AsSuperuser { user, context }
+        AsSuperuser {
+            user,
+            context,
+            _search_path: search_path,
+        }
     }
 }
 

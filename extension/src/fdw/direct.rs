@@ -144,6 +144,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
             });
         let table = table_context(state.relid);
         super::resources::check(&S::resources(&table), Action::Write);
+        super::options::check_local_write::<S>(&table);
         let source = S::open(&table).or_report();
         let mut deleted = 0;
         with_writer(

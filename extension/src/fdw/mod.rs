@@ -84,6 +84,15 @@ impl PgColumn {
     }
 }
 
+/// Who chose where a table's data lives on the server's file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationChooser {
+    /// the foreign server's owner (its `root`)
+    ServerOwner,
+    /// the foreign table's owner (an absolute path in its options), and the server's
+    ServerAndTableOwners,
+}
+
 /// Everything a source learns about the foreign table it serves.
 #[derive(Debug, Clone)]
 pub struct TableContext {
@@ -131,6 +140,23 @@ pub struct Estimate {
     pub explain: Vec<(String, String)>,
     /// units of work (files) a parallel scan could share out among workers
     pub parallel_units: usize,
+}
+
+impl Estimate {
+    /// Rows the planner assumes a scan a row policy restricts returns, whatever the
+    /// table holds.
+    const UNDER_POLICY_ROWS: f64 = 1000.0;
+
+    /// The estimate of every scan a row policy restricts: fixed, so that no plan, row
+    /// count or cost depends on rows the role may not see.
+    pub fn under_policy() -> Estimate {
+        Estimate {
+            rows: Self::UNDER_POLICY_ROWS,
+            total_rows: Self::UNDER_POLICY_ROWS,
+            explain: Vec::new(),
+            parallel_units: 0,
+        }
+    }
 }
 
 /// A table a source offers to `IMPORT FOREIGN SCHEMA`.
@@ -192,6 +218,13 @@ pub trait Source: Sized + 'static {
     /// The resources the table's data is to resource policies (`delta:transactions`,
     /// everything under `objects:images/users/`, ...), from its options alone.
     fn resources(table: &TableContext) -> Vec<odp_fdw::security::resource::Resource>;
+
+    /// Whether the table's data lives on the database server's own file system, and
+    /// who chose that location: writing there needs that role to hold
+    /// `pg_write_server_files` ([`options::check_local_write`]). `None`: remote storage.
+    fn local_storage(_table: &TableContext) -> Option<LocationChooser> {
+        None
+    }
 
     /// Estimates the rows a request returns.
     fn estimate(&self, request: &ScanRequest) -> Result<Estimate>;

@@ -40,6 +40,7 @@ impl<S: Source> ModifyState<S> {
     fn open(relid: pg_sys::Oid) -> Result<ModifyState<S>> {
         let table = table_context(relid);
         super::resources::check(&S::resources(&table), Action::Write);
+        super::options::check_local_write::<S>(&table);
         let source = S::open(&table)?;
         let writer_types = {
             let mut types = Vec::with_capacity(table.columns.len());

@@ -301,14 +301,21 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
                 .collect(),
             group_columns: Vec::new(),
         };
-        let estimate = source.estimate(&request).or_report();
-        let selectivity = pg_sys::clauselist_selectivity(
-            root,
-            (*baserel).baserestrictinfo,
-            0,
-            pg_sys::JoinType::JOIN_INNER,
-            ptr::null_mut(),
-        );
+        // Under a row policy the plan may not depend on the data: the source's sizes,
+        // pruning and statistics describe rows the role may not see (EXPLAIN would show
+        // them as row counts and costs), so a fixed estimate stands in.
+        let (estimate, selectivity) = if policy.is_some() {
+            (Estimate::under_policy(), 1.0)
+        } else {
+            let selectivity = pg_sys::clauselist_selectivity(
+                root,
+                (*baserel).baserestrictinfo,
+                0,
+                pg_sys::JoinType::JOIN_INNER,
+                ptr::null_mut(),
+            );
+            (source.estimate(&request).or_report(), selectivity)
+        };
         let mut rows = estimate.rows.min(estimate.total_rows * selectivity);
         if let Some(n) = limit {
             rows = rows.min(n as f64);
@@ -545,11 +552,17 @@ unsafe fn add_parameterized_paths<S: Source>(
             }
             seen.push(required);
             let param_info = pg_sys::get_baserel_parampathinfo(root, baserel, required);
-            let rows = (*param_info).ppi_rows.max(1.0);
-            let fetched = state
-                .source
-                .lookup_rows(&qual.column, state.estimate.total_rows)
-                .max(rows);
+            // (under a row policy, as fixed as the unparameterized estimate)
+            let (rows, fetched) = if state.policy.is_some() {
+                (state.estimate.rows, state.estimate.rows)
+            } else {
+                let rows = (*param_info).ppi_rows.max(1.0);
+                let fetched = state
+                    .source
+                    .lookup_rows(&qual.column, state.estimate.total_rows)
+                    .max(rows);
+                (rows, fetched)
+            };
             let total_cost =
                 STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
             let path = scan_path(root, baserel, rows, total_cost, required);

@@ -2,8 +2,10 @@
 //! so ODP keeps them in `odp.row_policies` (`odp.create_row_policy`) and every ODP scan
 //! applies them itself:
 //!
-//! - a policy is stored as its analysed expression tree (like `pg_policy.polqual`):
-//!   names were resolved when it was created, so no later `search_path` changes it;
+//! - a policy is stored as its condition's text with its table's name (dumped and
+//!   restored by name); each backend analyses it as `odp.create_row_policy` did, under
+//!   `search_path = pg_catalog, pg_temp`, `TimeZone` UTC and `DateStyle` ISO, so no
+//!   caller's settings change what it means;
 //! - at planning, the policy's comparisons are pushed to the source like any qual (a
 //!   Delta partition filter, a Redis key, a Cypher `WHERE`), and every plan over a table
 //!   with policies depends on the current role (a cached plan is replanned after
@@ -20,7 +22,7 @@
 //! invalidation of that table (sent by every change of `odp.row_policies`, see the
 //! `row_policies_changed` trigger) drops them: planning a query costs no catalog query.
 
-use super::catalog::{has_privs_of_role_named, AsSuperuser};
+use super::catalog::{has_privs_of_role_named, AsSuperuser, PinnedSearchPath};
 use crate::error::OdpError;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
@@ -147,26 +149,55 @@ fn read_the_latest() -> bool {
     }
 }
 
-/// Reads the policies on `relid` from `odp.row_policies`. The statement names every
-/// operator, cast and table with its schema, so no `search_path` of the caller takes
-/// part.
+/// Reads the policies on `relid` from `odp.row_policies` and analyses their conditions
+/// under the pinned `search_path` (as `odp.create_row_policy` did), so that no
+/// `search_path` of the caller takes part. The statement names every operator, cast and
+/// table with its schema.
 fn read_policies(relid: pg_sys::Oid) -> Vec<StoredPolicy> {
+    read_stored(relid)
+        .into_iter()
+        .map(|(name, condition, roles)| StoredPolicy {
+            // SAFETY: runs in the planner's transaction on an existing relation.
+            tree: unsafe { analyse_stored(relid, &condition) },
+            name,
+            roles,
+        })
+        .collect()
+}
+
+/// Analyses a policy condition as every backend reads it: as the bootstrap superuser
+/// (so that no querying role needs USAGE on the schemas it names), under the pinned
+/// `search_path` and with the settings that read constants fixed (`TimeZone` UTC,
+/// `DateStyle` ISO), whoever created the policy or plans over the table.
+///
+/// # Safety
+/// Must run in a transaction.
+pub unsafe fn analyse_stored(relid: pg_sys::Oid, condition: &str) -> String {
+    let _superuser = AsSuperuser::start();
+    let _settings = PinnedSearchPath::for_expressions();
+    // SAFETY: the caller's promise.
+    unsafe { analyse(relid, condition) }
+}
+
+/// (name, condition, roles) of the policies stored for `relid`.
+fn read_stored(relid: pg_sys::Oid) -> Vec<(String, String, Vec<String>)> {
     let _superuser = AsSuperuser::start();
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT p.name, p.using_tree, p.roles::pg_catalog.text[] FROM odp.row_policies p \
-             WHERE p.table_oid OPERATOR(pg_catalog.=) $1 ORDER BY p.name COLLATE \"C\"",
+            "SELECT p.name, p.using_expr, p.roles::pg_catalog.text[] FROM odp.row_policies p \
+             WHERE p.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1 \
+             ORDER BY p.name COLLATE \"C\"",
             None,
             &[relid.into()],
         )?;
         let mut out = Vec::new();
         for row in rows {
             let name: Option<String> = row.get(1)?;
-            let tree: Option<String> = row.get(2)?;
+            let condition: Option<String> = row.get(2)?;
             let roles: Option<Vec<Option<String>>> = row.get(3)?;
-            if let (Some(name), Some(tree)) = (name, tree) {
+            if let (Some(name), Some(condition)) = (name, condition) {
                 let roles = roles.unwrap_or_default().into_iter().flatten().collect();
-                out.push(StoredPolicy { name, tree, roles });
+                out.push((name, condition, roles));
             }
         }
         Ok::<_, pgrx::spi::SpiError>(out)
@@ -205,13 +236,13 @@ pub unsafe fn condition(policy: &RelationPolicy) -> *mut pg_sys::Node {
     }
 }
 
-/// Analyses a policy condition on `relid` with the current `search_path`: one boolean
+/// Analyses a policy condition on `relid` with the current settings: one boolean
 /// expression over the table's columns (no statement around it, no subqueries, no
 /// set-returning functions, no whole-row references). Returns its tree as text.
 ///
 /// # Safety
 /// Must run in a transaction.
-pub unsafe fn analyse(relid: pg_sys::Oid, condition: &str) -> String {
+unsafe fn analyse(relid: pg_sys::Oid, condition: &str) -> String {
     let refuse = |why: &str| -> ! { OdpError::Policy(format!("the condition {why}")).report() };
     let sql = CString::new(format!("SELECT ({condition})"))
         .unwrap_or_else(|_| refuse("contains a NUL character"));

@@ -337,10 +337,15 @@ impl<S: Source> ScanState<S> {
         })
     }
 
-    /// Counts one source scan in the metrics and the node's EXPLAIN ANALYZE totals.
+    /// Counts one source scan in the metrics and the node's EXPLAIN ANALYZE totals. A
+    /// scan a row policy restricts counts nothing in the metrics: what the source read
+    /// before the policy dropped rows describes the hidden rows (EXPLAIN shows only the
+    /// policy for the same reason).
     fn record(&mut self, lines: Vec<(String, String)>) {
-        crate::api::metrics::record(&lines);
-        crate::api::metrics::increment("scans");
+        if self.policy.is_none() {
+            crate::api::metrics::record(&lines);
+            crate::api::metrics::increment("scans");
+        }
         merge_totals(&mut self.totals, lines);
     }
 

@@ -1,10 +1,11 @@
 //! `delta_fdw`: Delta Lake tables on local disk or S3-compatible storage.
 
 use crate::error::{OdpError, Result};
-use crate::fdw::options::validate_for;
+use crate::fdw::options::{check_local_write, validate_for};
 use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{
-    Estimate, ImportedTable, PgColumn, Source, SourceScan, SourceWriter, TableContext,
+    Estimate, ImportedTable, LocationChooser, PgColumn, Source, SourceScan, SourceWriter,
+    TableContext,
 };
 use odp_fdw::aggregate::AggregateSpec;
 use odp_fdw::arrow::array::RecordBatch;
@@ -12,8 +13,8 @@ use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::delta::filter::applies_exactly;
 use odp_fdw::delta::options::{
-    partition_by, specs, validate_column, validate_server, validate_table, writer_zone,
-    TableLocation,
+    names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
+    writer_zone, TableLocation,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::DeltaScan;
@@ -41,7 +42,8 @@ pub static FOOTER_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
 /// backend.
 pub static DECODED_FILE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
 
-/// Registers the GUCs of this module.
+/// Registers the GUCs of this module: superuser settings, since each is memory every
+/// backend may keep for the rest of its life.
 pub fn init_gucs() {
     GucRegistry::define_int_guc(
         c"odp.parquet_footer_cache_mb",
@@ -50,7 +52,7 @@ pub fn init_gucs() {
         &FOOTER_CACHE_MB,
         0,
         16 * 1024,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -60,7 +62,7 @@ pub fn init_gucs() {
         &DECODED_FILE_CACHE_MB,
         0,
         16 * 1024,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
 }
@@ -118,6 +120,19 @@ impl Source for DeltaSource {
         vec![Resource::Name(format!("delta:{path}"))]
     }
 
+    fn local_storage(table: &TableContext) -> Option<LocationChooser> {
+        let location = TableLocation::resolve(&table.server, &table.user, &table.table).ok()?;
+        if location.url.scheme() != "file" {
+            return None;
+        }
+        let own = table.table.get("path").is_some_and(names_own_location);
+        Some(if own {
+            LocationChooser::ServerAndTableOwners
+        } else {
+            LocationChooser::ServerOwner
+        })
+    }
+
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
     }
@@ -136,6 +151,7 @@ impl Source for DeltaSource {
         let (location, zone) = Self::resolve(table)?;
         let snapshot = match snapshot(&location, Some(statement_start())) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
+                check_local_write::<Self>(table);
                 create_table(&location, &new_columns(table)?, &partition_by(&table.table))?;
                 snapshot(&location, Some(statement_start()))?
             }

@@ -109,6 +109,13 @@ impl Source for GraphSource {
     }
 
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
+        // the same gate as odp.cypher(..., write => true): table grants alone do not
+        // let a role change the graph
+        if !is_graph_writer() {
+            return Err(OdpError::Privilege(
+                "membership in odp_graph_writer (to write to a graph table)",
+            ));
+        }
         Ok(Box::new(GraphWriterAdapter(GraphWriter::new(
             self.table.clone(),
         ))))

@@ -4,13 +4,15 @@
 use crate::error::{OdpError, OrReport, Result};
 use crate::fdw::catalog::server_options;
 use crate::fdw::options::validate_for;
-use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
+use crate::fdw::{
+    Estimate, LocationChooser, PgColumn, Source, SourceScan, SourceWriter, TableContext,
+};
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::objects::files::{FileScan, FileTable};
 use odp_fdw::objects::keys::check_key;
-use odp_fdw::objects::options::{specs, validate, Format, ServerOptions, TableOptions};
+use odp_fdw::objects::options::{specs, validate, Format, Root, ServerOptions, TableOptions};
 use odp_fdw::objects::scan::{access, Access, ObjectScan};
 use odp_fdw::objects::store::Store;
 use odp_fdw::objects::table::ObjectTable;
@@ -50,6 +52,12 @@ impl Source for ObjectSource {
             "objects:{}",
             table.table.get("prefix").unwrap_or_default()
         ))]
+    }
+
+    fn local_storage(table: &TableContext) -> Option<LocationChooser> {
+        // (a server without `root` keeps its objects in the data directory)
+        let root = table.server.get("root").map(str::to_string).unwrap_or_else(default_root);
+        matches!(Root::parse(&root), Ok(Root::Local(_))).then_some(LocationChooser::ServerOwner)
     }
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
@@ -271,7 +279,9 @@ const MAX_PRESIGN_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 
 /// A presigned URL for `key` on the object server `server`: whoever holds it may run
 /// `method` (GET, PUT, HEAD or DELETE) on that one object until `expires` has passed,
-/// without credentials. Needs USAGE on the server; signed with the caller's user mapping.
+/// without credentials. Signed with the caller's user mapping; allowed only as the
+/// object tables of the server allow it ([`table_allows`]) and the resource policies of
+/// the key.
 #[pg_extern(volatile, parallel_unsafe)]
 fn presign(
     server: &str,
@@ -286,6 +296,22 @@ fn presign(
         _ => Action::Write,
     };
     crate::fdw::resources::check_name(&format!("objects:{key}"), action);
+    let method_upper = method.to_ascii_uppercase();
+    if !matches!(method_upper.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
+        OdpError::Objects(odp_fdw::objects::ObjectError::Unsupported(
+            "method must be GET, PUT, HEAD or DELETE".into(),
+        ))
+        .report();
+    }
+    if !object_tables_of(server)
+        .into_iter()
+        .any(|table| table_allows(table, key, &method_upper))
+    {
+        OdpError::Privilege(
+            "an object table of the server's owner whose prefix holds the key, with SELECT (GET, HEAD), INSERT and overwrite 'true' (PUT) or DELETE (DELETE), and no row policy restricting the role",
+        )
+        .report();
+    }
     let micros = expires.as_micros() as f64;
     let seconds = micros / 1e6;
     if !(1.0..=MAX_PRESIGN_SECONDS).contains(&seconds) {
@@ -303,6 +329,62 @@ fn presign(
         .or_report()
         .map_err(OdpError::from)
         .or_report()
+}
+
+/// The foreign tables of the server `name` that its owner (or a superuser) owns: the
+/// tables its administrator defined. A table a role made itself with USAGE on the server
+/// does not widen what it may presign.
+fn object_tables_of(name: &str) -> Vec<pg_sys::Oid> {
+    let _path = crate::fdw::catalog::PinnedSearchPath::start();
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for row in client.select(
+            "SELECT t.ftrelid FROM pg_catalog.pg_foreign_table t \
+             JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) t.ftserver \
+             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.ftrelid \
+             JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) c.relowner \
+             WHERE s.srvname OPERATOR(pg_catalog.=) $1 \
+               AND (c.relowner OPERATOR(pg_catalog.=) s.srvowner OR r.rolsuper)",
+            None,
+            &[name.into()],
+        )? {
+            if let Some(oid) = row.get::<pg_sys::Oid>(1)? {
+                out.push(oid);
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
+    })
+    .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report())
+}
+
+/// Whether the object table `relid` lets the current role presign `method` for `key`:
+/// the key is under its prefix, it is an `objects` table, no row policy restricts the
+/// role on it (a URL bypasses every row check), and the role holds the privilege the
+/// method needs: SELECT for GET and HEAD, DELETE for DELETE, INSERT for PUT on a table
+/// with `overwrite 'true'` (a presigned PUT cannot be create-only).
+fn table_allows(relid: pg_sys::Oid, key: &str, method: &str) -> bool {
+    // SAFETY: reads the options of an existing foreign table.
+    let options = unsafe {
+        crate::fdw::catalog::options_from_list((*pg_sys::GetForeignTable(relid)).options)
+    };
+    let Ok(table) = TableOptions::from_options(&options) else {
+        return false;
+    };
+    if table.format != Format::Objects || !key.starts_with(&table.prefix) {
+        return false;
+    }
+    let privilege = match method {
+        "GET" | "HEAD" => pg_sys::ACL_SELECT,
+        "DELETE" => pg_sys::ACL_DELETE,
+        "PUT" if table.overwrite => pg_sys::ACL_INSERT,
+        _ => return false,
+    };
+    // SAFETY: an ACL check of the current role on an existing relation.
+    let granted = unsafe {
+        pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), privilege as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+    };
+    granted && crate::fdw::policy::for_relation(relid).policy.is_none()
 }
 
 /// The options of the object server `name`, after checking that it is one and that

@@ -26,17 +26,17 @@ pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
 /// the writer evaluated generated date columns in.
 pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("path", Kind::Text),
-    OptionSpec::optional("version", Kind::UInt),
+    OptionSpec::optional("version", Kind::UpTo(i64::MAX as u64)),
     OptionSpec::optional("timestamp", Kind::Text),
     OptionSpec::optional("writer_time_zone", Kind::Text),
     OptionSpec::optional("create_if_missing", Kind::Bool),
     OptionSpec::optional("partition_by", Kind::Text),
     OptionSpec::optional("compression", Kind::Text),
-    OptionSpec::optional("target_file_mb", Kind::UInt),
-    OptionSpec::optional("row_group_rows", Kind::UInt),
+    OptionSpec::optional("target_file_mb", Kind::UpTo(4_096)),
+    OptionSpec::optional("row_group_rows", Kind::UpTo(100_000_000)),
     OptionSpec::optional("sort_by", Kind::Text),
     OptionSpec::optional("bloom_filter_columns", Kind::Text),
-    OptionSpec::optional("batch_size", Kind::UInt),
+    OptionSpec::optional("batch_size", Kind::UpTo(1_000_000)),
 ];
 
 /// Column options: the generation expression of a column of a table ODP creates.
@@ -66,7 +66,7 @@ pub enum TimeTravel {
 }
 
 /// A resolved table location with the storage options `deltalake` needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TableLocation {
     /// table root URL (`file:///...` or `s3://bucket/prefix/table`)
     pub url: Url,
@@ -74,6 +74,28 @@ pub struct TableLocation {
     pub storage_options: HashMap<String, String>,
     /// which snapshot to read
     pub time_travel: TimeTravel,
+}
+
+/// Names of storage options whose values are credentials, never shown.
+fn is_credential(option: &str) -> bool {
+    let upper = option.to_ascii_uppercase();
+    upper.contains("SECRET") || upper.contains("TOKEN") || upper.contains("PASSWORD")
+}
+
+impl std::fmt::Debug for TableLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut options: Vec<(&str, &str)> = self
+            .storage_options
+            .iter()
+            .map(|(k, v)| (k.as_str(), if is_credential(k) { "***" } else { v.as_str() }))
+            .collect();
+        options.sort();
+        f.debug_struct("TableLocation")
+            .field("url", &self.url.as_str())
+            .field("storage_options", &options)
+            .field("time_travel", &self.time_travel)
+            .finish()
+    }
 }
 
 impl TableLocation {
@@ -265,6 +287,12 @@ fn explicit_location(path: &str) -> Result<Option<Url>> {
     }
 }
 
+/// Whether a table's `path` option names its own location (an absolute path or a
+/// URL) rather than one under the server root.
+pub fn names_own_location(path: &str) -> bool {
+    matches!(explicit_location(path), Ok(Some(_)))
+}
+
 /// A server root (absolute path or URL) as a directory URL ending in `/`.
 fn root_url(root: &str) -> Result<Url> {
     let mut url = explicit_location(root)?.ok_or_else(|| {
@@ -277,7 +305,11 @@ fn root_url(root: &str) -> Result<Url> {
 }
 
 /// Resolves a relative `path` under `root`, refusing any result outside it (`..`,
-/// `%2e%2e`, `//host`, backslashes and the like all end up there).
+/// `%2e%2e`, `//host`, backslashes and the like all end up there). A relative path is
+/// plain text: `%` (an escape a store would decode, so that `%73ales` and `sales` name
+/// one table under two resource names), `?` and `#` (which a URL drops from the path)
+/// and empty segments (`a//b`, the same directory as `a/b` on a file system) are
+/// refused, so each table has one spelling.
 fn join_confined(root: &Url, path: &str) -> Result<Url> {
     let outside = || DeltaError::EscapesRoot(path.to_string());
     let lower = path.to_ascii_lowercase();
@@ -286,6 +318,18 @@ fn join_confined(root: &Url, path: &str) -> Result<Url> {
     let dot_dot = |part: &str| part.replace("%2e", ".") == "..";
     if encoded_separator || lower.split(['/', '\\']).any(dot_dot) {
         return Err(outside());
+    }
+    if let Some(c) = path.chars().find(|c| matches!(c, '%' | '?' | '#')) {
+        return Err(DeltaError::BadLocation(
+            path.to_string(),
+            format!("a relative path may not contain '{c}'"),
+        ));
+    }
+    if path.trim_end_matches('/').contains("//") {
+        return Err(DeltaError::BadLocation(
+            path.to_string(),
+            "a relative path may not contain an empty segment (//)".into(),
+        ));
     }
     let url = root
         .join(&format!("{}/", path.trim_end_matches('/')))
@@ -394,6 +438,30 @@ mod tests {
             );
             assert!(validate_table(&table(escape), PathPrivilege::ServerRootOnly).is_err());
         }
+    }
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let server = o(&[("root", "s3://lake/w"), ("endpoint", "http://127.0.0.1:9000")]);
+        let user = o(&[("access_key_id", "AKIDEXAMPLE"), ("secret_access_key", "s3cr3t"), ("session_token", "t0k3n")]);
+        let location = TableLocation::resolve(&server, &user, &table("t")).unwrap();
+        let shown = format!("{location:?}");
+        assert!(shown.contains("AKIDEXAMPLE") && shown.contains("127.0.0.1:9000"), "{shown}");
+        assert!(!shown.contains("s3cr3t") && !shown.contains("t0k3n"), "{shown}");
+    }
+
+    #[test]
+    fn a_relative_path_has_one_spelling() {
+        for spelling in ["%73ales", "sales%5Ftbl", "sales?x", "sales#x", "a/b%20c", "a//b"] {
+            for root in ["/data/lake", "s3://bucket/lake"] {
+                assert!(
+                    matches!(resolve(root, spelling), Err(DeltaError::BadLocation(..))),
+                    "{spelling} under {root}"
+                );
+            }
+            assert!(validate_table(&table(spelling), PathPrivilege::ServerRootOnly).is_err());
+        }
+        assert!(resolve("/data/lake", "sales_tbl").is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::error::{GraphError, Result};
 use super::options::ServerOptions;
+use crate::security::secret::Secret;
 use neo4rs::{ConfigBuilder, Graph};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -73,7 +74,7 @@ pub fn pool(server: &ServerOptions) -> Result<Graph> {
     let mut config = ConfigBuilder::new()
         .uri(server.uri.as_str())
         .user(server.user.as_deref().unwrap_or(""))
-        .password(server.password.as_deref().unwrap_or(""))
+        .password(server.password.as_ref().map_or("", Secret::expose))
         .fetch_size(server.fetch_size as usize)
         .max_connections(server.pool_size as usize)
         .connection_timeout(server.connect_timeout());
@@ -139,6 +140,11 @@ pub fn run_cypher(
     params: &serde_json::Map<String, serde_json::Value>,
     write: bool,
 ) -> Result<Vec<serde_json::Value>> {
+    if !write {
+        if let Some(what) = super::read_only::write_in(query) {
+            return Err(GraphError::WriteInReadOnly(what));
+        }
+    }
     let mut q = neo4rs::query(query);
     for (name, value) in params {
         q = q.param(name, super::types::json_to_bolt(value));

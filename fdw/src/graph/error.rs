@@ -39,6 +39,10 @@ pub enum GraphError {
     /// an operation not offered
     #[error("{0}")]
     Unsupported(String),
+
+    /// a query run read-only (no `write => true`) that could change the graph
+    #[error("odp.cypher without write => true runs read-only queries; this one has {0} (members of odp_graph_writer may pass write => true)")]
+    WriteInReadOnly(String),
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),

@@ -5,6 +5,7 @@ pub mod client;
 pub mod cypher;
 pub mod error;
 pub mod options;
+pub mod read_only;
 pub mod scan;
 pub mod table;
 pub mod types;

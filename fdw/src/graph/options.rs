@@ -1,17 +1,18 @@
 //! Options of `neo4j_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{GraphError, Result};
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::options::{HOUR_MS, ESTIMATE_MAX, Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::security::secret::Secret;
 use std::time::Duration;
 
 /// Server options.
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("uri", Kind::Text),
     OptionSpec::optional("database", Kind::Text),
-    OptionSpec::optional("connect_timeout_ms", Kind::UInt),
-    OptionSpec::optional("query_timeout_ms", Kind::UInt),
-    OptionSpec::optional("fetch_size", Kind::UInt),
-    OptionSpec::optional("pool_size", Kind::UInt),
+    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("query_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("fetch_size", Kind::UpTo(100_000)),
+    OptionSpec::optional("pool_size", Kind::UpTo(64)),
 ];
 
 /// User mapping options.
@@ -29,7 +30,7 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("start_key", Kind::Text),
     OptionSpec::optional("end_label", Kind::Text),
     OptionSpec::optional("end_key", Kind::Text),
-    OptionSpec::optional("estimated_rows", Kind::UInt),
+    OptionSpec::optional("estimated_rows", Kind::UpTo(ESTIMATE_MAX)),
     OptionSpec::optional("key", Kind::Text),
     OptionSpec::optional("merge_on", Kind::Text),
     OptionSpec::optional("detach", Kind::Bool),
@@ -73,7 +74,7 @@ pub struct ServerOptions {
     /// user name (user mapping)
     pub user: Option<String>,
     /// password (user mapping)
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl ServerOptions {
@@ -96,7 +97,7 @@ impl ServerOptions {
             fetch_size: positive("fetch_size", DEFAULT_FETCH_SIZE),
             pool_size: positive("pool_size", DEFAULT_POOL_SIZE),
             user: user.get("user").map(str::to_string),
-            password: user.get("password").map(str::to_string),
+            password: user.get("password").map(Secret::new),
         })
     }
 
@@ -225,10 +226,12 @@ impl TableOptions {
 /// Labels, types and property names: any text but empty, NUL or very long (they are
 /// always quoted, see [`super::cypher::quote`]).
 pub fn check_name(option: &str, name: &str) -> Result<()> {
-    if name.is_empty() || name.contains('\0') || name.len() > 256 {
+    // (a backslash is refused: Neo4j reads `\u0060` inside a backtick-quoted name as a
+    // backtick, which would end the quoting)
+    if name.is_empty() || name.contains(['\0', '\\']) || name.len() > 256 {
         return Err(OptionError::BadValue {
             name: option.into(),
-            expected: "a non-empty name of at most 256 bytes without NUL".into(),
+            expected: "a non-empty name of at most 256 bytes without NUL or backslash".into(),
         }
         .into());
     }
@@ -262,6 +265,28 @@ mod tests {
 
     fn o(pairs: &[(&str, &str)]) -> Options {
         Options::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn names_cannot_smuggle_a_backtick_escape() {
+        assert!(check_name("label", "User").is_ok());
+        assert!(check_name("label", "a\\u0060) DETACH DELETE (n").is_err());
+        assert!(check_name("label", "a\0b").is_err());
+        assert!(TableOptions::from_options(&o(&[("label", "U\\u0060x")])).is_err());
+    }
+
+    #[test]
+    fn numeric_options_are_bounded() {
+        let specs = specs(Catalog::Server);
+        let checked = |value: &str| {
+            crate::options::validate(
+                Catalog::Server,
+                specs,
+                &[("uri".into(), "bolt://h".into()), ("fetch_size".into(), value.into())],
+            )
+        };
+        assert!(checked("100000").is_ok());
+        assert!(checked("100000000000").is_err());
     }
 
     #[test]

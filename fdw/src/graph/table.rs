@@ -4,7 +4,7 @@
 
 use super::cypher::{quote, where_clause, Condition, CypherQuery};
 use super::error::{GraphError, Result};
-use super::options::{ServerOptions, TableOptions, TableShape};
+use super::options::{check_name, ServerOptions, TableOptions, TableShape};
 use super::types::arrow_type;
 use crate::request::ScanRequest;
 use crate::types::PgType;
@@ -73,6 +73,7 @@ impl GraphTable {
                 pg_type: pg_type.sql(),
             })?;
             let property = property.clone().unwrap_or(name.clone());
+            check_name("property", &property)?;
             let source = match &options.shape {
                 _ if name == ID_COLUMN => ColumnSource::Id,
                 TableShape::Relationship { start_key, .. } if &property == start_key => {

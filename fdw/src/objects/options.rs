@@ -2,7 +2,8 @@
 
 use super::error::{ObjectError, Result};
 use super::keys::check_prefix;
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::options::{HOUR_MS, ESTIMATE_MAX, Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::security::secret::Secret;
 use std::path::PathBuf;
 use url::Url;
 
@@ -13,10 +14,10 @@ pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("region", Kind::Text),
     OptionSpec::optional("path_style", Kind::Bool),
     OptionSpec::optional("allow_http", Kind::Bool),
-    OptionSpec::optional("connect_timeout_ms", Kind::UInt),
-    OptionSpec::optional("request_timeout_ms", Kind::UInt),
-    OptionSpec::optional("max_content_mb", Kind::UInt),
-    OptionSpec::optional("multipart_mb", Kind::UInt),
+    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("request_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("max_content_mb", Kind::UpTo(1_024)),
+    OptionSpec::optional("multipart_mb", Kind::UpTo(5_120)),
 ];
 
 /// User mapping options: credentials, readable only by their owner and superusers.
@@ -35,8 +36,8 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("prefix", Kind::Text),
     OptionSpec::optional("format", Kind::OneOf(FORMATS)),
     OptionSpec::optional("overwrite", Kind::Bool),
-    OptionSpec::optional("estimated_objects", Kind::UInt),
-    OptionSpec::optional("estimated_rows", Kind::UInt),
+    OptionSpec::optional("estimated_objects", Kind::UpTo(ESTIMATE_MAX)),
+    OptionSpec::optional("estimated_rows", Kind::UpTo(ESTIMATE_MAX)),
     OptionSpec::optional("csv_header", Kind::Bool),
     OptionSpec::optional("csv_delimiter", Kind::Text),
 ];
@@ -157,9 +158,9 @@ pub struct ServerOptions {
     /// credentials from the user mapping
     pub access_key_id: Option<String>,
     /// secret of `access_key_id`
-    pub secret_access_key: Option<String>,
+    pub secret_access_key: Option<Secret>,
     /// temporary-credential token
-    pub session_token: Option<String>,
+    pub session_token: Option<Secret>,
     /// TCP connect time-out
     pub connect_timeout_ms: u64,
     /// time-out of one request, retries included
@@ -184,8 +185,8 @@ impl ServerOptions {
             path_style: server.bool("path_style", false),
             allow_http: server.bool("allow_http", false),
             access_key_id: user.get("access_key_id").map(str::to_string),
-            secret_access_key: user.get("secret_access_key").map(str::to_string),
-            session_token: user.get("session_token").map(str::to_string),
+            secret_access_key: user.get("secret_access_key").map(Secret::new),
+            session_token: user.get("session_token").map(Secret::new),
             connect_timeout_ms: server.uint("connect_timeout_ms").unwrap_or(5_000),
             request_timeout_ms: server.uint("request_timeout_ms").unwrap_or(30_000).max(1),
             max_content_bytes: server

@@ -110,9 +110,9 @@ impl Store {
                     (Some(id), Some(secret)) => {
                         builder = builder
                             .with_access_key_id(id)
-                            .with_secret_access_key(secret);
+                            .with_secret_access_key(secret.expose());
                         if let Some(token) = &server.session_token {
-                            builder = builder.with_token(token);
+                            builder = builder.with_token(token.expose());
                         }
                     }
                     _ => builder = builder.with_skip_signature(true),

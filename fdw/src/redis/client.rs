@@ -96,7 +96,7 @@ async fn connect(server: &ServerOptions) -> Result<Connection> {
         settings = settings.set_username(user);
     }
     if let Some(password) = &server.password {
-        settings = settings.set_password(password);
+        settings = settings.set_password(password.expose());
     }
     let info = info.set_redis_settings(settings);
     if server.cluster {

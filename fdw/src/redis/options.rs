@@ -1,15 +1,16 @@
 //! Options of `redis_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{RedisError, Result};
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::options::{HOUR_MS, ESTIMATE_MAX, TEN_YEARS_S, Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::security::secret::Secret;
 use std::time::Duration;
 
 /// Server options: where Redis is and how long to wait for it.
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("url", Kind::Text),
     OptionSpec::optional("cluster", Kind::Bool),
-    OptionSpec::optional("connect_timeout_ms", Kind::UInt),
-    OptionSpec::optional("command_timeout_ms", Kind::UInt),
+    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("command_timeout_ms", Kind::UpTo(HOUR_MS)),
 ];
 
 /// User mapping options: credentials (Redis ACL user, or only a password).
@@ -22,10 +23,10 @@ pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
 pub const TABLE_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("key_template", Kind::Text),
     OptionSpec::optional("kind", Kind::Text),
-    OptionSpec::optional("ttl_seconds", Kind::UInt),
-    OptionSpec::optional("scan_count", Kind::UInt),
-    OptionSpec::optional("estimated_keys", Kind::UInt),
-    OptionSpec::optional("stream_maxlen", Kind::UInt),
+    OptionSpec::optional("ttl_seconds", Kind::UpTo(TEN_YEARS_S)),
+    OptionSpec::optional("scan_count", Kind::UpTo(100_000)),
+    OptionSpec::optional("estimated_keys", Kind::UpTo(ESTIMATE_MAX)),
+    OptionSpec::optional("stream_maxlen", Kind::UpTo(ESTIMATE_MAX)),
 ];
 
 /// Column options: the hash field a column reads (default: the column name).
@@ -65,7 +66,7 @@ pub struct ServerOptions {
     /// ACL user name (user mapping)
     pub user: Option<String>,
     /// password (user mapping)
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl ServerOptions {
@@ -91,7 +92,7 @@ impl ServerOptions {
                 .unwrap_or(DEFAULT_COMMAND_TIMEOUT_MS)
                 .max(1),
             user: user.get("user").map(str::to_string),
-            password: user.get("password").map(str::to_string),
+            password: user.get("password").map(Secret::new),
         })
     }
 
@@ -129,9 +130,11 @@ pub fn validate_url(url: &str) -> Result<()> {
         "redis+unix" | "unix" => {}
         _ => return Err(bad(expected)),
     }
-    if parsed.password().is_some() {
+    // (a socket URL carries credentials as `?pass=` or `?user=`: only `db` is allowed)
+    let credentials_in_query = parsed.query_pairs().any(|(name, _)| name != "db");
+    if parsed.password().is_some() || credentials_in_query {
         return Err(bad(
-            "a URL without a password (put credentials in the user mapping)",
+            "a URL without a password or other query parameters than db (put credentials in the user mapping)",
         ));
     }
     Ok(())
@@ -277,6 +280,10 @@ mod tests {
         assert!(validate_url("redis+unix:///run/redis.sock").is_ok());
         assert!(validate_url("http://127.0.0.1:6379").is_err());
         assert!(validate_url("redis://:secret@127.0.0.1").is_err());
+        assert!(validate_url("redis+unix:///run/redis.sock?pass=secret").is_err());
+        assert!(validate_url("redis+unix:///run/redis.sock?db=1&user=u&pass=secret").is_err());
+        assert!(validate_url("redis://127.0.0.1?password=secret").is_err());
+        assert!(validate_url("redis+unix:///run/redis.sock?db=1").is_ok());
         assert!(validate_url("not a url").is_err());
     }
 

@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
+use crate::security::secret::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::str::FromStr;
 use thiserror::Error;
@@ -21,7 +22,7 @@ pub struct JwtKey {
     /// the one algorithm the key verifies (`HS256`, `RS256`, `ES256`, `EdDSA`, ...)
     pub algorithm: String,
     /// the HMAC secret, or the public key in PEM
-    pub key: String,
+    pub key: Secret,
 }
 
 /// What the caller expects of a token.
@@ -105,7 +106,7 @@ pub fn decoding_key(key: &JwtKey) -> Result<DecodingKey, JwtError> {
         algorithm: key.algorithm.clone(),
         reason,
     };
-    let pem = key.key.as_bytes();
+    let pem = key.key.expose().as_bytes();
     match algorithm(&key.algorithm)? {
         hmac @ (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => {
             let needed = match hmac {
@@ -113,7 +114,7 @@ pub fn decoding_key(key: &JwtKey) -> Result<DecodingKey, JwtError> {
                 Algorithm::HS384 => 48,
                 _ => 64,
             };
-            if key.key.len() < needed {
+            if key.key.expose().len() < needed {
                 return Err(bad(format!(
                     "an {} secret needs at least {needed} bytes",
                     key.algorithm
@@ -151,6 +152,13 @@ fn header(token: &str) -> Result<(String, Option<String>), JwtError> {
         .get("alg")
         .and_then(|a| a.as_str())
         .ok_or_else(|| JwtError::Malformed("header has no alg".into()))?;
+    // RFC 7515 4.1.11: a recipient must refuse a token whose `crit` names extensions it
+    // does not understand; ODP understands none.
+    if json.get("crit").is_some() {
+        return Err(JwtError::Malformed(
+            "header has a crit parameter (no extension is supported)".into(),
+        ));
+    }
     let kid = json.get("kid").and_then(|k| k.as_str()).map(str::to_string);
     Ok((alg.to_string(), kid))
 }
@@ -209,6 +217,13 @@ pub fn verify(
         let decoding = decoding_key(key)?;
         match jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation) {
             Ok(data) => {
+                // The session keeps the claims until `exp`, in whole seconds: a
+                // fractional or out-of-range `exp` is refused, never ignored.
+                if !data.claims.get("exp").is_some_and(|e| e.as_i64().is_some()) {
+                    return Err(JwtError::Malformed(
+                        "exp is not a whole number of seconds".into(),
+                    ));
+                }
                 let iat = data.claims.get("iat").and_then(|v| v.as_i64());
                 if iat.is_some_and(|iat| iat > now + expect.leeway_seconds as i64) {
                     return Err(JwtError::IssuedInFuture);
@@ -254,7 +269,7 @@ mod tests {
         JwtKey {
             kid: kid.into(),
             algorithm: "HS256".into(),
-            key: SECRET.into(),
+            key: Secret::new(SECRET),
         }
     }
 
@@ -278,6 +293,40 @@ mod tests {
         let t = token(json!({"sub": "u1", "exp": now() + 60}), Some("k1"), SECRET);
         let claims = verify(&t, &[hs_key("k1")], &Expectations::default(), now()).unwrap();
         assert_eq!(claims["sub"], "u1");
+    }
+
+    #[test]
+    fn critical_extensions_and_fractional_expiry_are_refused() {
+        let keys = [hs_key("k1")];
+        let e = Expectations::default();
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let signed = format!(
+            "{}.{}",
+            b64(json!({"alg": "HS256", "kid": "k1", "crit": ["exp-ext"], "exp-ext": 1})),
+            b64(json!({"sub": "u1", "exp": now() + 60}))
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            signed.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        let crit = format!("{signed}.{signature}");
+        assert!(matches!(
+            verify(&crit, &keys, &e, now()),
+            Err(JwtError::Malformed(m)) if m.contains("crit")
+        ));
+        let fractional = token(
+            json!({"sub": "u1", "exp": now() as f64 + 60.5}),
+            Some("k1"),
+            SECRET,
+        );
+        assert!(matches!(
+            verify(&fractional, &keys, &e, now()),
+            Err(JwtError::Malformed(m)) if m.contains("exp")
+        ));
     }
 
     #[test]
@@ -321,7 +370,7 @@ mod tests {
         let rsa_key = JwtKey {
             kid: "r1".into(),
             algorithm: "RS256".into(),
-            key: "-----BEGIN PUBLIC KEY-----".into(),
+            key: Secret::new("-----BEGIN PUBLIC KEY-----"),
         };
         let confused = token(json!({"exp": now() + 60}), Some("r1"), SECRET);
         assert!(matches!(
@@ -357,7 +406,7 @@ mod tests {
         let old = JwtKey {
             kid: "old".into(),
             algorithm: "HS256".into(),
-            key: "the previous secret, also 32 bytes long".into(),
+            key: Secret::new("the previous secret, also 32 bytes long"),
         };
         let t = token(json!({"sub": "u1", "exp": now() + 60}), None, SECRET);
         let claims = verify(&t, &[old, hs_key("new")], &Expectations::default(), now()).unwrap();
