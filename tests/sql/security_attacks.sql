@@ -80,7 +80,6 @@ CREATE FOREIGN TABLE sec_attack.transactions (transaction_id text, user_id text,
 GRANT USAGE ON SCHEMA sec_attack TO odp_attacker;
 GRANT SELECT ON sec_attack.transactions TO odp_attacker;
 SELECT odp.create_row_policy('sec_attack.transactions', 'own', $$user_id = odp.current_claims() ->> 'sub'$$, '{odp_attacker}');
-SELECT odp.allow_resource('delta:' || :'lake_root' || '/transactions*', 'read', 'odp_attacker');
 
 -- every odp.* function callable with SQL arguments, with plain values of its argument
 -- types (most are refused: what matters is what runs before the refusal)
@@ -251,6 +250,16 @@ SELECT left(pg_temp.try($$SET odp.redis_url = 'redis://10.0.0.1:1'$$), 5) AS red
 RESET ROLE;
 SELECT pg_temp.try($$CREATE SERVER attack_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt://127.0.0.1:1', fetch_size '100000000000')$$) AS huge_fetch_size;
 SELECT pg_temp.try($$CREATE FOREIGN TABLE hostile.ttl (k text, v text) SERVER features OPTIONS (key_template 'k:{k}', ttl_seconds '999999999999')$$) AS huge_ttl;
+
+-- 13. IMPORT FOREIGN SCHEMA lists only what the role may read ------------------------------
+SELECT odp.allow_resource('delta:users', 'read', 'odp_admin');
+GRANT USAGE ON FOREIGN SERVER lake TO odp_attacker;
+SET ROLE odp_attacker;
+IMPORT FOREIGN SCHEMA public LIMIT TO (users, products) FROM SERVER lake INTO hostile;
+SELECT c.relname AS imported FROM pg_class c WHERE c.relnamespace = 'hostile'::regnamespace AND c.relkind = 'f' ORDER BY 1;
+RESET ROLE;
+SELECT odp.disallow_resource('delta:users', 'read', 'odp_admin');
+REVOKE USAGE ON FOREIGN SERVER lake FROM odp_attacker;
 
 -- 12. no secrets in server options ----------------------------------------------------------
 SELECT pg_temp.try($$CREATE SERVER attack_redis FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis+unix:///tmp/redis.sock?pass=secret')$$) AS password_in_url;

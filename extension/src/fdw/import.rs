@@ -3,7 +3,8 @@
 
 use super::catalog::{list_ptrs, options_from_list};
 use super::options::path_privilege;
-use super::Source;
+use super::{ImportedTable, Source, TableContext};
+use odp_fdw::security::resource::Action;
 use crate::error::OrReport;
 use odp_fdw::options::Options;
 use pgrx::{pg_guard, pg_sys, PgTryBuilder};
@@ -23,6 +24,20 @@ fn quote_literal(value: &str) -> String {
     unsafe { CStr::from_ptr(pg_sys::quote_literal_cstr(c.as_ptr())) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Whether the current role may read the resource `table` would name: a table a
+/// resource policy keeps from the role is not imported (its name and columns would
+/// describe data the role may not read).
+fn readable<S: Source>(server: &Options, user: &Options, table: &ImportedTable) -> bool {
+    let context = TableContext {
+        relid: pg_sys::InvalidOid,
+        server: server.clone(),
+        user: user.clone(),
+        table: Options::new(table.options.iter().cloned()),
+        columns: Vec::new(),
+    };
+    super::resources::first_denied(&S::resources(&context), Action::Read).is_none()
 }
 
 /// `ImportForeignSchema` callback.
@@ -69,7 +84,7 @@ pub unsafe extern "C-unwind" fn import_foreign_schema<S: Source>(
         let mut commands: *mut pg_sys::List = std::ptr::null_mut();
         for table in S::import_schema(&server_options, &user, &remote, path_privilege()).or_report()
         {
-            if !keep(&table.name) {
+            if !keep(&table.name) || !readable::<S>(&server_options, &user, &table) {
                 continue;
             }
             let columns: Vec<String> = table

@@ -19,9 +19,20 @@ use pgrx::spi::Spi;
 /// a prefix scope needs, for every pattern reaching into it, a policy of that pattern
 /// naming the role.
 pub fn check(resources: &[Resource], action: Action) {
+    if let Some(resource) = first_denied(resources, action) {
+        OdpError::ResourceDenied {
+            action: action.name(),
+            resource: resource.display(),
+        }
+        .report()
+    }
+}
+
+/// The first of `resources` the current role may not do `action` on, if any.
+pub fn first_denied(resources: &[Resource], action: Action) -> Option<&Resource> {
     // SAFETY: reads the current role's superuser flag.
     if unsafe { pg_sys::superuser() } {
-        return;
+        return None;
     }
     let policies = policies_for(action);
     for resource in resources {
@@ -40,13 +51,10 @@ pub fn check(resources: &[Resource], action: Action) {
             }),
         };
         if !allowed {
-            OdpError::ResourceDenied {
-                action: action.name(),
-                resource: resource.display(),
-            }
-            .report()
+            return Some(resource);
         }
     }
+    None
 }
 
 /// [`check`] of one resource name.
