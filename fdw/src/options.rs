@@ -170,7 +170,7 @@ fn check_kind(spec: &OptionSpec, value: &str) -> Result<(), OptionError> {
             .map(|_| ())
             .ok_or_else(|| bad("a boolean".into())),
         Kind::UpTo(max) => match value.parse::<u64>() {
-            Ok(n) if n <= *max => Ok(()),
+            Ok(n) if n <= max => Ok(()),
             _ => Err(bad(format!("an integer from 0 to {max}"))),
         },
         Kind::OneOf(words) if words.contains(&value) => Ok(()),

@@ -194,6 +194,8 @@ pub fn init_session_reset() {
     }
 }
 
+// (the hook's signature is Postgres's)
+#[allow(clippy::too_many_arguments)]
 #[pg_guard]
 unsafe extern "C-unwind" fn reset_session_on_discard(
     pstmt: *mut pg_sys::PlannedStmt,

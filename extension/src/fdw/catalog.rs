@@ -211,7 +211,7 @@ impl PinnedSearchPath {
                     pg_sys::GucSource::PGC_S_SESSION,
                     pg_sys::GucAction::GUC_ACTION_SAVE,
                     true,
-                    pg_sys::ERROR as i32,
+                    pg_sys::PGERROR as i32,
                     false,
                 );
             }

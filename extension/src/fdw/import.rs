@@ -4,9 +4,9 @@
 use super::catalog::{list_ptrs, options_from_list};
 use super::options::path_privilege;
 use super::{ImportedTable, Source, TableContext};
-use odp_fdw::security::resource::Action;
 use crate::error::OrReport;
 use odp_fdw::options::Options;
+use odp_fdw::security::resource::Action;
 use pgrx::{pg_guard, pg_sys, PgTryBuilder};
 use std::ffi::{CStr, CString};
 

@@ -82,7 +82,10 @@ pub fn check_local_write<S: Source>(table: &TableContext) {
     // SAFETY: superuser_arg and has_privs_of_role read the roles' catalog entries.
     let allowed = choosers.iter().all(|&role| unsafe {
         pg_sys::superuser_arg(role)
-            || pg_sys::has_privs_of_role(role, pg_sys::Oid::from(pg_sys::ROLE_PG_WRITE_SERVER_FILES))
+            || pg_sys::has_privs_of_role(
+                role,
+                pg_sys::Oid::from(pg_sys::ROLE_PG_WRITE_SERVER_FILES),
+            )
     });
     if !allowed {
         OdpError::Privilege(

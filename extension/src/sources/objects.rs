@@ -56,7 +56,11 @@ impl Source for ObjectSource {
 
     fn local_storage(table: &TableContext) -> Option<LocationChooser> {
         // (a server without `root` keeps its objects in the data directory)
-        let root = table.server.get("root").map(str::to_string).unwrap_or_else(default_root);
+        let root = table
+            .server
+            .get("root")
+            .map(str::to_string)
+            .unwrap_or_else(default_root);
         matches!(Root::parse(&root), Ok(Root::Local(_))).then_some(LocationChooser::ServerOwner)
     }
 

@@ -296,7 +296,9 @@ mod tests {
         Spi::run("CREATE FOREIGN TABLE bad_t (id int8) SERVER gen2 OPTIONS (rowz '1')").unwrap();
     }
 
-    #[pg_test(error = "invalid value for option \"rows\": expected an integer from 0 to 1000000000")]
+    #[pg_test(
+        error = "invalid value for option \"rows\": expected an integer from 0 to 1000000000"
+    )]
     fn malformed_option_value_is_refused_at_create() {
         Spi::run("CREATE SERVER gen3 FOREIGN DATA WRAPPER odp_test_fdw").unwrap();
         Spi::run("CREATE FOREIGN TABLE bad_t (id int8) SERVER gen3 OPTIONS (rows 'many')").unwrap();

@@ -87,7 +87,12 @@ impl std::fmt::Debug for TableLocation {
         let mut options: Vec<(&str, &str)> = self
             .storage_options
             .iter()
-            .map(|(k, v)| (k.as_str(), if is_credential(k) { "***" } else { v.as_str() }))
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if is_credential(k) { "***" } else { v.as_str() },
+                )
+            })
             .collect();
         options.sort();
         f.debug_struct("TableLocation")
@@ -442,17 +447,37 @@ mod tests {
 
     #[test]
     fn debug_output_hides_credentials() {
-        let server = o(&[("root", "s3://lake/w"), ("endpoint", "http://127.0.0.1:9000")]);
-        let user = o(&[("access_key_id", "AKIDEXAMPLE"), ("secret_access_key", "s3cr3t"), ("session_token", "t0k3n")]);
+        let server = o(&[
+            ("root", "s3://lake/w"),
+            ("endpoint", "http://127.0.0.1:9000"),
+        ]);
+        let user = o(&[
+            ("access_key_id", "AKIDEXAMPLE"),
+            ("secret_access_key", "s3cr3t"),
+            ("session_token", "t0k3n"),
+        ]);
         let location = TableLocation::resolve(&server, &user, &table("t")).unwrap();
         let shown = format!("{location:?}");
-        assert!(shown.contains("AKIDEXAMPLE") && shown.contains("127.0.0.1:9000"), "{shown}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("t0k3n"), "{shown}");
+        assert!(
+            shown.contains("AKIDEXAMPLE") && shown.contains("127.0.0.1:9000"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("t0k3n"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn a_relative_path_has_one_spelling() {
-        for spelling in ["%73ales", "sales%5Ftbl", "sales?x", "sales#x", "a/b%20c", "a//b"] {
+        for spelling in [
+            "%73ales",
+            "sales%5Ftbl",
+            "sales?x",
+            "sales#x",
+            "a/b%20c",
+            "a//b",
+        ] {
             for root in ["/data/lake", "s3://bucket/lake"] {
                 assert!(
                     matches!(resolve(root, spelling), Err(DeltaError::BadLocation(..))),

@@ -1,7 +1,7 @@
 //! Options of `neo4j_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{GraphError, Result};
-use crate::options::{HOUR_MS, ESTIMATE_MAX, Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX, HOUR_MS};
 use crate::security::secret::Secret;
 use std::time::Duration;
 
@@ -282,7 +282,10 @@ mod tests {
             crate::options::validate(
                 Catalog::Server,
                 specs,
-                &[("uri".into(), "bolt://h".into()), ("fetch_size".into(), value.into())],
+                &[
+                    ("uri".into(), "bolt://h".into()),
+                    ("fetch_size".into(), value.into()),
+                ],
             )
         };
         assert!(checked("100000").is_ok());

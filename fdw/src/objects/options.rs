@@ -2,7 +2,9 @@
 
 use super::error::{ObjectError, Result};
 use super::keys::check_prefix;
-use crate::options::{HOUR_MS, ESTIMATE_MAX, Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::options::{
+    Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege, ESTIMATE_MAX, HOUR_MS,
+};
 use crate::security::secret::Secret;
 use std::path::PathBuf;
 use url::Url;

@@ -1,7 +1,9 @@
 //! Options of `redis_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{RedisError, Result};
-use crate::options::{HOUR_MS, ESTIMATE_MAX, TEN_YEARS_S, Catalog, Kind, OptionError, OptionSpec, Options};
+use crate::options::{
+    Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX, HOUR_MS, TEN_YEARS_S,
+};
 use crate::security::secret::Secret;
 use std::time::Duration;
 

@@ -7,9 +7,9 @@
 //! once (rotation): the header's `kid` picks one, else every key of the algorithm is
 //! tried.
 
+use crate::security::secret::Secret;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
-use crate::security::secret::Secret;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::str::FromStr;
 use thiserror::Error;
@@ -219,7 +219,7 @@ pub fn verify(
             Ok(data) => {
                 // The session keeps the claims until `exp`, in whole seconds: a
                 // fractional or out-of-range `exp` is refused, never ignored.
-                if !data.claims.get("exp").is_some_and(|e| e.as_i64().is_some()) {
+                if data.claims.get("exp").is_none_or(|e| e.as_i64().is_none()) {
                     return Err(JwtError::Malformed(
                         "exp is not a whole number of seconds".into(),
                     ));
