@@ -256,7 +256,7 @@ fn record_use(name: &str) {
     Spi::run_with_args(
         "UPDATE odp.api_keys k SET last_used_at = pg_catalog.now() \
          WHERE k.name OPERATOR(pg_catalog.=) $1 \
-           AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval)",
+           AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) '1 minute'::pg_catalog.interval))",
         &[name.into()],
     )
     .unwrap_or_else(|e| OdpError::InvalidArgument(e.to_string()).report());
