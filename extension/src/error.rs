@@ -84,6 +84,9 @@ pub enum OdpError {
     /// the operation is not offered by this source
     #[error("{0} is not supported by this foreign data wrapper")]
     NotSupported(&'static str),
+    /// a test-only fault point fired (odp.test_fault)
+    #[error(transparent)]
+    Injected(#[from] odp_fdw::fault::Injected),
 }
 
 /// Result alias for code that reports to Postgres.
@@ -99,6 +102,7 @@ impl OdpError {
             OptionError::BadValue { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
         };
         match self {
+            OdpError::Injected(_) => ERRCODE_IO_ERROR,
             OdpError::Option(e) => option(e),
             OdpError::Aggregate(e) => match e {
                 AggregateError::FloatOverflow | AggregateError::NumericOverflow => {
@@ -117,6 +121,7 @@ impl OdpError {
                 DeltaError::NullValue(_) => ERRCODE_NOT_NULL_VIOLATION,
                 DeltaError::GeneratedMismatch(_) => ERRCODE_CHECK_VIOLATION,
                 DeltaError::WriteConflict(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+                DeltaError::AppendOnly(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
                 DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,

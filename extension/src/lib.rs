@@ -34,6 +34,10 @@ pub extern "C-unwind" fn _PG_init() {
         check_interrupts,
         block_signals,
         restore_signals,
+        hold_interrupts,
+        resume_interrupts,
+        warning,
+        fault_setting: fdw::xact::fault_setting,
     });
 }
 
@@ -70,6 +74,29 @@ fn fix_malloc_thresholds() {}
 /// Rust panic that unwinds through the adapter to the FDW callback's guard.
 fn check_interrupts() {
     pgrx::check_for_interrupts!();
+}
+
+/// HOLD_INTERRUPTS(): a cancel or termination waits until [`resume_interrupts`].
+fn hold_interrupts() {
+    // SAFETY: the backend's interrupt holdoff counter, changed as HOLD_INTERRUPTS does
+    // (adapters call this on the backend thread only).
+    unsafe { pg_sys::InterruptHoldoffCount += 1 };
+}
+
+/// RESUME_INTERRUPTS(), never below zero: an ERROR raised inside the held section has
+/// already reset the counter (errfinish) by the time the guard is dropped.
+fn resume_interrupts() {
+    // SAFETY: as in `hold_interrupts`.
+    unsafe {
+        if pg_sys::InterruptHoldoffCount > 0 {
+            pg_sys::InterruptHoldoffCount -= 1;
+        }
+    }
+}
+
+/// Reports an adapter's warning to the client and the server log.
+fn warning(message: &str) {
+    pgrx::warning!("odp: {message}");
 }
 
 /// The signal mask `block_signals` replaced, restored by `restore_signals` (backend

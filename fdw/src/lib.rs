@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod batch;
 pub mod cache;
 pub mod delta;
+pub mod fault;
 pub mod graph;
 pub mod health;
 pub mod lookup;

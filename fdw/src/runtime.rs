@@ -32,6 +32,16 @@ pub struct Hooks {
     pub block_signals: fn(),
     /// Restores the mask [`Hooks::block_signals`] replaced.
     pub restore_signals: fn(),
+    /// Holds off the host's interrupts (cancel, timeout, termination) until
+    /// [`Hooks::resume_interrupts`]: [`Hooks::check_interrupts`] then returns normally.
+    pub hold_interrupts: fn(),
+    /// Ends one [`Hooks::hold_interrupts`].
+    pub resume_interrupts: fn(),
+    /// Reports a warning to the client and the server log (work that failed after a
+    /// commit, which must not fail the commit).
+    pub warning: fn(&str),
+    /// The value of the test-only fault setting (see [`crate::fault`]), empty when unset.
+    pub fault_setting: fn() -> String,
 }
 
 static HOOKS: OnceLock<Hooks> = OnceLock::new();
@@ -60,6 +70,34 @@ pub fn check_interrupts() {
     } else {
         (hooks.check_interrupts)();
     }
+}
+
+/// Holds the host's interrupts until the returned guard is dropped: for a step that must
+/// not be abandoned half-way once it started, such as writing a commit's log entry (a
+/// cancel then waits for the step to finish; timeouts of its I/O still apply).
+pub fn hold_interrupts() -> impl Drop {
+    let hooks = HOOKS.get();
+    if let Some(hooks) = hooks {
+        (hooks.hold_interrupts)();
+    }
+    Guard(|| {
+        if let Some(hooks) = HOOKS.get() {
+            (hooks.resume_interrupts)();
+        }
+    })
+}
+
+/// Reports `message` as a warning through the host (stderr without hooks).
+pub fn warning(message: &str) {
+    match HOOKS.get() {
+        Some(hooks) => (hooks.warning)(message),
+        None => eprintln!("WARNING: {message}"),
+    }
+}
+
+/// The test-only fault setting, empty without hooks.
+pub(crate) fn fault_setting() -> String {
+    HOOKS.get().map(|h| (h.fault_setting)()).unwrap_or_default()
 }
 
 /// Runs a hook when dropped, also while a panic unwinds.

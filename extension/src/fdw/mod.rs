@@ -343,10 +343,12 @@ pub trait SourceWriter {
         ))
     }
 
-    /// Whether this writer commits after the others of the transaction: sources that
-    /// announce changes (a Redis stream entry) commit after the stores they announce.
-    fn commits_last(&self) -> bool {
-        false
+    /// Where this writer's atomic step comes among the transaction's writers (lower
+    /// first): the ones most likely to fail at their step (a Delta log entry that can
+    /// lose a race) go before the ones that cannot be undone, and sources that announce
+    /// changes (a Redis stream entry) after the stores they announce.
+    fn commit_order(&self) -> CommitOrder {
+        CommitOrder::Store
     }
 
     /// Whether the transaction has changed nothing through this writer yet.
@@ -358,9 +360,33 @@ pub trait SourceWriter {
     /// Forgets the writes made after `mark` (ROLLBACK TO SAVEPOINT).
     fn rollback_to(&mut self, mark: usize);
 
-    /// Makes the transaction's writes durable and visible (called once, at pre-commit);
-    /// returns a description of what was committed, or `None` for nothing.
+    /// Does everything of the commit that can fail while nothing is visible yet
+    /// (files uploaded, conflicts checked, connections tried). Called once, at
+    /// pre-commit, before any writer's [`SourceWriter::commit`]; an error aborts the
+    /// whole transaction with nothing changed.
+    fn prepare(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The atomic step that makes the prepared writes durable and visible, run with
+    /// interrupts held; returns a description of what was committed, or `None` for
+    /// nothing. See docs/transactions.md for what a failure here means.
     fn commit(&mut self) -> Result<Option<String>>;
+
+    /// Work after the commit that must not fail it (a Delta checkpoint); it reports
+    /// its own failures as warnings.
+    fn after_commit(&mut self) {}
+}
+
+/// The commit order of writers (see [`SourceWriter::commit_order`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CommitOrder {
+    /// a store whose commit can fail on a concurrent change (Delta)
+    Conflicting,
+    /// a store whose commit rarely fails once prepared
+    Store,
+    /// a source that announces changes of the stores (a Redis stream)
+    Announcement,
 }
 
 /// A scan in progress.

@@ -34,6 +34,10 @@ struct ModifyState<S: Source> {
     deleted: Vec<u64>,
     /// identities of the rows an UPDATE replaces, one per buffered row
     updated: Vec<u64>,
+    /// identities of every row this statement updated or deleted: a join that returns
+    /// a row twice (`UPDATE ... FROM` with two matching rows) changes it once, as Postgres
+    /// does for a heap table (compressed: a few bits per row)
+    changed: roaring::RoaringTreemap,
 }
 
 impl<S: Source> ModifyState<S> {
@@ -89,6 +93,7 @@ impl<S: Source> ModifyState<S> {
             ctid_column: 0,
             deleted: Vec::new(),
             updated: Vec::new(),
+            changed: roaring::RoaringTreemap::new(),
         })
     }
 
@@ -119,27 +124,35 @@ impl<S: Source> ModifyState<S> {
 
     /// Records the deletion of the row whose identity is in `plan_slot`'s `ctid` (a
     /// DELETE, or the old row of an UPDATE that moves it to another partition).
-    unsafe fn delete(&mut self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<()> {
+    /// Returns `false` when the statement already changed that row (nothing is done).
+    unsafe fn delete(&mut self, plan_slot: *mut pg_sys::TupleTableSlot) -> Result<bool> {
         // SAFETY: the caller passes the subplan's slot.
         let id = unsafe { self.row_identity(plan_slot) }?;
+        if !self.changed.insert(id) {
+            return Ok(false);
+        }
         self.deleted.push(id);
         if self.deleted.len() >= ROWS_PER_BATCH {
             self.flush()?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Records an UPDATE: the row named in `plan_slot` is replaced by the row in `slot`.
+    /// Returns `false` when the statement already changed that row (nothing is done).
     unsafe fn update(
         &mut self,
         plan_slot: *mut pg_sys::TupleTableSlot,
         slot: *mut pg_sys::TupleTableSlot,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         // SAFETY: the caller passes the subplan's slot and a slot of the new row.
         unsafe {
             let id = self.row_identity(plan_slot)?;
+            if !self.changed.insert(id) {
+                return Ok(false);
+            }
             self.updated.push(id);
-            self.push(slot)
+            self.push(slot).map(|()| true)
         }
     }
 
@@ -338,7 +351,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_update<S: Source>(
     // old row's ctid.
     unsafe {
         if let Some(state) = state::<S>(rinfo) {
-            state.update(plan_slot, slot).or_report();
+            if !state.update(plan_slot, slot).or_report() {
+                // already updated by this statement: not counted, not returned
+                return std::ptr::null_mut();
+            }
         }
     }
     slot
@@ -355,7 +371,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete<S: Source>(
     // SAFETY: the state was set by begin; plan_slot holds the row's ctid.
     unsafe {
         if let Some(state) = state::<S>(rinfo) {
-            state.delete(plan_slot).or_report();
+            if !state.delete(plan_slot).or_report() {
+                // already deleted by this statement: not counted, not returned
+                return std::ptr::null_mut();
+            }
         }
     }
     slot

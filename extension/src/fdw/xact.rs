@@ -1,6 +1,15 @@
 //! Writes tied to Postgres transactions: one [`SourceWriter`] per foreign table and
-//! transaction, committed at pre-commit (an error there aborts the transaction), dropped
-//! on abort, and rolled back to a mark when a subtransaction (savepoint) aborts.
+//! transaction, committed at pre-commit, dropped on abort, and rolled back to a mark
+//! when a subtransaction (savepoint) aborts.
+//!
+//! The commit protocol (docs/transactions.md): at pre-commit every writer first
+//! prepares (all that can fail while nothing is visible; an error aborts the whole
+//! transaction), then Postgres's own serialization check runs early, then interrupts are
+//! held and each writer takes its one atomic step, in [`CommitOrder`]. A failed step
+//! before any other landed aborts the transaction; after one landed, the COMMIT goes on
+//! and the failure is a WARNING (the client must not retry what already landed).
+//! Interrupts stay held until the transaction ends, and a cancel that arrived meanwhile
+//! is dropped: it came too late to stop the commit.
 //!
 //! Marks follow subtransactions: the first write in subtransaction `s` records the
 //! writer's mark under `s`; aborting `s` returns to the earliest mark recorded at `s` or
@@ -24,10 +33,32 @@ struct Pending {
 
 thread_local! {
     static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+    /// Whether pre-commit holds interrupts that the end of the transaction releases.
+    static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Registers the transaction callbacks (once, when the library is loaded).
+/// Test-only fault points of the commit path (see `odp_fdw::fault`), superuser-only.
+static TEST_FAULT: pgrx::GucSetting<Option<std::ffi::CString>> =
+    pgrx::GucSetting::<Option<std::ffi::CString>>::new(None);
+
+unsafe extern "C-unwind" {
+    /// Postgres's commit-time serialization check (storage/predicate.h), not in pgrx's
+    /// bindings; it runs again, harmlessly, when CommitTransaction calls it after the
+    /// pre-commit callbacks. May raise ERROR: call it through the FFI guard.
+    fn PreCommit_CheckForSerializationFailure();
+}
+
+/// Registers the transaction callbacks and the fault setting (once, when the library is
+/// loaded).
 pub fn init() {
+    pgrx::GucRegistry::define_string_guc(
+        c"odp.test_fault",
+        c"Test only: fault points of the commit path (point:sleep=MS or point:error, comma-separated).",
+        c"Used by ODP's tests to cancel, kill or fail a COMMIT at a chosen step; leave empty.",
+        &TEST_FAULT,
+        pgrx::GucContext::Suset,
+        pgrx::GucFlags::NO_SHOW_ALL,
+    );
     // SAFETY: registers static functions with null arguments; done once per backend.
     unsafe {
         pg_sys::RegisterXactCallback(Some(xact_callback), std::ptr::null_mut());
@@ -91,17 +122,100 @@ pub fn ensure_unchanged(relid: pg_sys::Oid) -> Result<()> {
     Ok(())
 }
 
-/// Commits every pending writer; the first failure raises an ERROR, which aborts the
-/// transaction (writers not committed yet are dropped with it).
+/// The current value of `odp.test_fault` (empty when unset).
+pub fn fault_setting() -> String {
+    TEST_FAULT
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Passes a fault point of the core's commit path.
+fn fault_point(name: &str) -> Result<()> {
+    Ok(odp_fdw::fault::point(name)?)
+}
+
+/// Commits every pending writer by the protocol in the module comment.
 fn commit_all() {
     let mut writers = PENDING.with_borrow_mut(std::mem::take);
-    writers.sort_by_key(|pending| pending.writer.commits_last());
-    for mut pending in writers {
-        if let Some(done) = pending.writer.commit().or_report() {
+    if writers.is_empty() {
+        // shared transactions opened outside table writers (odp.cypher writes)
+        crate::sources::commit_shared().or_report();
+        return;
+    }
+    writers.sort_by_key(|pending| pending.writer.commit_order());
+    // 1. Prepare: an error aborts the transaction with nothing visible anywhere.
+    for pending in &mut writers {
+        fault_point("commit.prepare").or_report();
+        pending.writer.prepare().or_report();
+    }
+    // 2. Postgres's own serialization failure (40001) must come before any atomic
+    //    step, not after the callbacks as CommitTransaction checks it.
+    // SAFETY: reads the backend's isolation level.
+    if unsafe { pg_sys::XactIsoLevel } == pg_sys::XACT_SERIALIZABLE as i32 {
+        // SAFETY: called at pre-commit of a serializable transaction, as
+        // CommitTransaction itself does; its ERROR is caught by the FFI guard.
+        unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| PreCommit_CheckForSerializationFailure()) };
+    }
+    // 3. The atomic steps, interrupts held until the transaction ends.
+    hold_interrupts();
+    let mut landed: Vec<String> = Vec::new();
+    let step = |what: Result<Option<String>>, landed: &mut Vec<String>| {
+        match what {
+        Ok(Some(done)) => {
             pgrx::debug1!("odp: {done}");
+            landed.push(done);
+        }
+        Ok(None) => {}
+        Err(e) if landed.is_empty() => e.report(),
+        Err(e) => pgrx::warning!(
+            "odp: COMMIT went ahead because changes already landed ({}), but a later part failed and its changes are lost: {e}",
+            landed.join("; ")
+        ),
+    }
+    };
+    for (index, pending) in writers.iter_mut().enumerate() {
+        if index > 0 {
+            fault_point("commit.between_writers").or_report();
+        }
+        step(pending.writer.commit(), &mut landed);
+    }
+    step(
+        fault_point("commit.before_shared")
+            .and_then(|()| crate::sources::commit_shared().map(|_| None)),
+        &mut landed,
+    );
+    // 4. After the commit, best effort (failures are warnings).
+    for pending in &mut writers {
+        pending.writer.after_commit();
+    }
+    fault_point("commit.done").or_report();
+}
+
+/// Holds interrupts from the first atomic step to the end of the transaction.
+fn hold_interrupts() {
+    // SAFETY: the backend's interrupt holdoff counter, changed as HOLD_INTERRUPTS does.
+    unsafe { pg_sys::InterruptHoldoffCount += 1 };
+    HOLDING.set(true);
+}
+
+/// Ends the hold of [`hold_interrupts`] at the end of a committed transaction; a
+/// cancel that arrived during the commit is dropped (the commit went ahead).
+fn release_interrupts(committed: bool) {
+    if !HOLDING.replace(false) {
+        return;
+    }
+    // An ERROR resets the holdoff counter (errfinish): after an abort there is
+    // nothing left to release.
+    if committed {
+        // SAFETY: undoes this module's own increment; the counter is at least 1.
+        unsafe {
+            pg_sys::QueryCancelPending = 0;
+            if pg_sys::InterruptHoldoffCount > 0 {
+                pg_sys::InterruptHoldoffCount -= 1;
+            }
         }
     }
-    crate::sources::commit_shared().or_report();
 }
 
 #[pg_guard]
@@ -119,6 +233,7 @@ unsafe extern "C-unwind" fn xact_callback(
         pg_sys::XactEvent::XACT_EVENT_ABORT
         | pg_sys::XactEvent::XACT_EVENT_COMMIT
         | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
+            release_interrupts(event == pg_sys::XactEvent::XACT_EVENT_COMMIT);
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
             odp_fdw::rowid::forget_all();

@@ -4,13 +4,14 @@ use crate::error::{OdpError, Result};
 use crate::fdw::options::{check_local_write, validate_for};
 use crate::fdw::pgtype::pg_type_of;
 use crate::fdw::{
-    Estimate, ImportedTable, LocationChooser, PgColumn, Source, SourceScan, SourceWriter,
-    TableContext,
+    CommitOrder, Estimate, ImportedTable, LocationChooser, PgColumn, Source, SourceScan,
+    SourceWriter, TableContext,
 };
 use odp_fdw::aggregate::AggregateSpec;
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
+use odp_fdw::delta::commit::PendingCommit;
 use odp_fdw::delta::filter::applies_exactly;
 use odp_fdw::delta::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
@@ -292,9 +293,10 @@ impl Source for DeltaSource {
     fn open_writer(&self, table: &TableContext) -> Result<Box<dyn SourceWriter>> {
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         let options = WriteOptions::from_options(&table.table)?;
-        Ok(Box::new(DeltaWriter(TableWriter::open(
-            &location, self.zone, &options,
-        )?)))
+        Ok(Box::new(DeltaWriter {
+            writer: TableWriter::open(&location, self.zone, &options)?,
+            pending: None,
+        }))
     }
 }
 
@@ -323,11 +325,15 @@ fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
 }
 
 /// A transaction's writes to a Delta table, seen through the FDW core.
-struct DeltaWriter(TableWriter);
+struct DeltaWriter {
+    writer: TableWriter,
+    /// the prepared commit, between [`SourceWriter::prepare`] and the end of the commit
+    pending: Option<PendingCommit>,
+}
 
 impl SourceWriter for DeltaWriter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType> {
-        let delta = self.0.column(&column.name)?;
+        let delta = self.writer.column(&column.name)?;
         mapping(&delta.data_type)
             .arrow
             .ok_or(OdpError::NotSupported(
@@ -336,36 +342,55 @@ impl SourceWriter for DeltaWriter {
     }
 
     fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
-        Ok(self.0.write(batch, updated)?)
+        Ok(self.writer.write(batch, updated)?)
     }
 
     fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
-        self.0.delete(row_ids);
-        Ok(())
+        Ok(self.writer.delete(row_ids)?)
     }
 
     fn delete_where(&mut self, quals: &[Qual]) -> Result<u64> {
-        Ok(self.0.delete_whole_files(quals)?)
+        Ok(self.writer.delete_whole_files(quals)?)
     }
 
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.writer.is_empty()
     }
 
     fn savepoint(&mut self) -> Result<usize> {
-        Ok(self.0.savepoint()?)
+        Ok(self.writer.savepoint()?)
     }
 
     fn rollback_to(&mut self, mark: usize) {
-        self.0.rollback_to(mark);
+        self.writer.rollback_to(mark);
+    }
+
+    fn commit_order(&self) -> CommitOrder {
+        CommitOrder::Conflicting
+    }
+
+    fn prepare(&mut self) -> Result<()> {
+        self.pending = self.writer.prepare_commit()?;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<Option<String>> {
-        let rows = self.0.rows();
-        Ok(self
-            .0
-            .commit()?
-            .map(|version| format!("committed {rows} rows as Delta version {version}")))
+        let rows = self.writer.rows();
+        let Some(pending) = self.pending.as_mut() else {
+            return Ok(None);
+        };
+        let version = pending.land()?;
+        Ok(Some(format!(
+            "committed {rows} rows as Delta version {version}"
+        )))
+    }
+
+    fn after_commit(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            if let Some(version) = pending.landed() {
+                pending.checkpoint_if_due(version);
+            }
+        }
     }
 }
 

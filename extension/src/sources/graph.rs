@@ -116,14 +116,19 @@ impl Source for GraphSource {
                 "membership in odp_graph_writer (to write to a graph table)",
             ));
         }
-        Ok(Box::new(GraphWriterAdapter(GraphWriter::new(
-            self.table.clone(),
-        ))))
+        Ok(Box::new(GraphWriterAdapter {
+            writer: GraphWriter::new(self.table.clone()),
+            sent: 0,
+        }))
     }
 }
 
 /// A transaction's changes to a graph table, seen through the FDW core.
-struct GraphWriterAdapter(GraphWriter);
+struct GraphWriterAdapter {
+    writer: GraphWriter,
+    /// changes sent at prepare, reported by commit
+    sent: u64,
+}
 
 impl SourceWriter for GraphWriterAdapter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType> {
@@ -131,32 +136,39 @@ impl SourceWriter for GraphWriterAdapter {
     }
 
     fn write(&mut self, batch: &RecordBatch, _updated: bool) -> Result<()> {
-        Ok(self.0.write(batch)?)
+        Ok(self.writer.write(batch)?)
     }
 
     fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
-        Ok(self.0.delete(row_ids)?)
+        Ok(self.writer.delete(row_ids)?)
     }
 
     fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
-        Ok(self.0.update(row_ids, batch)?)
+        Ok(self.writer.update(row_ids, batch)?)
     }
 
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.writer.is_empty()
     }
 
     fn savepoint(&mut self) -> Result<usize> {
-        Ok(self.0.savepoint())
+        Ok(self.writer.savepoint())
     }
 
     fn rollback_to(&mut self, mark: usize) {
-        self.0.rollback_to(mark);
+        self.writer.rollback_to(mark);
+    }
+
+    /// Sends the changes through the server's shared Bolt transaction: visible to no
+    /// one until [`crate::sources::commit_shared`] commits it.
+    fn prepare(&mut self) -> Result<()> {
+        self.sent = self.writer.commit()?;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<Option<String>> {
-        let changed = self.0.commit()?;
-        Ok((changed > 0).then(|| format!("applied {changed} changes to the graph")))
+        let sent = std::mem::take(&mut self.sent);
+        Ok((sent > 0).then(|| format!("sent {sent} changes to the graph")))
     }
 }
 

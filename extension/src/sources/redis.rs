@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::fdw::options::validate_for;
-use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
+use crate::fdw::{CommitOrder, Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
@@ -134,8 +134,8 @@ impl SourceWriter for RedisWriterAdapter {
         self.0.is_empty()
     }
 
-    fn commits_last(&self) -> bool {
-        true
+    fn commit_order(&self) -> CommitOrder {
+        CommitOrder::Announcement
     }
 
     fn savepoint(&mut self) -> Result<usize> {

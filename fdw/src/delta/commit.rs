@@ -1,38 +1,298 @@
-//! Committing to a Delta table: the writer rules ODP enforces itself before a commit,
-//! and the commit of a transaction's actions, retried when only appends raced.
+//! Committing to a Delta table in two steps, so nothing that can fail is left for after
+//! the table changed. [`prepare_commit`] does what can fail while nothing is visible:
+//! the writer rules ODP enforces itself (append-only, change data feed, features), and
+//! the check that no version committed since the transaction read the table removed a
+//! file this commit removes or changed the schema or protocol. [`PendingCommit::land`]
+//! then writes the one log entry (a put-if-absent of the next version); when another
+//! writer took that version first, the versions in between are checked the same way
+//! and the entry goes on top, or the commit fails with [`DeltaError::WriteConflict`].
+//! Checkpoints are not part of a commit: [`PendingCommit::checkpoint_if_due`] writes
+//! them afterwards, and its failure leaves the commit in place.
+//!
+//! delta-rs's own conflict checker is not used: it lets a rewrite commit over a
+//! compaction that removed the same files (`dataChange: false` removes are not
+//! conflicts to it), which duplicates or resurrects rows.
 
 use super::error::{DeltaError, Result};
+use crate::runtime::block_on;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
 };
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaTable, DeltaTableError};
+use std::collections::HashSet;
 
-/// Retries of a commit that lost a race with another writer (appends never conflict).
+/// Times a commit goes on top of versions that other writers committed first.
 const COMMIT_RETRIES: usize = 100;
 
-/// Commits `actions` on top of `table`'s version after checking the table's writer
-/// rules; returns the new version. Conflicting concurrent commits fail with
-/// [`DeltaError::WriteConflict`].
+/// Versions between checkpoints when a table does not set `delta.checkpointInterval`.
+const DEFAULT_CHECKPOINT_INTERVAL: u64 = 100;
+
+/// A commit whose rules and conflicts were checked; [`Self::land`] makes it visible.
+pub struct PendingCommit {
+    /// the table at the version the commit goes on top of
+    table: DeltaTable,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+    /// data files this commit removes, as decoded paths relative to the table root
+    removed: HashSet<String>,
+    /// the version the commit became, once landed
+    landed: Option<u64>,
+}
+
+/// Checks `actions` against `table`'s writer rules and against every version committed
+/// since `table`'s version; the commit then goes on top of the newest version.
+pub(super) fn prepare_commit(
+    table: DeltaTable,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+) -> Result<PendingCommit> {
+    let removed = actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Remove(remove) => Some(decode_path(&remove.path)),
+            _ => None,
+        })
+        .collect();
+    let mut pending = PendingCommit {
+        table,
+        actions,
+        operation,
+        removed,
+        landed: None,
+    };
+    pending.check_rules()?;
+    pending.catch_up()?;
+    Ok(pending)
+}
+
+/// Prepares and lands a commit of a maintenance operation, holding interrupts while the
+/// log entry is written, then writes a checkpoint when one is due (best effort).
 pub(super) fn commit_actions(
     table: &DeltaTable,
     actions: Vec<Action>,
     operation: DeltaOperation,
 ) -> Result<u64> {
-    let here = table.table_url().to_string();
-    let state = table
-        .snapshot()
-        .map_err(|e| DeltaError::from_delta(&here, e))?;
-    let checked = CheckedByOdp::new(state)?;
-    let commit = CommitBuilder::from(CommitProperties::default())
-        .with_max_retries(COMMIT_RETRIES)
-        .with_actions(actions)
-        .build(Some(&checked), table.log_store(), operation);
-    let finalized = crate::runtime::block_on(async move { commit.await })
-        .map_err(DeltaError::Runtime)?
-        .map_err(|e| write_error(&here, e))?;
-    Ok(finalized.version)
+    let mut pending = prepare_commit(table.clone(), actions, operation)?;
+    let version = {
+        let _held = crate::runtime::hold_interrupts();
+        pending.land()?
+    };
+    pending.checkpoint_if_due(version);
+    Ok(version)
+}
+
+impl PendingCommit {
+    fn here(&self) -> String {
+        self.table.table_url().to_string()
+    }
+
+    /// The writer rules of the base version: supported features, and no removal of
+    /// rows from append-only or change-data-feed tables.
+    fn check_rules(&self) -> Result<()> {
+        let here = self.here();
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        check_writable(state)?;
+        let removes_rows = self
+            .actions
+            .iter()
+            .any(|action| matches!(action, Action::Remove(remove) if remove.data_change));
+        let restoring = matches!(self.operation, DeltaOperation::Restore { .. });
+        if removes_rows && !restoring {
+            check_may_remove_rows(state, &here)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the base to the newest version after checking every version since the
+    /// base: none may remove a file this commit removes or change the metadata or
+    /// protocol.
+    fn catch_up(&mut self) -> Result<()> {
+        let here = self.here();
+        let base = self.table.version().unwrap_or_default();
+        let log_store = self.table.log_store();
+        let latest = block_on(log_store.get_latest_version(base))
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        if latest <= base {
+            return Ok(());
+        }
+        for version in base + 1..=latest {
+            crate::runtime::check_interrupts();
+            let entry = block_on(log_store.read_commit_entry(version))
+                .map_err(DeltaError::Runtime)?
+                .map_err(|e| DeltaError::from_delta(&here, e))?
+                .ok_or_else(|| {
+                    DeltaError::WriteConflict(format!(
+                        "version {version} of {here} disappeared while committing"
+                    ))
+                })?;
+            self.check_against(version, &entry)?;
+        }
+        block_on(self.table.update_incremental(Some(latest)))
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        self.check_rules()
+    }
+
+    /// Fails when the commit of `version` (its log entry) conflicts with this one.
+    fn check_against(&self, version: u64, entry: &[u8]) -> Result<()> {
+        for line in entry.split(|b| *b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let action: serde_json::Value = serde_json::from_slice(line)
+                .map_err(|e| DeltaError::CorruptLog(format!("version {version}: {e}")))?;
+            if let Some(path) = action
+                .get("remove")
+                .and_then(|r| r.get("path"))
+                .and_then(|p| p.as_str())
+            {
+                if self.removed.contains(&decode_path(path)) {
+                    return Err(DeltaError::WriteConflict(format!(
+                        "version {version} (another writer) removed data file \"{path}\", which this transaction rewrites or removes too"
+                    )));
+                }
+            }
+            if action.get("metaData").is_some() || action.get("protocol").is_some() {
+                return Err(DeltaError::WriteConflict(format!(
+                    "version {version} (another writer) changed the table's schema, properties or protocol"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the log entry: the one step that makes the commit visible. Returns the
+    /// version it became.
+    pub fn land(&mut self) -> Result<u64> {
+        if let Some(version) = self.landed {
+            return Ok(version);
+        }
+        for _ in 0..COMMIT_RETRIES {
+            crate::fault::point("delta.before_log_entry")
+                .map_err(|e| DeltaError::Storage(e.to_string()))?;
+            match self.try_land()? {
+                Some(version) => {
+                    self.landed = Some(version);
+                    return Ok(version);
+                }
+                None => self.catch_up()?,
+            }
+        }
+        Err(DeltaError::WriteConflict(format!(
+            "other writers committed first {COMMIT_RETRIES} times in a row"
+        )))
+    }
+
+    /// One attempt at the next version; `None` when another writer took it first.
+    fn try_land(&self) -> Result<Option<u64>> {
+        let here = self.here();
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        let checked = CheckedByOdp::new(state)?;
+        // No retries inside delta-rs (its conflict checker is not ours) and no
+        // post-commit work: a checkpoint is not part of the commit.
+        let properties = CommitProperties::default()
+            .with_max_retries(0)
+            .with_create_checkpoint(false)
+            .with_cleanup_expired_logs(Some(false));
+        let commit = CommitBuilder::from(properties)
+            .with_actions(self.actions.clone())
+            .build(
+                Some(&checked),
+                self.table.log_store(),
+                self.operation.clone(),
+            );
+        let landed = block_on(async move { commit.into_prepared_commit_future().await?.await })
+            .map_err(DeltaError::Runtime)?;
+        match landed {
+            Ok(post_commit) => Ok(Some(post_commit.version)),
+            Err(DeltaTableError::Transaction {
+                source: TransactionError::MaxCommitAttempts(_),
+            }) => Ok(None),
+            Err(e) => Err(write_error(&here, e)),
+        }
+    }
+
+    /// The version the commit became, once [`Self::land`] succeeded.
+    pub fn landed(&self) -> Option<u64> {
+        self.landed
+    }
+
+    /// Writes a checkpoint of `version` when the table's checkpoint interval says one
+    /// is due. A failure is reported as a warning: the commit stands, readers replay a
+    /// few more log entries until the next checkpoint.
+    pub fn checkpoint_if_due(&self, version: u64) {
+        let interval = self
+            .table
+            .snapshot()
+            .ok()
+            .and_then(|state| {
+                TableReference::metadata(state)
+                    .configuration()
+                    .get("delta.checkpointInterval")
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .filter(|i| *i > 0)
+            .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL);
+        if version == 0 || version % interval != 0 {
+            return;
+        }
+        let written = crate::fault::point("delta.checkpoint")
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                let mut table = self.table.clone();
+                block_on(async move {
+                    table.load_version(version).await?;
+                    deltalake::checkpoints::create_checkpoint(&table, None).await
+                })?
+                .map_err(|e| e.to_string())
+            });
+        if let Err(reason) = written {
+            crate::runtime::warning(&format!(
+                "committed version {version} of {}, but its checkpoint failed: {reason}",
+                self.here()
+            ));
+        }
+    }
+}
+
+/// Refuses removing rows (`dataChange` removes) from a table that declares
+/// `delta.appendOnly`, or a change data feed (whose change files ODP does not write).
+pub(super) fn check_may_remove_rows(
+    state: &deltalake::table::state::DeltaTableState,
+    here: &str,
+) -> Result<()> {
+    let configuration = TableReference::metadata(state).configuration();
+    let enabled = |key: &str| {
+        configuration
+            .get(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    };
+    if enabled("delta.appendOnly") {
+        return Err(DeltaError::AppendOnly(here.to_string()));
+    }
+    if enabled("delta.enableChangeDataFeed") {
+        return Err(DeltaError::UnsupportedFeature(
+            "UPDATE or DELETE on a table with delta.enableChangeDataFeed (ODP writes no change data files)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A data file path of the log (percent-encoded, relative to the table root) decoded.
+pub(super) fn decode_path(path: &str) -> String {
+    deltalake::Path::from_url_path(path)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| path.to_string())
 }
 
 /// Writer features whose rules ODP follows when it appends: it computes generated date
@@ -49,6 +309,17 @@ const SUPPORTED_WRITER_FEATURES: &[&str] = &[
     "deletionVectors",
     "v2Checkpoint",
     "vacuumProtocolCheck",
+    "checkpointProtection",
+];
+
+/// Writer features delta-rs follows itself when it commits (built without DataFusion).
+const FOLLOWED_BY_DELTA_RS: &[&str] = &[
+    "appendOnly",
+    "timestampNtz",
+    "deletionVectors",
+    "v2Checkpoint",
+    "variantType",
+    "variantType-preview",
     "checkpointProtection",
 ];
 
@@ -122,11 +393,24 @@ impl<'a> CheckedByOdp<'a> {
             .and_then(|v| v.as_i64())
             .unwrap_or(1);
         if let Some(fields) = protocol.as_object_mut() {
-            // Reader version 3 (reader features) requires writer version 7 (features).
+            // Reader version 3 (reader features) requires writer version 7 (features);
+            // of the table's writer features, those delta-rs checks and follows itself
+            // stay (timestampNtz, deletion vectors, ...), the ones ODP enforces go.
             let writer_version = if reader_version >= 3 { 7 } else { 1 };
             fields.insert("minWriterVersion".into(), writer_version.into());
             if writer_version == 7 {
-                fields.insert("writerFeatures".into(), serde_json::json!([]));
+                let kept: Vec<serde_json::Value> = fields
+                    .get("writerFeatures")
+                    .and_then(|f| f.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| {
+                        f.as_str()
+                            .is_some_and(|f| FOLLOWED_BY_DELTA_RS.contains(&f))
+                    })
+                    .cloned()
+                    .collect();
+                fields.insert("writerFeatures".into(), kept.into());
             } else {
                 fields.remove("writerFeatures");
             }

@@ -57,6 +57,11 @@ pub enum DeltaError {
     /// another writer committed a conflicting change first
     #[error("could not commit to the Delta table because of a concurrent change: {0}")]
     WriteConflict(String),
+    /// an UPDATE or DELETE of a table that declares `delta.appendOnly`
+    #[error(
+        "cannot update or delete rows of the append-only Delta table \"{0}\" (delta.appendOnly)"
+    )]
+    AppendOnly(String),
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),

@@ -3,7 +3,7 @@
 //! commit checked against the table's writer rules like ODP's writes; long loops check
 //! for interrupts.
 
-use super::commit::commit_actions;
+use super::commit::{commit_actions, decode_path};
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::{parse_partition_value, WriterZone};
@@ -492,13 +492,6 @@ pub fn vacuum(location: &TableLocation, retain_millis: i64, dry_run: bool) -> Re
         .map_err(DeltaError::Runtime)??;
     }
     Ok(doomed)
-}
-
-/// A log path (URL-encoded) as an object-store path.
-fn decode_path(path: &str) -> String {
-    deltalake::Path::from_url_path(path)
-        .map(|p| p.to_string())
-        .unwrap_or_else(|_| path.to_string())
 }
 
 /// The retention a table declares (`delta.deletedFileRetentionDuration`), in

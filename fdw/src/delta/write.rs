@@ -3,7 +3,7 @@
 //! commit. Nothing is visible to readers before that commit; files of a transaction that
 //! never commits are referenced by no version and are removed by vacuum.
 
-use super::commit::{commit_actions, write_error};
+use super::commit::{check_may_remove_rows, prepare_commit, write_error, PendingCommit};
 use super::error::{DeltaError, Result};
 use super::options::TableLocation;
 use super::prune::{date_generation_source, WriterZone};
@@ -221,14 +221,29 @@ impl TableWriter {
 
     /// Deletes rows by identity (see [`super::rowid`]); the files holding them are
     /// rewritten without them at commit.
-    pub fn delete(&mut self, row_ids: &[u64]) {
+    pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        self.check_may_remove_rows()?;
         self.deleted.extend_from_slice(row_ids);
+        Ok(())
+    }
+
+    /// Refuses UPDATE and DELETE on tables whose rules forbid removing rows (checked
+    /// again at commit): append-only tables, and tables with a change data feed, whose
+    /// change files ODP does not write.
+    fn check_may_remove_rows(&self) -> Result<()> {
+        let here = self.location.url.as_str();
+        let state = self
+            .table
+            .snapshot()
+            .map_err(|e| DeltaError::from_delta(here, e))?;
+        check_may_remove_rows(state, here)
     }
 
     /// Deletes every row of the files whose partition values satisfy all `quals`,
     /// without reading them, and returns how many rows that is. The caller has checked
     /// [`super::whole_files::deletes_whole_files`]; the files are removed at commit.
     pub fn delete_whole_files(&mut self, quals: &[Qual]) -> Result<u64> {
+        self.check_may_remove_rows()?;
         let latest = snapshot(&self.location, None)?;
         let mut rows = 0;
         for index in 0..latest.files.len() {
@@ -274,11 +289,11 @@ impl TableWriter {
         }
     }
 
-    /// Commits every change of the transaction in one Delta commit; `None` when there
-    /// was none. Files holding deleted rows are rewritten without them (or removed when
-    /// every row goes); a commit that loses to a conflicting writer fails with
-    /// [`DeltaError::WriteConflict`], appends are retried.
-    pub fn commit(&mut self) -> Result<Option<u64>> {
+    /// Prepares the transaction's one Delta commit: files holding deleted rows are
+    /// rewritten without them (or removed when every row goes), open files are sealed,
+    /// and the commit's rules and conflicts are checked ([`super::commit`]); `None` when
+    /// nothing changed. [`PendingCommit::land`] then makes it visible.
+    pub fn prepare_commit(&mut self) -> Result<Option<PendingCommit>> {
         let removes = self.rewrite_deleted()?;
         self.seal()?;
         if self.staged.is_empty() && removes.is_empty() {
@@ -308,7 +323,7 @@ impl TableWriter {
             .map(Action::Add)
             .chain(removes.into_iter().map(Action::Remove))
             .collect();
-        commit_actions(&self.table, actions, operation).map(Some)
+        prepare_commit(self.table.clone(), actions, operation).map(Some)
     }
 
     /// Writes the rows of a whole-file scan batch again (compaction).

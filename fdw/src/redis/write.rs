@@ -22,10 +22,12 @@ pub const CHANGES_PER_BLOCK: usize = 10_000;
 /// One change to one key.
 #[derive(Debug, Clone, PartialEq)]
 enum Change {
-    /// write a row: its stored values by where they go (`None`: NULL)
+    /// write a row: its stored values by where they go (`None`: NULL); `replace`
+    /// removes the key first (its old row was deleted by the statement that wrote this)
     Put {
         key: String,
         values: Vec<(ColumnSource, Option<Vec<u8>>)>,
+        replace: bool,
     },
     /// remove the key, or one member of the set or sorted set under it
     Delete {
@@ -41,6 +43,8 @@ pub struct RedisWriter {
     changes: Vec<Option<Change>>,
     /// position in `changes` of the latest whole-key delete of each key
     deletes: HashMap<String, usize>,
+    /// position in `changes` of the latest put of each key (and set member)
+    puts: HashMap<(String, Option<Vec<u8>>), usize>,
 }
 
 impl RedisWriter {
@@ -50,6 +54,7 @@ impl RedisWriter {
             table,
             changes: Vec::new(),
             deletes: HashMap::new(),
+            puts: HashMap::new(),
         }
     }
 
@@ -105,12 +110,20 @@ impl RedisWriter {
                     if !updated && values.iter().all(|(_, v)| v.is_none()) {
                         return Err(RedisError::EmptyHash(key));
                     }
-                    Change::Put { key, values }
+                    Change::Put {
+                        key,
+                        values,
+                        replace: false,
+                    }
                 }
                 TableKind::String => match value_of(&ColumnSource::Value) {
                     None if updated => Change::Delete { key, member: None },
                     None => return Err(RedisError::NullElement(key)),
-                    Some(_) => Change::Put { key, values },
+                    Some(_) => Change::Put {
+                        key,
+                        values,
+                        replace: false,
+                    },
                 },
                 TableKind::Set | TableKind::SortedSet | TableKind::List => {
                     let element = if kind == TableKind::List {
@@ -132,30 +145,59 @@ impl RedisWriter {
                             reason: "Redis scores cannot be NaN".into(),
                         });
                     }
-                    Change::Put { key, values }
+                    Change::Put {
+                        key,
+                        values,
+                        replace: false,
+                    }
                 }
             };
+            if let Change::Put { key, values, .. } = &change {
+                let member = match kind {
+                    TableKind::Set | TableKind::SortedSet => values
+                        .iter()
+                        .find(|(s, _)| *s == ColumnSource::Member)
+                        .and_then(|(_, v)| v.clone()),
+                    _ => None,
+                };
+                self.puts.insert((key.clone(), member), self.changes.len());
+            }
             self.changes.push(Some(change));
         }
         Ok(())
     }
 
     /// Deletes the rows with these identities (see [`crate::rowid`]).
+    ///
+    /// A transaction cannot read a Redis table it changed (the FDW core refuses it), so
+    /// a row deleted after this transaction put its key was read before the put: it is
+    /// the old row, and the put by the same statement (an UPDATE moving another row to
+    /// this key) is the new one. Its delete therefore goes before that put, never after
+    /// it, which would remove the new row.
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
+        let kind = self.table.options.kind;
         for id in row_ids {
             let (key, member) = row_of(*id)?;
-            match (self.table.options.kind, member) {
-                (TableKind::List, _) => {
-                    return Err(RedisError::Unsupported(
-                        "UPDATE or DELETE of list elements (delete the whole list by its key)"
-                            .into(),
-                    ))
-                }
-                (_, Some(member)) => self.changes.push(Some(Change::Delete {
+            if kind == TableKind::List {
+                return Err(RedisError::Unsupported(
+                    "UPDATE or DELETE of list elements (delete the whole list by its key)".into(),
+                ));
+            }
+            let put = self.puts.get(&(key.clone(), member.clone())).copied();
+            match (member, put) {
+                // the member is added again afterwards: removing it first changes nothing
+                (Some(_), Some(_)) => {}
+                (Some(member), None) => self.changes.push(Some(Change::Delete {
                     key,
                     member: Some(member),
                 })),
-                (_, None) => self.push_delete(key),
+                (None, Some(position)) => {
+                    if let Some(Some(Change::Put { replace, .. })) = self.changes.get_mut(position)
+                    {
+                        *replace = true;
+                    }
+                }
+                (None, None) => self.push_delete(key),
             }
         }
         Ok(())
@@ -236,6 +278,7 @@ impl RedisWriter {
     pub fn rollback_to(&mut self, mark: usize) {
         self.changes.truncate(mark);
         self.deletes.retain(|_, position| *position < mark);
+        self.puts.retain(|_, position| *position < mark);
     }
 
     /// Applies every change; returns how many there were.
@@ -245,6 +288,7 @@ impl RedisWriter {
             .flatten()
             .collect();
         self.deletes.clear();
+        self.puts.clear();
         for block in changes.chunks(CHANGES_PER_BLOCK) {
             crate::runtime::check_interrupts();
             let mut pipe = ::redis::pipe();
@@ -274,7 +318,16 @@ impl RedisWriter {
                 .ignore();
                 return;
             }
-            Change::Put { key, values } => (key, values),
+            Change::Put {
+                key,
+                values,
+                replace,
+            } => {
+                if *replace {
+                    pipe.cmd("DEL").arg(key).ignore();
+                }
+                (key, values)
+            }
         };
         let value_of = |wanted: &ColumnSource| {
             values
