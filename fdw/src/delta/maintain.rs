@@ -404,6 +404,25 @@ pub fn restore(location: &TableLocation, version: u64) -> Result<u64> {
             })
         });
     let actions: Vec<Action> = removes.chain(adds).collect();
+    // A file vacuum deleted cannot come back: committing it would make a table no
+    // one can read.
+    for file in old
+        .files
+        .iter()
+        .filter(|f| !current_paths.contains(f.log_path.as_str()))
+    {
+        check_interrupts();
+        match block_on(old.store.head(&file.path)).map_err(DeltaError::Runtime)? {
+            Ok(_) => {}
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(DeltaError::TimeTravel(format!(
+                    "version {version} needs data file \"{}\", which vacuum has deleted",
+                    file.path
+                )))
+            }
+            Err(e) => return Err(DeltaError::Storage(e.to_string())),
+        }
+    }
     commit_actions(
         &table,
         actions,

@@ -495,6 +495,18 @@ impl TableWriter {
             if !column.nullable && array.null_count() > 0 {
                 return Err(DeltaError::NullValue(column.name.clone()));
             }
+            // Delta (and Spark) store an empty partition value as NULL: refuse it rather
+            // than turn '' into NULL
+            if column.is_partition {
+                if let Some(strings) = array.as_string_opt::<i32>() {
+                    if strings.iter().any(|v| v == Some("")) {
+                        return Err(DeltaError::InvalidValue {
+                            column: column.name.clone(),
+                            reason: "an empty string cannot be a partition value (Delta stores it as NULL)".into(),
+                        });
+                    }
+                }
+            }
         }
         RecordBatch::try_new(self.arrow_schema.clone(), columns).map_err(|e| {
             DeltaError::InvalidValue {
@@ -549,7 +561,15 @@ impl TableWriter {
                 (Some(v), Some(c), Some(_)) if v != c => {
                     return Err(DeltaError::GeneratedMismatch(name.clone()))
                 }
-                (Some(v), _, _) => Some(v),
+                // the expression of a NULL source is NULL: any value would be wrong and
+                // lost to pruning on the generated column
+                (Some(_), None, _) => return Err(DeltaError::GeneratedMismatch(name.clone())),
+                (Some(_), Some(_), None) => {
+                    return Err(DeltaError::UnsupportedFeature(format!(
+                        "checking generated column \"{name}\" with writer_time_zone unknown (leave it NULL or set writer_time_zone)"
+                    )))
+                }
+                (Some(v), Some(_), Some(_)) => Some(v),
             });
         }
         Ok(Arc::new(Date32Array::from(out)))
