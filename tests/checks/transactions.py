@@ -406,6 +406,57 @@ def redis_renames():
     q("DROP SERVER tx_redis CASCADE")
 
 
+# 11. REPEATABLE READ pins each Delta table's version at its first read; READ COMMITTED
+#     sees every commit at its next statement.
+def snapshots():
+    delta_table("rr")
+    q("INSERT INTO rr VALUES (1, 1)")
+    for level, sees_new in (("REPEATABLE READ", False), ("SERIALIZABLE", False), ("READ COMMITTED", True)):
+        reader = connect()
+        reader.autocommit = False
+        reader.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+        first = reader.execute("SELECT count(*) FROM rr").fetchone()[0]
+        q("INSERT INTO rr SELECT max(id) + 1, 0 FROM rr")
+        second = reader.execute("SELECT count(*) FROM rr").fetchone()[0]
+        reader.commit()
+        after = reader.execute("SELECT count(*) FROM rr").fetchone()[0]
+        reader.commit()
+        check(
+            f"{level}: a second read {'sees' if sees_new else 'does not see'} a commit made in between",
+            (second == first + 1) == sees_new and after == first + 1,
+            (first, second, after),
+        )
+
+
+# 12. Savepoints do not seal files: a PL/pgSQL loop with an EXCEPTION block (one
+#     subtransaction per iteration) writes one file, and rolled-back iterations leave
+#     no row.
+def savepoints():
+    full = delta_table("sp")
+    q(
+        """DO $$ BEGIN FOR i IN 1..500 LOOP
+             BEGIN
+               INSERT INTO sp VALUES (i, i);
+               IF i % 5 = 0 THEN RAISE EXCEPTION 'undo %', i; END IF;
+             EXCEPTION WHEN raise_exception THEN NULL;
+             END;
+           END LOOP; END $$"""
+    )
+    files = len(DeltaTable(full).file_uris())
+    check("500 subtransactions: one data file", files == 1, files)
+    check("500 subtransactions: the 100 rolled back are gone", totals("sp")[:2] == (400, 400), totals("sp"))
+    nested = connect()
+    for statement in (
+        "BEGIN", "INSERT INTO sp VALUES (1001, 0)", "SAVEPOINT a", "INSERT INTO sp VALUES (1002, 0)",
+        "SAVEPOINT b", "INSERT INTO sp VALUES (1003, 0)", "ROLLBACK TO b", "INSERT INTO sp VALUES (1004, 0)",
+        "RELEASE a", "SAVEPOINT c", "INSERT INTO sp VALUES (1005, 0)", "ROLLBACK TO c",
+        "INSERT INTO sp VALUES (1006, 0)", "COMMIT",
+    ):
+        nested.execute(statement)
+    kept = [r[0] for r in q("SELECT id FROM sp WHERE id > 1000 ORDER BY id")]
+    check("nested savepoints: released and rolled-back writes as Postgres would", kept == [1001, 1002, 1004, 1006], kept)
+
+
 SCENARIOS = [
     update_after_compaction,
     compaction_after_update,
@@ -417,6 +468,8 @@ SCENARIOS = [
     update_from_duplicates,
     protocol_rules,
     redis_renames,
+    snapshots,
+    savepoints,
 ]
 
 if __name__ == "__main__":

@@ -360,6 +360,10 @@ pub trait SourceWriter {
     /// Forgets the writes made after `mark` (ROLLBACK TO SAVEPOINT).
     fn rollback_to(&mut self, mark: usize);
 
+    /// Keeps only the first `live` marks: the subtransactions of the others committed
+    /// into their parent (RELEASE SAVEPOINT), their writes stay.
+    fn release(&mut self, _live: usize) {}
+
     /// Does everything of the commit that can fail while nothing is visible yet
     /// (files uploaded, conflicts checked, connections tried). Called once, at
     /// pre-commit, before any writer's [`SourceWriter::commit`]; an error aborts the

@@ -241,6 +241,7 @@ unsafe extern "C-unwind" fn xact_callback(
             PENDING.with_borrow_mut(Vec::clear);
             odp_fdw::rowid::forget_all();
             super::lookahead::forget_all();
+            crate::sources::delta::forget_pinned();
             crate::sources::abandon_shared();
         }
         _ => {}
@@ -270,6 +271,9 @@ unsafe extern "C-unwind" fn subxact_callback(
                         && parent > TOP_SUBTRANSACTION
                     {
                         entry.marks.push((parent, mark));
+                        entry.writer.release(mark + 1);
+                    } else {
+                        entry.writer.release(mark);
                     }
                 }
                 _ => {}

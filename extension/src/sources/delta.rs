@@ -15,7 +15,7 @@ use odp_fdw::delta::commit::PendingCommit;
 use odp_fdw::delta::filter::applies_exactly;
 use odp_fdw::delta::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
-    writer_zone, TableLocation,
+    writer_zone, TableLocation, TimeTravel,
 };
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::DeltaScan;
@@ -34,6 +34,8 @@ use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Resource;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `odp.parquet_footer_cache_mb`: memory for cached Parquet footers per backend.
@@ -150,7 +152,7 @@ impl Source for DeltaSource {
 
     fn open(table: &TableContext) -> Result<Self> {
         let (location, zone) = Self::resolve(table)?;
-        let snapshot = match snapshot(&location, Some(statement_start())) {
+        let snapshot = match transaction_snapshot(&location) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
                 check_local_write::<Self>(table);
                 create_table(&location, &new_columns(table)?, &partition_by(&table.table))?;
@@ -365,6 +367,10 @@ impl SourceWriter for DeltaWriter {
         self.writer.rollback_to(mark);
     }
 
+    fn release(&mut self, live: usize) {
+        self.writer.release(live);
+    }
+
     fn commit_order(&self) -> CommitOrder {
         CommitOrder::Conflicting
     }
@@ -392,6 +398,35 @@ impl SourceWriter for DeltaWriter {
             }
         }
     }
+}
+
+thread_local! {
+    /// The versions a REPEATABLE READ or SERIALIZABLE transaction reads: each table's
+    /// snapshot at its first read in the transaction, by table URL.
+    static PINNED: RefCell<HashMap<String, Arc<TableSnapshot>>> = RefCell::new(HashMap::new());
+}
+
+/// The snapshot a scan of `location` reads: the version current at the statement's
+/// start under READ COMMITTED; under REPEATABLE READ and SERIALIZABLE the version the
+/// transaction first read (so every statement of it sees the same rows).
+fn transaction_snapshot(location: &TableLocation) -> odp_fdw::delta::Result<Arc<TableSnapshot>> {
+    // SAFETY: reads the backend's isolation level.
+    let pins = unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32;
+    if !pins || location.time_travel != TimeTravel::Latest {
+        return snapshot(location, Some(statement_start()));
+    }
+    let key = location.url.to_string();
+    if let Some(pinned) = PINNED.with_borrow(|p| p.get(&key).cloned()) {
+        return Ok(pinned);
+    }
+    let current = snapshot(location, Some(statement_start()))?;
+    PINNED.with_borrow_mut(|p| p.insert(key, current.clone()));
+    Ok(current)
+}
+
+/// Forgets the versions the transaction pinned (it ended).
+pub fn forget_pinned() {
+    PINNED.with_borrow_mut(HashMap::clear);
 }
 
 /// The start time of the current statement: the freshness token of Delta snapshots.

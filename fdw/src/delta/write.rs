@@ -45,6 +45,10 @@ struct GeneratedDate {
     source: usize,
 }
 
+/// Rows written inside savepoints kept in memory before they spill (see
+/// [`TableWriter::savepoint`]).
+const SAVEPOINT_TAIL_BYTES: usize = 64 << 20;
+
 /// What a savepoint returns to.
 #[derive(Debug, Clone, Copy)]
 struct Mark {
@@ -52,6 +56,8 @@ struct Mark {
     deleted: usize,
     dropped: usize,
     rows: u64,
+    /// length of `tail`
+    tail: usize,
 }
 
 /// The writes of one host transaction to one Delta table.
@@ -67,9 +73,14 @@ pub struct TableWriter {
     deleted: Vec<u64>,
     /// URLs of files deleted whole (see [`super::whole_files`]), in order
     dropped: Vec<String>,
-    /// savepoints: lengths of `staged`, `deleted` and `dropped`, and `rows`, when each
-    /// was taken
+    /// live savepoints: lengths of `staged`, `deleted`, `dropped` and `tail`, and
+    /// `rows`, when each was taken
     marks: Vec<Mark>,
+    /// rows written while a savepoint is live, not yet in the open files (whose rows
+    /// all come before every live savepoint)
+    tail: Vec<RecordBatch>,
+    /// memory of `tail`
+    tail_bytes: usize,
     zone: WriterZone,
     generated: Vec<GeneratedDate>,
     rows: u64,
@@ -121,6 +132,8 @@ impl TableWriter {
             deleted: Vec::new(),
             dropped: Vec::new(),
             marks: Vec::new(),
+            tail: Vec::new(),
+            tail_bytes: 0,
             zone,
             generated,
             rows: 0,
@@ -173,12 +186,58 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Streams complete rows into the open data files.
+    /// Streams complete rows into the open data files, or into the tail while a
+    /// savepoint is live.
     fn write_out(&mut self, rows: RecordBatch) -> Result<()> {
+        if !self.marks.is_empty() {
+            self.tail_bytes += rows.get_array_memory_size();
+            self.tail.push(rows);
+            if self.tail_bytes > SAVEPOINT_TAIL_BYTES {
+                self.spill_tail()?;
+            }
+            return Ok(());
+        }
+        self.drain_tail()?;
+        self.write_to_files(rows)
+    }
+
+    fn write_to_files(&mut self, rows: RecordBatch) -> Result<()> {
         let here = self.table.table_url().to_string();
         crate::runtime::block_on(self.writer.write(rows))
             .map_err(DeltaError::Runtime)?
             .map_err(|e| write_error(&here, e))
+    }
+
+    /// Moves the tail into the open files once no savepoint is live.
+    fn drain_tail(&mut self) -> Result<()> {
+        if !self.marks.is_empty() {
+            return Ok(());
+        }
+        self.tail_bytes = 0;
+        for rows in std::mem::take(&mut self.tail) {
+            self.write_to_files(rows)?;
+        }
+        Ok(())
+    }
+
+    /// Bounds the memory of a large tail: the open files are sealed (their rows come
+    /// before every savepoint), then the rows between each pair of savepoints go to
+    /// files of their own, so a rollback to any of them can still drop whole files.
+    fn spill_tail(&mut self) -> Result<()> {
+        self.seal_files()?;
+        let tail = std::mem::take(&mut self.tail);
+        self.tail_bytes = 0;
+        let starts: Vec<usize> = self.marks.iter().map(|m| m.tail).collect();
+        for (index, start) in starts.iter().enumerate() {
+            let end = starts.get(index + 1).copied().unwrap_or(tail.len());
+            self.marks[index].staged = self.staged.len();
+            self.marks[index].tail = 0;
+            for rows in &tail[*start..end] {
+                self.write_to_files(rows.clone())?;
+            }
+            self.seal_files()?;
+        }
+        Ok(())
     }
 
     /// Sorts the rows waiting for `sort_by` and writes them.
@@ -261,29 +320,40 @@ impl TableWriter {
         Ok(rows)
     }
 
-    /// Seals the files written so far and returns a mark [`Self::rollback_to`] can
-    /// return to (a savepoint of the host transaction).
+    /// Marks the writes so far (a savepoint of the host transaction) and returns the
+    /// mark [`Self::rollback_to`] returns to. Nothing is sealed: rows written while a
+    /// mark is live wait in memory (up to 64 MB, then they spill to files of their own)
+    /// and join the open files when the last mark is released, so a loop of
+    /// subtransactions writes one file, not one per iteration.
     pub fn savepoint(&mut self) -> Result<usize> {
-        self.seal()?;
+        self.write_sorted()?;
         self.marks.push(Mark {
             staged: self.staged.len(),
             deleted: self.deleted.len(),
             dropped: self.dropped.len(),
             rows: self.rows,
+            tail: self.tail.len(),
         });
         Ok(self.marks.len() - 1)
     }
 
-    /// Forgets everything written after `mark`: open files are aborted, sealed ones are
-    /// left unreferenced for vacuum, deletions after it are dropped.
+    /// Keeps only the first `live` marks (the others' subtransactions committed into
+    /// their parent); their writes stay.
+    pub fn release(&mut self, live: usize) {
+        self.marks.truncate(live);
+    }
+
+    /// Forgets everything written after `mark`: rows in memory are dropped, files
+    /// sealed since are left unreferenced for vacuum, deletions after it are dropped.
     pub fn rollback_to(&mut self, mark: usize) {
         self.unsorted.clear();
         self.unsorted_rows = 0;
-        self.writer.reset();
         if let Some(&to) = self.marks.get(mark) {
             self.staged.truncate(to.staged);
             self.deleted.truncate(to.deleted);
             self.dropped.truncate(to.dropped);
+            self.tail.truncate(to.tail);
+            self.tail_bytes = self.tail.iter().map(|b| b.get_array_memory_size()).sum();
             self.rows = to.rows;
             self.marks.truncate(mark);
         }
@@ -450,6 +520,12 @@ impl TableWriter {
 
     fn seal(&mut self) -> Result<()> {
         self.write_sorted()?;
+        self.drain_tail()?;
+        self.seal_files()
+    }
+
+    /// Closes the open files and stages them.
+    fn seal_files(&mut self) -> Result<()> {
         let here = self.table.table_url().to_string();
         let adds = crate::runtime::block_on(self.writer.flush())
             .map_err(DeltaError::Runtime)?
