@@ -77,7 +77,7 @@ fn check_interrupts() {
 }
 
 /// HOLD_INTERRUPTS(): a cancel or termination waits until [`resume_interrupts`].
-fn hold_interrupts() {
+pub(crate) fn hold_interrupts() {
     // SAFETY: the backend's interrupt holdoff counter, changed as HOLD_INTERRUPTS does
     // (adapters call this on the backend thread only).
     unsafe { pg_sys::InterruptHoldoffCount += 1 };
@@ -85,13 +85,9 @@ fn hold_interrupts() {
 
 /// RESUME_INTERRUPTS(), never below zero: an ERROR raised inside the held section has
 /// already reset the counter (errfinish) by the time the guard is dropped.
-fn resume_interrupts() {
+pub(crate) fn resume_interrupts() {
     // SAFETY: as in `hold_interrupts`.
-    unsafe {
-        if pg_sys::InterruptHoldoffCount > 0 {
-            pg_sys::InterruptHoldoffCount -= 1;
-        }
-    }
+    unsafe { pg_sys::InterruptHoldoffCount = pg_sys::InterruptHoldoffCount.saturating_sub(1) };
 }
 
 /// Reports an adapter's warning to the client and the server log.

@@ -197,8 +197,7 @@ fn commit_all() {
 
 /// Holds interrupts from the first atomic step to the end of the transaction.
 fn hold_interrupts() {
-    // SAFETY: the backend's interrupt holdoff counter, changed as HOLD_INTERRUPTS does.
-    unsafe { pg_sys::InterruptHoldoffCount += 1 };
+    crate::hold_interrupts();
     HOLDING.set(true);
 }
 
@@ -211,13 +210,10 @@ fn release_interrupts(committed: bool) {
     // An ERROR resets the holdoff counter (errfinish): after an abort there is
     // nothing left to release.
     if committed {
-        // SAFETY: undoes this module's own increment; the counter is at least 1.
-        unsafe {
-            pg_sys::QueryCancelPending = 0;
-            if pg_sys::InterruptHoldoffCount > 0 {
-                pg_sys::InterruptHoldoffCount -= 1;
-            }
-        }
+        // SAFETY: clears the backend's pending-cancel flag, as Postgres does when it
+        // ignores a cancel that arrived too late.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+        crate::resume_interrupts();
     }
 }
 

@@ -242,7 +242,7 @@ impl PendingCommit {
             })
             .filter(|i| *i > 0)
             .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL);
-        if version == 0 || version % interval != 0 {
+        if version == 0 || !version.is_multiple_of(interval) {
             return;
         }
         let written = crate::fault::point("delta.checkpoint")
