@@ -406,6 +406,33 @@ def redis_renames():
     q("DROP SERVER tx_redis CASCADE")
 
 
+# 10b. Redis killed (kill -9) at COMMIT, after the Delta commit landed: the COMMIT
+#      succeeds with a WARNING naming the lost Redis change; the Delta row stays.
+def redis_killed_at_commit():
+    port = os.environ["ODP_REDIS_PORT"]
+    services = os.path.join(os.environ["ODP_ROOT"], "scripts", "services.sh")
+    delta_table("rk")
+    q("DROP SERVER IF EXISTS tx_rk_server CASCADE")
+    q(f"CREATE SERVER tx_rk_server FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://127.0.0.1:{port}')")
+    q(f"CREATE FOREIGN TABLE tx_rk (id bigint, v text) SERVER tx_rk_server OPTIONS (key_template '{TAG}:rk:{{id}}')")
+    session = Session(
+        ["BEGIN", "INSERT INTO rk VALUES (1, 1)", "INSERT INTO tx_rk VALUES (1, 'x')", "COMMIT"],
+        fault="commit.between_writers:sleep=2000",
+    )
+    session.start()
+    time.sleep(0.3)
+    wait_until_sleeping(session)
+    with open(os.path.join(os.environ["ODP_SERVICES"], "redis.pid")) as pid_file:
+        os.kill(int(pid_file.read().strip()), 9)
+    session.join()
+    subprocess.run(["bash", services, "start", "redis"], check=True, stdout=subprocess.DEVNULL)
+    check("Redis killed at COMMIT: the COMMIT succeeds (the Delta commit landed)", session.error is None, session.error)
+    check("Redis killed at COMMIT: a WARNING names the lost Redis change",
+          any("later part failed" in n for n in session.notices), session.notices)
+    check("Redis killed at COMMIT: the Delta row is there", one("SELECT count(*) FROM rk") == 1)
+    q("DROP SERVER tx_rk_server CASCADE")
+
+
 # 11. REPEATABLE READ pins each Delta table's version at its first read; READ COMMITTED
 #     sees every commit at its next statement.
 def snapshots():
@@ -468,6 +495,7 @@ SCENARIOS = [
     update_from_duplicates,
     protocol_rules,
     redis_renames,
+    redis_killed_at_commit,
     snapshots,
     savepoints,
 ]
