@@ -160,28 +160,14 @@ fn commit_all() {
     // 3. The atomic steps, interrupts held until the transaction ends.
     hold_interrupts();
     let mut landed: Vec<String> = Vec::new();
-    let step = |what: Result<Option<String>>, landed: &mut Vec<String>| {
-        match what {
-        Ok(Some(done)) => {
-            pgrx::debug1!("odp: {done}");
-            landed.push(done);
-        }
-        Ok(None) => {}
-        Err(e) if landed.is_empty() => e.report(),
-        Err(e) => pgrx::warning!(
-            "odp: COMMIT went ahead because changes already landed ({}), but a later part failed and its changes are lost: {e}",
-            landed.join("; ")
-        ),
-    }
-    };
     for (index, pending) in writers.iter_mut().enumerate() {
         let fault = match index {
             0 => Ok(()),
             _ => fault_point("commit.between_writers"),
         };
-        step(fault.and_then(|()| pending.writer.commit()), &mut landed);
+        record_step(fault.and_then(|()| pending.writer.commit()), &mut landed);
     }
-    step(
+    record_step(
         fault_point("commit.before_shared")
             .and_then(|()| crate::sources::commit_shared().map(|_| None)),
         &mut landed,
@@ -192,6 +178,25 @@ fn commit_all() {
     }
     if let Err(e) = fault_point("commit.done") {
         pgrx::warning!("odp: after COMMIT: {e}");
+    }
+}
+
+/// Takes the outcome of one atomic step: a failure before any step landed aborts the
+/// transaction; after one landed it is a WARNING, since a client retrying the COMMIT
+/// would write the landed part twice.
+fn record_step(outcome: Result<Option<String>>, landed: &mut Vec<String>) {
+    match outcome {
+        Ok(Some(done)) => {
+            pgrx::debug1!("odp: {done}");
+            landed.push(done);
+        }
+        Ok(None) => {}
+        Err(e) if landed.is_empty() => e.report(),
+        Err(e) => pgrx::warning!(
+            "odp: COMMIT went ahead because changes already landed ({}), \
+             but a later part failed and its changes are lost: {e}",
+            landed.join("; ")
+        ),
     }
 }
 

@@ -220,17 +220,29 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Bounds the memory of a large tail: the open files are sealed (their rows come
-    /// before every savepoint), then the rows between each pair of savepoints go to
-    /// files of their own, so a rollback to any of them can still drop whole files.
+    /// Bounds the memory of a large tail: rows from before the first live savepoint join
+    /// the open files, which are sealed; then the rows between each pair of savepoints
+    /// go to files of their own, so a rollback to any of them can still drop whole
+    /// files.
     fn spill_tail(&mut self) -> Result<()> {
-        self.seal_files()?;
         let tail = std::mem::take(&mut self.tail);
         self.tail_bytes = 0;
+        // marks no sealed file follows yet: their files start with their own rows
+        let fresh: Vec<bool> = self
+            .marks
+            .iter()
+            .map(|m| m.staged == self.staged.len())
+            .collect();
         let starts: Vec<usize> = self.marks.iter().map(|m| m.tail).collect();
+        for rows in &tail[..starts[0]] {
+            self.write_to_files(rows.clone())?;
+        }
+        self.seal_files()?;
         for (index, start) in starts.iter().enumerate() {
             let end = starts.get(index + 1).copied().unwrap_or(tail.len());
-            self.marks[index].staged = self.staged.len();
+            if fresh[index] {
+                self.marks[index].staged = self.staged.len();
+            }
             self.marks[index].tail = 0;
             for rows in &tail[*start..end] {
                 self.write_to_files(rows.clone())?;
