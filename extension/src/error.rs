@@ -150,6 +150,7 @@ impl OdpError {
                 RedisError::KeyValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
                 RedisError::UnsupportedType { .. } => ERRCODE_DATATYPE_MISMATCH,
                 RedisError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                RedisError::PartlyApplied { .. } => ERRCODE_FDW_ERROR,
                 RedisError::RowId(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 RedisError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
@@ -183,6 +184,7 @@ impl OdpError {
                 ObjectError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
                 ObjectError::AlreadyExists(_) => ERRCODE_UNIQUE_VIOLATION,
                 ObjectError::Changed(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+                ObjectError::PartlyApplied { .. } => ERRCODE_FDW_ERROR,
                 ObjectError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 ObjectError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 ObjectError::Store { .. } => ERRCODE_FDW_ERROR,
@@ -211,6 +213,16 @@ impl OdpError {
     }
 
     /// Raises this error as a Postgres ERROR (unwinds to the nearest `#[pg_guard]`).
+    /// Whether the failed commit step changed its source before failing (Redis blocks
+    /// or objects already applied): the COMMIT must not then be reported as failed.
+    pub fn partly_landed(&self) -> bool {
+        matches!(
+            self,
+            OdpError::Redis(RedisError::PartlyApplied { .. })
+                | OdpError::Objects(ObjectError::PartlyApplied { .. })
+        )
+    }
+
     pub fn report(self) -> ! {
         ErrorReport::new(self.sqlstate(), self.to_string(), "odp").report(PgLogLevel::ERROR);
         unreachable!("an ERROR report does not return")

@@ -497,6 +497,108 @@ def savepoints():
     check("savepoints past 64 MB: spilled rows rolled back or kept exactly", got == (400002, 400002, -1, 400000), got)
     rows = DeltaTable(full).to_pyarrow_table().num_rows
     check("savepoints past 64 MB: another engine reads the same rows", rows == 400002, rows)
+    # two spills inside one savepoint, rolled back: neither spill's rows come back
+    for statement in ("BEGIN", "SAVEPOINT d", big.format(2000001, 2800000), "ROLLBACK TO d", "COMMIT"):
+        spill.execute(statement)
+    got = q("SELECT count(*) FROM spill")[0][0]
+    check("a savepoint rolled back across two spills: none of its rows kept", got == 400002, got)
+
+
+# 13. REPEATABLE READ writes: an UPDATE of rows whose file another session rewrote
+#     after the pinned version fails with 40001; a partition DELETE deletes only the
+#     rows the snapshot holds; PREPARE TRANSACTION after a write is refused.
+def repeatable_read_writes():
+    delta_table("rrw", "id bigint, v bigint, p text")
+    q("DROP FOREIGN TABLE rrw")
+    q(f"CREATE FOREIGN TABLE rrw (id bigint, v bigint, p text) SERVER lake "
+      f"OPTIONS (path 'tx/{TAG}_rrw', create_if_missing 'true', partition_by 'p')")
+    q("INSERT INTO rrw VALUES (1, 0, 'a'), (2, 0, 'b')")
+    writer = connect()
+    writer.autocommit = False
+    writer.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    writer.execute("SELECT count(*) FROM rrw").fetchone()
+    q("UPDATE rrw SET v = 1 WHERE id = 1")
+    writer.execute("UPDATE rrw SET v = 2 WHERE id = 1")
+    try:
+        writer.commit()
+        state = None
+    except psycopg.Error as e:
+        state = e.sqlstate
+    check("REPEATABLE READ: UPDATE of a row rewritten after the pinned version fails with 40001",
+          state == "40001", state)
+    check("REPEATABLE READ: the other session's update stays", one("SELECT v FROM rrw WHERE id = 1") == 1)
+    writer.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    writer.execute("SELECT count(*) FROM rrw").fetchone()
+    q("INSERT INTO rrw VALUES (3, 0, 'b')")
+    deleted = writer.execute("DELETE FROM rrw WHERE p = 'b'").rowcount
+    writer.commit()
+    check("REPEATABLE READ: a partition DELETE deletes only rows of the pinned version",
+          (deleted, q("SELECT id FROM rrw WHERE p = 'b'")) == (1, [(3,)]), (deleted, q("SELECT id FROM rrw")))
+    writer.execute("INSERT INTO rrw VALUES (4, 0, 'c')")
+    try:
+        writer.execute("PREPARE TRANSACTION 'odp_tx_check'")
+        state = None
+    except psycopg.Error as e:
+        state = e.sqlstate
+    writer.rollback()
+    check("PREPARE TRANSACTION after a Delta write: refused with 0A000", state == "0A000", state)
+    check("PREPARE TRANSACTION refused: nothing written", one("SELECT count(*) FROM rrw WHERE id = 4") == 0)
+
+
+# 14. A schema or property change by another engine after the transaction's first write
+#     conflicts, also when the transaction's UPDATE/DELETE rewrote files at COMMIT.
+def metadata_change():
+    full = python_table("md", {})
+    session = connect()
+    session.autocommit = False
+    session.execute("DELETE FROM md WHERE id = 1")
+    DeltaTable(full).alter.set_table_properties({"delta.logRetentionDuration": "interval 31 days"})
+    for root, dirs, files in os.walk(full):
+        for entry in dirs + files:
+            shutil.chown(os.path.join(root, entry), "postgres", "postgres")
+    session.execute("INSERT INTO md VALUES (9, 90)")
+    try:
+        session.commit()
+        state = None
+    except psycopg.Error as e:
+        state = e.sqlstate
+    check("a property change between the first write and COMMIT: 40001", state == "40001", state)
+    check("after the conflict: nothing of the transaction", one("SELECT count(*) FROM md") == 3)
+
+
+# 15. A step that fails part-way (Redis applied one block of 10,000 of two) is a
+#     WARNING, never a failed COMMIT: the applied block stays.
+def partly_applied_step():
+    port = os.environ["ODP_REDIS_PORT"]
+    q("DROP SERVER IF EXISTS tx_pa_server CASCADE")
+    q(f"CREATE SERVER tx_pa_server FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://127.0.0.1:{port}')")
+    q(f"CREATE FOREIGN TABLE tx_pa (id bigint, v text) SERVER tx_pa_server OPTIONS (key_template '{TAG}:pa:{{id}}')")
+    session = Session(["INSERT INTO tx_pa SELECT g, 'v' FROM generate_series(1, 15000) g"],
+                      fault="redis.between_blocks:error")
+    session.run()
+    check("Redis failing after its first block: the COMMIT succeeds", session.error is None, session.error)
+    check("Redis failing after its first block: a WARNING says what was applied",
+          any("applied 10000 of 15000" in n for n in session.notices), session.notices)
+    check("Redis failing after its first block: the first block stays", one("SELECT count(*) FROM tx_pa") == 10000)
+    q("DELETE FROM tx_pa")
+    q("DROP SERVER tx_pa_server CASCADE")
+
+
+# 16. The graph's Bolt COMMIT is the graph's atomic step: its failure, with nothing
+#     landed before it, fails the COMMIT and leaves the graph unchanged.
+def graph_commit_fails():
+    q("DROP SERVER IF EXISTS tx_graph CASCADE")
+    q(f"CREATE SERVER tx_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS "
+      f"(uri 'bolt://127.0.0.1:{os.environ['ODP_BOLT_PORT']}', database 'odp')")
+    q(f"CREATE USER MAPPING FOR CURRENT_USER SERVER tx_graph OPTIONS "
+      f"(user 'root', password '{os.environ['ODP_GRAPH_PASSWORD']}')")
+    q("CREATE FOREIGN TABLE tx_g (user_id text, name text) SERVER tx_graph OPTIONS (label 'OdpTxUser', key 'user_id')")
+    q("DELETE FROM tx_g")
+    session = Session(["INSERT INTO tx_g VALUES ('g1', 'Gee')"], fault="commit.before_shared:error")
+    session.run()
+    check("graph COMMIT failing with nothing else landed: the COMMIT fails", session.error is not None)
+    check("graph COMMIT failing: the graph is unchanged", one("SELECT count(*) FROM tx_g") == 0)
+    q("DROP SERVER tx_graph CASCADE")
 
 
 SCENARIOS = [
@@ -513,6 +615,10 @@ SCENARIOS = [
     redis_killed_at_commit,
     snapshots,
     savepoints,
+    repeatable_read_writes,
+    metadata_change,
+    partly_applied_step,
+    graph_commit_fails,
 ]
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ thread_local! {
     static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
     /// Whether pre-commit holds interrupts that the end of the transaction releases.
     static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Writers whose after-commit work waits for Postgres's own commit.
+    static AFTER_COMMIT: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Test-only fault points of the commit path (see `odp_fdw::fault`), superuser-only.
@@ -138,9 +140,8 @@ fn fault_point(name: &str) -> Result<()> {
 /// Commits every pending writer by the protocol in the module comment.
 fn commit_all() {
     let mut writers = PENDING.with_borrow_mut(std::mem::take);
-    if writers.is_empty() {
-        // shared transactions opened outside table writers (odp.cypher writes)
-        crate::sources::commit_shared().or_report();
+    // (shared transactions can be opened outside table writers: odp.cypher writes)
+    if writers.is_empty() && !crate::sources::has_shared() {
         return;
     }
     writers.sort_by_key(|pending| pending.writer.commit_order());
@@ -168,17 +169,14 @@ fn commit_all() {
         record_step(fault.and_then(|()| pending.writer.commit()), &mut landed);
     }
     record_step(
-        fault_point("commit.before_shared")
-            .and_then(|()| crate::sources::commit_shared().map(|_| None)),
+        fault_point("commit.before_shared").and_then(|()| crate::sources::commit_shared()),
         &mut landed,
     );
-    // 4. After the commit, best effort (failures are warnings).
-    for pending in &mut writers {
-        pending.writer.after_commit();
-    }
     if let Err(e) = fault_point("commit.done") {
         pgrx::warning!("odp: after COMMIT: {e}");
     }
+    // 4. After Postgres's own commit, best effort (see `xact_callback`).
+    AFTER_COMMIT.set(writers);
 }
 
 /// Takes the outcome of one atomic step: a failure before any step landed aborts the
@@ -191,12 +189,18 @@ fn record_step(outcome: Result<Option<String>>, landed: &mut Vec<String>) {
             landed.push(done);
         }
         Ok(None) => {}
-        Err(e) if landed.is_empty() => e.report(),
-        Err(e) => pgrx::warning!(
-            "odp: COMMIT went ahead because changes already landed ({}), \
-             but a later part failed and its changes are lost: {e}",
-            landed.join("; ")
-        ),
+        Err(e) if landed.is_empty() && !e.partly_landed() => e.report(),
+        Err(e) => {
+            pgrx::warning!(
+                "odp: COMMIT went ahead because changes already landed ({}), \
+                 but a later part failed and its changes are lost: {e}",
+                match landed.is_empty() {
+                    true => "part of the failed step".to_string(),
+                    false => landed.join("; "),
+                }
+            );
+            landed.push(e.to_string());
+        }
     }
 }
 
@@ -236,8 +240,17 @@ unsafe extern "C-unwind" fn xact_callback(
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT
         | pg_sys::XactEvent::XACT_EVENT_COMMIT
+        | pg_sys::XactEvent::XACT_EVENT_PREPARE
         | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
-            release_interrupts(event == pg_sys::XactEvent::XACT_EVENT_COMMIT);
+            let committed = event == pg_sys::XactEvent::XACT_EVENT_COMMIT;
+            // After-commit work (a Delta checkpoint) runs once Postgres's commit record
+            // is written; its failures are warnings. Interrupts are still held.
+            for mut pending in AFTER_COMMIT.take() {
+                if committed {
+                    pending.writer.after_commit();
+                }
+            }
+            release_interrupts(committed);
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
             odp_fdw::rowid::forget_all();

@@ -22,7 +22,9 @@ use odp_fdw::delta::scan::DeltaScan;
 use odp_fdw::delta::schema::DeltaType;
 use odp_fdw::delta::select::{lookup_rows, select_files};
 use odp_fdw::delta::summary::summarize;
-use odp_fdw::delta::table::{create_table, list_tables, snapshot, NewColumn, TableSnapshot};
+use odp_fdw::delta::table::{
+    cache_key, create_table, list_tables, snapshot, CacheKey, NewColumn, TableSnapshot,
+};
 use odp_fdw::delta::types::{delta_type_for, mapping};
 use odp_fdw::delta::whole_files::deletes_whole_files;
 use odp_fdw::delta::write::TableWriter;
@@ -284,8 +286,10 @@ impl Source for DeltaSource {
         true
     }
 
+    /// Not under a pinned version: whole files are chosen at the newest version, which
+    /// may hold rows the transaction's snapshot does not.
     fn deletes_without_reading(&self, quals: &[(String, Op)]) -> bool {
-        deletes_whole_files(&self.snapshot.schema, self.zone, quals)
+        !pins_versions() && deletes_whole_files(&self.snapshot.schema, self.zone, quals)
     }
 
     fn direct_delete_description(&self) -> &'static str {
@@ -402,26 +406,31 @@ impl SourceWriter for DeltaWriter {
 
 thread_local! {
     /// The versions a REPEATABLE READ or SERIALIZABLE transaction reads: each table's
-    /// snapshot at its first read in the transaction, by table URL.
-    static PINNED: RefCell<HashMap<String, Arc<TableSnapshot>>> = RefCell::new(HashMap::new());
+    /// snapshot at its first read in the transaction, by table URL and storage options
+    /// (a snapshot carries the credentials it was read with).
+    static PINNED: RefCell<HashMap<CacheKey, Arc<TableSnapshot>>> = RefCell::new(HashMap::new());
 }
 
 /// The snapshot a scan of `location` reads: the version current at the statement's
 /// start under READ COMMITTED; under REPEATABLE READ and SERIALIZABLE the version the
 /// transaction first read (so every statement of it sees the same rows).
 fn transaction_snapshot(location: &TableLocation) -> odp_fdw::delta::Result<Arc<TableSnapshot>> {
-    // SAFETY: reads the backend's isolation level.
-    let pins = unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32;
-    if !pins || location.time_travel != TimeTravel::Latest {
+    if !pins_versions() || location.time_travel != TimeTravel::Latest {
         return snapshot(location, Some(statement_start()));
     }
-    let key = location.url.to_string();
+    let key = cache_key(location);
     if let Some(pinned) = PINNED.with_borrow(|p| p.get(&key).cloned()) {
         return Ok(pinned);
     }
     let current = snapshot(location, Some(statement_start()))?;
     PINNED.with_borrow_mut(|p| p.insert(key, current.clone()));
     Ok(current)
+}
+
+/// Whether the transaction's isolation level pins Delta versions.
+fn pins_versions() -> bool {
+    // SAFETY: reads the backend's isolation level.
+    unsafe { pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 }
 }
 
 /// Forgets the versions the transaction pinned (it ended).

@@ -118,7 +118,6 @@ impl Source for GraphSource {
         }
         Ok(Box::new(GraphWriterAdapter {
             writer: GraphWriter::new(self.table.clone()),
-            sent: 0,
         }))
     }
 }
@@ -126,8 +125,6 @@ impl Source for GraphSource {
 /// A transaction's changes to a graph table, seen through the FDW core.
 struct GraphWriterAdapter {
     writer: GraphWriter,
-    /// changes sent at prepare, reported by commit
-    sent: u64,
 }
 
 impl SourceWriter for GraphWriterAdapter {
@@ -162,13 +159,14 @@ impl SourceWriter for GraphWriterAdapter {
     /// Sends the changes through the server's shared Bolt transaction: visible to no
     /// one until [`crate::sources::commit_shared`] commits it.
     fn prepare(&mut self) -> Result<()> {
-        self.sent = self.writer.commit()?;
+        let sent = self.writer.commit()?;
+        pgrx::debug1!("odp: sent {sent} changes to the graph");
         Ok(())
     }
 
+    /// Nothing lands here: the shared Bolt transaction commits after every writer.
     fn commit(&mut self) -> Result<Option<String>> {
-        let sent = std::mem::take(&mut self.sent);
-        Ok((sent > 0).then(|| format!("sent {sent} changes to the graph")))
+        Ok(None)
     }
 }
 

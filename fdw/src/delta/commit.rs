@@ -42,11 +42,14 @@ pub struct PendingCommit {
 }
 
 /// Checks `actions` against `table`'s writer rules and against every version committed
-/// since `table`'s version; the commit then goes on top of the newest version.
+/// since `table`'s version (and, for schema and protocol changes, since version
+/// `written_since`, when the transaction's first rows were written); the commit then
+/// goes on top of the newest version.
 pub(super) fn prepare_commit(
     table: DeltaTable,
     actions: Vec<Action>,
     operation: DeltaOperation,
+    written_since: u64,
 ) -> Result<PendingCommit> {
     let removed = actions
         .iter()
@@ -63,6 +66,7 @@ pub(super) fn prepare_commit(
         landed: None,
     };
     pending.check_rules()?;
+    pending.check_versions(written_since, true)?;
     pending.catch_up()?;
     Ok(pending)
 }
@@ -74,7 +78,8 @@ pub(super) fn commit_actions(
     actions: Vec<Action>,
     operation: DeltaOperation,
 ) -> Result<u64> {
-    let mut pending = prepare_commit(table.clone(), actions, operation)?;
+    let base = table.version().unwrap_or_default();
+    let mut pending = prepare_commit(table.clone(), actions, operation, base)?;
     let version = {
         let _held = crate::runtime::hold_interrupts();
         pending.land()?
@@ -114,14 +119,32 @@ impl PendingCommit {
     fn catch_up(&mut self) -> Result<()> {
         let here = self.here();
         let base = self.table.version().unwrap_or_default();
-        let log_store = self.table.log_store();
-        let latest = block_on(log_store.get_latest_version(base))
+        let latest = block_on(self.table.log_store().get_latest_version(base))
             .map_err(DeltaError::Runtime)?
             .map_err(|e| DeltaError::from_delta(&here, e))?;
         if latest <= base {
             return Ok(());
         }
-        for version in base + 1..=latest {
+        self.check_versions(base, false)?;
+        block_on(self.table.update_incremental(Some(latest)))
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        self.check_rules()
+    }
+
+    /// Checks the versions after `since`, up to the newest (`metadata_only`: up to the
+    /// base, for schema and protocol changes only).
+    fn check_versions(&self, since: u64, metadata_only: bool) -> Result<()> {
+        let here = self.here();
+        let base = self.table.version().unwrap_or_default();
+        let log_store = self.table.log_store();
+        let last = match metadata_only {
+            true => base,
+            false => block_on(log_store.get_latest_version(base))
+                .map_err(DeltaError::Runtime)?
+                .map_err(|e| DeltaError::from_delta(&here, e))?,
+        };
+        for version in since + 1..=last {
             crate::runtime::check_interrupts();
             let entry = block_on(log_store.read_commit_entry(version))
                 .map_err(DeltaError::Runtime)?
@@ -131,16 +154,13 @@ impl PendingCommit {
                         "version {version} of {here} disappeared while committing"
                     ))
                 })?;
-            self.check_against(version, &entry)?;
+            self.check_against(version, &entry, metadata_only)?;
         }
-        block_on(self.table.update_incremental(Some(latest)))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| DeltaError::from_delta(&here, e))?;
-        self.check_rules()
+        Ok(())
     }
 
     /// Fails when the commit of `version` (its log entry) conflicts with this one.
-    fn check_against(&self, version: u64, entry: &[u8]) -> Result<()> {
+    fn check_against(&self, version: u64, entry: &[u8], metadata_only: bool) -> Result<()> {
         for line in entry.split(|b| *b == b'\n') {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -149,6 +169,7 @@ impl PendingCommit {
                 .map_err(|e| DeltaError::CorruptLog(format!("version {version}: {e}")))?;
             if let Some(path) = action
                 .get("remove")
+                .filter(|_| !metadata_only)
                 .and_then(|r| r.get("path"))
                 .and_then(|p| p.as_str())
             {

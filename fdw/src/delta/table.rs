@@ -210,14 +210,17 @@ const CACHED_TABLES: usize = 256;
 /// Uses of the snapshot cache, in order: the last use of each entry.
 static CACHE_TICK: AtomicU64 = AtomicU64::new(0);
 
-type CacheKey = (String, TimeTravel, Vec<(String, String)>);
+/// What names one cached table: its URL, version and storage options (the credentials
+/// and endpoint it is read with).
+pub type CacheKey = (String, TimeTravel, Vec<(String, String)>);
 
 fn cache() -> &'static Mutex<HashMap<CacheKey, (CachedTable, u64)>> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, (CachedTable, u64)>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-fn cache_key(location: &TableLocation) -> CacheKey {
+/// The cache key of `location`.
+pub fn cache_key(location: &TableLocation) -> CacheKey {
     let mut opts: Vec<_> = location
         .storage_options
         .iter()

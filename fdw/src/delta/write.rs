@@ -69,6 +69,9 @@ pub struct TableWriter {
     writer: RecordBatchWriter,
     /// files sealed so far, in order
     staged: Vec<Add>,
+    /// the version the writer was opened at: schema or protocol changes since then
+    /// conflict with the rows it wrote
+    opened_version: u64,
     /// identities of the rows deleted (or updated) so far, in order
     deleted: Vec<u64>,
     /// URLs of files deleted whole (see [`super::whole_files`]), in order
@@ -122,12 +125,14 @@ impl TableWriter {
                     .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
             })
             .collect::<Result<Vec<_>>>()?;
+        let opened_version = table.version().unwrap_or_default();
         Ok(TableWriter {
             location: location.clone(),
             table,
             schema,
             arrow_schema,
             writer,
+            opened_version,
             staged: Vec::new(),
             deleted: Vec::new(),
             dropped: Vec::new(),
@@ -405,7 +410,7 @@ impl TableWriter {
             .map(Action::Add)
             .chain(removes.into_iter().map(Action::Remove))
             .collect();
-        prepare_commit(self.table.clone(), actions, operation).map(Some)
+        prepare_commit(self.table.clone(), actions, operation, self.opened_version).map(Some)
     }
 
     /// Writes the rows of a whole-file scan batch again (compaction).

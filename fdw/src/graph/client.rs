@@ -46,14 +46,20 @@ pub fn write_statement(server: &ServerOptions, query: neo4rs::Query) -> Result<i
     outcome
 }
 
+/// Whether the host transaction has shared write transactions open.
+pub fn has_open_writes() -> bool {
+    WRITES.with_borrow(|w| !w.is_empty())
+}
+
 /// Commits the shared write transactions of the host transaction (called once, after
-/// every writer sent its statements).
-pub fn commit_writes() -> Result<()> {
+/// every writer sent its statements); returns how many there were.
+pub fn commit_writes() -> Result<usize> {
     let open = WRITES.with_borrow_mut(std::mem::take);
+    let count = open.len();
     for (server, txn) in open {
         run(&server, txn.commit())?;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// Rolls back the shared write transactions (the host transaction aborted).

@@ -6,6 +6,14 @@ use thiserror::Error;
 /// Everything that can go wrong reading or writing objects.
 #[derive(Debug, Error)]
 pub enum ObjectError {
+    /// a commit that failed after deleting or replacing objects (which cannot be
+    /// restored); the objects it created were removed again
+    #[error("changed {applied} of {total} objects, then failed: {reason}")]
+    PartlyApplied {
+        applied: usize,
+        total: usize,
+        reason: String,
+    },
     /// an option value with the wrong shape
     #[error(transparent)]
     InvalidOption(#[from] OptionError),

@@ -193,7 +193,8 @@ impl ObjectWriter {
 
     /// Sends the staged changes in order; returns how many objects changed. On the
     /// first failure the objects this commit created are deleted again and the error
-    /// is returned (replaced and deleted objects cannot be restored).
+    /// is returned, as [`ObjectError::PartlyApplied`] once objects were replaced or
+    /// deleted (they cannot be restored).
     pub fn commit(&mut self) -> Result<usize> {
         let changes = std::mem::take(&mut self.changes);
         let store = self.table.store.clone();
@@ -201,10 +202,12 @@ impl ObjectWriter {
         let count = changes.len();
         let outcome = super::block(async move {
             let mut created: Vec<String> = Vec::new();
+            // deletes and replacements done so far: they cannot be undone
+            let mut lasting = 0;
             for change in changes {
                 crate::runtime::check_interrupts();
                 let result = match change {
-                    Change::Delete(key) => store.delete(&key).await,
+                    Change::Delete(key) => store.delete(&key).await.inspect(|_| lasting += 1),
                     Change::Put {
                         key,
                         content,
@@ -215,8 +218,10 @@ impl ObjectWriter {
                         let creates = kind == PutKind::Create;
                         let attributes = attributes(content_type, metadata);
                         let done = put(&store, &key, content, attributes, kind, multipart).await;
-                        if done.is_ok() && creates {
-                            created.push(key);
+                        match (&done, creates) {
+                            (Ok(()), true) => created.push(key),
+                            (Ok(()), false) => lasting += 1,
+                            _ => {}
                         }
                         done
                     }
@@ -225,7 +230,14 @@ impl ObjectWriter {
                     for key in created {
                         let _ = store.delete(&key).await;
                     }
-                    return Err(e);
+                    return Err(match lasting {
+                        0 => e,
+                        applied => ObjectError::PartlyApplied {
+                            applied,
+                            total: count,
+                            reason: e.to_string(),
+                        },
+                    });
                 }
             }
             Ok(())

@@ -6,6 +6,14 @@ use thiserror::Error;
 /// Everything that can go wrong reading or writing Redis.
 #[derive(Debug, Error)]
 pub enum RedisError {
+    /// a commit that failed after some of its blocks were applied (Redis has no
+    /// rollback): those changes stay
+    #[error("applied {applied} of {total} changes to Redis, then failed: {reason}")]
+    PartlyApplied {
+        applied: u64,
+        total: u64,
+        reason: String,
+    },
     /// an option value with the wrong shape
     #[error(transparent)]
     InvalidOption(#[from] OptionError),

@@ -43,7 +43,7 @@ pub struct RedisWriter {
     changes: Vec<Option<Change>>,
     /// position in `changes` of the latest whole-key delete of each key
     deletes: HashMap<String, usize>,
-    /// position in `changes` of the latest put of each key (and set member)
+    /// position in `changes` of the latest put of each key (and set member) by an UPDATE
     puts: HashMap<(String, Option<Vec<u8>>), usize>,
 }
 
@@ -152,7 +152,9 @@ impl RedisWriter {
                     }
                 }
             };
-            if let Change::Put { key, values, .. } = &change {
+            // only a row an UPDATE moved can be followed by the delete of its key's
+            // old row (see `delete`)
+            if let (true, Change::Put { key, values, .. }) = (updated, &change) {
                 let member = match kind {
                     TableKind::Set | TableKind::SortedSet => values
                         .iter()
@@ -289,20 +291,40 @@ impl RedisWriter {
             .collect();
         self.deletes.clear();
         self.puts.clear();
+        let total = changes.len() as u64;
+        let mut applied = 0;
         for block in changes.chunks(CHANGES_PER_BLOCK) {
             crate::runtime::check_interrupts();
             let mut pipe = ::redis::pipe();
             for change in block {
                 self.add_commands(&mut pipe, change);
             }
-            run(&self.table.server, async |c| {
-                if !c.is_cluster() {
-                    pipe.atomic();
+            let sent = match applied {
+                0 => Ok(()),
+                _ => crate::fault::point("redis.between_blocks")
+                    .map_err(|e| RedisError::Command(e.to_string())),
+            }
+            .and_then(|()| {
+                run(&self.table.server, async |c| {
+                    if !c.is_cluster() {
+                        pipe.atomic();
+                    }
+                    pipe.query_async::<()>(c).await
+                })
+            });
+            match sent {
+                Ok(()) => applied += block.len() as u64,
+                Err(e) if applied == 0 => return Err(e),
+                Err(e) => {
+                    return Err(RedisError::PartlyApplied {
+                        applied,
+                        total,
+                        reason: e.to_string(),
+                    })
                 }
-                pipe.query_async::<()>(c).await
-            })?;
+            }
         }
-        Ok(changes.len() as u64)
+        Ok(total)
     }
 
     /// The commands of one change.
