@@ -612,13 +612,15 @@ SCENARIOS = [
     update_from_duplicates,
     protocol_rules,
     redis_renames,
-    redis_killed_at_commit,
     snapshots,
     savepoints,
     repeatable_read_writes,
     metadata_change,
     partly_applied_step,
     graph_commit_fails,
+    # last: until issue 25 is done, this session's next Redis statement after the
+    # restart fails once ("broken pipe")
+    redis_killed_at_commit,
 ]
 
 if __name__ == "__main__":
