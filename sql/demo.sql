@@ -43,8 +43,8 @@ EXPLAIN (COSTS OFF) SELECT * FROM features.user_features WHERE user_id = :'demo_
 SELECT odp.user_features(:'demo_user') AS features_before;
 
 \echo '== 5. a Delta write in a transaction, streamed to the features'
--- a scratch Delta table (scripts/demo.sh empties demo/ first) whose inserts are
--- published to the transactions stream; the feature stream worker applies them
+-- a scratch Delta table (scripts/demo.sh empties demo/ first) whose inserts go to the
+-- feature outbox in the same transaction; the feature stream worker applies them
 \set QUIET on
 DROP SCHEMA IF EXISTS demo CASCADE;
 CREATE SCHEMA demo;
@@ -63,7 +63,7 @@ COMMIT;
 -- one Delta commit for the whole transaction
 SELECT version, operation, parameters ->> 'mode' AS mode FROM odp.delta_history('demo.orders') ORDER BY version;
 SELECT count(*) AS rows_committed, sum(total_amount) AS total FROM demo.orders;
--- the worker applies new stream entries within milliseconds
+-- the worker applies committed purchases within milliseconds
 SELECT pg_sleep(0.5) \gset
 SELECT odp.user_features(:'demo_user') AS features_after;
 

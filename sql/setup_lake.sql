@@ -54,14 +54,16 @@ CREATE SCHEMA features;
 CREATE FOREIGN TABLE features.user_features (
     user_id text, purchase_count int4, avg_order_value float8, last_categories text[]
 ) SERVER features OPTIONS (key_template 'users:{user_id}:features');
--- The stream watermark odp.refresh_features stamps on the same hashes.
-CREATE FOREIGN TABLE features.user_stream_marks (user_id text, stream_id text)
-    SERVER features OPTIONS (key_template 'users:{user_id}:features');
--- The streaming pipeline: transactions inserted into lake.transactions are appended to a
--- Redis stream at commit; the feature stream worker applies them to the hashes above.
-CREATE FOREIGN TABLE features.transaction_events (
-    transaction_id text, user_id text, product_id text, total_amount float8, transaction_time timestamptz
-) SERVER features OPTIONS (key_template 'odp:stream:transactions', kind 'stream', stream_maxlen '1000000');
+-- The same hashes with the pipeline's bookkeeping: how many purchases had an amount, and
+-- the apply number of the last purchase taken. odp.refresh_features writes through it,
+-- so the features and the watermark change in one HSET per user.
+CREATE FOREIGN TABLE features.user_stream_marks (
+    user_id text, purchase_count int4, avg_order_value float8, last_categories text[],
+    amount_count int4, stream_id text
+) SERVER features OPTIONS (key_template 'users:{user_id}:features');
+-- The streaming pipeline: each transaction inserted into lake.transactions is added to
+-- the outbox odp.feature_outbox in the inserting transaction; the feature stream worker
+-- applies it to the hashes above once it committed.
 CREATE TRIGGER feature_stream AFTER INSERT ON lake.transactions
     FOR EACH ROW EXECUTE FUNCTION odp.publish_transaction();
 

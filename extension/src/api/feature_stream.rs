@@ -1,17 +1,26 @@
 //! The streaming feature pipeline's worker: a background worker (started when `odp` is
-//! in `shared_preload_libraries`) that applies the transactions appended to the Redis
-//! stream to the users' feature hashes, and `odp.pipeline_status()`.
+//! in `shared_preload_libraries`) that applies the purchases in the outbox
+//! `odp.feature_outbox` to the users' feature hashes, and `odp.pipeline_status()`.
 //!
-//! The worker is one consumer of one consumer group, always under the same name, so
-//! entries it read but never acknowledged (it stopped or crashed) are read again first
-//! when it starts; applying an entry twice changes nothing (see
-//! `odp_fdw::redis::stream`). On SIGTERM it exits with status 1, so the postmaster
-//! starts it again after a second unless the server is shutting down.
+//! A purchase is written to the outbox by `odp.publish_transaction()` inside the
+//! purchasing transaction, so it exists exactly when that transaction committed. The
+//! worker moves each purchase through three steps, each its own transaction or round
+//! trip, so a crash between any two repeats at most the last one:
+//! 1. **claim**: give up to [`BATCH`] unclaimed purchases the next apply numbers
+//!    (committed before Redis sees them; skipped while a batch refresh holds
+//!    [`REFRESH_LOCK`]);
+//! 2. **apply**: one script per purchase, which a hash that took that apply number, or
+//!    a later one, skips (see `odp_fdw::redis::features`);
+//! 3. **forget**: delete the applied purchases from the outbox (failed ones keep their
+//!    error there).
+//!
+//! On SIGTERM it exits with status 1, so the postmaster starts it again after a second
+//! unless the server is shutting down.
 
 use crate::error::{OdpError, OrReport};
 use crate::fdw::catalog::server_options;
+use odp_fdw::redis::features::{self, Outcome, Purchase};
 use odp_fdw::redis::options::ServerOptions;
-use odp_fdw::redis::stream::{self, Purchase};
 use odp_fdw::redis::template::KeyTemplate;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -20,7 +29,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::time::Duration;
 
-/// `odp.feature_stream`: whether the worker applies the stream.
+/// `odp.feature_stream`: whether the worker applies the outbox.
 pub static FEATURE_STREAM: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// `odp.feature_stream_server`: the `redis_fdw` server (and the worker's user mapping to
 /// it) holding the stream and the feature hashes.
@@ -36,10 +45,10 @@ pub static PRODUCTS_TABLE: GucSetting<Option<CString>> =
 pub static FEATURE_KEYS: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"users:{user_id}:features"));
 
-/// Entries read per round trip.
-const BATCH: usize = 256;
-/// How long one read waits for new entries.
-const BLOCK_MS: u64 = 100;
+/// Purchases claimed, applied and forgotten per batch.
+const BATCH: i64 = 256;
+/// How long the worker waits when the outbox has nothing to apply.
+const IDLE_MS: u64 = 20;
 /// Categories kept in `last_categories` (as `odp.refresh_features`).
 const CATEGORIES: usize = 5;
 /// A product missing from the products table is looked for again after this long.
@@ -137,11 +146,19 @@ pub extern "C-unwind" fn odp_feature_stream_main(_arg: pg_sys::Datum) {
             }
             continue;
         }
-        if let Err(e) = worker.step() {
-            log!("{WORKER_NAME}: {e}");
-            worker.target = None;
-            if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
-                break;
+        match worker.step() {
+            Ok(true) => {}
+            Ok(false) => {
+                if !BackgroundWorker::wait_latch(Some(Duration::from_millis(IDLE_MS))) {
+                    break;
+                }
+            }
+            Err(e) => {
+                log!("{WORKER_NAME}: {e}");
+                worker.target = None;
+                if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
+                    break;
+                }
             }
         }
     }
@@ -169,23 +186,102 @@ fn stream_server() -> Result<ServerOptions, String> {
     ServerOptions::from_options(&server, &user).map_err(|e| e.to_string())
 }
 
+/// A purchase claimed from the outbox.
+struct Claimed {
+    apply_number: i64,
+    user_id: Option<String>,
+    product_id: Option<String>,
+    amount: Option<f64>,
+}
+
+/// Claims the next purchases (unless a batch refresh holds its lock) and returns the
+/// claimed purchases not yet applied, oldest apply number first: those of this claim
+/// and any a crashed worker left. Run in its own transaction, committed before Redis
+/// sees the apply numbers.
+fn claim() -> Result<Vec<Claimed>, pgrx::spi::Error> {
+    let _path = crate::fdw::catalog::PinnedSearchPath::start();
+    Spi::connect_mut(|client| {
+        let refresh_running = !client
+            .select(
+                "SELECT pg_catalog.pg_try_advisory_xact_lock(7300, 1)",
+                None,
+                &[],
+            )?
+            .first()
+            .get_one::<bool>()?
+            .unwrap_or(false);
+        if !refresh_running {
+            client.update(
+                "UPDATE odp.feature_outbox o
+                    SET applied_as = pg_catalog.nextval('odp.feature_apply_seq'::pg_catalog.regclass)
+                   FROM (SELECT id FROM odp.feature_outbox WHERE applied_as IS NULL
+                          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) c
+                  WHERE o.id OPERATOR(pg_catalog.=) c.id",
+                None,
+                &[BATCH.into()],
+            )?;
+        }
+        let mut claimed = Vec::new();
+        for row in client.select(
+            "SELECT applied_as, user_id, product_id, total_amount FROM odp.feature_outbox
+              WHERE applied_as IS NOT NULL AND error IS NULL ORDER BY applied_as LIMIT $1",
+            None,
+            &[BATCH.into()],
+        )? {
+            claimed.push(Claimed {
+                apply_number: row.get::<i64>(1)?.unwrap_or_default(),
+                user_id: row.get(2)?,
+                product_id: row.get(3)?,
+                amount: row.get(4)?,
+            });
+        }
+        Ok(claimed)
+    })
+}
+
+/// Deletes the applied (or skipped) purchases from the outbox and records the error of
+/// each failed one there, where it stays.
+fn forget(done: Vec<i64>, failed: Vec<(i64, String)>) -> Result<(), pgrx::spi::Error> {
+    let _path = crate::fdw::catalog::PinnedSearchPath::start();
+    Spi::connect_mut(|client| {
+        client.update(
+            "DELETE FROM odp.feature_outbox WHERE applied_as OPERATOR(pg_catalog.=) ANY ($1)",
+            None,
+            &[done.into()],
+        )?;
+        // failures are rare: one statement each
+        for (number, error) in failed {
+            client.update(
+                "UPDATE odp.feature_outbox SET error = $2
+                  WHERE applied_as OPERATOR(pg_catalog.=) $1",
+                None,
+                &[number.into(), error.into()],
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// The worker's state between batches.
 #[derive(Default)]
 struct Worker {
     /// the server and feature key template, read when the worker (re)starts or reloads
     target: Option<(ServerOptions, KeyTemplate)>,
-    /// read this consumer's pending entries before new ones
-    recovered: bool,
     categories: HashMap<String, String>,
-    /// when the products were read (milliseconds since the epoch)
-    products_loaded_ms: i64,
-    /// products the last reads did not find, with when they were read
+    /// products the last reads did not find, with when they were read (milliseconds
+    /// since the epoch)
     missing: HashMap<String, i64>,
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 impl Worker {
-    /// Reads one batch (pending entries first), applies and acknowledges it.
-    fn step(&mut self) -> Result<(), String> {
+    /// Claims, applies and forgets one batch; whether there was one.
+    fn step(&mut self) -> Result<bool, String> {
         if self.target.is_none() {
             let server = BackgroundWorker::transaction(stream_server)?;
             let keys = setting(&FEATURE_KEYS).unwrap_or_else(|| "users:{user_id}:features".into());
@@ -195,101 +291,89 @@ impl Worker {
                     "odp.feature_key_template \"{keys}\" must name exactly one column, user_id"
                 ));
             }
-            stream::ensure_group(&server).map_err(|e| e.to_string())?;
             self.target = Some((server, template));
-            self.recovered = false;
         }
         let (server, template) = self.target.clone().expect("set above");
-        let pending = !self.recovered;
-        let entries = stream::read(&server, WORKER_NAME, pending, BATCH, BLOCK_MS)
-            .map_err(|e| e.to_string())?;
-        if pending && entries.is_empty() {
-            self.recovered = true;
-            return Ok(());
+        let claimed = BackgroundWorker::transaction(claim)
+            .map_err(|e| format!("claiming from odp.feature_outbox: {e}"))?;
+        if claimed.is_empty() {
+            return Ok(false);
         }
-        if entries.is_empty() {
-            return Ok(());
-        }
-        // A product unknown to the cache read before its entry was appended may be new:
-        // read the products again (once per batch at most). A product a read did not
-        // find is looked for again only a second later, so bad data cannot make every
-        // batch re-read the table.
-        let stale = entries.iter().any(|e| {
-            let (Some(product), Some(ms)) = (
-                e.fields.get("product_id"),
-                e.id.split('-').next().and_then(|ms| ms.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            !self.categories.contains_key(product)
-                && ms >= self.products_loaded_ms
-                && self
-                    .missing
-                    .get(product)
-                    .is_none_or(|&read| ms > read + MISSING_PRODUCT_RETRY_MS)
-        });
+        // A product unknown to the cache may be new: read the products again (once per
+        // batch at most). A product a read did not find is looked for again only a
+        // second later, so bad data cannot make every batch re-read the table.
+        let now = now_ms();
+        let stale = claimed
+            .iter()
+            .filter_map(|c| c.product_id.as_ref())
+            .any(|p| {
+                !self.categories.contains_key(p)
+                    && self
+                        .missing
+                        .get(p)
+                        .is_none_or(|&read| now > read + MISSING_PRODUCT_RETRY_MS)
+            });
         if stale {
             self.load_products()?;
-            for entry in &entries {
-                if let Some(product) = entry.fields.get("product_id") {
-                    if !self.categories.contains_key(product) {
-                        self.missing
-                            .insert(product.clone(), self.products_loaded_ms);
-                    }
+            for product in claimed.iter().filter_map(|c| c.product_id.as_ref()) {
+                if !self.categories.contains_key(product) {
+                    self.missing.insert(product.clone(), now);
                 }
             }
         }
-        let mut purchases = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let (Some(user), Some(amount)) = (
-                entry.fields.get("user_id"),
-                entry
-                    .fields
-                    .get("total_amount")
-                    .and_then(|a| a.parse::<f64>().ok()),
-            ) else {
-                log!(
-                    "{WORKER_NAME}: entry {} has no user_id or total_amount; skipped",
-                    entry.id
-                );
-                continue;
+        let mut purchases = Vec::with_capacity(claimed.len());
+        let mut failed = Vec::new();
+        for c in &claimed {
+            let key = match &c.user_id {
+                None => Err("no user_id".to_string()),
+                Some(user) => template.render(&[user.as_str()]).map_err(|e| e.to_string()),
             };
-            let features_key = match template.render(&[user.as_str()]) {
-                Ok(key) => key,
-                Err(e) => {
-                    log!("{WORKER_NAME}: entry {}: {e}; skipped", entry.id);
-                    continue;
-                }
-            };
-            purchases.push(Purchase {
-                entry_id: entry.id.clone(),
-                features_key,
-                amount,
-                category: entry
-                    .fields
-                    .get("product_id")
-                    .and_then(|p| self.categories.get(p))
-                    .cloned(),
-            });
+            match key {
+                Ok(features_key) => purchases.push(Purchase {
+                    apply_number: c.apply_number,
+                    features_key,
+                    amount: c.amount,
+                    category: c
+                        .product_id
+                        .as_ref()
+                        .and_then(|p| self.categories.get(p))
+                        .cloned(),
+                }),
+                Err(reason) => failed.push((c.apply_number, reason)),
+            }
         }
-        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        let outcome = stream::apply_and_ack(&server, &purchases, &ids, CATEGORIES)
-            .map_err(|e| e.to_string())?;
-        if outcome.failed > 0 {
+        let outcomes =
+            features::apply(&server, &purchases, CATEGORIES).map_err(|e| e.to_string())?;
+        let (mut done, mut skipped) = (Vec::with_capacity(purchases.len()), 0);
+        for (purchase, outcome) in purchases.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Applied => done.push(purchase.apply_number),
+                Outcome::Skipped => {
+                    skipped += 1;
+                    done.push(purchase.apply_number);
+                }
+                Outcome::Failed(reason) => failed.push((purchase.apply_number, reason)),
+            }
+        }
+        if !failed.is_empty() {
             log!(
-                "{WORKER_NAME}: {} entries failed; kept in {}",
-                outcome.failed,
-                stream::FAILED_STREAM
+                "{WORKER_NAME}: {} purchases failed; kept in odp.feature_outbox with their error",
+                failed.len()
             );
         }
-        Ok(())
+        let tally = features::Tally {
+            applied: done.len() - skipped,
+            skipped,
+            failed: failed.len(),
+        };
+        features::record(&server, tally).map_err(|e| e.to_string())?;
+        BackgroundWorker::transaction(|| forget(done, failed))
+            .map_err(|e| format!("forgetting applied purchases: {e}"))?;
+        Ok(true)
     }
 
     /// Reads every product's category.
     fn load_products(&mut self) -> Result<(), String> {
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
         let table = setting(&PRODUCTS_TABLE).unwrap_or_else(|| "lake.products".into());
         let query = format!(
             "SELECT product_id::pg_catalog.text, category::pg_catalog.text FROM {}",
@@ -312,7 +396,6 @@ impl Worker {
         self.categories = rows.into_iter().collect();
         self.missing
             .retain(|product, _| !self.categories.contains_key(product));
-        self.products_loaded_ms = started;
         Ok(())
     }
 }
@@ -325,72 +408,75 @@ fn quote_qualified(name: &str) -> String {
         .join(".")
 }
 
-/// The streaming pipeline's state: the stream's length, entries delivered but not
-/// acknowledged, entries not yet delivered (lag), applied, redelivered and failed counts,
-/// when the worker last applied a batch, and the worker's process id (NULL when not
-/// running).
+/// The streaming pipeline's state: the outbox (purchases waiting to be claimed, claimed
+/// and not yet applied, failed ones kept with their error), the counters the feature
+/// store keeps (applied, skipped, failed), when the worker last applied a batch, and
+/// the worker's process id (NULL when not running).
 // pgrx reads the column names from the tuple type, so it cannot be a type alias.
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile)]
 fn pipeline_status() -> TableIterator<
     'static,
     (
-        name!(stream, String),
-        name!(length, i64),
+        name!(outbox, String),
+        name!(waiting, i64),
         name!(pending, i64),
-        name!(lag, Option<i64>),
+        name!(failed_kept, i64),
         name!(applied, i64),
-        name!(duplicates, i64),
+        name!(skipped, i64),
         name!(failed, i64),
         name!(last_batch, Option<pgrx::datum::TimestampWithTimeZone>),
         name!(worker_pid, Option<i32>),
     ),
 > {
     let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
-    let status = stream::status(&server).or_report();
-    let pid = {
-        let _path = crate::fdw::catalog::PinnedSearchPath::start();
-        Spi::get_one_with_args::<i32>(
-            "SELECT a.pid FROM pg_catalog.pg_stat_activity a              WHERE a.backend_type OPERATOR(pg_catalog.=) $1 LIMIT 1",
+    let stats = features::stats(&server).or_report();
+    // the outbox holds every user's purchases: counted as the extension's owner, not
+    // read by the (monitoring) caller
+    let (waiting, pending, failed_kept, pid) = {
+        let _superuser = crate::fdw::catalog::AsSuperuser::start();
+        let counts = Spi::get_three::<i64, i64, i64>(
+            "SELECT pg_catalog.count(*) FILTER (WHERE applied_as IS NULL),
+                    pg_catalog.count(*) FILTER (WHERE applied_as IS NOT NULL AND error IS NULL),
+                    pg_catalog.count(*) FILTER (WHERE error IS NOT NULL)
+               FROM odp.feature_outbox",
+        )
+        .unwrap_or_else(|e| pgrx::error!("reading odp.feature_outbox: {e}"));
+        let pid = Spi::get_one_with_args::<i32>(
+            "SELECT a.pid FROM pg_catalog.pg_stat_activity a
+              WHERE a.backend_type OPERATOR(pg_catalog.=) $1 LIMIT 1",
             &[WORKER_NAME.into()],
         )
-    }
-    .ok()
-    .flatten();
-    let last_batch = status.last_batch_ms.and_then(|ms| {
+        .ok()
+        .flatten();
+        (counts.0, counts.1, counts.2, pid)
+    };
+    let last_batch = stats.last_batch_ms.and_then(|ms| {
         pgrx::datum::TimestampWithTimeZone::try_from(
             (ms * 1000 - 946_684_800_000_000) as pg_sys::TimestampTz,
         )
         .ok()
     });
     TableIterator::once((
-        stream::TRANSACTIONS_STREAM.to_string(),
-        status.length,
-        status.pending,
-        status.lag,
-        status.applied,
-        status.duplicates,
-        status.failed,
+        "odp.feature_outbox".to_string(),
+        waiting.unwrap_or(0),
+        pending.unwrap_or(0),
+        failed_kept.unwrap_or(0),
+        stats.applied,
+        stats.skipped,
+        stats.failed,
         last_batch,
         pid,
     ))
 }
 
-/// The id of the newest entry in the transactions stream (`0-0` when empty): the
-/// watermark `odp.refresh_features` stamps on the hashes it writes.
-#[pg_extern(volatile)]
-fn stream_watermark() -> String {
-    let server = stream_server().unwrap_or_else(|e| OdpError::Unsupported(e).report());
-    stream::last_entry_id(&server).or_report()
-}
-
 pgrx::extension_sql!(
     r#"
--- The pipeline's state (stream length, lag, the worker's pid, the newest entry) is for
--- monitoring roles, not for every role that can connect.
-REVOKE EXECUTE ON FUNCTION odp.pipeline_status(), odp.stream_watermark() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION odp.pipeline_status(), odp.stream_watermark() TO pg_monitor;
+-- The pipeline's state (outbox counts, the worker's pid) is for monitoring roles, not
+-- for every role that can connect.
+REVOKE EXECUTE ON FUNCTION odp.pipeline_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION odp.pipeline_status() TO pg_monitor;
 "#,
     name = "pipeline_privileges",
-    requires = [pipeline_status, stream_watermark]
+    requires = [pipeline_status, "features"]
 );

@@ -218,6 +218,10 @@ impl SourceWriter for ObjectWriterAdapter {
         self.0.rollback_to(mark);
     }
 
+    fn prepare(&mut self) -> Result<()> {
+        Ok(self.0.prepare()?)
+    }
+
     fn commit(&mut self) -> Result<Option<String>> {
         let changed = self.0.commit()?;
         Ok((changed > 0).then(|| format!("applied {changed} object changes")))

@@ -39,6 +39,10 @@ pub struct ObjectInfo {
     pub metadata: Option<Vec<(String, String)>>,
 }
 
+/// The directory (under the server root) where writers upload content until their
+/// transaction commits; listings never show it.
+pub const STAGING_DIR: &str = ".odp-staging/";
+
 /// An opened object store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -194,7 +198,10 @@ impl Store {
         Ok(stream
             .filter_map(move |item| {
                 let out = match item {
-                    Ok(meta) => this.info(&meta, None).map(Ok),
+                    Ok(meta) => this
+                        .info(&meta, None)
+                        .filter(|info| !info.key.starts_with(STAGING_DIR))
+                        .map(Ok),
                     Err(e) => Some(Err(this.error(e, listing_name(&this.base)))),
                 };
                 futures::future::ready(out)
@@ -328,6 +335,15 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(|e| self.error(e, key))
+    }
+
+    /// Copies `from` to `to` inside the store (server-side; content type and metadata
+    /// go with it), replacing `to`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<()> {
+        self.inner
+            .copy(&self.path(from)?, &self.path(to)?)
+            .await
+            .map_err(|e| self.error(e, to))
     }
 
     /// Deletes `key` (deleting a missing object succeeds).

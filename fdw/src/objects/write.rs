@@ -2,10 +2,17 @@
 //! and sent at commit. An INSERT creates only (`If-None-Match: *`) unless the table
 //! allows overwriting; an UPDATE replaces only the version the scan read (`If-Match`
 //! with its etag). A commit that fails removes the objects it created before failing.
+//!
+//! Memory is bounded: content larger than the server's `multipart_bytes`, and all
+//! content once the staged bytes pass [`MEMORY_BUDGET`], is uploaded right away under a
+//! temporary key in [`STAGING_DIR`] and copied to its key by the commit (server-side).
+//! Prepare checks every upload's condition, so the usual conflicts (the key exists, the
+//! object changed) abort the transaction before anything of it is visible; the commit
+//! checks them again. Temporary keys are deleted after the commit or the abort.
 
 use super::error::{ObjectError, Result};
 use super::keys::{confine, guess_content_type};
-use super::store::Store;
+use super::store::{Store, STAGING_DIR};
 use super::table::ObjectTable;
 use crate::arrow::array::{Array, AsArray, RecordBatch};
 use crate::arrow::datatypes::DataType;
@@ -23,12 +30,24 @@ enum PutKind {
     Replace(Option<String>),
 }
 
+/// Staged content held in memory past this many bytes is uploaded to temporary keys.
+pub const MEMORY_BUDGET: usize = 64 * 1024 * 1024;
+
+/// Where an upload's content waits until the commit.
+#[derive(Debug, Clone)]
+enum Content {
+    /// in memory: the commit uploads it
+    Held(Bytes),
+    /// uploaded under this temporary key (with its attributes): the commit copies it
+    Uploaded(String),
+}
+
 /// One staged change.
 #[derive(Debug, Clone)]
 enum Change {
     Put {
         key: String,
-        content: Bytes,
+        content: Content,
         content_type: Option<String>,
         metadata: Vec<(String, String)>,
         kind: PutKind,
@@ -40,6 +59,12 @@ enum Change {
 pub struct ObjectWriter {
     table: ObjectTable,
     changes: Vec<Change>,
+    /// bytes of content held in memory
+    held_bytes: usize,
+    /// this writer's directory under [`STAGING_DIR`]
+    staging: String,
+    /// temporary keys uploaded so far (deleted after the commit or the abort)
+    uploaded: Vec<String>,
 }
 
 /// The values of one written row.
@@ -56,6 +81,9 @@ impl ObjectWriter {
         ObjectWriter {
             table,
             changes: Vec::new(),
+            held_bytes: 0,
+            staging: format!("{STAGING_DIR}{}/", unique_name()),
+            uploaded: Vec::new(),
         }
     }
 
@@ -80,7 +108,7 @@ impl ObjectWriter {
                 }
             }
             let values = self.row_values(batch, row)?;
-            self.stage_put(values, kind.clone());
+            self.stage_put(values, kind.clone())?;
         }
         Ok(())
     }
@@ -95,9 +123,9 @@ impl ObjectWriter {
                 .filter(|e| !e.is_empty());
             let values = self.row_values(batch, row)?;
             if values.key == old_key {
-                self.stage_put(values, PutKind::Replace(etag));
+                self.stage_put(values, PutKind::Replace(etag))?;
             } else {
-                self.stage_put(values, PutKind::Create);
+                self.stage_put(values, PutKind::Create)?;
                 self.changes.push(Change::Delete(old_key));
             }
         }
@@ -113,14 +141,73 @@ impl ObjectWriter {
         Ok(())
     }
 
-    fn stage_put(&mut self, values: RowValues, kind: PutKind) {
+    /// Stages an upload: held in memory, or uploaded to a temporary key when it is
+    /// large or memory is full.
+    fn stage_put(&mut self, values: RowValues, kind: PutKind) -> Result<()> {
+        let large = values.content.len() as u64 > self.table.server.multipart_bytes;
+        let content = if large {
+            let attributes = attributes(values.content_type.clone(), values.metadata.clone());
+            Content::Uploaded(self.upload_temporary(values.content, attributes)?)
+        } else {
+            self.held_bytes += values.content.len();
+            Content::Held(values.content)
+        };
         self.changes.push(Change::Put {
             key: values.key,
-            content: values.content,
+            content,
             content_type: values.content_type,
             metadata: values.metadata,
             kind,
         });
+        if self.held_bytes > MEMORY_BUDGET {
+            self.upload_held()?;
+        }
+        Ok(())
+    }
+
+    /// Uploads `content` under a new temporary key and returns the key.
+    fn upload_temporary(&mut self, content: Bytes, attributes: Attributes) -> Result<String> {
+        let key = format!("{}{}", self.staging, self.uploaded.len());
+        let store = self.table.store.clone();
+        let multipart = content.len() as u64 > self.table.server.multipart_bytes;
+        let target = key.clone();
+        super::block(async move {
+            if multipart {
+                store.put_multipart(&target, content, attributes).await
+            } else {
+                store
+                    .put(&target, content, attributes, PutMode::Overwrite)
+                    .await
+            }
+        })??;
+        self.uploaded.push(key.clone());
+        Ok(key)
+    }
+
+    /// Uploads all content held in memory to temporary keys.
+    fn upload_held(&mut self) -> Result<()> {
+        for i in 0..self.changes.len() {
+            let Change::Put {
+                content: Content::Held(bytes),
+                content_type,
+                metadata,
+                ..
+            } = &self.changes[i]
+            else {
+                continue;
+            };
+            crate::runtime::check_interrupts();
+            let (bytes, attributes) = (
+                bytes.clone(),
+                attributes(content_type.clone(), metadata.clone()),
+            );
+            let key = self.upload_temporary(bytes, attributes)?;
+            if let Change::Put { content, .. } = &mut self.changes[i] {
+                *content = Content::Uploaded(key);
+            }
+        }
+        self.held_bytes = 0;
+        Ok(())
     }
 
     fn row_values(&self, batch: &RecordBatch, row: usize) -> Result<RowValues> {
@@ -186,9 +273,73 @@ impl ObjectWriter {
         self.changes.len()
     }
 
-    /// Forgets the changes after `mark`.
+    /// Forgets the changes after `mark` (their temporary keys go with the others).
     pub fn rollback_to(&mut self, mark: usize) {
         self.changes.truncate(mark);
+        self.held_bytes = self
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Put {
+                    content: Content::Held(bytes),
+                    ..
+                } => bytes.len(),
+                _ => 0,
+            })
+            .sum();
+    }
+
+    /// Checks every staged upload's condition against the store (the key must not
+    /// exist for a create; the object must still be the version read for a replace),
+    /// so that the usual conflicts fail before anything of the transaction is visible.
+    pub fn prepare(&mut self) -> Result<()> {
+        // A key an earlier change of this transaction touched (deleted, say, before
+        // it is created again) is left to the commit's own check, in order.
+        let mut touched = std::collections::HashSet::new();
+        let mut checks: Vec<(String, PutKind)> = Vec::new();
+        for change in &self.changes {
+            let (key, kind) = match change {
+                Change::Put { key, kind, .. } => (key, Some(kind)),
+                Change::Delete(key) => (key, None),
+            };
+            if touched.insert(key.clone()) {
+                if let Some(kind) = kind.filter(|k| **k != PutKind::Overwrite) {
+                    checks.push((key.clone(), kind.clone()));
+                }
+            }
+        }
+        let store = self.table.store.clone();
+        super::block(async move {
+            use futures::StreamExt;
+            let mut results = futures::stream::iter(checks)
+                .map(|(key, kind)| {
+                    let store = store.clone();
+                    async move { check_condition(&store, &key, &kind).await }
+                })
+                .buffer_unordered(PREPARE_CHECKS_IN_FLIGHT);
+            while let Some(result) = results.next().await {
+                crate::runtime::check_interrupts();
+                result?;
+            }
+            Ok(())
+        })?
+    }
+
+    /// Deletes the temporary keys, best effort: it stops at the first failure (the
+    /// store is likely down; what is left stays under [`STAGING_DIR`]).
+    fn discard_temporary(&mut self) {
+        let keys = std::mem::take(&mut self.uploaded);
+        if keys.is_empty() {
+            return;
+        }
+        let store = self.table.store.clone();
+        let _ = super::block(async move {
+            for key in keys {
+                if store.delete(&key).await.is_err() {
+                    return;
+                }
+            }
+        });
     }
 
     /// Sends the staged changes in order; returns how many objects changed. On the
@@ -198,7 +349,6 @@ impl ObjectWriter {
     pub fn commit(&mut self) -> Result<usize> {
         let changes = std::mem::take(&mut self.changes);
         let store = self.table.store.clone();
-        let multipart = self.table.server.multipart_bytes;
         let count = changes.len();
         let outcome = super::block(async move {
             let mut created: Vec<String> = Vec::new();
@@ -216,8 +366,15 @@ impl ObjectWriter {
                         kind,
                     } => {
                         let creates = kind == PutKind::Create;
-                        let attributes = attributes(content_type, metadata);
-                        let done = put(&store, &key, content, attributes, kind, multipart).await;
+                        let done = match content {
+                            Content::Held(bytes) => {
+                                let attributes = attributes(content_type, metadata);
+                                put(&store, &key, bytes, attributes, kind).await
+                            }
+                            Content::Uploaded(temporary) => {
+                                copy(&store, &temporary, &key, &kind).await
+                            }
+                        };
                         match (&done, creates) {
                             (Ok(()), true) => created.push(key),
                             (Ok(()), false) => lasting += 1,
@@ -246,34 +403,62 @@ impl ObjectWriter {
     }
 }
 
+/// A writer goes away after its commit, or with its aborted transaction: its temporary
+/// keys go with it.
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        self.discard_temporary();
+    }
+}
+
+/// Temporary-key prefix of this writer: random, so writers of several Postgres
+/// servers never share one.
+fn unique_name() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 12];
+    // a failing system random source leaves zeros: the process id still tells apart
+    // the writers of one machine
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", std::process::id())
+}
+
+/// Condition checks prepare keeps in flight at once.
+const PREPARE_CHECKS_IN_FLIGHT: usize = 16;
+
+/// Whether an upload's condition holds now (see [`PutKind`]).
+async fn check_condition(store: &Store, key: &str, kind: &PutKind) -> Result<()> {
+    let current = store.head(key).await?;
+    match (kind, current) {
+        (PutKind::Create, Some(_)) => Err(ObjectError::AlreadyExists(key.to_string())),
+        (PutKind::Replace(etag), current) if current.as_ref().map(|c| &c.etag) != Some(etag) => {
+            Err(ObjectError::Changed(key.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Copies an uploaded temporary key to `key` (server-side), its condition checked
+/// first: the store's copy takes none.
+async fn copy(store: &Store, temporary: &str, key: &str, kind: &PutKind) -> Result<()> {
+    check_condition(store, key, kind).await?;
+    store.copy(temporary, key).await
+}
+
+/// Uploads content held in memory as `key` in one request, under its condition.
 async fn put(
     store: &Store,
     key: &str,
     content: Bytes,
     attributes: Attributes,
     kind: PutKind,
-    multipart: u64,
 ) -> Result<()> {
-    let large = content.len() as u64 > multipart;
-    if large || (matches!(kind, PutKind::Replace(_)) && !store.keeps_attributes) {
-        // Multipart uploads and local files take no condition: check, then write.
-        let current = store.head(key).await?;
-        match (&kind, current) {
-            (PutKind::Create, Some(_)) => return Err(ObjectError::AlreadyExists(key.to_string())),
-            (PutKind::Replace(etag), current)
-                if current.as_ref().map(|c| &c.etag) != Some(etag) =>
-            {
-                return Err(ObjectError::Changed(key.to_string()))
-            }
-            _ => {}
-        }
-        return if large {
-            store.put_multipart(key, content, attributes).await
-        } else {
-            store
-                .put(key, content, attributes, PutMode::Overwrite)
-                .await
-        };
+    if matches!(kind, PutKind::Replace(_)) && !store.keeps_attributes {
+        // local files take no condition: check, then write
+        check_condition(store, key, &kind).await?;
+        return store
+            .put(key, content, attributes, PutMode::Overwrite)
+            .await;
     }
     let mode = match kind {
         PutKind::Create => PutMode::Create,

@@ -7,9 +7,9 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod features;
 pub mod options;
 pub mod scan;
-pub mod stream;
 pub mod table;
 pub mod template;
 pub mod write;
