@@ -131,6 +131,7 @@ def main():
          files_total=total_files(cur, "lake.transactions") + total_files(cur, "lake.products"))
 
     writes(cur)
+    partitioned_insert(cur)
     features(cur)
     graph(cur)
     objects(cur, args.lake + "-bench-objects")
@@ -306,6 +307,41 @@ def writes(cur):
     line("delta_compaction", files_before=1000, scan_before_ms=before, scan_after_ms=after,
          optimize_ms=compact, speedup=before / after)
     cur.execute(f"DROP FOREIGN TABLE bench_small_{tag}")
+
+
+def peak_rss_mb(pid):
+    """The peak resident memory of process `pid` (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for row in status:
+            if row.startswith("VmHWM:"):
+                return int(row.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def partitioned_insert(cur, rows=10_000_000, partitions=400):
+    """Write memory: `rows` rows into a Delta table with `partitions` partitions in one
+    INSERT, from a new backend: its peak resident memory (VmHWM, shared pages it touched
+    included) before and after, and the time against the same INSERT into a heap table."""
+    tag = uuid.uuid4().hex[:12]
+    cols = "id bigint, part int4, amount float8"
+    source = (f"SELECT g, (g % {partitions})::int4, g * 0.25 FROM generate_series(1, {rows}) g")
+    cur.execute(f"CREATE FOREIGN TABLE bench_part_{tag} ({cols}) SERVER lake "
+                f"OPTIONS (path 'writes/bench_part_{tag}', create_if_missing 'true', partition_by 'part')")
+    cur.execute(f"CREATE TABLE bench_part_heap_{tag} ({cols})")
+    with psycopg.connect(host="127.0.0.1", port=os.environ["ODP_PG_PORT"], user="postgres", dbname="odp",
+                         autocommit=True) as backend:
+        pid = backend.info.backend_pid
+        backend.execute(f"SELECT count(*) FROM bench_part_{tag}")
+        before = peak_rss_mb(pid)
+        fdw = timed_ms(lambda: backend.execute(f"INSERT INTO bench_part_{tag} {source}"))
+        peak = peak_rss_mb(pid)
+    heap = timed_ms(lambda: cur.execute(f"INSERT INTO bench_part_heap_{tag} {source}"))
+    cur.execute(f"SELECT count(*), count(DISTINCT part) FROM bench_part_{tag}")
+    written, parts = cur.fetchone()
+    assert (written, parts) == (rows, partitions), (written, parts)
+    line("delta_insert_partitioned", rows=rows, partitions=partitions, peak_rss_mb=peak,
+         rss_before_mb=before, fdw_ms=fdw, heap_ms=heap, ratio_vs_heap=fdw / heap)
+    cur.execute(f"DROP FOREIGN TABLE bench_part_{tag}; DROP TABLE bench_part_heap_{tag}")
 
 
 if __name__ == "__main__":

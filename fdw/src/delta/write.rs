@@ -49,6 +49,11 @@ struct GeneratedDate {
 /// [`TableWriter::savepoint`]).
 const SAVEPOINT_TAIL_BYTES: usize = 64 << 20;
 
+/// Data written to open files since they were last sealed (Parquet-encoded bytes, as
+/// delta-rs counts them) past which they are all sealed: it bounds the row groups in
+/// progress held in memory.
+const OPEN_FILES_BYTES: usize = 64 << 20;
+
 /// What a savepoint returns to.
 #[derive(Debug, Clone, Copy)]
 struct Mark {
@@ -206,11 +211,20 @@ impl TableWriter {
         self.write_to_files(rows)
     }
 
+    /// Streams rows into the open files. Each open file (one per partition written
+    /// since the last seal) keeps its row group in progress in memory: once the data
+    /// written since the last seal passes [`OPEN_FILES_BYTES`], every open file is
+    /// sealed, so memory stays bounded however many partitions a statement writes
+    /// (more partitions give smaller files).
     fn write_to_files(&mut self, rows: RecordBatch) -> Result<()> {
         let here = self.table.table_url().to_string();
         crate::runtime::block_on(self.writer.write(rows))
             .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))
+            .map_err(|e| write_error(&here, e))?;
+        if self.writer.buffer_len() >= OPEN_FILES_BYTES {
+            self.seal_files()?;
+        }
+        Ok(())
     }
 
     /// Moves the tail into the open files once no savepoint is live.
