@@ -133,6 +133,57 @@ def write_statements(cur, rng):
     return gens
 
 
+def read_after_write_transactions(cur, rng, n):
+    """Transactions that read the table after changing it (each read compared with the
+    heap table's in the same transaction), under READ COMMITTED and REPEATABLE READ,
+    committed or rolled back. `{s}` stands for the schema."""
+    uids = sample(cur, "SELECT user_id FROM heap.transactions", 30, rng)
+    days = sample(cur, "SELECT DISTINCT txn_date::text FROM heap.transactions", 30, rng)
+    t = "{s}.dw"
+    changes = [
+        lambda: f"UPDATE {t} SET quantity = quantity + 1 WHERE user_id = {quote(rng.choice(uids))}",
+        lambda: f"UPDATE {t} SET quantity = quantity * 2 WHERE transaction_id LIKE 'r%'",
+        lambda: f"DELETE FROM {t} WHERE txn_date = {quote(rng.choice(days))}",
+        lambda: f"DELETE FROM {t} WHERE quantity = {rng.randint(1, 6)} AND user_id = {quote(rng.choice(uids))}",
+        lambda: f"DELETE FROM {t} WHERE transaction_id LIKE 'r%' AND quantity > {rng.randint(1, 8)}",
+        lambda: f"INSERT INTO {t} (transaction_id, user_id, quantity, total_amount, transaction_time) SELECT 'r' || transaction_id, user_id, quantity, total_amount, transaction_time FROM heap.transactions WHERE user_id = {quote(rng.choice(uids))}",
+        lambda: f"INSERT INTO {t} (transaction_id, user_id, quantity, total_amount, transaction_time) VALUES ('r{rng.randint(0, 999)}', {quote(rng.choice(uids))}, {rng.randint(1, 5)}, 2.5, {quote(rng.choice(days))}::timestamptz + interval '3 hours')",
+        lambda: f"INSERT INTO {t} SELECT transaction_id || 'c', user_id, quantity, total_amount, transaction_time FROM {t} WHERE user_id = {quote(rng.choice(uids))}",
+        lambda: "SAVEPOINT s",
+        lambda: "ROLLBACK TO SAVEPOINT s",
+    ]
+    reads = [
+        lambda: f"SELECT count(*), sum(quantity), round(sum(total_amount::numeric), 4) FROM {t}",
+        lambda: f"SELECT transaction_id, quantity, txn_date FROM {t} WHERE user_id = {quote(rng.choice(uids))} ORDER BY 1, 2, 3",
+        lambda: f"SELECT txn_date, count(*), max(quantity) FROM {t} GROUP BY 1 ORDER BY 1",
+        lambda: f"SELECT count(*) FROM {t} WHERE txn_date = {quote(rng.choice(days))}",
+        lambda: f"SELECT transaction_id, quantity FROM {t} WHERE transaction_id LIKE 'r%' ORDER BY 1, 2",
+    ]
+    out = []
+    for _ in range(n):
+        body = []
+        savepoint = False
+        for _ in range(rng.randint(2, 5)):
+            change = rng.choice(changes)()
+            if change == "ROLLBACK TO SAVEPOINT s" and not savepoint:
+                continue
+            savepoint = savepoint or change == "SAVEPOINT s"
+            body += [change, rng.choice(reads)()]
+        isolation = rng.choice(["READ COMMITTED", "REPEATABLE READ"])
+        out.append([f"BEGIN ISOLATION LEVEL {isolation}", rng.choice(reads)()] + body + [rng.choice(["COMMIT", "ROLLBACK"])])
+    return out
+
+
+def run_transaction(cur, statements, schema):
+    """The results of the statements of one transaction, in order (None for those
+    returning no rows)."""
+    results = []
+    for statement in statements:
+        cur.execute(statement.format(s=schema))
+        results.append(cur.fetchall() if cur.description else None)
+    return results
+
+
 def write_differential(cur, rng, n):
     """Applies generated writes to a Delta table and to a heap table holding the same
     rows, comparing the two after each statement."""
@@ -159,8 +210,27 @@ def write_differential(cur, rng, n):
         if n_diff:
             print(f"DIFF [writes] {n_diff} rows differ after: {statement}")
             failures += 1
+    transactions = read_after_write_transactions(cur, rng, max(10, n // 2))
+    for statements in transactions:
+        try:
+            lake = run_transaction(cur, statements, "lake")
+            heap = run_transaction(cur, statements, "heap")
+        except psycopg.Error as e:
+            cur.execute("ROLLBACK")
+            print(f"ERROR [read after write] {'; '.join(statements)}\n  {e}")
+            failures += 1
+            continue
+        for statement, a, b in zip(statements, lake, heap):
+            if a != b:
+                print(f"DIFF [read after write] in {'; '.join(statements)}\n  at {statement}: lake {str(a)[:200]} heap {str(b)[:200]}")
+                failures += 1
+                break
+        n_diff = differs(cur, "SELECT * FROM {s}.dw", "lake")
+        if n_diff:
+            print(f"DIFF [read after write] {n_diff} rows differ after: {'; '.join(statements)}")
+            failures += 1
     cur.execute("DROP FOREIGN TABLE lake.dw; DROP TABLE heap.dw")
-    return len(statements), failures
+    return len(statements) + sum(len(t) for t in transactions), failures
 
 
 def differs(cur, query, schema):

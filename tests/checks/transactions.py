@@ -59,12 +59,13 @@ def check(name, condition, detail=""):
         FAILURES.append(name)
 
 
-def delta_table(name, columns="id bigint, v bigint"):
+def delta_table(name, columns="id bigint, v bigint", partition_by=None):
     path = f"tx/{TAG}_{name}"
+    partitioned = f", partition_by '{partition_by}'" if partition_by else ""
     q(f"DROP FOREIGN TABLE IF EXISTS {name}")
     q(
         f"CREATE FOREIGN TABLE {name} ({columns}) SERVER lake "
-        f"OPTIONS (path '{path}', create_if_missing 'true')"
+        f"OPTIONS (path '{path}', create_if_missing 'true'{partitioned})"
     )
     return f"{LAKE}/{path}"
 
@@ -711,6 +712,50 @@ def object_writes():
     q("DELETE FROM ob")
 
 
+# 22. Finding 11: a transaction reads its own changes to a Delta table, as it would a
+#     heap table: pending inserts, updates and deletes, the table read while the same
+#     statement writes it (INSERT ... SELECT from itself doubles it exactly), a
+#     partition DELETE of rows it inserted, and an aggregate that would otherwise come
+#     from the log's statistics.
+def read_your_writes():
+    delta_table("ry", "id bigint, v bigint, part int4", partition_by="part")
+    q("DROP TABLE IF EXISTS ry_heap")
+    q("CREATE TABLE ry_heap (id bigint, v bigint, part int4)")
+    steps = [
+        "INSERT INTO {t} SELECT g, g, g % 4 FROM generate_series(1, 1000) g",
+        "UPDATE {t} SET v = v + 1 WHERE id <= 300",
+        "DELETE FROM {t} WHERE id % 7 = 0",
+        "INSERT INTO {t} SELECT id + 1000, v, part FROM {t}",
+        "UPDATE {t} SET v = -v WHERE id > 1500",
+        "DELETE FROM {t} WHERE part = 2",
+    ]
+    read = "SELECT count(*), sum(v), count(DISTINCT id), min(id), max(id) FROM {t}"
+    for isolation in ("READ COMMITTED", "REPEATABLE READ"):
+        q("DELETE FROM ry")
+        q("DELETE FROM ry_heap")
+        seen = {}
+        for table in ("ry", "ry_heap"):
+            conn = connect()
+            conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+            reads = []
+            for step in steps:
+                conn.execute(step.format(t=table))
+                reads.append(conn.execute(read.format(t=table)).fetchone())
+            reads.append(conn.execute(f"SELECT count(*) FROM {table}").fetchone())
+            conn.execute("COMMIT")
+            reads.append(conn.execute(read.format(t=table)).fetchone())
+            seen[table] = reads
+            conn.close()
+        check(f"{isolation}: every read after a write equals the heap table's",
+              seen["ry"] == seen["ry_heap"], (seen["ry"], seen["ry_heap"]))
+    conn = connect()
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO ry VALUES (-1, 0, 9)")
+    conn.execute("ROLLBACK")
+    check("a rolled-back insert read in its transaction is gone after", one("SELECT count(*) FROM ry WHERE id = -1") == 0)
+    conn.close()
+
+
 def purchases_table(name):
     """A Delta table of purchases whose inserts feed the feature pipeline's outbox."""
     delta_table(
@@ -884,6 +929,7 @@ SCENARIOS = [
     refresh_cut,
     refresh_waits_for_publisher,
     object_writes,
+    read_your_writes,
     # last: until issue 25 is done, this session's next Redis statement after the
     # restart fails once ("broken pipe")
     redis_killed_at_commit,

@@ -62,6 +62,12 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         if (*scan).scan.scanrelid != result_relation {
             return false;
         }
+        // whole files are chosen among the committed ones: the transaction's own
+        // changes to the table need the rows read
+        let rte = *(*root).simple_rte_array.add(result_relation as usize);
+        if super::xact::changed((*rte).relid) {
+            return false;
+        }
         let baserel = pg_sys::find_base_rel(root, result_relation as c_int);
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
         // a row policy is checked on rows read: a restricted role deletes through them

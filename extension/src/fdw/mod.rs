@@ -257,6 +257,18 @@ pub trait Source: Sized + 'static {
     /// Starts a scan.
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan>;
 
+    /// A scan like [`Source::begin_scan`] that sees the transaction's own changes,
+    /// `pending` (what this source's writer gave [`SourceWriter::pending_view`]).
+    fn begin_scan_pending(
+        &self,
+        _request: &ScanRequest,
+        _pending: &dyn std::any::Any,
+    ) -> Result<Self::Scan> {
+        Err(crate::error::OdpError::NotSupported(
+            "reading this foreign table again in the transaction that changed it (COMMIT first)",
+        ))
+    }
+
     /// Whether every row a scan with `qual` among its quals returns satisfies `qual`
     /// under Postgres's semantics: Postgres then does not check it again, and an
     /// aggregate over such a scan may be computed below Postgres.
@@ -363,6 +375,13 @@ pub trait SourceWriter {
     /// Keeps only the first `live` marks: the subtransactions of the others committed
     /// into their parent (RELEASE SAVEPOINT), their writes stay.
     fn release(&mut self, _live: usize) {}
+
+    /// The transaction's changes so far as its scans must see them, for
+    /// [`Source::begin_scan_pending`] of the same source; `None`: this source cannot
+    /// show them, and reading the table again before COMMIT fails (`0A000`).
+    fn pending_view(&mut self) -> Result<Option<Box<dyn std::any::Any>>> {
+        Ok(None)
+    }
 
     /// Does everything of the commit that can fail while nothing is visible yet
     /// (files uploaded, conflicts checked, connections tried). Called once, at

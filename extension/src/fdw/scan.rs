@@ -18,9 +18,11 @@ use odp_fdw::security::resource::Action;
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use std::any::Any;
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::os::raw::c_int;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where the rows of the current (re)scan come from.
@@ -57,6 +59,9 @@ struct ScanState<S: Source> {
     shared: Option<*mut SharedScan>,
     /// the leader's handoff to its workers, between sizing and filling shared memory
     handoff: Vec<u8>,
+    /// the transaction's own changes to the table, merged into the scan (taken when
+    /// the scan starts)
+    pending: Option<Rc<dyn Any>>,
 }
 
 /// What the participants of a parallel scan share: the next file to claim, and the
@@ -151,6 +156,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             exprs,
             targets,
             scan: None,
+            pending: None,
             batch: None,
             row: 0,
             done: false,
@@ -250,13 +256,17 @@ impl<S: Source> ScanState<S> {
             group_columns: plan.group_columns(),
             ..Default::default()
         };
-        let summarized = self.source().summarize(&request, &plan.spec).or_report();
+        // the statistics are those of the committed files
+        let summarized = match self.pending {
+            Some(_) => None,
+            None => self.source().summarize(&request, &plan.spec).or_report(),
+        };
         let (result, origin) = match summarized {
             Some(result) => (result, "source statistics"),
             None => {
                 let mut aggregator = Aggregator::new(plan.spec.clone())
                     .unwrap_or_else(|e| OdpError::from(e).report());
-                let mut scan = self.source().begin_scan(&request).or_report();
+                let mut scan = self.begin_scan(&request).or_report();
                 while let Some(batch) = scan.next_batch().or_report() {
                     pgrx::check_for_interrupts!();
                     aggregator
@@ -292,9 +302,17 @@ impl<S: Source> ScanState<S> {
                 };
                 self.source().begin_shared_scan(&request, Box::new(claim))
             }
-            None => self.source().begin_scan(&request),
+            None => self.begin_scan(&request),
         };
         Running::Source(scan.or_report())
+    }
+
+    /// The source's scan for `request`, with the transaction's own changes merged in.
+    fn begin_scan(&mut self, request: &ScanRequest) -> crate::error::Result<S::Scan> {
+        match self.pending.clone() {
+            Some(pending) => self.source().begin_scan_pending(request, pending.as_ref()),
+            None => self.source().begin_scan(request),
+        }
     }
 
     /// Asks the source once for all `keys` (the first is this rescan's) and returns the
@@ -383,7 +401,7 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
             return pg_sys::ExecClearTuple(slot);
         }
         if state.scan.is_none() {
-            super::xact::ensure_unchanged(state.relid).or_report();
+            state.pending = super::xact::pending_view(state.relid).or_report();
             let running = state.start(node);
             state.scan = Some(running);
         }

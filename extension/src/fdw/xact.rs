@@ -18,7 +18,9 @@
 use super::SourceWriter;
 use crate::error::{OdpError, OrReport, Result};
 use pgrx::{pg_guard, pg_sys};
+use std::any::Any;
 use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The subtransaction id of the top level.
 const TOP_SUBTRANSACTION: pg_sys::SubTransactionId = 1;
@@ -29,6 +31,9 @@ struct Pending {
     writer: Box<dyn SourceWriter>,
     /// (subtransaction, mark) in increasing subtransaction order
     marks: Vec<(pg_sys::SubTransactionId, usize)>,
+    /// the changes as scans see them, taken for the command with this id: every scan
+    /// of one statement sees the changes of the statements before it, never its own
+    view: Option<(pg_sys::CommandId, Rc<dyn Any>)>,
 }
 
 thread_local! {
@@ -87,6 +92,7 @@ pub fn with_writer(
                     relid,
                     writer,
                     marks: Vec::new(),
+                    view: None,
                 });
                 pending.len() - 1
             })
@@ -103,13 +109,59 @@ pub fn with_writer(
             let mark = entry.writer.savepoint()?;
             entry.marks.push((current, mark));
         }
+        // SAFETY: marks this command as one that wrote, as a heap write does, so the
+        // next statement gets a new command id (and a new view of the changes).
+        unsafe { pg_sys::GetCurrentCommandId(true) };
         write(entry.writer.as_mut())
     })
 }
 
-/// Fails when the current transaction already changed the foreign table `relid`: its
-/// scans do not see the transaction's own uncommitted changes yet, so reading the table
-/// again before COMMIT could return (and an UPDATE rewrite) rows it already changed.
+/// The current transaction's changes to the foreign table `relid` as a scan of this
+/// statement must see them (`None`: it changed nothing), from the source's writer (see
+/// [`SourceWriter::pending_view`]); a source that cannot show them fails (`0A000`).
+pub fn pending_view(relid: pg_sys::Oid) -> Result<Option<Rc<dyn Any>>> {
+    // SAFETY: reads the current command id; writes mark it used (see `with_writer`), so
+    // a statement after a write has a new one.
+    let command = unsafe { pg_sys::GetCurrentCommandId(false) };
+    PENDING.with_borrow_mut(|pending| {
+        let Some(entry) = pending
+            .iter_mut()
+            .find(|p| p.relid == relid && !p.writer.is_empty())
+        else {
+            return Ok(None);
+        };
+        if let Some((taken, view)) = &entry.view {
+            if *taken == command {
+                return Ok(Some(view.clone()));
+            }
+        }
+        let view: Rc<dyn Any> = match entry.writer.pending_view()? {
+            Some(view) => Rc::from(view),
+            None => return Err(unchanged_error()),
+        };
+        entry.view = Some((command, view.clone()));
+        Ok(Some(view))
+    })
+}
+
+fn unchanged_error() -> OdpError {
+    OdpError::NotSupported(
+        "reading this foreign table again in the transaction that changed it (COMMIT first)",
+    )
+}
+
+/// Whether the current transaction changed the foreign table `relid`.
+pub fn changed(relid: pg_sys::Oid) -> bool {
+    PENDING.with_borrow(|pending| {
+        pending
+            .iter()
+            .any(|p| p.relid == relid && !p.writer.is_empty())
+    })
+}
+
+/// Fails when the current transaction already changed the foreign table `relid`: for
+/// paths that cannot merge the transaction's own changes (parallel workers, direct
+/// deletes planned before the change).
 pub fn ensure_unchanged(relid: pg_sys::Oid) -> Result<()> {
     let changed = PENDING.with_borrow(|pending| {
         pending
@@ -117,9 +169,7 @@ pub fn ensure_unchanged(relid: pg_sys::Oid) -> Result<()> {
             .any(|p| p.relid == relid && !p.writer.is_empty())
     });
     if changed {
-        return Err(OdpError::NotSupported(
-            "reading a foreign table again in the transaction that changed it (COMMIT first)",
-        ));
+        return Err(unchanged_error());
     }
     Ok(())
 }
@@ -276,6 +326,7 @@ unsafe extern "C-unwind" fn subxact_callback(
                 (pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB, Some(i)) => {
                     entry.writer.rollback_to(entry.marks[i].1);
                     entry.marks.truncate(i);
+                    entry.view = None;
                 }
                 (pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB, Some(i)) => {
                     // The earliest mark of the committed subtree now belongs to the parent.

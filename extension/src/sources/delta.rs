@@ -17,6 +17,7 @@ use odp_fdw::delta::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
     writer_zone, TableLocation, TimeTravel,
 };
+use odp_fdw::delta::pending::PendingView;
 use odp_fdw::delta::prune::{Pruner, WriterZone};
 use odp_fdw::delta::scan::DeltaScan;
 use odp_fdw::delta::schema::DeltaType;
@@ -250,6 +251,20 @@ impl Source for DeltaSource {
         )?))
     }
 
+    fn begin_scan_pending(
+        &self,
+        request: &ScanRequest,
+        pending: &dyn std::any::Any,
+    ) -> Result<Self::Scan> {
+        let view = pending
+            .downcast_ref::<PendingView>()
+            .ok_or_else(|| OdpError::NotSupported("a pending change of another source kind"))?;
+        let snapshot = Arc::new(view.apply(&self.snapshot)?);
+        Ok(DeltaScanAdapter(
+            DeltaScan::new(snapshot, request, self.zone)?.hiding(view.deleted.clone()),
+        ))
+    }
+
     fn begin_shared_scan(
         &self,
         request: &ScanRequest,
@@ -377,6 +392,10 @@ impl SourceWriter for DeltaWriter {
 
     fn commit_order(&self) -> CommitOrder {
         CommitOrder::Conflicting
+    }
+
+    fn pending_view(&mut self) -> Result<Option<Box<dyn std::any::Any>>> {
+        Ok(Some(Box::new(self.writer.pending_view()?)))
     }
 
     fn prepare(&mut self) -> Result<()> {

@@ -55,6 +55,11 @@ pub fn row_id(file: u64, position: u64) -> Result<u64> {
     Ok(file << POSITION_BITS | position)
 }
 
+/// The position in its file a row identity names.
+pub fn position(id: u64) -> u64 {
+    id & ((1 << POSITION_BITS) - 1)
+}
+
 /// The file URL and position a row identity names.
 pub fn locate(id: u64) -> Result<(String, u64)> {
     let file = (id >> POSITION_BITS) as usize;

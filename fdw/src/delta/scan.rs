@@ -29,6 +29,7 @@ use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use deltalake::parquet::file::metadata::ParquetMetaData;
 use futures::StreamExt;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
@@ -57,6 +58,8 @@ pub struct DeltaScan {
     zone: WriterZone,
     /// whether rows carry their identity (see [`super::rowid`])
     row_ids: bool,
+    /// positions of rows the scanning transaction deleted, by file URL: not returned
+    hidden: HashMap<String, Arc<HashSet<u64>>>,
     /// in a parallel scan: hands out the position (in `files`) of the next file to read,
     /// shared by all participants
     claim: Option<Box<dyn FnMut() -> usize>>,
@@ -94,6 +97,8 @@ struct FileReader {
     position: (usize, u64),
     /// the file's number for row identities
     file_number: Option<u64>,
+    /// positions of rows of this file the scanning transaction deleted
+    hidden: Option<Arc<HashSet<u64>>>,
 }
 
 impl FileReader {
@@ -186,8 +191,16 @@ impl DeltaScan {
             counters,
             zone,
             row_ids: request.row_ids,
+            hidden: HashMap::new(),
             claim: None,
         })
+    }
+
+    /// This scan without the rows at `hidden` positions of their files (the scanning
+    /// transaction deleted them).
+    pub fn hiding(mut self, hidden: HashMap<String, Arc<HashSet<u64>>>) -> DeltaScan {
+        self.hidden = hidden;
+        self
     }
 
     /// A scan of whole files (every column, every row, with row identities): the rows
@@ -215,6 +228,7 @@ impl DeltaScan {
             counters,
             zone,
             row_ids: true,
+            hidden: HashMap::new(),
             claim: None,
         }
     }
@@ -285,7 +299,21 @@ impl DeltaScan {
                     if batch.num_rows() == 0 {
                         continue;
                     }
-                    let row_ids = reader.next_row_ids(batch.num_rows())?;
+                    let mut row_ids = reader.next_row_ids(batch.num_rows())?;
+                    let hidden = reader.hidden.clone();
+                    let batch = match hidden {
+                        Some(hidden) => match without_hidden(batch, row_ids, &hidden) {
+                            Ok((batch, ids)) => {
+                                row_ids = ids;
+                                batch
+                            }
+                            Err(e) => return Err(self.data_error(e)),
+                        },
+                        None => batch,
+                    };
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
                     let mut out =
                         to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
                     out.row_ids = self.row_ids.then_some(row_ids);
@@ -362,6 +390,13 @@ impl DeltaScan {
         let counters_at_open = self.counters.clone();
         let snapshot = self.snapshot.clone();
         let file: &DataFile = &snapshot.files[index];
+        let hidden = if self.hidden.is_empty() {
+            None
+        } else {
+            self.hidden.get(&snapshot.file_url(index)).cloned()
+        };
+        // rows are counted by position for their identities, or to hide some
+        let positions = self.row_ids || hidden.is_some();
         if file.has_deletion_vector {
             return Err(DeltaError::UnsupportedFeature(format!(
                 "deletion vectors (file \"{}\")",
@@ -455,7 +490,7 @@ impl DeltaScan {
             }
         }
         // Page skipping selects rows, which row identities count, so not for them.
-        let selection = if self.row_ids {
+        let selection = if positions {
             None
         } else {
             self.page_selection(&metadata, &mut row_groups)
@@ -473,7 +508,7 @@ impl DeltaScan {
             .iter()
             .map(|&i| (starts[i], metadata.row_group(i).num_rows() as u64))
             .collect();
-        let file_number = if self.row_ids {
+        let file_number = if positions {
             Some(super::rowid::file_number(&self.snapshot.file_url(index))?)
         } else {
             None
@@ -488,8 +523,14 @@ impl DeltaScan {
             row_groups: group_positions,
             position: (0, 0),
             file_number,
+            hidden: hidden.clone(),
         };
-        if let Some(hot) = self.hot_file(index, &metadata, &arrow_schema, &sorted) {
+        let hot = if hidden.is_none() {
+            self.hot_file(index, &metadata, &arrow_schema, &sorted)
+        } else {
+            None
+        };
+        if let Some(hot) = hot {
             if let Some(batches) = hot_files::get(&hot) {
                 self.counters.files_from_cache += 1;
                 return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
@@ -523,7 +564,7 @@ impl DeltaScan {
         }
         // Late materialization: qual columns are decoded first, the other columns only
         // for the rows that pass (row identities count every row, so not for them).
-        let predicates: Vec<Box<dyn ArrowPredicate>> = if self.row_ids {
+        let predicates: Vec<Box<dyn ArrowPredicate>> = if positions {
             Vec::new()
         } else {
             self.filters
@@ -606,6 +647,30 @@ impl DeltaScan {
 
 /// Whether every value of type `from` converts to `to` (the same type, or a wider
 /// integer).
+/// The rows of `batch` (with identities `ids`) whose positions are not in `hidden`.
+fn without_hidden(
+    batch: RecordBatch,
+    ids: Vec<u64>,
+    hidden: &HashSet<u64>,
+) -> std::result::Result<(RecordBatch, Vec<u64>), String> {
+    let keep: Vec<bool> = ids
+        .iter()
+        .map(|id| !hidden.contains(&super::rowid::position(*id)))
+        .collect();
+    if keep.iter().all(|k| *k) {
+        return Ok((batch, ids));
+    }
+    let mask = deltalake::arrow::array::BooleanArray::from(keep.clone());
+    let batch =
+        deltalake::arrow::compute::filter_record_batch(&batch, &mask).map_err(|e| e.to_string())?;
+    let ids = ids
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(id, k)| k.then_some(id))
+        .collect();
+    Ok((batch, ids))
+}
+
 fn lossless(from: &DataType, to: &DataType) -> bool {
     use DataType::{Int16, Int32, Int64, Int8};
     from == to

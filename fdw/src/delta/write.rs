@@ -6,6 +6,7 @@
 use super::commit::{check_may_remove_rows, prepare_commit, write_error, PendingCommit};
 use super::error::{DeltaError, Result};
 use super::options::TableLocation;
+use super::pending::PendingView;
 use super::prune::{date_generation_source, WriterZone};
 use super::rowid::locate;
 use super::scan::DeltaScan;
@@ -427,6 +428,32 @@ impl TableWriter {
         prepare_commit(self.table.clone(), actions, operation, self.opened_version).map(Some)
     }
 
+    /// The transaction's changes so far as its scans must see them. Rows still in open
+    /// files or in memory are written out first (while savepoints are live, into files
+    /// of their own savepoint level, so rolling back to any of them still drops whole
+    /// files).
+    pub fn pending_view(&mut self) -> Result<PendingView> {
+        self.write_sorted()?;
+        if self.marks.is_empty() {
+            self.seal_files()?;
+        } else {
+            self.spill_tail()?;
+        }
+        let mut deleted: HashMap<String, HashSet<u64>> = HashMap::new();
+        for id in &self.deleted {
+            let (url, position) = locate(*id)?;
+            deleted.entry(url).or_default().insert(position);
+        }
+        Ok(PendingView {
+            added: self.staged.clone(),
+            dropped: self.dropped.iter().cloned().collect(),
+            deleted: deleted
+                .into_iter()
+                .map(|(url, positions)| (url, Arc::new(positions)))
+                .collect(),
+        })
+    }
+
     /// Writes the rows of a whole-file scan batch again (compaction).
     pub(super) fn write_scanned(&mut self, batch: ScanBatch) -> Result<()> {
         let rows = self.table_rows(batch)?;
@@ -468,9 +495,18 @@ impl TableWriter {
         for url in &self.dropped {
             by_file.insert(url.clone(), None);
         }
-        // The newest version: its files are the ones a commit may remove.
+        // The newest version: its files are the ones a commit may remove. The files
+        // this transaction wrote are read from the same list: rows of them it deleted
+        // are dropped by writing the file again, with no remove action.
         self.table = open_for_write(&self.location)?;
-        let latest = snapshot(&self.location, None)?;
+        let newest = snapshot(&self.location, None)?;
+        let own = PendingView {
+            added: self.staged.clone(),
+            ..PendingView::default()
+        };
+        let latest = Arc::new(own.apply(&newest)?);
+        let first_own = newest.files.len();
+        let mut rewritten_own: HashSet<String> = HashSet::new();
         let now = chrono::Utc::now().timestamp_millis();
         let mut removes = Vec::with_capacity(by_file.len());
         let mut urls: Vec<_> = by_file.into_iter().collect();
@@ -502,8 +538,13 @@ impl TableWriter {
                     self.rows = rows;
                 }
             }
-            removes.push(file.remove(true, now));
+            if index >= first_own {
+                rewritten_own.insert(file.log_path.clone());
+            } else {
+                removes.push(file.remove(true, now));
+            }
         }
+        self.staged.retain(|add| !rewritten_own.contains(&add.path));
         self.deleted.clear();
         self.dropped.clear();
         Ok(removes)
