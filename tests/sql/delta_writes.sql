@@ -215,9 +215,11 @@ DELETE FROM pg_temp.w;
 SELECT pg_temp.try($$UPDATE pg_temp.w8 SET amount = 0$$);
 ROLLBACK;
 SELECT count(*) AS rows FROM pg_temp.w;
--- the transaction that changed a table cannot read it again before COMMIT
+-- the transaction that changed a table reads its own changes (one row fewer, then
+-- all back after the ROLLBACK)
+SELECT count(*) AS rows_before FROM pg_temp.w;
 BEGIN;
 DELETE FROM pg_temp.w WHERE id = 1;
-SELECT pg_temp.try($$SELECT count(*) FROM pg_temp.w$$);
+SELECT count(*) AS rows_in_transaction, count(*) FILTER (WHERE id = 1) AS deleted_row FROM pg_temp.w;
 ROLLBACK;
 SELECT count(*) AS rows, pg_temp.commits() AS commits FROM pg_temp.w;

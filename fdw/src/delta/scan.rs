@@ -679,3 +679,30 @@ fn lossless(from: &DataType, to: &DataType) -> bool {
             (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64)
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{Array, AsArray, Int64Array};
+    use deltalake::arrow::datatypes::{Field, Int64Type};
+
+    #[test]
+    fn hidden_positions_are_dropped_with_their_identities() {
+        let file = super::super::rowid::file_number("file:///t/hidden.parquet").unwrap();
+        let ids: Vec<u64> = (10..15)
+            .map(|p| super::super::rowid::row_id(file, p).unwrap())
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from(vec![10, 11, 12, 13, 14]))],
+        )
+        .unwrap();
+        let hidden: HashSet<u64> = [11, 14].into_iter().collect();
+        let (kept, kept_ids) = without_hidden(batch, ids.clone(), &hidden).unwrap();
+        let values: Vec<i64> = kept.column(0).as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(values, vec![10, 12, 13]);
+        assert_eq!(kept_ids, vec![ids[0], ids[2], ids[3]]);
+        assert_eq!(kept.column(0).len(), 3);
+    }
+}
