@@ -344,15 +344,20 @@ impl Worker {
         }
         let outcomes =
             features::apply(&server, &purchases, CATEGORIES).map_err(|e| e.to_string())?;
-        let (mut done, mut skipped) = (Vec::with_capacity(purchases.len()), 0);
-        for (purchase, outcome) in purchases.iter().zip(outcomes) {
+        let (mut done, mut applied, mut retry) = (Vec::with_capacity(purchases.len()), 0, None);
+        for (numbers, outcome) in outcomes {
             match outcome {
-                Outcome::Applied => done.push(purchase.apply_number),
-                Outcome::Skipped => {
-                    skipped += 1;
-                    done.push(purchase.apply_number);
+                Outcome::Applied(n) => {
+                    applied += n;
+                    done.extend(numbers);
                 }
-                Outcome::Failed(reason) => failed.push((purchase.apply_number, reason)),
+                Outcome::Failed {
+                    reason,
+                    permanent: true,
+                } => failed.extend(numbers.into_iter().map(|n| (n, reason.clone()))),
+                // nothing of that hash changed: its purchases stay claimed and are tried
+                // again first, in order
+                Outcome::Failed { reason, .. } => retry = Some(reason),
             }
         }
         if !failed.is_empty() {
@@ -362,14 +367,17 @@ impl Worker {
             );
         }
         let tally = features::Tally {
-            applied: done.len() - skipped,
-            skipped,
+            applied,
+            skipped: done.len() - applied,
             failed: failed.len(),
         };
         features::record(&server, tally).map_err(|e| e.to_string())?;
         BackgroundWorker::transaction(|| forget(done, failed))
             .map_err(|e| format!("forgetting applied purchases: {e}"))?;
-        Ok(true)
+        match retry {
+            Some(reason) => Err(format!("applying purchases (tried again): {reason}")),
+            None => Ok(true),
+        }
     }
 
     /// Reads every product's category.
@@ -406,6 +414,47 @@ fn quote_qualified(name: &str) -> String {
         .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(".")
+}
+
+thread_local! {
+    /// Whether the current transaction added a purchase to the outbox.
+    static PUBLISHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by `odp.publish_transaction()`: the transaction adds a purchase to the outbox.
+#[pg_extern(volatile, parallel_unsafe)]
+fn note_publishing() {
+    PUBLISHING.set(true);
+}
+
+/// At pre-commit, before any atomic step of the commit (a Delta log entry): a
+/// transaction that added purchases takes advisory lock (7300, 2) shared until it ends.
+/// `odp.refresh_features` waits for the holders after reading the lake, so a purchase
+/// whose Delta commit landed before that read is visible in the outbox when the refresh
+/// claims. Only transactions in their commit hold it: one idle in a transaction does not
+/// hold up a refresh.
+pub fn lock_if_publishing() {
+    if !PUBLISHING.replace(false) {
+        return;
+    }
+    // SAFETY: builds an advisory lock tag as SET_LOCKTAG_ADVISORY does and takes it in
+    // the current transaction (the call is guarded: an error becomes an ERROR).
+    unsafe {
+        let tag = pg_sys::LOCKTAG {
+            locktag_field1: pg_sys::MyDatabaseId.to_u32(),
+            locktag_field2: 7300,
+            locktag_field3: 2,
+            locktag_field4: 2,
+            locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+            locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+        };
+        pg_sys::LockAcquire(&tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false, false);
+    }
+}
+
+/// Forgets the publishing mark of a transaction that ended without committing.
+pub fn forget_publishing() {
+    PUBLISHING.set(false);
 }
 
 /// The streaming pipeline's state: the outbox (purchases waiting to be claimed, claimed

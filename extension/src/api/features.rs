@@ -103,7 +103,8 @@ BEGIN
     IF marks IS NOT NULL THEN
         -- A purchasing transaction lands its Delta commit just before Postgres's commit
         -- record: one the lake read saw may not show its outbox row yet. Wait for every
-        -- transaction publishing now (they hold lock 7300/2 shared) to end.
+        -- purchasing transaction in its commit now (they hold lock 7300/2 shared from
+        -- before their Delta commit to their end) to end.
         SELECT pg_catalog.array_agg(DISTINCT l.virtualtransaction) INTO publishers
           FROM pg_catalog.pg_locks l
          WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.classid OPERATOR(pg_catalog.=) 7300
@@ -178,12 +179,17 @@ $fn$;
 
 -- Trigger function: adds the inserted transaction to the feature pipeline's outbox
 -- (odp.feature_outbox), inside the inserting transaction, with the inserting role's
--- privileges (it needs INSERT on odp.feature_outbox and USAGE on its id sequence). The
--- feature stream worker applies it once the transaction committed.
+-- privileges (it needs INSERT on the purchase columns of odp.feature_outbox and USAGE
+-- on its id sequence). The feature stream worker applies it once the transaction
+-- committed. A transaction without a transaction_id is left to the batch pipeline: a
+-- refresh could not tell it from the purchases it counted.
 CREATE FUNCTION odp.publish_transaction() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    -- held until the transaction ends: odp.refresh_features waits for publishers
-    PERFORM pg_catalog.pg_advisory_xact_lock_shared(7300, 2);
+    IF NEW.transaction_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- its commit takes lock (7300, 2), which odp.refresh_features waits for
+    PERFORM odp.note_publishing();
     INSERT INTO odp.feature_outbox (transaction_id, user_id, product_id, total_amount, transaction_time)
     VALUES (NEW.transaction_id::text, NEW.user_id::text, NEW.product_id::text,
             NEW.total_amount::float8, NEW.transaction_time);

@@ -332,7 +332,7 @@ impl<S: Source> ScanState<S> {
             value: Value::List(keys.iter().map(|k| k.to_value()).collect()),
         });
         let request = self.request(quals);
-        let mut scan = self.source().begin_scan(&request).or_report();
+        let mut scan = self.begin_scan(&request).or_report();
         let mut bucketed = true;
         let restricted = self.policy.is_some();
         while let Some(batch) = scan

@@ -31,9 +31,15 @@ struct Pending {
     writer: Box<dyn SourceWriter>,
     /// (subtransaction, mark) in increasing subtransaction order
     marks: Vec<(pg_sys::SubTransactionId, usize)>,
-    /// the changes as scans see them, taken for the command with this id: every scan
-    /// of one statement sees the changes of the statements before it, never its own
-    view: Option<(pg_sys::CommandId, Rc<dyn Any>)>,
+}
+
+/// A table's changes as the scans of one command see them (`None`: none), taken at
+/// the command's first scan of it: every scan of a statement sees the changes of the
+/// statements before it, never its own, however late it starts.
+struct View {
+    relid: pg_sys::Oid,
+    command: pg_sys::CommandId,
+    changes: Option<Rc<dyn Any>>,
 }
 
 thread_local! {
@@ -42,6 +48,8 @@ thread_local! {
     static HOLDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Writers whose after-commit work waits for Postgres's own commit.
     static AFTER_COMMIT: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+    /// The views of the transaction's changes taken by the current commands' scans.
+    static VIEWS: RefCell<Vec<View>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Test-only fault points of the commit path (see `odp_fdw::fault`), superuser-only.
@@ -92,7 +100,6 @@ pub fn with_writer(
                     relid,
                     writer,
                     marks: Vec::new(),
-                    view: None,
                 });
                 pending.len() - 1
             })
@@ -123,25 +130,36 @@ pub fn pending_view(relid: pg_sys::Oid) -> Result<Option<Rc<dyn Any>>> {
     // SAFETY: reads the current command id; writes mark it used (see `with_writer`), so
     // a statement after a write has a new one.
     let command = unsafe { pg_sys::GetCurrentCommandId(false) };
-    PENDING.with_borrow_mut(|pending| {
+    let taken = VIEWS.with_borrow(|views| {
+        views
+            .iter()
+            .find(|v| v.relid == relid && v.command == command)
+            .map(|v| v.changes.clone())
+    });
+    if let Some(changes) = taken {
+        return Ok(changes);
+    }
+    let changes = PENDING.with_borrow_mut(|pending| {
         let Some(entry) = pending
             .iter_mut()
             .find(|p| p.relid == relid && !p.writer.is_empty())
         else {
             return Ok(None);
         };
-        if let Some((taken, view)) = &entry.view {
-            if *taken == command {
-                return Ok(Some(view.clone()));
-            }
+        match entry.writer.pending_view()? {
+            Some(view) => Ok(Some(Rc::<dyn Any>::from(view))),
+            None => Err(unchanged_error()),
         }
-        let view: Rc<dyn Any> = match entry.writer.pending_view()? {
-            Some(view) => Rc::from(view),
-            None => return Err(unchanged_error()),
-        };
-        entry.view = Some((command, view.clone()));
-        Ok(Some(view))
-    })
+    })?;
+    VIEWS.with_borrow_mut(|views| {
+        views.retain(|v| v.relid != relid);
+        views.push(View {
+            relid,
+            command,
+            changes: changes.clone(),
+        });
+    });
+    Ok(changes)
 }
 
 fn unchanged_error() -> OdpError {
@@ -282,7 +300,10 @@ unsafe extern "C-unwind" fn xact_callback(
     _arg: *mut std::ffi::c_void,
 ) {
     match event {
-        pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT => commit_all(),
+        pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT => {
+            crate::api::feature_stream::lock_if_publishing();
+            commit_all()
+        }
         pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE
             if PENDING.with_borrow(|pending| !pending.is_empty()) =>
         {
@@ -303,6 +324,8 @@ unsafe extern "C-unwind" fn xact_callback(
             release_interrupts(committed);
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
+            VIEWS.with_borrow_mut(Vec::clear);
+            crate::api::feature_stream::forget_publishing();
             odp_fdw::rowid::forget_all();
             super::lookahead::forget_all();
             crate::sources::delta::forget_pinned();
@@ -326,7 +349,7 @@ unsafe extern "C-unwind" fn subxact_callback(
                 (pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB, Some(i)) => {
                     entry.writer.rollback_to(entry.marks[i].1);
                     entry.marks.truncate(i);
-                    entry.view = None;
+                    VIEWS.with_borrow_mut(|views| views.retain(|v| v.relid != entry.relid));
                 }
                 (pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB, Some(i)) => {
                     // The earliest mark of the committed subtree now belongs to the parent.

@@ -10,6 +10,7 @@ pub mod handoff;
 pub mod hot_files;
 pub mod maintain;
 pub mod options;
+pub mod partition_spill;
 pub mod pending;
 pub mod prune;
 pub mod reader;

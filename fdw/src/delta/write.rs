@@ -6,6 +6,7 @@
 use super::commit::{check_may_remove_rows, prepare_commit, write_error, PendingCommit};
 use super::error::{DeltaError, Result};
 use super::options::TableLocation;
+use super::partition_spill::{Drained, PartitionSpill};
 use super::pending::PendingView;
 use super::prune::{date_generation_source, WriterZone};
 use super::rowid::locate;
@@ -101,6 +102,9 @@ pub struct TableWriter {
     unsorted_rows: usize,
     /// rows sorted together
     sort_run_rows: usize,
+    /// rows of a partitioned table waiting, per partition, for their files (see
+    /// [`super::partition_spill`])
+    spill: Option<PartitionSpill>,
 }
 
 impl TableWriter {
@@ -132,6 +136,20 @@ impl TableWriter {
             })
             .collect::<Result<Vec<_>>>()?;
         let opened_version = table.version().unwrap_or_default();
+        let partition_columns: Vec<usize> = schema
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_partition)
+            .map(|(i, _)| i)
+            .collect();
+        let spill = (!partition_columns.is_empty()).then(|| {
+            PartitionSpill::new(
+                arrow_schema.clone(),
+                partition_columns,
+                std::env::temp_dir(),
+            )
+        });
         Ok(TableWriter {
             location: location.clone(),
             table,
@@ -152,6 +170,7 @@ impl TableWriter {
             unsorted: Vec::new(),
             unsorted_rows: 0,
             sort_run_rows: options.row_group_rows,
+            spill,
         })
     }
 
@@ -218,13 +237,31 @@ impl TableWriter {
     /// sealed, so memory stays bounded however many partitions a statement writes
     /// (more partitions give smaller files).
     fn write_to_files(&mut self, rows: RecordBatch) -> Result<()> {
-        let here = self.table.table_url().to_string();
-        crate::runtime::block_on(self.writer.write(rows))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))?;
+        if let Some(spill) = self.spill.as_mut() {
+            return spill.append(&rows);
+        }
+        self.write_open(rows)?;
         if self.writer.buffer_len() >= OPEN_FILES_BYTES {
             self.seal_files()?;
         }
+        Ok(())
+    }
+
+    /// Writes rows into the open files.
+    fn write_open(&mut self, rows: RecordBatch) -> Result<()> {
+        let here = self.table.table_url().to_string();
+        crate::runtime::block_on(self.writer.write(rows))
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| write_error(&here, e))
+    }
+
+    /// Closes the open files and stages them.
+    fn flush_open(&mut self) -> Result<()> {
+        let here = self.table.table_url().to_string();
+        let adds = crate::runtime::block_on(self.writer.flush())
+            .map_err(DeltaError::Runtime)?
+            .map_err(|e| write_error(&here, e))?;
+        self.staged.extend(adds);
         Ok(())
     }
 
@@ -433,10 +470,11 @@ impl TableWriter {
     /// of their own savepoint level, so rolling back to any of them still drops whole
     /// files).
     pub fn pending_view(&mut self) -> Result<PendingView> {
-        self.write_sorted()?;
         if self.marks.is_empty() {
-            self.seal_files()?;
+            // (rows of savepoints since released wait in the tail: sealed too)
+            self.seal()?;
         } else {
+            self.write_sorted()?;
             self.spill_tail()?;
         }
         let mut deleted: HashMap<String, HashSet<u64>> = HashMap::new();
@@ -596,14 +634,18 @@ impl TableWriter {
         self.seal_files()
     }
 
-    /// Closes the open files and stages them.
+    /// Writes the rows waiting in the partition spill, one partition at a time, and
+    /// closes and stages every open file.
     fn seal_files(&mut self) -> Result<()> {
-        let here = self.table.table_url().to_string();
-        let adds = crate::runtime::block_on(self.writer.flush())
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))?;
-        self.staged.extend(adds);
-        Ok(())
+        if let Some(mut spill) = self.spill.take() {
+            let drained = spill.drain(|drained| match drained {
+                Drained::Rows(rows) => self.write_open(rows),
+                Drained::PartitionDone => self.flush_open(),
+            });
+            self.spill = Some(spill);
+            drained?;
+        }
+        self.flush_open()
     }
 
     /// `batch` as a batch of the whole table schema.

@@ -17,43 +17,62 @@ use std::collections::HashMap;
 /// The hash holding the pipeline's counters.
 pub const STATS_KEY: &str = "odp:features:stats";
 
-/// Updates one user's features with one purchase, unless the hash already took this
-/// apply number or a later one. KEYS[1]: the feature hash; ARGV: apply number, amount
-/// ('' when NULL: counted as a purchase, left out of the average, as `avg` does),
-/// category ('' when unknown), the length of `last_categories`. Returns 1 when applied.
+/// Updates one user's features with that user's purchases of a batch, in apply-number
+/// order, skipping those at or below the hash's `stream_id` (taken before, or counted by
+/// a batch refresh). KEYS[1]: the feature hash; ARGV[1]: the length of
+/// `last_categories`; then per purchase: apply number, amount ('' when NULL: counted as
+/// a purchase, left out of the average, as `avg` does), category ('' when unknown).
 /// `amount_count` (purchases with an amount) is kept next to the average so NULL
-/// amounts weigh nothing; a hash without it counts every purchase.
-const APPLY_PURCHASE: &str = r#"
-local key, id = KEYS[1], tonumber(ARGV[1])
+/// amounts weigh nothing; a hash without it counts every purchase. Everything is read
+/// first and written by one HSET at the end, so an error leaves the hash as it was.
+/// Returns how many purchases were applied.
+const APPLY_PURCHASES: &str = r#"
+local key, limit = KEYS[1], tonumber(ARGV[1])
 local last = tonumber(redis.call('HGET', key, 'stream_id') or '')
-if last and id <= last then return 0 end
 local n = tonumber(redis.call('HGET', key, 'purchase_count') or '0') or 0
 local counted = tonumber(redis.call('HGET', key, 'amount_count') or '') or n
 local avg = tonumber(redis.call('HGET', key, 'avg_order_value') or '0') or 0
-local category, limit = ARGV[3], tonumber(ARGV[4])
 local recent = {}
-if category ~= '' then table.insert(recent, category) end
-local stored = redis.call('HGET', key, 'last_categories')
-local ok, decoded = pcall(cjson.decode, stored or '[]')
+local ok, decoded = pcall(cjson.decode, redis.call('HGET', key, 'last_categories') or '[]')
 if ok and type(decoded) == 'table' then
   for _, c in ipairs(decoded) do
-    if c ~= cjson.null and c ~= category and #recent < limit then table.insert(recent, c) end
+    if c ~= cjson.null then table.insert(recent, c) end
   end
 end
+local applied = 0
+for i = 2, #ARGV, 3 do
+  local id = tonumber(ARGV[i])
+  if not last or id > last then
+    n = n + 1
+    local amount = tonumber(ARGV[i + 1])
+    if amount then
+      avg = (avg * counted + amount) / (counted + 1)
+      counted = counted + 1
+    end
+    local category = ARGV[i + 2]
+    if category ~= '' then
+      local moved = {category}
+      for _, c in ipairs(recent) do
+        if c ~= category then table.insert(moved, c) end
+      end
+      recent = moved
+    end
+    last = id
+    applied = applied + 1
+  end
+end
+if applied == 0 then return 0 end
+while #recent > limit do table.remove(recent) end
 local encoded = '[]'
 if #recent > 0 then encoded = cjson.encode(recent) end
-local fields = {'purchase_count', n + 1, 'last_categories', encoded, 'stream_id', ARGV[1]}
-local amount = tonumber(ARGV[2])
-if amount then
-  avg = (avg * counted + amount) / (counted + 1)
-  counted = counted + 1
+local fields = {'purchase_count', n, 'last_categories', encoded, 'stream_id', string.format('%d', last),
+  'amount_count', counted}
+if counted > 0 then
   table.insert(fields, 'avg_order_value')
   table.insert(fields, string.format('%.17g', avg))
 end
-table.insert(fields, 'amount_count')
-table.insert(fields, counted)
 redis.call('HSET', key, unpack(fields))
-return 1
+return applied
 "#;
 
 /// A purchase to apply: which apply number, whose features, how much, which category.
@@ -69,47 +88,68 @@ pub struct Purchase {
     pub category: Option<String>,
 }
 
-/// What applying one purchase did.
+/// What applying one user's purchases of a batch did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// the hash changed
-    Applied,
-    /// the hash had taken this purchase (or a later one) before
-    Skipped,
-    /// the script failed (a feature key holding another type, say), with the reason
-    Failed(String),
+    /// this many changed the hash; the others it had taken before
+    Applied(usize),
+    /// the script failed and changed nothing: `permanent` when retrying cannot help
+    /// (the key holds another type, say), else the purchases are to be tried again
+    Failed { reason: String, permanent: bool },
 }
 
-/// Applies `purchases` in order, in one round trip; one outcome per purchase. An error
-/// is returned only when Redis could not be reached or answered nothing usable (then
-/// any part of the batch may have been applied: applying it again is safe).
+/// Applies `purchases` (in apply-number order), one script per feature hash with all of
+/// its purchases, in one round trip; returns each hash's key, the purchases' apply
+/// numbers and the outcome. An error is returned only when Redis could not be reached
+/// or answered nothing usable (then any hash may have been updated: applying again is
+/// safe).
 pub fn apply(
     server: &ServerOptions,
     purchases: &[Purchase],
     categories: usize,
-) -> Result<Vec<Outcome>> {
-    if purchases.is_empty() {
+) -> Result<Vec<(Vec<i64>, Outcome)>> {
+    let mut by_key: Vec<(&str, Vec<&Purchase>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for p in purchases {
+        let at = *index.entry(&p.features_key).or_insert_with(|| {
+            by_key.push((&p.features_key, Vec::new()));
+            by_key.len() - 1
+        });
+        by_key[at].1.push(p);
+    }
+    if by_key.is_empty() {
         return Ok(Vec::new());
     }
     let mut pipe = ::redis::pipe();
     pipe.ignore_errors();
-    for p in purchases {
-        pipe.cmd("EVAL")
-            .arg(APPLY_PURCHASE)
+    for (key, own) in &by_key {
+        let command = pipe
+            .cmd("EVAL")
+            .arg(APPLY_PURCHASES)
             .arg(1)
-            .arg(&p.features_key)
-            .arg(p.apply_number)
-            .arg(p.amount.map(|a| format!("{a:?}")).unwrap_or_default())
-            .arg(p.category.as_deref().unwrap_or(""))
+            .arg(*key)
             .arg(categories);
+        for p in own {
+            command
+                .arg(p.apply_number)
+                .arg(p.amount.map(|a| format!("{a:?}")).unwrap_or_default())
+                .arg(p.category.as_deref().unwrap_or(""));
+        }
     }
     let results: Vec<::redis::RedisResult<i64>> = run(server, async |c| pipe.query_async(c).await)?;
-    Ok(results
+    Ok(by_key
         .into_iter()
-        .map(|result| match result {
-            Ok(1) => Outcome::Applied,
-            Ok(_) => Outcome::Skipped,
-            Err(e) => Outcome::Failed(e.to_string()),
+        .zip(results)
+        .map(|((_, own), result)| {
+            let numbers = own.iter().map(|p| p.apply_number).collect();
+            let outcome = match result {
+                Ok(applied) => Outcome::Applied(applied.max(0) as usize),
+                Err(e) => Outcome::Failed {
+                    permanent: matches!(e.code(), Some("WRONGTYPE") | Some("ERR")),
+                    reason: e.to_string(),
+                },
+            };
+            (numbers, outcome)
         })
         .collect())
 }
