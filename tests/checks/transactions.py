@@ -403,6 +403,28 @@ def redis_renames():
     got = q("SELECT count(*), min(id), max(id), count(*) FILTER (WHERE v = 'v' || (id - 1)) FROM tx_ren")[0]
     check("Redis UPDATE renaming 10,000 keys: every row kept", (changed, got) == (10000, (10000, 2, 10001, 10000)),
           (changed, got))
+    # past the 32 MB of changes kept in memory: the oldest changes (deletes an UPDATE
+    # later cancels or orders before its puts) are on disk; a savepoint rolled back into
+    # the spilled part drops exactly its changes
+    q("DELETE FROM tx_ren")
+    q("INSERT INTO tx_ren SELECT g, 'v' || g FROM generate_series(1, 200000) g")
+    conn = connect()
+    conn.execute("BEGIN")
+    moved = conn.execute("UPDATE tx_ren SET id = id + 1").rowcount
+    conn.execute("SAVEPOINT s")
+    conn.execute("INSERT INTO tx_ren SELECT g, 'w' FROM generate_series(300001, 700000) g")
+    conn.execute("ROLLBACK TO SAVEPOINT s")
+    conn.execute("INSERT INTO tx_ren VALUES (0, 'zero')")
+    import glob
+    spilled = glob.glob(f"/tmp/odp-redis-spill-{conn.info.backend_pid}-*")
+    conn.execute("COMMIT")
+    conn.close()
+    check("Redis: the large transaction spilled its changes to a file, removed after COMMIT",
+          len(spilled) == 1 and not os.path.exists(spilled[0]), spilled)
+    got = q("SELECT count(*), min(id), max(id), count(*) FILTER (WHERE v = 'v' || (id - 1)) FROM tx_ren")[0]
+    check("Redis UPDATE renaming 200,000 keys (spilled to disk), a savepoint rolled back into the spill: "
+          "every row kept, the rolled-back ones gone",
+          (moved, tuple(got)) == (200000, (200001, 0, 200001, 200000)), (moved, got))
     q("DELETE FROM tx_ren")
     q("DROP SERVER tx_redis CASCADE")
 

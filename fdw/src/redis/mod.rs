@@ -10,6 +10,7 @@ pub mod error;
 pub mod features;
 pub mod options;
 pub mod scan;
+pub mod spill;
 pub mod table;
 pub mod template;
 pub mod write;

@@ -10,6 +10,7 @@ use super::client::run;
 use super::codec::encode;
 use super::error::{RedisError, Result};
 use super::options::TableKind;
+use super::spill::{Change, ChangeSpill};
 use super::table::{ColumnSource, KeyPlan, RedisTable};
 use crate::request::Qual;
 use crate::rowid::row_of;
@@ -19,28 +20,27 @@ use std::collections::HashMap;
 /// Changes applied atomically in one round trip.
 pub const CHANGES_PER_BLOCK: usize = 10_000;
 
-/// One change to one key.
-#[derive(Debug, Clone, PartialEq)]
-enum Change {
-    /// write a row: its stored values by where they go (`None`: NULL); `replace`
-    /// removes the key first (its old row was deleted by the statement that wrote this)
-    Put {
-        key: String,
-        values: Vec<(ColumnSource, Option<Vec<u8>>)>,
-        replace: bool,
-    },
-    /// remove the key, or one member of the set or sorted set under it
-    Delete {
-        key: String,
-        member: Option<Vec<u8>>,
-    },
-}
+/// Memory of staged changes past which the oldest go to a temporary file.
+pub const MEMORY_BUDGET: usize = 32 << 20;
 
 /// The changes of one host transaction to one Redis table.
 pub struct RedisWriter {
     table: RedisTable,
-    /// changes in order; `None`: a delete an UPDATE turned into a put of the same key
+    /// the oldest changes, `0..spill.len()`, on disk (see [`super::spill`])
+    spill: Option<ChangeSpill>,
+    /// spilled changes cancelled since (a delete an UPDATE turned into a put of the
+    /// same key) or made to replace their key, by position
+    spilled_cancelled: std::collections::HashSet<usize>,
+    spilled_replacing: std::collections::HashSet<usize>,
+    /// spilled changes not cancelled
+    spilled_live: usize,
+    /// why the spill can no longer be trusted (a failed truncation): the commit fails
+    broken: Option<String>,
+    /// changes after the spilled ones, in order; `None`: a delete an UPDATE turned into
+    /// a put of the same key
     changes: Vec<Option<Change>>,
+    /// memory of `changes`
+    changes_bytes: usize,
     /// position in `changes` of the latest whole-key delete of each key
     deletes: HashMap<String, usize>,
     /// position in `changes` of the latest put of each key (and set member) by an UPDATE
@@ -52,7 +52,13 @@ impl RedisWriter {
     pub fn new(table: RedisTable) -> RedisWriter {
         RedisWriter {
             table,
+            spill: None,
+            spilled_cancelled: Default::default(),
+            spilled_replacing: Default::default(),
+            spilled_live: 0,
+            broken: None,
             changes: Vec::new(),
+            changes_bytes: 0,
             deletes: HashMap::new(),
             puts: HashMap::new(),
         }
@@ -63,13 +69,19 @@ impl RedisWriter {
     /// so fields the foreign table does not declare are kept when the key is unchanged.
     pub fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
         let kind = self.table.options.kind;
-        let key_columns = self.table.template.columns();
+        let key_columns: Vec<String> = self
+            .table
+            .template
+            .columns()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let mut key_arrays = Vec::with_capacity(key_columns.len());
         for name in &key_columns {
             let array = batch
                 .column_by_name(name)
                 .ok_or_else(|| RedisError::NullKey(name.to_string()))?;
-            key_arrays.push((*name, array));
+            key_arrays.push((name.as_str(), array));
         }
         let value_columns: Vec<(ColumnSource, &ArrayRef)> = self
             .table
@@ -104,7 +116,7 @@ impl RedisWriter {
                 TableKind::Hash | TableKind::Stream => {
                     if updated && kind == TableKind::Hash {
                         if let Some(position) = self.deletes.remove(&key) {
-                            self.changes[position] = None;
+                            self.cancel(position);
                         }
                     }
                     if !updated && values.iter().all(|(_, v)| v.is_none()) {
@@ -162,9 +174,9 @@ impl RedisWriter {
                         .and_then(|(_, v)| v.clone()),
                     _ => None,
                 };
-                self.puts.insert((key.clone(), member), self.changes.len());
+                self.puts.insert((key.clone(), member), self.len());
             }
-            self.changes.push(Some(change));
+            self.push(change)?;
         }
         Ok(())
     }
@@ -189,26 +201,77 @@ impl RedisWriter {
             match (member, put) {
                 // the member is added again afterwards: removing it first changes nothing
                 (Some(_), Some(_)) => {}
-                (Some(member), None) => self.changes.push(Some(Change::Delete {
+                (Some(member), None) => self.push(Change::Delete {
                     key,
                     member: Some(member),
-                })),
-                (None, Some(position)) => {
-                    if let Some(Some(Change::Put { replace, .. })) = self.changes.get_mut(position)
-                    {
-                        *replace = true;
-                    }
-                }
-                (None, None) => self.push_delete(key),
+                })?,
+                (None, Some(position)) => self.make_replace(position),
+                (None, None) => self.push_delete(key)?,
             }
         }
         Ok(())
     }
 
-    fn push_delete(&mut self, key: String) {
-        self.deletes.insert(key.clone(), self.changes.len());
-        self.changes
-            .push(Some(Change::Delete { key, member: None }));
+    fn push_delete(&mut self, key: String) -> Result<()> {
+        self.deletes.insert(key.clone(), self.len());
+        self.push(Change::Delete { key, member: None })
+    }
+
+    /// Changes staged so far (positions run across the spill and memory).
+    fn len(&self) -> usize {
+        self.spilled() + self.changes.len()
+    }
+
+    fn spilled(&self) -> usize {
+        self.spill.as_ref().map_or(0, ChangeSpill::len)
+    }
+
+    /// Stages a change; past [`MEMORY_BUDGET`] the changes in memory go to the spill.
+    fn push(&mut self, change: Change) -> Result<()> {
+        self.changes_bytes += change.size();
+        self.changes.push(Some(change));
+        if self.changes_bytes > MEMORY_BUDGET {
+            let spill = match self.spill.as_mut() {
+                Some(spill) => spill,
+                None => self
+                    .spill
+                    .insert(ChangeSpill::create(std::env::temp_dir())?),
+            };
+            for change in self.changes.drain(..) {
+                if change.is_some() {
+                    self.spilled_live += 1;
+                }
+                spill.push(change.as_ref())?;
+            }
+            self.changes_bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Drops the delete at `position` (an UPDATE put the same key back).
+    fn cancel(&mut self, position: usize) {
+        match position.checked_sub(self.spilled()) {
+            Some(at) => self.changes[at] = None,
+            None => {
+                if self.spilled_cancelled.insert(position) {
+                    self.spilled_live -= 1;
+                }
+            }
+        }
+    }
+
+    /// Makes the put at `position` remove its key first.
+    fn make_replace(&mut self, position: usize) {
+        match position.checked_sub(self.spilled()) {
+            Some(at) => {
+                if let Some(Some(Change::Put { replace, .. })) = self.changes.get_mut(at) {
+                    *replace = true;
+                }
+            }
+            None => {
+                self.spilled_replacing.insert(position);
+            }
+        }
     }
 
     /// Deletes the keys `quals` name and returns how many rows they held (one round
@@ -261,70 +324,130 @@ impl RedisWriter {
         };
         let count = sizes.iter().sum();
         for key in present {
-            self.push_delete(key);
+            self.push_delete(key)?;
         }
         Ok(count)
     }
 
     /// Whether nothing was changed.
     pub fn is_empty(&self) -> bool {
-        self.changes.iter().all(Option::is_none)
+        self.spilled_live == 0 && self.changes.iter().all(Option::is_none)
     }
 
     /// A mark [`Self::rollback_to`] can return to.
     pub fn savepoint(&mut self) -> usize {
-        self.changes.len()
+        self.len()
     }
 
     /// Forgets the changes made after `mark`.
     pub fn rollback_to(&mut self, mark: usize) {
-        self.changes.truncate(mark);
+        match mark.checked_sub(self.spilled()) {
+            Some(at) => self.changes.truncate(at),
+            None => {
+                self.changes.clear();
+                if let Err(e) = self.truncate_spill(mark) {
+                    self.broken = Some(e.to_string());
+                }
+            }
+        }
+        self.changes_bytes = self.changes.iter().flatten().map(Change::size).sum();
         self.deletes.retain(|_, position| *position < mark);
         self.puts.retain(|_, position| *position < mark);
     }
 
+    /// Forgets the spilled changes from `mark` on, and counts the live ones left.
+    fn truncate_spill(&mut self, mark: usize) -> Result<()> {
+        let Some(spill) = self.spill.as_mut() else {
+            return Ok(());
+        };
+        spill.truncate(mark)?;
+        self.spilled_cancelled.retain(|p| *p < mark);
+        self.spilled_replacing.retain(|p| *p < mark);
+        let (mut live, cancelled) = (0, &self.spilled_cancelled);
+        spill.read(|position, change| {
+            if change.is_some() && !cancelled.contains(&position) {
+                live += 1;
+            }
+            Ok(())
+        })?;
+        self.spilled_live = live;
+        Ok(())
+    }
+
     /// Applies every change; returns how many there were.
     pub fn commit(&mut self) -> Result<u64> {
-        let changes: Vec<Change> = std::mem::take(&mut self.changes)
-            .into_iter()
-            .flatten()
-            .collect();
+        if let Some(reason) = self.broken.take() {
+            return Err(RedisError::Command(reason));
+        }
         self.deletes.clear();
         self.puts.clear();
-        let total = changes.len() as u64;
-        let mut applied = 0;
-        for block in changes.chunks(CHANGES_PER_BLOCK) {
-            crate::runtime::check_interrupts();
-            let mut pipe = ::redis::pipe();
-            for change in block {
-                self.add_commands(&mut pipe, change);
-            }
-            let sent = match applied {
-                0 => Ok(()),
-                _ => crate::fault::point("redis.between_blocks")
-                    .map_err(|e| RedisError::Command(e.to_string())),
-            }
-            .and_then(|()| {
-                run(&self.table.server, async |c| {
-                    if !c.is_cluster() {
-                        pipe.atomic();
+        let total =
+            (self.spilled_live + self.changes.iter().filter(|c| c.is_some()).count()) as u64;
+        let mut sender = BlockSender {
+            writer: self,
+            block: Vec::with_capacity(CHANGES_PER_BLOCK),
+            applied: 0,
+            total,
+        };
+        if let Some(mut spill) = sender.writer.spill.take() {
+            let (cancelled, replacing) = (
+                std::mem::take(&mut sender.writer.spilled_cancelled),
+                std::mem::take(&mut sender.writer.spilled_replacing),
+            );
+            let read = spill.read(|position, change| {
+                let Some(mut change) = change.filter(|_| !cancelled.contains(&position)) else {
+                    return Ok(());
+                };
+                if replacing.contains(&position) {
+                    if let Change::Put { replace, .. } = &mut change {
+                        *replace = true;
                     }
-                    pipe.query_async::<()>(c).await
-                })
-            });
-            match sent {
-                Ok(()) => applied += block.len() as u64,
-                Err(e) if applied == 0 => return Err(e),
-                Err(e) => {
-                    return Err(RedisError::PartlyApplied {
-                        applied,
-                        total,
-                        reason: e.to_string(),
-                    })
                 }
-            }
+                sender.add(change)
+            });
+            sender.writer.spilled_live = 0;
+            read?;
         }
+        for change in std::mem::take(&mut sender.writer.changes)
+            .into_iter()
+            .flatten()
+        {
+            sender.add(change)?;
+        }
+        sender.writer.changes_bytes = 0;
+        sender.flush()?;
         Ok(total)
+    }
+
+    /// Sends one block of changes (`MULTI`/`EXEC` on a single server).
+    fn send_block(&self, block: &[Change], applied: u64, total: u64) -> Result<()> {
+        crate::runtime::check_interrupts();
+        let mut pipe = ::redis::pipe();
+        for change in block {
+            self.add_commands(&mut pipe, change);
+        }
+        let sent = match applied {
+            0 => Ok(()),
+            _ => crate::fault::point("redis.between_blocks")
+                .map_err(|e| RedisError::Command(e.to_string())),
+        }
+        .and_then(|()| {
+            run(&self.table.server, async |c| {
+                if !c.is_cluster() {
+                    pipe.atomic();
+                }
+                pipe.query_async::<()>(c).await
+            })
+        });
+        match sent {
+            Ok(()) => Ok(()),
+            Err(e) if applied == 0 => Err(e),
+            Err(e) => Err(RedisError::PartlyApplied {
+                applied,
+                total,
+                reason: e.to_string(),
+            }),
+        }
     }
 
     /// The commands of one change.
@@ -422,5 +545,34 @@ impl RedisWriter {
         if let Some(seconds) = self.table.options.ttl_seconds {
             pipe.cmd("EXPIRE").arg(key).arg(seconds).ignore();
         }
+    }
+}
+
+/// Collects changes into blocks of [`CHANGES_PER_BLOCK`] and sends each when full.
+struct BlockSender<'a> {
+    writer: &'a mut RedisWriter,
+    block: Vec<Change>,
+    applied: u64,
+    total: u64,
+}
+
+impl BlockSender<'_> {
+    fn add(&mut self, change: Change) -> Result<()> {
+        self.block.push(change);
+        if self.block.len() == CHANGES_PER_BLOCK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .send_block(&self.block, self.applied, self.total)?;
+        self.applied += self.block.len() as u64;
+        self.block.clear();
+        Ok(())
     }
 }

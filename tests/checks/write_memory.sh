@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Bounded writer memory, from a new backend each, peak resident memory (VmHWM, shared
+# pages it touched included) at or below 256 MB:
+# - Delta: one INSERT of 4,000,000 rows into 400 partitions (without the per-partition
+#   spill it peaked at 382 MB); every row there, one data file per partition;
+# - Redis: one INSERT of 1,000,000 hash rows (without the change spill: 414 MB); every
+#   key there.
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/env.sh"
+"$ODP_VENV/bin/python" - <<'PY'
+import os, subprocess, sys, time, uuid
+import psycopg
+
+ROWS, PARTITIONS, LIMIT_MB = 4_000_000, 400, 256
+
+
+def connect():
+    return psycopg.connect(host="127.0.0.1", port=os.environ["ODP_PG_PORT"], user="postgres",
+                           dbname="odp", autocommit=True)
+
+
+def peak_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(r.split()[1]) for r in status if r.startswith("VmHWM:")) / 1024
+
+
+tag = uuid.uuid4().hex[:8]
+admin = connect()
+admin.execute(f"CREATE FOREIGN TABLE mem_{tag} (id bigint, part int4, amount float8) SERVER lake "
+              f"OPTIONS (path 'writes/mem_{tag}', create_if_missing 'true', partition_by 'part')")
+try:
+    with connect() as backend:
+        pid = backend.info.backend_pid
+        backend.execute(f"SELECT count(*) FROM mem_{tag}")
+        before = peak_mb(pid)
+        started = time.time()
+        backend.execute(f"INSERT INTO mem_{tag} SELECT g, (g % {PARTITIONS})::int4, g * 0.25 "
+                        f"FROM generate_series(1, {ROWS}) g")
+        seconds = time.time() - started
+        peak = peak_mb(pid)
+    rows, parts = admin.execute(f"SELECT count(*), count(DISTINCT part) FROM mem_{tag}").fetchone()
+    files = admin.execute(f"SELECT sum(files) FROM odp.delta_partitions('mem_{tag}')").fetchone()[0]
+    print(f"{ROWS} rows into {PARTITIONS} partitions: peak {peak:.0f} MB (before {before:.0f} MB), "
+          f"{seconds:.1f} s, {files} files")
+    if (rows, parts) != (ROWS, PARTITIONS):
+        sys.exit(f"rows {rows}, partitions {parts}")
+    if files != PARTITIONS:
+        sys.exit(f"{files} data files for {PARTITIONS} partitions")
+    if peak > LIMIT_MB:
+        sys.exit(f"peak {peak:.0f} MB is above {LIMIT_MB} MB")
+finally:
+    admin.execute(f"DROP FOREIGN TABLE mem_{tag}")
+
+# Redis, in a database of its own (emptied afterwards)
+KEYS, DB = 1_000_000, 7
+port = os.environ["ODP_REDIS_PORT"]
+admin.execute(f"CREATE SERVER mem_{tag}_redis FOREIGN DATA WRAPPER redis_fdw "
+              f"OPTIONS (url 'redis://127.0.0.1:{port}/{DB}')")
+try:
+    admin.execute(f"CREATE FOREIGN TABLE mem_{tag}_r (id bigint, name text, score float8) "
+                  f"SERVER mem_{tag}_redis OPTIONS (key_template 'mem:{{id}}')")
+    with connect() as backend:
+        pid = backend.info.backend_pid
+        backend.execute(f"SELECT * FROM mem_{tag}_r WHERE id = 0")
+        before = peak_mb(pid)
+        started = time.time()
+        backend.execute(f"INSERT INTO mem_{tag}_r SELECT g, 'name ' || g, g * 0.5 "
+                        f"FROM generate_series(1, {KEYS}) g")
+        seconds = time.time() - started
+        peak = peak_mb(pid)
+    stored = int(subprocess.run(["redis-cli", "-p", port, "-n", str(DB), "DBSIZE"],
+                                capture_output=True, text=True, check=True).stdout)
+    print(f"{KEYS} Redis hash rows: peak {peak:.0f} MB (before {before:.0f} MB), {seconds:.1f} s, "
+          f"{stored} keys")
+    if stored != KEYS:
+        sys.exit(f"{stored} keys, expected {KEYS}")
+    if peak > LIMIT_MB:
+        sys.exit(f"peak {peak:.0f} MB is above {LIMIT_MB} MB")
+finally:
+    admin.execute(f"DROP SERVER mem_{tag}_redis CASCADE")
+    subprocess.run(["redis-cli", "-p", port, "-n", str(DB), "FLUSHDB"], check=False,
+                   stdout=subprocess.DEVNULL)
+PY
