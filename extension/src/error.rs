@@ -121,7 +121,9 @@ impl OdpError {
                 DeltaError::NullValue(_) => ERRCODE_NOT_NULL_VIOLATION,
                 DeltaError::GeneratedMismatch(_) => ERRCODE_CHECK_VIOLATION,
                 DeltaError::WriteConflict(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
-                DeltaError::AppendOnly(_) => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                DeltaError::AppendOnly(_) | DeltaError::Unfinished(_) => {
+                    ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+                }
                 DeltaError::TableNotFound(_) => ERRCODE_FDW_TABLE_NOT_FOUND,
                 DeltaError::BadLocation(..) => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 DeltaError::Storage(_) => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,

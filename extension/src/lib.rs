@@ -38,7 +38,19 @@ pub extern "C-unwind" fn _PG_init() {
         resume_interrupts,
         warning,
         fault_setting: fdw::xact::fault_setting,
+        spill_dir,
     });
+}
+
+/// The default tablespace's temporary-file directory (`base/pgsql_tmp` under the data
+/// directory), created when missing as Postgres creates it; files there whose names
+/// start with `pgsql_tmp` are removed when the server starts after a crash.
+fn spill_dir() -> std::path::PathBuf {
+    // SAFETY: DataDir is set once when the server starts and never changes after.
+    let data = unsafe { std::ffi::CStr::from_ptr(pgrx::pg_sys::DataDir) };
+    let dir = std::path::Path::new(&*data.to_string_lossy()).join("base/pgsql_tmp");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 /// Fixes glibc's malloc thresholds at what its own heuristic reaches once a process has

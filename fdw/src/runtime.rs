@@ -42,7 +42,14 @@ pub struct Hooks {
     pub warning: fn(&str),
     /// The value of the test-only fault setting (see [`crate::fault`]), empty when unset.
     pub fault_setting: fn() -> String,
+    /// The directory for temporary files of staged writes: the host's own, which it
+    /// empties of names starting with [`SPILL_PREFIX`] when it starts after a crash.
+    pub spill_dir: fn() -> std::path::PathBuf,
 }
+
+/// How the names of temporary files and directories of staged writes begin (the
+/// prefix Postgres removes from its temporary-file directory when it starts).
+pub const SPILL_PREFIX: &str = "pgsql_tmp_odp_";
 
 static HOOKS: OnceLock<Hooks> = OnceLock::new();
 
@@ -93,6 +100,15 @@ pub fn warning(message: &str) {
         Some(hooks) => (hooks.warning)(message),
         None => eprintln!("WARNING: {message}"),
     }
+}
+
+/// Where staged writes put their temporary files (the system's temporary directory
+/// without hooks).
+pub fn spill_dir() -> std::path::PathBuf {
+    HOOKS
+        .get()
+        .map(|h| (h.spill_dir)())
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// The test-only fault setting, empty without hooks.

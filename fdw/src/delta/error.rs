@@ -62,6 +62,10 @@ pub enum DeltaError {
         "cannot update or delete rows of the append-only Delta table \"{0}\" (delta.appendOnly)"
     )]
     AppendOnly(String),
+    /// an earlier write of the transaction to the table stopped part-way (an error or a
+    /// cancel while rows went to files): what it wrote can no longer be trusted
+    #[error("an earlier write to the Delta table \"{0}\" in this transaction stopped part-way; roll the transaction back")]
+    Unfinished(String),
     /// the async runtime could not start
     #[error("async runtime unavailable: {0}")]
     Runtime(String),

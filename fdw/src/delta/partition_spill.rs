@@ -5,7 +5,8 @@
 //! a few rows: writing to hundreds of partitions at once through open files takes
 //! hundreds of megabytes. Instead, rows are split by partition and buffered (at most
 //! [`BUFFER_BYTES`] in all), then appended to one Arrow IPC file per partition in a
-//! private temporary directory. When the files are sealed, the partitions are written
+//! private directory in the host's temporary-file directory (see
+//! [`crate::runtime::spill_dir`]). When the files are sealed, the partitions are written
 //! one at a time ([`PartitionSpill::drain`]): one data file open at once, one file per
 //! partition.
 
@@ -56,7 +57,8 @@ impl PartitionSpill {
     /// new directory in `parent`.
     pub fn new(schema: SchemaRef, columns: Vec<usize>, parent: PathBuf) -> PartitionSpill {
         let dir = parent.join(format!(
-            "odp-partition-spill-{}-{}",
+            "{}partitions_{}_{}",
+            crate::runtime::SPILL_PREFIX,
             std::process::id(),
             unique_suffix()
         ));
@@ -179,6 +181,7 @@ impl PartitionSpill {
                     }
                 }
                 let _ = std::fs::remove_file(&path);
+                self.partitions[at].on_disk = false;
             }
             for batch in std::mem::take(&mut self.partitions[at].batches) {
                 each(Drained::Rows(batch))?;

@@ -105,6 +105,9 @@ pub struct TableWriter {
     /// rows of a partitioned table waiting, per partition, for their files (see
     /// [`super::partition_spill`])
     spill: Option<PartitionSpill>,
+    /// writes into files begun and not finished: above zero after one failed or was
+    /// cancelled part-way, and then the transaction cannot write or commit the table
+    unfinished: u32,
 }
 
 impl TableWriter {
@@ -147,7 +150,7 @@ impl TableWriter {
             PartitionSpill::new(
                 arrow_schema.clone(),
                 partition_columns,
-                std::env::temp_dir(),
+                crate::runtime::spill_dir(),
             )
         });
         Ok(TableWriter {
@@ -171,6 +174,7 @@ impl TableWriter {
             unsorted_rows: 0,
             sort_run_rows: options.row_group_rows,
             spill,
+            unfinished: 0,
         })
     }
 
@@ -198,6 +202,7 @@ impl TableWriter {
     /// Missing columns are NULL; generated date columns are computed when NULL and
     /// checked when given, or recomputed for the `updated` versions of rows.
     pub fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
+        self.ensure_whole()?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -237,31 +242,34 @@ impl TableWriter {
     /// sealed, so memory stays bounded however many partitions a statement writes
     /// (more partitions give smaller files).
     fn write_to_files(&mut self, rows: RecordBatch) -> Result<()> {
-        if let Some(spill) = self.spill.as_mut() {
-            return spill.append(&rows);
-        }
-        self.write_open(rows)?;
-        if self.writer.buffer_len() >= OPEN_FILES_BYTES {
-            self.seal_files()?;
-        }
-        Ok(())
+        self.in_flight(|this| {
+            if let Some(spill) = this.spill.as_mut() {
+                return spill.append(&rows);
+            }
+            write_open(&mut this.writer, &this.table, rows)?;
+            if this.writer.buffer_len() >= OPEN_FILES_BYTES {
+                this.seal_files()?;
+            }
+            Ok(())
+        })
     }
 
-    /// Writes rows into the open files.
-    fn write_open(&mut self, rows: RecordBatch) -> Result<()> {
-        let here = self.table.table_url().to_string();
-        crate::runtime::block_on(self.writer.write(rows))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))
+    /// Runs a write into files, counted as unfinished unless it returns `Ok` (an error
+    /// or a cancel part-way leaves rows half written: see [`Self::ensure_whole`]).
+    fn in_flight<T>(&mut self, op: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.unfinished += 1;
+        let out = op(self)?;
+        self.unfinished -= 1;
+        Ok(out)
     }
 
-    /// Closes the open files and stages them.
-    fn flush_open(&mut self) -> Result<()> {
-        let here = self.table.table_url().to_string();
-        let adds = crate::runtime::block_on(self.writer.flush())
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| write_error(&here, e))?;
-        self.staged.extend(adds);
+    /// Fails when an earlier write into files stopped part-way (the statement's error
+    /// was caught by a savepoint, say): the rows waiting may be incomplete, so the
+    /// transaction must not go on writing or commit this table.
+    fn ensure_whole(&self) -> Result<()> {
+        if self.unfinished > 0 {
+            return Err(DeltaError::Unfinished(self.location.url.to_string()));
+        }
         Ok(())
     }
 
@@ -282,6 +290,10 @@ impl TableWriter {
     /// go to files of their own, so a rollback to any of them can still drop whole
     /// files.
     fn spill_tail(&mut self) -> Result<()> {
+        self.in_flight(Self::spill_tail_now)
+    }
+
+    fn spill_tail_now(&mut self) -> Result<()> {
         let tail = std::mem::take(&mut self.tail);
         self.tail_bytes = 0;
         // marks no sealed file follows yet: their files start with their own rows
@@ -395,6 +407,7 @@ impl TableWriter {
     /// and join the open files when the last mark is released, so a loop of
     /// subtransactions writes one file, not one per iteration.
     pub fn savepoint(&mut self) -> Result<usize> {
+        self.ensure_whole()?;
         self.write_sorted()?;
         self.marks.push(Mark {
             staged: self.staged.len(),
@@ -433,6 +446,7 @@ impl TableWriter {
     /// and the commit's rules and conflicts are checked ([`super::commit`]); `None` when
     /// nothing changed. [`PendingCommit::land`] then makes it visible.
     pub fn prepare_commit(&mut self) -> Result<Option<PendingCommit>> {
+        self.ensure_whole()?;
         let removes = self.rewrite_deleted()?;
         self.seal()?;
         if self.staged.is_empty() && removes.is_empty() {
@@ -470,6 +484,7 @@ impl TableWriter {
     /// of their own savepoint level, so rolling back to any of them still drops whole
     /// files).
     pub fn pending_view(&mut self) -> Result<PendingView> {
+        self.ensure_whole()?;
         if self.marks.is_empty() {
             // (rows of savepoints since released wait in the tail: sealed too)
             self.seal()?;
@@ -637,15 +652,22 @@ impl TableWriter {
     /// Writes the rows waiting in the partition spill, one partition at a time, and
     /// closes and stages every open file.
     fn seal_files(&mut self) -> Result<()> {
-        if let Some(mut spill) = self.spill.take() {
-            let drained = spill.drain(|drained| match drained {
-                Drained::Rows(rows) => self.write_open(rows),
-                Drained::PartitionDone => self.flush_open(),
-            });
-            self.spill = Some(spill);
-            drained?;
-        }
-        self.flush_open()
+        self.in_flight(|this| {
+            let TableWriter {
+                spill,
+                writer,
+                table,
+                staged,
+                ..
+            } = this;
+            if let Some(spill) = spill.as_mut() {
+                spill.drain(|drained| match drained {
+                    Drained::Rows(rows) => write_open(writer, table, rows),
+                    Drained::PartitionDone => flush_open(writer, table, staged),
+                })?;
+            }
+            flush_open(writer, table, staged)
+        })
     }
 
     /// `batch` as a batch of the whole table schema.
@@ -823,4 +845,26 @@ fn generated_dates(schema: &DeltaSchema) -> Result<Vec<GeneratedDate>> {
         out.push(GeneratedDate { column: i, source });
     }
     Ok(out)
+}
+
+/// Writes rows into the open files of `writer`.
+fn write_open(writer: &mut RecordBatchWriter, table: &DeltaTable, rows: RecordBatch) -> Result<()> {
+    let here = table.table_url().to_string();
+    crate::runtime::block_on(writer.write(rows))
+        .map_err(DeltaError::Runtime)?
+        .map_err(|e| write_error(&here, e))
+}
+
+/// Closes the open files of `writer` and stages them.
+fn flush_open(
+    writer: &mut RecordBatchWriter,
+    table: &DeltaTable,
+    staged: &mut Vec<Add>,
+) -> Result<()> {
+    let here = table.table_url().to_string();
+    let adds = crate::runtime::block_on(writer.flush())
+        .map_err(DeltaError::Runtime)?
+        .map_err(|e| write_error(&here, e))?;
+    staged.extend(adds);
+    Ok(())
 }

@@ -69,7 +69,8 @@ impl ChangeSpill {
     /// A new, empty spill file in `dir`.
     pub fn create(dir: PathBuf) -> Result<ChangeSpill> {
         let path = dir.join(format!(
-            "odp-redis-spill-{}-{}",
+            "{}redis_{}_{}",
+            crate::runtime::SPILL_PREFIX,
             std::process::id(),
             unique_suffix()
         ));

@@ -231,20 +231,30 @@ impl RedisWriter {
         self.changes_bytes += change.size();
         self.changes.push(Some(change));
         if self.changes_bytes > MEMORY_BUDGET {
-            let spill = match self.spill.as_mut() {
-                Some(spill) => spill,
-                None => self
-                    .spill
-                    .insert(ChangeSpill::create(std::env::temp_dir())?),
-            };
-            for change in self.changes.drain(..) {
-                if change.is_some() {
-                    self.spilled_live += 1;
-                }
-                spill.push(change.as_ref())?;
+            if let Err(e) = self.spill_changes() {
+                // changes may be lost part-way: the transaction must not commit them
+                self.broken = Some(e.to_string());
+                return Err(e);
             }
-            self.changes_bytes = 0;
         }
+        Ok(())
+    }
+
+    /// Moves the changes in memory to the end of the spill file.
+    fn spill_changes(&mut self) -> Result<()> {
+        let spill = match self.spill.as_mut() {
+            Some(spill) => spill,
+            None => self
+                .spill
+                .insert(ChangeSpill::create(crate::runtime::spill_dir())?),
+        };
+        for change in self.changes.drain(..) {
+            if change.is_some() {
+                self.spilled_live += 1;
+            }
+            spill.push(change.as_ref())?;
+        }
+        self.changes_bytes = 0;
         Ok(())
     }
 
@@ -376,8 +386,10 @@ impl RedisWriter {
 
     /// Applies every change; returns how many there were.
     pub fn commit(&mut self) -> Result<u64> {
-        if let Some(reason) = self.broken.take() {
-            return Err(RedisError::Command(reason));
+        if let Some(reason) = &self.broken {
+            return Err(RedisError::Command(format!(
+                "an earlier change of this transaction could not be staged ({reason}); roll the transaction back"
+            )));
         }
         self.deletes.clear();
         self.puts.clear();
