@@ -141,6 +141,7 @@ impl OdpError {
                 RedisError::Template { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 RedisError::Connect { .. } => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
                 RedisError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+                RedisError::Denied { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
                 RedisError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
                 RedisError::Command(_) => ERRCODE_FDW_ERROR,
                 RedisError::BadValue { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,

@@ -828,6 +828,68 @@ def unfinished_write():
           (cancelled, committed))
 
 
+# 24. Issue 25: the graph's connect timeout bounds reaching the server, not each reply:
+#     a 20,000-node COMMIT longer than connect_timeout_ms (300 ms) goes through; an
+#     unreachable server still fails within it.
+def graph_long_commit():
+    q("DROP SERVER IF EXISTS tx_slow_graph CASCADE")
+    q(f"CREATE SERVER tx_slow_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS "
+      f"(uri 'bolt://127.0.0.1:{os.environ['ODP_BOLT_PORT']}', database 'odp', connect_timeout_ms '300')")
+    q(f"CREATE USER MAPPING FOR CURRENT_USER SERVER tx_slow_graph OPTIONS "
+      f"(user 'root', password '{os.environ['ODP_GRAPH_PASSWORD']}')")
+    q("CREATE FOREIGN TABLE tx_slow (user_id text, name text) SERVER tx_slow_graph OPTIONS (label 'OdpTxSlow', key 'user_id')")
+    q("DELETE FROM tx_slow")
+    started = time.time()
+    error = None
+    try:
+        q("INSERT INTO tx_slow SELECT 's' || g, 'n' || g FROM generate_series(1, 20000) g")
+    except psycopg.Error as e:
+        error = f"{e.sqlstate}: {e}"
+    took = time.time() - started
+    check("graph: a 20,000-node COMMIT longer than connect_timeout_ms succeeds",
+          error is None and one("SELECT count(*) FROM tx_slow") == 20000 and took > 0.3, (error, took))
+    q("DELETE FROM tx_slow")
+    q("DROP SERVER tx_slow_graph CASCADE")
+    q("CREATE SERVER tx_dead_graph FOREIGN DATA WRAPPER neo4j_fdw OPTIONS "
+      "(uri 'bolt://10.255.255.1:7687', connect_timeout_ms '300', query_timeout_ms '30000')")
+    q("CREATE USER MAPPING FOR CURRENT_USER SERVER tx_dead_graph OPTIONS (user 'root', password 'x')")
+    q("CREATE FOREIGN TABLE tx_dead (user_id text) SERVER tx_dead_graph OPTIONS (label 'X', key 'user_id')")
+    started = time.time()
+    try:
+        q("SELECT * FROM tx_dead")
+        state = None
+    except psycopg.Error as e:
+        state = e.sqlstate
+    took = time.time() - started
+    check("graph: an unreachable server fails within connect_timeout_ms, not the query timeout",
+          state is not None and took < 5, (state, took))
+    q("DROP SERVER tx_dead_graph CASCADE")
+
+
+# 25. Issue 25: a key the Redis user may not read (ACL NOPERM) gives a permission error
+#     (42501) naming the key, not "holds a Redis , not a hash".
+def redis_acl_denied():
+    port = os.environ["ODP_REDIS_PORT"]
+    user = f"{TAG}_limited"
+    subprocess.run(["redis-cli", "-p", port, "ACL", "SETUSER", user, "on", ">secret", "~allowed:*", "+@all"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        q("DROP SERVER IF EXISTS tx_acl CASCADE")
+        q(f"CREATE SERVER tx_acl FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://127.0.0.1:{port}')")
+        q(f"CREATE USER MAPPING FOR CURRENT_USER SERVER tx_acl OPTIONS (user '{user}', password 'secret')")
+        q("CREATE FOREIGN TABLE tx_acl_t (id text, v text) SERVER tx_acl OPTIONS (key_template 'denied:{id}')")
+        try:
+            q("SELECT * FROM tx_acl_t WHERE id = 'x'")
+            outcome = None
+        except psycopg.Error as e:
+            outcome = (e.sqlstate, str(e).splitlines()[0])
+        check("Redis ACL denial: 42501 naming the key",
+              outcome is not None and outcome[0] == "42501" and "denied:x" in outcome[1], outcome)
+        q("DROP SERVER tx_acl CASCADE")
+    finally:
+        subprocess.run(["redis-cli", "-p", port, "ACL", "DELUSER", user], check=False, stdout=subprocess.DEVNULL)
+
+
 def purchases_table(name):
     """A Delta table of purchases whose inserts feed the feature pipeline's outbox."""
     delta_table(
@@ -975,6 +1037,36 @@ def transient_redis_errors():
     check("Redis refusing writes: counted once", features_of(user).get(user, (None,))[0] == 3, features_of(user))
 
 
+# 20b. Issue 25: after a Redis restart, a session's next read and its next write work
+#      the first time (the connection it kept is found broken and replaced).
+def redis_restart_next_statement():
+    services = os.path.join(os.environ["ODP_ROOT"], "scripts", "services.sh")
+    port = os.environ["ODP_REDIS_PORT"]
+    q("DROP SERVER IF EXISTS tx_rr_server CASCADE")
+    q(f"CREATE SERVER tx_rr_server FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://127.0.0.1:{port}')")
+    q(f"CREATE FOREIGN TABLE tx_rr (id bigint, v text) SERVER tx_rr_server OPTIONS (key_template '{TAG}:rr:{{id}}')")
+    reader, writer = connect(), connect()
+    for conn in (reader, writer):
+        conn.execute("SELECT * FROM tx_rr WHERE id = 1").fetchall()
+    with open(os.path.join(os.environ["ODP_SERVICES"], "redis.pid")) as pid_file:
+        os.kill(int(pid_file.read().strip()), 9)
+    time.sleep(0.5)
+    subprocess.run(["bash", services, "start", "redis"], check=True, stdout=subprocess.DEVNULL)
+    outcomes = []
+    for conn, statement in ((reader, "SELECT count(*) FROM tx_rr WHERE id IN (1, 2)"),
+                            (writer, "INSERT INTO tx_rr VALUES (1, 'after restart')")):
+        try:
+            conn.execute(statement)
+            outcomes.append("ok")
+        except psycopg.Error as e:
+            outcomes.append(f"{e.sqlstate}: {e}")
+    check("Redis restarted: a session's next read and next write work the first time",
+          outcomes == ["ok", "ok"], outcomes)
+    check("Redis restarted: the write is there", one("SELECT v FROM tx_rr WHERE id = 1") == "after restart")
+    q("DELETE FROM tx_rr")
+    q("DROP SERVER tx_rr_server CASCADE")
+
+
 # 20. Finding 3: Redis is down when a purchase commits. The purchase is in the outbox,
 #     the COMMIT succeeds without a warning, and the worker applies it once Redis is
 #     back.
@@ -1024,10 +1116,11 @@ SCENARIOS = [
     object_writes,
     read_your_writes,
     unfinished_write,
-    # last: until issue 25 is done, this session's next Redis statement after the
-    # restart fails once ("broken pipe")
+    graph_long_commit,
+    redis_acl_denied,
     redis_killed_at_commit,
     outbox_survives_redis_down,
+    redis_restart_next_statement,
 ]
 
 if __name__ == "__main__":

@@ -35,6 +35,11 @@ SELECT key, size, content_type, metadata, content
 -- LIMIT stops the listing; last_modified and size filter
 SELECT count(*) FROM (SELECT key FROM pg_temp.objs LIMIT 5) s;
 SELECT count(*) FROM pg_temp.objs WHERE last_modified > now() - interval '1 hour' AND size >= 9 AND key LIKE 'images/%';
+-- a key lookup that reads content and filters on size and time: the GET's size and time
+-- are judged, not the placeholders of a key not fetched yet (one row, and one updated)
+SELECT key, size, convert_from(content, 'UTF8') AS content FROM pg_temp.objs
+ WHERE key = 'documents/readme.txt' AND size > 0 AND last_modified > now() - interval '1 hour';
+UPDATE pg_temp.objs SET content = content WHERE key = 'documents/readme.txt' AND size = 14;
 
 -- a multi-megabyte object uploads in parts and reads back byte for byte
 CREATE TEMP TABLE big AS SELECT decode(string_agg(md5(i::text), ''), 'hex') AS bytes FROM generate_series(1, 750000) i;
@@ -176,6 +181,21 @@ CREATE FOREIGN TABLE pg_temp.bad_files (x int) SERVER local_objects OPTIONS (pre
 SELECT pg_temp.try($$SELECT * FROM pg_temp.bad_files$$) ~ '^XX001' AS corrupt_file_error;
 CREATE FOREIGN TABLE pg_temp.bytes_csv (doc bytea) SERVER local_objects OPTIONS (prefix 'docs/', format 'csv');
 SELECT pg_temp.try($$SELECT * FROM pg_temp.bytes_csv$$);
+-- CSV columns are matched by the header's names, in any order; a column the file lacks
+-- is NULL, one the table lacks is skipped
+INSERT INTO pg_temp.local (key, content) VALUES
+  ('docs/swapped/1.csv', convert_to(E'price,extra,name\n2.5,x,pen\n', 'UTF8')),
+  ('docs/swapped/2.csv', convert_to(E'name,price\nink,1.25\n', 'UTF8'));
+CREATE FOREIGN TABLE pg_temp.swapped (name text, price float8, stock int4)
+  SERVER local_objects OPTIONS (prefix 'docs/swapped/', format 'csv');
+SELECT * FROM pg_temp.swapped ORDER BY name;
+-- a JSON number with a fraction for an integer column is an error, never truncated
+INSERT INTO pg_temp.local (key, content) VALUES ('docs/fraction/1.jsonl', convert_to(E'{"n": 1.7}\n', 'UTF8'));
+CREATE FOREIGN TABLE pg_temp.fraction (n int4) SERVER local_objects OPTIONS (prefix 'docs/fraction/', format 'json');
+SELECT pg_temp.try($$SELECT * FROM pg_temp.fraction$$) ~ '1\.7' AS fraction_refused;
+INSERT INTO pg_temp.local (key, content) VALUES ('docs/whole/1.jsonl', convert_to(E'{"n": 17}\n{"n": null}\n', 'UTF8'));
+CREATE FOREIGN TABLE pg_temp.whole (n int4) SERVER local_objects OPTIONS (prefix 'docs/whole/', format 'json');
+SELECT * FROM pg_temp.whole;
 
 DELETE FROM pg_temp.objs;
 DELETE FROM pg_temp.local;

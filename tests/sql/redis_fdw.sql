@@ -162,6 +162,9 @@ SELECT pg_temp.try($$CREATE SERVER pg_temp_bad FOREIGN DATA WRAPPER redis_fdw OP
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int) SERVER pg_temp_rs OPTIONS (key_template 'u:{id')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}', kind 'heap')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.bad (id int, v text) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}', kind 'stream', ttl_seconds '60')$$);
+-- an interval column has no stored form: refused, when created or at the latest when used
+SELECT pg_temp.try($$CREATE FOREIGN TABLE pg_temp.iv (id int, d interval) SERVER pg_temp_rs OPTIONS (key_template 'iv:{id}')$$);
+SELECT pg_temp.try($$SELECT * FROM pg_temp.iv WHERE id = 1$$);
 CREATE FOREIGN TABLE pg_temp.unknown_col (id int, v text) SERVER pg_temp_rs OPTIONS (key_template 'u:{uid}');
 SELECT pg_temp.try($$SELECT * FROM pg_temp.unknown_col$$);
 CREATE FOREIGN TABLE pg_temp.bad_type (id int, n numeric) SERVER pg_temp_rs OPTIONS (key_template 'u:{id}');

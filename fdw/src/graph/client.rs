@@ -1,6 +1,7 @@
 //! Connections to a Bolt server: one `neo4rs` pool per backend, server and credentials,
-//! reused by every statement. Connecting and each round trip are bounded by the
-//! server's timeouts (neo4rs itself retries transient failures for up to a minute).
+//! reused by every statement. Reaching the server is bounded by the connect timeout (a
+//! TCP probe before a pool is made); every query, batch of rows and COMMIT by the query
+//! timeout (neo4rs itself retries transient failures for up to a minute).
 
 use super::error::{GraphError, Result};
 use super::options::ServerOptions;
@@ -77,13 +78,17 @@ pub fn pool(server: &ServerOptions) -> Result<Graph> {
     if let Some(graph) = POOLS.with_borrow(|p| p.get(server).cloned()) {
         return Ok(graph);
     }
+    probe(server)?;
+    // neo4rs bounds both the TCP connect and every message it waits for with this one
+    // setting: the query timeout, so a long query or COMMIT is not cut at the connect
+    // timeout (which `probe` enforces).
     let mut config = ConfigBuilder::new()
         .uri(server.uri.as_str())
         .user(server.user.as_deref().unwrap_or(""))
         .password(server.password.as_ref().map_or("", Secret::expose))
         .fetch_size(server.fetch_size as usize)
         .max_connections(server.pool_size as usize)
-        .connection_timeout(server.connect_timeout());
+        .connection_timeout(server.query_timeout().max(server.connect_timeout()));
     if let Some(db) = &server.database {
         config = config.db(db.as_str());
     }
@@ -91,6 +96,40 @@ pub fn pool(server: &ServerOptions) -> Result<Graph> {
     let graph = Graph::connect(config).map_err(|e| classify(server, e))?;
     POOLS.with_borrow_mut(|p| p.insert(server.clone(), graph.clone()));
     Ok(graph)
+}
+
+/// Opens (and closes) a TCP connection to the server within the connect timeout, so an
+/// unreachable server fails fast before a pool is made for it.
+fn probe(server: &ServerOptions) -> Result<()> {
+    let failed = |reason: String| GraphError::Connect {
+        uri: server.uri.clone(),
+        reason,
+    };
+    let url = url::Url::parse(&server.uri).map_err(|e| failed(e.to_string()))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| failed("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = url.port().unwrap_or(7687);
+    let timeout = server.connect_timeout();
+    let connected = crate::runtime::block_on(async move {
+        tokio::time::timeout(
+            timeout,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+    })
+    .map_err(failed)?;
+    match connected {
+        Err(_) => Err(failed(format!(
+            "no connection within {} ms",
+            server.connect_timeout_ms
+        ))),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Ok(Ok(_)) => Ok(()),
+    }
 }
 
 /// Runs `work` within the query timeout; a failure other than a query error forgets

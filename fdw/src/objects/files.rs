@@ -10,7 +10,7 @@ use super::keys::{listing, shorten};
 use super::options::{Format, ServerOptions, TableOptions};
 use super::store::{ObjectInfo, Store};
 use crate::arrow::array::RecordBatch;
-use crate::arrow::datatypes::{Field, Schema, SchemaRef};
+use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use crate::batch::{ColumnData, ScanBatch};
 use crate::delta::prune::WriterZone;
 use crate::delta::scan::DeltaScan;
@@ -50,7 +50,9 @@ impl FileTable {
             let readable = match options.format {
                 Format::Parquet => delta_type_for(pg_type, *numeric).is_some(),
                 _ => {
-                    pg_type.text_source_arrow_type().is_some() && !matches!(pg_type, PgType::Bytea)
+                    // (arrow's CSV and JSON readers parse no interval)
+                    pg_type.text_source_arrow_type().is_some()
+                        && !matches!(pg_type, PgType::Bytea | PgType::Interval)
                 }
             };
             if !readable {
@@ -358,24 +360,121 @@ impl TextScan {
             format: self.format.name(),
             reason,
         };
+        let table = self.schema.clone();
         let reader: BatchReader = match self.format {
-            Format::Csv => Box::new(
-                crate::arrow::csv::ReaderBuilder::new(self.schema.clone())
+            Format::Csv => {
+                // With a header, columns are matched by name (any order; a column the
+                // file lacks is NULL, one the table lacks is skipped); without, by
+                // position.
+                let file_schema = if self.csv_header {
+                    let (header, _) = crate::arrow::csv::reader::Format::default()
+                        .with_header(true)
+                        .with_delimiter(self.csv_delimiter)
+                        .infer_schema(Cursor::new(&bytes), Some(0))
+                        .map_err(|e| bad(e.to_string()))?;
+                    Arc::new(Schema::new(
+                        header
+                            .fields()
+                            .iter()
+                            .map(|f| match table.field_with_name(f.name()) {
+                                Ok(declared) => declared.clone(),
+                                Err(_) => Field::new(f.name(), DataType::Utf8, true),
+                            })
+                            .collect::<Vec<_>>(),
+                    ))
+                } else {
+                    table.clone()
+                };
+                let reader = crate::arrow::csv::ReaderBuilder::new(file_schema)
                     .with_header(self.csv_header)
                     .with_delimiter(self.csv_delimiter)
                     .with_batch_size(BATCH_ROWS)
                     .build(Cursor::new(bytes))
-                    .map_err(|e| bad(e.to_string()))?,
-            ),
-            _ => Box::new(
-                crate::arrow::json::ReaderBuilder::new(self.schema.clone())
+                    .map_err(|e| bad(e.to_string()))?;
+                Box::new(reader.map(move |batch| by_name(batch?, &table)))
+            }
+            _ => {
+                // integers are read as text and parsed exactly: arrow would truncate
+                // 1.7 to 1
+                let read_as = Arc::new(Schema::new(
+                    table
+                        .fields()
+                        .iter()
+                        .map(|f| match f.data_type().is_integer() {
+                            true => Field::new(f.name(), DataType::Utf8, true),
+                            false => f.as_ref().clone(),
+                        })
+                        .collect::<Vec<_>>(),
+                ));
+                let reader = crate::arrow::json::ReaderBuilder::new(read_as)
+                    .with_coerce_primitive(true)
                     .with_batch_size(BATCH_ROWS)
                     .build(BufReader::new(Cursor::new(bytes)))
-                    .map_err(|e| bad(e.to_string()))?,
-            ),
+                    .map_err(|e| bad(e.to_string()))?;
+                Box::new(reader.map(move |batch| exact_integers(batch?, &table)))
+            }
         };
         Ok(Some((key, reader)))
     }
+}
+
+type ArrowResult<T> = std::result::Result<T, crate::arrow::error::ArrowError>;
+
+/// `batch` (a CSV file's columns, by its header) as the table's columns, by name.
+fn by_name(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBatch> {
+    let columns = table
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(column) => column.clone(),
+            None => crate::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
+        })
+        .collect();
+    RecordBatch::try_new(table.clone(), columns)
+}
+
+/// `batch` (JSON values with integer columns as text) as the table's columns: each
+/// integer parsed exactly, a fraction or a value out of range an error.
+fn exact_integers(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBatch> {
+    use crate::arrow::array::{Array, AsArray};
+    let mut columns = Vec::with_capacity(table.fields().len());
+    for (f, column) in table.fields().iter().zip(batch.columns()) {
+        if !f.data_type().is_integer() {
+            columns.push(column.clone());
+            continue;
+        }
+        let text = column.as_string::<i32>();
+        let mut values: Vec<Option<i64>> = Vec::with_capacity(text.len());
+        for i in 0..text.len() {
+            values.push(match text.is_null(i) {
+                true => None,
+                false => Some(text.value(i).parse::<i64>().map_err(|_| {
+                    crate::arrow::error::ArrowError::ParseError(format!(
+                        "\"{}\" is not an integer (column \"{}\")",
+                        text.value(i),
+                        f.name()
+                    ))
+                })?),
+            });
+        }
+        let wide = crate::arrow::array::Int64Array::from(values);
+        let cast = crate::arrow::compute::cast_with_options(
+            &wide,
+            f.data_type(),
+            &crate::arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| {
+            crate::arrow::error::ArrowError::ParseError(format!(
+                "column \"{}\": {e}",
+                f.name()
+            ))
+        })?;
+        columns.push(cast);
+    }
+    RecordBatch::try_new(table.clone(), columns)
 }
 
 #[cfg(test)]
@@ -396,5 +495,49 @@ mod tests {
         assert!(!is_data_file("t/a.csv", "t/", parquet));
         assert!(!is_data_file("u/a.parquet", "t/", parquet));
         assert!(is_data_file("_root/t/a.PARQUET", "_root/t/", parquet));
+    }
+
+    #[test]
+    fn json_integers_are_exact_and_csv_columns_go_by_name() {
+        use crate::arrow::array::{Array, AsArray, Float64Array, StringArray};
+        use crate::arrow::datatypes::{Float64Type, Int32Type};
+        let table: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int32, true),
+            Field::new("x", DataType::Float64, true),
+        ]));
+        let read = |n: Vec<Option<&str>>| {
+            RecordBatch::try_new(
+                Arc::new(Schema::new(vec![
+                    Field::new("n", DataType::Utf8, true),
+                    Field::new("x", DataType::Float64, true),
+                ])),
+                vec![
+                    Arc::new(StringArray::from(n.clone())),
+                    Arc::new(Float64Array::from(vec![Some(1.5); n.len()])),
+                ],
+            )
+            .unwrap()
+        };
+        let ok = exact_integers(read(vec![Some("17"), None, Some("-3")]), &table).unwrap();
+        let n = ok.column(0).as_primitive::<Int32Type>();
+        assert_eq!((n.value(0), n.is_null(1), n.value(2)), (17, true, -3));
+        assert!(exact_integers(read(vec![Some("1.7")]), &table).is_err());
+        assert!(exact_integers(read(vec![Some("3000000000")]), &table).is_err());
+
+        // a file with the columns swapped and one extra, one missing
+        let file = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("extra", DataType::Utf8, true),
+                Field::new("x", DataType::Float64, true),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec!["e"])),
+                Arc::new(Float64Array::from(vec![2.5])),
+            ],
+        )
+        .unwrap();
+        let rows = by_name(file, &table).unwrap();
+        assert!(rows.column(0).is_null(0));
+        assert_eq!(rows.column(1).as_primitive::<Float64Type>().value(0), 2.5);
     }
 }

@@ -203,7 +203,13 @@ impl ObjectScan {
         let mut rows: Vec<(ObjectInfo, Option<Bytes>)> = Vec::new();
         let mut content_bytes = 0u64;
         while rows.len() < wanted && content_bytes < BATCH_CONTENT_BYTES {
-            let candidates = self.candidates(wanted - rows.len())?;
+            // content is fetched a few objects at a time, so the batch stops soon after
+            // BATCH_CONTENT_BYTES, not after a whole listing round of contents
+            let round = match self.needs_content {
+                true => (wanted - rows.len()).min(FETCH_CONCURRENCY),
+                false => wanted - rows.len(),
+            };
+            let candidates = self.candidates(round)?;
             if candidates.is_empty() {
                 break;
             }
@@ -223,6 +229,8 @@ impl ObjectScan {
     /// Up to `n` objects that may match, from lookups or the listing (metadata only).
     fn candidates(&mut self, n: usize) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
+        // keys whose metadata the GET brings: only the key can be judged before it
+        let mut unfetched_keys = false;
         match &mut self.pending {
             Pending::Done => {}
             Pending::Keys(keys) => {
@@ -233,6 +241,7 @@ impl ObjectScan {
                 }
                 if self.needs_content {
                     // the GET gives the metadata too
+                    unfetched_keys = true;
                     out.extend(batch.into_iter().map(unfetched));
                 } else {
                     self.counters.heads += batch.len() as u64;
@@ -297,8 +306,22 @@ impl ObjectScan {
                 }
             }
         }
-        out.retain(|info| self.may_match(info));
+        // (the size and time of a key not fetched yet are placeholders: `fetch` judges
+        // them once the GET brought the real ones)
+        out.retain(|info| match unfetched_keys {
+            true => self.key_may_match(info),
+            false => self.may_match(info),
+        });
         Ok(out)
+    }
+
+    /// Whether the key hints leave the object possible.
+    fn key_may_match(&self, info: &ObjectInfo) -> bool {
+        !info.key.is_empty()
+            && self.hints.iter().all(|(column, qual)| match column {
+                ObjectColumn::Key => key_may_match(&info.key, qual),
+                _ => true,
+            })
     }
 
     /// Whether the qual hints leave the object possible (a hint drops only objects

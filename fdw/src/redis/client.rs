@@ -1,6 +1,8 @@
 //! Connections to Redis. A backend keeps one multiplexed connection per server and
 //! credentials, reused by every statement; a connection that failed is dropped and the
-//! next statement connects again. With `cluster`, the connection is a cluster client
+//! next statement connects again. Reads found a kept connection broken (the server
+//! restarted) are sent again on a new one ([`run_retrying`]); a write's commit first
+//! checks its kept connection with a `PING` that may be retried. With `cluster`, the connection is a cluster client
 //! that routes each key to its slot's node.
 
 use super::error::{RedisError, Result};
@@ -61,12 +63,51 @@ thread_local! {
 }
 
 /// Runs `work` on a connection to `server`, connecting first when needed, and maps
-/// failures to [`RedisError`]s. A connection that failed is forgotten.
+/// failures to [`RedisError`]s. A connection that failed is forgotten. `work` runs once:
+/// use it for requests that must not be sent twice (writes).
 pub fn run<T>(
     server: &ServerOptions,
     work: impl AsyncFnOnce(&mut Connection) -> ::redis::RedisResult<T>,
 ) -> Result<T> {
+    run_once(server, work).map_err(Failed::into_error)
+}
+
+/// Like [`run`], for requests that may be sent twice (reads, idempotent scripts): when a
+/// connection kept from an earlier statement turns out to be broken (the server
+/// restarted, say), the request is sent again, once, on a new connection, so the first
+/// statement after a restart does not fail.
+pub fn run_retrying<T>(
+    server: &ServerOptions,
+    work: impl AsyncFn(&mut Connection) -> ::redis::RedisResult<T>,
+) -> Result<T> {
+    match run_once(server, &work) {
+        Err(Failed::OnKept(_)) => run_once(server, &work).map_err(Failed::into_error),
+        other => other.map_err(Failed::into_error),
+    }
+}
+
+/// A failed request.
+enum Failed {
+    /// the connection, kept from an earlier request, was broken: worth one more try
+    OnKept(RedisError),
+    /// any other failure
+    Other(RedisError),
+}
+
+impl Failed {
+    fn into_error(self) -> RedisError {
+        match self {
+            Failed::OnKept(e) | Failed::Other(e) => e,
+        }
+    }
+}
+
+fn run_once<T>(
+    server: &ServerOptions,
+    work: impl AsyncFnOnce(&mut Connection) -> ::redis::RedisResult<T>,
+) -> std::result::Result<T, Failed> {
     let cached = CONNECTIONS.with_borrow(|c| c.get(server).cloned());
+    let kept = cached.is_some();
     let outcome = crate::runtime::block_on(async {
         let mut connection = match cached {
             Some(c) => c,
@@ -78,13 +119,17 @@ pub fn run<T>(
         };
         work(&mut connection).await.map_err(|e| classify(server, e))
     })
-    .map_err(RedisError::Runtime)?;
-    if let Err(e) = &outcome {
+    .map_err(|e| Failed::Other(RedisError::Runtime(e)))?;
+    outcome.map_err(|e| {
         if !matches!(e, RedisError::Command(_)) {
             CONNECTIONS.with_borrow_mut(|all| all.remove(server));
         }
-    }
-    outcome
+        if kept && matches!(e, RedisError::Connect { .. }) {
+            Failed::OnKept(e)
+        } else {
+            Failed::Other(e)
+        }
+    })
 }
 
 /// Opens a connection with the server's timeouts and the user mapping's credentials.

@@ -34,6 +34,8 @@ pub fn arrow_type(pg: &PgType) -> Option<DataType> {
         PgType::Array(element) if matches!(**element, PgType::Text | PgType::Varchar) => Some(
             DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
         ),
+        // no stored form is defined for intervals: refused when the table is created
+        PgType::Interval => None,
         scalar => scalar.text_source_arrow_type(),
     }
 }
@@ -72,10 +74,10 @@ pub fn decode(pg: &PgType, values: &[(Option<&[u8]>, Origin<'_>)]) -> Result<Arr
         PgType::Int8 => build!(Int64Builder::new(), |b, o| parse_number::<i64>(
             b, o, "bigint"
         )),
-        PgType::Float4 => build!(Float32Builder::new(), |b, o| parse_number::<f32>(
+        PgType::Float4 => build!(Float32Builder::new(), |b, o| parse_float::<f32>(
             b, o, "real"
         )),
-        PgType::Float8 => build!(Float64Builder::new(), |b, o| parse_number::<f64>(
+        PgType::Float8 => build!(Float64Builder::new(), |b, o| parse_float::<f64>(
             b,
             o,
             "double precision"
@@ -171,6 +173,26 @@ fn parse_number<T: std::str::FromStr>(bytes: &[u8], origin: Origin<'_>, name: &s
         })
 }
 
+/// A float, refusing a finite spelling beyond the type's range (`1e400` is out of range
+/// for double precision, as in Postgres, not Infinity).
+fn parse_float<T: std::str::FromStr + Into<f64> + Copy>(
+    bytes: &[u8],
+    origin: Origin<'_>,
+    name: &str,
+) -> Result<T> {
+    let value: T = parse_number(bytes, origin, name)?;
+    let spelled_infinite = String::from_utf8_lossy(bytes)
+        .to_ascii_lowercase()
+        .contains("inf");
+    if value.into().is_infinite() && !spelled_infinite {
+        return Err(bad(
+            origin,
+            format!("\"{}\" is out of range for type {name}", shown(bytes)),
+        ));
+    }
+    Ok(value)
+}
+
 fn json(bytes: &[u8], origin: Origin<'_>) -> Result<String> {
     let s = text(bytes, origin)?;
     serde_json::from_str::<serde::de::IgnoredAny>(&s)
@@ -194,20 +216,31 @@ fn parse_date(bytes: &[u8], origin: Origin<'_>) -> Result<i32> {
 fn parse_timestamp(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(|s| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-                .ok()
-        })
+        .and_then(naive_timestamp)
         .map(|t| t.and_utc().timestamp_micros())
         .ok_or_else(|| bad(origin, format!("\"{}\" is not a timestamp", shown(bytes))))
+}
+
+/// A timestamp without zone as ODP writes it (`T` or space between date and time; a
+/// year of more than four digits, or before year 1, signed as chrono writes it).
+fn naive_timestamp(s: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .ok()
 }
 
 fn parse_timestamptz(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.timestamp_micros())
+        .and_then(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_micros())
+                .ok()
+                // what ODP writes for years RFC 3339 cannot hold: `+10000-01-01T...Z`
+                .or_else(|| {
+                    naive_timestamp(s.strip_suffix('Z')?).map(|t| t.and_utc().timestamp_micros())
+                })
+        })
         .ok_or_else(|| {
             bad(
                 origin,
@@ -249,11 +282,11 @@ pub fn encode(array: &ArrayRef, row: usize) -> Result<Option<Vec<u8>>> {
         DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
         DataType::Float32 => {
             let v = array.as_primitive::<Float32Type>().value(row);
-            float_text(v as f64, v.to_string())
+            float_text(v as f64, shortest(v.to_string(), format!("{v:?}")))
         }
         DataType::Float64 => {
             let v = array.as_primitive::<Float64Type>().value(row);
-            float_text(v, v.to_string())
+            float_text(v, shortest(v.to_string(), format!("{v:?}")))
         }
         DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
         DataType::Binary => return Ok(Some(array.as_binary::<i32>().value(row).to_vec())),
@@ -294,6 +327,16 @@ pub fn encode(array: &ArrayRef, row: usize) -> Result<Option<Vec<u8>>> {
         }
     };
     Ok(Some(text.into_bytes()))
+}
+
+/// The shorter of a float's positional and exponent spellings (`5e-324`, not 328
+/// characters of zeros; `1` stays `1`).
+fn shortest(positional: String, exponent: String) -> String {
+    if exponent.contains('e') && exponent.len() < positional.len() {
+        exponent
+    } else {
+        positional
+    }
 }
 
 /// Postgres's spelling of float specials, else the shortest round-trip decimal.
@@ -382,7 +425,45 @@ mod tests {
         assert!(fails(PgType::TimestampTz, b"2026-01-02 03:04:05"));
         assert!(fails(PgType::Array(Box::new(PgType::Text)), b"[1,2]"));
         assert!(fails(PgType::Bool, b"maybe"));
+        assert!(fails(PgType::Float8, b"1e400"));
+        assert!(fails(PgType::Float4, b"1e39"));
         let absent = decode(&PgType::Int4, &[(None, o())]).unwrap();
         assert!(absent.is_null(0));
+    }
+
+    #[test]
+    fn extreme_values_round_trip_in_short_forms() {
+        let floats = round_trip(
+            PgType::Float8,
+            &["5e-324", "1.7976931348623157e308", "1", "-0.5", "Infinity"],
+        );
+        assert_eq!(
+            floats,
+            ["5e-324", "1.7976931348623157e308", "1", "-0.5", "Infinity"]
+                .map(|s| Some(s.to_string()))
+                .to_vec()
+        );
+        assert_eq!(
+            round_trip(PgType::Float4, &["1e-45"]),
+            vec![Some("1e-45".into())]
+        );
+        // years RFC 3339 cannot hold, as ODP writes them, read back
+        for stored in [
+            "+10000-01-02T03:04:05.000000Z",
+            "-0044-03-15T12:00:00.000000Z",
+        ] {
+            assert_eq!(
+                round_trip(PgType::TimestampTz, &[stored]),
+                vec![Some(stored.into())]
+            );
+        }
+        assert_eq!(
+            round_trip(PgType::Timestamp, &["+10000-01-02T03:04:05.000000"]),
+            vec![Some("+10000-01-02T03:04:05.000000".into())]
+        );
+        assert_eq!(
+            round_trip(PgType::Date, &["+10000-01-02"]),
+            vec![Some("+10000-01-02".into())]
+        );
     }
 }

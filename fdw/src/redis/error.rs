@@ -26,6 +26,9 @@ pub enum RedisError {
     /// the server refused the credentials
     #[error("Redis refused the credentials: {0}")]
     Auth(String),
+    /// the Redis user may not run a command on a key (ACL `NOPERM`)
+    #[error("Redis denied access to key \"{key}\": {reason}")]
+    Denied { key: String, reason: String },
     /// the server did not answer in time
     #[error("Redis did not answer within {0} ms")]
     Timeout(u64),

@@ -9,7 +9,7 @@
 //! batch refresh that stamps its watermark on a hash makes the purchases it counted
 //! skip that hash.
 
-use super::client::run;
+use super::client::{run, run_retrying};
 use super::error::Result;
 use super::options::ServerOptions;
 use std::collections::HashMap;
@@ -136,7 +136,9 @@ pub fn apply(
                 .arg(p.category.as_deref().unwrap_or(""));
         }
     }
-    let results: Vec<::redis::RedisResult<i64>> = run(server, async |c| pipe.query_async(c).await)?;
+    // the scripts skip what a hash took before: sending them twice is harmless
+    let results: Vec<::redis::RedisResult<i64>> =
+        run_retrying(server, async |c| pipe.query_async(c).await)?;
     Ok(by_key
         .into_iter()
         .zip(results)
@@ -206,7 +208,7 @@ pub fn record(server: &ServerOptions, tally: Tally) -> Result<()> {
 
 /// Reads the counters (zeros when the pipeline never ran).
 pub fn stats(server: &ServerOptions) -> Result<Stats> {
-    let fields: HashMap<String, i64> = run(server, async |c| {
+    let fields: HashMap<String, i64> = run_retrying(server, async |c| {
         ::redis::cmd("HGETALL").arg(STATS_KEY).query_async(c).await
     })?;
     Ok(Stats {

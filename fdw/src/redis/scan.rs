@@ -3,7 +3,7 @@
 //! `SCAN MATCH` walks the keys of the template's shape. Each batch becomes Arrow arrays
 //! in the codec's types; a collection gives one row per element.
 
-use super::client::run;
+use super::client::run_retrying;
 use super::codec::{decode, Origin};
 use super::error::{RedisError, Result};
 use super::options::TableKind;
@@ -140,7 +140,7 @@ impl RedisScan {
             .arg("TYPE")
             .arg(kind);
         let (next, keys): (u64, Vec<String>) =
-            run(&self.table.server, async |c| command.query_async(c).await)?;
+            run_retrying(&self.table.server, async |c| command.query_async(c).await)?;
         self.counters.scan_calls += 1;
         self.counters.round_trips += 1;
         self.cursor = (next != 0).then_some(next);
@@ -208,14 +208,20 @@ impl RedisScan {
                 }
             }
         }
-        let replies: Vec<Reply> = run(&self.table.server, async |c| pipe.query_async(c).await)?;
+        let replies: Vec<Reply> =
+            run_retrying(&self.table.server, async |c| pipe.query_async(c).await)?;
         self.counters.round_trips += 1;
         self.counters.keys_read += keys.len() as u64;
         let mut replies = replies.into_iter();
         let mut data = Vec::with_capacity(keys.len());
         for (key, parts) in keys {
-            let found_type = replies.next().and_then(bytes_of).unwrap_or_default();
+            let type_reply = replies.next().unwrap_or(Reply::Nil);
             let reply = replies.next().unwrap_or(Reply::Nil);
+            // a refused TYPE (an ACL without it, say) is that error, not a key of no type
+            if let Reply::ServerError(e) = &type_reply {
+                return Err(key_error(&key, e));
+            }
+            let found_type = bytes_of(type_reply).unwrap_or_default();
             if found_type == b"none" {
                 continue;
             }
@@ -227,7 +233,7 @@ impl RedisScan {
                 });
             }
             if let Reply::ServerError(e) = &reply {
-                return Err(RedisError::Command(format!("key \"{key}\": {e:?}")));
+                return Err(key_error(&key, e));
             }
             data.push((key, parts, reply));
         }
@@ -391,6 +397,23 @@ impl RedisScan {
 }
 
 /// The bytes of a bulk-string reply; `None` for nil.
+/// The error a command on `key` answered: `NOPERM` is a denial, anything else a failed
+/// command, both naming the key.
+fn key_error(key: &str, e: &::redis::ServerError) -> RedisError {
+    let reason = match e.details() {
+        Some(details) => format!("{} {details}", e.code()),
+        None => e.code().to_string(),
+    };
+    if e.code() == "NOPERM" {
+        RedisError::Denied {
+            key: key.to_string(),
+            reason,
+        }
+    } else {
+        RedisError::Command(format!("key \"{key}\": {reason}"))
+    }
+}
+
 fn bytes_of(reply: Reply) -> Option<Vec<u8>> {
     match reply {
         Reply::BulkString(b) => Some(b),

@@ -6,7 +6,7 @@
 //! adds an `EXPIRE`. On a single server the changes go in `MULTI`/`EXEC` blocks of
 //! [`CHANGES_PER_BLOCK`], one round trip each.
 
-use super::client::run;
+use super::client::{run, run_retrying};
 use super::codec::encode;
 use super::error::{RedisError, Result};
 use super::options::TableKind;
@@ -302,7 +302,8 @@ impl RedisWriter {
         for (key, _) in &keys {
             pipe.cmd("TYPE").arg(key);
         }
-        let types: Vec<String> = run(&self.table.server, async |c| pipe.query_async(c).await)?;
+        let types: Vec<String> =
+            run_retrying(&self.table.server, async |c| pipe.query_async(c).await)?;
         let mut present = Vec::new();
         for ((key, _), found) in keys.into_iter().zip(types) {
             match found.as_str() {
@@ -328,7 +329,7 @@ impl RedisWriter {
                     };
                     pipe.cmd(size).arg(key);
                 }
-                run(&self.table.server, async |c| pipe.query_async(c).await)?
+                run_retrying(&self.table.server, async |c| pipe.query_async(c).await)?
             }
             _ => vec![1; present.len()],
         };
@@ -395,6 +396,13 @@ impl RedisWriter {
         self.puts.clear();
         let total =
             (self.spilled_live + self.changes.iter().filter(|c| c.is_some()).count()) as u64;
+        // a connection kept from an earlier statement may be broken (the server
+        // restarted): check it first, where sending twice is harmless
+        if total > 0 {
+            run_retrying(&self.table.server, async |c| {
+                ::redis::cmd("PING").query_async::<()>(c).await
+            })?;
+        }
         let mut sender = BlockSender {
             writer: self,
             block: Vec::with_capacity(CHANGES_PER_BLOCK),

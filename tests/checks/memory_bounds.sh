@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Bounded writer memory, from a new backend each, peak resident memory (VmHWM, shared
-# pages it touched included) at or below 256 MB:
+# Bounded memory of writes and reads, from a new backend each, peak resident memory
+# (VmHWM, shared pages it touched included) at or below 256 MB:
 # - Delta: one INSERT of 4,000,000 rows into 400 partitions (without the per-partition
 #   spill it peaked at 382 MB); every row there, one data file per partition;
 # - Redis: one INSERT of 1,000,000 hash rows (without the change spill: 414 MB); every
-#   key there.
+#   key there;
+# - objects: reading the content of 24 objects of 10 MB (content fetched a whole listing
+#   round at once: 520 MB).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
 "$ODP_VENV/bin/python" - <<'PY'
@@ -80,4 +82,32 @@ finally:
     admin.execute(f"DROP SERVER mem_{tag}_redis CASCADE")
     subprocess.run(["redis-cli", "-p", port, "-n", str(DB), "FLUSHDB"], check=False,
                    stdout=subprocess.DEVNULL)
+
+# objects, on a local root next to the lake
+OBJECTS, OBJECT_MB = 24, 10
+lake_root = admin.execute(
+    "SELECT option_value FROM pg_options_to_table((SELECT srvoptions FROM pg_foreign_server "
+    "WHERE srvname = 'lake')) WHERE option_name = 'root'").fetchone()[0]
+admin.execute(f"CREATE SERVER mem_{tag}_objects FOREIGN DATA WRAPPER object_fdw "
+              f"OPTIONS (root '{lake_root}-objects-mem', max_content_mb '64')")
+try:
+    admin.execute(f"CREATE FOREIGN TABLE mem_{tag}_o (key text, size bigint, content bytea) "
+                  f"SERVER mem_{tag}_objects OPTIONS (prefix 'mem-{tag}/')")
+    admin.execute(f"INSERT INTO mem_{tag}_o (key, content) SELECT 'mem-{tag}/' || g || '.bin', "
+                  f"decode(repeat(lpad(to_hex(g), 2, '0'), {OBJECT_MB} * 1048576), 'hex') "
+                  f"FROM generate_series(1, {OBJECTS}) g")
+    with connect() as backend:
+        pid = backend.info.backend_pid
+        backend.execute(f"SELECT count(*) FROM mem_{tag}_o WHERE key = 'none'")
+        before = peak_mb(pid)
+        total = backend.execute(f"SELECT sum(length(content)) FROM mem_{tag}_o").fetchone()[0]
+        peak = peak_mb(pid)
+    print(f"{OBJECTS} objects of {OBJECT_MB} MB read: peak {peak:.0f} MB (before {before:.0f} MB)")
+    if total != OBJECTS * OBJECT_MB * 1048576:
+        sys.exit(f"read {total} bytes")
+    if peak > LIMIT_MB:
+        sys.exit(f"peak {peak:.0f} MB is above {LIMIT_MB} MB")
+    admin.execute(f"DELETE FROM mem_{tag}_o")
+finally:
+    admin.execute(f"DROP SERVER mem_{tag}_objects CASCADE")
 PY
