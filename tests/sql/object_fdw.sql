@@ -39,7 +39,7 @@ SELECT count(*) FROM pg_temp.objs WHERE last_modified > now() - interval '1 hour
 -- are judged, not the placeholders of a key not fetched yet (one row, and one updated)
 SELECT key, size, convert_from(content, 'UTF8') AS content FROM pg_temp.objs
  WHERE key = 'documents/readme.txt' AND size > 0 AND last_modified > now() - interval '1 hour';
-UPDATE pg_temp.objs SET content = content WHERE key = 'documents/readme.txt' AND size = 14;
+UPDATE pg_temp.objs SET content = content WHERE key = 'documents/readme.txt' AND size = 14 RETURNING key AS updated;
 
 -- a multi-megabyte object uploads in parts and reads back byte for byte
 CREATE TEMP TABLE big AS SELECT decode(string_agg(md5(i::text), ''), 'hex') AS bytes FROM generate_series(1, 750000) i;

@@ -23,7 +23,10 @@ const FETCH_CONCURRENCY: usize = 8;
 /// Rows per batch without content.
 const BATCH_ROWS: usize = 1000;
 /// Content bytes per batch before it is handed over.
-const BATCH_CONTENT_BYTES: u64 = 32 * 1024 * 1024;
+const BATCH_CONTENT_BYTES: u64 = 16 * 1024 * 1024;
+/// Objects whose content is fetched per round: the batch's content limit is checked
+/// after each round.
+const CONTENT_ROUND: usize = 4;
 
 /// How a scan finds its objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +209,7 @@ impl ObjectScan {
             // content is fetched a few objects at a time, so the batch stops soon after
             // BATCH_CONTENT_BYTES, not after a whole listing round of contents
             let round = match self.needs_content {
-                true => (wanted - rows.len()).min(FETCH_CONCURRENCY),
+                true => (wanted - rows.len()).min(CONTENT_ROUND),
                 false => wanted - rows.len(),
             };
             let candidates = self.candidates(round)?;
