@@ -467,10 +467,7 @@ fn exact_integers(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBa
             },
         )
         .map_err(|e| {
-            crate::arrow::error::ArrowError::ParseError(format!(
-                "column \"{}\": {e}",
-                f.name()
-            ))
+            crate::arrow::error::ArrowError::ParseError(format!("column \"{}\": {e}", f.name()))
         })?;
         columns.push(cast);
     }
