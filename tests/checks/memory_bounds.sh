@@ -26,20 +26,28 @@ def peak_mb(pid):
         return next(int(r.split()[1]) for r in status if r.startswith("VmHWM:")) / 1024
 
 
+def measured(warm, statement):
+    """Runs `warm` (which loads the extension and opens the source), then `statement`,
+    in a new backend: (peak before, peak after in MB, seconds, the statement's first
+    row or None)."""
+    with connect() as backend:
+        pid = backend.info.backend_pid
+        backend.execute(warm).fetchall()
+        before = peak_mb(pid)
+        started = time.time()
+        cursor = backend.execute(statement)
+        row = cursor.fetchone() if cursor.description else None
+        return before, peak_mb(pid), time.time() - started, row
+
+
 tag = uuid.uuid4().hex[:8]
 admin = connect()
 admin.execute(f"CREATE FOREIGN TABLE mem_{tag} (id bigint, part int4, amount float8) SERVER lake "
               f"OPTIONS (path 'writes/mem_{tag}', create_if_missing 'true', partition_by 'part')")
 try:
-    with connect() as backend:
-        pid = backend.info.backend_pid
-        backend.execute(f"SELECT count(*) FROM mem_{tag}")
-        before = peak_mb(pid)
-        started = time.time()
-        backend.execute(f"INSERT INTO mem_{tag} SELECT g, (g % {PARTITIONS})::int4, g * 0.25 "
-                        f"FROM generate_series(1, {ROWS}) g")
-        seconds = time.time() - started
-        peak = peak_mb(pid)
+    before, peak, seconds, _ = measured(
+        f"SELECT count(*) FROM mem_{tag}",
+        f"INSERT INTO mem_{tag} SELECT g, (g % {PARTITIONS})::int4, g * 0.25 FROM generate_series(1, {ROWS}) g")
     rows, parts = admin.execute(f"SELECT count(*), count(DISTINCT part) FROM mem_{tag}").fetchone()
     files = admin.execute(f"SELECT sum(files) FROM odp.delta_partitions('mem_{tag}')").fetchone()[0]
     print(f"{ROWS} rows into {PARTITIONS} partitions: peak {peak:.0f} MB (before {before:.0f} MB), "
@@ -61,15 +69,9 @@ admin.execute(f"CREATE SERVER mem_{tag}_redis FOREIGN DATA WRAPPER redis_fdw "
 try:
     admin.execute(f"CREATE FOREIGN TABLE mem_{tag}_r (id bigint, name text, score float8) "
                   f"SERVER mem_{tag}_redis OPTIONS (key_template 'mem:{{id}}')")
-    with connect() as backend:
-        pid = backend.info.backend_pid
-        backend.execute(f"SELECT * FROM mem_{tag}_r WHERE id = 0")
-        before = peak_mb(pid)
-        started = time.time()
-        backend.execute(f"INSERT INTO mem_{tag}_r SELECT g, 'name ' || g, g * 0.5 "
-                        f"FROM generate_series(1, {KEYS}) g")
-        seconds = time.time() - started
-        peak = peak_mb(pid)
+    before, peak, seconds, _ = measured(
+        f"SELECT * FROM mem_{tag}_r WHERE id = 0",
+        f"INSERT INTO mem_{tag}_r SELECT g, 'name ' || g, g * 0.5 FROM generate_series(1, {KEYS}) g")
     stored = int(subprocess.run(["redis-cli", "-p", port, "-n", str(DB), "DBSIZE"],
                                 capture_output=True, text=True, check=True).stdout)
     print(f"{KEYS} Redis hash rows: peak {peak:.0f} MB (before {before:.0f} MB), {seconds:.1f} s, "
@@ -96,12 +98,9 @@ try:
     admin.execute(f"INSERT INTO mem_{tag}_o (key, content) SELECT 'mem-{tag}/' || g || '.bin', "
                   f"decode(repeat(lpad(to_hex(g), 2, '0'), {OBJECT_MB} * 1048576), 'hex') "
                   f"FROM generate_series(1, {OBJECTS}) g")
-    with connect() as backend:
-        pid = backend.info.backend_pid
-        backend.execute(f"SELECT count(*) FROM mem_{tag}_o WHERE key = 'none'")
-        before = peak_mb(pid)
-        total = backend.execute(f"SELECT sum(length(content)) FROM mem_{tag}_o").fetchone()[0]
-        peak = peak_mb(pid)
+    before, peak, _, (total,) = measured(
+        f"SELECT count(*) FROM mem_{tag}_o WHERE key = 'none'",
+        f"SELECT sum(length(content)) FROM mem_{tag}_o")
     print(f"{OBJECTS} objects of {OBJECT_MB} MB read: peak {peak:.0f} MB (before {before:.0f} MB)")
     if total != OBJECTS * OBJECT_MB * 1048576:
         sys.exit(f"read {total} bytes")
