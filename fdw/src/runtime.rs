@@ -102,6 +102,18 @@ pub fn warning(message: &str) {
     }
 }
 
+/// A name part for temporary files, directories or keys of staged writes: the process
+/// id and 96 random bits, so no two writers, of one machine or of several sharing a
+/// store, pick the same (a failing random source leaves zeros: the process id still
+/// tells apart the writers of one machine).
+pub fn unique_name() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 12];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}_{hex}", std::process::id())
+}
+
 /// Where staged writes put their temporary files (the system's temporary directory
 /// without hooks).
 pub fn spill_dir() -> std::path::PathBuf {

@@ -57,10 +57,9 @@ impl PartitionSpill {
     /// new directory in `parent`.
     pub fn new(schema: SchemaRef, columns: Vec<usize>, parent: PathBuf) -> PartitionSpill {
         let dir = parent.join(format!(
-            "{}partitions_{}_{}",
+            "{}partitions_{}",
             crate::runtime::SPILL_PREFIX,
-            std::process::id(),
-            unique_suffix()
+            crate::runtime::unique_name()
         ));
         PartitionSpill {
             schema,
@@ -239,14 +238,6 @@ fn partition_key(columns: &[ArrayRef], row: usize) -> Result<String> {
 
 fn spill_error(e: deltalake::arrow::error::ArrowError) -> DeltaError {
     DeltaError::Runtime(format!("spilling rows by partition: {e}"))
-}
-
-/// A random suffix, so two writers of one process never share a directory.
-fn unique_suffix() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ impl ObjectWriter {
             table,
             changes: Vec::new(),
             held_bytes: 0,
-            staging: format!("{STAGING_DIR}{}/", unique_name()),
+            staging: format!("{STAGING_DIR}{}/", crate::runtime::unique_name()),
             uploaded: Vec::new(),
         }
     }
@@ -409,18 +409,6 @@ impl Drop for ObjectWriter {
     fn drop(&mut self) {
         self.discard_temporary();
     }
-}
-
-/// Temporary-key prefix of this writer: random, so writers of several Postgres
-/// servers never share one.
-fn unique_name() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 12];
-    // a failing system random source leaves zeros: the process id still tells apart
-    // the writers of one machine
-    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{hex}", std::process::id())
 }
 
 /// Condition checks prepare keeps in flight at once.

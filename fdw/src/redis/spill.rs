@@ -69,10 +69,9 @@ impl ChangeSpill {
     /// A new, empty spill file in `dir`.
     pub fn create(dir: PathBuf) -> Result<ChangeSpill> {
         let path = dir.join(format!(
-            "{}redis_{}_{}",
+            "{}redis_{}",
             crate::runtime::SPILL_PREFIX,
-            std::process::id(),
-            unique_suffix()
+            crate::runtime::unique_name()
         ));
         let file = OpenOptions::new()
             .create_new(true)
@@ -311,13 +310,6 @@ fn optional_of(input: &mut impl Read, path: &std::path::Path) -> Result<Option<V
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> RedisError {
     RedisError::Command(format!("spilling changes to {}: {e}", path.display()))
-}
-
-fn unique_suffix() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
