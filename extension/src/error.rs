@@ -48,6 +48,9 @@ pub enum OdpError {
     /// a date or timestamp the source cannot hold
     #[error("date/time value out of range: {0}")]
     DatetimeOutOfRange(String),
+    /// a source value longer than its `varchar(n)` column allows
+    #[error("column \"{column}\": value too long for type character varying({limit})")]
+    TooLong { column: String, limit: usize },
     /// a storage function called on a relation that is not a Delta foreign table
     #[error("relation is not a foreign table of delta_fdw")]
     NotDeltaTable,
@@ -141,7 +144,9 @@ impl OdpError {
                 RedisError::Template { .. } => ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
                 RedisError::Connect { .. } => ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
                 RedisError::Auth(_) => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-                RedisError::Denied { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+                RedisError::Denied { .. } | RedisError::DeniedCommand(_) => {
+                    ERRCODE_INSUFFICIENT_PRIVILEGE
+                }
                 RedisError::Timeout(_) => ERRCODE_CONNECTION_FAILURE,
                 RedisError::Command(_) => ERRCODE_FDW_ERROR,
                 RedisError::BadValue { .. } => ERRCODE_INVALID_TEXT_REPRESENTATION,
@@ -170,6 +175,8 @@ impl OdpError {
                 GraphError::WriteInReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,
                 GraphError::MissingEnds(_) => ERRCODE_FOREIGN_KEY_VIOLATION,
                 GraphError::Moved(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+                GraphError::Parameter { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+                GraphError::ChangedConcurrently(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::Objects(e) => match e {
@@ -178,6 +185,7 @@ impl OdpError {
                 ObjectError::RootPrivilege | ObjectError::Denied(_) => {
                     ERRCODE_INSUFFICIENT_PRIVILEGE
                 }
+                ObjectError::Unaddressable(_) => ERRCODE_INVALID_TEXT_REPRESENTATION,
                 ObjectError::BadKey { .. }
                 | ObjectError::OutsidePrefix { .. }
                 | ObjectError::BadValue { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
@@ -197,6 +205,7 @@ impl OdpError {
             },
             OdpError::ColumnType { .. } => ERRCODE_DATATYPE_MISMATCH,
             OdpError::NotSupported(_) | OdpError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            OdpError::TooLong { .. } => ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
             OdpError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             OdpError::Privilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
             OdpError::NotDeltaTable => ERRCODE_WRONG_OBJECT_TYPE,

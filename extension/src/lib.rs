@@ -30,6 +30,7 @@ pub extern "C-unwind" fn _PG_init() {
     api::feature_stream::register_worker();
     fdw::xact::init();
     fdw::policy::init();
+    sources::init();
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,
         block_signals,

@@ -6,7 +6,9 @@
 # - Redis: one INSERT of 1,000,000 hash rows (without the change spill: 414 MB); every
 #   key there;
 # - objects: reading the content of 24 objects of 10 MB (content fetched a whole listing
-#   round at once: 520 MB).
+#   round at once: 520 MB);
+# - graph: odp.cypher returning 300,000 rows of 1 kB (buffered whole: 489 MB for rows of
+#   ~300 bytes).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/env.sh"
 "$ODP_VENV/bin/python" - <<'PY'
@@ -109,4 +111,16 @@ try:
     admin.execute(f"DELETE FROM mem_{tag}_o")
 finally:
     admin.execute(f"DROP SERVER mem_{tag}_objects CASCADE")
+
+# graph: odp.cypher streams its rows (Postgres's tuplestore spills past work_mem)
+GRAPH_ROWS = 300_000
+before, peak, seconds, (count, width) = measured(
+    "SELECT count(*) FROM odp.cypher('graph', 'RETURN 1 AS x')",
+    f"SELECT count(*), sum(length(row ->> 'pad')) FROM odp.cypher('graph', "
+    f"'UNWIND range(1, {GRAPH_ROWS}) AS i RETURN i, $pad AS pad', jsonb_build_object('pad', repeat('x', 1000)))")
+print(f"odp.cypher with {GRAPH_ROWS} rows of 1 kB: peak {peak:.0f} MB (before {before:.0f} MB), {seconds:.1f} s")
+if (count, width) != (GRAPH_ROWS, GRAPH_ROWS * 1000):
+    sys.exit(f"odp.cypher returned {count} rows, {width} bytes")
+if peak > LIMIT_MB:
+    sys.exit(f"peak {peak:.0f} MB is above {LIMIT_MB} MB")
 PY

@@ -734,6 +734,20 @@ def object_writes():
           one(f"SELECT content_type FROM ob WHERE key = '{prefix}big.bin'") == "application/octet-stream")
     q("DELETE FROM ob")
 
+    # issue 25: a DELETE removes only the version its scan read: an object another
+    # writer replaced meanwhile stays, and the DELETE fails with 40001
+    q(f"INSERT INTO ob (key, content) VALUES ('{prefix}raced.bin', '\\x01')")
+    session = Session(["BEGIN", f"DELETE FROM ob WHERE key = '{prefix}raced.bin'", "COMMIT"],
+                      fault="commit.prepare:sleep=1500")
+    session.start()
+    wait_until_sleeping(session)
+    q(f"UPDATE ob SET content = '\\x02' WHERE key = '{prefix}raced.bin'")
+    session.join(30)
+    check("objects: a DELETE of a version replaced meanwhile fails with 40001 and deletes nothing",
+          session.sqlstate == "40001" and one(f"SELECT content FROM ob WHERE key = '{prefix}raced.bin'") == b"\x02",
+          (session.sqlstate, session.error))
+    q("DELETE FROM ob")
+
 
 # 22. Finding 11: a transaction reads its own changes to a Delta table, as it would a
 #     heap table: pending inserts, updates and deletes, the table read while the same
@@ -1093,6 +1107,103 @@ def outbox_survives_redis_down():
     check("Redis down: the features count them once", features_of(user).get(user, (None,))[0] == 3, features_of(user))
 
 
+def graph_server(name, extra=""):
+    q(f"DROP SERVER IF EXISTS {name} CASCADE")
+    q(f"CREATE SERVER {name} FOREIGN DATA WRAPPER neo4j_fdw OPTIONS "
+      f"(uri 'bolt://127.0.0.1:{os.environ['ODP_BOLT_PORT']}', database 'odp'{extra})")
+    q(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS "
+      f"(user 'root', password '{os.environ['ODP_GRAPH_PASSWORD']}')")
+
+
+# 26. Issue 25: a graph UPDATE of a node another transaction deleted meanwhile is a
+#     serialization failure (40001), as for heap rows, not 0A000 "cannot move"; a
+#     nested loop over two graph tables with pool_size 1 does not stall; an abort
+#     with a graph write open returns at once and leaves nothing.
+def graph_concurrency():
+    graph_server("tx_gc", ", pool_size '1', query_timeout_ms '5000'")
+    q("CREATE FOREIGN TABLE tx_gc_u (user_id text, name text) SERVER tx_gc OPTIONS (label 'OdpTxGc', key 'user_id')")
+    q("CREATE FOREIGN TABLE tx_gc_v (user_id text, name text) SERVER tx_gc OPTIONS (label 'OdpTxGc', key 'user_id')")
+    q("DELETE FROM tx_gc_u")
+    q("INSERT INTO tx_gc_u VALUES ('a', 'A'), ('b', 'B')")
+    session = Session(["BEGIN", "UPDATE tx_gc_u SET name = 'A2' WHERE user_id = 'a'", "COMMIT"],
+                      fault="commit.prepare:sleep=2000")
+    session.start()
+    wait_until_sleeping(session)
+    q("SELECT count(*) FROM odp.cypher('tx_gc', 'MATCH (n:OdpTxGc {user_id: \"a\"}) DETACH DELETE n', write => true)")
+    session.join(30)
+    check("graph UPDATE of a node deleted meanwhile: 40001", session.sqlstate == "40001", session.error)
+    q("INSERT INTO tx_gc_u VALUES ('a', 'A')")
+    started = time.time()
+    try:
+        q("SET enable_hashjoin = off")
+        q("SET enable_mergejoin = off")
+        q("SET enable_material = off")
+        rows = one("SELECT count(*) FROM tx_gc_u u JOIN tx_gc_v v ON v.name > u.name")
+        error = None
+    except psycopg.Error as e:
+        rows, error = None, f"{e.sqlstate}: {e}"
+    finally:
+        q("RESET enable_hashjoin")
+        q("RESET enable_mergejoin")
+        q("RESET enable_material")
+    check("graph: a nested loop over two graph tables with pool_size 1 runs",
+          error is None and rows == 1 and time.time() - started < 5, (rows, error, time.time() - started))
+    conn = connect()
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO tx_gc_u VALUES ('c', 'C')")
+    conn.execute("SELECT count(*) FROM odp.cypher('tx_gc', 'CREATE (:OdpTxGc {user_id: \"d\"})', write => true)")
+    started = time.time()
+    conn.execute("ROLLBACK")
+    took = time.time() - started
+    conn.close()
+    check("graph: a rollback returns at once and leaves nothing of the table's writes",
+          took < 1 and one("SELECT count(*) FROM tx_gc_u WHERE user_id = 'c'") == 0, took)
+    q("DELETE FROM tx_gc_u")
+    q("DROP SERVER tx_gc CASCADE")
+
+
+# 27. Issue 25: a Redis user the ACL denies MULTI gets 42501 at COMMIT with nothing
+#     applied (a denied MULTI would let the block run command by command); ALTER
+#     SERVER closes the backend's connection made with the old options.
+def redis_multi_denied_and_alter_server():
+    port = os.environ["ODP_REDIS_PORT"]
+    user = f"{TAG}_nomulti"
+    subprocess.run(["redis-cli", "-p", port, "ACL", "SETUSER", user, "on", ">secret", "~*", "+@all", "-multi"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        q("DROP SERVER IF EXISTS tx_nm CASCADE")
+        q(f"CREATE SERVER tx_nm FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://127.0.0.1:{port}')")
+        q(f"CREATE USER MAPPING FOR CURRENT_USER SERVER tx_nm OPTIONS (user '{user}', password 'secret')")
+        q(f"CREATE FOREIGN TABLE tx_nm_t (id text, v text) SERVER tx_nm OPTIONS (key_template '{TAG}:nm:{{id}}')")
+        try:
+            q("INSERT INTO tx_nm_t SELECT g::text, 'v' FROM generate_series(1, 3) g")
+            outcome = None
+        except psycopg.Error as e:
+            outcome = (e.sqlstate, str(e).splitlines()[0])
+        left = subprocess.run(["redis-cli", "-p", port, "--scan", "--pattern", f"{TAG}:nm:*"],
+                              capture_output=True, text=True).stdout.split()
+        check("Redis MULTI denied: 42501 at COMMIT, nothing applied",
+              outcome is not None and outcome[0] == "42501" and "MULTI" in outcome[1].upper() and left == [],
+              (outcome, left))
+        def clients():
+            listing = subprocess.run(["redis-cli", "-p", port, "CLIENT", "LIST"], capture_output=True, text=True)
+            return [line.split()[0] for line in listing.stdout.splitlines() if f" user={user} " in line]
+        conn = connect()
+        conn.execute("SELECT count(*) FROM tx_nm_t")
+        time.sleep(0.3)
+        before = clients()
+        q("ALTER SERVER tx_nm OPTIONS (ADD connect_timeout_ms '2500')")
+        conn.execute("SELECT count(*) FROM tx_nm_t")
+        time.sleep(0.3)
+        after = clients()
+        conn.close()
+        check("Redis: ALTER SERVER closes the backend's connection made with the old options",
+              len(after) == len(before) and after != before, (before, after))
+        q("DROP SERVER tx_nm CASCADE")
+    finally:
+        subprocess.run(["redis-cli", "-p", port, "ACL", "DELUSER", user], check=False, stdout=subprocess.DEVNULL)
+
+
 SCENARIOS = [
     update_after_compaction,
     compaction_after_update,
@@ -1121,6 +1232,8 @@ SCENARIOS = [
     redis_killed_at_commit,
     outbox_survives_redis_down,
     redis_restart_next_statement,
+    graph_concurrency,
+    redis_multi_denied_and_alter_server,
 ]
 
 if __name__ == "__main__":

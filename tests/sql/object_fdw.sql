@@ -197,6 +197,23 @@ INSERT INTO pg_temp.local (key, content) VALUES ('docs/whole/1.jsonl', convert_t
 CREATE FOREIGN TABLE pg_temp.whole (n int4) SERVER local_objects OPTIONS (prefix 'docs/whole/', format 'json');
 SELECT * FROM pg_temp.whole;
 
+-- issue 25: a LIKE prefix no valid key can start with matches nothing (no listing
+-- error); a partial '..' segment still matches keys like 'a/..b'
+SELECT count(*) FROM pg_temp.objs WHERE key LIKE 'a/../%';
+SELECT count(*) FROM pg_temp.objs WHERE key LIKE E'a\nb%';
+SELECT count(*) FROM pg_temp.objs WHERE key LIKE 'a//%';
+INSERT INTO pg_temp.local (key, content) VALUES ('docs/dots/..b', 'x');
+SELECT key FROM pg_temp.local WHERE key LIKE 'docs/dots/..%';
+-- '#' in a local key is fine, except a file name ending in '#' and digits: a clear
+-- error on write, no rows on lookup (the local store keeps temporary files so)
+INSERT INTO pg_temp.local (key, content) VALUES ('docs/hash/a#b', 'x'), ('docs/hash/c#1x', 'y');
+SELECT key FROM pg_temp.local WHERE key LIKE 'docs/hash/%' ORDER BY key;
+SELECT pg_temp.try($$INSERT INTO pg_temp.local (key, content) VALUES ('docs/hash/d#12', 'z')$$);
+SELECT count(*) FROM pg_temp.local WHERE key = 'docs/hash/d#12';
+-- a local store's errors never show the root's absolute path
+SELECT pg_temp.try($$SELECT * FROM pg_temp.bad_files$$) ~ :'local_root' AS shows_root_path,
+       pg_temp.try($$SELECT * FROM pg_temp.bad_files$$) ~ 'docs/bad/' AS names_the_files;
+
 DELETE FROM pg_temp.objs;
 DELETE FROM pg_temp.local;
 DROP SERVER test_objects, small_objects, down_objects, local_objects, lake_files CASCADE;

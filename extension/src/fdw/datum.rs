@@ -54,6 +54,19 @@ enum Data {
     Constant(Option<pg_sys::Datum>),
 }
 
+/// Whether every text value of `column` is at most `limit` characters long (the
+/// column is `varchar(limit)`: Postgres never holds a longer value in it).
+pub fn fits_length(column: &ColumnData, limit: usize) -> bool {
+    let fits = |s: &str| s.len() <= limit || s.chars().count() <= limit;
+    match column {
+        ColumnData::Constant(Value::Text(s)) => fits(s),
+        ColumnData::Array(array) if *array.data_type() == DataType::Utf8 => {
+            array.as_string::<i32>().iter().flatten().all(fits)
+        }
+        _ => true,
+    }
+}
+
 /// The Datums of one batch column, converted column at a time.
 pub enum BatchColumn {
     /// the same Datum (or NULL) for every row

@@ -456,7 +456,7 @@ unsafe fn scan_path(
             baserel,
             ptr::null_mut(),
             rows,
-            STARTUP_COST,
+            STARTUP_COST.min(total_cost),
             total_cost,
             ptr::null_mut(),
             required,
@@ -563,10 +563,57 @@ unsafe fn add_parameterized_paths<S: Source>(
                     .max(rows);
                 (rows, fetched)
             };
+            // From another ODP scan the lookups are batched (`lookahead`): one request
+            // per `odp.lookup_batch_size` outer keys, not one per rescan.
+            let startup = if outer_scans_are_odp(root, required) {
+                STARTUP_COST / f64::from(super::lookahead::LOOKUP_BATCH_SIZE.get().max(1))
+            } else {
+                STARTUP_COST
+            };
             let total_cost =
-                STARTUP_COST + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
+                startup + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
             let path = scan_path(root, baserel, rows, total_cost, required);
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        }
+    }
+}
+
+/// Whether every relation in `relids` is read by an ODP foreign scan (whose batches a
+/// parameterized inner scan looks its keys up in, see `lookahead`).
+///
+/// # Safety
+/// `root` must be the planner's, with `relids` naming its base relations.
+unsafe fn outer_scans_are_odp(
+    root: *mut pg_sys::PlannerInfo,
+    relids: *mut pg_sys::Bitmapset,
+) -> bool {
+    // every ODP FdwRoutine shares this one (non-generic) callback
+    let shared: unsafe extern "C-unwind" fn(
+        *mut pg_sys::PlannerInfo,
+        *mut pg_sys::ModifyTable,
+        pg_sys::Index,
+        std::ffi::c_int,
+    ) -> *mut pg_sys::List = super::modify::plan_foreign_modify;
+    let marker = shared as usize;
+    let mut member = -1;
+    // SAFETY: the caller guarantees the planner structures; members index
+    // simple_rel_array, whose entries are null or valid RelOptInfos.
+    unsafe {
+        loop {
+            member = pg_sys::bms_next_member(relids, member);
+            if member < 0 {
+                return true;
+            }
+            if member as usize >= (*root).simple_rel_array_size as usize {
+                return false;
+            }
+            let rel = *(*root).simple_rel_array.add(member as usize);
+            if rel.is_null() || (*rel).fdwroutine.is_null() {
+                return false;
+            }
+            if (*(*rel).fdwroutine).PlanForeignModify.map(|f| f as usize) != Some(marker) {
+                return false;
+            }
         }
     }
 }

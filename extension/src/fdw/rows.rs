@@ -374,6 +374,23 @@ impl ListBuilder {
     /// # Safety
     /// `datum` must be a valid array Datum of type `oid`.
     unsafe fn append(&mut self, datum: pg_sys::Datum, oid: pg_sys::Oid) -> Result<(), WriteError> {
+        // Sources hold lists: a multidimensional array would be flattened, so it is
+        // refused. SAFETY: the caller guarantees an array datum; detoasting gives a
+        // readable ArrayType header, freed again when it is a copy.
+        let dimensions = unsafe {
+            let original = datum.cast_mut_ptr::<pg_sys::varlena>();
+            let detoasted = pg_sys::pg_detoast_datum(original);
+            let ndim = (*detoasted.cast::<pg_sys::ArrayType>()).ndim;
+            if detoasted != original {
+                pg_sys::pfree(detoasted.cast());
+            }
+            ndim
+        };
+        if dimensions > 1 {
+            return Err(WriteError::Type(format!(
+                "a {dimensions}-dimensional array cannot be written (sources hold one-dimensional lists)"
+            )));
+        }
         // SAFETY: the caller guarantees an array datum of this type.
         let array =
             unsafe { pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, oid) }

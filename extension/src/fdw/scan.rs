@@ -2,7 +2,7 @@
 //! (batches of Arrow arrays turned into Datums in the slot), rescan, end and EXPLAIN.
 
 use super::catalog::{list_ptrs, table_context};
-use super::datum::{BatchColumn, TypedColumn};
+use super::datum::{fits_length, BatchColumn, TypedColumn};
 use super::lookahead::{self, BatchedLookup, LookupStep};
 use super::pgtype::pg_type_of;
 use super::plan::{evaluate_quals, ScanPlan};
@@ -48,6 +48,8 @@ struct ScanState<S: Source> {
     plan: ScanPlan,
     exprs: Vec<*mut pg_sys::ExprState>,
     targets: Vec<PgType>,
+    /// the length limit of each `varchar(n)` target, checked on every value read
+    length_limits: Vec<Option<usize>>,
     scan: Option<Running<S>>,
     batch: Option<(usize, Vec<BatchColumn>, Option<Vec<u64>>)>,
     row: usize,
@@ -111,12 +113,22 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             .into_iter()
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
             .collect();
+        let attributes = (*descriptor).attrs.as_slice((*descriptor).natts as usize);
+        let length_limits = plan_data
+            .columns
+            .iter()
+            .map(|(_, attnum)| {
+                let attribute = attributes[(*attnum - 1) as usize];
+                (attribute.atttypid == pg_sys::VARCHAROID
+                    && attribute.atttypmod >= pg_sys::VARHDRSZ as i32)
+                    .then(|| (attribute.atttypmod - pg_sys::VARHDRSZ as i32) as usize)
+            })
+            .collect();
         let targets = plan_data
             .columns
             .iter()
             .map(|(name, attnum)| {
-                let attribute = (*descriptor).attrs.as_slice((*descriptor).natts as usize)
-                    [(*attnum - 1) as usize];
+                let attribute = attributes[(*attnum - 1) as usize];
                 pg_type_of(attribute.atttypid).unwrap_or_else(|| {
                     OdpError::ColumnType {
                         column: name.clone(),
@@ -155,6 +167,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             plan: plan_data,
             exprs,
             targets,
+            length_limits,
             scan: None,
             pending: None,
             batch: None,
@@ -441,6 +454,22 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                     }
                     state.batch = None;
                     state.batch_context.reset();
+                    let too_long = batch
+                        .columns
+                        .iter()
+                        .zip(&state.length_limits)
+                        .zip(&state.plan.columns)
+                        .find_map(|((column, limit), (name, _))| {
+                            limit.filter(|l| !fits_length(column, *l)).map(|limit| {
+                                OdpError::TooLong {
+                                    column: name.clone(),
+                                    limit,
+                                }
+                            })
+                        });
+                    if let Some(e) = too_long {
+                        withheld_if(state.policy.is_some(), e).report();
+                    }
                     let targets = &state.targets;
                     let rows = batch.num_rows;
                     let columns = state.batch_context.switch_to(|_| {

@@ -8,10 +8,10 @@ use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableCont
 use odp_fdw::arrow::array::RecordBatch;
 use odp_fdw::arrow::datatypes::DataType;
 use odp_fdw::batch::ScanBatch;
-use odp_fdw::graph::client::run_cypher;
 use odp_fdw::graph::cypher::quote;
 use odp_fdw::graph::options::{specs, validate, ServerOptions, TableOptions};
 use odp_fdw::graph::scan::GraphScan;
+use odp_fdw::graph::statement::CypherRows;
 use odp_fdw::graph::table::GraphTable;
 use odp_fdw::graph::types::arrow_type;
 use odp_fdw::graph::write::GraphWriter;
@@ -226,7 +226,9 @@ END $$;
 /// nothing is spliced into the text) and returns each row as a JSON object (nodes,
 /// relationships and paths with their labels, types and properties). The query runs in
 /// a transaction that is rolled back, so it cannot change the graph, unless the caller
-/// is a member of `odp_graph_writer` and passes `write => true`.
+/// is a member of `odp_graph_writer` and passes `write => true`. A read streams its
+/// rows `fetch_size` at a time (Postgres keeps a function's rows in a tuplestore that
+/// spills to disk past `work_mem`); put a LIMIT in the Cypher to fetch fewer.
 #[pg_extern(volatile)]
 fn cypher(
     server: &str,
@@ -243,12 +245,10 @@ fn cypher(
     let serde_json::Value::Object(params) = params.0 else {
         OdpError::Unsupported("params must be a JSON object".into()).report()
     };
-    let out: Vec<JsonB> = run_cypher(&target, query, &params, write)
-        .or_report()
-        .into_iter()
-        .map(JsonB)
-        .collect();
-    SetOfIterator::new(out)
+    let mut rows = CypherRows::start(&target, query, &params, write).or_report();
+    SetOfIterator::new(std::iter::from_fn(move || {
+        rows.next_row().or_report().map(JsonB)
+    }))
 }
 
 /// Whether the current role is a member of `odp_graph_writer`.
@@ -284,7 +284,9 @@ fn create_graph_index(
         format!("CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.{property})")
     };
     let target = graph_server(server);
-    run_cypher(&target, &statement, &serde_json::Map::new(), true).or_report();
+    CypherRows::start(&target, &statement, &serde_json::Map::new(), true)
+        .and_then(CypherRows::collect_all)
+        .or_report();
     statement
 }
 
@@ -294,7 +296,9 @@ fn create_graph_index(
 fn graph_indexes(server: default!(&str, "'graph'")) -> SetOfIterator<'static, JsonB> {
     let target = graph_server(server);
     crate::fdw::resources::check_name("graph:cypher", Action::Read);
-    let rows = run_cypher(&target, "SHOW INDEXES", &serde_json::Map::new(), false).or_report();
+    let rows = CypherRows::start(&target, "SHOW INDEXES", &serde_json::Map::new(), false)
+        .and_then(CypherRows::collect_all)
+        .or_report();
     SetOfIterator::new(rows.into_iter().map(JsonB))
 }
 

@@ -1,40 +1,84 @@
-//! Connections to a Bolt server: one `neo4rs` pool per backend, server and credentials,
-//! reused by every statement. Reaching the server is bounded by the connect timeout (a
-//! TCP probe before a pool is made); every query, batch of rows and COMMIT by the query
-//! timeout (neo4rs itself retries transient failures for up to a minute).
+//! Connections to a Bolt server: `neo4rs` pools per backend, server and credentials,
+//! reused by every statement. Each open scan, write transaction or `odp.cypher` call
+//! holds a [`Lease`] on one connection; when every connection of a pool is lent,
+//! another pool of `pool_size` is made, so open scans of a plan never wait for each
+//! other (a nested loop over two graph tables needs two connections). Reaching the
+//! server is bounded by the connect timeout (a TCP probe before a pool is made); every
+//! query, batch of rows and COMMIT by the query timeout (neo4rs itself retries
+//! transient failures for up to a minute).
 
 use super::error::{GraphError, Result};
 use super::options::ServerOptions;
 use crate::security::secret::Secret;
 use neo4rs::{ConfigBuilder, Graph};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
+use std::rc::Rc;
+
+/// A pool of this backend and how many of its connections are lent out.
+struct Pool {
+    graph: Graph,
+    lent: Rc<Cell<usize>>,
+}
+
+/// One connection of a pool, reserved for as long as the lease lives.
+pub struct Lease {
+    graph: Graph,
+    lent: Rc<Cell<usize>>,
+}
+
+impl Lease {
+    /// The pool the connection comes from.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.lent.set(self.lent.get().saturating_sub(1));
+    }
+}
+
+/// The open write transaction of one server for the host transaction.
+struct OpenWrite {
+    server: ServerOptions,
+    txn: neo4rs::Txn,
+    _lease: Lease,
+}
 
 thread_local! {
     /// Pools of this backend, by server and credentials.
-    static POOLS: RefCell<HashMap<ServerOptions, Graph>> = RefCell::new(HashMap::new());
+    static POOLS: RefCell<HashMap<ServerOptions, Vec<Pool>>> = RefCell::new(HashMap::new());
     /// The open write transaction of the current host transaction, per server: every
     /// graph table of a server writes through it, and it commits once, after them all.
-    static WRITES: RefCell<Vec<(ServerOptions, neo4rs::Txn)>> = const { RefCell::new(Vec::new()) };
+    static WRITES: RefCell<Vec<OpenWrite>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs one statement of the host transaction's writes to `server` in its shared Bolt
 /// transaction (opened by the first), within the query timeout; returns the sum of the
 /// statement's `done` column.
 pub fn write_statement(server: &ServerOptions, query: neo4rs::Query) -> Result<i64> {
-    let open = WRITES.with_borrow(|w| w.iter().any(|(s, _)| s == server));
+    let open = WRITES.with_borrow(|w| w.iter().any(|o| &o.server == server));
     if !open {
-        let graph = pool(server)?;
-        let txn = run(server, graph.start_txn())?;
-        WRITES.with_borrow_mut(|w| w.push((server.clone(), txn)));
+        let lease = lease(server)?;
+        let txn = run(server, lease.graph().start_txn())?;
+        WRITES.with_borrow_mut(|w| {
+            w.push(OpenWrite {
+                server: server.clone(),
+                txn,
+                _lease: lease,
+            })
+        });
     }
-    let mut txn = WRITES
+    let mut write = WRITES
         .with_borrow_mut(|w| {
-            let i = w.iter().position(|(s, _)| s == server)?;
-            Some(w.swap_remove(i).1)
+            let i = w.iter().position(|o| &o.server == server)?;
+            Some(w.swap_remove(i))
         })
         .expect("opened above");
+    let txn = &mut write.txn;
     let outcome = run(server, async {
         let mut stream = txn.execute(query).await?;
         let mut done = 0i64;
@@ -43,7 +87,7 @@ pub fn write_statement(server: &ServerOptions, query: neo4rs::Query) -> Result<i
         }
         Ok(done)
     });
-    WRITES.with_borrow_mut(|w| w.push((server.clone(), txn)));
+    WRITES.with_borrow_mut(|w| w.push(write));
     outcome
 }
 
@@ -57,27 +101,67 @@ pub fn has_open_writes() -> bool {
 pub fn commit_writes() -> Result<usize> {
     let open = WRITES.with_borrow_mut(std::mem::take);
     let count = open.len();
-    for (server, txn) in open {
-        run(&server, txn.commit())?;
+    for write in open {
+        run(&write.server, write.txn.commit())?;
     }
     Ok(count)
 }
 
-/// Rolls back the shared write transactions (the host transaction aborted).
+/// Abandons the shared write transactions (the host transaction aborted) without a
+/// round trip: the pools of their servers are forgotten, so the connections close as
+/// their last users let go and the server rolls the transactions back. Nothing waits
+/// for a server that may be hung while the abort holds interrupts.
 pub fn abandon_writes() {
     let open = WRITES.with_borrow_mut(std::mem::take);
-    for (server, txn) in open {
-        // The server also rolls back an unfinished transaction when its connection
-        // closes; an error here changes nothing.
-        let _ = run(&server, txn.rollback());
-    }
+    POOLS.with_borrow_mut(|pools| {
+        for write in &open {
+            pools.remove(&write.server);
+        }
+    });
+    drop(open);
 }
 
-/// The pool for `server`, created on first use (without a round trip).
-pub fn pool(server: &ServerOptions) -> Result<Graph> {
-    if let Some(graph) = POOLS.with_borrow(|p| p.get(server).cloned()) {
-        return Ok(graph);
-    }
+/// Forgets every pool (a server or user mapping changed): their connections close as
+/// the scans and the write transaction holding them let go.
+pub fn forget_pools() {
+    POOLS.with(|pools| {
+        if let Ok(mut pools) = pools.try_borrow_mut() {
+            pools.clear();
+        }
+    });
+}
+
+/// A connection of `server` for one scan, write transaction or statement: from a pool
+/// with a connection to spare, or from a new pool when all are lent out.
+pub fn lease(server: &ServerOptions) -> Result<Lease> {
+    let size = server.pool_size.max(1) as usize;
+    let spare = POOLS.with_borrow(|pools| {
+        pools.get(server).and_then(|list| {
+            list.iter()
+                .find(|p| p.lent.get() < size)
+                .map(|p| (p.graph.clone(), p.lent.clone()))
+        })
+    });
+    let (graph, lent) = match spare {
+        Some(found) => found,
+        None => {
+            let graph = connect(server)?;
+            let lent = Rc::new(Cell::new(0));
+            POOLS.with_borrow_mut(|pools| {
+                pools.entry(server.clone()).or_default().push(Pool {
+                    graph: graph.clone(),
+                    lent: lent.clone(),
+                })
+            });
+            (graph, lent)
+        }
+    };
+    lent.set(lent.get() + 1);
+    Ok(Lease { graph, lent })
+}
+
+/// A new pool for `server` (after a TCP probe; the pool itself connects lazily).
+fn connect(server: &ServerOptions) -> Result<Graph> {
     probe(server)?;
     // neo4rs bounds both the TCP connect and every message it waits for with this one
     // setting: the query timeout, so a long query or COMMIT is not cut at the connect
@@ -93,9 +177,7 @@ pub fn pool(server: &ServerOptions) -> Result<Graph> {
         config = config.db(db.as_str());
     }
     let config = config.build().map_err(|e| classify(server, e))?;
-    let graph = Graph::connect(config).map_err(|e| classify(server, e))?;
-    POOLS.with_borrow_mut(|p| p.insert(server.clone(), graph.clone()));
-    Ok(graph)
+    Graph::connect(config).map_err(|e| classify(server, e))
 }
 
 /// Opens (and closes) a TCP connection to the server within the connect timeout, so an
@@ -174,54 +256,4 @@ fn classify(server: &ServerOptions, e: neo4rs::Error) -> GraphError {
         neo4rs::Error::AuthenticationError(m) => GraphError::Auth(m),
         other => GraphError::Query(other.to_string()),
     }
-}
-
-/// Runs `query` with `params` (a JSON object: each value becomes a Bolt parameter,
-/// nothing is spliced into the text) in one transaction, committed only when `write`,
-/// and returns each row as a JSON object of its columns.
-pub fn run_cypher(
-    server: &ServerOptions,
-    query: &str,
-    params: &serde_json::Map<String, serde_json::Value>,
-    write: bool,
-) -> Result<Vec<serde_json::Value>> {
-    if !write {
-        if let Some(what) = super::read_only::write_in(query) {
-            return Err(GraphError::WriteInReadOnly(what));
-        }
-    }
-    let mut q = neo4rs::query(query);
-    for (name, value) in params {
-        q = q.param(name, super::types::json_to_bolt(value));
-    }
-    let graph = pool(server)?;
-    let rows = run(server, async {
-        let mut txn = graph.start_txn().await?;
-        let mut stream = txn.execute(q).await?;
-        let mut rows = Vec::new();
-        while let Some(row) = stream.next(txn.handle()).await? {
-            rows.push(row);
-        }
-        if write {
-            txn.commit().await?;
-        } else {
-            txn.rollback().await?;
-        }
-        Ok(rows)
-    })?;
-    rows.iter()
-        .map(|row| {
-            let mut object = serde_json::Map::new();
-            for key in row.keys() {
-                let value: neo4rs::BoltType = row
-                    .get(&key.value)
-                    .map_err(|e| GraphError::Query(e.to_string()))?;
-                object.insert(
-                    key.value.clone(),
-                    super::types::to_json(&value).map_err(GraphError::Query)?,
-                );
-            }
-            Ok(serde_json::Value::Object(object))
-        })
-        .collect()
 }

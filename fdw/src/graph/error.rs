@@ -27,6 +27,12 @@ pub enum GraphError {
     /// a value does not fit its column
     #[error("column \"{column}\": {reason}")]
     BadValue { column: String, reason: String },
+    /// a parameter of `odp.cypher` without a Bolt form
+    #[error("parameter ${name}: {reason}")]
+    Parameter { name: String, reason: String },
+    /// rows an UPDATE would change that another transaction deleted meanwhile
+    #[error("could not serialize access: {0} rows were deleted by a concurrent transaction")]
+    ChangedConcurrently(u64),
     /// a column type without a mapping
     #[error("column \"{column}\": type {pg_type} is not supported by neo4j_fdw")]
     UnsupportedType { column: String, pg_type: String },

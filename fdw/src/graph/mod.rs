@@ -7,6 +7,7 @@ pub mod error;
 pub mod options;
 pub mod read_only;
 pub mod scan;
+pub mod statement;
 pub mod table;
 pub mod types;
 pub mod write;

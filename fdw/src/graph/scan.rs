@@ -1,7 +1,7 @@
 //! Reading a graph table: one Cypher query per scan, its rows pulled `fetch_size` at a
 //! time and turned into Arrow arrays by the type table.
 
-use super::client::{pool, run};
+use super::client::{lease, run, Lease};
 use super::cypher::CypherQuery;
 use super::error::{GraphError, Result};
 use super::table::GraphTable;
@@ -26,6 +26,8 @@ pub struct GraphScan {
     query: CypherQuery,
     /// the read transaction and the query's rows, once started
     running: Option<(Txn, RowStream)>,
+    /// the connection the scan holds while it runs (after `running`: dropped after it)
+    lease: Option<Lease>,
     /// rows carry their element id as identity (UPDATE, DELETE)
     row_ids: bool,
     done: bool,
@@ -40,6 +42,7 @@ impl GraphScan {
             columns: request.columns.clone(),
             query: table.query(request),
             running: None,
+            lease: None,
             row_ids: request.row_ids,
             done: false,
             counters: ScanCounters::default(),
@@ -64,7 +67,7 @@ impl GraphScan {
         crate::runtime::check_interrupts();
         let server = self.table.server.clone();
         if self.running.is_none() {
-            let graph = pool(&server)?;
+            let lease = lease(&server)?;
             let mut query = neo4rs::query(&self.query.text);
             for (name, value, pg) in &self.query.params {
                 let bolt = to_bolt(value, pg).ok_or_else(|| {
@@ -75,10 +78,11 @@ impl GraphScan {
             // A transaction (not Graph::execute, which retries failed connections for up
             // to a minute): bad credentials or a lost server fail at once.
             self.running = Some(run(&server, async {
-                let mut txn = graph.start_txn().await?;
+                let mut txn = lease.graph().start_txn().await?;
                 let rows = txn.execute(query).await?;
                 Ok((txn, rows))
             })?);
+            self.lease = Some(lease);
         }
         let (txn, stream) = self.running.as_mut().expect("opened above");
         let limit = self.table.server.fetch_size as usize;
@@ -97,6 +101,7 @@ impl GraphScan {
             if let Some((txn, _)) = self.running.take() {
                 run(&server, txn.commit())?;
             }
+            self.lease = None;
         }
         if rows.is_empty() {
             return Ok(None);

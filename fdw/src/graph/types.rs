@@ -15,8 +15,9 @@
 //! | text[], bigint[], integer[], double precision[], boolean[] | List of those |
 //! | jsonb | any value: maps, lists, nodes, relationships and paths as JSON |
 //!
-//! Times of day and points have no column type yet (a clear error; as JSON they are
-//! refused too rather than approximated).
+//! Times of day and points have no column type yet (a clear error). As JSON, durations
+//! are ISO 8601 text and points `{srid, x, y[, z]}`; times of day are refused rather
+//! than approximated.
 
 use super::error::{GraphError, Result};
 use crate::types::PgType;
@@ -283,8 +284,41 @@ pub fn to_json(v: &BoltType) -> std::result::Result<Json, String> {
             object.insert("relationships".into(), Json::Array(list_json(&p.rels)?));
             Json::Object(object)
         }
+        BoltType::Duration(_) => Json::String(iso_duration(v)?),
+        BoltType::Point2D(p) => point_json(p.sr_id.value, &[p.x.value, p.y.value]),
+        BoltType::Point3D(p) => point_json(p.sr_id.value, &[p.x.value, p.y.value, p.z.value]),
         other => return Err(format!("{} values have no JSON form yet", kind(other))),
     })
+}
+
+/// A duration as ISO 8601 text, `P<months>M<days>DT<seconds>S`, the seconds exact to
+/// the nanosecond (neo4rs keeps the components private but lends them to serde).
+fn iso_duration(v: &BoltType) -> std::result::Result<String, String> {
+    use serde::de::{Deserialize, IntoDeserializer};
+    let (months, days, seconds, nanos) = <(i64, i64, i64, i64)>::deserialize(v.into_deserializer())
+        .map_err(|e| format!("a duration: {e}"))?;
+    let total = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    let (whole, fraction) = (total.abs() / 1_000_000_000, total.abs() % 1_000_000_000);
+    let sign = if total < 0 { "-" } else { "" };
+    let fraction = if fraction == 0 {
+        String::new()
+    } else {
+        format!(".{fraction:09}").trim_end_matches('0').to_string()
+    };
+    Ok(format!("P{months}M{days}DT{sign}{whole}{fraction}S"))
+}
+
+/// A point as `{"srid": ..., "x": ..., "y": ...[, "z": ...]}`.
+fn point_json(srid: i64, coordinates: &[f64]) -> Json {
+    let mut object = Map::new();
+    object.insert("srid".into(), Json::from(srid));
+    for (name, value) in ["x", "y", "z"].iter().zip(coordinates) {
+        let number = serde_json::Number::from_f64(*value)
+            .map(Json::Number)
+            .unwrap_or_else(|| Json::String(value.to_string()));
+        object.insert((*name).into(), number);
+    }
+    Json::Object(object)
 }
 
 fn list_json(l: &BoltList) -> std::result::Result<Vec<Json>, String> {
@@ -379,6 +413,7 @@ pub fn bolt_of(array: &ArrayRef, row: usize, pg: &PgType) -> Result<BoltType> {
             let json: Json = serde_json::from_str(text)
                 .map_err(|e| GraphError::Unsupported(format!("jsonb value: {e}")))?;
             json_to_bolt(&json)
+                .map_err(|reason| GraphError::Unsupported(format!("jsonb value: {reason}")))?
         }
         DataType::Utf8 => BoltType::from(array.as_string::<i32>().value(row)),
         DataType::Binary => BoltType::Bytes(neo4rs::BoltBytes::new(
@@ -427,25 +462,31 @@ fn out_of_range(what: &str) -> GraphError {
     GraphError::Unsupported(format!("a {what} out of the graph's range"))
 }
 
-/// A JSON value as a Bolt value (integers stay integers).
-pub fn json_to_bolt(value: &Json) -> BoltType {
-    match value {
+/// A JSON value as a Bolt value. Integers stay integers; an integer beyond Bolt's
+/// 64 bits is an error rather than a float that loses digits (jsonb keeps no other
+/// mark of a float than a fraction, so any integral number that large counts).
+pub fn json_to_bolt(value: &Json) -> std::result::Result<BoltType, String> {
+    Ok(match value {
         Json::Null => BoltType::Null(neo4rs::BoltNull),
         Json::Bool(b) => BoltType::from(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => BoltType::from(i),
-            None => BoltType::from(n.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => BoltType::from(i),
+            (None, Some(f)) if f.fract() != 0.0 => BoltType::from(f),
+            _ => return Err(format!("{n} is an integer beyond the graph's 64-bit range")),
         },
         Json::String(s) => BoltType::from(s.as_str()),
         Json::Array(items) => BoltType::List(BoltList::from(
-            items.iter().map(json_to_bolt).collect::<Vec<_>>(),
+            items
+                .iter()
+                .map(json_to_bolt)
+                .collect::<std::result::Result<Vec<_>, _>>()?,
         )),
         Json::Object(map) => BoltType::Map(
             map.iter()
-                .map(|(k, v)| (neo4rs::BoltString::from(k.as_str()), json_to_bolt(v)))
-                .collect(),
+                .map(|(k, v)| Ok((neo4rs::BoltString::from(k.as_str()), json_to_bolt(v)?)))
+                .collect::<std::result::Result<_, String>>()?,
         ),
-    }
+    })
 }
 
 #[cfg(test)]

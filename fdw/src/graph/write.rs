@@ -232,6 +232,39 @@ impl GraphWriter {
         }
     }
 
+    /// Why `missing` of the updated elements in `rows` were not set: deleted by another
+    /// transaction since the scan read them (a serialization failure, as a heap UPDATE
+    /// of a row deleted meanwhile under REPEATABLE READ), or, for relationships, asked
+    /// to move to other end nodes.
+    fn why_not_updated(&self, rows: &[BoltType], missing: u64) -> Result<GraphError> {
+        let ids: Vec<BoltType> = rows
+            .iter()
+            .filter_map(|row| match row {
+                BoltType::Map(m) => m
+                    .value
+                    .iter()
+                    .find(|(key, _)| key.value == "id")
+                    .map(|(_, id)| id.clone()),
+                _ => None,
+            })
+            .collect();
+        let element = match self.table.options.shape {
+            TableShape::Node { .. } => "MATCH (x) WHERE elementId(x) = id",
+            TableShape::Relationship { .. } => "MATCH ()-[x]->() WHERE elementId(x) = id",
+        };
+        let query = neo4rs::query(&format!(
+            "UNWIND $ids AS id {element} RETURN count(x) AS done"
+        ))
+        .param("ids", BoltType::List(BoltList::from(ids.clone())));
+        let existing = write_statement(&self.table.server, query)?;
+        let deleted = (ids.len() as i64 - existing).max(0) as u64;
+        Ok(if deleted > 0 {
+            GraphError::ChangedConcurrently(deleted)
+        } else {
+            GraphError::Moved(missing)
+        })
+    }
+
     /// Sends every change through the host transaction's shared Bolt transaction of the
     /// server (committed after every writer, see [`super::client::commit_writes`]);
     /// returns how many changes there were.
@@ -260,7 +293,7 @@ impl GraphWriter {
                 let missing = (expected - done) as u64;
                 return Err(match kind {
                     Kind::Merge => GraphError::MissingEnds(missing),
-                    _ => GraphError::Moved(missing),
+                    _ => self.why_not_updated(rows, missing)?,
                 });
             }
         }

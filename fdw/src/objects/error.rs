@@ -26,6 +26,9 @@ pub enum ObjectError {
     /// a key that is not a plain object key
     #[error("invalid object key \"{key}\": {reason}")]
     BadKey { key: String, reason: String },
+    /// a key in the store that no table row can name (written by another client)
+    #[error("the store holds a key ODP cannot address ({0}); listings that cover it fail until it is renamed or removed")]
+    Unaddressable(String),
     /// a key written outside the table's prefix
     #[error("object key \"{key}\" is outside the table's prefix \"{prefix}\"")]
     OutsidePrefix { key: String, prefix: String },
@@ -93,9 +96,21 @@ pub fn classify(
     key: &str,
     endpoint: &str,
     timeout_ms: u64,
+    local_root: Option<&std::path::Path>,
 ) -> ObjectError {
     use object_store::Error as E;
-    let text = error.to_string();
+    let mut text = error.to_string();
+    // a local root's absolute path is the server's business, not the caller's
+    if let Some(root) = local_root {
+        let resolved = std::fs::canonicalize(root).ok();
+        for spelling in [Some(root), resolved.as_deref()].into_iter().flatten() {
+            if let Some(spelling) = spelling.to_str().map(|s| s.trim_end_matches('/')) {
+                if !spelling.is_empty() {
+                    text = text.replace(spelling, "<root>");
+                }
+            }
+        }
+    }
     match error {
         E::AlreadyExists { .. } => ObjectError::AlreadyExists(key.to_string()),
         E::Precondition { .. } => ObjectError::Changed(key.to_string()),
@@ -104,6 +119,7 @@ pub fn classify(
             ObjectError::Auth(first_line(&text))
         }
         E::PermissionDenied { .. } => ObjectError::Denied(key.to_string()),
+        E::InvalidPath { .. } => ObjectError::Unaddressable(first_line(&text)),
         E::NotImplemented { .. } | E::NotSupported { .. } => {
             ObjectError::Unsupported(first_line(&text))
         }

@@ -130,7 +130,11 @@ impl FileTable {
                             reason: e.to_string(),
                         }
                     })?;
-                Ok(FileScan::Parquet { scan, listed })
+                Ok(FileScan::Parquet {
+                    scan,
+                    listed,
+                    prefix: self.options.prefix.clone(),
+                })
             }
             format => {
                 let schema = self.text_schema();
@@ -241,6 +245,8 @@ pub enum FileScan {
         scan: DeltaScan,
         /// data files found under the prefix
         listed: u64,
+        /// the table's prefix, naming the files in errors
+        prefix: String,
     },
     /// CSV or JSON-lines files
     Text(TextScan),
@@ -250,11 +256,13 @@ impl FileScan {
     /// The next batch of rows, or `None` at the end.
     pub fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
         match self {
-            FileScan::Parquet { scan, .. } => scan.next_batch().map_err(|e| ObjectError::BadFile {
-                key: String::new(),
-                format: "parquet",
-                reason: e.to_string(),
-            }),
+            FileScan::Parquet { scan, prefix, .. } => {
+                scan.next_batch().map_err(|e| ObjectError::BadFile {
+                    key: prefix.clone(),
+                    format: "parquet",
+                    reason: e.to_string(),
+                })
+            }
             FileScan::Text(scan) => scan.next_batch(),
         }
     }
@@ -262,7 +270,7 @@ impl FileScan {
     /// EXPLAIN ANALYZE lines.
     pub fn explain(&self) -> Vec<(String, String)> {
         match self {
-            FileScan::Parquet { scan, listed } => {
+            FileScan::Parquet { scan, listed, .. } => {
                 let c = scan.counters();
                 vec![
                     ("Data Files Listed".into(), listed.to_string()),

@@ -73,6 +73,22 @@ pub fn confine(key: &str, prefix: &str) -> Result<Path> {
     Ok(path)
 }
 
+/// Whether some valid key starts with `prefix` (a `LIKE 'p%'` prefix, say): its
+/// complete segments are valid and it holds no control character. A prefix no key can
+/// have matches nothing rather than failing the listing.
+pub fn could_start_a_key(prefix: &str) -> bool {
+    let complete = match prefix.rfind('/') {
+        Some(i) => &prefix[..i],
+        None => return !prefix.chars().any(char::is_control) && prefix.len() <= MAX_KEY_BYTES,
+    };
+    !prefix.starts_with('/')
+        && prefix.len() <= MAX_KEY_BYTES
+        && !prefix.chars().any(char::is_control)
+        && complete
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// A key cut for messages (at most 200 characters).
 pub fn shorten(key: &str) -> String {
     match key.char_indices().nth(200) {
@@ -107,6 +123,9 @@ pub struct Listing {
 /// The listing for the keys starting with `prefix` (a key prefix relative to the
 /// store's root, already checked).
 pub fn listing(prefix: &str) -> Listing {
+    // a partial last segment that is no path by itself (`.`, `..`) lists the whole
+    // directory; the scan keeps only the keys starting with the prefix
+    let after = || Path::parse(prefix).is_ok().then(|| prefix.to_string());
     match prefix.rfind('/') {
         None if prefix.is_empty() => Listing {
             dir: None,
@@ -114,7 +133,7 @@ pub fn listing(prefix: &str) -> Listing {
         },
         None => Listing {
             dir: None,
-            start_after: Some(prefix.to_string()),
+            start_after: after(),
         },
         Some(i) if i + 1 == prefix.len() => Listing {
             dir: Some(prefix[..i].to_string()),
@@ -122,7 +141,7 @@ pub fn listing(prefix: &str) -> Listing {
         },
         Some(i) => Listing {
             dir: Some(prefix[..i].to_string()),
-            start_after: Some(prefix.to_string()),
+            start_after: after(),
         },
     }
 }
@@ -216,6 +235,19 @@ mod tests {
                 start_after: Some("img".into())
             }
         );
+        assert_eq!(
+            listing("images/.."),
+            Listing {
+                dir: Some("images".into()),
+                start_after: None
+            }
+        );
+        assert!(could_start_a_key("images/..b"));
+        assert!(could_start_a_key("images/"));
+        assert!(!could_start_a_key("images/../"));
+        assert!(!could_start_a_key("images//"));
+        assert!(!could_start_a_key("images/a\nb"));
+        assert!(!could_start_a_key("/images"));
         assert_eq!(narrower("images/", "images/p"), Some("images/p"));
         assert_eq!(narrower("images/u", "images/p"), None);
     }

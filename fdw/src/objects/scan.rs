@@ -4,7 +4,7 @@
 
 use super::block;
 use super::error::{ObjectError, Result};
-use super::keys::{check_key, listing, narrower, Listing};
+use super::keys::{check_key, could_start_a_key, listing, narrower, Listing};
 use super::store::{ObjectInfo, Store};
 use super::table::{ObjectColumn, ObjectTable};
 use crate::arrow::array::{
@@ -71,7 +71,7 @@ pub fn access(table: &ObjectTable, request: &ScanRequest) -> Access {
         };
         let keys = keys
             .into_iter()
-            .filter(|k| k.starts_with(prefix) && check_key(k).is_ok())
+            .filter(|k| k.starts_with(prefix) && check_key(k).is_ok() && table.store.could_hold(k))
             .collect();
         exact = Some(match exact {
             Some(known) => known.intersection(&keys).cloned().collect(),
@@ -89,6 +89,9 @@ pub fn access(table: &ObjectTable, request: &ScanRequest) -> Access {
                 None => return Access::Nothing,
             }
         }
+    }
+    if !could_start_a_key(&narrowed) {
+        return Access::Nothing;
     }
     Access::List(narrowed)
 }

@@ -142,7 +142,13 @@ impl Store {
 
     /// The error a store failure on `key` is.
     pub fn error(&self, error: object_store::Error, key: &str) -> ObjectError {
-        classify(error, key, &self.endpoint, self.timeout_ms)
+        classify(
+            error,
+            key,
+            &self.endpoint,
+            self.timeout_ms,
+            self.local_dir.as_deref(),
+        )
     }
 
     /// The store path of `key`.
@@ -163,6 +169,17 @@ impl Store {
     /// How messages name the root.
     pub fn describe(&self) -> String {
         self.root_name.clone()
+    }
+
+    /// Whether the store can hold `key`: a local root cannot hold a file name whose part
+    /// after its first `#` is all digits (`object_store` writes its temporary files so,
+    /// and its listings skip them).
+    pub fn could_hold(&self, key: &str) -> bool {
+        let file_name = key.rsplit('/').next().unwrap_or(key);
+        let temporary_form = file_name.split_once('#').is_some_and(|(_, suffix)| {
+            !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())
+        });
+        self.local_dir.is_none() || !temporary_form
     }
 
     fn path(&self, key: &str) -> Result<Path> {

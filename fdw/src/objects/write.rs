@@ -52,7 +52,8 @@ enum Change {
         metadata: Vec<(String, String)>,
         kind: PutKind,
     },
-    Delete(String),
+    /// delete the version with this etag (any version when the scan knew none)
+    Delete { key: String, etag: Option<String> },
 }
 
 /// The staged writes of one transaction to one object table.
@@ -117,26 +118,24 @@ impl ObjectWriter {
     /// scan read; a changed key uploads the new key and deletes the old one.
     pub fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
         for (row, id) in row_ids.iter().enumerate() {
-            let (old_key, etag) = crate::rowid::row_of(*id)?;
-            let etag = etag
-                .and_then(|e| String::from_utf8(e).ok())
-                .filter(|e| !e.is_empty());
+            let (old_key, etag) = identity(*id)?;
             let values = self.row_values(batch, row)?;
             if values.key == old_key {
                 self.stage_put(values, PutKind::Replace(etag))?;
             } else {
                 self.stage_put(values, PutKind::Create)?;
-                self.changes.push(Change::Delete(old_key));
+                self.changes.push(Change::Delete { key: old_key, etag });
             }
         }
         Ok(())
     }
 
-    /// Stages deletes of rows by the identities the scan gave them.
+    /// Stages deletes of rows by the identities the scan gave them: each deletes only
+    /// the version its scan read.
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         for id in row_ids {
-            let (key, _) = crate::rowid::row_of(*id)?;
-            self.changes.push(Change::Delete(key));
+            let (key, etag) = identity(*id)?;
+            self.changes.push(Change::Delete { key, etag });
         }
         Ok(())
     }
@@ -215,6 +214,12 @@ impl ObjectWriter {
             ObjectError::Unsupported("a written object needs a non-NULL key".into())
         })?;
         confine(&key, &self.table.options.prefix)?;
+        if !self.table.store.could_hold(&key) {
+            return Err(ObjectError::BadKey {
+                key: key.clone(),
+                reason: "a local root cannot hold a file name ending in # and digits (its temporary-file form)".into(),
+            });
+        }
         let bad = |column: &'static str, reason: &str| ObjectError::BadValue {
             key: key.clone(),
             column,
@@ -296,25 +301,38 @@ impl ObjectWriter {
         // A key an earlier change of this transaction touched (deleted, say, before
         // it is created again) is left to the commit's own check, in order.
         let mut touched = std::collections::HashSet::new();
-        let mut checks: Vec<(String, PutKind)> = Vec::new();
+        let mut checks: Vec<Change> = Vec::new();
         for change in &self.changes {
-            let (key, kind) = match change {
-                Change::Put { key, kind, .. } => (key, Some(kind)),
-                Change::Delete(key) => (key, None),
+            let key = match change {
+                Change::Put { key, .. } | Change::Delete { key, .. } => key,
             };
-            if touched.insert(key.clone()) {
-                if let Some(kind) = kind.filter(|k| **k != PutKind::Overwrite) {
-                    checks.push((key.clone(), kind.clone()));
+            let overwrite = matches!(
+                change,
+                Change::Put {
+                    kind: PutKind::Overwrite,
+                    ..
                 }
+            );
+            if touched.insert(key.clone()) && !overwrite {
+                checks.push(change.clone());
             }
         }
         let store = self.table.store.clone();
         super::block(async move {
             use futures::StreamExt;
             let mut results = futures::stream::iter(checks)
-                .map(|(key, kind)| {
+                .map(|change| {
                     let store = store.clone();
-                    async move { check_condition(&store, &key, &kind).await }
+                    async move {
+                        match change {
+                            Change::Put { key, kind, .. } => {
+                                check_condition(&store, &key, &kind).await
+                            }
+                            Change::Delete { key, etag } => {
+                                check_delete(&store, &key, etag.as_deref()).await
+                            }
+                        }
+                    }
                 })
                 .buffer_unordered(PREPARE_CHECKS_IN_FLIGHT);
             while let Some(result) = results.next().await {
@@ -354,10 +372,22 @@ impl ObjectWriter {
             let mut created: Vec<String> = Vec::new();
             // deletes and replacements done so far: they cannot be undone
             let mut lasting = 0;
+            // keys this commit changed already: a later delete of one is not checked
+            // against the version the scan read
+            let mut touched = std::collections::HashSet::new();
             for change in changes {
                 crate::runtime::check_interrupts();
                 let result = match change {
-                    Change::Delete(key) => store.delete(&key).await.inspect(|_| lasting += 1),
+                    Change::Delete { key, etag } => {
+                        let checked = match touched.insert(key.clone()) {
+                            true => check_delete(&store, &key, etag.as_deref()).await,
+                            false => Ok(()),
+                        };
+                        match checked {
+                            Ok(()) => store.delete(&key).await.inspect(|_| lasting += 1),
+                            Err(e) => Err(e),
+                        }
+                    }
                     Change::Put {
                         key,
                         content,
@@ -365,6 +395,7 @@ impl ObjectWriter {
                         metadata,
                         kind,
                     } => {
+                        touched.insert(key.clone());
                         let creates = kind == PutKind::Create;
                         let done = match content {
                             Content::Held(bytes) => {
@@ -424,6 +455,27 @@ async fn check_condition(store: &Store, key: &str, kind: &PutKind) -> Result<()>
         }
         _ => Ok(()),
     }
+}
+
+/// Whether a delete may go ahead: the object is gone already (nothing to do) or still
+/// the version the scan read. The store's delete takes no condition, so a writer
+/// racing between this check and the delete is not seen.
+async fn check_delete(store: &Store, key: &str, etag: Option<&str>) -> Result<()> {
+    match (store.head(key).await?, etag) {
+        (Some(current), Some(read)) if current.etag.as_deref() != Some(read) => {
+            Err(ObjectError::Changed(key.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The key and etag a scan gave a row (no etag when the store has none).
+fn identity(id: u64) -> Result<(String, Option<String>)> {
+    let (key, etag) = crate::rowid::row_of(id)?;
+    let etag = etag
+        .and_then(|e| String::from_utf8(e).ok())
+        .filter(|e| !e.is_empty());
+    Ok((key, etag))
 }
 
 /// Copies an uploaded temporary key to `key` (server-side), its condition checked

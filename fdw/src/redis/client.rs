@@ -62,6 +62,16 @@ thread_local! {
     static CONNECTIONS: RefCell<HashMap<ServerOptions, Connection>> = RefCell::new(HashMap::new());
 }
 
+/// Forgets every open connection (a server or user mapping changed): each closes once
+/// no running request holds it.
+pub fn forget_connections() {
+    CONNECTIONS.with(|all| {
+        if let Ok(mut all) = all.try_borrow_mut() {
+            all.clear();
+        }
+    });
+}
+
 /// Runs `work` on a connection to `server`, connecting first when needed, and maps
 /// failures to [`RedisError`]s. A connection that failed is forgotten. `work` runs once:
 /// use it for requests that must not be sent twice (writes).
@@ -187,6 +197,8 @@ fn classify(server: &ServerOptions, e: ::redis::RedisError) -> RedisError {
         || text.contains("NOAUTH")
     {
         RedisError::Auth(text)
+    } else if e.code() == Some("NOPERM") {
+        RedisError::DeniedCommand(text)
     } else if e.is_timeout() {
         RedisError::Timeout(server.command_timeout_ms)
     } else if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() {

@@ -29,6 +29,9 @@ pub enum RedisError {
     /// the Redis user may not run a command on a key (ACL `NOPERM`)
     #[error("Redis denied access to key \"{key}\": {reason}")]
     Denied { key: String, reason: String },
+    /// the Redis user may not run a command at all (ACL `NOPERM`)
+    #[error("Redis denied the command: {0}")]
+    DeniedCommand(String),
     /// the server did not answer in time
     #[error("Redis did not answer within {0} ms")]
     Timeout(u64),

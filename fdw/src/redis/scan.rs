@@ -129,22 +129,27 @@ impl RedisScan {
             self.cursor = None;
             return Ok(());
         };
-        let kind = self.table.options.kind.redis_type();
+        // No TYPE filter: a key of the template's shape holding another type is an
+        // error when read, as it is for a lookup by key, so a pushed qual never hides
+        // a key a full scan would report.
         let mut command = ::redis::cmd("SCAN");
         command
             .arg(cursor)
             .arg("MATCH")
             .arg(pattern)
             .arg("COUNT")
-            .arg(self.table.options.scan_count)
-            .arg("TYPE")
-            .arg(kind);
-        let (next, keys): (u64, Vec<String>) =
+            .arg(self.table.options.scan_count);
+        let (next, keys): (u64, Vec<Vec<u8>>) =
             run_retrying(&self.table.server, async |c| command.query_async(c).await)?;
         self.counters.scan_calls += 1;
         self.counters.round_trips += 1;
         self.cursor = (next != 0).then_some(next);
         for key in keys {
+            // a key of the template's shape must be text to fill its key columns
+            let key = String::from_utf8(key).map_err(|e| RedisError::InvalidText {
+                key: e.as_bytes().escape_ascii().to_string(),
+                field: "the key itself".into(),
+            })?;
             if let Some(parts) = self.table.template.parse_key(&key) {
                 if self.seen.insert(key.clone()) {
                     self.pending.push_back((key, parts));
