@@ -117,7 +117,7 @@ GRAPH_ROWS = 300_000
 before, peak, seconds, (count, width) = measured(
     "SELECT count(*) FROM odp.cypher('graph', 'RETURN 1 AS x')",
     f"SELECT count(*), sum(length(row ->> 'pad')) FROM odp.cypher('graph', "
-    f"'UNWIND range(1, {GRAPH_ROWS}) AS i RETURN i, $pad AS pad', jsonb_build_object('pad', repeat('x', 1000)))")
+    f"'UNWIND range(1, {GRAPH_ROWS}) AS i RETURN i, $pad AS pad', jsonb_build_object('pad', repeat('x', 1000))) AS row")
 print(f"odp.cypher with {GRAPH_ROWS} rows of 1 kB: peak {peak:.0f} MB (before {before:.0f} MB), {seconds:.1f} s")
 if (count, width) != (GRAPH_ROWS, GRAPH_ROWS * 1000):
     sys.exit(f"odp.cypher returned {count} rows, {width} bytes")
