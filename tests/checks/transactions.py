@@ -1158,6 +1158,26 @@ def graph_concurrency():
     conn.close()
     check("graph: a rollback returns at once and leaves nothing of the table's writes",
           took < 1 and one("SELECT count(*) FROM tx_gc_u WHERE user_id = 'c'") == 0, took)
+    # a write cancelled mid-way closes its connection (the server rolls it back): no
+    # idle connection is left holding an open transaction
+    conn = connect()
+    pid = conn.info.backend_pid
+    conn.execute("SET statement_timeout = '700ms'")
+    try:
+        conn.execute("SELECT count(*) FROM odp.cypher('tx_gc', "
+                     "'UNWIND range(1, 300000) AS i CREATE (:OdpTxGcBulk {i: i}) RETURN i', write => true)")
+        cancelled = None
+    except psycopg.Error as e:
+        cancelled = e.sqlstate
+    time.sleep(0.5)
+    sockets = subprocess.run(["ss", "-Htnp", "state", "established", "dport", "=", f":{os.environ['ODP_BOLT_PORT']}"],
+                             capture_output=True, text=True).stdout
+    held = [line for line in sockets.splitlines() if f"pid={pid}," in line]
+    conn.close()
+    check("graph: a write cancelled mid-way leaves no connection (and no transaction) open",
+          cancelled == "57014" and held == [] and one(
+              "SELECT (row ->> 'n')::int FROM odp.cypher('tx_gc', 'MATCH (n:OdpTxGcBulk) RETURN count(n) AS n') row") == 0,
+          (cancelled, held))
     q("DELETE FROM tx_gc_u")
     q("DROP SERVER tx_gc CASCADE")
 

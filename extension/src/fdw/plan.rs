@@ -565,7 +565,10 @@ unsafe fn add_parameterized_paths<S: Source>(
             };
             // From another ODP scan the lookups are batched (`lookahead`): one request
             // per `odp.lookup_batch_size` outer keys, not one per rescan.
-            let startup = if outer_scans_are_odp(root, required) {
+            let batched = batchable_outer_column(root, relid, &qual).is_some()
+                && (*(*root).parse).resultRelation != relid as i32
+                && outer_scans_are_odp(root, required);
+            let startup = if batched {
                 STARTUP_COST / f64::from(super::lookahead::LOOKUP_BATCH_SIZE.get().max(1))
             } else {
                 STARTUP_COST

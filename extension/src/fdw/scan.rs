@@ -427,6 +427,10 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                     }
                     state.row += 1;
                     if passes_policy(state.policy, node, slot) {
+                        if state.policy.is_some() {
+                            // under a policy only the rows the role sees are checked
+                            check_lengths(slot, &state.plan.columns, &state.length_limits);
+                        }
                         return slot;
                     }
                     pgrx::check_for_interrupts!();
@@ -454,6 +458,8 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                     }
                     state.batch = None;
                     state.batch_context.reset();
+                    // (under a row policy each returned row is checked instead: an
+                    // error about a row the role may not see would tell of it)
                     let too_long = batch
                         .columns
                         .iter()
@@ -466,9 +472,10 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                                     limit,
                                 }
                             })
-                        });
+                        })
+                        .filter(|_| state.policy.is_none());
                     if let Some(e) = too_long {
-                        withheld_if(state.policy.is_some(), e).report();
+                        e.report();
                     }
                     let targets = &state.targets;
                     let rows = batch.num_rows;
@@ -487,6 +494,36 @@ pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
                     state.row = 0;
                 }
             }
+        }
+    }
+}
+
+/// Fails when a `varchar(n)` column of the row in `slot` holds more than `n`
+/// characters.
+///
+/// # Safety
+/// `slot` must hold a row filled for `columns` (virtual: values and NULL flags set).
+unsafe fn check_lengths(
+    slot: *mut pg_sys::TupleTableSlot,
+    columns: &[(String, i16)],
+    limits: &[Option<usize>],
+) {
+    for ((name, attnum), limit) in columns.iter().zip(limits) {
+        let Some(limit) = *limit else { continue };
+        let index = (*attnum - 1) as usize;
+        // SAFETY: the caller guarantees a filled slot; varchar values are text datums.
+        let text = unsafe {
+            if *(*slot).tts_isnull.add(index) {
+                continue;
+            }
+            <&str as pgrx::FromDatum>::from_datum(*(*slot).tts_values.add(index), false)
+        };
+        if text.is_some_and(|t| t.len() > limit && t.chars().count() > limit) {
+            OdpError::TooLong {
+                column: name.clone(),
+                limit,
+            }
+            .report();
         }
     }
 }

@@ -22,10 +22,19 @@ struct Pool {
     lent: Rc<Cell<usize>>,
 }
 
+/// Connections one backend may hold at once to one server (open scans, write
+/// transactions and `odp.cypher` calls): past it a new lease is refused.
+pub const MAX_LEASES: usize = 64;
+
 /// One connection of a pool, reserved for as long as the lease lives.
 pub struct Lease {
+    server: ServerOptions,
     graph: Graph,
     lent: Rc<Cell<usize>>,
+    /// the connection carries a write transaction that is not finished: when the lease
+    /// ends so, its pool is forgotten, so the connection closes (and the server rolls
+    /// the transaction back) instead of waiting, idle and holding locks, for reuse
+    unfinished_write: Cell<bool>,
 }
 
 impl Lease {
@@ -33,15 +42,38 @@ impl Lease {
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
+
+    /// Marks whether the connection carries an unfinished write transaction.
+    pub fn set_unfinished_write(&self, unfinished: bool) {
+        self.unfinished_write.set(unfinished);
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         self.lent.set(self.lent.get().saturating_sub(1));
+        let discard = self.unfinished_write.get();
+        POOLS.with(|pools| {
+            let Ok(mut pools) = pools.try_borrow_mut() else {
+                return;
+            };
+            let Some(list) = pools.get_mut(&self.server) else {
+                return;
+            };
+            // an extra pool goes once it is idle; a pool whose connection carries an
+            // unfinished write goes at once
+            let position = list.iter().position(|p| Rc::ptr_eq(&p.lent, &self.lent));
+            if let Some(i) = position {
+                if discard || (i > 0 && self.lent.get() == 0) {
+                    list.remove(i);
+                }
+            }
+        });
     }
 }
 
-/// The open write transaction of one server for the host transaction.
+/// The open write transaction of one server for the host transaction (its lease is
+/// marked unfinished until the transaction commits).
 struct OpenWrite {
     server: ServerOptions,
     txn: neo4rs::Txn,
@@ -63,6 +95,7 @@ pub fn write_statement(server: &ServerOptions, query: neo4rs::Query) -> Result<i
     let open = WRITES.with_borrow(|w| w.iter().any(|o| &o.server == server));
     if !open {
         let lease = lease(server)?;
+        lease.set_unfinished_write(true);
         let txn = run(server, lease.graph().start_txn())?;
         WRITES.with_borrow_mut(|w| {
             w.push(OpenWrite {
@@ -101,23 +134,25 @@ pub fn has_open_writes() -> bool {
 pub fn commit_writes() -> Result<usize> {
     let open = WRITES.with_borrow_mut(std::mem::take);
     let count = open.len();
+    // (a failure drops the rest uncommitted: their leases forget their pools)
     for write in open {
-        run(&write.server, write.txn.commit())?;
+        let OpenWrite {
+            server,
+            txn,
+            _lease,
+        } = write;
+        run(&server, txn.commit())?;
+        _lease.set_unfinished_write(false);
     }
     Ok(count)
 }
 
 /// Abandons the shared write transactions (the host transaction aborted) without a
-/// round trip: the pools of their servers are forgotten, so the connections close as
-/// their last users let go and the server rolls the transactions back. Nothing waits
-/// for a server that may be hung while the abort holds interrupts.
+/// round trip: their leases forget their pools, so the connections close as their last
+/// users let go and the server rolls the transactions back. Nothing waits for a server
+/// that may be hung while the abort holds interrupts.
 pub fn abandon_writes() {
     let open = WRITES.with_borrow_mut(std::mem::take);
-    POOLS.with_borrow_mut(|pools| {
-        for write in &open {
-            pools.remove(&write.server);
-        }
-    });
     drop(open);
 }
 
@@ -145,6 +180,16 @@ pub fn lease(server: &ServerOptions) -> Result<Lease> {
     let (graph, lent) = match spare {
         Some(found) => found,
         None => {
+            let held: usize = POOLS.with_borrow(|pools| {
+                pools
+                    .get(server)
+                    .map_or(0, |list| list.iter().map(|p| p.lent.get()).sum())
+            });
+            if held >= MAX_LEASES {
+                return Err(GraphError::Unsupported(format!(
+                    "more than {MAX_LEASES} graph scans or statements open at once on one server"
+                )));
+            }
             let graph = connect(server)?;
             let lent = Rc::new(Cell::new(0));
             POOLS.with_borrow_mut(|pools| {
@@ -157,7 +202,12 @@ pub fn lease(server: &ServerOptions) -> Result<Lease> {
         }
     };
     lent.set(lent.get() + 1);
-    Ok(Lease { graph, lent })
+    Ok(Lease {
+        server: server.clone(),
+        graph,
+        lent,
+        unfinished_write: Cell::new(false),
+    })
 }
 
 /// A new pool for `server` (after a TCP probe; the pool itself connects lazily).

@@ -2,8 +2,9 @@
 //! JSON parameters in its own Bolt transaction, each row returned as a JSON object of
 //! its columns. A read streams: rows are pulled `fetch_size` at a time as the caller
 //! asks, and the transaction is rolled back after the last one. A write is read to
-//! its end and committed before its first row is returned, so a caller that stops
-//! early cannot leave it uncommitted.
+//! its end (at most [`MAX_WRITE_ROWS`] rows) and committed before its first row is
+//! returned, so a caller that stops early cannot leave it uncommitted; one that fails
+//! or is cancelled first closes its connection, and the server rolls it back.
 
 use super::client::{lease, run, Lease};
 use super::error::{GraphError, Result};
@@ -12,6 +13,9 @@ use super::types::{json_to_bolt, to_json};
 use neo4rs::{BoltType, Row, RowStream, Txn};
 use serde_json::{Map, Value as Json};
 use std::collections::VecDeque;
+
+/// Rows a write may return: they are held in memory until it commits.
+pub const MAX_WRITE_ROWS: usize = 100_000;
 
 /// The rows of a running statement.
 pub struct CypherRows {
@@ -23,7 +27,7 @@ pub struct CypherRows {
     write: bool,
     /// the connection, held while the statement runs (declared after `running`, so the
     /// transaction is dropped before its connection's lease ends)
-    _lease: Lease,
+    lease: Lease,
 }
 
 impl CypherRows {
@@ -49,6 +53,7 @@ impl CypherRows {
             statement = statement.param(name, value);
         }
         let lease = lease(server)?;
+        lease.set_unfinished_write(write);
         let running = run(server, async {
             let mut txn = lease.graph().start_txn().await?;
             let rows = txn.execute(statement).await?;
@@ -59,10 +64,15 @@ impl CypherRows {
             running: Some(running),
             ready: VecDeque::new(),
             write,
-            _lease: lease,
+            lease,
         };
         if write {
             while rows.running.is_some() {
+                if rows.ready.len() > MAX_WRITE_ROWS {
+                    return Err(GraphError::Unsupported(format!(
+                        "a write returning more than {MAX_WRITE_ROWS} rows is refused, uncommitted (its rows are held until it commits): return a count"
+                    )));
+                }
                 rows.fill()?;
             }
         }
@@ -108,6 +118,7 @@ impl CypherRows {
             let (txn, _) = self.running.take().expect("checked above");
             if self.write {
                 run(&self.server, txn.commit())?;
+                self.lease.set_unfinished_write(false);
             } else {
                 run(&self.server, txn.rollback())?;
             }

@@ -462,16 +462,20 @@ fn out_of_range(what: &str) -> GraphError {
     GraphError::Unsupported(format!("a {what} out of the graph's range"))
 }
 
-/// A JSON value as a Bolt value. Integers stay integers; an integer beyond Bolt's
-/// 64 bits is an error rather than a float that loses digits (jsonb keeps no other
-/// mark of a float than a fraction, so any integral number that large counts).
+/// A JSON value as a Bolt value. Integers stay integers, numbers written with a
+/// fraction (`1.5`, `1.0`) are floats; an integer beyond Bolt's 64 bits is an error
+/// rather than a float that loses digits (jsonb prints no exponents, so an integral
+/// number that large counts as one).
 pub fn json_to_bolt(value: &Json) -> std::result::Result<BoltType, String> {
     Ok(match value {
         Json::Null => BoltType::Null(neo4rs::BoltNull),
         Json::Bool(b) => BoltType::from(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => BoltType::from(i),
-            (None, Some(f)) if f.fract() != 0.0 => BoltType::from(f),
+        Json::Number(n) => match (n.as_i64(), n.is_u64(), n.as_f64()) {
+            (Some(i), _, _) => BoltType::from(i),
+            // (a float with a fraction, or written with one: jsonb keeps `1.0`)
+            (None, false, Some(f)) if f.fract() != 0.0 || f.abs() < 9.223_372_036_854_776e18 => {
+                BoltType::from(f)
+            }
             _ => return Err(format!("{n} is an integer beyond the graph's 64-bit range")),
         },
         Json::String(s) => BoltType::from(s.as_str()),
@@ -492,6 +496,21 @@ pub fn json_to_bolt(value: &Json) -> std::result::Result<BoltType, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_numbers_keep_their_kind_and_digits() {
+        let bolt = |text: &str| json_to_bolt(&serde_json::from_str(text).unwrap());
+        assert_eq!(
+            bolt("9223372036854775807").unwrap(),
+            BoltType::from(i64::MAX)
+        );
+        assert_eq!(bolt("1.0").unwrap(), BoltType::from(1.0f64));
+        assert_eq!(bolt("-0.0").unwrap(), BoltType::from(-0.0f64));
+        assert_eq!(bolt("1.5").unwrap(), BoltType::from(1.5f64));
+        assert!(bolt("9223372036854775808").is_err());
+        assert!(bolt("18446744073709551616").is_err());
+        assert!(bolt("[1, {\"a\": 12345678901234567890123}]").is_err());
+    }
 
     #[test]
     fn values_decode_exactly_or_fail() {

@@ -10,6 +10,7 @@ use super::client::write_statement;
 use super::cypher::quote;
 use super::error::{GraphError, Result};
 use super::options::TableShape;
+use super::statement::CypherRows;
 use super::table::{ColumnSource, GraphTable};
 use super::types::bolt_of;
 use crate::rowid::row_of;
@@ -234,17 +235,18 @@ impl GraphWriter {
 
     /// Why `missing` of the updated elements in `rows` were not set: deleted by another
     /// transaction since the scan read them (a serialization failure, as a heap UPDATE
-    /// of a row deleted meanwhile under REPEATABLE READ), or, for relationships, asked
-    /// to move to other end nodes.
+    /// of a row deleted meanwhile under REPEATABLE READ: the UPDATE already reported
+    /// them), deleted by an earlier statement of this transaction, or, for
+    /// relationships, asked to move to other end nodes.
     fn why_not_updated(&self, rows: &[BoltType], missing: u64) -> Result<GraphError> {
-        let ids: Vec<BoltType> = rows
+        let ids: Vec<String> = rows
             .iter()
             .filter_map(|row| match row {
-                BoltType::Map(m) => m
-                    .value
-                    .iter()
-                    .find(|(key, _)| key.value == "id")
-                    .map(|(_, id)| id.clone()),
+                BoltType::Map(m) => m.value.iter().find(|(key, _)| key.value == "id"),
+                _ => None,
+            })
+            .filter_map(|(_, id)| match id {
+                BoltType::String(s) => Some(s.value.clone()),
                 _ => None,
             })
             .collect();
@@ -252,14 +254,33 @@ impl GraphWriter {
             TableShape::Node { .. } => "MATCH (x) WHERE elementId(x) = id",
             TableShape::Relationship { .. } => "MATCH ()-[x]->() WHERE elementId(x) = id",
         };
-        let query = neo4rs::query(&format!(
-            "UNWIND $ids AS id {element} RETURN count(x) AS done"
-        ))
-        .param("ids", BoltType::List(BoltList::from(ids.clone())));
-        let existing = write_statement(&self.table.server, query)?;
-        let deleted = (ids.len() as i64 - existing).max(0) as u64;
-        Ok(if deleted > 0 {
-            GraphError::ChangedConcurrently(deleted)
+        let text = format!("UNWIND $ids AS id {element} RETURN count(x) AS done");
+        // the committed graph, in a read transaction of its own
+        let params =
+            serde_json::Map::from_iter([("ids".to_string(), serde_json::Value::from(ids.clone()))]);
+        let committed = CypherRows::start(&self.table.server, &text, &params, false)?
+            .collect_all()?
+            .first()
+            .and_then(|row| row.get("done")?.as_i64())
+            .unwrap_or(0);
+        // this transaction's view, with its earlier statements' changes
+        let listed = BoltType::List(BoltList::from(
+            ids.iter()
+                .map(|id| BoltType::from(id.as_str()))
+                .collect::<Vec<_>>(),
+        ));
+        let ours = write_statement(
+            &self.table.server,
+            neo4rs::query(&text).param("ids", listed),
+        )?;
+        let expected = ids.len() as i64;
+        Ok(if committed < expected {
+            GraphError::ChangedConcurrently((expected - committed) as u64)
+        } else if ours < expected {
+            GraphError::Unsupported(format!(
+                "{} rows were deleted by an earlier statement of this transaction and cannot be updated",
+                expected - ours
+            ))
         } else {
             GraphError::Moved(missing)
         })

@@ -372,21 +372,12 @@ impl ObjectWriter {
             let mut created: Vec<String> = Vec::new();
             // deletes and replacements done so far: they cannot be undone
             let mut lasting = 0;
-            // keys this commit changed already: a later delete of one is not checked
-            // against the version the scan read
-            let mut touched = std::collections::HashSet::new();
             for change in changes {
                 crate::runtime::check_interrupts();
                 let result = match change {
-                    Change::Delete { key, etag } => {
-                        let checked = match touched.insert(key.clone()) {
-                            true => check_delete(&store, &key, etag.as_deref()).await,
-                            false => Ok(()),
-                        };
-                        match checked {
-                            Ok(()) => store.delete(&key).await.inspect(|_| lasting += 1),
-                            Err(e) => Err(e),
-                        }
+                    // (its version was checked by prepare)
+                    Change::Delete { key, .. } => {
+                        store.delete(&key).await.inspect(|_| lasting += 1)
                     }
                     Change::Put {
                         key,
@@ -395,7 +386,6 @@ impl ObjectWriter {
                         metadata,
                         kind,
                     } => {
-                        touched.insert(key.clone());
                         let creates = kind == PutKind::Create;
                         let done = match content {
                             Content::Held(bytes) => {
@@ -457,9 +447,9 @@ async fn check_condition(store: &Store, key: &str, kind: &PutKind) -> Result<()>
     }
 }
 
-/// Whether a delete may go ahead: the object is gone already (nothing to do) or still
-/// the version the scan read. The store's delete takes no condition, so a writer
-/// racing between this check and the delete is not seen.
+/// Whether a delete may go ahead (checked by prepare): the object is gone already
+/// (nothing to do) or still the version the scan read. The store's delete takes no
+/// condition, so a writer racing between this check and the delete is not seen.
 async fn check_delete(store: &Store, key: &str, etag: Option<&str>) -> Result<()> {
     match (store.head(key).await?, etag) {
         (Some(current), Some(read)) if current.etag.as_deref() != Some(read) => {

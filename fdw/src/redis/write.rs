@@ -398,16 +398,16 @@ impl RedisWriter {
             (self.spilled_live + self.changes.iter().filter(|c| c.is_some()).count()) as u64;
         // A connection kept from an earlier statement may be broken (the server
         // restarted): check it first, where sending twice is harmless. On a single
-        // server the check is an empty MULTI, so a user the ACL denies MULTI gets a
-        // clear refusal before anything is sent (a denied MULTI would otherwise let
-        // the block's commands run one by one, outside any transaction).
+        // server the check is an empty MULTI/EXEC, so a user the ACL denies either
+        // gets a clear refusal before anything is sent (a denied MULTI would otherwise
+        // let the block's commands run one by one, outside any transaction).
         if total > 0 {
             run_retrying(&self.table.server, async |c| {
                 if c.is_cluster() {
                     ::redis::cmd("PING").query_async::<()>(c).await
                 } else {
                     let mut check = ::redis::pipe();
-                    check.cmd("MULTI").ignore().cmd("DISCARD").ignore();
+                    check.cmd("MULTI").ignore().cmd("EXEC").ignore();
                     check.query_async::<()>(c).await
                 }
             })?;
