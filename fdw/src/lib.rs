@@ -16,6 +16,8 @@ pub mod lookup;
 pub mod numeric;
 pub mod objects;
 pub mod options;
+#[cfg(test)]
+mod proptests;
 pub mod redis;
 pub mod request;
 pub mod rowid;

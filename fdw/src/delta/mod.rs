@@ -12,6 +12,8 @@ pub mod maintain;
 pub mod options;
 pub mod partition_spill;
 pub mod pending;
+#[cfg(test)]
+mod proptests;
 pub mod prune;
 pub mod reader;
 pub mod rowid;

@@ -178,7 +178,13 @@ pub fn parse_partition_value(text: &str, data_type: &DeltaType, zone: WriterZone
 
 /// `YYYY-MM-DD` → days since the epoch.
 pub fn parse_date(text: &str) -> Option<i32> {
-    let date = chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()?;
+    // the date part: up to a time part (a signed year has more than 10 bytes)
+    let end = text
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == ' ' || *c == 'T')
+        .map_or(text.len(), |(i, _)| i);
+    let date = chrono::NaiveDate::parse_from_str(&text[..end], "%Y-%m-%d").ok()?;
     Some(
         date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
             .num_days() as i32,

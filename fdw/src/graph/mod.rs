@@ -5,6 +5,8 @@ pub mod client;
 pub mod cypher;
 pub mod error;
 pub mod options;
+#[cfg(test)]
+mod proptests;
 pub mod read_only;
 pub mod scan;
 pub mod statement;

@@ -125,7 +125,8 @@ pub fn decode(pg: &PgType, column: &str, values: &[BoltType]) -> Result<ArrayRef
         PgType::Int8 => build!(Int64Builder::new(), integer),
         PgType::Float8 => build!(Float64Builder::new(), |v: &BoltType| match v {
             BoltType::Float(f) => Ok(f.value),
-            BoltType::Integer(i) if i.value.abs() <= EXACT_F64_INT => Ok(i.value as f64),
+            BoltType::Integer(i) if i.value.unsigned_abs() <= EXACT_F64_INT as u64 =>
+                Ok(i.value as f64),
             v => Err(wrong(v)),
         }),
         PgType::Float4 => build!(Float32Builder::new(), |v: &BoltType| match v {
@@ -133,7 +134,8 @@ pub fn decode(pg: &PgType, column: &str, values: &[BoltType]) -> Result<ArrayRef
                 Ok(f.value as f32)
             }
             BoltType::Float(f) => Err(out_of_range(&f.value)),
-            BoltType::Integer(i) if i.value.abs() <= EXACT_F32_INT => Ok(i.value as f32),
+            BoltType::Integer(i) if i.value.unsigned_abs() <= EXACT_F32_INT as u64 =>
+                Ok(i.value as f32),
             v => Err(wrong(v)),
         }),
         PgType::Text | PgType::Varchar => build!(StringBuilder::new(), |v: &BoltType| match v {

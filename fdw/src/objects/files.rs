@@ -385,13 +385,19 @@ impl TextScan {
                             .fields()
                             .iter()
                             .map(|f| match table.field_with_name(f.name()) {
-                                Ok(declared) => declared.clone(),
+                                Ok(declared) => read_field(declared, false),
                                 Err(_) => Field::new(f.name(), DataType::Utf8, true),
                             })
                             .collect::<Vec<_>>(),
                     ))
                 } else {
-                    table.clone()
+                    Arc::new(Schema::new(
+                        table
+                            .fields()
+                            .iter()
+                            .map(|f| read_field(f, false))
+                            .collect::<Vec<_>>(),
+                    ))
                 };
                 let reader = crate::arrow::csv::ReaderBuilder::new(file_schema)
                     .with_header(self.csv_header)
@@ -399,19 +405,14 @@ impl TextScan {
                     .with_batch_size(BATCH_ROWS)
                     .build(Cursor::new(bytes))
                     .map_err(|e| bad(e.to_string()))?;
-                Box::new(reader.map(move |batch| by_name(batch?, &table)))
+                Box::new(reader.map(move |batch| exact_columns(by_name(batch?, &table), &table)))
             }
             _ => {
-                // integers are read as text and parsed exactly: arrow would truncate
-                // 1.7 to 1
                 let read_as = Arc::new(Schema::new(
                     table
                         .fields()
                         .iter()
-                        .map(|f| match f.data_type().is_integer() {
-                            true => Field::new(f.name(), DataType::Utf8, true),
-                            false => f.as_ref().clone(),
-                        })
+                        .map(|f| read_field(f, true))
                         .collect::<Vec<_>>(),
                 ));
                 let reader = crate::arrow::json::ReaderBuilder::new(read_as)
@@ -419,7 +420,7 @@ impl TextScan {
                     .with_batch_size(BATCH_ROWS)
                     .build(BufReader::new(Cursor::new(bytes)))
                     .map_err(|e| bad(e.to_string()))?;
-                Box::new(reader.map(move |batch| exact_integers(batch?, &table)))
+                Box::new(reader.map(move |batch| exact_columns(batch?.columns().to_vec(), &table)))
             }
         };
         Ok(Some((key, reader)))
@@ -428,44 +429,78 @@ impl TextScan {
 
 type ArrowResult<T> = std::result::Result<T, crate::arrow::error::ArrowError>;
 
-/// `batch` (a CSV file's columns, by its header) as the table's columns, by name.
-fn by_name(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBatch> {
-    let columns = table
+/// How a text file's column is read: `timestamp` (without time zone), and with
+/// `integers_as_text` the integers, as text, parsed by [`exact_columns`] (arrow would
+/// convert a timestamp with an offset to UTC where Postgres ignores the offset, and
+/// truncate a JSON 1.7 to 1); the rest as declared.
+fn read_field(f: &Field, integers_as_text: bool) -> Field {
+    let as_text = (integers_as_text && f.data_type().is_integer())
+        || matches!(f.data_type(), DataType::Timestamp(_, None));
+    match as_text {
+        true => Field::new(f.name(), DataType::Utf8, true),
+        false => f.clone(),
+    }
+}
+
+/// `batch` (a CSV file's columns, by its header) as the table's columns, by name, in
+/// their read types (see [`read_field`]).
+fn by_name(batch: RecordBatch, table: &SchemaRef) -> Vec<crate::arrow::array::ArrayRef> {
+    table
         .fields()
         .iter()
         .map(|f| match batch.column_by_name(f.name()) {
             Some(column) => column.clone(),
             None => crate::arrow::array::new_null_array(f.data_type(), batch.num_rows()),
         })
-        .collect();
-    RecordBatch::try_new(table.clone(), columns)
+        .collect()
 }
 
-/// `batch` (JSON values with integer columns as text) as the table's columns: each
-/// integer parsed exactly, a fraction or a value out of range an error.
-fn exact_integers(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBatch> {
+/// The table's batch from columns read as text where [`read_field`] says: each integer
+/// parsed exactly (a fraction or a value out of range an error), each `timestamp` as
+/// Postgres's input reads it (an offset is ignored).
+fn exact_columns(
+    columns: Vec<crate::arrow::array::ArrayRef>,
+    table: &SchemaRef,
+) -> ArrowResult<RecordBatch> {
     use crate::arrow::array::{Array, AsArray};
-    let mut columns = Vec::with_capacity(table.fields().len());
-    for (f, column) in table.fields().iter().zip(batch.columns()) {
-        if !f.data_type().is_integer() {
-            columns.push(column.clone());
+    let parse_error = |value: &str, what: &str, column: &str| {
+        crate::arrow::error::ArrowError::ParseError(format!(
+            "\"{value}\" is not {what} (column \"{column}\")"
+        ))
+    };
+    let mut out = Vec::with_capacity(columns.len());
+    for (f, column) in table.fields().iter().zip(columns) {
+        if column.data_type() == f.data_type() || column.data_type() != &DataType::Utf8 {
+            out.push(column);
             continue;
         }
         let text = column.as_string::<i32>();
-        let mut values: Vec<Option<i64>> = Vec::with_capacity(text.len());
-        for i in 0..text.len() {
-            values.push(match text.is_null(i) {
-                true => None,
-                false => Some(text.value(i).parse::<i64>().map_err(|_| {
-                    crate::arrow::error::ArrowError::ParseError(format!(
-                        "\"{}\" is not an integer (column \"{}\")",
-                        text.value(i),
-                        f.name()
-                    ))
-                })?),
-            });
-        }
-        let wide = crate::arrow::array::Int64Array::from(values);
+        let wide: crate::arrow::array::ArrayRef = if f.data_type().is_integer() {
+            let mut values: Vec<Option<i64>> = Vec::with_capacity(text.len());
+            for i in 0..text.len() {
+                values.push(match text.is_null(i) {
+                    true => None,
+                    false => Some(
+                        text.value(i)
+                            .parse::<i64>()
+                            .map_err(|_| parse_error(text.value(i), "an integer", f.name()))?,
+                    ),
+                });
+            }
+            Arc::new(crate::arrow::array::Int64Array::from(values))
+        } else {
+            let mut values: Vec<Option<i64>> = Vec::with_capacity(text.len());
+            for i in 0..text.len() {
+                values.push(match text.is_null(i) {
+                    true => None,
+                    false => Some(
+                        wall_clock_micros(text.value(i))
+                            .ok_or_else(|| parse_error(text.value(i), "a timestamp", f.name()))?,
+                    ),
+                });
+            }
+            Arc::new(crate::arrow::array::TimestampMicrosecondArray::from(values))
+        };
         let cast = crate::arrow::compute::cast_with_options(
             &wide,
             f.data_type(),
@@ -477,14 +512,52 @@ fn exact_integers(batch: RecordBatch, table: &SchemaRef) -> ArrowResult<RecordBa
         .map_err(|e| {
             crate::arrow::error::ArrowError::ParseError(format!("column \"{}\": {e}", f.name()))
         })?;
-        columns.push(cast);
+        out.push(cast);
     }
-    RecordBatch::try_new(table.clone(), columns)
+    RecordBatch::try_new(table.clone(), out)
+}
+
+/// A `timestamp` (without time zone) as Postgres reads it: the date and wall-clock
+/// time, an offset or `Z` after it ignored; microseconds since 1970-01-01.
+fn wall_clock_micros(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = match text.find(['T', 't', ' ']) {
+        Some(i) => (&text[..i], text[i + 1..].trim()),
+        None => (text, ""),
+    };
+    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let time = match time {
+        "" => chrono::NaiveTime::MIN,
+        time => {
+            // the wall-clock part ends where an offset or zone letter starts
+            let end = time
+                .find(|c: char| c == '+' || c == '-' || c.is_ascii_alphabetic())
+                .unwrap_or(time.len());
+            chrono::NaiveTime::parse_from_str(time[..end].trim(), "%H:%M:%S%.f")
+                .or_else(|_| chrono::NaiveTime::parse_from_str(time[..end].trim(), "%H:%M"))
+                .ok()?
+        }
+    };
+    Some(date.and_time(time).and_utc().timestamp_micros())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_keep_their_wall_clock() {
+        let noon = 12 * 3_600_000_000;
+        assert_eq!(wall_clock_micros("1970-01-01T12:00:00+05:00"), Some(noon));
+        assert_eq!(wall_clock_micros("1970-01-01 12:00:00Z"), Some(noon));
+        assert_eq!(
+            wall_clock_micros("1970-01-01 12:00:00.5-03"),
+            Some(noon + 500_000)
+        );
+        assert_eq!(wall_clock_micros("1970-01-01"), Some(0));
+        assert_eq!(wall_clock_micros("1970-01-01T12:00"), Some(noon));
+        assert_eq!(wall_clock_micros("not a time"), None);
+    }
 
     #[test]
     fn data_files_skip_hidden_parts_below_the_prefix() {
@@ -523,11 +596,12 @@ mod tests {
             )
             .unwrap()
         };
-        let ok = exact_integers(read(vec![Some("17"), None, Some("-3")]), &table).unwrap();
+        let exact = |batch: RecordBatch| exact_columns(batch.columns().to_vec(), &table);
+        let ok = exact(read(vec![Some("17"), None, Some("-3")])).unwrap();
         let n = ok.column(0).as_primitive::<Int32Type>();
         assert_eq!((n.value(0), n.is_null(1), n.value(2)), (17, true, -3));
-        assert!(exact_integers(read(vec![Some("1.7")]), &table).is_err());
-        assert!(exact_integers(read(vec![Some("3000000000")]), &table).is_err());
+        assert!(exact(read(vec![Some("1.7")])).is_err());
+        assert!(exact(read(vec![Some("3000000000")])).is_err());
 
         // a file with the columns swapped and one extra, one missing
         let file = RecordBatch::try_new(
@@ -541,7 +615,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let rows = by_name(file, &table).unwrap();
+        let rows = exact_columns(by_name(file, &table), &table).unwrap();
         assert!(rows.column(0).is_null(0));
         assert_eq!(rows.column(1).as_primitive::<Float64Type>().value(0), 2.5);
     }

@@ -12,6 +12,8 @@ pub mod error;
 pub mod files;
 pub mod keys;
 pub mod options;
+#[cfg(test)]
+mod proptests;
 pub mod scan;
 pub mod store;
 pub mod table;

@@ -7,7 +7,6 @@ use crate::options::{
 };
 use crate::security::secret::Secret;
 use std::path::PathBuf;
-use url::Url;
 
 /// Server options: where objects live, how to reach the store, and the limits.
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
@@ -115,16 +114,23 @@ impl Root {
             }
             return Ok(Root::Local(path));
         }
-        let url = Url::parse(root).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "s3" && url.scheme() != "s3a" {
-            return Err(bad("expected s3://bucket/prefix or an absolute directory"));
+        // taken literally, not as a URL: a prefix is a key prefix, where `#`, `?`, a
+        // space or `é` are themselves, never a fragment, query or percent-encoding
+        let rest = root
+            .strip_prefix("s3://")
+            .or_else(|| root.strip_prefix("s3a://"))
+            .ok_or_else(|| bad("expected s3://bucket/prefix or an absolute directory"))?;
+        let (bucket, base) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = !bucket.is_empty()
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b));
+        if !valid_bucket {
+            return Err(bad(
+                "no bucket, or a bucket name with characters S3 does not allow",
+            ));
         }
-        let bucket = url
-            .host_str()
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| bad("no bucket"))?
-            .to_string();
-        let base = url.path().trim_start_matches('/');
+        let bucket = bucket.to_string();
         if !base.is_empty() {
             check_prefix(base)?;
         }

@@ -184,7 +184,14 @@ fn parse_float<T: std::str::FromStr + Into<f64> + Copy>(
     let spelled_infinite = String::from_utf8_lossy(bytes)
         .to_ascii_lowercase()
         .contains("inf");
-    if value.into().is_infinite() && !spelled_infinite {
+    // as Postgres's float4in/float8in: a finite spelling that overflows to infinity or
+    // underflows to zero is out of range (a subnormal result is kept)
+    let spelled_zero = !bytes
+        .iter()
+        .take_while(|b| !matches!(b, b'e' | b'E'))
+        .any(|b| (b'1'..=b'9').contains(b));
+    let result: f64 = value.into();
+    if (result.is_infinite() && !spelled_infinite) || (result == 0.0 && !spelled_zero) {
         return Err(bad(
             origin,
             format!("\"{}\" is out of range for type {name}", shown(bytes)),

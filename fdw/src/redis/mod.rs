@@ -9,6 +9,8 @@ pub mod codec;
 pub mod error;
 pub mod features;
 pub mod options;
+#[cfg(test)]
+mod proptests;
 pub mod scan;
 pub mod spill;
 pub mod table;

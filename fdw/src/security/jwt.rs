@@ -224,6 +224,19 @@ pub fn verify(
                         "exp is not a whole number of seconds".into(),
                     ));
                 }
+                // `nbf` and `iat`, when present, are checked, so they must be whole
+                // seconds too (jsonwebtoken skips an `nbf` it cannot read)
+                for claim in ["nbf", "iat"] {
+                    if data.claims.get(claim).is_some_and(|v| v.as_i64().is_none()) {
+                        return Err(JwtError::Malformed(format!(
+                            "{claim} is not a whole number of seconds"
+                        )));
+                    }
+                }
+                let nbf = data.claims.get("nbf").and_then(|v| v.as_i64());
+                if nbf.is_some_and(|nbf| nbf > now + expect.leeway_seconds as i64) {
+                    return Err(JwtError::NotYetValid);
+                }
                 let iat = data.claims.get("iat").and_then(|v| v.as_i64());
                 if iat.is_some_and(|iat| iat > now + expect.leeway_seconds as i64) {
                     return Err(JwtError::IssuedInFuture);

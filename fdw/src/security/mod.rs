@@ -3,5 +3,7 @@
 
 pub mod api_key;
 pub mod jwt;
+#[cfg(test)]
+mod proptests;
 pub mod resource;
 pub mod secret;
