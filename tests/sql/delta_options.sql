@@ -5,6 +5,7 @@ EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
 BEGIN;
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (rooot '/tmp')$$);
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (allow_http 'maybe')$$);
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (request_timeout_ms 'soon')$$);
 SELECT pg_temp.try($$CREATE SERVER okserver FOREIGN DATA WRAPPER delta_fdw OPTIONS (root '/tmp', path_style 'on')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (password 'hunter2')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (access_key_id 'k', secret_access_key 's')$$);

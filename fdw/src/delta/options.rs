@@ -2,7 +2,7 @@
 
 use super::error::{DeltaError, Result};
 use super::prune::WriterZone;
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege, HOUR_MS};
 use std::collections::HashMap;
 use url::Url;
 
@@ -13,6 +13,8 @@ pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::optional("region", Kind::Text),
     OptionSpec::optional("path_style", Kind::Bool),
     OptionSpec::optional("allow_http", Kind::Bool),
+    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("request_timeout_ms", Kind::UpTo(HOUR_MS)),
 ];
 
 /// User mapping options: credentials, readable only by their owner and superusers.
@@ -380,6 +382,26 @@ fn storage_options(url: &Url, server: &Options, user: &Options) -> HashMap<Strin
         } else {
             "true"
         }),
+    );
+    set(
+        super::s3::CONNECT_TIMEOUT_OPTION,
+        Some(
+            &server
+                .uint("connect_timeout_ms")
+                .unwrap_or(5_000)
+                .max(1)
+                .to_string(),
+        ),
+    );
+    set(
+        super::s3::REQUEST_TIMEOUT_OPTION,
+        Some(
+            &server
+                .uint("request_timeout_ms")
+                .unwrap_or(30_000)
+                .max(1)
+                .to_string(),
+        ),
     );
     set("AWS_ACCESS_KEY_ID", user.get("access_key_id"));
     set("AWS_SECRET_ACCESS_KEY", user.get("secret_access_key"));

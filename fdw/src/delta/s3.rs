@@ -14,8 +14,9 @@ use deltalake::logstore::{
 };
 use deltalake::{DeltaResult, DeltaTableError, Path};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::ObjectStoreScheme;
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStoreScheme, RetryConfig};
 use std::sync::{Arc, Once};
+use std::time::Duration;
 use url::Url;
 
 /// The URL schemes of S3 locations.
@@ -68,15 +69,54 @@ impl LogStoreFactory for S3Stores {
     }
 }
 
+/// The storage option carrying the server's `connect_timeout_ms`.
+pub(super) const CONNECT_TIMEOUT_OPTION: &str = "odp_connect_timeout_ms";
+/// The storage option carrying the server's `request_timeout_ms`.
+pub(super) const REQUEST_TIMEOUT_OPTION: &str = "odp_request_timeout_ms";
+
 /// An S3 client builder for the bucket of `url`, configured by the options whose
 /// (case-insensitive) names `object_store` knows, such as `AWS_ENDPOINT_URL`; an option
-/// it does not know is an error, so a misspelt one never goes unnoticed.
+/// it does not know is an error, so a misspelt one never goes unnoticed. The server's
+/// time-outs bound each connection and request, and the retries of a failed request
+/// (two, within the request time-out), as for object tables: a store that is down
+/// fails a statement within them instead of object_store's minute of retries.
 fn s3_builder(
     url: &Url,
     options: &std::collections::HashMap<String, String>,
 ) -> DeltaResult<AmazonS3Builder> {
-    let mut builder = AmazonS3Builder::new().with_url(url.as_str());
+    let millis = |key: &str, default: u64| {
+        options
+            .get(key)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let (connect, request) = (
+        millis(CONNECT_TIMEOUT_OPTION, 5_000),
+        millis(REQUEST_TIMEOUT_OPTION, 30_000),
+    );
+    let mut builder = AmazonS3Builder::new()
+        .with_url(url.as_str())
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+            format!("{connect}ms"),
+        )
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+            format!("{request}ms"),
+        )
+        .with_retry(RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: Duration::from_millis(request),
+        });
     for (key, value) in options {
+        if key == CONNECT_TIMEOUT_OPTION || key == REQUEST_TIMEOUT_OPTION {
+            continue;
+        }
         let parsed = key
             .to_ascii_lowercase()
             .parse::<AmazonS3ConfigKey>()
