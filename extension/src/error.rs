@@ -177,6 +177,7 @@ impl OdpError {
                 GraphError::Moved(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
                 GraphError::Parameter { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
                 GraphError::ChangedConcurrently(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+                GraphError::CommitUnknown(_) => ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::Objects(e) => match e {

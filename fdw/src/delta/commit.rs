@@ -14,6 +14,7 @@
 //! conflicts to it), which duplicates or resurrects rows.
 
 use super::error::{DeltaError, Result};
+use super::table::LISTING_RACE_ATTEMPTS;
 use crate::runtime::block_on;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
@@ -126,9 +127,18 @@ impl PendingCommit {
             return Ok(());
         }
         self.check_versions(base, false)?;
-        block_on(self.table.update_incremental(Some(latest)))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        let mut attempt = 1;
+        loop {
+            match block_on(self.table.update_incremental(Some(latest)))
+                .map_err(DeltaError::Runtime)?
+            {
+                Err(e) if super::table::listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)));
+                }
+                outcome => break outcome.map_err(|e| DeltaError::from_delta(&here, e))?,
+            }
+        }
         self.check_rules()
     }
 

@@ -343,17 +343,26 @@ pub(super) fn store_for(location: &TableLocation) -> Result<Arc<dyn ObjectStore>
 
 async fn open(location: &TableLocation) -> Result<DeltaTable> {
     let here = location.url.as_str();
-    let builder = table_builder(location)?;
-    let builder = match &location.time_travel {
-        TimeTravel::Timestamp(t) => builder
-            .with_datestring(t)
-            .map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?,
-        TimeTravel::Latest | TimeTravel::Version(_) => builder,
+    let builder = || -> Result<DeltaTableBuilder> {
+        let builder = table_builder(location)?;
+        Ok(match &location.time_travel {
+            TimeTravel::Timestamp(t) => builder
+                .with_datestring(t)
+                .map_err(|_| DeltaError::TimeTravel(format!("invalid timestamp \"{t}\"")))?,
+            TimeTravel::Latest | TimeTravel::Version(_) => builder,
+        })
     };
-    let mut table = builder
-        .load()
-        .await
-        .map_err(|e| DeltaError::from_delta(here, e))?;
+    // a listing that raced a writer creating log entries is read again
+    let mut attempt = 1;
+    let mut table = loop {
+        match builder()?.load().await {
+            Err(e) if listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            outcome => break outcome.map_err(|e| DeltaError::from_delta(here, e))?,
+        }
+    };
     if let TimeTravel::Version(v) = location.time_travel {
         let latest = table.version().unwrap_or_default();
         if v > latest {
@@ -369,6 +378,16 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
         }
     }
     Ok(table)
+}
+
+/// Times a log read is tried when its listing raced other writers.
+pub(super) const LISTING_RACE_ATTEMPTS: u32 = 4;
+
+/// Whether a log read failed because its listing raced writers creating new log
+/// entries: a directory listing can miss an entry being created while it lists later
+/// ones, and the reader then sees a gap in the versions. Reading again sees them all.
+pub(super) fn listing_raced(e: &deltalake::DeltaTableError) -> bool {
+    e.to_string().contains("contiguous commit files")
 }
 
 /// The `metaData` action of a loaded table's current version, as JSON.

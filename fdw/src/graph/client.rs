@@ -141,10 +141,21 @@ pub fn commit_writes() -> Result<usize> {
             txn,
             _lease,
         } = write;
-        run(&server, txn.commit())?;
+        commit(&server, txn)?;
         _lease.set_unfinished_write(false);
     }
     Ok(count)
+}
+
+/// Commits `txn`. A COMMIT that got no answer (a time-out or a lost connection after
+/// it was sent) is [`GraphError::CommitUnknown`]: the server may have committed.
+pub fn commit(server: &ServerOptions, txn: neo4rs::Txn) -> Result<()> {
+    run(server, txn.commit()).map_err(|e| match e {
+        GraphError::Timeout(_) | GraphError::Connect { .. } => {
+            GraphError::CommitUnknown(e.to_string())
+        }
+        other => other,
+    })
 }
 
 /// Abandons the shared write transactions (the host transaction aborted) without a

@@ -33,6 +33,10 @@ pub enum GraphError {
     /// rows an UPDATE would change that another transaction deleted meanwhile
     #[error("could not serialize access: {0} rows were deleted by a concurrent transaction")]
     ChangedConcurrently(u64),
+    /// a COMMIT sent without an answer (time-out, lost connection): the server may
+    /// have committed or not
+    #[error("the graph server did not confirm the COMMIT ({0}): whether it committed is unknown")]
+    CommitUnknown(String),
     /// a column type without a mapping
     #[error("column \"{column}\": type {pg_type} is not supported by neo4j_fdw")]
     UnsupportedType { column: String, pg_type: String },

@@ -6,7 +6,7 @@
 //! returned, so a caller that stops early cannot leave it uncommitted; one that fails
 //! or is cancelled first closes its connection, and the server rolls it back.
 
-use super::client::{lease, run, Lease};
+use super::client::{commit, lease, run, Lease};
 use super::error::{GraphError, Result};
 use super::options::ServerOptions;
 use super::types::{json_to_bolt, to_json};
@@ -117,7 +117,7 @@ impl CypherRows {
         if finished {
             let (txn, _) = self.running.take().expect("checked above");
             if self.write {
-                run(&self.server, txn.commit())?;
+                commit(&self.server, txn)?;
                 self.lease.set_unfinished_write(false);
             } else {
                 run(&self.server, txn.rollback())?;
