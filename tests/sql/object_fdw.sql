@@ -204,6 +204,10 @@ SELECT count(*) FROM pg_temp.objs WHERE key LIKE E'a\nb%';
 SELECT count(*) FROM pg_temp.objs WHERE key LIKE 'a//%';
 INSERT INTO pg_temp.local (key, content) VALUES ('docs/dots/..b', 'x');
 SELECT key FROM pg_temp.local WHERE key LIKE 'docs/dots/..%';
+-- a scan reading content goes on past a round of objects that all fail a size hint
+INSERT INTO pg_temp.objs (key, content) SELECT 'round/a' || g, '\x01' FROM generate_series(1, 8) g;
+INSERT INTO pg_temp.objs (key, content) VALUES ('round/z', decode(repeat('ab', 200), 'hex'));
+SELECT key, length(content) FROM pg_temp.objs WHERE key LIKE 'round/%' AND size > 100;
 -- '#' in a local key is fine, except a file name ending in '#' and digits: a clear
 -- error on write, no rows on lookup (the local store keeps temporary files so)
 INSERT INTO pg_temp.local (key, content) VALUES ('docs/hash/a#b', 'x'), ('docs/hash/c#1x', 'y');

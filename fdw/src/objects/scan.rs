@@ -232,8 +232,20 @@ impl ObjectScan {
         self.batch(rows).map(Some)
     }
 
-    /// Up to `n` objects that may match, from lookups or the listing (metadata only).
+    /// Up to `n` objects that may match, from lookups or the listing (metadata only);
+    /// empty only at the end (a round whose objects all fail the hints goes on).
     fn candidates(&mut self, n: usize) -> Result<Vec<ObjectInfo>> {
+        loop {
+            let out = self.candidates_of_one_round(n)?;
+            if !out.is_empty() || matches!(self.pending, Pending::Done) {
+                return Ok(out);
+            }
+            crate::runtime::check_interrupts();
+        }
+    }
+
+    /// The objects of one round of lookups or listing that may match (possibly none).
+    fn candidates_of_one_round(&mut self, n: usize) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
         // keys whose metadata the GET brings: only the key can be judged before it
         let mut unfetched_keys = false;

@@ -224,8 +224,15 @@ fn parse_timestamp(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
     std::str::from_utf8(bytes)
         .ok()
         .and_then(naive_timestamp)
-        .map(|t| t.and_utc().timestamp_micros())
+        .and_then(|t| rounded_micros(t.and_utc()))
         .ok_or_else(|| bad(origin, format!("\"{}\" is not a timestamp", shown(bytes))))
+}
+
+/// Microseconds since the epoch, more fractional digits rounded as Postgres's input
+/// rounds them (to the nearest, ties to even), not cut.
+fn rounded_micros<Tz: chrono::TimeZone>(t: chrono::DateTime<Tz>) -> Option<i64> {
+    let fraction = (f64::from(t.timestamp_subsec_nanos()) / 1e9 * 1e6).round_ties_even() as i64;
+    t.timestamp().checked_mul(1_000_000)?.checked_add(fraction)
 }
 
 /// A timestamp without zone as ODP writes it (`T` or space between date and time; a
@@ -241,12 +248,10 @@ fn parse_timestamptz(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
         .ok()
         .and_then(|s| {
             chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.timestamp_micros())
                 .ok()
+                .and_then(rounded_micros)
                 // what ODP writes for years RFC 3339 cannot hold: `+10000-01-01T...Z`
-                .or_else(|| {
-                    naive_timestamp(s.strip_suffix('Z')?).map(|t| t.and_utc().timestamp_micros())
-                })
+                .or_else(|| rounded_micros(naive_timestamp(s.strip_suffix('Z')?)?.and_utc()))
         })
         .ok_or_else(|| {
             bad(

@@ -119,7 +119,8 @@ impl RedisWriter {
                             self.cancel(position);
                         }
                     }
-                    if !updated && values.iter().all(|(_, v)| v.is_none()) {
+                    // (also for an UPDATE: HDEL of every field would delete the row)
+                    if values.iter().all(|(_, v)| v.is_none()) {
                         return Err(RedisError::EmptyHash(key));
                     }
                     Change::Put {
@@ -319,6 +320,7 @@ impl RedisWriter {
             }
         }
         let sizes: Vec<u64> = match kind {
+            _ if present.is_empty() => Vec::new(),
             TableKind::Set | TableKind::SortedSet | TableKind::List => {
                 let mut pipe = ::redis::pipe();
                 for key in &present {
