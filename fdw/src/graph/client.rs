@@ -147,14 +147,13 @@ pub fn commit_writes() -> Result<usize> {
     Ok(count)
 }
 
-/// Commits `txn`. A COMMIT that got no answer (a time-out or a lost connection after
-/// it was sent) is [`GraphError::CommitUnknown`]: the server may have committed.
+/// Commits `txn`. A COMMIT the server did not answer (a time-out, a lost connection,
+/// any failure but the server's own error reply) is [`GraphError::CommitUnknown`]:
+/// the server may have committed.
 pub fn commit(server: &ServerOptions, txn: neo4rs::Txn) -> Result<()> {
     run(server, txn.commit()).map_err(|e| match e {
-        GraphError::Timeout(_) | GraphError::Connect { .. } => {
-            GraphError::CommitUnknown(e.to_string())
-        }
-        other => other,
+        GraphError::Server { .. } | GraphError::Auth(_) => e,
+        unanswered => GraphError::CommitUnknown(unanswered.to_string()),
     })
 }
 
