@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 ENV := . scripts/env.sh
 
-.PHONY: demo test fresh bench setup pyenv install services stop seed lint unit pgtest sqltest demotest servicetest
+.PHONY: demo test soak fresh bench setup pyenv install services stop seed lint unit pgtest sqltest demotest servicetest
 
 ## Set up everything, load a small sample and run showcase queries.
 demo: setup
@@ -18,6 +18,20 @@ test: setup
 	trap 'bash scripts/services.sh stop' EXIT
 	$(MAKE) --no-print-directory -j2 lint pyenv
 	$(MAKE) --no-print-directory unit pgtest install services seed sqltest demotest servicetest
+
+## Reliability soak (issue 25): each service stopped, killed and frozen during reads and
+## writes, the backend killed at each COMMIT step (tests/soak/faults.py), then 120 s of
+## pgbench through ODP (tests/soak/load.sh); prints RELIABILITY and LOAD lines.
+## Services are stopped at the end. (`make test` runs a fast subset: checks/soak_fast.sh.)
+soak: setup
+	$(ENV)
+	trap 'bash scripts/services.sh stop' EXIT
+	$(MAKE) --no-print-directory -j2 install pyenv
+	$(MAKE) --no-print-directory services seed
+	status=0
+	"$$ODP_VENV/bin/python" tests/soak/faults.py || status=1
+	bash tests/soak/load.sh || status=1
+	exit $$status
 
 ## `make demo` then `make test` in a new, empty ODP_CACHE, timed: a new machine's set-up.
 fresh:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the SQL regression files (tests/sql/*.sql against tests/expected/*.out), then the
-# live-service checks (health with Redis stopped) and the FDW-vs-heap differential test.
+# live-service checks (health with Redis stopped) and the FDW-vs-heap differential tests
+# (Delta: differential.py; Redis, objects, data files, graph: differential_sources.py).
 # ODP_ACCEPT=1 rewrites the expected files from the current output (review the diff!).
 set -uo pipefail
 . "$(dirname "$0")/../scripts/env.sh"
@@ -24,4 +25,5 @@ for check in checks/*.sh; do
   if bash "$check"; then echo "ok   $check"; else echo "FAIL $check"; failed=1; fi
 done
 if "$ODP_VENV/bin/python" differential.py; then echo "ok   differential"; else echo "FAIL differential"; failed=1; fi
+if "$ODP_VENV/bin/python" differential_sources.py; then echo "ok   differential_sources"; else echo "FAIL differential_sources"; failed=1; fi
 exit $failed

@@ -464,20 +464,17 @@ fn out_of_range(what: &str) -> GraphError {
     GraphError::Unsupported(format!("a {what} out of the graph's range"))
 }
 
-/// A JSON value as a Bolt value. Integers stay integers, numbers written with a
-/// fraction (`1.5`, `1.0`) are floats; an integer beyond Bolt's 64 bits is an error
-/// rather than a float that loses digits (jsonb prints no exponents, so an integral
-/// number that large counts as one).
+/// A JSON value as a Bolt value. Integers stay integers, other numbers are floats. An
+/// integer between 2^63 and 2^64 is an error rather than a float that loses digits;
+/// past 2^64 jsonb's text no longer tells an integer from a float (`1e20` prints as
+/// 100000000000000000000), so such numbers are floats.
 pub fn json_to_bolt(value: &Json) -> std::result::Result<BoltType, String> {
     Ok(match value {
         Json::Null => BoltType::Null(neo4rs::BoltNull),
         Json::Bool(b) => BoltType::from(*b),
         Json::Number(n) => match (n.as_i64(), n.is_u64(), n.as_f64()) {
             (Some(i), _, _) => BoltType::from(i),
-            // (a float with a fraction, or written with one: jsonb keeps `1.0`)
-            (None, false, Some(f)) if f.fract() != 0.0 || f.abs() < 9.223_372_036_854_776e18 => {
-                BoltType::from(f)
-            }
+            (None, false, Some(f)) => BoltType::from(f),
             _ => return Err(format!("{n} is an integer beyond the graph's 64-bit range")),
         },
         Json::String(s) => BoltType::from(s.as_str()),
@@ -510,8 +507,9 @@ mod tests {
         assert_eq!(bolt("-0.0").unwrap(), BoltType::from(-0.0f64));
         assert_eq!(bolt("1.5").unwrap(), BoltType::from(1.5f64));
         assert!(bolt("9223372036854775808").is_err());
-        assert!(bolt("18446744073709551616").is_err());
-        assert!(bolt("[1, {\"a\": 12345678901234567890123}]").is_err());
+        assert!(bolt("18446744073709551615").is_err());
+        assert!(bolt("[1, {\"a\": 18446744073709551615}]").is_err());
+        assert_eq!(bolt("-1e308").unwrap(), BoltType::from(-1e308f64));
     }
 
     #[test]
