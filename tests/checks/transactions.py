@@ -821,14 +821,25 @@ def unfinished_write():
     conn.execute("BEGIN")
     conn.execute("INSERT INTO uw SELECT g, (g % 200)::int4 FROM generate_series(1, 3000000) g")
     conn.execute("SAVEPOINT s")
-    timer = threading.Timer(1.0, lambda: q("SELECT pg_cancel_backend(%s)", conn.info.backend_pid))
-    timer.start()
+    # cancels every 50 ms from the start of the read, so one lands while it writes out
+    # the pending rows, however fast the machine
+    reading = threading.Event()
+    reading.set()
+
+    def cancel_while_reading(pid=conn.info.backend_pid):
+        while reading.is_set():
+            time.sleep(0.05)
+            q("SELECT pg_cancel_backend(%s)", pid)
+
+    canceller = threading.Thread(target=cancel_while_reading, daemon=True)
+    canceller.start()
     try:
         conn.execute("SELECT count(*) FROM uw")
         cancelled = None
     except psycopg.Error as e:
         cancelled = e.sqlstate
-    timer.join()
+    reading.clear()
+    canceller.join()
     conn.execute("ROLLBACK TO SAVEPOINT s")
     try:
         conn.execute("COMMIT")
