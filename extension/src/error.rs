@@ -178,6 +178,7 @@ impl OdpError {
                 GraphError::Parameter { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
                 GraphError::ChangedConcurrently(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
                 GraphError::CommitUnknown(_) => ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN,
+                GraphError::PartlyCommitted { .. } => ERRCODE_FDW_ERROR,
                 GraphError::Runtime(_) => ERRCODE_FDW_OUT_OF_MEMORY,
             },
             OdpError::Objects(e) => match e {
@@ -233,6 +234,7 @@ impl OdpError {
             self,
             OdpError::Redis(RedisError::PartlyApplied { .. })
                 | OdpError::Objects(ObjectError::PartlyApplied { .. })
+                | OdpError::Graph(GraphError::PartlyCommitted { .. })
         )
     }
 

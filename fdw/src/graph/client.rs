@@ -134,15 +134,25 @@ pub fn has_open_writes() -> bool {
 pub fn commit_writes() -> Result<usize> {
     let open = WRITES.with_borrow_mut(std::mem::take);
     let count = open.len();
-    // (a failure drops the rest uncommitted: their leases forget their pools)
-    for write in open {
+    // (a failure drops the rest uncommitted: their leases forget their pools; once one
+    // server committed, a later failure is a partial commit, never a failed one)
+    for (committed, write) in open.into_iter().enumerate() {
         let OpenWrite {
             server,
             txn,
             _lease,
         } = write;
-        commit(&server, txn)?;
-        _lease.set_unfinished_write(false);
+        match commit(&server, txn) {
+            Ok(()) => _lease.set_unfinished_write(false),
+            Err(e) if committed == 0 => return Err(e),
+            Err(e) => {
+                return Err(GraphError::PartlyCommitted {
+                    committed,
+                    total: count,
+                    reason: e.to_string(),
+                })
+            }
+        }
     }
     Ok(count)
 }

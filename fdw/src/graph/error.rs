@@ -37,6 +37,16 @@ pub enum GraphError {
     /// have committed or not
     #[error("the graph server did not confirm the COMMIT ({0}): whether it committed is unknown")]
     CommitUnknown(String),
+    /// the graph transactions of some servers committed, then another failed: those
+    /// stay committed
+    #[error(
+        "committed the graph transactions of {committed} of {total} servers, then failed: {reason}"
+    )]
+    PartlyCommitted {
+        committed: usize,
+        total: usize,
+        reason: String,
+    },
     /// a column type without a mapping
     #[error("column \"{column}\": type {pg_type} is not supported by neo4j_fdw")]
     UnsupportedType { column: String, pg_type: String },

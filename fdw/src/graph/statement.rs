@@ -68,11 +68,6 @@ impl CypherRows {
         };
         if write {
             while rows.running.is_some() {
-                if rows.ready.len() > MAX_WRITE_ROWS {
-                    return Err(GraphError::Unsupported(format!(
-                        "a write returning more than {MAX_WRITE_ROWS} rows is refused, uncommitted (its rows are held until it commits): return a count"
-                    )));
-                }
                 rows.fill()?;
             }
         }
@@ -114,9 +109,17 @@ impl CypherRows {
             Ok((rows, false))
         })?;
         self.ready.extend(rows);
+        if self.write && self.ready.len() > MAX_WRITE_ROWS {
+            return Err(GraphError::Unsupported(format!(
+                "a write returning more than {MAX_WRITE_ROWS} rows is refused, uncommitted (its rows are held until it commits): return a count"
+            )));
+        }
         if finished {
             let (txn, _) = self.running.take().expect("checked above");
             if self.write {
+                // a cancel during the COMMIT could not tell whether it landed: it waits
+                // (the query time-out bounds the COMMIT)
+                let _held = crate::runtime::hold_interrupts();
                 commit(&self.server, txn)?;
                 self.lease.set_unfinished_write(false);
             } else {

@@ -474,7 +474,16 @@ pub fn json_to_bolt(value: &Json) -> std::result::Result<BoltType, String> {
         Json::Bool(b) => BoltType::from(*b),
         Json::Number(n) => match (n.as_i64(), n.is_u64(), n.as_f64()) {
             (Some(i), _, _) => BoltType::from(i),
-            (None, false, Some(f)) => BoltType::from(f),
+            // (serde reads an integer below 2^63 in magnitude as one, so a whole float
+            // there was written with a fraction, `1.0`; one from 2^63 to 2^64 is an
+            // integer jsonb printed)
+            (None, false, Some(f))
+                if f.fract() != 0.0
+                    || f.abs() < 9.223_372_036_854_776e18
+                    || f.abs() >= 1.844_674_407_370_955_2e19 =>
+            {
+                BoltType::from(f)
+            }
             _ => return Err(format!("{n} is an integer beyond the graph's 64-bit range")),
         },
         Json::String(s) => BoltType::from(s.as_str()),
@@ -504,6 +513,7 @@ mod tests {
             BoltType::from(i64::MAX)
         );
         assert_eq!(bolt("1.0").unwrap(), BoltType::from(1.0f64));
+        assert!(bolt("-9223372036854775809").is_err());
         assert_eq!(bolt("-0.0").unwrap(), BoltType::from(-0.0f64));
         assert_eq!(bolt("1.5").unwrap(), BoltType::from(1.5f64));
         assert!(bolt("9223372036854775808").is_err());

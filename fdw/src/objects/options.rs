@@ -116,15 +116,18 @@ impl Root {
         }
         // taken literally, not as a URL: a prefix is a key prefix, where `#`, `?`, a
         // space or `é` are themselves, never a fragment, query or percent-encoding
-        let rest = root
-            .strip_prefix("s3://")
-            .or_else(|| root.strip_prefix("s3a://"))
+        let (scheme, rest) = root
+            .split_once("://")
             .ok_or_else(|| bad("expected s3://bucket/prefix or an absolute directory"))?;
+        if !scheme.eq_ignore_ascii_case("s3") && !scheme.eq_ignore_ascii_case("s3a") {
+            return Err(bad("expected s3://bucket/prefix or an absolute directory"));
+        }
         let (bucket, base) = rest.split_once('/').unwrap_or((rest, ""));
+        // (legacy us-east-1 buckets may hold capitals and underscores)
         let valid_bucket = !bucket.is_empty()
             && bucket
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
         if !valid_bucket {
             return Err(bad(
                 "no bucket, or a bucket name with characters S3 does not allow",
