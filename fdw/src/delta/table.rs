@@ -271,10 +271,20 @@ async fn snapshot_async(
             }
             LOG_LOADS.fetch_add(1, Ordering::Relaxed);
             let mut table = entry.table;
-            table
-                .update_state()
-                .await
-                .map_err(|e| DeltaError::from_delta(here, e))?;
+            // (a listing that raced a writer creating log entries is read again)
+            let mut attempt = 1;
+            loop {
+                match table.update_state().await {
+                    Err(e) if listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            10 * u64::from(attempt),
+                        ))
+                        .await;
+                    }
+                    outcome => break outcome.map_err(|e| DeltaError::from_delta(here, e))?,
+                }
+            }
             table
         }
         None => {
@@ -381,7 +391,7 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
 }
 
 /// Times a log read is tried when its listing raced other writers.
-pub(super) const LISTING_RACE_ATTEMPTS: u32 = 4;
+pub(super) const LISTING_RACE_ATTEMPTS: u32 = 8;
 
 /// Whether a log read failed because its listing raced writers creating new log
 /// entries: a directory listing can miss an entry being created while it lists later
