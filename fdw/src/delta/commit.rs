@@ -120,9 +120,7 @@ impl PendingCommit {
     fn catch_up(&mut self) -> Result<()> {
         let here = self.here();
         let base = self.table.version().unwrap_or_default();
-        let latest = block_on(self.table.log_store().get_latest_version(base))
-            .map_err(DeltaError::Runtime)?
-            .map_err(|e| DeltaError::from_delta(&here, e))?;
+        let latest = latest_version(&self.table, base, &here)?;
         if latest <= base {
             return Ok(());
         }
@@ -150,9 +148,7 @@ impl PendingCommit {
         let log_store = self.table.log_store();
         let last = match metadata_only {
             true => base,
-            false => block_on(log_store.get_latest_version(base))
-                .map_err(DeltaError::Runtime)?
-                .map_err(|e| DeltaError::from_delta(&here, e))?,
+            false => latest_version(&self.table, base, &here)?,
         };
         for version in since + 1..=last {
             crate::runtime::check_interrupts();
@@ -248,6 +244,10 @@ impl PendingCommit {
             Err(DeltaTableError::Transaction {
                 source: TransactionError::MaxCommitAttempts(_),
             }) => Ok(None),
+            // delta-rs looks for the latest version before it writes the entry, by a
+            // listing that can race other writers: nothing was written, so it is a
+            // lost race like any other (catch up, try again)
+            Err(e) if super::table::listing_raced(&e) => Ok(None),
             Err(e) => Err(write_error(&here, e)),
         }
     }
@@ -291,6 +291,21 @@ impl PendingCommit {
                 "committed version {version} of {}, but its checkpoint failed: {reason}",
                 self.here()
             ));
+        }
+    }
+}
+
+/// The newest version of `table`'s log at or after `base`, the log listed again when
+/// the listing raced a writer (see [`super::table::listing_raced`]).
+fn latest_version(table: &DeltaTable, base: u64, here: &str) -> Result<u64> {
+    let mut attempt = 1;
+    loop {
+        match block_on(table.log_store().get_latest_version(base)).map_err(DeltaError::Runtime)? {
+            Err(e) if super::table::listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)));
+            }
+            outcome => return outcome.map_err(|e| DeltaError::from_delta(here, e)),
         }
     }
 }
