@@ -14,6 +14,7 @@ pub mod import;
 pub mod lookahead;
 pub mod modify;
 pub mod options;
+pub mod paths;
 pub mod pgtype;
 pub mod plan;
 pub mod policy;

@@ -6,7 +6,8 @@
 //! Rust state lives in boxes whose lifetime is tied to a Postgres memory context by a
 //! reset callback, so it is freed on errors and aborts as well as on success.
 
-use super::plan::{get_foreign_paths, get_foreign_plan, get_foreign_rel_size};
+use super::paths::get_foreign_paths;
+use super::plan::{get_foreign_plan, get_foreign_rel_size};
 use super::scan::{
     begin_foreign_scan, end_foreign_scan, explain_foreign_scan, iterate_foreign_scan,
     rescan_foreign_scan,

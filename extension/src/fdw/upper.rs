@@ -18,8 +18,9 @@
 
 use super::catalog::list_ptrs;
 use super::collation::{text_order, TextOrder};
+use super::paths::STARTUP_COST;
 use super::pgtype::pg_type_of;
-use super::plan::{plan_quals, PlanningState, ScanPlan, STARTUP_COST};
+use super::plan::{plan_quals, PlanningState, ScanPlan};
 use super::quals::{extract, strip_relabel};
 use super::routine::in_current_context;
 use super::Source;
