@@ -14,7 +14,7 @@
 //! conflicts to it), which duplicates or resurrects rows.
 
 use super::error::{DeltaError, Result};
-use super::table::LISTING_RACE_ATTEMPTS;
+use super::table::ListingRetry;
 use crate::runtime::block_on;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
@@ -125,16 +125,12 @@ impl PendingCommit {
             return Ok(());
         }
         self.check_versions(base, false)?;
-        let mut attempt = 1;
+        let mut retry = ListingRetry::default();
         loop {
-            match block_on(self.table.update_incremental(Some(latest)))
-                .map_err(DeltaError::Runtime)?
-            {
-                Err(e) if super::table::listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
-                    attempt += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)));
-                }
-                outcome => break outcome.map_err(|e| DeltaError::from_delta(&here, e))?,
+            let outcome = block_on(self.table.update_incremental(Some(latest)))
+                .map_err(DeltaError::Runtime)?;
+            if !retry.again(&outcome) {
+                break outcome.map_err(|e| DeltaError::from_delta(&here, e))?;
             }
         }
         self.check_rules()
@@ -298,14 +294,12 @@ impl PendingCommit {
 /// The newest version of `table`'s log at or after `base`, the log listed again when
 /// the listing raced a writer (see [`super::table::listing_raced`]).
 fn latest_version(table: &DeltaTable, base: u64, here: &str) -> Result<u64> {
-    let mut attempt = 1;
+    let mut retry = ListingRetry::default();
     loop {
-        match block_on(table.log_store().get_latest_version(base)).map_err(DeltaError::Runtime)? {
-            Err(e) if super::table::listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10 * u64::from(attempt)));
-            }
-            outcome => return outcome.map_err(|e| DeltaError::from_delta(here, e)),
+        let outcome =
+            block_on(table.log_store().get_latest_version(base)).map_err(DeltaError::Runtime)?;
+        if !retry.again(&outcome) {
+            return outcome.map_err(|e| DeltaError::from_delta(here, e));
         }
     }
 }

@@ -272,17 +272,11 @@ async fn snapshot_async(
             LOG_LOADS.fetch_add(1, Ordering::Relaxed);
             let mut table = entry.table;
             // (a listing that raced a writer creating log entries is read again)
-            let mut attempt = 1;
+            let mut retry = ListingRetry::default();
             loop {
-                match table.update_state().await {
-                    Err(e) if listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            10 * u64::from(attempt),
-                        ))
-                        .await;
-                    }
-                    outcome => break outcome.map_err(|e| DeltaError::from_delta(here, e))?,
+                let outcome = table.update_state().await;
+                if !retry.again(&outcome) {
+                    break outcome.map_err(|e| DeltaError::from_delta(here, e))?;
                 }
             }
             table
@@ -363,14 +357,11 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
         })
     };
     // a listing that raced a writer creating log entries is read again
-    let mut attempt = 1;
+    let mut retry = ListingRetry::default();
     let mut table = loop {
-        match builder()?.load().await {
-            Err(e) if listing_raced(&e) && attempt < LISTING_RACE_ATTEMPTS => {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
-            }
-            outcome => break outcome.map_err(|e| DeltaError::from_delta(here, e))?,
+        let outcome = builder()?.load().await;
+        if !retry.again(&outcome) {
+            break outcome.map_err(|e| DeltaError::from_delta(here, e))?;
         }
     };
     if let TimeTravel::Version(v) = location.time_travel {
@@ -391,13 +382,38 @@ async fn open(location: &TableLocation) -> Result<DeltaTable> {
 }
 
 /// Times a log read is tried when its listing raced other writers.
-pub(super) const LISTING_RACE_ATTEMPTS: u32 = 8;
+const LISTING_RACE_ATTEMPTS: u32 = 8;
 
 /// Whether a log read failed because its listing raced writers creating new log
 /// entries: a directory listing can miss an entry being created while it lists later
 /// ones, and the reader then sees a gap in the versions. Reading again sees them all.
 pub(super) fn listing_raced(e: &deltalake::DeltaTableError) -> bool {
     e.to_string().contains("contiguous commit files")
+}
+
+/// The attempts of one log read whose listing may race writers.
+#[derive(Default)]
+pub(super) struct ListingRetry {
+    attempts: u32,
+}
+
+impl ListingRetry {
+    /// Whether to read again after `outcome`: it failed by a raced listing and the
+    /// attempts are not used up (it then pauses briefly, longer each time).
+    pub(super) fn again<T>(
+        &mut self,
+        outcome: &std::result::Result<T, deltalake::DeltaTableError>,
+    ) -> bool {
+        self.attempts += 1;
+        let again =
+            matches!(outcome, Err(e) if listing_raced(e)) && self.attempts < LISTING_RACE_ATTEMPTS;
+        if again {
+            std::thread::sleep(std::time::Duration::from_millis(
+                10 * u64::from(self.attempts + 1),
+            ));
+        }
+        again
+    }
 }
 
 /// The `metaData` action of a loaded table's current version, as JSON.
