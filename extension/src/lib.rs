@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 pub mod api;
 pub mod error;
 pub mod fdw;
+pub mod host;
 pub mod sources;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -21,10 +22,8 @@ pub extern "C-unwind" fn _PG_init() {
     fix_malloc_thresholds();
     api::health::init_gucs();
     api::feature_stream::init_gucs();
-    sources::graph::init_gucs();
     fdw::lookahead::init_gucs();
     fdw::upper::init_gucs();
-    sources::delta::init_gucs();
     api::security::init_gucs();
     api::security::init_session_reset();
     api::feature_stream::register_worker();

@@ -21,6 +21,12 @@ enum Action {
 #[error("fault injected at {0} (odp.test_fault)")]
 pub struct Injected(pub String);
 
+impl crate::source::Classify for Injected {
+    fn class(&self) -> crate::source::ErrorClass {
+        crate::source::ErrorClass::Io
+    }
+}
+
 fn entries(setting: &str) -> Result<Vec<(&str, Action)>, String> {
     let mut out = Vec::new();
     for entry in setting.split(',').map(str::trim).filter(|e| !e.is_empty()) {

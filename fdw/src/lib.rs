@@ -23,6 +23,9 @@ pub mod request;
 pub mod rowid;
 pub mod runtime;
 pub mod security;
+pub mod source;
+#[cfg(feature = "test-source")]
+pub mod test_source;
 pub mod types;
 pub mod value;
 

@@ -210,5 +210,5 @@ END
 $fn$;
 "#,
     name = "features",
-    requires = ["redis_fdw"]
+    requires = ["wrappers"]
 );

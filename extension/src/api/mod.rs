@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod feature_stream;
 pub mod features;
+pub mod graph;
 pub mod health;
 pub mod metrics;
+pub mod presign;
 pub mod security;
 pub mod storage;
 

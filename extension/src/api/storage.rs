@@ -12,8 +12,10 @@ use odp_fdw::delta::maintain;
 use odp_fdw::delta::options::{writer_zone, TableLocation};
 use odp_fdw::delta::prune::WriterZone;
 use odp_fdw::delta::write_options::WriteOptions;
+use odp_fdw::delta::DeltaSource;
 use odp_fdw::options::Options;
 use odp_fdw::security::resource::Action;
+use odp_fdw::source::Source;
 use pgrx::datetime::Interval;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -66,7 +68,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
         }));
     }
     let context = table_context(relid);
-    let resource = <crate::sources::delta::DeltaSource as crate::fdw::Source>::resources(&context);
+    let resource = DeltaSource::resources(&context);
     match access {
         Access::Read => {
             crate::fdw::resources::check(&resource, Action::Read);
@@ -80,7 +82,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
         Access::Own => {
             crate::fdw::resources::check(&resource, Action::Admin);
             // maintenance writes and deletes files
-            crate::fdw::options::check_local_write::<crate::sources::delta::DeltaSource>(&context);
+            DeltaSource::check_local_write(&context)?;
         }
     }
     let location = TableLocation::resolve(&context.server, &context.user, &context.table)?;
@@ -273,5 +275,5 @@ CREATE FUNCTION odp.delta_vacuum(tbl regclass, retain interval DEFAULT '7 days',
 COMMENT ON FUNCTION odp.delta_vacuum(regclass, interval, boolean, boolean) IS 'Deletes data files of a Delta foreign table that no version within the retention needs';
 "#,
     name = "delta_storage_functions",
-    requires = ["delta_fdw"]
+    requires = ["wrappers"]
 );

@@ -3,7 +3,6 @@
 
 use super::catalog::table_context;
 use super::datum::TypedColumn;
-use super::pgtype::pg_type_of;
 use super::Source;
 use super::SourceScan;
 use crate::error::{OdpError, OrReport};
@@ -69,7 +68,7 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
         let columns: Vec<_> = table
             .columns
             .iter()
-            .filter_map(|c| pg_type_of(c.type_oid).map(|t| (c, t)))
+            .filter_map(|c| c.pg_type.clone().map(|t| (c, t)))
             .collect();
         let request = ScanRequest {
             columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),

@@ -63,7 +63,8 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         .map(|att| PgColumn {
             attnum: att.attnum,
             name: att.name().to_string(),
-            type_oid: att.type_oid().value(),
+            type_oid: att.type_oid().value().to_u32(),
+            pg_type: super::pgtype::pg_type_of(att.type_oid().value()),
             type_mod: att.type_mod(),
             type_name: type_name(att.type_oid().value()),
             // SAFETY: the attribute belongs to this foreign table.
@@ -73,11 +74,12 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         })
         .collect();
     TableContext {
-        relid,
+        relid: relid.to_u32(),
         server,
         user,
         table,
         columns,
+        host: &crate::host::HOST,
     }
 }
 

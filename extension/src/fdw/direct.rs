@@ -150,7 +150,7 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
             });
         let table = table_context(state.relid);
         super::resources::check(&S::resources(&table), Action::Write);
-        super::options::check_local_write::<S>(&table);
+        S::check_local_write(&table).or_report();
         let source = S::open(&table).or_report();
         let mut deleted = 0;
         with_writer(

@@ -31,11 +31,12 @@ fn quote_literal(value: &str) -> String {
 /// describe data the role may not read).
 fn readable<S: Source>(server: &Options, user: &Options, table: &ImportedTable) -> bool {
     let context = TableContext {
-        relid: pg_sys::InvalidOid,
+        relid: pg_sys::InvalidOid.to_u32(),
         server: server.clone(),
         user: user.clone(),
         table: Options::new(table.options.iter().cloned()),
         columns: Vec::new(),
+        host: &crate::host::HOST,
     };
     super::resources::first_denied(&S::resources(&context), Action::Read).is_none()
 }
@@ -82,7 +83,14 @@ pub unsafe extern "C-unwind" fn import_foreign_schema<S: Source>(
             _ => true,
         };
         let mut commands: *mut pg_sys::List = std::ptr::null_mut();
-        for table in S::import_schema(&server_options, &user, &remote, path_privilege()).or_report()
+        for table in S::import_schema(
+            &server_options,
+            &user,
+            &remote,
+            path_privilege(),
+            &crate::host::HOST,
+        )
+        .or_report()
         {
             if !keep(&table.name) || !readable::<S>(&server_options, &user, &table) {
                 continue;

@@ -5,7 +5,6 @@
 //! `ctid`; an UPDATE deletes the old row and writes the new one.
 
 use super::catalog::table_context;
-use super::pgtype::pg_type_of;
 use super::routine::in_current_context;
 use super::rows::{BufferColumn, RowBuffer, WriteError};
 use super::xact::with_writer;
@@ -44,7 +43,7 @@ impl<S: Source> ModifyState<S> {
     fn open(relid: pg_sys::Oid) -> Result<ModifyState<S>> {
         let table = table_context(relid);
         super::resources::check(&S::resources(&table), Action::Write);
-        super::options::check_local_write::<S>(&table);
+        S::check_local_write(&table)?;
         let source = S::open(&table)?;
         let writer_types = {
             let mut types = Vec::with_capacity(table.columns.len());
@@ -65,16 +64,12 @@ impl<S: Source> ModifyState<S> {
             .iter()
             .zip(writer_types)
             .map(|(column, arrow)| {
-                let pg_type = pg_type_of(column.type_oid).ok_or_else(|| OdpError::ColumnType {
-                    column: column.name.clone(),
-                    pg_type: column.type_name.clone(),
-                    source_type: "unsupported".into(),
-                })?;
+                let pg_type = column.pg_type("unsupported")?;
                 Ok(BufferColumn {
                     name: column.name.clone(),
                     attnum: column.attnum,
                     pg_type,
-                    type_oid: column.type_oid,
+                    type_oid: pg_sys::Oid::from(column.type_oid),
                     arrow,
                 })
             })
@@ -162,7 +157,7 @@ impl<S: Source> ModifyState<S> {
         if !self.deleted.is_empty() {
             let deleted = std::mem::take(&mut self.deleted);
             with_writer(
-                table.relid,
+                pg_sys::Oid::from(table.relid),
                 || source.open_writer(table),
                 |w| w.delete(&deleted),
             )?;
@@ -173,7 +168,7 @@ impl<S: Source> ModifyState<S> {
         let batch = self.buffer.finish().map_err(write_error)?;
         let updated = std::mem::take(&mut self.updated);
         with_writer(
-            table.relid,
+            pg_sys::Oid::from(table.relid),
             || source.open_writer(table),
             |w| {
                 if updated.is_empty() {
@@ -209,13 +204,15 @@ unsafe fn state<'a, S: Source>(
 /// `IsForeignRelUpdatable`: which commands the source accepts.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable<S: Source>(
-    _rel: pg_sys::Relation,
+    rel: pg_sys::Relation,
 ) -> c_int {
+    // SAFETY: Postgres passes an open foreign table.
+    let capabilities = S::capabilities(&table_context(unsafe { (*rel).rd_id }));
     let mut commands = 0;
-    if S::insertable() {
+    if capabilities.insert {
         commands |= 1 << pg_sys::CmdType::CMD_INSERT;
     }
-    if S::updatable() {
+    if capabilities.update {
         commands |= (1 << pg_sys::CmdType::CMD_UPDATE) | (1 << pg_sys::CmdType::CMD_DELETE);
     }
     commands

@@ -1,6 +1,6 @@
 //! Validation of FDW options at CREATE/ALTER time.
 
-use super::{LocationChooser, Source, TableContext};
+use super::Source;
 use crate::error::{OdpError, OrReport};
 use odp_fdw::options::{validate, Catalog, Options, PathPrivilege};
 use pgrx::pg_sys;
@@ -55,42 +55,5 @@ pub fn path_privilege() -> PathPrivilege {
         PathPrivilege::AnyLocation
     } else {
         PathPrivilege::ServerRootOnly
-    }
-}
-
-/// Raises 42501 unless the roles that chose where `table` keeps its data on this
-/// server's file system may write there: superusers or members of
-/// `pg_write_server_files` (the rule `COPY ... TO` a file applies). Reading such a
-/// location needs only `pg_read_server_files`, checked when the server or table was
-/// created; writing (DML, maintenance, creating the table) is checked here, every time,
-/// so that a revoked membership takes effect.
-pub fn check_local_write<S: Source>(table: &TableContext) {
-    let Some(chooser) = S::local_storage(table) else {
-        return;
-    };
-    // SAFETY: reads the catalog entries of an existing foreign table and its server.
-    let (server_owner, table_owner) = unsafe {
-        let foreign = pg_sys::GetForeignTable(table.relid);
-        let server = pg_sys::GetForeignServer((*foreign).serverid);
-        let relation = pgrx::PgRelation::open(table.relid);
-        ((*server).owner, (*relation.rd_rel).relowner)
-    };
-    let mut choosers = vec![server_owner];
-    if chooser == LocationChooser::ServerAndTableOwners {
-        choosers.push(table_owner);
-    }
-    // SAFETY: superuser_arg and has_privs_of_role read the roles' catalog entries.
-    let allowed = choosers.iter().all(|&role| unsafe {
-        pg_sys::superuser_arg(role)
-            || pg_sys::has_privs_of_role(
-                role,
-                pg_sys::Oid::from(pg_sys::ROLE_PG_WRITE_SERVER_FILES),
-            )
-    });
-    if !allowed {
-        OdpError::Privilege(
-            "pg_write_server_files for the owner of the server (and of the table, for an absolute path) to write to the server's file system",
-        )
-        .report();
     }
 }

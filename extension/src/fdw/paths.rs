@@ -75,7 +75,7 @@ unsafe fn add_partial_path<S: Source>(
     // SAFETY: planner structures are valid during get_foreign_paths.
     unsafe {
         let allowed = (*baserel).consider_parallel
-            && S::parallel_safe()
+            && S::capabilities(&state.table).parallel
             && state.policy.is_none()
             && state.limit.is_none()
             && fetched >= PARALLEL_MIN_ROWS

@@ -510,7 +510,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
             direct_delete: None,
             planned_relid: relid,
             policy: state.policy.as_ref().map(|(p, _)| p.clone()),
-            relation: state.table.relid.to_u32(),
+            relation: state.table.relid,
             aggregate: None,
         };
         pg_sys::make_foreignscan(

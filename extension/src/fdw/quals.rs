@@ -253,7 +253,7 @@ unsafe fn extract_one(
                         (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
                         _ => return None,
                     };
-                let column_family = family(column.type_oid)?;
+                let column_family = family(pg_sys::Oid::from(column.type_oid))?;
                 let comparable = family(pg_sys::exprType(value)) == Some(column_family)
                     && (op != Op::Like || column_family == Family::Text);
                 if !comparable
@@ -278,7 +278,7 @@ unsafe fn extract_one(
                 let column = own_column(args[0] as _, relid, columns)?;
                 let value = args[1] as *mut pg_sys::Node;
                 let element = pg_sys::get_element_type(pg_sys::exprType(value));
-                let column_family = family(column.type_oid)?;
+                let column_family = family(pg_sys::Oid::from(column.type_oid))?;
                 if family(element) != Some(column_family)
                     || !collation_allows(Op::In, column_family, (*sa).inputcollid)
                     || !is_outside_value(root, value, relid)
@@ -311,8 +311,8 @@ unsafe fn extract_one(
                 })
             }
             pg_sys::NodeTag::T_Var => {
-                let column =
-                    own_column(node, relid, columns).filter(|c| c.type_oid == pg_sys::BOOLOID)?;
+                let column = own_column(node, relid, columns)
+                    .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
                 Some(ExtractedQual {
                     column: column.name.clone(),
                     op: Op::Eq,
@@ -327,7 +327,7 @@ unsafe fn extract_one(
                     return None;
                 }
                 let column = own_column(args[0] as _, relid, columns)
-                    .filter(|c| c.type_oid == pg_sys::BOOLOID)?;
+                    .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
                 Some(ExtractedQual {
                     column: column.name.clone(),
                     op: Op::Eq,

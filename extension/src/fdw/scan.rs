@@ -15,6 +15,7 @@ use odp_fdw::batch::ScanBatch;
 use odp_fdw::lookup::LookupKey;
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Action;
+use odp_fdw::source::SourceError;
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
@@ -130,12 +131,8 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
             .map(|(name, attnum)| {
                 let attribute = attributes[(*attnum - 1) as usize];
                 pg_type_of(attribute.atttypid).unwrap_or_else(|| {
-                    OdpError::ColumnType {
-                        column: name.clone(),
-                        pg_type: super::catalog::type_name(attribute.atttypid),
-                        source_type: "unsupported".into(),
-                    }
-                    .report()
+                    let pg_type = super::catalog::type_name(attribute.atttypid);
+                    OdpError::from(SourceError::column_type(name, &pg_type, "unsupported")).report()
                 })
             })
             .collect();
@@ -321,7 +318,7 @@ impl<S: Source> ScanState<S> {
     }
 
     /// The source's scan for `request`, with the transaction's own changes merged in.
-    fn begin_scan(&mut self, request: &ScanRequest) -> crate::error::Result<S::Scan> {
+    fn begin_scan(&mut self, request: &ScanRequest) -> odp_fdw::source::Result<S::Scan> {
         match self.pending.clone() {
             Some(pending) => self.source().begin_scan_pending(request, pending.as_ref()),
             None => self.source().begin_scan(request),
@@ -530,9 +527,10 @@ unsafe fn check_lengths(
 
 /// `error` as it may be shown: under a row policy only its SQLSTATE, since its message
 /// may quote values of rows the role may not see.
-fn withheld_if(restricted: bool, error: OdpError) -> OdpError {
+fn withheld_if(restricted: bool, error: impl Into<OdpError>) -> OdpError {
+    let error = error.into();
     if restricted {
-        OdpError::Withheld(error.sqlstate())
+        OdpError::Withheld(error.class())
     } else {
         error
     }
@@ -696,7 +694,7 @@ pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
     let relid = unsafe { (*rte).relid };
     // workers would not see this transaction's pending writes to the table, nor the
     // session state (claims) a row policy may read
-    S::parallel_safe()
+    S::capabilities(&super::catalog::table_context(relid)).parallel
         && super::xact::ensure_unchanged(relid).is_ok()
         && !super::policy::for_relation(relid).has_policies
 }

@@ -532,7 +532,10 @@ pub(super) unsafe fn aggregate_scan<S: Source>(
         let (quals, fdw_exprs) = plan_quals(root, relid, &extracted);
         let mut explain = vec![(
             "Relations".to_string(),
-            format!("Aggregate on {}", relation_name(state.table.relid)),
+            format!(
+                "Aggregate on {}",
+                relation_name(pg_sys::Oid::from(state.table.relid))
+            ),
         )];
         explain.extend(state.estimate.explain.iter().cloned());
         explain.push((
@@ -560,7 +563,7 @@ pub(super) unsafe fn aggregate_scan<S: Source>(
             direct_delete: None,
             planned_relid: relid,
             policy: None,
-            relation: state.table.relid.to_u32(),
+            relation: state.table.relid,
             aggregate: Some(upper.plan.clone()),
         };
         pg_sys::make_foreignscan(

@@ -85,8 +85,8 @@ pub fn init() {
 /// first write, and marking it when a savepoint is newer than its last mark.
 pub fn with_writer(
     relid: pg_sys::Oid,
-    open: impl FnOnce() -> Result<Box<dyn SourceWriter>>,
-    write: impl FnOnce(&mut dyn SourceWriter) -> Result<()>,
+    open: impl FnOnce() -> odp_fdw::source::Result<Box<dyn SourceWriter>>,
+    write: impl FnOnce(&mut dyn SourceWriter) -> odp_fdw::source::Result<()>,
 ) -> Result<()> {
     // SAFETY: reads the current subtransaction id of this backend.
     let current = unsafe { pg_sys::GetCurrentSubTransactionId() };
@@ -119,7 +119,7 @@ pub fn with_writer(
         // SAFETY: marks this command as one that wrote, as a heap write does, so the
         // next statement gets a new command id (and a new view of the changes).
         unsafe { pg_sys::GetCurrentCommandId(true) };
-        write(entry.writer.as_mut())
+        Ok(write(entry.writer.as_mut())?)
     })
 }
 
@@ -209,7 +209,7 @@ fn fault_point(name: &str) -> Result<()> {
 fn commit_all() {
     let mut writers = PENDING.with_borrow_mut(std::mem::take);
     // (shared transactions can be opened outside table writers: odp.cypher writes)
-    if writers.is_empty() && !crate::sources::has_shared() {
+    if writers.is_empty() && !crate::sources::participants().any(|p| p.has_pending()) {
         return;
     }
     writers.sort_by_key(|pending| pending.writer.commit_order());
@@ -234,12 +234,18 @@ fn commit_all() {
             0 => Ok(()),
             _ => fault_point("commit.between_writers"),
         };
-        record_step(fault.and_then(|()| pending.writer.commit()), &mut landed);
+        record_step(
+            fault.and_then(|()| Ok(pending.writer.commit()?)),
+            &mut landed,
+        );
     }
     record_step(
-        fault_point("commit.before_shared").and_then(|()| crate::sources::commit_shared()),
+        fault_point("commit.before_shared").map(|()| None),
         &mut landed,
     );
+    for participant in crate::sources::participants() {
+        record_step(participant.commit().map_err(OdpError::from), &mut landed);
+    }
     if let Err(e) = fault_point("commit.done") {
         pgrx::warning!("odp: after COMMIT: {e}");
     }
@@ -328,8 +334,7 @@ unsafe extern "C-unwind" fn xact_callback(
             crate::api::feature_stream::forget_publishing();
             odp_fdw::rowid::forget_all();
             super::lookahead::forget_all();
-            crate::sources::delta::forget_pinned();
-            crate::sources::abandon_shared();
+            crate::sources::participants().for_each(|p| p.transaction_ended());
         }
         _ => {}
     }

@@ -111,3 +111,28 @@ impl DeltaError {
         }
     }
 }
+
+impl crate::source::Classify for DeltaError {
+    fn class(&self) -> crate::source::ErrorClass {
+        use crate::source::ErrorClass::*;
+        match self {
+            DeltaError::InvalidOption(e) => e.class(),
+            DeltaError::OutsideRoot(_) | DeltaError::EscapesRoot(_) => Privilege,
+            DeltaError::SchemaNotFound(_) => SchemaNotFound,
+            DeltaError::InvalidValue { .. } => BadData,
+            DeltaError::NullValue(_) => NotNull,
+            DeltaError::GeneratedMismatch(_) => Check,
+            DeltaError::WriteConflict(_) => Conflict,
+            DeltaError::AppendOnly(_) | DeltaError::Unfinished(_) => NotReady,
+            DeltaError::TableNotFound(_) => TableNotFound,
+            DeltaError::BadLocation(..) => InvalidOption,
+            DeltaError::Storage(_) => Unreachable,
+            DeltaError::CorruptLog(_) | DeltaError::DataFile { .. } => Corrupt,
+            DeltaError::UnsupportedType(_) | DeltaError::UnsupportedFeature(_) => Unsupported,
+            DeltaError::NoSuchColumn(_) => ColumnNotFound,
+            DeltaError::TimeTravel(_) => InvalidParameter,
+            DeltaError::Runtime(_) => Resources,
+            DeltaError::Handoff(_) => Internal,
+        }
+    }
+}

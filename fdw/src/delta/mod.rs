@@ -22,6 +22,7 @@ pub mod scan;
 pub mod schema;
 pub mod select;
 pub mod skipping;
+pub mod source;
 pub mod summary;
 pub mod table;
 pub mod types;
@@ -30,3 +31,4 @@ pub mod write;
 pub mod write_options;
 
 pub use error::{DeltaError, Result};
+pub use source::DeltaSource;

@@ -70,3 +70,42 @@ pub enum GraphError {
 
 /// Result alias of the graph adapter.
 pub type Result<T> = std::result::Result<T, GraphError>;
+
+impl crate::source::Classify for GraphError {
+    fn class(&self) -> crate::source::ErrorClass {
+        use crate::source::ErrorClass::*;
+        match self {
+            GraphError::InvalidOption(e) => e.class(),
+            GraphError::Connect { .. } => Unreachable,
+            GraphError::Auth(_) => Auth,
+            GraphError::Timeout(_) => ConnectionLost,
+            GraphError::Query(_) => Remote,
+            GraphError::Server { code, .. } => server_class(code),
+            GraphError::BadValue { .. } | GraphError::UnsupportedType { .. } => TypeMismatch,
+            GraphError::Unsupported(_) | GraphError::Moved(_) => Unsupported,
+            GraphError::WriteInReadOnly(_) => ReadOnlyTransaction,
+            GraphError::MissingEnds(_) => ForeignKey,
+            GraphError::Parameter { .. } => InvalidParameter,
+            GraphError::ChangedConcurrently(_) => Conflict,
+            GraphError::CommitUnknown(_) => CommitUnknown,
+            GraphError::PartlyCommitted { .. } => PartlyApplied,
+            GraphError::Runtime(_) => Resources,
+        }
+    }
+}
+
+/// The class of a graph server's status code (Neo4j's codes; ArcadeDB uses them too).
+fn server_class(code: &str) -> crate::source::ErrorClass {
+    use crate::source::ErrorClass::*;
+    if code.contains("TransientError") || code.contains("DeadlockDetected") {
+        Conflict
+    } else if code.contains("ConstraintValidationFailed") {
+        Unique
+    } else if code.contains("SyntaxError") {
+        Syntax
+    } else if code.contains("Security.Forbidden") {
+        Privilege
+    } else {
+        Remote
+    }
+}

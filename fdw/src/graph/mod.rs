@@ -9,9 +9,11 @@ pub mod options;
 mod proptests;
 pub mod read_only;
 pub mod scan;
+pub mod source;
 pub mod statement;
 pub mod table;
 pub mod types;
 pub mod write;
 
 pub use error::{GraphError, Result};
+pub use source::GraphSource;

@@ -184,3 +184,31 @@ fn first_line(text: &str) -> String {
         None => line.to_string(),
     }
 }
+
+impl crate::source::Classify for ObjectError {
+    fn class(&self) -> crate::source::ErrorClass {
+        use crate::source::ErrorClass::*;
+        match self {
+            ObjectError::InvalidOption(e) => e.class(),
+            ObjectError::BadRoot { .. } => InvalidOption,
+            ObjectError::RootPrivilege | ObjectError::Denied(_) => Privilege,
+            ObjectError::Unaddressable(_) => BadText,
+            ObjectError::BadKey { .. }
+            | ObjectError::OutsidePrefix { .. }
+            | ObjectError::BadValue { .. } => InvalidParameter,
+            ObjectError::Column { .. } => TypeMismatch,
+            ObjectError::Connect { .. } => Unreachable,
+            ObjectError::Timeout(_) => ConnectionLost,
+            ObjectError::Auth(_) => Auth,
+            ObjectError::AlreadyExists(_) => Unique,
+            ObjectError::Changed(_) => Conflict,
+            ObjectError::PartlyApplied { .. } => PartlyApplied,
+            ObjectError::TooLarge { .. } => TooLarge,
+            ObjectError::Unsupported(_) => Unsupported,
+            ObjectError::Store { .. } => Remote,
+            ObjectError::BadFile { .. } => Corrupt,
+            ObjectError::RowId(_) => NotReady,
+            ObjectError::Runtime(_) => Resources,
+        }
+    }
+}

@@ -15,11 +15,13 @@ pub mod options;
 #[cfg(test)]
 mod proptests;
 pub mod scan;
+pub mod source;
 pub mod store;
 pub mod table;
 pub mod write;
 
 pub use error::{ObjectError, Result};
+pub use source::ObjectSource;
 
 /// Runs a future of the adapter on the runtime.
 fn block<F: std::future::Future>(future: F) -> Result<F::Output> {

@@ -83,3 +83,30 @@ pub enum RedisError {
 
 /// Result alias of the Redis adapter.
 pub type Result<T> = std::result::Result<T, RedisError>;
+
+impl crate::source::Classify for RedisError {
+    fn class(&self) -> crate::source::ErrorClass {
+        use crate::source::ErrorClass::*;
+        match self {
+            RedisError::InvalidOption(e) => e.class(),
+            RedisError::Template { .. } => InvalidOption,
+            RedisError::Connect { .. } => Unreachable,
+            RedisError::Auth(_) => Auth,
+            RedisError::Denied { .. } | RedisError::DeniedCommand(_) => Privilege,
+            RedisError::Timeout(_) => ConnectionLost,
+            RedisError::Command(_) => Remote,
+            RedisError::BadValue { .. } => BadText,
+            RedisError::InvalidText { .. } => BadEncoding,
+            RedisError::NullKey(_) | RedisError::EmptyHash(_) | RedisError::NullElement(_) => {
+                NotNull
+            }
+            RedisError::WrongType { .. } => WrongObjectType,
+            RedisError::KeyValue { .. } => InvalidParameter,
+            RedisError::UnsupportedType { .. } => TypeMismatch,
+            RedisError::Unsupported(_) => Unsupported,
+            RedisError::PartlyApplied { .. } => PartlyApplied,
+            RedisError::RowId(_) => NotReady,
+            RedisError::Runtime(_) => Resources,
+        }
+    }
+}

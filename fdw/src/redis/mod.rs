@@ -12,9 +12,11 @@ pub mod options;
 #[cfg(test)]
 mod proptests;
 pub mod scan;
+pub mod source;
 pub mod spill;
 pub mod table;
 pub mod template;
 pub mod write;
 
 pub use error::{RedisError, Result};
+pub use source::RedisSource;

@@ -91,6 +91,18 @@ pub enum JwtError {
     },
 }
 
+impl crate::source::Classify for JwtError {
+    fn class(&self) -> crate::source::ErrorClass {
+        use crate::source::ErrorClass;
+        match self {
+            JwtError::BadKey { .. } | JwtError::UnsupportedAlgorithm(_) => {
+                ErrorClass::InvalidParameter
+            }
+            _ => ErrorClass::Auth,
+        }
+    }
+}
+
 /// The algorithm named `name`, refusing `none` and unknown names.
 pub fn algorithm(name: &str) -> Result<Algorithm, JwtError> {
     if name.eq_ignore_ascii_case("none") {

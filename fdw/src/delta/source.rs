@@ -1,90 +1,91 @@
 //! `delta_fdw`: Delta Lake tables on local disk or S3-compatible storage.
 
-use crate::error::{OdpError, Result};
-use crate::fdw::options::{check_local_write, validate_for};
-use crate::fdw::pgtype::pg_type_of;
-use crate::fdw::{
-    CommitOrder, Estimate, ImportedTable, LocationChooser, PgColumn, Source, SourceScan,
-    SourceWriter, TableContext,
-};
-use odp_fdw::aggregate::AggregateSpec;
-use odp_fdw::arrow::array::RecordBatch;
-use odp_fdw::arrow::datatypes::DataType;
-use odp_fdw::batch::ScanBatch;
-use odp_fdw::delta::commit::PendingCommit;
-use odp_fdw::delta::filter::applies_exactly;
-use odp_fdw::delta::options::{
+use super::commit::PendingCommit;
+use super::filter::applies_exactly;
+use super::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
     writer_zone, TableLocation, TimeTravel,
 };
-use odp_fdw::delta::pending::PendingView;
-use odp_fdw::delta::prune::{Pruner, WriterZone};
-use odp_fdw::delta::scan::DeltaScan;
-use odp_fdw::delta::schema::DeltaType;
-use odp_fdw::delta::select::{lookup_rows, select_files};
-use odp_fdw::delta::summary::summarize;
-use odp_fdw::delta::table::{
+use super::pending::PendingView;
+use super::prune::{Pruner, WriterZone};
+use super::scan::DeltaScan;
+use super::schema::DeltaType;
+use super::select::{lookup_rows, select_files};
+use super::summary::summarize;
+use super::table::{
     cache_key, create_table, list_tables, snapshot, CacheKey, NewColumn, TableSnapshot,
 };
-use odp_fdw::delta::types::{delta_type_for, mapping};
-use odp_fdw::delta::whole_files::deletes_whole_files;
-use odp_fdw::delta::write::TableWriter;
-use odp_fdw::delta::write_options::WriteOptions;
-use odp_fdw::delta::DeltaError;
-use odp_fdw::delta::{footer, handoff, hot_files};
-use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
-use odp_fdw::request::{Op, Qual, ScanRequest};
-use odp_fdw::security::resource::Resource;
-use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use super::types::{delta_type_for, mapping};
+use super::whole_files::deletes_whole_files;
+use super::write::TableWriter;
+use super::write_options::WriteOptions;
+use super::DeltaError;
+use super::{footer, handoff, hot_files};
+use crate::aggregate::AggregateSpec;
+use crate::batch::ScanBatch;
+use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
+use crate::request::{Op, Qual, ScanRequest};
+use crate::security::resource::Resource;
+use crate::source::{
+    Capabilities, CommitOrder, Estimate, Host, ImportedTable, LocationChooser, PgColumn, Result,
+    Setting, SettingKind, Source, SourceError, SourceScan, SourceWriter, TableContext,
+    TransactionParticipant,
+};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::DataType;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// `odp.parquet_footer_cache_mb`: memory for cached Parquet footers per backend.
-pub static FOOTER_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+const FOOTER_CACHE_MB: Setting = Setting {
+    name: c"odp.parquet_footer_cache_mb",
+    short: c"Memory for Parquet footers (file metadata) cached per backend, in MB",
+    long: c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
+    kind: SettingKind::Int { default: 64, min: 0, max: 16 * 1024 },
+    superuser_only: true,
+};
 
 /// `odp.decoded_file_cache_mb`: memory for decoded files that lookups return to, per
 /// backend.
-pub static DECODED_FILE_CACHE_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
-
-/// Registers the GUCs of this module: superuser settings, since each is memory every
-/// backend may keep for the rest of its life.
-pub fn init_gucs() {
-    GucRegistry::define_int_guc(
-        c"odp.parquet_footer_cache_mb",
-        c"Memory for Parquet footers (file metadata) cached per backend, in MB",
-        c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
-        &FOOTER_CACHE_MB,
-        0,
-        16 * 1024,
-        GucContext::Suset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"odp.decoded_file_cache_mb",
-        c"Memory for decoded Delta files that lookups return to, per backend, in MB",
-        c"A file read by a second selective scan is decoded whole and kept, least recently used first out; later lookups filter it without reading Parquet. 0 turns the cache off.",
-        &DECODED_FILE_CACHE_MB,
-        0,
-        16 * 1024,
-        GucContext::Suset,
-        GucFlags::default(),
-    );
-}
+const DECODED_FILE_CACHE_MB: Setting = Setting {
+    name: c"odp.decoded_file_cache_mb",
+    short: c"Memory for decoded Delta files that lookups return to, per backend, in MB",
+    long: c"A file read by a second selective scan is decoded whole and kept, least recently used first out; later lookups filter it without reading Parquet. 0 turns the cache off.",
+    kind: SettingKind::Int { default: 64, min: 0, max: 16 * 1024 },
+    superuser_only: true,
+};
 
 /// A Delta table opened for one foreign table.
 pub struct DeltaSource {
     snapshot: Arc<TableSnapshot>,
     zone: WriterZone,
+    host: &'static dyn Host,
+}
+
+/// The versions a transaction pinned: forgotten when it ends.
+struct PinnedVersions;
+
+impl TransactionParticipant for PinnedVersions {
+    fn transaction_ended(&self) {
+        PINNED.with_borrow_mut(HashMap::clear);
+    }
 }
 
 impl DeltaSource {
     /// The table's location and writer time zone, after applying this session's cache
     /// budgets (what opening the source needs first, in the leader or a worker).
     fn resolve(table: &TableContext) -> Result<(TableLocation, WriterZone)> {
-        footer::set_budget(FOOTER_CACHE_MB.get() as u64 * 1024 * 1024);
-        hot_files::set_budget(DECODED_FILE_CACHE_MB.get() as u64 * 1024 * 1024);
+        let megabytes = |setting: &Setting| {
+            table
+                .host
+                .int_setting(&setting.name.to_string_lossy())
+                .max(0) as u64
+                * 1024
+                * 1024
+        };
+        footer::set_budget(megabytes(&FOOTER_CACHE_MB));
+        hot_files::set_budget(megabytes(&DECODED_FILE_CACHE_MB));
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
         Ok((location, writer_zone(&table.table)?))
     }
@@ -100,22 +101,24 @@ impl DeltaSource {
                 .schema
                 .column(&column.name)
                 .ok_or_else(|| DeltaError::NoSuchColumn(column.name.clone()))?;
-            let fits = pg_type_of(column.type_oid)
-                .is_some_and(|pg| mapping(&delta.data_type).accepts(&pg));
+            let fits = column
+                .pg_type
+                .as_ref()
+                .is_some_and(|pg| mapping(&delta.data_type).accepts(pg));
             if !fits {
-                return Err(OdpError::ColumnType {
-                    column: column.name.clone(),
-                    pg_type: column.type_name.clone(),
-                    source_type: delta.data_type.name(),
-                });
+                return Err(column.no_mapping(&delta.data_type.name()));
             }
         }
-        Ok(DeltaSource { snapshot, zone })
+        Ok(DeltaSource {
+            snapshot,
+            zone,
+            host: table.host,
+        })
     }
 }
 
 impl Source for DeltaSource {
-    type Scan = DeltaScanAdapter;
+    type Scan = DeltaScan;
 
     fn resources(table: &TableContext) -> Vec<Resource> {
         // the location the path resolves to, named as a path relative to the server root
@@ -143,6 +146,21 @@ impl Source for DeltaSource {
         specs(catalog)
     }
 
+    fn settings() -> &'static [Setting] {
+        &[FOOTER_CACHE_MB, DECODED_FILE_CACHE_MB]
+    }
+
+    fn participant() -> Option<&'static dyn TransactionParticipant> {
+        Some(&PinnedVersions)
+    }
+
+    fn capabilities(_table: &TableContext) -> Capabilities {
+        Capabilities {
+            parallel: true,
+            ..Capabilities::WRITABLE
+        }
+    }
+
     fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {
         match catalog {
             Catalog::Table => validate_table(options, privilege)?,
@@ -155,19 +173,16 @@ impl Source for DeltaSource {
 
     fn open(table: &TableContext) -> Result<Self> {
         let (location, zone) = Self::resolve(table)?;
-        let snapshot = match transaction_snapshot(&location) {
+        let host = table.host;
+        let snapshot = match transaction_snapshot(&location, host) {
             Err(DeltaError::TableNotFound(_)) if table.table.bool("create_if_missing", false) => {
-                check_local_write::<Self>(table);
+                Self::check_local_write(table)?;
                 create_table(&location, &new_columns(table)?, &partition_by(&table.table))?;
-                snapshot(&location, Some(statement_start()))?
+                snapshot(&location, Some(host.statement_start()))?
             }
             other => other?,
         };
         Self::checked(table, snapshot, zone)
-    }
-
-    fn parallel_safe() -> bool {
-        true
     }
 
     fn worker_handoff(&self) -> Vec<u8> {
@@ -216,6 +231,7 @@ impl Source for DeltaSource {
         user: &Options,
         remote_schema: &str,
         privilege: PathPrivilege,
+        host: &'static dyn Host,
     ) -> Result<Vec<ImportedTable>> {
         let base = TableLocation::import_root(server, user, remote_schema, privilege)?;
         let mut tables = Vec::new();
@@ -227,7 +243,7 @@ impl Source for DeltaSource {
             let path = TableLocation::path_option(server, &url);
             let options = Options::new([("path".to_string(), path.clone())]);
             let location = TableLocation::resolve(server, user, &options)?;
-            let snapshot = snapshot(&location, Some(statement_start()))?;
+            let snapshot = snapshot(&location, Some(host.statement_start()))?;
             let columns = snapshot
                 .schema
                 .columns
@@ -244,11 +260,7 @@ impl Source for DeltaSource {
     }
 
     fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(DeltaScanAdapter(DeltaScan::new(
-            self.snapshot.clone(),
-            request,
-            self.zone,
-        )?))
+        Ok(DeltaScan::new(self.snapshot.clone(), request, self.zone)?)
     }
 
     fn begin_scan_pending(
@@ -258,11 +270,9 @@ impl Source for DeltaSource {
     ) -> Result<Self::Scan> {
         let view = pending
             .downcast_ref::<PendingView>()
-            .ok_or_else(|| OdpError::NotSupported("a pending change of another source kind"))?;
+            .ok_or_else(|| SourceError::unsupported("a pending change of another source kind"))?;
         let snapshot = Arc::new(view.apply(&self.snapshot)?);
-        Ok(DeltaScanAdapter(
-            DeltaScan::new(snapshot, request, self.zone)?.hiding(view.deleted.clone()),
-        ))
+        Ok(DeltaScan::new(snapshot, request, self.zone)?.hiding(view.deleted.clone()))
     }
 
     fn begin_shared_scan(
@@ -271,7 +281,7 @@ impl Source for DeltaSource {
         claim: Box<dyn FnMut() -> usize>,
     ) -> Result<Self::Scan> {
         let scan = DeltaScan::new(self.snapshot.clone(), request, self.zone)?;
-        Ok(DeltaScanAdapter(scan.shared(claim)))
+        Ok(scan.shared(claim))
     }
 
     fn applies_exactly(&self, qual: &Qual) -> bool {
@@ -293,18 +303,11 @@ impl Source for DeltaSource {
         Ok(summarize(&self.snapshot, request, spec, self.zone)?)
     }
 
-    fn insertable() -> bool {
-        true
-    }
-
-    fn updatable() -> bool {
-        true
-    }
-
     /// Not under a pinned version: whole files are chosen at the newest version, which
     /// may hold rows the transaction's snapshot does not.
     fn deletes_without_reading(&self, quals: &[(String, Op)]) -> bool {
-        !pins_versions() && deletes_whole_files(&self.snapshot.schema, self.zone, quals)
+        !self.host.repeatable_reads()
+            && deletes_whole_files(&self.snapshot.schema, self.zone, quals)
     }
 
     fn direct_delete_description(&self) -> &'static str {
@@ -328,12 +331,12 @@ fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
         .iter()
         .map(|column| {
             let numeric = column.numeric_modifier();
-            let data_type = pg_type_of(column.type_oid)
-                .and_then(|pg| delta_type_for(&pg, numeric))
-                .ok_or_else(|| OdpError::ColumnType {
-                    column: column.name.clone(),
-                    pg_type: column.type_name.clone(),
-                    source_type: "no Delta type (declare numeric(p,s) with p <= 38; jsonb columns need an existing table)".into(),
+            let data_type = column
+                .pg_type
+                .as_ref()
+                .and_then(|pg| delta_type_for(pg, numeric))
+                .ok_or_else(|| {
+                    column.no_mapping("no Delta type (declare numeric(p,s) with p <= 38; jsonb columns need an existing table)")
                 })?;
             Ok(NewColumn {
                 name: column.name.clone(),
@@ -345,7 +348,7 @@ fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
         .collect()
 }
 
-/// A transaction's writes to a Delta table, seen through the FDW core.
+/// A transaction's writes to a Delta table and its prepared commit.
 struct DeltaWriter {
     writer: TableWriter,
     /// the prepared commit, between [`SourceWriter::prepare`] and the end of the commit
@@ -357,9 +360,7 @@ impl SourceWriter for DeltaWriter {
         let delta = self.writer.column(&column.name)?;
         mapping(&delta.data_type)
             .arrow
-            .ok_or(OdpError::NotSupported(
-                "writing struct, map or nested array columns",
-            ))
+            .ok_or_else(|| SourceError::unsupported("writing struct, map or nested array columns"))
     }
 
     fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
@@ -433,46 +434,29 @@ thread_local! {
 /// The snapshot a scan of `location` reads: the version current at the statement's
 /// start under READ COMMITTED; under REPEATABLE READ and SERIALIZABLE the version the
 /// transaction first read (so every statement of it sees the same rows).
-fn transaction_snapshot(location: &TableLocation) -> odp_fdw::delta::Result<Arc<TableSnapshot>> {
-    if !pins_versions() || location.time_travel != TimeTravel::Latest {
-        return snapshot(location, Some(statement_start()));
+fn transaction_snapshot(
+    location: &TableLocation,
+    host: &dyn Host,
+) -> super::Result<Arc<TableSnapshot>> {
+    if !host.repeatable_reads() || location.time_travel != TimeTravel::Latest {
+        return snapshot(location, Some(host.statement_start()));
     }
     let key = cache_key(location);
     if let Some(pinned) = PINNED.with_borrow(|p| p.get(&key).cloned()) {
         return Ok(pinned);
     }
-    let current = snapshot(location, Some(statement_start()))?;
+    let current = snapshot(location, Some(host.statement_start()))?;
     PINNED.with_borrow_mut(|p| p.insert(key, current.clone()));
     Ok(current)
 }
 
-/// Whether the transaction's isolation level pins Delta versions.
-fn pins_versions() -> bool {
-    // SAFETY: reads the backend's isolation level.
-    unsafe { pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 }
-}
-
-/// Forgets the versions the transaction pinned (it ended).
-pub fn forget_pinned() {
-    PINNED.with_borrow_mut(HashMap::clear);
-}
-
-/// The start time of the current statement: the freshness token of Delta snapshots.
-fn statement_start() -> i64 {
-    // SAFETY: reads a backend-global timestamp set at statement start.
-    unsafe { pg_sys::GetCurrentStatementStartTimestamp() }
-}
-
-/// A running Delta scan seen through the FDW core.
-pub struct DeltaScanAdapter(DeltaScan);
-
-impl SourceScan for DeltaScanAdapter {
+impl SourceScan for DeltaScan {
     fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        Ok(self.0.next_batch()?)
+        Ok(DeltaScan::next_batch(self)?)
     }
 
     fn explain(&self) -> Vec<(String, String)> {
-        let c = self.0.counters();
+        let c = self.counters();
         let mut lines = vec![
             ("Delta Files Read".into(), c.files_read.to_string()),
             (
@@ -500,26 +484,3 @@ impl SourceScan for DeltaScanAdapter {
         lines
     }
 }
-
-crate::fdw_handler!(
-    odp_delta_fdw_handler,
-    pg_finfo_odp_delta_fdw_handler,
-    DeltaSource
-);
-
-/// Validates `delta_fdw` options at CREATE/ALTER time.
-#[pg_extern]
-fn delta_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
-    validate_for::<DeltaSource>(options, catalog);
-}
-
-pgrx::extension_sql!(
-    r#"
-CREATE FUNCTION odp.delta_fdw_handler() RETURNS fdw_handler
-    AS 'MODULE_PATHNAME', 'odp_delta_fdw_handler' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER delta_fdw
-    HANDLER odp.delta_fdw_handler VALIDATOR odp.delta_fdw_validator;
-"#,
-    name = "delta_fdw",
-    requires = [delta_fdw_validator]
-);

@@ -1,28 +1,37 @@
 //! `redis_fdw`: Redis keys named by a key template, as rows.
 
-use crate::error::Result;
-use crate::fdw::options::validate_for;
-use crate::fdw::{CommitOrder, Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
-use odp_fdw::arrow::array::RecordBatch;
-use odp_fdw::arrow::datatypes::DataType;
-use odp_fdw::batch::ScanBatch;
-use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
-use odp_fdw::redis::codec::arrow_type;
-use odp_fdw::redis::options::{specs, validate, ServerOptions, TableOptions};
-use odp_fdw::redis::scan::RedisScan;
-use odp_fdw::redis::table::{ColumnSource, KeyPlan, RedisTable};
-use odp_fdw::redis::write::RedisWriter;
-use odp_fdw::request::{Op, Qual, ScanRequest};
-use odp_fdw::security::resource::Resource;
-use pgrx::prelude::*;
+use super::codec::arrow_type;
+use super::options::{specs, validate, ServerOptions, TableOptions};
+use super::scan::RedisScan;
+use super::table::{ColumnSource, KeyPlan, RedisTable};
+use super::write::RedisWriter;
+use crate::batch::ScanBatch;
+use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
+use crate::request::{Op, Qual, ScanRequest};
+use crate::security::resource::Resource;
+use crate::source::{
+    Capabilities, CommitOrder, Estimate, PgColumn, Result, Source, SourceScan, SourceWriter,
+    TableContext, TransactionParticipant,
+};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::DataType;
 
 /// A Redis table opened for one foreign table.
 pub struct RedisSource {
     table: RedisTable,
 }
 
+/// Redis connections are kept per backend: a changed server drops them.
+struct RedisConnections;
+
+impl TransactionParticipant for RedisConnections {
+    fn servers_changed(&self) {
+        super::client::forget_connections();
+    }
+}
+
 impl Source for RedisSource {
-    type Scan = RedisScanAdapter;
+    type Scan = RedisScan;
 
     fn resources(table: &TableContext) -> Vec<Resource> {
         // a template reaches every key starting with its text before the first column
@@ -39,6 +48,14 @@ impl Source for RedisSource {
 
     fn validate(catalog: Catalog, options: &Options, _privilege: PathPrivilege) -> Result<()> {
         Ok(validate(catalog, options)?)
+    }
+
+    fn participant() -> Option<&'static dyn TransactionParticipant> {
+        Some(&RedisConnections)
+    }
+
+    fn capabilities(_table: &TableContext) -> Capabilities {
+        Capabilities::WRITABLE
     }
 
     fn open(table: &TableContext) -> Result<Self> {
@@ -70,16 +87,8 @@ impl Source for RedisSource {
         }
     }
 
-    fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(RedisScanAdapter(RedisScan::new(&self.table, request)?))
-    }
-
-    fn insertable() -> bool {
-        true
-    }
-
-    fn updatable() -> bool {
-        true
+    fn begin_scan(&self, request: &ScanRequest) -> Result<RedisScan> {
+        Ok(RedisScan::new(&self.table, request)?)
     }
 
     fn deletes_without_reading(&self, quals: &[(String, Op)]) -> bool {
@@ -104,34 +113,29 @@ impl Source for RedisSource {
     }
 
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
-        Ok(Box::new(RedisWriterAdapter(RedisWriter::new(
-            self.table.clone(),
-        ))))
+        Ok(Box::new(RedisWriter::new(self.table.clone())))
     }
 }
 
-/// A transaction's changes to a Redis table, seen through the FDW core.
-struct RedisWriterAdapter(RedisWriter);
-
-impl SourceWriter for RedisWriterAdapter {
+impl SourceWriter for RedisWriter {
     fn input_type(&self, column: &PgColumn) -> Result<DataType> {
         column.arrow_type(arrow_type, "no Redis encoding")
     }
 
     fn write(&mut self, batch: &RecordBatch, updated: bool) -> Result<()> {
-        Ok(self.0.write(batch, updated)?)
+        Ok(RedisWriter::write(self, batch, updated)?)
     }
 
     fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
-        Ok(self.0.delete(row_ids)?)
+        Ok(RedisWriter::delete(self, row_ids)?)
     }
 
     fn delete_where(&mut self, quals: &[Qual]) -> Result<u64> {
-        Ok(self.0.delete_where(quals)?)
+        Ok(RedisWriter::delete_where(self, quals)?)
     }
 
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        RedisWriter::is_empty(self)
     }
 
     fn commit_order(&self) -> CommitOrder {
@@ -139,30 +143,27 @@ impl SourceWriter for RedisWriterAdapter {
     }
 
     fn savepoint(&mut self) -> Result<usize> {
-        Ok(self.0.savepoint())
+        Ok(RedisWriter::savepoint(self))
     }
 
     fn rollback_to(&mut self, mark: usize) {
-        self.0.rollback_to(mark);
+        RedisWriter::rollback_to(self, mark);
     }
 
     fn commit(&mut self) -> Result<Option<String>> {
-        let changed = self.0.commit()?;
+        let changed = RedisWriter::commit(self)?;
         Ok((changed > 0).then(|| format!("applied {changed} changes to Redis")))
     }
 }
 
-/// A running Redis scan.
-pub struct RedisScanAdapter(RedisScan);
-
-impl SourceScan for RedisScanAdapter {
+impl SourceScan for RedisScan {
     fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        Ok(self.0.next_batch()?)
+        Ok(RedisScan::next_batch(self)?)
     }
 
     fn explain(&self) -> Vec<(String, String)> {
-        let c = self.0.counters();
-        let access = match self.0.plan() {
+        let c = self.counters();
+        let access = match self.plan() {
             KeyPlan::Keys(keys) => format!("{} direct key reads", keys.len()),
             KeyPlan::Pattern(pattern) => format!("SCAN MATCH {pattern}"),
         };
@@ -175,26 +176,3 @@ impl SourceScan for RedisScanAdapter {
         ]
     }
 }
-
-crate::fdw_handler!(
-    odp_redis_fdw_handler,
-    pg_finfo_odp_redis_fdw_handler,
-    RedisSource
-);
-
-/// Validates `redis_fdw` options at CREATE/ALTER time.
-#[pg_extern]
-fn redis_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
-    validate_for::<RedisSource>(options, catalog);
-}
-
-pgrx::extension_sql!(
-    r#"
-CREATE FUNCTION odp.redis_fdw_handler() RETURNS fdw_handler
-    AS 'MODULE_PATHNAME', 'odp_redis_fdw_handler' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER redis_fdw
-    HANDLER odp.redis_fdw_handler VALIDATOR odp.redis_fdw_validator;
-"#,
-    name = "redis_fdw",
-    requires = [redis_fdw_validator]
-);

@@ -1,164 +1,8 @@
-//! `odp_test_fdw` (test builds only): a generated table `(id int8, label text)` that
-//! answers `id = v` / `id IN (...)` by returning only those ids, and records every
-//! request it receives so tests can see what the planner pushed down.
-
-use crate::error::Result;
-use crate::fdw::options::validate_for;
-use crate::fdw::{Estimate, Source, SourceScan, TableContext};
-use odp_fdw::arrow::array::{ArrayRef, Int64Array, StringArray};
-use odp_fdw::batch::{ColumnData, ScanBatch};
-use odp_fdw::options::{Catalog, Kind, OptionSpec};
-use odp_fdw::request::{Op, ScanRequest};
-use odp_fdw::value::Value;
-use pgrx::prelude::*;
-use std::sync::{Arc, Mutex};
-
-static REQUESTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-const TABLE_OPTIONS: &[OptionSpec] = &[OptionSpec::required("rows", Kind::UpTo(1_000_000_000))];
-
-/// The generated table.
-pub struct TestSource {
-    rows: i64,
-}
-
-impl Source for TestSource {
-    type Scan = TestScan;
-
-    fn resources(table: &TableContext) -> Vec<odp_fdw::security::resource::Resource> {
-        vec![odp_fdw::security::resource::Resource::Name(format!(
-            "test:{}",
-            table.relid.to_u32()
-        ))]
-    }
-
-    fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
-        if catalog == Catalog::Table {
-            TABLE_OPTIONS
-        } else {
-            &[]
-        }
-    }
-
-    fn open(table: &TableContext) -> Result<Self> {
-        let rows = table.table.uint("rows").unwrap_or(0) as i64;
-        Ok(TestSource { rows })
-    }
-
-    fn estimate(&self, _request: &ScanRequest) -> Result<Estimate> {
-        Ok(Estimate {
-            rows: self.rows as f64,
-            total_rows: self.rows as f64,
-            explain: Vec::new(),
-            ..Default::default()
-        })
-    }
-
-    fn lookup_rows(&self, column: &str, total_rows: f64) -> f64 {
-        if column == "id" {
-            1.0
-        } else {
-            total_rows
-        }
-    }
-
-    fn begin_scan(&self, request: &ScanRequest) -> Result<TestScan> {
-        let quals: Vec<String> = request.quals.iter().map(|q| q.display()).collect();
-        REQUESTS
-            .lock()
-            .expect("test mutex")
-            .push(quals.join(" AND "));
-        let mut ids: Vec<i64> = (1..=self.rows).collect();
-        for q in request.quals.iter().filter(|q| q.column == "id") {
-            let wanted: Vec<i64> = match (&q.op, &q.value) {
-                (Op::Eq, Value::Int(v)) => vec![*v],
-                (Op::In, Value::List(items)) => items
-                    .iter()
-                    .filter_map(|i| {
-                        if let Value::Int(v) = i {
-                            Some(*v)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect(),
-                _ => continue,
-            };
-            ids.retain(|id| wanted.contains(id));
-        }
-        Ok(TestScan {
-            ids: Some(ids),
-            columns: request.columns.clone(),
-        })
-    }
-}
-
-/// One pass over the generated ids.
-pub struct TestScan {
-    ids: Option<Vec<i64>>,
-    columns: Vec<String>,
-}
-
-impl SourceScan for TestScan {
-    fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        let Some(ids) = self.ids.take() else {
-            return Ok(None);
-        };
-        let columns = self
-            .columns
-            .iter()
-            .map(|c| {
-                let array: ArrayRef = if c == "id" {
-                    Arc::new(Int64Array::from(ids.clone()))
-                } else {
-                    Arc::new(StringArray::from(
-                        ids.iter().map(|i| format!("row {i}")).collect::<Vec<_>>(),
-                    ))
-                };
-                ColumnData::Array(array)
-            })
-            .collect();
-        Ok(Some(ScanBatch {
-            num_rows: ids.len(),
-            columns,
-            row_ids: None,
-        }))
-    }
-
-    fn explain(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
-
-/// Requests `odp_test_fdw` received, oldest first.
-#[pg_extern]
-fn test_requests() -> Vec<String> {
-    REQUESTS.lock().expect("test mutex").clone()
-}
-
-crate::fdw_handler!(
-    odp_test_fdw_handler,
-    pg_finfo_odp_test_fdw_handler,
-    TestSource
-);
-
-/// Validates `odp_test_fdw` options.
-#[pg_extern]
-fn test_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
-    validate_for::<TestSource>(options, catalog);
-}
-
-pgrx::extension_sql!(
-    r#"
-CREATE FUNCTION odp.test_fdw_handler() RETURNS fdw_handler
-    AS 'MODULE_PATHNAME', 'odp_test_fdw_handler' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER odp_test_fdw HANDLER odp.test_fdw_handler VALIDATOR odp.test_fdw_validator;
-"#,
-    name = "odp_test_fdw",
-    requires = [test_fdw_validator]
-);
+//! Tests of the FDW core against `odp_test_fdw` (the generated table of
+//! [`odp_fdw::test_source`]): what the planner pushes down and how scans end.
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
+#[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
 
@@ -198,9 +42,7 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(labels, "row 5,row 17,row 42");
-        let requests = Spi::get_one::<Vec<String>>("SELECT odp.test_requests()")
-            .unwrap()
-            .unwrap();
+        let requests = odp_fdw::test_source::requests();
         for id in [5, 17, 42] {
             assert!(
                 requests.contains(&format!("id = {id}")),
@@ -216,9 +58,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(n, 2);
-        let requests = Spi::get_one::<Vec<String>>("SELECT odp.test_requests()")
-            .unwrap()
-            .unwrap();
+        let requests = odp_fdw::test_source::requests();
         assert!(
             requests.iter().any(|r| r == "id IN (3, 4, 99999999)"),
             "requests: {requests:?}"

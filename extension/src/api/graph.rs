@@ -1,214 +1,16 @@
-//! `neo4j_fdw`: node and relationship tables over Bolt (Neo4j; ArcadeDB locally), and
-//! `odp.cypher()` for what tables cannot say.
+//! SQL functions of the graph: `odp.cypher()` for what tables cannot say, index
+//! management, and the lake-to-graph helpers.
 
-use crate::error::{OdpError, OrReport, Result};
+use crate::error::{OdpError, OrReport};
 use crate::fdw::catalog::server_options;
-use crate::fdw::options::validate_for;
-use crate::fdw::{Estimate, PgColumn, Source, SourceScan, SourceWriter, TableContext};
-use odp_fdw::arrow::array::RecordBatch;
-use odp_fdw::arrow::datatypes::DataType;
-use odp_fdw::batch::ScanBatch;
 use odp_fdw::graph::cypher::quote;
-use odp_fdw::graph::options::{specs, validate, ServerOptions, TableOptions};
-use odp_fdw::graph::scan::GraphScan;
+use odp_fdw::graph::options::ServerOptions;
+use odp_fdw::graph::source::WRITER_ROLE;
 use odp_fdw::graph::statement::CypherRows;
-use odp_fdw::graph::table::GraphTable;
-use odp_fdw::graph::types::arrow_type;
-use odp_fdw::graph::write::GraphWriter;
-use odp_fdw::options::{Catalog, OptionSpec, Options, PathPrivilege};
-use odp_fdw::request::ScanRequest;
-use odp_fdw::security::resource::{Action, Resource};
+use odp_fdw::security::resource::Action;
+use odp_fdw::source::Host;
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, JsonB};
-
-/// `odp.graph_pushdown`: whether quals on graph tables go to the server as Cypher
-/// (on by default; off measures what pushdown saves).
-pub static GRAPH_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
-
-/// Registers the GUCs of this module.
-pub fn init_gucs() {
-    GucRegistry::define_bool_guc(
-        c"odp.graph_pushdown",
-        c"Push quals on neo4j_fdw tables to the graph server",
-        c"Off: every row is sent and Postgres filters (for comparisons).",
-        &GRAPH_PUSHDOWN,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-}
-
-/// A graph table opened for one foreign table.
-pub struct GraphSource {
-    table: GraphTable,
-}
-
-impl Source for GraphSource {
-    type Scan = GraphScanAdapter;
-
-    fn resources(table: &TableContext) -> Vec<Resource> {
-        // a relationship table also reads the key properties of its end nodes
-        ["label", "type", "start_label", "end_label"]
-            .iter()
-            .filter_map(|option| table.table.get(option))
-            .map(|name| Resource::Name(format!("graph:{name}")))
-            .collect()
-    }
-
-    fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
-        specs(catalog)
-    }
-
-    fn validate(catalog: Catalog, options: &Options, _privilege: PathPrivilege) -> Result<()> {
-        Ok(validate(catalog, options)?)
-    }
-
-    fn open(table: &TableContext) -> Result<Self> {
-        let server = ServerOptions::from_options(&table.server, &table.user)?;
-        let options = TableOptions::from_options(&table.table)?;
-        let declared = table.declared_columns("property", "no graph mapping")?;
-        let mut table = GraphTable::new(server, options, &declared)?;
-        table.pushdown = GRAPH_PUSHDOWN.get();
-        Ok(GraphSource { table })
-    }
-
-    fn estimate(&self, _request: &ScanRequest) -> Result<Estimate> {
-        let total = self.table.options.estimated_rows as f64;
-        Ok(Estimate {
-            rows: total,
-            total_rows: total,
-            explain: Vec::new(),
-            ..Default::default()
-        })
-    }
-
-    fn describe_plan(&self, request: &ScanRequest) -> Vec<(String, String)> {
-        let query = self.table.query(request);
-        let mut lines = vec![("Cypher".to_string(), query.text.clone())];
-        if !query.params.is_empty() {
-            let names: Vec<String> = query.params.iter().map(|(n, ..)| format!("${n}")).collect();
-            lines.push(("Cypher Parameters".to_string(), names.join(", ")));
-        }
-        lines
-    }
-
-    fn lookup_rows(&self, _column: &str, total_rows: f64) -> f64 {
-        // A property lookup; the graph server answers it from an index when one exists.
-        (total_rows / 1000.0).max(1.0)
-    }
-
-    fn begin_scan(&self, request: &ScanRequest) -> Result<Self::Scan> {
-        Ok(GraphScanAdapter(GraphScan::new(&self.table, request)))
-    }
-
-    fn insertable() -> bool {
-        true
-    }
-
-    fn updatable() -> bool {
-        true
-    }
-
-    fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
-        // the same gate as odp.cypher(..., write => true): table grants alone do not
-        // let a role change the graph
-        if !is_graph_writer() {
-            return Err(OdpError::Privilege(
-                "membership in odp_graph_writer (to write to a graph table)",
-            ));
-        }
-        Ok(Box::new(GraphWriterAdapter {
-            writer: GraphWriter::new(self.table.clone()),
-        }))
-    }
-}
-
-/// A transaction's changes to a graph table, seen through the FDW core.
-struct GraphWriterAdapter {
-    writer: GraphWriter,
-}
-
-impl SourceWriter for GraphWriterAdapter {
-    fn input_type(&self, column: &PgColumn) -> Result<DataType> {
-        column.arrow_type(arrow_type, "no graph mapping")
-    }
-
-    fn write(&mut self, batch: &RecordBatch, _updated: bool) -> Result<()> {
-        Ok(self.writer.write(batch)?)
-    }
-
-    fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
-        Ok(self.writer.delete(row_ids)?)
-    }
-
-    fn update(&mut self, row_ids: &[u64], batch: &RecordBatch) -> Result<()> {
-        Ok(self.writer.update(row_ids, batch)?)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.writer.is_empty()
-    }
-
-    fn savepoint(&mut self) -> Result<usize> {
-        Ok(self.writer.savepoint())
-    }
-
-    fn rollback_to(&mut self, mark: usize) {
-        self.writer.rollback_to(mark);
-    }
-
-    /// Sends the changes through the server's shared Bolt transaction: visible to no
-    /// one until [`crate::sources::commit_shared`] commits it.
-    fn prepare(&mut self) -> Result<()> {
-        let sent = self.writer.commit()?;
-        pgrx::debug1!("odp: sent {sent} changes to the graph");
-        Ok(())
-    }
-
-    /// Nothing lands here: the shared Bolt transaction commits after every writer.
-    fn commit(&mut self) -> Result<Option<String>> {
-        Ok(None)
-    }
-}
-
-/// A running graph scan.
-pub struct GraphScanAdapter(GraphScan);
-
-impl SourceScan for GraphScanAdapter {
-    fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        Ok(self.0.next_batch()?)
-    }
-
-    fn explain(&self) -> Vec<(String, String)> {
-        let c = self.0.counters();
-        vec![
-            ("Graph Rows Received".into(), c.rows_received.to_string()),
-            ("Graph Batches".into(), c.batches.to_string()),
-        ]
-    }
-}
-
-crate::fdw_handler!(
-    odp_neo4j_fdw_handler,
-    pg_finfo_odp_neo4j_fdw_handler,
-    GraphSource
-);
-
-/// Validates `neo4j_fdw` options at CREATE/ALTER time.
-#[pg_extern]
-fn neo4j_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
-    validate_for::<GraphSource>(options, catalog);
-}
-
-pgrx::extension_sql!(
-    r#"
-CREATE FUNCTION odp.neo4j_fdw_handler() RETURNS fdw_handler
-    AS 'MODULE_PATHNAME', 'odp_neo4j_fdw_handler' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER neo4j_fdw
-    HANDLER odp.neo4j_fdw_handler VALIDATOR odp.neo4j_fdw_validator;
-"#,
-    name = "neo4j_fdw",
-    requires = [neo4j_fdw_validator]
-);
+use pgrx::JsonB;
 
 pgrx::extension_sql!(
     r#"
@@ -253,11 +55,7 @@ fn cypher(
 
 /// Whether the current role is a member of `odp_graph_writer`.
 fn is_graph_writer() -> bool {
-    // SAFETY: looks the role up (InvalidOid when missing) and reads the role graph.
-    unsafe {
-        let role = pg_sys::get_role_oid(c"odp_graph_writer".as_ptr(), true);
-        role != pg_sys::InvalidOid && pg_sys::is_member_of_role(pg_sys::GetUserId(), role)
-    }
+    crate::host::HOST.is_member_of(WRITER_ROLE)
 }
 
 /// Creates an index (or, with `is_unique`, a uniqueness constraint) on `property` of
@@ -370,5 +168,5 @@ RETURNS TABLE (product_id text, score bigint) LANGUAGE sql VOLATILE AS $fn$
 $fn$;
 "#,
     name = "graph_helpers",
-    requires = ["neo4j_fdw", cypher]
+    requires = ["wrappers", cypher]
 );
