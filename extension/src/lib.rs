@@ -27,9 +27,12 @@ pub extern "C-unwind" fn _PG_init() {
     api::security::init_gucs();
     api::security::init_session_reset();
     api::feature_stream::register_worker();
-    fdw::xact::init();
     fdw::policy::init();
     sources::init();
+    let mut participants: Vec<&'static dyn odp_fdw::source::TransactionParticipant> =
+        sources::participants().collect();
+    participants.push(&api::feature_stream::PUBLISHING_LOCK);
+    fdw::xact::init(participants);
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,
         block_signals,

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod graph;
 pub mod health;
 pub mod lookup;
+pub mod metrics;
 pub mod numeric;
 pub mod objects;
 pub mod options;

@@ -117,17 +117,6 @@ pub enum OptionError {
     BadValue { name: String, expected: String },
 }
 
-impl crate::source::Classify for OptionError {
-    fn class(&self) -> crate::source::ErrorClass {
-        use crate::source::ErrorClass;
-        match self {
-            OptionError::Unknown { .. } => ErrorClass::UnknownOption,
-            OptionError::Missing { .. } => ErrorClass::MissingOption,
-            OptionError::BadValue { .. } => ErrorClass::InvalidOption,
-        }
-    }
-}
-
 /// Parses a boolean option value the way Postgres does for reloptions.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {

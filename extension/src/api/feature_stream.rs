@@ -427,13 +427,29 @@ fn note_publishing() {
     PUBLISHING.set(true);
 }
 
+/// The feature stream's part in every transaction: the publishing lock below.
+pub struct PublishingLock;
+
+/// The feature stream's transaction participant.
+pub static PUBLISHING_LOCK: PublishingLock = PublishingLock;
+
+impl odp_fdw::source::TransactionParticipant for PublishingLock {
+    fn before_commit(&self) {
+        lock_if_publishing();
+    }
+
+    fn transaction_ended(&self) {
+        PUBLISHING.set(false);
+    }
+}
+
 /// At pre-commit, before any atomic step of the commit (a Delta log entry): a
 /// transaction that added purchases takes advisory lock (7300, 2) shared until it ends.
 /// `odp.refresh_features` waits for the holders after reading the lake, so a purchase
 /// whose Delta commit landed before that read is visible in the outbox when the refresh
 /// claims. Only transactions in their commit hold it: one idle in a transaction does not
 /// hold up a refresh.
-pub fn lock_if_publishing() {
+fn lock_if_publishing() {
     if !PUBLISHING.replace(false) {
         return;
     }
@@ -450,11 +466,6 @@ pub fn lock_if_publishing() {
         };
         pg_sys::LockAcquire(&tag, pg_sys::ShareLock as pg_sys::LOCKMODE, false, false);
     }
-}
-
-/// Forgets the publishing mark of a transaction that ended without committing.
-pub fn forget_publishing() {
-    PUBLISHING.set(false);
 }
 
 /// The streaming pipeline's state: the outbox (purchases waiting to be claimed, claimed

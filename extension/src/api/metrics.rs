@@ -2,52 +2,14 @@
 //!
 //! Counters are per backend (each connection counts its own work) and are fed by the
 //! FDW core from the numeric EXPLAIN counters every scan reports, so a new source gets
-//! metrics without extra code.
+//! metrics without extra code ([`odp_fdw::metrics`] keeps them).
 
 use pgrx::prelude::*;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
-static COUNTERS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
-
-/// `"Delta Files Read"` → `odp_delta_files_read_total`.
-fn metric_name(label: &str) -> String {
-    let snake: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("odp_{snake}_total")
-}
-
-/// Adds the numeric values of `lines` to the counters.
-pub fn record(lines: &[(String, String)]) {
-    let Ok(mut counters) = COUNTERS.lock() else {
-        return;
-    };
-    for (label, value) in lines {
-        if let Ok(n) = value.parse::<u64>() {
-            *counters.entry(metric_name(label)).or_default() += n;
-        }
-    }
-}
-
-/// Increments one counter by one.
-pub fn increment(name: &str) {
-    if let Ok(mut counters) = COUNTERS.lock() {
-        *counters.entry(format!("odp_{name}_total")).or_default() += 1;
-    }
-}
 
 /// All counters of this backend in the Prometheus text exposition format.
 #[pg_extern(volatile, parallel_safe)]
 fn metrics() -> String {
-    let mut counters = COUNTERS.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut counters = odp_fdw::metrics::counters();
     let cache = odp_fdw::delta::table::cache_counters();
     let footers = odp_fdw::delta::footer::counters();
     let (decoded, decoded_too_large) = odp_fdw::delta::hot_files::counters();
@@ -78,17 +40,6 @@ fn metrics() -> String {
         out.push_str(&format!("# TYPE {name} gauge\n{name} {value}\n"));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn labels_become_prometheus_names() {
-        assert_eq!(
-            super::metric_name("Delta Files Read"),
-            "odp_delta_files_read_total"
-        );
-    }
 }
 
 pgrx::extension_sql!(

@@ -8,32 +8,24 @@
 //! `EndDirectModify` on that node instead of the scan and modify callbacks.
 
 use super::catalog::{list_ptrs, table_context};
-use super::plan::{evaluate_quals, plan_quals, PlanningState, ScanPlan};
+use super::explain::explain_text;
+use super::memory::in_current_context;
+use super::node::{evaluate_quals, plan_quals, DirectDelete, NodePlan, ScanPlan};
+use super::plan::PlanningState;
 use super::quals::extract;
-use super::routine::in_current_context;
-use super::scan::explain_text;
 use super::xact::{ensure_unchanged, with_writer};
 use super::Source;
 use crate::error::{OdpError, OrReport};
 use odp_fdw::request::Op;
 use odp_fdw::security::resource::Action;
 use pgrx::{pg_guard, pg_sys};
-use serde::{Deserialize, Serialize};
 use std::os::raw::c_int;
-
-/// Marks a plan as a direct DELETE.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DirectDelete {
-    /// the statement's row count is this node's (the ModifyTable's `canSetTag`)
-    set_processed: bool,
-    /// what EXPLAIN says the source does
-    description: String,
-}
 
 /// The executor's state of a direct DELETE node.
 struct DirectState {
     relid: pg_sys::Oid,
     plan: ScanPlan,
+    delete: DirectDelete,
     exprs: Vec<*mut pg_sys::ExprState>,
     /// rows deleted, once the node has run
     deleted: Option<u64>,
@@ -84,14 +76,20 @@ pub unsafe extern "C-unwind" fn plan_direct_modify<S: Source>(
         if !state.source.deletes_without_reading(&shapes) {
             return false;
         }
+        let NodePlan::Scan(mut direct) = NodePlan::of(scan) else {
+            return false;
+        };
         let (quals, fdw_exprs) = plan_quals(root, result_relation, &extracted);
-        let mut direct = ScanPlan::of(scan);
         direct.quals = quals;
-        direct.direct_delete = Some(DirectDelete {
+        let delete = DirectDelete {
             set_processed: (*plan).canSetTag,
             description: state.source.direct_delete_description().to_string(),
-        });
-        (*scan).fdw_private = direct.to_private();
+        };
+        (*scan).fdw_private = NodePlan::DirectModify {
+            scan: direct,
+            delete,
+        }
+        .to_private();
         (*scan).fdw_exprs = fdw_exprs;
         (*scan).scan.plan.qual = std::ptr::null_mut();
         (*scan).operation = pg_sys::CmdType::CMD_DELETE;
@@ -113,9 +111,13 @@ pub unsafe extern "C-unwind" fn begin_direct_modify(
             .into_iter()
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
             .collect();
+        let NodePlan::DirectModify { scan, delete } = NodePlan::of(plan) else {
+            OdpError::NotSupported("a scan run as a direct modification").report()
+        };
         let state = DirectState {
             relid: (*(*node).ss.ss_currentRelation).rd_id,
-            plan: ScanPlan::of(plan),
+            plan: scan,
+            delete,
             exprs,
             deleted: None,
         };
@@ -163,15 +165,10 @@ pub unsafe extern "C-unwind" fn iterate_direct_modify<S: Source>(
         )
         .or_report();
         state.deleted = Some(deleted);
-        let set_processed = state
-            .plan
-            .direct_delete
-            .as_ref()
-            .is_some_and(|d| d.set_processed);
-        if set_processed {
+        if state.delete.set_processed {
             (*(*node).ss.ps.state).es_processed += deleted;
         }
-        crate::api::metrics::increment("direct_deletes");
+        odp_fdw::metrics::increment("direct_deletes");
         pg_sys::ExecClearTuple(slot)
     }
 }
@@ -189,9 +186,7 @@ pub unsafe extern "C-unwind" fn explain_direct_modify(
     // SAFETY: fdw_state was set by begin_direct_modify; es is the executor's.
     unsafe {
         let state = &*((*node).fdw_state as *mut DirectState);
-        if let Some(direct) = &state.plan.direct_delete {
-            explain_text(es, "Direct Delete", &direct.description);
-        }
+        explain_text(es, "Direct Delete", &state.delete.description);
         if !state.plan.quals.is_empty() {
             explain_text(es, "Pushed Quals", &state.plan.quals_display());
         }

@@ -5,7 +5,7 @@
 //! `ctid`; an UPDATE deletes the old row and writes the new one.
 
 use super::catalog::table_context;
-use super::routine::in_current_context;
+use super::memory::in_current_context;
 use super::rows::{BufferColumn, RowBuffer, WriteError};
 use super::xact::with_writer;
 use super::{Source, TableContext};
@@ -112,7 +112,7 @@ impl<S: Source> ModifyState<S> {
             if is_null {
                 return Err(OdpError::Unsupported("a row without identity".into()));
             }
-            super::scan::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
+            super::emit::row_id(&*(datum.cast_mut_ptr::<pg_sys::ItemPointerData>()))
         };
         Ok(id)
     }

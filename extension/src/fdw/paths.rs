@@ -3,7 +3,8 @@
 //! can be pushed as quals (costed as batched when they come from another ODP scan).
 
 use super::catalog::list_ptrs;
-use super::plan::{batchable_outer_column, PlanningState};
+use super::node::batchable_outer_column;
+use super::plan::PlanningState;
 use super::quals::extract;
 use super::Source;
 use pgrx::{pg_guard, pg_sys};

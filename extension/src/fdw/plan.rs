@@ -1,22 +1,19 @@
-//! Planning callbacks, generic over a [`Source`]: relation size and the plan (pushed
-//! quals, needed columns, LIMIT) serialized into `fdw_private` for the executor; the
-//! paths and their costs are in [`super::paths`].
+//! Planning of scans, generic over a [`Source`]: relation size and the scan's plan
+//! (pushed quals, needed columns, LIMIT; [`NodePlan::Scan`]) for the executor; the
+//! paths and their costs are in [`super::paths`], aggregates in [`super::upper`].
 
 use super::catalog::{list_ptrs, table_context};
-use super::lookahead::OuterColumn;
-use super::pgtype::pg_type_of;
+use super::exact::applied_exactly;
+use super::memory::in_current_context;
+use super::node::{plan_quals, NodePlan, ScanPlan};
 use super::policy::RelationPolicy;
-use super::quals::{datum_to_value, extract, strip_relabel, ExtractedQual};
-use super::routine::in_current_context;
+use super::quals::{extract, ExtractedQual};
 use super::{Estimate, Source, TableContext};
-use crate::error::{OdpError, OrReport};
-use odp_fdw::request::{Op, Qual, ScanRequest};
+use crate::error::OrReport;
+use odp_fdw::request::{Qual, ScanRequest};
 use odp_fdw::security::resource::Action;
-use odp_fdw::types::Family;
 use odp_fdw::value::Value;
 use pgrx::{pg_guard, pg_sys};
-use serde::{Deserialize, Serialize};
-use std::ffi::{CStr, CString};
 use std::ptr;
 
 /// What the planner keeps between its three callbacks (and `PlanDirectModify`).
@@ -27,235 +24,6 @@ pub(super) struct PlanningState<S: Source> {
     pub(super) limit: Option<u64>,
     /// the row policy restricting the current role, and its condition (Vars of 1)
     pub(super) policy: Option<(RelationPolicy, *mut pg_sys::Node)>,
-}
-
-/// A pushed qual as stored in the plan: the value comes from `fdw_exprs[expr_index]`
-/// at run time, or is the constant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct PlannedQual {
-    pub(super) column: String,
-    pub(super) op: Op,
-    expr_index: Option<usize>,
-    /// the type of the value expression (0 for `IS [NOT] NULL`)
-    pub(super) expr_type: u32,
-    constant: Option<Value>,
-    /// for `column = outer.column` in a parameterized path over another foreign
-    /// table: where the value comes from, so the scan can batch its lookups
-    #[serde(default)]
-    pub(super) outer: Option<OuterColumn>,
-}
-
-impl PlannedQual {
-    /// How EXPLAIN shows the qual (values known only at run time as `$runtime`).
-    pub(super) fn display(&self) -> String {
-        match &self.constant {
-            Some(v) => Qual {
-                column: self.column.clone(),
-                op: self.op,
-                value: v.clone(),
-            }
-            .display(),
-            None => format!("{} {} $runtime", self.column, self.op.sql()),
-        }
-    }
-}
-
-/// The quals as the plan stores them, and the list of value expressions they index
-/// (the plan's `fdw_exprs`); `relid` is the scanned relation.
-///
-/// # Safety
-/// The quals' expressions must be valid planner expressions of `root`.
-pub(super) unsafe fn plan_quals(
-    root: *mut pg_sys::PlannerInfo,
-    relid: u32,
-    extracted: &[ExtractedQual],
-) -> (Vec<PlannedQual>, *mut pg_sys::List) {
-    let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
-    let mut quals = Vec::with_capacity(extracted.len());
-    // SAFETY: the caller guarantees the expressions are valid nodes.
-    unsafe {
-        for q in extracted {
-            let expr_index = if q.expr.is_null() || q.constant.is_some() {
-                None
-            } else {
-                fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
-                Some((*fdw_exprs).length as usize - 1)
-            };
-            let expr_type = if q.expr.is_null() {
-                0
-            } else {
-                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
-            };
-            quals.push(PlannedQual {
-                column: q.column.clone(),
-                op: q.op,
-                expr_index,
-                expr_type,
-                constant: q.constant.clone(),
-                outer: batchable_outer_column(root, relid, q),
-            });
-        }
-        // Batching serves a batch of outer rows from one answer, so every other value
-        // must be the same for all of them: with a second outer column, scan per row.
-        let outer_values = extracted
-            .iter()
-            .filter(|q| {
-                q.constant.is_none()
-                    && !q.expr.is_null()
-                    && !pg_sys::bms_is_empty(pg_sys::pull_varnos(root, q.expr as *mut pg_sys::Node))
-            })
-            .count();
-        if outer_values > 1 {
-            quals.iter_mut().for_each(|q| q.outer = None);
-        }
-    }
-    (quals, fdw_exprs)
-}
-
-/// The outer column of `column = outer.column` when its lookups can be batched: an
-/// equality on integers or text (exact equality, see [`super::lookahead`]) whose value
-/// is a plain column of another foreign table of the same query level.
-pub(super) unsafe fn batchable_outer_column(
-    root: *mut pg_sys::PlannerInfo,
-    relid: u32,
-    qual: &ExtractedQual,
-) -> Option<OuterColumn> {
-    if qual.op != Op::Eq || qual.constant.is_some() || qual.expr.is_null() {
-        return None;
-    }
-    // SAFETY: the expression and the planner's range table are valid during planning.
-    unsafe {
-        let node = strip_relabel(qual.expr as *mut pg_sys::Node);
-        if (*node).type_ != pg_sys::NodeTag::T_Var {
-            return None;
-        }
-        let var = node as *mut pg_sys::Var;
-        let varno = (*var).varno as u32;
-        if varno == relid
-            || (*var).varlevelsup != 0
-            || (*var).varattno <= 0
-            || varno as i32 >= (*root).simple_rel_array_size
-        {
-            return None;
-        }
-        let rte = *(*root).simple_rte_array.add(varno as usize);
-        let exact = matches!(
-            pg_type_of((*var).vartype).and_then(|t| t.family()),
-            Some(Family::Integer | Family::Text)
-        );
-        (exact
-            && !rte.is_null()
-            && (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
-            && (*rte).relkind as u8 == pg_sys::RELKIND_FOREIGN_TABLE)
-            .then_some(OuterColumn {
-                varno,
-                attnum: (*var).varattno,
-            })
-    }
-}
-
-/// Evaluates the plan's qual values (constants, parameters, outer columns) in
-/// `econtext`; an entry is `None` when its value has no exact [`Value`].
-///
-/// # Safety
-/// `exprs` must be the initialised `fdw_exprs` of the node `econtext` belongs to.
-pub(super) unsafe fn evaluate_quals(
-    quals: &[PlannedQual],
-    exprs: &[*mut pg_sys::ExprState],
-    econtext: *mut pg_sys::ExprContext,
-) -> Vec<Option<Qual>> {
-    quals
-        .iter()
-        .map(|q| {
-            let value = match (q.expr_index, &q.constant) {
-                (_, Some(v)) => v.clone(),
-                (Some(i), None) => {
-                    let mut is_null = false;
-                    // SAFETY: exprs were initialised for this node and econtext is its
-                    // context; a Postgres error raised while evaluating becomes a Rust
-                    // panic in the guarded call and unwinds cleanly.
-                    unsafe {
-                        let datum =
-                            pg_sys::ExecEvalExprSwitchContext(exprs[i], econtext, &mut is_null);
-                        datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
-                    }
-                }
-                (None, None) => return None,
-            };
-            Some(Qual {
-                column: q.column.clone(),
-                op: q.op,
-                value,
-            })
-        })
-        .collect()
-}
-
-/// The part of the plan ODP needs at execution, serialized into `fdw_private` so it
-/// survives plan copying and caching.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct ScanPlan {
-    /// the columns the scan returns, with their attribute numbers
-    pub(super) columns: Vec<(String, i16)>,
-    pub(super) quals: Vec<PlannedQual>,
-    pub(super) limit: Option<u64>,
-    /// EXPLAIN lines decided at plan time
-    pub(super) explain: Vec<(String, String)>,
-    /// rows must carry their identity in `ctid` (the scan feeds an UPDATE or DELETE)
-    pub(super) row_ids: bool,
-    /// the node runs a direct DELETE instead of a scan (see [`super::direct`])
-    pub(super) direct_delete: Option<super::direct::DirectDelete>,
-    /// the scanned relation's range-table index at planning time (the final plan's
-    /// `scanrelid` may be offset from it)
-    #[serde(default)]
-    pub(super) planned_relid: u32,
-    /// the row policy every returned row is checked against (see [`super::policy`])
-    #[serde(default)]
-    pub(super) policy: Option<RelationPolicy>,
-    /// the foreign table's OID (an aggregate scan has no scanned relation of its own)
-    #[serde(default)]
-    pub(super) relation: u32,
-    /// the scan returns grouped rows of a pushed aggregate (see [`super::upper`])
-    #[serde(default)]
-    pub(super) aggregate: Option<super::upper::AggregatePlan>,
-}
-
-impl ScanPlan {
-    /// The plan stored in a ForeignScan's `fdw_private`.
-    ///
-    /// # Safety
-    /// `plan` must be a ForeignScan planned by ODP.
-    pub(super) unsafe fn of(plan: *const pg_sys::ForeignScan) -> ScanPlan {
-        // SAFETY: our plans hold one String node with the plan's JSON.
-        let json = unsafe {
-            let private = list_ptrs((*plan).fdw_private);
-            CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy()
-        };
-        serde_json::from_str(&json)
-            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report())
-    }
-
-    /// The plan as a `fdw_private` list, allocated in the current memory context.
-    pub(super) fn to_private(&self) -> *mut pg_sys::List {
-        let json = serde_json::to_string(self)
-            .ok()
-            .and_then(|json| CString::new(json).ok())
-            .unwrap_or_else(|| OdpError::Unsupported("a plan value".into()).report());
-        // SAFETY: pstrdup copies the string into the current context; makeString and
-        // lappend allocate there too.
-        unsafe {
-            pg_sys::lappend(
-                ptr::null_mut(),
-                pg_sys::makeString(pg_sys::pstrdup(json.as_ptr())) as *mut _,
-            )
-        }
-    }
-
-    /// The pushed quals as EXPLAIN shows them.
-    pub(super) fn quals_display(&self) -> String {
-        let quals: Vec<String> = self.quals.iter().map(PlannedQual::display).collect();
-        quals.join(" AND ")
-    }
 }
 
 #[pg_guard]
@@ -285,9 +53,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_rel_size<S: Source>(
         }
         let exact = list_ptrs((*baserel).baserestrictinfo)
             .into_iter()
-            .all(|clause| {
-                super::upper::applied_exactly(root, relid, clause, &source, &table.columns)
-            });
+            .all(|clause| applied_exactly(root, relid, clause, &source, &table.columns));
         let limit = pushable_limit(root, baserel, exact).filter(|_| policy.is_none());
         let request = ScanRequest {
             columns: Vec::new(),
@@ -416,22 +182,20 @@ fn datum_i64(d: pg_sys::Datum) -> i64 {
     d.value() as i64
 }
 
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
+/// The ForeignScan of a scan path (`GetForeignPlan` on a base relation).
+///
+/// # Safety
+/// `baserel` must be a base relation whose `fdw_private` is the [`PlanningState`]
+/// stored by [`get_foreign_rel_size`] of the same source; the lists are the planner's.
+pub(super) unsafe fn scan_plan<S: Source>(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    _foreigntableid: pg_sys::Oid,
-    _best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    // SAFETY: fdw_private was set by get_foreign_rel_size (or get_foreign_upper_paths
-    // for a grouped relation); lists are the planner's.
+    // SAFETY: guaranteed by the caller.
     unsafe {
-        if (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
-            return super::upper::aggregate_scan::<S>(root, baserel, tlist, outer_plan);
-        }
         let state = &*((*baserel).fdw_private as *mut PlanningState<S>);
         let relid = (*baserel).relid;
         let mut extracted = extract(root, relid, scan_clauses, &state.table.columns);
@@ -440,14 +204,7 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
         // UPDATE or DELETE, whose direct form reads the whole WHERE clause from them.
         let mut rechecked: *mut pg_sys::List = ptr::null_mut();
         for clause in list_ptrs(scan_clauses) {
-            if row_ids
-                || !super::upper::applied_exactly(
-                    root,
-                    relid,
-                    clause,
-                    &state.source,
-                    &state.table.columns,
-                )
+            if row_ids || !applied_exactly(root, relid, clause, &state.source, &state.table.columns)
             {
                 rechecked = pg_sys::lappend(rechecked, clause);
             }
@@ -501,18 +258,16 @@ pub(super) unsafe extern "C-unwind" fn get_foreign_plan<S: Source>(
                 ),
             ));
         }
-        let plan = ScanPlan {
+        let plan = NodePlan::Scan(ScanPlan {
             columns,
             quals,
             limit,
             explain,
             row_ids,
-            direct_delete: None,
             planned_relid: relid,
             policy: state.policy.as_ref().map(|(p, _)| p.clone()),
             relation: state.table.relid,
-            aggregate: None,
-        };
+        });
         pg_sys::make_foreignscan(
             tlist,
             local_quals,

@@ -1,28 +1,23 @@
-//! Executor callbacks of a foreign scan, generic over a [`Source`]: begin, iterate
-//! (batches of Arrow arrays turned into Datums in the slot), rescan, end and EXPLAIN.
+//! The executor of [`NodePlan::Scan`](super::node::NodePlan::Scan), generic over a
+//! [`Source`]: rows of the source (or of a batched lookup), checked against the row
+//! policy, with the shared state of parallel scans. The node callbacks that dispatch to
+//! it are in [`super::executor`].
 
 use super::catalog::{list_ptrs, table_context};
-use super::datum::{fits_length, BatchColumn, TypedColumn};
+use super::emit::{or_withheld, Emitter};
+use super::explain::{explain_text, merge_totals};
 use super::lookahead::{self, BatchedLookup, LookupStep};
-use super::pgtype::pg_type_of;
-use super::plan::{evaluate_quals, ScanPlan};
-use super::routine::in_current_context;
-use super::upper::AggregatePlan;
+use super::node::{evaluate_quals, ScanPlan};
 use super::{Source, SourceScan};
 use crate::error::{OdpError, OrReport};
-use odp_fdw::aggregate::Aggregator;
 use odp_fdw::batch::ScanBatch;
 use odp_fdw::lookup::LookupKey;
 use odp_fdw::request::{Op, Qual, ScanRequest};
 use odp_fdw::security::resource::Action;
-use odp_fdw::source::SourceError;
-use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
-use pgrx::{pg_guard, pg_sys, PgMemoryContexts};
+use pgrx::{pg_guard, pg_sys};
 use std::any::Any;
 use std::collections::VecDeque;
-use std::ffi::CString;
-use std::os::raw::c_int;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,8 +29,8 @@ enum Running<S: Source> {
     Served(VecDeque<ScanBatch>),
 }
 
-/// The executor's state of one foreign scan node.
-struct ScanState<S: Source> {
+/// The executor's state of one scan node.
+pub(super) struct ScanState<S: Source> {
     relid: pg_sys::Oid,
     /// the query's executor state and this scan's range-table index in it
     estate: *mut pg_sys::EState,
@@ -48,15 +43,10 @@ struct ScanState<S: Source> {
     source: Option<S>,
     plan: ScanPlan,
     exprs: Vec<*mut pg_sys::ExprState>,
-    targets: Vec<PgType>,
-    /// the length limit of each `varchar(n)` target, checked on every value read
-    length_limits: Vec<Option<usize>>,
+    emitter: Emitter,
     scan: Option<Running<S>>,
-    batch: Option<(usize, Vec<BatchColumn>, Option<Vec<u64>>)>,
-    row: usize,
     /// the scan returned its last row; only a rescan starts another
     done: bool,
-    batch_context: PgMemoryContexts,
     totals: Vec<(String, String)>,
     /// the state a parallel scan's participants share (in dynamic shared memory)
     shared: Option<*mut SharedScan>,
@@ -71,12 +61,17 @@ struct ScanState<S: Source> {
 /// leader's handoff to its workers ([`Source::worker_handoff`]), whose `handoff_len`
 /// bytes follow this header.
 #[repr(C)]
-struct SharedScan {
+pub(super) struct SharedScan {
     next: AtomicU64,
     handoff_len: u64,
 }
 
 impl SharedScan {
+    /// Starts the claims of files again (the parallel scan is rescanned).
+    pub(super) fn restart(&self) {
+        self.next.store(0, Ordering::Relaxed);
+    }
+
     /// The handoff bytes after the header at `shared`.
     ///
     /// # Safety
@@ -93,89 +88,90 @@ impl SharedScan {
     }
 }
 
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
+impl<S: Source> ScanState<S> {
+    /// The state of a scan node running `plan`; nothing touches the source yet.
+    ///
+    /// # Safety
+    /// `node` must be the executor's state of the ForeignScan planned as `plan`.
+    pub(super) unsafe fn begin(node: *mut pg_sys::ForeignScanState, plan: ScanPlan) -> Self {
+        // SAFETY: the node's plan is our ForeignScan, its relation the scanned one;
+        // fdw_exprs are its planned expressions, initialised for this node.
+        unsafe {
+            let foreign_scan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+            let relation = (*node).ss.ss_currentRelation;
+            let relid = if relation.is_null() {
+                pg_sys::Oid::from(plan.relation)
+            } else {
+                (*relation).rd_id
+            };
+            let exprs = init_exprs(node, (*foreign_scan).fdw_exprs);
+            let emitter = Emitter::new(node, &plan.columns);
+            let estate = (*node).ss.ps.state;
+            let scanrelid = (*foreign_scan).scan.scanrelid;
+            let lookup = batched_lookup(&plan, estate, scanrelid);
+            let policy = plan.policy.as_ref().map(|p| {
+                let condition = super::policy::condition(p);
+                pg_sys::ExecInitExpr(
+                    condition as *mut pg_sys::Expr,
+                    node as *mut pg_sys::PlanState,
+                )
+            });
+            ScanState {
+                relid,
+                estate,
+                scanrelid,
+                lookup,
+                policy,
+                source: None,
+                plan,
+                exprs,
+                emitter,
+                scan: None,
+                pending: None,
+                done: false,
+                totals: Vec::new(),
+                shared: None,
+                handoff: Vec::new(),
+            }
+        }
+    }
+}
+
+/// The node's `fdw_exprs`, initialised for evaluation.
+///
+/// # Safety
+/// `exprs` must be the planned expressions of `node`'s ForeignScan.
+pub(super) unsafe fn init_exprs(
     node: *mut pg_sys::ForeignScanState,
-    _eflags: c_int,
-) {
-    // SAFETY: node is the executor's scan state; its plan is our ForeignScan.
+    exprs: *mut pg_sys::List,
+) -> Vec<*mut pg_sys::ExprState> {
+    // SAFETY: guaranteed by the caller; ExecInitExpr allocates in the query context.
     unsafe {
-        let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-        let plan_data = ScanPlan::of(plan);
-        // the scanned relation's columns, or an aggregate scan's (its fdw_scan_tlist)
-        let descriptor = (*(*node).ss.ss_ScanTupleSlot).tts_tupleDescriptor;
-        let relation = (*node).ss.ss_currentRelation;
-        let relid = if relation.is_null() {
-            pg_sys::Oid::from(plan_data.relation)
-        } else {
-            (*relation).rd_id
-        };
-        let exprs = list_ptrs((*plan).fdw_exprs)
+        list_ptrs(exprs)
             .into_iter()
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
-            .collect();
-        let attributes = (*descriptor).attrs.as_slice((*descriptor).natts as usize);
-        let length_limits = plan_data
-            .columns
-            .iter()
-            .map(|(_, attnum)| {
-                let attribute = attributes[(*attnum - 1) as usize];
-                (attribute.atttypid == pg_sys::VARCHAROID
-                    && attribute.atttypmod >= pg_sys::VARHDRSZ as i32)
-                    .then(|| (attribute.atttypmod - pg_sys::VARHDRSZ as i32) as usize)
-            })
-            .collect();
-        let targets = plan_data
-            .columns
-            .iter()
-            .map(|(name, attnum)| {
-                let attribute = attributes[(*attnum - 1) as usize];
-                pg_type_of(attribute.atttypid).unwrap_or_else(|| {
-                    let pg_type = super::catalog::type_name(attribute.atttypid);
-                    OdpError::from(SourceError::column_type(name, &pg_type, "unsupported")).report()
-                })
-            })
-            .collect();
-        // A child of the query context: deleted with it, so it is never freed twice.
-        let batch_context = PgMemoryContexts::For(pg_sys::AllocSetContextCreateInternal(
-            pg_sys::CurrentMemoryContext,
-            c"odp scan batch".as_ptr(),
-            0,
-            8 * 1024,
-            8 * 1024 * 1024,
-        ));
-        let estate = (*node).ss.ps.state;
-        let scanrelid = (*plan).scan.scanrelid;
-        let lookup = batched_lookup(&plan_data, estate, scanrelid);
-        let policy = plan_data.policy.as_ref().map(|p| {
-            let condition = super::policy::condition(p);
-            pg_sys::ExecInitExpr(
-                condition as *mut pg_sys::Expr,
-                node as *mut pg_sys::PlanState,
-            )
-        });
-        let state = ScanState::<S> {
-            relid,
-            estate,
-            scanrelid,
-            lookup,
-            policy,
-            source: None,
-            plan: plan_data,
-            exprs,
-            targets,
-            length_limits,
-            scan: None,
-            pending: None,
-            batch: None,
-            row: 0,
-            done: false,
-            batch_context,
-            totals: Vec::new(),
-            shared: None,
-            handoff: Vec::new(),
-        };
-        (*node).fdw_state = in_current_context(state) as *mut _;
+            .collect()
+    }
+}
+
+/// Opens source `S` for the foreign table `relid` after checking that the role may
+/// read its resources.
+pub(super) fn open_for_read<S: Source>(relid: pg_sys::Oid) -> S {
+    let table = table_context(relid);
+    super::resources::check(&S::resources(&table), Action::Read);
+    S::open(&table).or_report()
+}
+
+/// Starts a scan of `source` for `request`, with the transaction's own changes
+/// (`pending`) merged in.
+pub(super) fn begin_scan<S: Source>(
+    source: &S,
+    pending: Option<&dyn Any>,
+    request: &ScanRequest,
+) -> odp_fdw::source::Result<S::Scan> {
+    match pending {
+        Some(pending) => source.begin_scan_pending(request, pending),
+        None => source.begin_scan(request),
     }
 }
 
@@ -223,20 +219,13 @@ impl<S: Source> ScanState<S> {
     /// The source, opened on first use.
     fn source(&mut self) -> &S {
         let relid = self.relid;
-        self.source.get_or_insert_with(|| {
-            let table = table_context(relid);
-            super::resources::check(&S::resources(&table), Action::Read);
-            S::open(&table).or_report()
-        })
+        self.source.get_or_insert_with(|| open_for_read(relid))
     }
 
     /// Starts the rows of this (re)scan: a source scan, or rows of a batched lookup.
     unsafe fn start(&mut self, node: *mut pg_sys::ForeignScanState) -> Running<S> {
         // SAFETY: node is this state's scan node.
         let quals = unsafe { self.evaluate(node) };
-        if let Some(aggregate) = self.plan.aggregate.clone() {
-            return Running::Served(vec![self.aggregate(&aggregate, quals)].into());
-        }
         let step = match self.lookup.as_mut() {
             Some(lookup) => lookup
                 .step(&quals)
@@ -255,48 +244,6 @@ impl<S: Source> ScanState<S> {
                 }
             },
         }
-    }
-
-    /// The grouped rows of a pushed aggregate: from the source's statistics, or from
-    /// its batches through the aggregation kernel.
-    fn aggregate(&mut self, plan: &AggregatePlan, quals: Vec<Option<Qual>>) -> ScanBatch {
-        let request = ScanRequest {
-            columns: plan.columns.clone(),
-            quals: quals.into_iter().flatten().collect(),
-            group_columns: plan.group_columns(),
-            ..Default::default()
-        };
-        // the statistics are those of the committed files
-        let summarized = match self.pending {
-            Some(_) => None,
-            None => self.source().summarize(&request, &plan.spec).or_report(),
-        };
-        let (result, origin) = match summarized {
-            Some(result) => (result, "source statistics"),
-            None => {
-                let mut aggregator = Aggregator::new(plan.spec.clone())
-                    .unwrap_or_else(|e| OdpError::from(e).report());
-                let mut scan = self.begin_scan(&request).or_report();
-                while let Some(batch) = scan.next_batch().or_report() {
-                    pgrx::check_for_interrupts!();
-                    aggregator
-                        .update(&batch)
-                        .unwrap_or_else(|e| OdpError::from(e).report());
-                }
-                self.record(scan.explain());
-                let result = aggregator
-                    .finish()
-                    .unwrap_or_else(|e| OdpError::from(e).report());
-                (result, "rows")
-            }
-        };
-        self.totals.push(("Aggregated From".into(), origin.into()));
-        crate::api::metrics::increment(if origin == "rows" {
-            "aggregates_from_rows"
-        } else {
-            "aggregates_from_statistics"
-        });
-        plan.rows(result).or_report()
     }
 
     /// A plain scan for the evaluated quals (this participant's share of it, in a
@@ -319,10 +266,8 @@ impl<S: Source> ScanState<S> {
 
     /// The source's scan for `request`, with the transaction's own changes merged in.
     fn begin_scan(&mut self, request: &ScanRequest) -> odp_fdw::source::Result<S::Scan> {
-        match self.pending.clone() {
-            Some(pending) => self.source().begin_scan_pending(request, pending.as_ref()),
-            None => self.source().begin_scan(request),
-        }
+        let pending = self.pending.clone();
+        begin_scan(self.source(), pending.as_deref(), request)
     }
 
     /// Asks the source once for all `keys` (the first is this rescan's) and returns the
@@ -345,10 +290,7 @@ impl<S: Source> ScanState<S> {
         let mut scan = self.begin_scan(&request).or_report();
         let mut bucketed = true;
         let restricted = self.policy.is_some();
-        while let Some(batch) = scan
-            .next_batch()
-            .unwrap_or_else(|e| withheld_if(restricted, e).report())
-        {
+        while let Some(batch) = or_withheld(scan.next_batch(), restricted) {
             pgrx::check_for_interrupts!();
             let lookup = self.lookup.as_mut().expect("a fetch comes from the lookup");
             if lookup.add(batch).is_err() {
@@ -371,8 +313,8 @@ impl<S: Source> ScanState<S> {
     /// policy for the same reason).
     fn record(&mut self, lines: Vec<(String, String)>) {
         if self.policy.is_none() {
-            crate::api::metrics::record(&lines);
-            crate::api::metrics::increment("scans");
+            odp_fdw::metrics::record(&lines);
+            odp_fdw::metrics::increment("scans");
         }
         merge_totals(&mut self.totals, lines);
     }
@@ -381,158 +323,168 @@ impl<S: Source> ScanState<S> {
         if let Some(Running::Source(scan)) = self.scan.take() {
             self.record(scan.explain());
         }
-        self.batch = None;
+        self.emitter.clear();
         lookahead::withdraw(self.estate, self.scanrelid);
     }
-}
 
-/// Adds counters of one (re)scan to the running totals; non-numeric values are replaced.
-fn merge_totals(totals: &mut Vec<(String, String)>, lines: Vec<(String, String)>) {
-    for (key, value) in lines {
-        match totals.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, old)) => match (old.parse::<u64>(), value.parse::<u64>()) {
-                (Ok(a), Ok(b)) => *old = (a + b).to_string(),
-                _ => *old = value,
-            },
-            None => totals.push((key, value)),
+    /// The next row in the node's slot, or an empty slot at the end.
+    ///
+    /// # Safety
+    /// `node` must be this state's scan node.
+    pub(super) unsafe fn iterate(
+        &mut self,
+        node: *mut pg_sys::ForeignScanState,
+    ) -> *mut pg_sys::TupleTableSlot {
+        // SAFETY: the slot belongs to this node.
+        let slot = unsafe { (*node).ss.ss_ScanTupleSlot };
+        if self.done {
+            // SAFETY: clears the node's own slot.
+            return unsafe { pg_sys::ExecClearTuple(slot) };
         }
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn iterate_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-) -> *mut pg_sys::TupleTableSlot {
-    // SAFETY: fdw_state was set by begin_foreign_scan; the slot belongs to this node.
-    unsafe {
-        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
-        let slot = (*node).ss.ss_ScanTupleSlot;
-        if state.done {
-            return pg_sys::ExecClearTuple(slot);
+        if self.scan.is_none() {
+            self.pending = super::xact::pending_view(self.relid).or_report();
+            // SAFETY: node is this state's scan node.
+            let running = unsafe { self.start(node) };
+            self.scan = Some(running);
         }
-        if state.scan.is_none() {
-            state.pending = super::xact::pending_view(state.relid).or_report();
-            let running = state.start(node);
-            state.scan = Some(running);
-        }
+        let restricted = self.policy.is_some();
         loop {
-            if let Some((rows, columns, row_ids)) = &state.batch {
-                if state.row < *rows {
-                    fill_slot(slot, &state.plan.columns, columns, state.row);
-                    if let Some(ids) = row_ids {
-                        (*slot).tts_tid = item_pointer(ids[state.row]);
+            // SAFETY: the slot is the node's scan slot.
+            while unsafe { self.emitter.store_next(slot) } {
+                // SAFETY: the policy was initialised for this node; the slot holds a row.
+                if unsafe { passes_policy(self.policy, node, slot) } {
+                    if restricted {
+                        // under a policy only the rows the role sees are checked
+                        // SAFETY: the slot holds the row just stored.
+                        unsafe { self.emitter.check_lengths(slot) };
                     }
-                    state.row += 1;
-                    if passes_policy(state.policy, node, slot) {
-                        if state.policy.is_some() {
-                            // under a policy only the rows the role sees are checked
-                            check_lengths(slot, &state.plan.columns, &state.length_limits);
-                        }
-                        return slot;
-                    }
-                    pgrx::check_for_interrupts!();
-                    continue;
+                    return slot;
                 }
+                pgrx::check_for_interrupts!();
             }
-            let next = match state.scan.as_mut().expect("started above") {
-                Running::Source(scan) => scan
-                    .next_batch()
-                    .unwrap_or_else(|e| withheld_if(state.policy.is_some(), e).report()),
+            let next = match self.scan.as_mut().expect("started above") {
+                Running::Source(scan) => or_withheld(scan.next_batch(), restricted),
                 Running::Served(rows) => rows.pop_front(),
             };
-            match next {
-                None => {
-                    state.finish_scan();
-                    state.done = true;
-                    return pg_sys::ExecClearTuple(slot);
-                }
-                Some(batch) => {
-                    let attnums = state.plan.columns.iter().map(|(_, a)| *a);
-                    if state.policy.is_none() && state.scanrelid != 0 {
-                        // (a restricted scan's batches hold rows the role may not see;
-                        // an aggregate scan's rows are no table's)
-                        lookahead::publish(state.estate, state.scanrelid, attnums, &batch);
-                    }
-                    state.batch = None;
-                    state.batch_context.reset();
-                    // (under a row policy each returned row is checked instead: an
-                    // error about a row the role may not see would tell of it)
-                    let too_long = batch
-                        .columns
-                        .iter()
-                        .zip(&state.length_limits)
-                        .zip(&state.plan.columns)
-                        .find_map(|((column, limit), (name, _))| {
-                            limit.filter(|l| !fits_length(column, *l)).map(|limit| {
-                                OdpError::TooLong {
-                                    column: name.clone(),
-                                    limit,
-                                }
-                            })
-                        })
-                        .filter(|_| state.policy.is_none());
-                    if let Some(e) = too_long {
-                        e.report();
-                    }
-                    let targets = &state.targets;
-                    let rows = batch.num_rows;
-                    let columns = state.batch_context.switch_to(|_| {
-                        batch
-                            .columns
-                            .iter()
-                            .zip(targets)
-                            .map(|(c, t)| TypedColumn::prepare(c, t)?.materialize(rows))
-                            .collect::<Result<Vec<_>, _>>()
-                    });
-                    let columns = columns.unwrap_or_else(|e| {
-                        withheld_if(state.policy.is_some(), OdpError::Unsupported(e.0)).report()
-                    });
-                    state.batch = Some((rows, columns, batch.row_ids));
-                    state.row = 0;
-                }
+            let Some(batch) = next else {
+                self.finish_scan();
+                self.done = true;
+                // SAFETY: clears the node's own slot.
+                return unsafe { pg_sys::ExecClearTuple(slot) };
+            };
+            if !restricted {
+                // (a restricted scan's batches hold rows the role may not see)
+                let attnums = self.plan.columns.iter().map(|(_, a)| *a);
+                lookahead::publish(self.estate, self.scanrelid, attnums, &batch);
             }
+            self.emitter.load(batch, restricted);
         }
     }
-}
 
-/// Fails when a `varchar(n)` column of the row in `slot` holds more than `n`
-/// characters.
-///
-/// # Safety
-/// `slot` must hold a row filled for `columns` (virtual: values and NULL flags set).
-unsafe fn check_lengths(
-    slot: *mut pg_sys::TupleTableSlot,
-    columns: &[(String, i16)],
-    limits: &[Option<usize>],
-) {
-    for ((name, attnum), limit) in columns.iter().zip(limits) {
-        let Some(limit) = *limit else { continue };
-        let index = (*attnum - 1) as usize;
-        // SAFETY: the caller guarantees a filled slot; varchar values are text datums.
-        let text = unsafe {
-            if *(*slot).tts_isnull.add(index) {
-                continue;
+    /// Starts the node again (its parameters changed).
+    pub(super) fn rescan(&mut self) {
+        self.finish_scan();
+        self.done = false;
+    }
+
+    /// Ends the node.
+    pub(super) fn end(&mut self) {
+        self.finish_scan();
+    }
+
+    /// The node's EXPLAIN lines.
+    ///
+    /// # Safety
+    /// `es` must be the running EXPLAIN's state.
+    pub(super) unsafe fn explain(&self, es: *mut pg_sys::ExplainState) {
+        // SAFETY: es is the executor's.
+        let (verbose, analyze) = unsafe { ((*es).verbose, (*es).analyze) };
+        let mut lines = Vec::new();
+        if !self.plan.quals.is_empty() {
+            lines.push(("Pushed Quals".to_string(), self.plan.quals_display()));
+        }
+        if let Some(limit) = self.plan.limit {
+            lines.push(("Pushed Limit".to_string(), limit.to_string()));
+        }
+        if verbose {
+            let names: Vec<&str> = self.plan.columns.iter().map(|(n, _)| n.as_str()).collect();
+            lines.push(("Source Columns".to_string(), names.join(", ")));
+        }
+        if self.plan.policy.is_some() {
+            // Under a row policy only the policy is shown: file counts, estimates and
+            // source counters would count rows the role may not see.
+            lines.extend(
+                self.plan
+                    .explain
+                    .iter()
+                    .filter(|(k, _)| k == "Row Policies")
+                    .cloned(),
+            );
+        } else {
+            lines.extend(self.plan.explain.iter().cloned());
+            if analyze {
+                let mut totals = self.totals.clone();
+                if let Some(Running::Source(scan)) = &self.scan {
+                    merge_totals(&mut totals, scan.explain());
+                }
+                if let Some(lookup) = &self.lookup {
+                    totals.extend(lookup.explain());
+                }
+                lines.extend(totals);
             }
-            <&str as pgrx::FromDatum>::from_datum(*(*slot).tts_values.add(index), false)
-        };
-        if text.is_some_and(|t| t.len() > limit && t.chars().count() > limit) {
-            OdpError::TooLong {
-                column: name.clone(),
-                limit,
-            }
-            .report();
+        }
+        for (key, value) in &lines {
+            // SAFETY: es is the running EXPLAIN's state.
+            unsafe { explain_text(es, key, value) };
         }
     }
-}
 
-/// `error` as it may be shown: under a row policy only its SQLSTATE, since its message
-/// may quote values of rows the role may not see.
-fn withheld_if(restricted: bool, error: impl Into<OdpError>) -> OdpError {
-    let error = error.into();
-    if restricted {
-        OdpError::Withheld(error.class())
-    } else {
-        error
+    /// What the leader hands parallel workers, kept until shared memory is filled;
+    /// returns the size of the node's shared memory.
+    pub(super) fn estimate_shared(&mut self) -> usize {
+        // workers would not see this transaction's pending writes
+        super::xact::ensure_unchanged(self.relid).or_report();
+        let handoff = self.source().worker_handoff();
+        let size = std::mem::size_of::<SharedScan>() + handoff.len();
+        self.handoff = handoff;
+        size
+    }
+
+    /// Fills the node's shared memory (the leader).
+    ///
+    /// # Safety
+    /// `coordinate` must be the node's shared memory, of [`ScanState::estimate_shared`]'s
+    /// size.
+    pub(super) unsafe fn initialize_shared(&mut self, coordinate: *mut std::ffi::c_void) {
+        let handoff = std::mem::take(&mut self.handoff);
+        let shared = coordinate as *mut SharedScan;
+        // SAFETY: guaranteed by the caller: room for the header and the handoff.
+        unsafe {
+            shared.write(SharedScan {
+                next: AtomicU64::new(0),
+                handoff_len: handoff.len() as u64,
+            });
+            std::ptr::copy_nonoverlapping(
+                handoff.as_ptr(),
+                (shared as *mut u8).add(std::mem::size_of::<SharedScan>()),
+                handoff.len(),
+            );
+        }
+        self.shared = Some(shared);
+    }
+
+    /// Joins the leader's parallel scan (a worker): opens the source from its handoff.
+    ///
+    /// # Safety
+    /// `coordinate` must hold the [`SharedScan`] and handoff the leader wrote.
+    pub(super) unsafe fn join_shared(&mut self, coordinate: *mut std::ffi::c_void) {
+        let shared = coordinate as *mut SharedScan;
+        let table = table_context(self.relid);
+        super::resources::check(&S::resources(&table), Action::Read);
+        // SAFETY: guaranteed by the caller.
+        let handoff = unsafe { SharedScan::handoff(shared) };
+        self.source = Some(S::open_in_worker(&table, handoff).or_report());
+        self.shared = Some(shared);
     }
 }
 
@@ -558,132 +510,6 @@ unsafe fn passes_policy(
     }
 }
 
-/// A row identity (48 bits) as the `ctid` of a tuple.
-pub fn item_pointer(id: u64) -> pg_sys::ItemPointerData {
-    let block = (id >> 16) as u32;
-    pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData {
-            bi_hi: (block >> 16) as u16,
-            bi_lo: block as u16,
-        },
-        ip_posid: id as u16,
-    }
-}
-
-/// The row identity a `ctid` holds.
-pub fn row_id(tid: &pg_sys::ItemPointerData) -> u64 {
-    let block = ((tid.ip_blkid.bi_hi as u64) << 16) | tid.ip_blkid.bi_lo as u64;
-    (block << 16) | tid.ip_posid as u64
-}
-
-/// Stores row `row` of the batch in `slot`: one guarded call per row
-/// (`ExecStoreAllNullTuple` clears the slot and marks every column NULL), then the
-/// non-NULL Datums are copied in place.
-unsafe fn fill_slot(
-    slot: *mut pg_sys::TupleTableSlot,
-    columns: &[(String, i16)],
-    data: &[BatchColumn],
-    row: usize,
-) {
-    // SAFETY: the slot has the relation's descriptor, so natts values and nulls; a
-    // stored virtual tuple reads them when the executor asks, after we return.
-    unsafe {
-        pg_sys::ExecStoreAllNullTuple(slot);
-        let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-        let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-        for ((_, attnum), column) in columns.iter().zip(data) {
-            if let Some(datum) = column.datum(row) {
-                let i = (*attnum - 1) as usize;
-                values[i] = datum;
-                nulls[i] = false;
-            }
-        }
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn rescan_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-) {
-    // SAFETY: fdw_state was set by begin_foreign_scan.
-    unsafe {
-        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
-        state.finish_scan();
-        state.done = false;
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn end_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-) {
-    // SAFETY: fdw_state is ours or null (EXPLAIN without ANALYZE still begins the scan).
-    unsafe {
-        let state = (*node).fdw_state as *mut ScanState<S>;
-        if !state.is_null() {
-            (*state).finish_scan();
-        }
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn explain_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-    es: *mut pg_sys::ExplainState,
-) {
-    // SAFETY: fdw_state was set by begin_foreign_scan; es is the executor's.
-    unsafe {
-        let state = &*((*node).fdw_state as *mut ScanState<S>);
-        let verbose = (*es).verbose;
-        if !state.plan.quals.is_empty() {
-            explain_text(es, "Pushed Quals", &state.plan.quals_display());
-        }
-        if let Some(limit) = state.plan.limit {
-            explain_text(es, "Pushed Limit", &limit.to_string());
-        }
-        if verbose && state.plan.aggregate.is_none() {
-            let names: Vec<&str> = state.plan.columns.iter().map(|(n, _)| n.as_str()).collect();
-            explain_text(es, "Source Columns", &names.join(", "));
-        }
-        if state.plan.policy.is_some() {
-            // Under a row policy only the policy is shown: file counts, estimates and
-            // source counters would count rows the role may not see.
-            for (key, value) in state
-                .plan
-                .explain
-                .iter()
-                .filter(|(k, _)| k == "Row Policies")
-            {
-                explain_text(es, key, value);
-            }
-            return;
-        }
-        for (key, value) in &state.plan.explain {
-            explain_text(es, key, value);
-        }
-        if (*es).analyze {
-            let mut totals = state.totals.clone();
-            if let Some(Running::Source(scan)) = &state.scan {
-                merge_totals(&mut totals, scan.explain());
-            }
-            if let Some(lookup) = &state.lookup {
-                totals.extend(lookup.explain());
-            }
-            for (key, value) in &totals {
-                explain_text(es, key, value);
-            }
-        }
-    }
-}
-
-pub(super) unsafe fn explain_text(es: *mut pg_sys::ExplainState, label: &str, value: &str) {
-    let label = CString::new(label).unwrap_or_default();
-    let value = CString::new(value).unwrap_or_default();
-    // SAFETY: ExplainPropertyText copies both strings into the explain output.
-    unsafe { pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es) }
-}
-
 #[pg_guard]
 pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
     _root: *mut pg_sys::PlannerInfo,
@@ -697,76 +523,4 @@ pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
     S::capabilities(&super::catalog::table_context(relid)).parallel
         && super::xact::ensure_unchanged(relid).is_ok()
         && !super::policy::for_relation(relid).has_policies
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn estimate_dsm_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-    _pcxt: *mut pg_sys::ParallelContext,
-) -> pg_sys::Size {
-    // SAFETY: fdw_state was set by begin_foreign_scan.
-    let state = unsafe { &mut *((*node).fdw_state as *mut ScanState<S>) };
-    // workers would not see this transaction's pending writes
-    super::xact::ensure_unchanged(state.relid).or_report();
-    let handoff = state.source().worker_handoff();
-    let size = std::mem::size_of::<SharedScan>() + handoff.len();
-    state.handoff = handoff;
-    size
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-    _pcxt: *mut pg_sys::ParallelContext,
-    coordinate: *mut std::ffi::c_void,
-) {
-    // SAFETY: fdw_state was set by begin_foreign_scan; coordinate is this node's chunk
-    // of dynamic shared memory, of the size estimate_dsm_foreign_scan asked for.
-    unsafe {
-        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
-        let handoff = std::mem::take(&mut state.handoff);
-        let shared = coordinate as *mut SharedScan;
-        shared.write(SharedScan {
-            next: AtomicU64::new(0),
-            handoff_len: handoff.len() as u64,
-        });
-        std::ptr::copy_nonoverlapping(
-            handoff.as_ptr(),
-            (shared as *mut u8).add(std::mem::size_of::<SharedScan>()),
-            handoff.len(),
-        );
-        state.shared = Some(shared);
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn reinitialize_dsm_foreign_scan(
-    _node: *mut pg_sys::ForeignScanState,
-    _pcxt: *mut pg_sys::ParallelContext,
-    coordinate: *mut std::ffi::c_void,
-) {
-    // SAFETY: coordinate holds the SharedScan initialize_dsm_foreign_scan wrote.
-    unsafe {
-        (*(coordinate as *mut SharedScan))
-            .next
-            .store(0, Ordering::Relaxed)
-    }
-}
-
-#[pg_guard]
-pub(super) unsafe extern "C-unwind" fn initialize_worker_foreign_scan<S: Source>(
-    node: *mut pg_sys::ForeignScanState,
-    _toc: *mut pg_sys::shm_toc,
-    coordinate: *mut std::ffi::c_void,
-) {
-    // SAFETY: fdw_state was set by begin_foreign_scan in this worker; coordinate holds
-    // the SharedScan and handoff the leader wrote.
-    unsafe {
-        let state = &mut *((*node).fdw_state as *mut ScanState<S>);
-        let shared = coordinate as *mut SharedScan;
-        let table = table_context(state.relid);
-        super::resources::check(&S::resources(&table), Action::Read);
-        state.source = Some(S::open_in_worker(&table, SharedScan::handoff(shared)).or_report());
-        state.shared = Some(shared);
-    }
 }

@@ -1,8 +1,8 @@
-//! Aggregate pushdown: `GetForeignUpperPaths` offers a ForeignScan that returns the
-//! grouped rows of `GROUP BY` and aggregates over one ODP foreign table. The scan
-//! computes them with the aggregation kernel (`odp_fdw::aggregate`) over the source's
-//! batches, or takes them from the source's statistics, before any row becomes a
-//! tuple.
+//! Aggregate pushdown, planning side: `GetForeignUpperPaths` offers a ForeignScan that
+//! returns the grouped rows of `GROUP BY` and aggregates over one ODP foreign table
+//! ([`NodePlan::Aggregate`], run by [`super::grouped`], which computes them with the
+//! aggregation kernel (`odp_fdw::aggregate`) over the source's batches, or takes them
+//! from the source's statistics, before any row becomes a tuple).
 //!
 //! The path is offered only when its result provably equals Postgres's own:
 //! - every WHERE clause is a constant qual the source applies exactly;
@@ -18,23 +18,19 @@
 
 use super::catalog::list_ptrs;
 use super::collation::{text_order, TextOrder};
+use super::exact::applied_exactly;
+use super::memory::in_current_context;
+use super::node::{plan_quals, AggregatePlan, NodePlan, Output, ScanPlan};
 use super::paths::STARTUP_COST;
 use super::pgtype::pg_type_of;
-use super::plan::{plan_quals, PlanningState, ScanPlan};
+use super::plan::PlanningState;
 use super::quals::{extract, strip_relabel};
-use super::routine::in_current_context;
 use super::Source;
 use odp_fdw::aggregate::{groupable, Aggregate, AggregateSpec, Function};
-use odp_fdw::arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use odp_fdw::arrow::datatypes::{Decimal128Type, Int64Type};
-use odp_fdw::batch::{ColumnData, ScanBatch};
-use odp_fdw::request::Qual;
 use odp_fdw::types::{Family, PgType};
-use pgrx::{pg_guard, pg_sys, AnyNumeric, GucContext, GucFlags, GucRegistry, GucSetting};
-use serde::{Deserialize, Serialize};
+use pgrx::{pg_guard, pg_sys, GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CStr;
 use std::ptr;
-use std::sync::Arc;
 
 /// `odp.aggregate_pushdown`: whether aggregates over ODP tables may be computed below
 /// Postgres.
@@ -50,82 +46,6 @@ pub fn init_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
-}
-
-/// Where one column of a pushed aggregate's rows comes from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) enum Output {
-    /// a column of the kernel's result (grouping columns, then aggregates)
-    Kernel(usize),
-    /// `avg` of integers or numerics: the kernel's exact sum over its count
-    Average { sum: usize, count: usize },
-}
-
-/// A pushed aggregate as the plan stores it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct AggregatePlan {
-    /// the source columns the kernel reads; the spec's indexes point into it
-    pub(super) columns: Vec<String>,
-    pub(super) spec: AggregateSpec,
-    /// one per column of the scan's rows (its `fdw_scan_tlist`)
-    pub(super) outputs: Vec<Output>,
-    /// EXPLAIN's `Pushed Aggregates` and `Pushed Group By`
-    pub(super) aggregates_display: Vec<String>,
-    pub(super) group_display: Vec<String>,
-}
-
-impl AggregatePlan {
-    /// The names of the grouping columns.
-    pub(super) fn group_columns(&self) -> Vec<String> {
-        self.spec
-            .group_by
-            .iter()
-            .map(|(i, _)| self.columns[*i].clone())
-            .collect()
-    }
-
-    /// The kernel's result as the scan's rows: one column per output.
-    pub(super) fn rows(&self, result: ScanBatch) -> crate::error::Result<ScanBatch> {
-        let columns = self
-            .outputs
-            .iter()
-            .map(|output| match output {
-                Output::Kernel(i) => Ok(result.columns[*i].clone()),
-                Output::Average { sum, count } => {
-                    average(&result.columns[*sum], &result.columns[*count]).map(ColumnData::Array)
-                }
-            })
-            .collect::<crate::error::Result<Vec<_>>>()?;
-        Ok(ScanBatch {
-            num_rows: result.num_rows,
-            columns,
-            row_ids: None,
-        })
-    }
-}
-
-/// `numeric_div(sum, count)` per group, as numeric text (NULL for no values).
-fn average(sums: &ColumnData, counts: &ColumnData) -> crate::error::Result<ArrayRef> {
-    let (ColumnData::Array(sums), ColumnData::Array(counts)) = (sums, counts) else {
-        return Err(crate::error::OdpError::Unsupported(
-            "a constant aggregate".into(),
-        ));
-    };
-    let sums = sums.as_primitive::<Decimal128Type>();
-    let counts = counts.as_primitive::<Int64Type>();
-    let mut texts = Vec::with_capacity(sums.len());
-    for row in 0..sums.len() {
-        if sums.is_null(row) || counts.value(row) == 0 {
-            texts.push(None);
-            continue;
-        }
-        let sum = AnyNumeric::try_from(sums.value_as_string(row).as_str())
-            .map_err(|e| crate::error::OdpError::Unsupported(e.to_string()))?;
-        texts.push(Some(
-            (sum / AnyNumeric::from(counts.value(row))).to_string(),
-        ));
-    }
-    Ok(Arc::new(StringArray::from(texts)))
 }
 
 /// What `GetForeignPlan` needs of an offered aggregate path.
@@ -225,34 +145,6 @@ unsafe fn all_exact<S: Source>(
                     &state.table.columns,
                 )
             })
-    }
-}
-
-/// Whether one clause (a RestrictInfo) is a constant qual the source applies exactly.
-///
-/// # Safety
-/// `clause` must be a valid clause of relation `relid` in this planner run.
-pub(super) unsafe fn applied_exactly<S: Source>(
-    root: *mut pg_sys::PlannerInfo,
-    relid: u32,
-    clause: *mut std::ffi::c_void,
-    source: &S,
-    columns: &[super::PgColumn],
-) -> bool {
-    // SAFETY: the caller guarantees the clause is valid; lappend allocates a new list.
-    let quals = unsafe {
-        let single = pg_sys::lappend(ptr::null_mut(), clause);
-        extract(root, relid, single, columns)
-    };
-    match quals.as_slice() {
-        [q] => q.constant.as_ref().is_some_and(|value| {
-            source.applies_exactly(&Qual {
-                column: q.column.clone(),
-                op: q.op,
-                value: value.clone(),
-            })
-        }),
-        _ => false,
     }
 }
 
@@ -548,7 +440,7 @@ pub(super) unsafe fn aggregate_scan<S: Source>(
                 upper.plan.group_display.join(", "),
             ));
         }
-        let plan = ScanPlan {
+        let scan = ScanPlan {
             columns: upper
                 .plan
                 .outputs
@@ -560,11 +452,13 @@ pub(super) unsafe fn aggregate_scan<S: Source>(
             limit: None,
             explain,
             row_ids: false,
-            direct_delete: None,
             planned_relid: relid,
             policy: None,
             relation: state.table.relid,
-            aggregate: Some(upper.plan.clone()),
+        };
+        let plan = NodePlan::Aggregate {
+            scan,
+            aggregate: upper.plan.clone(),
         };
         pg_sys::make_foreignscan(
             tlist,

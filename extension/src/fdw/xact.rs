@@ -17,10 +17,12 @@
 
 use super::SourceWriter;
 use crate::error::{OdpError, OrReport, Result};
+use odp_fdw::source::TransactionParticipant;
 use pgrx::{pg_guard, pg_sys};
 use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 /// The subtransaction id of the top level.
 const TOP_SUBTRANSACTION: pg_sys::SubTransactionId = 1;
@@ -65,7 +67,12 @@ unsafe extern "C-unwind" {
 
 /// Registers the transaction callbacks and the fault setting (once, when the library is
 /// loaded).
-pub fn init() {
+/// The participants of every transaction (sources' and the extension's own).
+static PARTICIPANTS: OnceLock<Vec<&'static dyn TransactionParticipant>> = OnceLock::new();
+
+/// Registers the transaction callbacks and the participants they call (once, at load).
+pub fn init(participants: Vec<&'static dyn TransactionParticipant>) {
+    let _ = PARTICIPANTS.set(participants);
     pgrx::GucRegistry::define_string_guc(
         c"odp.test_fault",
         c"Test only: fault points of the commit path (point:sleep=MS or point:error, comma-separated).",
@@ -205,11 +212,16 @@ fn fault_point(name: &str) -> Result<()> {
     Ok(odp_fdw::fault::point(name)?)
 }
 
+/// The registered participants.
+fn participants() -> impl Iterator<Item = &'static dyn TransactionParticipant> {
+    PARTICIPANTS.get().into_iter().flatten().copied()
+}
+
 /// Commits every pending writer by the protocol in the module comment.
 fn commit_all() {
     let mut writers = PENDING.with_borrow_mut(std::mem::take);
     // (shared transactions can be opened outside table writers: odp.cypher writes)
-    if writers.is_empty() && !crate::sources::participants().any(|p| p.has_pending()) {
+    if writers.is_empty() && !participants().any(|p| p.has_pending()) {
         return;
     }
     writers.sort_by_key(|pending| pending.writer.commit_order());
@@ -243,7 +255,7 @@ fn commit_all() {
         fault_point("commit.before_shared").map(|()| None),
         &mut landed,
     );
-    for participant in crate::sources::participants() {
+    for participant in participants() {
         record_step(participant.commit().map_err(OdpError::from), &mut landed);
     }
     if let Err(e) = fault_point("commit.done") {
@@ -307,7 +319,7 @@ unsafe extern "C-unwind" fn xact_callback(
 ) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT => {
-            crate::api::feature_stream::lock_if_publishing();
+            participants().for_each(|p| p.before_commit());
             commit_all()
         }
         pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE
@@ -331,10 +343,9 @@ unsafe extern "C-unwind" fn xact_callback(
             // Dropping a writer aborts its open uploads; written files stay unreferenced.
             PENDING.with_borrow_mut(Vec::clear);
             VIEWS.with_borrow_mut(Vec::clear);
-            crate::api::feature_stream::forget_publishing();
             odp_fdw::rowid::forget_all();
             super::lookahead::forget_all();
-            crate::sources::participants().for_each(|p| p.transaction_ended());
+            participants().for_each(|p| p.transaction_ended());
         }
         _ => {}
     }

@@ -158,19 +158,6 @@ pub enum AggregateError {
 
 type Result<T> = std::result::Result<T, AggregateError>;
 
-impl crate::source::Classify for AggregateError {
-    fn class(&self) -> crate::source::ErrorClass {
-        use crate::source::ErrorClass;
-        match self {
-            AggregateError::FloatOverflow | AggregateError::NumericOverflow => {
-                ErrorClass::NumericOutOfRange
-            }
-            AggregateError::Type(_) => ErrorClass::UnsupportedDataType,
-            AggregateError::Arrow(_) => ErrorClass::Remote,
-        }
-    }
-}
-
 /// What a source knows about some rows without reading them (Delta file statistics):
 /// rows, and per aggregate input its non-NULL count and bounds.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,8 @@
 //! What kind of failure an error is. Every adapter error classifies itself into an
 //! [`ErrorClass`]; the extension gives each class its SQLSTATE in one place.
 
+use crate::aggregate::AggregateError;
+use crate::options::OptionError;
 use std::fmt;
 
 /// The kinds of failure a client can tell apart (each is one SQLSTATE).
@@ -155,6 +157,28 @@ impl std::error::Error for SourceError {}
 impl<E: Classify> From<E> for SourceError {
     fn from(error: E) -> SourceError {
         SourceError::new(error.class(), error.to_string())
+    }
+}
+
+impl Classify for OptionError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            OptionError::Unknown { .. } => ErrorClass::UnknownOption,
+            OptionError::Missing { .. } => ErrorClass::MissingOption,
+            OptionError::BadValue { .. } => ErrorClass::InvalidOption,
+        }
+    }
+}
+
+impl Classify for AggregateError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            AggregateError::FloatOverflow | AggregateError::NumericOverflow => {
+                ErrorClass::NumericOutOfRange
+            }
+            AggregateError::Type(_) => ErrorClass::UnsupportedDataType,
+            AggregateError::Arrow(_) => ErrorClass::Remote,
+        }
     }
 }
 

@@ -8,6 +8,10 @@ use std::ffi::CStr;
 /// (Delta versions under REPEATABLE READ) and connections made with a server's
 /// options. The FDW core calls every registered participant; none needs code there.
 pub trait TransactionParticipant: Sync {
+    /// Called at pre-commit before any writer prepares (to take a lock the commit
+    /// must hold); it reports its own errors, which abort the transaction.
+    fn before_commit(&self) {}
+
     /// Whether the transaction holds shared work to commit (also opened outside
     /// table writers, by SQL functions).
     fn has_pending(&self) -> bool {
