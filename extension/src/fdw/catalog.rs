@@ -11,7 +11,9 @@ use std::ffi::CStr;
 /// `list` must be NIL or a valid `List` of `DefElem` nodes.
 pub unsafe fn options_from_list(list: *mut pg_sys::List) -> Options {
     let mut pairs = Vec::new();
-    for ptr in list_ptrs(list) {
+    // SAFETY: the caller promises `list` is NIL or a valid List (of DefElem nodes).
+    let ptrs = unsafe { list_ptrs(list) };
+    for ptr in ptrs {
         let def = ptr as *mut pg_sys::DefElem;
         // SAFETY: the caller promises DefElem nodes; defGetString reads their argument.
         let (name, value) = unsafe {
