@@ -4,6 +4,8 @@
 //! Layers: `odp_fdw` (pure-Rust source adapters) → [`fdw`] (the FDW core over
 //! `pg_sys::FdwRoutine`) → [`sources`] (one module per wrapper) → [`api`] (SQL functions).
 
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
 use pgrx::prelude::*;
 
 pub mod api;

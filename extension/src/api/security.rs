@@ -212,11 +212,11 @@ unsafe extern "C-unwind" fn reset_session_on_discard(
         clear_session_claims();
     }
     let previous = PREVIOUS_PROCESS_UTILITY.get().copied().flatten();
-    // SAFETY: passes Postgres's own arguments on to the previous hook or the standard
-    // implementation, as every ProcessUtility hook must.
-    unsafe {
-        match previous {
-            Some(hook) => hook(
+    match previous {
+        // SAFETY: passes Postgres's own arguments on to the previous hook, as every
+        // ProcessUtility hook must.
+        Some(hook) => unsafe {
+            hook(
                 pstmt,
                 query_string,
                 read_only_tree,
@@ -225,8 +225,12 @@ unsafe extern "C-unwind" fn reset_session_on_discard(
                 query_env,
                 dest,
                 qc,
-            ),
-            None => pg_sys::standard_ProcessUtility(
+            )
+        },
+        // SAFETY: passes Postgres's own arguments on to the standard implementation,
+        // as a ProcessUtility hook without a previous one must.
+        None => unsafe {
+            pg_sys::standard_ProcessUtility(
                 pstmt,
                 query_string,
                 read_only_tree,
@@ -235,8 +239,8 @@ unsafe extern "C-unwind" fn reset_session_on_discard(
                 query_env,
                 dest,
                 qc,
-            ),
-        }
+            )
+        },
     }
 }
 

@@ -57,85 +57,105 @@ unsafe extern "C-unwind" fn acquire_sample_rows<S: Source>(
     totalrows: *mut f64,
     totaldeadrows: *mut f64,
 ) -> c_int {
-    // SAFETY: relation is open for ANALYZE; rows has room for targrows tuples, which are
-    // formed in the caller's memory context while per-row Datums live in a scratch one.
-    unsafe {
-        let relid = (*relation).rd_id;
-        let tupdesc = (*relation).rd_att;
-        let natts = (*tupdesc).natts as usize;
-        let table = table_context(relid);
-        let source = S::open(&table).or_report();
-        let columns: Vec<_> = table
-            .columns
-            .iter()
-            .filter_map(|c| c.pg_type.clone().map(|t| (c, t)))
-            .collect();
-        let request = ScanRequest {
-            columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
-            quals: Vec::new(),
-            ..Default::default()
-        };
-        let mut scan = source.begin_scan(&request).or_report();
-        let outer = pg_sys::CurrentMemoryContext;
-        let mut scratch = PgMemoryContexts::For(pg_sys::AllocSetContextCreateInternal(
-            outer,
+    // SAFETY: ANALYZE passes an open relation, with its tuple descriptor.
+    let (relid, tupdesc) = unsafe { ((*relation).rd_id, (*relation).rd_att) };
+    // SAFETY: the tuple descriptor of an open relation is valid.
+    let natts = unsafe { (*tupdesc).natts } as usize;
+    let table = table_context(relid);
+    let source = S::open(&table).or_report();
+    let columns: Vec<_> = table
+        .columns
+        .iter()
+        .filter_map(|c| c.pg_type.clone().map(|t| (c, t)))
+        .collect();
+    let request = ScanRequest {
+        columns: columns.iter().map(|(c, _)| c.name.clone()).collect(),
+        quals: Vec::new(),
+        ..Default::default()
+    };
+    let mut scan = source.begin_scan(&request).or_report();
+    // Per-row Datums live in a scratch context, a child of the caller's, while the
+    // sampled tuples are formed in the caller's.
+    // SAFETY: CurrentMemoryContext is the backend's current context (ANALYZE's, valid
+    // for this call); the new child context is deleted before returning.
+    let scratch = unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
             c"odp analyze".as_ptr(),
             0,
             8 * 1024,
             8 * 1024 * 1024,
-        ));
-        let target = targrows.max(0) as usize;
-        let mut kept = 0usize;
-        let mut seen = 0u64;
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let mut values = vec![pg_sys::Datum::from(0); natts];
-        let mut nulls = vec![true; natts];
-        while let Some(batch) = scan.next_batch().or_report() {
-            pgrx::check_for_interrupts!();
-            scratch.reset();
-            let typed = scratch.switch_to(|_| {
-                batch
-                    .columns
-                    .iter()
-                    .zip(&columns)
-                    .map(|(c, (_, t))| TypedColumn::prepare(c, t))
-                    .collect::<Result<Vec<_>, _>>()
-            });
-            let typed = typed.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
-            for row in 0..batch.num_rows {
-                seen += 1;
-                let slot = if kept < target {
-                    kept += 1;
-                    kept - 1
-                } else {
-                    let r = rng.below(seen) as usize;
-                    if r >= target {
-                        continue;
+        )
+    };
+    let mut scratch = PgMemoryContexts::For(scratch);
+    let target = targrows.max(0) as usize;
+    let mut kept = 0usize;
+    let mut seen = 0u64;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut values = vec![pg_sys::Datum::from(0); natts];
+    let mut nulls = vec![true; natts];
+    while let Some(batch) = scan.next_batch().or_report() {
+        pgrx::check_for_interrupts!();
+        // SAFETY: nothing allocated in `scratch` is used any more: the previous batch's
+        // Datums were copied into tuples by heap_form_tuple.
+        unsafe { scratch.reset() };
+        let prepare = |_: &mut PgMemoryContexts| {
+            batch
+                .columns
+                .iter()
+                .zip(&columns)
+                .map(|(c, (_, t))| TypedColumn::prepare(c, t))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        // SAFETY: `scratch` is the context created above; what `prepare` allocates in
+        // it is used only until the next reset.
+        let typed = unsafe { scratch.switch_to(prepare) };
+        let typed = typed.unwrap_or_else(|e| OdpError::Unsupported(e.0).report());
+        for row in 0..batch.num_rows {
+            seen += 1;
+            let slot = if kept < target {
+                kept += 1;
+                kept - 1
+            } else {
+                let r = rng.below(seen) as usize;
+                if r >= target {
+                    continue;
+                }
+                // SAFETY: r < target <= targrows, and every slot below `kept` (== target
+                // here) holds a tuple formed below.
+                unsafe { pg_sys::heap_freetuple(*rows.add(r)) };
+                r
+            };
+            nulls.fill(true);
+            let fill = |_: &mut PgMemoryContexts| {
+                for ((column, _), data) in columns.iter().zip(&typed) {
+                    let i = (column.attnum - 1) as usize;
+                    if let Some(d) = data.datum(row)? {
+                        values[i] = d;
+                        nulls[i] = false;
                     }
-                    pg_sys::heap_freetuple(*rows.add(r));
-                    r
-                };
-                nulls.fill(true);
-                let filled = scratch.switch_to(|_| {
-                    for ((column, _), data) in columns.iter().zip(&typed) {
-                        let i = (column.attnum - 1) as usize;
-                        if let Some(d) = data.datum(row)? {
-                            values[i] = d;
-                            nulls[i] = false;
-                        }
-                    }
-                    Ok(())
-                });
-                filled.unwrap_or_else(|e: super::datum::Unsupported| {
-                    OdpError::Unsupported(e.0).report()
-                });
+                }
+                Ok(())
+            };
+            // SAFETY: `scratch` is the context created above; the Datums allocated in it
+            // are copied into a tuple below, before the next reset.
+            let filled = unsafe { scratch.switch_to(fill) };
+            filled
+                .unwrap_or_else(|e: super::datum::Unsupported| OdpError::Unsupported(e.0).report());
+            // SAFETY: slot < target <= targrows, within `rows`; `values` and `nulls` hold
+            // one entry per attribute of `tupdesc`.
+            unsafe {
                 *rows.add(slot) =
                     pg_sys::heap_form_tuple(tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
             }
         }
-        pg_sys::MemoryContextDelete(scratch.value());
+    }
+    // SAFETY: nothing allocated in the scratch context is used any more.
+    unsafe { pg_sys::MemoryContextDelete(scratch.value()) };
+    // SAFETY: ANALYZE passes valid out-pointers.
+    unsafe {
         *totalrows = seen as f64;
         *totaldeadrows = 0.0;
-        kept as c_int
     }
+    kept as c_int
 }

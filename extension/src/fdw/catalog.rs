@@ -11,7 +11,9 @@ use std::ffi::CStr;
 /// `list` must be NIL or a valid `List` of `DefElem` nodes.
 pub unsafe fn options_from_list(list: *mut pg_sys::List) -> Options {
     let mut pairs = Vec::new();
-    for ptr in list_ptrs(list) {
+    // SAFETY: the caller promises `list` is NIL or a valid List (of DefElem nodes).
+    let ptrs = unsafe { list_ptrs(list) };
+    for ptr in ptrs {
         let def = ptr as *mut pg_sys::DefElem;
         // SAFETY: the caller promises DefElem nodes; defGetString reads their argument.
         let (name, value) = unsafe {
@@ -138,28 +140,27 @@ pub fn type_name(oid: pg_sys::Oid) -> String {
 /// functions directly: no query, so no `search_path` takes part.
 pub fn server_wrapper_with_usage(name: &str) -> Option<String> {
     let name = std::ffi::CString::new(name).ok()?;
-    // SAFETY: GetForeignServerByName with missing_ok returns NULL or a valid server; the
-    // wrapper of an existing server exists; the ACL check reads catalogs.
-    unsafe {
-        let server = pg_sys::GetForeignServerByName(name.as_ptr(), true);
-        if server.is_null() {
-            return None;
-        }
-        let usage = pg_sys::pg_foreign_server_aclcheck(
+    // SAFETY: GetForeignServerByName with missing_ok returns NULL or a valid server.
+    let server = unsafe { pg_sys::GetForeignServerByName(name.as_ptr(), true) };
+    if server.is_null() {
+        return None;
+    }
+    // SAFETY: `server` is a valid ForeignServer; the ACL check reads catalogs.
+    let usage = unsafe {
+        pg_sys::pg_foreign_server_aclcheck(
             (*server).serverid,
             pg_sys::GetUserId(),
             pg_sys::ACL_USAGE as pg_sys::AclMode,
-        );
-        if usage != pg_sys::AclResult::ACLCHECK_OK {
-            crate::error::OdpError::Privilege("USAGE on the foreign server").report();
-        }
-        let wrapper = pg_sys::GetForeignDataWrapper((*server).fdwid);
-        Some(
-            std::ffi::CStr::from_ptr((*wrapper).fdwname)
-                .to_string_lossy()
-                .into_owned(),
         )
+    };
+    if usage != pg_sys::AclResult::ACLCHECK_OK {
+        crate::error::OdpError::Privilege("USAGE on the foreign server").report();
     }
+    // SAFETY: the wrapper of an existing server exists; its name is a NUL-terminated
+    // string.
+    let wrapper =
+        unsafe { CStr::from_ptr((*pg_sys::GetForeignDataWrapper((*server).fdwid)).fdwname) };
+    Some(wrapper.to_string_lossy().into_owned())
 }
 
 /// The `search_path` every statement ODP runs itself (through SPI) is planned under:

@@ -47,75 +47,88 @@ pub unsafe extern "C-unwind" fn import_foreign_schema<S: Source>(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
 ) -> *mut pg_sys::List {
-    // SAFETY: stmt is the parsed statement, valid for this call; the server exists.
-    unsafe {
-        let server = pg_sys::GetForeignServer(server_oid);
-        let server_options = options_from_list((*server).options);
-        let user = PgTryBuilder::new(|| {
+    // SAFETY: the server of the statement exists (Postgres looked it up by name).
+    let server = unsafe { pg_sys::GetForeignServer(server_oid) };
+    // SAFETY: a ForeignServer's options are NIL or a List of DefElem.
+    let server_options = unsafe { options_from_list((*server).options) };
+    let user = PgTryBuilder::new(|| {
+        // SAFETY: GetUserMapping returns a valid mapping (options: NIL or a List of
+        // DefElem) or raises an ERROR, caught here.
+        unsafe {
             options_from_list((*pg_sys::GetUserMapping(pg_sys::GetUserId(), server_oid)).options)
-        })
-        .catch_others(|_| Options::default())
-        .execute();
-        let remote = CStr::from_ptr((*stmt).remote_schema)
-            .to_string_lossy()
-            .into_owned();
-        let local = CStr::from_ptr((*stmt).local_schema)
-            .to_string_lossy()
-            .into_owned();
-        let server_name = CStr::from_ptr((*server).servername)
-            .to_string_lossy()
-            .into_owned();
-        let listed: Vec<String> = list_ptrs((*stmt).table_list)
-            .into_iter()
-            .map(|rv| {
-                CStr::from_ptr((*(rv as *mut pg_sys::RangeVar)).relname)
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        let keep = |name: &str| match (*stmt).list_type {
-            pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => {
-                listed.iter().any(|l| l == name)
-            }
-            pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => {
-                !listed.iter().any(|l| l == name)
-            }
-            _ => true,
-        };
-        let mut commands: *mut pg_sys::List = std::ptr::null_mut();
-        for table in S::import_schema(
-            &server_options,
-            &user,
-            &remote,
-            path_privilege(),
-            &crate::host::HOST,
-        )
-        .or_report()
-        {
-            if !keep(&table.name) || !readable::<S>(&server_options, &user, &table) {
-                continue;
-            }
-            let columns: Vec<String> = table
-                .columns
-                .iter()
-                .map(|(n, t)| format!("{} {t}", quote_ident(n)))
-                .collect();
-            let options: Vec<String> = table
-                .options
-                .iter()
-                .map(|(k, v)| format!("{} {}", quote_ident(k), quote_literal(v)))
-                .collect();
-            let sql = format!(
-                "CREATE FOREIGN TABLE {}.{} ({}) SERVER {} OPTIONS ({})",
-                quote_ident(&local),
-                quote_ident(&table.name),
-                columns.join(", "),
-                quote_ident(&server_name),
-                options.join(", ")
-            );
-            let sql = CString::new(sql).unwrap_or_default();
-            commands = pg_sys::lappend(commands, pg_sys::pstrdup(sql.as_ptr()) as *mut _);
         }
-        commands
+    })
+    .catch_others(|_| Options::default())
+    .execute();
+    // SAFETY: `stmt` is the parsed statement, valid for this call; its schema names are
+    // NUL-terminated strings.
+    let (remote, local) = unsafe {
+        (
+            CStr::from_ptr((*stmt).remote_schema),
+            CStr::from_ptr((*stmt).local_schema),
+        )
+    };
+    let remote = remote.to_string_lossy().into_owned();
+    let local = local.to_string_lossy().into_owned();
+    // SAFETY: the server's name is a NUL-terminated string.
+    let server_name = unsafe { CStr::from_ptr((*server).servername) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: `stmt` is valid; its table_list is NIL or a List of RangeVar nodes.
+    let (table_list, list_type) = unsafe { (list_ptrs((*stmt).table_list), (*stmt).list_type) };
+    let listed: Vec<String> = table_list
+        .into_iter()
+        .map(|rv| {
+            // SAFETY: each RangeVar of the list has a NUL-terminated relname.
+            unsafe { CStr::from_ptr((*(rv as *mut pg_sys::RangeVar)).relname) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let keep = |name: &str| match list_type {
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => {
+            listed.iter().any(|l| l == name)
+        }
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => {
+            !listed.iter().any(|l| l == name)
+        }
+        _ => true,
+    };
+    let mut commands: *mut pg_sys::List = std::ptr::null_mut();
+    for table in S::import_schema(
+        &server_options,
+        &user,
+        &remote,
+        path_privilege(),
+        &crate::host::HOST,
+    )
+    .or_report()
+    {
+        if !keep(&table.name) || !readable::<S>(&server_options, &user, &table) {
+            continue;
+        }
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|(n, t)| format!("{} {t}", quote_ident(n)))
+            .collect();
+        let options: Vec<String> = table
+            .options
+            .iter()
+            .map(|(k, v)| format!("{} {}", quote_ident(k), quote_literal(v)))
+            .collect();
+        let sql = format!(
+            "CREATE FOREIGN TABLE {}.{} ({}) SERVER {} OPTIONS ({})",
+            quote_ident(&local),
+            quote_ident(&table.name),
+            columns.join(", "),
+            quote_ident(&server_name),
+            options.join(", ")
+        );
+        let sql = CString::new(sql).unwrap_or_default();
+        // SAFETY: pstrdup copies the NUL-terminated text into the current memory
+        // context; `commands` is NIL or the List built so far.
+        commands = unsafe { pg_sys::lappend(commands, pg_sys::pstrdup(sql.as_ptr()) as *mut _) };
     }
+    commands
 }

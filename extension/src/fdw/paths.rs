@@ -73,30 +73,42 @@ unsafe fn add_partial_path<S: Source>(
     state: &PlanningState<S>,
     fetched: f64,
 ) {
-    // SAFETY: planner structures are valid during get_foreign_paths.
+    // SAFETY: `baserel` is the planner's RelOptInfo, valid during get_foreign_paths.
+    let (consider_parallel, no_lateral) = unsafe {
+        (
+            (*baserel).consider_parallel,
+            (*baserel).lateral_relids.is_null(),
+        )
+    };
+    let allowed = consider_parallel
+        && S::capabilities(&state.table).parallel
+        && state.policy.is_none()
+        && state.limit.is_none()
+        && fetched >= PARALLEL_MIN_ROWS
+        && no_lateral;
+    // SAFETY: reads a setting (GUC) on the backend's thread.
+    let max_workers = unsafe { pg_sys::max_parallel_workers_per_gather };
+    let workers = (max_workers as usize).min(state.estimate.parallel_units.saturating_sub(1));
+    if !allowed || workers == 0 {
+        return;
+    }
+    // Postgres's own share of the leader: it also runs the plan above the Gather
+    // SAFETY: reads a setting (GUC) on the backend's thread.
+    let leader = if unsafe { pg_sys::parallel_leader_participation } {
+        (1.0 - 0.3 * workers as f64).max(0.0)
+    } else {
+        0.0
+    };
+    let divisor = workers as f64 + leader;
+    // SAFETY: `baserel` is the planner's RelOptInfo.
+    let rows = (unsafe { (*baserel).rows } / divisor).max(1.0);
+    // SAFETY: reads the cost settings (GUCs) on the backend's thread.
+    let (tuple_cost, operator_cost) =
+        unsafe { (pg_sys::cpu_tuple_cost, pg_sys::cpu_operator_cost) };
+    let total_cost = STARTUP_COST + fetched / divisor * tuple_cost + rows * operator_cost;
+    // SAFETY: `root` and `baserel` are the planner's; scan_path makes a new ForeignPath
+    // of `baserel`, which add_partial_path takes.
     unsafe {
-        let allowed = (*baserel).consider_parallel
-            && S::capabilities(&state.table).parallel
-            && state.policy.is_none()
-            && state.limit.is_none()
-            && fetched >= PARALLEL_MIN_ROWS
-            && (*baserel).lateral_relids.is_null();
-        let workers = (pg_sys::max_parallel_workers_per_gather as usize)
-            .min(state.estimate.parallel_units.saturating_sub(1));
-        if !allowed || workers == 0 {
-            return;
-        }
-        // Postgres's own share of the leader: it also runs the plan above the Gather
-        let leader = if pg_sys::parallel_leader_participation {
-            (1.0 - 0.3 * workers as f64).max(0.0)
-        } else {
-            0.0
-        };
-        let divisor = workers as f64 + leader;
-        let rows = ((*baserel).rows / divisor).max(1.0);
-        let total_cost = STARTUP_COST
-            + fetched / divisor * pg_sys::cpu_tuple_cost
-            + rows * pg_sys::cpu_operator_cost;
         let path = scan_path(root, baserel, rows, total_cost, ptr::null_mut());
         (*path).path.parallel_aware = true;
         (*path).path.parallel_safe = true;
@@ -112,63 +124,93 @@ unsafe fn add_parameterized_paths<S: Source>(
     baserel: *mut pg_sys::RelOptInfo,
     state: &PlanningState<S>,
 ) {
-    // SAFETY: planner structures are valid during get_foreign_paths.
-    unsafe {
-        let relid = (*baserel).relid;
-        let mut clauses: Vec<*mut pg_sys::RestrictInfo> = Vec::new();
-        for ptr in list_ptrs((*baserel).joininfo) {
-            clauses.push(ptr as *mut pg_sys::RestrictInfo);
-        }
-        if (*baserel).has_eclass_joins {
-            let implied = pg_sys::generate_implied_equalities_for_column(
+    // SAFETY: `baserel` is the planner's RelOptInfo, valid during get_foreign_paths;
+    // its joininfo is NIL or a List of RestrictInfo.
+    let (relid, joininfo, has_eclass_joins) = unsafe {
+        (
+            (*baserel).relid,
+            list_ptrs((*baserel).joininfo),
+            (*baserel).has_eclass_joins,
+        )
+    };
+    let mut clauses: Vec<*mut pg_sys::RestrictInfo> = Vec::new();
+    for ptr in joininfo {
+        clauses.push(ptr as *mut pg_sys::RestrictInfo);
+    }
+    if has_eclass_joins {
+        // SAFETY: `root` and `baserel` are the planner's; the callback only reads the
+        // members it is given; the result is NIL or a List of RestrictInfo.
+        let implied = unsafe {
+            list_ptrs(pg_sys::generate_implied_equalities_for_column(
                 root,
                 baserel,
                 Some(ec_member_is_own_column),
                 ptr::null_mut(),
                 (*baserel).lateral_referencers,
-            );
-            for ptr in list_ptrs(implied) {
-                clauses.push(ptr as *mut pg_sys::RestrictInfo);
-            }
+            ))
+        };
+        for ptr in implied {
+            clauses.push(ptr as *mut pg_sys::RestrictInfo);
         }
-        let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
-        for rinfo in clauses {
-            let single = pg_sys::lappend(ptr::null_mut(), rinfo as *mut std::ffi::c_void);
-            let Some(qual) = extract(root, relid, single, &state.table.columns).pop() else {
-                continue;
-            };
-            let mut required = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
-            required = pg_sys::bms_del_member(required, relid as i32);
-            if pg_sys::bms_is_empty(required)
-                || seen.iter().any(|s| pg_sys::bms_equal(*s, required))
-            {
-                continue;
-            }
-            seen.push(required);
-            let param_info = pg_sys::get_baserel_parampathinfo(root, baserel, required);
-            // (under a row policy, as fixed as the unparameterized estimate)
-            let (rows, fetched) = if state.policy.is_some() {
-                (state.estimate.rows, state.estimate.rows)
-            } else {
-                let rows = (*param_info).ppi_rows.max(1.0);
-                let fetched = state
-                    .source
-                    .lookup_rows(&qual.column, state.estimate.total_rows)
-                    .max(rows);
-                (rows, fetched)
-            };
-            // From another ODP scan the lookups are batched (`lookahead`): one request
-            // per `odp.lookup_batch_size` outer keys, not one per rescan.
-            let batched = batchable_outer_column(root, relid, &qual).is_some()
+    }
+    let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
+    for rinfo in clauses {
+        // SAFETY: makes a new one-cell List (in the planner's memory context).
+        let single = unsafe { pg_sys::lappend(ptr::null_mut(), rinfo as *mut std::ffi::c_void) };
+        // SAFETY: `root` is the planner's and `single` a List of one of its clauses.
+        let Some(qual) = unsafe { extract(root, relid, single, &state.table.columns) }.pop() else {
+            continue;
+        };
+        // SAFETY: `rinfo` is a valid RestrictInfo and `baserel` the planner's; bms_union
+        // returns a new set, which bms_del_member may change.
+        let required = unsafe {
+            let required = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
+            pg_sys::bms_del_member(required, relid as i32)
+        };
+        // SAFETY: `required` and the sets in `seen` are valid Bitmapsets (NULL: empty).
+        let known = unsafe {
+            pg_sys::bms_is_empty(required) || seen.iter().any(|s| pg_sys::bms_equal(*s, required))
+        };
+        if known {
+            continue;
+        }
+        seen.push(required);
+        // SAFETY: `root` and `baserel` are the planner's; `required` names relations of
+        // its query.
+        let param_info = unsafe { pg_sys::get_baserel_parampathinfo(root, baserel, required) };
+        // (under a row policy, as fixed as the unparameterized estimate)
+        let (rows, fetched) = if state.policy.is_some() {
+            (state.estimate.rows, state.estimate.rows)
+        } else {
+            // SAFETY: get_baserel_parampathinfo returns a valid ParamPathInfo.
+            let rows = unsafe { (*param_info).ppi_rows }.max(1.0);
+            let fetched = state
+                .source
+                .lookup_rows(&qual.column, state.estimate.total_rows)
+                .max(rows);
+            (rows, fetched)
+        };
+        // From another ODP scan the lookups are batched (`lookahead`): one request
+        // per `odp.lookup_batch_size` outer keys, not one per rescan.
+        // SAFETY: `root` is the planner's (its parse tree too); `required` names base
+        // relations of its query.
+        let batched = unsafe {
+            batchable_outer_column(root, relid, &qual).is_some()
                 && (*(*root).parse).resultRelation != relid as i32
-                && outer_scans_are_odp(root, required);
-            let startup = if batched {
-                STARTUP_COST / f64::from(super::lookahead::LOOKUP_BATCH_SIZE.get().max(1))
-            } else {
-                STARTUP_COST
-            };
-            let total_cost =
-                startup + fetched * pg_sys::cpu_tuple_cost + rows * pg_sys::cpu_operator_cost;
+                && outer_scans_are_odp(root, required)
+        };
+        let startup = if batched {
+            STARTUP_COST / f64::from(super::lookahead::LOOKUP_BATCH_SIZE.get().max(1))
+        } else {
+            STARTUP_COST
+        };
+        // SAFETY: reads the cost settings (GUCs) on the backend's thread.
+        let (tuple_cost, operator_cost) =
+            unsafe { (pg_sys::cpu_tuple_cost, pg_sys::cpu_operator_cost) };
+        let total_cost = startup + fetched * tuple_cost + rows * operator_cost;
+        // SAFETY: `root` and `baserel` are the planner's; scan_path makes a new
+        // ForeignPath of `baserel`, which add_path takes.
+        unsafe {
             let path = scan_path(root, baserel, rows, total_cost, required);
             pg_sys::add_path(baserel, path as *mut pg_sys::Path);
         }

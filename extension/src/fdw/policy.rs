@@ -246,39 +246,53 @@ unsafe fn analyse(relid: pg_sys::Oid, condition: &str) -> String {
     let refuse = |why: &str| -> ! { OdpError::Policy(format!("the condition {why}")).report() };
     let sql = CString::new(format!("SELECT ({condition})"))
         .unwrap_or_else(|_| refuse("contains a NUL character"));
-    // SAFETY: the parser and analyzer run on a valid statement text and relation; an
-    // ERROR becomes a Rust panic in the guarded calls and unwinds to the caller.
-    unsafe {
-        let statements = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
-        let statements = super::catalog::list_ptrs(statements);
-        let [raw] = statements.as_slice() else {
-            refuse("must be one expression");
-        };
-        let stmt = (*(*raw as *mut pg_sys::RawStmt)).stmt;
-        if stmt.is_null() || (*stmt).type_ != pg_sys::NodeTag::T_SelectStmt {
-            refuse("must be one expression");
-        }
-        let select = stmt as *mut pg_sys::SelectStmt;
-        let targets = super::catalog::list_ptrs((*select).targetList);
-        let plain = (*select).op == pg_sys::SetOperation::SETOP_NONE
-            && (*select).fromClause.is_null()
-            && (*select).whereClause.is_null()
-            && (*select).groupClause.is_null()
-            && (*select).havingClause.is_null()
-            && (*select).windowClause.is_null()
-            && (*select).withClause.is_null()
-            && (*select).sortClause.is_null()
-            && (*select).limitCount.is_null()
-            && (*select).limitOffset.is_null()
-            && (*select).distinctClause.is_null()
-            && (*select).intoClause.is_null()
-            && (*select).lockingClause.is_null()
-            && (*select).valuesLists.is_null()
-            && targets.len() == 1;
-        if !plain {
-            refuse("must be one expression");
-        }
-        let raw_expr = (*(targets[0] as *mut pg_sys::ResTarget)).val;
+    // The parser and analyzer run in guarded calls: an ERROR becomes a Rust panic and
+    // unwinds to the caller.
+    // SAFETY: raw_parser reads a NUL-terminated statement text and returns a List of
+    // RawStmt.
+    let statements = unsafe {
+        super::catalog::list_ptrs(pg_sys::raw_parser(
+            sql.as_ptr(),
+            pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
+        ))
+    };
+    let [raw] = statements.as_slice() else {
+        refuse("must be one expression");
+    };
+    // SAFETY: the parser's RawStmt; its stmt is NULL or a parse node.
+    let stmt = unsafe { (*(*raw as *mut pg_sys::RawStmt)).stmt };
+    // SAFETY: a non-null `stmt` is a parse node.
+    if stmt.is_null() || unsafe { (*stmt).type_ } != pg_sys::NodeTag::T_SelectStmt {
+        refuse("must be one expression");
+    }
+    // SAFETY: the tag says `stmt` is a SelectStmt, made by the parser and not changed
+    // while it is read here.
+    let select = unsafe { &*(stmt as *mut pg_sys::SelectStmt) };
+    // SAFETY: a SelectStmt's targetList is NIL or a List (of ResTarget).
+    let targets = unsafe { super::catalog::list_ptrs(select.targetList) };
+    let plain = select.op == pg_sys::SetOperation::SETOP_NONE
+        && select.fromClause.is_null()
+        && select.whereClause.is_null()
+        && select.groupClause.is_null()
+        && select.havingClause.is_null()
+        && select.windowClause.is_null()
+        && select.withClause.is_null()
+        && select.sortClause.is_null()
+        && select.limitCount.is_null()
+        && select.limitOffset.is_null()
+        && select.distinctClause.is_null()
+        && select.intoClause.is_null()
+        && select.lockingClause.is_null()
+        && select.valuesLists.is_null()
+        && targets.len() == 1;
+    if !plain {
+        refuse("must be one expression");
+    }
+    // SAFETY: the one target of a plain SELECT is a ResTarget.
+    let raw_expr = unsafe { (*(targets[0] as *mut pg_sys::ResTarget)).val };
+    // SAFETY: a new parse state whose one range-table entry is `relid`, an existing
+    // relation, opened (and locked until the transaction ends) for the analysis.
+    let (pstate, relation) = unsafe {
         let pstate = pg_sys::make_parsestate(ptr::null_mut());
         let relation = pg_sys::relation_open(relid, pg_sys::AccessShareLock as i32);
         let item = pg_sys::addRangeTableEntryForRelation(
@@ -290,24 +304,41 @@ unsafe fn analyse(relid: pg_sys::Oid, condition: &str) -> String {
             false,
         );
         pg_sys::addNSItemToQuery(pstate, item, false, true, true);
+        (pstate, relation)
+    };
+    // SAFETY: `raw_expr` is the parsed expression and `pstate` the parse state over
+    // `relid` made above.
+    let expr = unsafe {
         let expr = pg_sys::transformExpr(pstate, raw_expr, pg_sys::ParseExprKind::EXPR_KIND_POLICY);
         let expr = pg_sys::coerce_to_boolean(pstate, expr, c"POLICY".as_ptr());
         pg_sys::assign_expr_collations(pstate, expr);
+        expr
+    };
+    // SAFETY: `pstate` and `relation` were made above and are not used after this.
+    let has_sublinks = unsafe {
         let has_sublinks = (*pstate).p_hasSubLinks;
         pg_sys::relation_close(relation, pg_sys::NoLock as i32);
         pg_sys::free_parsestate(pstate);
-        if has_sublinks {
-            refuse("cannot contain subqueries");
-        }
-        if pg_sys::expression_returns_set(expr) {
-            refuse("cannot return a set");
-        }
-        let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
-        pg_sys::pull_varattnos(expr, 1, &mut attrs);
-        if pg_sys::bms_is_member(-pg_sys::FirstLowInvalidHeapAttributeNumber, attrs) {
-            refuse("cannot reference the whole row");
-        }
-        let text = pg_sys::nodeToString(expr as *const std::ffi::c_void);
-        CStr::from_ptr(text).to_string_lossy().into_owned()
+        has_sublinks
+    };
+    if has_sublinks {
+        refuse("cannot contain subqueries");
     }
+    // SAFETY: `expr` is the analysed expression tree.
+    if unsafe { pg_sys::expression_returns_set(expr) } {
+        refuse("cannot return a set");
+    }
+    let mut attrs: *mut pg_sys::Bitmapset = ptr::null_mut();
+    // SAFETY: pull_varattnos walks the expression tree and adds the attributes of
+    // range-table entry 1 to `attrs` (NULL: the empty set).
+    let whole_row = unsafe {
+        pg_sys::pull_varattnos(expr, 1, &mut attrs);
+        pg_sys::bms_is_member(-pg_sys::FirstLowInvalidHeapAttributeNumber, attrs)
+    };
+    if whole_row {
+        refuse("cannot reference the whole row");
+    }
+    // SAFETY: nodeToString returns the tree's text as a palloc'd NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(pg_sys::nodeToString(expr as *const std::ffi::c_void)) };
+    text.to_string_lossy().into_owned()
 }

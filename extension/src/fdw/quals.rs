@@ -52,51 +52,65 @@ pub unsafe fn datum_to_value(
     if is_null {
         return Some(Value::Null);
     }
-    // SAFETY: the caller guarantees the datum has this type.
-    unsafe {
-        Some(match pg_type_of(type_oid)? {
-            PgType::Bool => Value::Bool(bool::from_datum(datum, false)?),
-            PgType::Int2 => Value::Int(i16::from_datum(datum, false)? as i64),
-            PgType::Int4 => Value::Int(i32::from_datum(datum, false)? as i64),
-            PgType::Int8 => Value::Int(i64::from_datum(datum, false)?),
-            PgType::Float4 => Value::Float4(f32::from_datum(datum, false)?),
-            PgType::Float8 => Value::Float(f64::from_datum(datum, false)?),
-            PgType::Numeric => {
-                let text = AnyNumeric::from_datum(datum, false)?.to_string();
-                Value::Numeric(Numeric::parse(&text)?)
+    // In every arm the caller's guarantee makes `datum` a non-null Datum of `type_oid`,
+    // whose type is the one the arm matched.
+    Some(match pg_type_of(type_oid)? {
+        // SAFETY: a bool Datum.
+        PgType::Bool => Value::Bool(unsafe { bool::from_datum(datum, false) }?),
+        // SAFETY: an int2 Datum.
+        PgType::Int2 => Value::Int(unsafe { i16::from_datum(datum, false) }? as i64),
+        // SAFETY: an int4 Datum.
+        PgType::Int4 => Value::Int(unsafe { i32::from_datum(datum, false) }? as i64),
+        // SAFETY: an int8 Datum.
+        PgType::Int8 => Value::Int(unsafe { i64::from_datum(datum, false) }?),
+        // SAFETY: a float4 Datum.
+        PgType::Float4 => Value::Float4(unsafe { f32::from_datum(datum, false) }?),
+        // SAFETY: a float8 Datum.
+        PgType::Float8 => Value::Float(unsafe { f64::from_datum(datum, false) }?),
+        PgType::Numeric => {
+            // SAFETY: a numeric Datum.
+            let text = unsafe { AnyNumeric::from_datum(datum, false) }?.to_string();
+            Value::Numeric(Numeric::parse(&text)?)
+        }
+        // SAFETY: a text or varchar Datum.
+        PgType::Text | PgType::Varchar => Value::Text(unsafe { String::from_datum(datum, false) }?),
+        PgType::Date => {
+            // SAFETY: a date Datum (an int4 count of days).
+            let days = unsafe { i32::from_datum(datum, false) }?;
+            if days == i32::MIN || days == i32::MAX {
+                return None;
             }
-            PgType::Text | PgType::Varchar => Value::Text(String::from_datum(datum, false)?),
-            PgType::Date => {
-                let days = i32::from_datum(datum, false)?;
-                if days == i32::MIN || days == i32::MAX {
-                    return None;
+            Value::Date(days.checked_add(PG_EPOCH_OFFSET_DAYS)?)
+        }
+        PgType::Timestamp | PgType::TimestampTz => {
+            // SAFETY: a timestamp or timestamptz Datum (an int8 count of microseconds).
+            let micros = unsafe { i64::from_datum(datum, false) }?;
+            if micros == i64::MIN || micros == i64::MAX {
+                return None;
+            }
+            Value::Timestamp(micros.checked_add(PG_EPOCH_OFFSET_MICROS)?)
+        }
+        PgType::Array(element) => {
+            element.family()?;
+            // SAFETY: get_element_type looks any type OID up in the syscache.
+            let element_oid = unsafe { pg_sys::get_element_type(type_oid) };
+            // SAFETY: an array Datum of type `type_oid`.
+            let array = unsafe {
+                pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, type_oid)
+            }?;
+            let mut items = Vec::with_capacity(array.len());
+            for item in array.iter() {
+                match item {
+                    // SAFETY: the elements of an array of `type_oid` are non-null Datums
+                    // of its element type.
+                    Some(d) => items.push(unsafe { datum_to_value(d, false, element_oid) }?),
+                    None => items.push(Value::Null),
                 }
-                Value::Date(days.checked_add(PG_EPOCH_OFFSET_DAYS)?)
             }
-            PgType::Timestamp | PgType::TimestampTz => {
-                let micros = i64::from_datum(datum, false)?;
-                if micros == i64::MIN || micros == i64::MAX {
-                    return None;
-                }
-                Value::Timestamp(micros.checked_add(PG_EPOCH_OFFSET_MICROS)?)
-            }
-            PgType::Array(element) => {
-                element.family()?;
-                let element_oid = pg_sys::get_element_type(type_oid);
-                let array =
-                    pgrx::Array::<pg_sys::Datum>::from_polymorphic_datum(datum, false, type_oid)?;
-                let mut items = Vec::with_capacity(array.len());
-                for item in array.iter() {
-                    match item {
-                        Some(d) => items.push(datum_to_value(d, false, element_oid)?),
-                        None => items.push(Value::Null),
-                    }
-                }
-                Value::List(items)
-            }
-            PgType::Bytea | PgType::Jsonb | PgType::Interval => return None,
-        })
-    }
+            Value::List(items)
+        }
+        PgType::Bytea | PgType::Jsonb | PgType::Interval => return None,
+    })
 }
 
 fn op_from_name(name: &str) -> Option<Op> {
@@ -186,7 +200,7 @@ fn collation_allows(op: Op, family: Family, collation: pg_sys::Oid) -> bool {
 
 /// The operator of a clause, if it is one of Postgres's built-in operators that ODP
 /// knows: a user-defined operator named `=` may mean anything.
-unsafe fn builtin_op(opno: pg_sys::Oid) -> Option<Op> {
+fn builtin_op(opno: pg_sys::Oid) -> Option<Op> {
     if opno.to_u32() >= pg_sys::FirstNormalObjectId {
         return None;
     }
@@ -230,112 +244,154 @@ pub unsafe fn extract(
     out
 }
 
+/// The pushable qual of one clause, if it is one.
+///
+/// # Safety
+/// `root` must be the current planner invocation's and `node` a valid expression node
+/// of one of its clauses.
 unsafe fn extract_one(
     root: *mut pg_sys::PlannerInfo,
     relid: u32,
     node: *mut pg_sys::Node,
     columns: &[PgColumn],
 ) -> Option<ExtractedQual> {
-    // SAFETY: node is a valid expression node; each cast follows its node tag.
-    unsafe {
-        match (*node).type_ {
-            pg_sys::NodeTag::T_OpExpr => {
-                let opexpr = node as *mut pg_sys::OpExpr;
-                let args = list_ptrs((*opexpr).args);
-                if args.len() != 2 {
-                    return None;
-                }
-                let base = builtin_op((*opexpr).opno)?;
-                let (a, b) = (args[0] as *mut pg_sys::Node, args[1] as *mut pg_sys::Node);
-                let (column, value, op) =
-                    match (own_column(a, relid, columns), own_column(b, relid, columns)) {
-                        (Some(c), None) => (c, b, base),
-                        (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
-                        _ => return None,
-                    };
-                let column_family = family(pg_sys::Oid::from(column.type_oid))?;
-                let comparable = family(pg_sys::exprType(value)) == Some(column_family)
-                    && (op != Op::Like || column_family == Family::Text);
-                if !comparable
-                    || !collation_allows(op, column_family, (*opexpr).inputcollid)
-                    || !is_outside_value(root, value, relid)
-                {
-                    return None;
-                }
-                Some(ExtractedQual {
-                    column: column.name.clone(),
-                    op,
-                    expr: value as _,
-                    constant: constant_of(value),
-                })
+    // SAFETY: the caller passes a valid node.
+    let tag = unsafe { (*node).type_ };
+    match tag {
+        pg_sys::NodeTag::T_OpExpr => {
+            let opexpr = node as *mut pg_sys::OpExpr;
+            // SAFETY: the tag says `node` is an OpExpr, whose args are a List of
+            // expression nodes.
+            let (args, opno, collation) = unsafe {
+                (
+                    list_ptrs((*opexpr).args),
+                    (*opexpr).opno,
+                    (*opexpr).inputcollid,
+                )
+            };
+            if args.len() != 2 {
+                return None;
             }
-            pg_sys::NodeTag::T_ScalarArrayOpExpr => {
-                let sa = node as *mut pg_sys::ScalarArrayOpExpr;
-                let args = list_ptrs((*sa).args);
-                if !(*sa).useOr || builtin_op((*sa).opno)? != Op::Eq || args.len() != 2 {
-                    return None;
-                }
-                let column = own_column(args[0] as _, relid, columns)?;
-                let value = args[1] as *mut pg_sys::Node;
-                let element = pg_sys::get_element_type(pg_sys::exprType(value));
-                let column_family = family(pg_sys::Oid::from(column.type_oid))?;
-                if family(element) != Some(column_family)
-                    || !collation_allows(Op::In, column_family, (*sa).inputcollid)
-                    || !is_outside_value(root, value, relid)
-                {
-                    return None;
-                }
-                Some(ExtractedQual {
-                    column: column.name.clone(),
-                    op: Op::In,
-                    expr: value as _,
-                    constant: constant_of(value),
-                })
+            let base = builtin_op(opno)?;
+            let (a, b) = (args[0] as *mut pg_sys::Node, args[1] as *mut pg_sys::Node);
+            // SAFETY: both arguments of the OpExpr are valid expression nodes.
+            let sides = unsafe { (own_column(a, relid, columns), own_column(b, relid, columns)) };
+            let (column, value, op) = match sides {
+                (Some(c), None) => (c, b, base),
+                (None, Some(c)) if base != Op::Like => (c, a, base.commuted()),
+                _ => return None,
+            };
+            let column_family = family(pg_sys::Oid::from(column.type_oid))?;
+            // SAFETY: `value` is an argument of the OpExpr, a valid expression node.
+            let value_type = unsafe { pg_sys::exprType(value) };
+            let comparable = family(value_type) == Some(column_family)
+                && (op != Op::Like || column_family == Family::Text);
+            if !comparable || !collation_allows(op, column_family, collation) {
+                return None;
             }
-            pg_sys::NodeTag::T_NullTest => {
-                let nt = node as *mut pg_sys::NullTest;
-                if (*nt).argisrow {
-                    return None;
-                }
-                let column = own_column((*nt).arg as _, relid, columns)?;
-                let op = if (*nt).nulltesttype == pg_sys::NullTestType::IS_NULL {
-                    Op::IsNull
-                } else {
-                    Op::IsNotNull
-                };
-                Some(ExtractedQual {
-                    column: column.name.clone(),
-                    op,
-                    expr: std::ptr::null_mut(),
-                    constant: Some(Value::Null),
-                })
+            // SAFETY: `root` is the caller's planner run and `value` an expression node
+            // of one of its clauses.
+            if !unsafe { is_outside_value(root, value, relid) } {
+                return None;
             }
-            pg_sys::NodeTag::T_Var => {
-                let column = own_column(node, relid, columns)
-                    .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
-                Some(ExtractedQual {
-                    column: column.name.clone(),
-                    op: Op::Eq,
-                    expr: std::ptr::null_mut(),
-                    constant: Some(Value::Bool(true)),
-                })
-            }
-            pg_sys::NodeTag::T_BoolExpr => {
-                let be = node as *mut pg_sys::BoolExpr;
-                let args = list_ptrs((*be).args);
-                if (*be).boolop != pg_sys::BoolExprType::NOT_EXPR || args.len() != 1 {
-                    return None;
-                }
-                let column = own_column(args[0] as _, relid, columns)
-                    .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
-                Some(ExtractedQual {
-                    column: column.name.clone(),
-                    op: Op::Eq,
-                    expr: std::ptr::null_mut(),
-                    constant: Some(Value::Bool(false)),
-                })
-            }
-            _ => None,
+            Some(ExtractedQual {
+                column: column.name.clone(),
+                op,
+                expr: value as _,
+                // SAFETY: `value` is a valid expression node.
+                constant: unsafe { constant_of(value) },
+            })
         }
+        pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+            let sa = node as *mut pg_sys::ScalarArrayOpExpr;
+            // SAFETY: the tag says `node` is a ScalarArrayOpExpr, whose args are a List
+            // of expression nodes.
+            let (args, use_or, opno, collation) = unsafe {
+                (
+                    list_ptrs((*sa).args),
+                    (*sa).useOr,
+                    (*sa).opno,
+                    (*sa).inputcollid,
+                )
+            };
+            if !use_or || builtin_op(opno)? != Op::Eq || args.len() != 2 {
+                return None;
+            }
+            // SAFETY: the first argument is a valid expression node.
+            let column = unsafe { own_column(args[0] as _, relid, columns) }?;
+            let value = args[1] as *mut pg_sys::Node;
+            // SAFETY: `value` is a valid expression node; get_element_type takes any
+            // type OID.
+            let element = unsafe { pg_sys::get_element_type(pg_sys::exprType(value)) };
+            let column_family = family(pg_sys::Oid::from(column.type_oid))?;
+            if family(element) != Some(column_family)
+                || !collation_allows(Op::In, column_family, collation)
+            {
+                return None;
+            }
+            // SAFETY: `root` is the caller's planner run and `value` an expression node
+            // of one of its clauses.
+            if !unsafe { is_outside_value(root, value, relid) } {
+                return None;
+            }
+            Some(ExtractedQual {
+                column: column.name.clone(),
+                op: Op::In,
+                expr: value as _,
+                // SAFETY: `value` is a valid expression node.
+                constant: unsafe { constant_of(value) },
+            })
+        }
+        pg_sys::NodeTag::T_NullTest => {
+            let nt = node as *mut pg_sys::NullTest;
+            // SAFETY: the tag says `node` is a NullTest.
+            let (argisrow, arg, test) = unsafe { ((*nt).argisrow, (*nt).arg, (*nt).nulltesttype) };
+            if argisrow {
+                return None;
+            }
+            // SAFETY: the argument of a NullTest is a valid expression node.
+            let column = unsafe { own_column(arg as _, relid, columns) }?;
+            let op = if test == pg_sys::NullTestType::IS_NULL {
+                Op::IsNull
+            } else {
+                Op::IsNotNull
+            };
+            Some(ExtractedQual {
+                column: column.name.clone(),
+                op,
+                expr: std::ptr::null_mut(),
+                constant: Some(Value::Null),
+            })
+        }
+        pg_sys::NodeTag::T_Var => {
+            // SAFETY: the caller passes a valid node.
+            let column = unsafe { own_column(node, relid, columns) }
+                .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
+            Some(ExtractedQual {
+                column: column.name.clone(),
+                op: Op::Eq,
+                expr: std::ptr::null_mut(),
+                constant: Some(Value::Bool(true)),
+            })
+        }
+        pg_sys::NodeTag::T_BoolExpr => {
+            let be = node as *mut pg_sys::BoolExpr;
+            // SAFETY: the tag says `node` is a BoolExpr, whose args are a List of
+            // expression nodes.
+            let (args, boolop) = unsafe { (list_ptrs((*be).args), (*be).boolop) };
+            if boolop != pg_sys::BoolExprType::NOT_EXPR || args.len() != 1 {
+                return None;
+            }
+            // SAFETY: the argument is a valid expression node.
+            let column = unsafe { own_column(args[0] as _, relid, columns) }
+                .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
+            Some(ExtractedQual {
+                column: column.name.clone(),
+                op: Op::Eq,
+                expr: std::ptr::null_mut(),
+                constant: Some(Value::Bool(false)),
+            })
+        }
+        _ => None,
     }
 }

@@ -236,89 +236,105 @@ impl ColumnBuilder {
             self.append_null();
             return Ok(());
         }
-        // SAFETY: the caller guarantees the datum's type.
-        unsafe {
-            match self {
-                ColumnBuilder::Utf8(b) => b.append_value(text(datum)?),
-                ColumnBuilder::Json(b) => b.append_value(json_text(datum)?),
-                ColumnBuilder::Int8(b) => {
-                    let v = integer(datum, pg)?;
-                    b.append_value(i8::try_from(v).map_err(|_| out_of_range(v, &DataType::Int8))?)
-                }
-                ColumnBuilder::Int16(b) => {
-                    let v = integer(datum, pg)?;
-                    b.append_value(i16::try_from(v).map_err(|_| out_of_range(v, &DataType::Int16))?)
-                }
-                ColumnBuilder::Int32(b) => {
-                    let v = integer(datum, pg)?;
-                    b.append_value(i32::try_from(v).map_err(|_| out_of_range(v, &DataType::Int32))?)
-                }
-                ColumnBuilder::Int64(b) => b.append_value(integer(datum, pg)?),
-                ColumnBuilder::Float32(b) => b.append_value(match pg {
-                    PgType::Float4 => from_datum::<f32>(datum)?,
-                    _ => {
-                        let v = from_datum::<f64>(datum)?;
-                        let narrowed = v as f32;
-                        if narrowed as f64 != v && !v.is_nan() {
-                            return Err(WriteError::OutOfRange(format!(
-                                "{v} cannot be stored exactly as a Delta float"
-                            )));
-                        }
-                        narrowed
-                    }
-                }),
-                ColumnBuilder::Float64(b) => b.append_value(match pg {
-                    PgType::Float4 => from_datum::<f32>(datum)? as f64,
-                    _ => from_datum::<f64>(datum)?,
-                }),
-                ColumnBuilder::Boolean(b) => b.append_value(from_datum::<bool>(datum)?),
-                ColumnBuilder::Date32(b) => {
-                    let days = from_datum::<i32>(datum)?;
-                    if days == i32::MIN || days == i32::MAX {
-                        return Err(WriteError::Datetime(
-                            "an infinite date cannot be stored".into(),
-                        ));
-                    }
-                    b.append_value(
-                        days.checked_add(PG_EPOCH_OFFSET_DAYS)
-                            .ok_or_else(|| out_of_range(days, &DataType::Date32))?,
-                    )
-                }
-                ColumnBuilder::Timestamp(b, _) => {
-                    let micros = from_datum::<i64>(datum)?;
-                    if micros == i64::MIN || micros == i64::MAX {
-                        return Err(WriteError::Datetime(
-                            "an infinite timestamp cannot be stored".into(),
-                        ));
-                    }
-                    b.append_value(micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or_else(|| {
-                        out_of_range(micros, &DataType::Timestamp(TimeUnit::Microsecond, None))
-                    })?)
-                }
-                ColumnBuilder::Decimal(b, precision, scale) => {
-                    let decimal = finite_numeric(datum)?;
-                    let unscaled = decimal
-                        .to_unscaled_rounded(*scale)
-                        .filter(|u| u.unsigned_abs() < 10u128.pow(*precision as u32))
-                        .ok_or_else(|| {
-                            out_of_range(&decimal, &DataType::Decimal128(*precision, *scale))
-                        })?;
-                    b.append_value(unscaled)
-                }
-                ColumnBuilder::Binary(b) => b.append_value(bytes(datum)?),
-                ColumnBuilder::Interval(b) => {
-                    let interval = from_datum::<pgrx::datum::Interval>(datum)?;
-                    let nanoseconds = interval.micros().checked_mul(1000).ok_or_else(|| {
-                        out_of_range(interval, &DataType::Interval(IntervalUnit::MonthDayNano))
-                    })?;
-                    b.append_value(IntervalMonthDayNano {
-                        months: interval.months(),
-                        days: interval.days(),
-                        nanoseconds,
-                    })
-                }
-                ColumnBuilder::List(list) => list.append(datum, oid)?,
+        // Each builder was made for `pg` (`ColumnBuilder::new`), so in every arm the
+        // caller's guarantee makes `datum` a Datum of the type the arm reads.
+        match self {
+            // SAFETY: a text or varchar Datum.
+            ColumnBuilder::Utf8(b) => b.append_value(unsafe { text(datum) }?),
+            // SAFETY: a jsonb Datum.
+            ColumnBuilder::Json(b) => b.append_value(unsafe { json_text(datum) }?),
+            ColumnBuilder::Int8(b) => {
+                // SAFETY: a Datum of type `pg` (an integer or numeric).
+                let v = unsafe { integer(datum, pg) }?;
+                b.append_value(i8::try_from(v).map_err(|_| out_of_range(v, &DataType::Int8))?)
             }
+            ColumnBuilder::Int16(b) => {
+                // SAFETY: a Datum of type `pg` (an integer or numeric).
+                let v = unsafe { integer(datum, pg) }?;
+                b.append_value(i16::try_from(v).map_err(|_| out_of_range(v, &DataType::Int16))?)
+            }
+            ColumnBuilder::Int32(b) => {
+                // SAFETY: a Datum of type `pg` (an integer or numeric).
+                let v = unsafe { integer(datum, pg) }?;
+                b.append_value(i32::try_from(v).map_err(|_| out_of_range(v, &DataType::Int32))?)
+            }
+            // SAFETY: a Datum of type `pg` (an integer or numeric).
+            ColumnBuilder::Int64(b) => b.append_value(unsafe { integer(datum, pg) }?),
+            ColumnBuilder::Float32(b) => b.append_value(match pg {
+                // SAFETY: a float4 Datum.
+                PgType::Float4 => unsafe { from_datum::<f32>(datum) }?,
+                _ => {
+                    // SAFETY: a float8 Datum (the builder takes float4 or float8).
+                    let v = unsafe { from_datum::<f64>(datum) }?;
+                    let narrowed = v as f32;
+                    if narrowed as f64 != v && !v.is_nan() {
+                        return Err(WriteError::OutOfRange(format!(
+                            "{v} cannot be stored exactly as a Delta float"
+                        )));
+                    }
+                    narrowed
+                }
+            }),
+            ColumnBuilder::Float64(b) => b.append_value(match pg {
+                // SAFETY: a float4 Datum.
+                PgType::Float4 => unsafe { from_datum::<f32>(datum) }? as f64,
+                // SAFETY: a float8 Datum (the builder takes float4 or float8).
+                _ => unsafe { from_datum::<f64>(datum) }?,
+            }),
+            // SAFETY: a bool Datum.
+            ColumnBuilder::Boolean(b) => b.append_value(unsafe { from_datum::<bool>(datum) }?),
+            ColumnBuilder::Date32(b) => {
+                // SAFETY: a date Datum (an int4 count of days).
+                let days = unsafe { from_datum::<i32>(datum) }?;
+                if days == i32::MIN || days == i32::MAX {
+                    return Err(WriteError::Datetime(
+                        "an infinite date cannot be stored".into(),
+                    ));
+                }
+                b.append_value(
+                    days.checked_add(PG_EPOCH_OFFSET_DAYS)
+                        .ok_or_else(|| out_of_range(days, &DataType::Date32))?,
+                )
+            }
+            ColumnBuilder::Timestamp(b, _) => {
+                // SAFETY: a timestamp or timestamptz Datum (an int8 count of microseconds).
+                let micros = unsafe { from_datum::<i64>(datum) }?;
+                if micros == i64::MIN || micros == i64::MAX {
+                    return Err(WriteError::Datetime(
+                        "an infinite timestamp cannot be stored".into(),
+                    ));
+                }
+                b.append_value(micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or_else(|| {
+                    out_of_range(micros, &DataType::Timestamp(TimeUnit::Microsecond, None))
+                })?)
+            }
+            ColumnBuilder::Decimal(b, precision, scale) => {
+                // SAFETY: a numeric Datum.
+                let decimal = unsafe { finite_numeric(datum) }?;
+                let unscaled = decimal
+                    .to_unscaled_rounded(*scale)
+                    .filter(|u| u.unsigned_abs() < 10u128.pow(*precision as u32))
+                    .ok_or_else(|| {
+                        out_of_range(&decimal, &DataType::Decimal128(*precision, *scale))
+                    })?;
+                b.append_value(unscaled)
+            }
+            // SAFETY: a bytea Datum.
+            ColumnBuilder::Binary(b) => b.append_value(unsafe { bytes(datum) }?),
+            ColumnBuilder::Interval(b) => {
+                // SAFETY: an interval Datum.
+                let interval = unsafe { from_datum::<pgrx::datum::Interval>(datum) }?;
+                let nanoseconds = interval.micros().checked_mul(1000).ok_or_else(|| {
+                    out_of_range(interval, &DataType::Interval(IntervalUnit::MonthDayNano))
+                })?;
+                b.append_value(IntervalMonthDayNano {
+                    months: interval.months(),
+                    days: interval.days(),
+                    nanoseconds,
+                })
+            }
+            // SAFETY: an array Datum of type `oid`.
+            ColumnBuilder::List(list) => unsafe { list.append(datum, oid) }?,
         }
         Ok(())
     }
