@@ -27,9 +27,6 @@ pub enum OdpError {
     /// a storage function called on a relation that is not a Delta foreign table
     #[error("relation is not a foreign table of delta_fdw")]
     NotDeltaTable,
-    /// the current role lacks a privilege the operation needs
-    #[error("permission denied: {0} is required")]
-    Privilege(&'static str),
     /// a vacuum retention shorter than the table declares, without `force`
     #[error("retention of {asked_ms} ms is shorter than the table's delta.deletedFileRetentionDuration ({declared_ms} ms); pass force => true to vacuum anyway")]
     Retention { asked_ms: i64, declared_ms: i64 },
@@ -54,9 +51,6 @@ pub enum OdpError {
     /// a row policy whose condition cannot be used
     #[error("invalid row policy: {0}")]
     Policy(String),
-    /// the operation is not offered by this source
-    #[error("{0} is not supported by this foreign data wrapper")]
-    NotSupported(&'static str),
 }
 
 impl<E: Into<SourceError>> From<E> for OdpError {
@@ -69,16 +63,26 @@ impl<E: Into<SourceError>> From<E> for OdpError {
 pub type Result<T> = std::result::Result<T, OdpError>;
 
 impl OdpError {
+    /// The current role lacks `what` (42501).
+    pub fn privilege(what: &str) -> OdpError {
+        OdpError::Source(SourceError::privilege(what))
+    }
+
+    /// `what` is not offered (0A000).
+    pub fn not_supported(what: &str) -> OdpError {
+        OdpError::Source(SourceError::unsupported(what))
+    }
+
     /// The kind of failure.
     pub fn class(&self) -> ErrorClass {
         use ErrorClass::*;
         match self {
             OdpError::Source(e) => e.class(),
-            OdpError::NotSupported(_) | OdpError::Unsupported(_) => Unsupported,
+            OdpError::Unsupported(_) => Unsupported,
             OdpError::TooLong { .. } => TooLong,
             OdpError::OutOfRange(_) => NumericOutOfRange,
             OdpError::DatetimeOutOfRange(_) => DatetimeOutOfRange,
-            OdpError::Privilege(_) | OdpError::ResourceDenied { .. } => Privilege,
+            OdpError::ResourceDenied { .. } => Privilege,
             OdpError::NotDeltaTable => WrongObjectType,
             OdpError::Retention { .. } | OdpError::InvalidArgument(_) => InvalidParameter,
             OdpError::UndefinedObject(_) => UndefinedObject,

@@ -65,12 +65,12 @@ pub fn define_settings<'a>(settings: impl Iterator<Item = &'a Setting>) {
     let _ = SETTINGS.set(defined);
 }
 
-/// The registered setting `name`.
-fn setting(name: &str) -> Option<&'static SettingValue> {
+/// The registered value of `setting`.
+fn value(setting: &Setting) -> Option<&'static SettingValue> {
     SETTINGS
         .get()?
         .iter()
-        .find(|(n, _)| n.to_bytes() == name.as_bytes())
+        .find(|(name, _)| *name == setting.name)
         .map(|(_, value)| value)
 }
 
@@ -133,17 +133,21 @@ impl Host for PgHost {
         }
     }
 
-    fn int_setting(&self, name: &str) -> i32 {
-        match setting(name) {
-            Some(SettingValue::Int(value)) => value.get(),
-            _ => panic!("no integer setting {name} was declared"),
+    /// The setting's value (its default if it was never registered).
+    fn int_setting(&self, setting: &Setting) -> i32 {
+        match (value(setting), setting.kind) {
+            (Some(SettingValue::Int(value)), _) => value.get(),
+            (_, SettingKind::Int { default, .. }) => default,
+            (_, SettingKind::Bool { default }) => default as i32,
         }
     }
 
-    fn bool_setting(&self, name: &str) -> bool {
-        match setting(name) {
-            Some(SettingValue::Bool(value)) => value.get(),
-            _ => panic!("no boolean setting {name} was declared"),
+    /// The setting's value (its default if it was never registered).
+    fn bool_setting(&self, setting: &Setting) -> bool {
+        match (value(setting), setting.kind) {
+            (Some(SettingValue::Bool(value)), _) => value.get(),
+            (_, SettingKind::Bool { default }) => default,
+            (_, SettingKind::Int { default, .. }) => default != 0,
         }
     }
 }

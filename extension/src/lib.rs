@@ -42,6 +42,7 @@ pub extern "C-unwind" fn _PG_init() {
         hold_interrupts,
         resume_interrupts,
         warning,
+        debug,
         fault_setting: fdw::xact::fault_setting,
         spill_dir,
     });
@@ -110,6 +111,11 @@ pub(crate) fn resume_interrupts() {
 /// Reports an adapter's warning to the client and the server log.
 fn warning(message: &str) {
     pgrx::warning!("odp: {message}");
+}
+
+/// Writes a debugging line of an adapter to the server log (DEBUG1).
+fn debug(message: &str) {
+    pgrx::debug1!("{message}");
 }
 
 /// The signal mask `block_signals` replaced, restored by `restore_signals` (backend

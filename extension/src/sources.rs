@@ -76,12 +76,25 @@ unsafe extern "C-unwind" fn servers_changed(_arg: pg_sys::Datum, _cache: i32, _h
 /// The wrapper whose SQL function (`odp.<wrapper><suffix>`) Postgres is calling.
 fn called_wrapper(fcinfo: pg_sys::FunctionCallInfo, suffix: &str) -> &'static Registered {
     // SAFETY: Postgres calls handlers and validators through fmgr, which fills
-    // `flinfo`; get_func_name returns a palloc'd copy of the function's name or NULL.
-    let name = unsafe {
-        let name = pg_sys::get_func_name((*(*fcinfo).flinfo).fn_oid);
-        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    // `flinfo`.
+    let function = unsafe { (*(*fcinfo).flinfo).fn_oid };
+    // SAFETY: the catalog lookups return palloc'd copies of the names, or NULL.
+    let (schema, name) = unsafe {
+        let text = |name: *mut std::ffi::c_char| {
+            (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+        };
+        (
+            text(pg_sys::get_namespace_name(pg_sys::get_func_namespace(
+                function,
+            ))),
+            text(pg_sys::get_func_name(function)),
+        )
     };
-    let wrapper = name.as_deref().and_then(|n| n.strip_suffix(suffix));
+    // only the extension's own functions (schema `odp`) name a wrapper
+    let wrapper = name
+        .as_deref()
+        .filter(|_| schema.as_deref() == Some("odp"))
+        .and_then(|n| n.strip_suffix(suffix));
     SOURCES
         .iter()
         .find(|source| Some(source.wrapper) == wrapper)

@@ -40,6 +40,8 @@ pub struct Hooks {
     /// Reports a warning to the client and the server log (work that failed after a
     /// commit, which must not fail the commit).
     pub warning: fn(&str),
+    /// Writes a debugging line to the host's log (shown at its debug levels).
+    pub debug: fn(&str),
     /// The value of the test-only fault setting (see [`crate::fault`]), empty when unset.
     pub fault_setting: fn() -> String,
     /// The directory for temporary files of staged writes: the host's own, which it
@@ -99,6 +101,13 @@ pub fn warning(message: &str) {
     match HOOKS.get() {
         Some(hooks) => (hooks.warning)(message),
         None => eprintln!("WARNING: {message}"),
+    }
+}
+
+/// Writes `message` to the host's debug log (nothing without hooks).
+pub fn debug(message: &str) {
+    if let Some(hooks) = HOOKS.get() {
+        (hooks.debug)(message);
     }
 }
 

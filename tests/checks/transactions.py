@@ -622,6 +622,21 @@ def graph_commit_fails():
     session.run()
     check("graph COMMIT failing with nothing else landed: the COMMIT fails", session.error is not None)
     check("graph COMMIT failing: the graph is unchanged", one("SELECT count(*) FROM tx_g") == 0)
+    # after a Delta commit landed, the failed graph step is a WARNING and the graph stays
+    # unchanged: nothing of the shared transaction lands after its failure
+    delta_table("tx_gd")
+    session = Session(
+        ["BEGIN", "INSERT INTO tx_gd VALUES (1, 1)", "INSERT INTO tx_g VALUES ('g2', 'Gee')", "COMMIT"],
+        fault="commit.before_shared:error",
+    )
+    session.run()
+    check("graph COMMIT failing after Delta landed: the COMMIT succeeds", session.error is None, session.error)
+    check("graph COMMIT failing after Delta landed: a WARNING names the lost part",
+          any("commit.before_shared" in n for n in session.notices), session.notices)
+    check("graph COMMIT failing after Delta landed: the Delta row is there",
+          one("SELECT count(*) FROM tx_gd") == 1)
+    check("graph COMMIT failing after Delta landed: the graph is unchanged",
+          one("SELECT count(*) FROM tx_g") == 0)
     q("DROP SERVER tx_graph CASCADE")
 
 

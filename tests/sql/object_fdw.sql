@@ -164,6 +164,11 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT t.user_id = h.user_id AND t.transaction_time = h.transaction_time AS same_row
   FROM pg_temp.tx_files t JOIN heap.transactions h USING (transaction_id) WHERE transaction_id = 't0000000042';
 SELECT pg_temp.try($$INSERT INTO pg_temp.tx_files (transaction_id) VALUES ('x')$$);
+SELECT pg_temp.try($$UPDATE pg_temp.tx_files SET quantity = 1$$);
+SELECT pg_temp.try($$DELETE FROM pg_temp.tx_files$$);
+-- read-only as the catalogs report it (PostgREST asks the same)
+SELECT pg_catalog.pg_relation_is_updatable('pg_temp.tx_files'::regclass, false) AS tx_files_events,
+       pg_catalog.pg_relation_is_updatable('pg_temp.objs'::regclass, false) AS objs_events;
 CREATE FOREIGN TABLE pg_temp.catalog_csv (product_id text, name text, category text, price float8, created_at timestamptz)
   SERVER objects OPTIONS (prefix 'documents/catalog', format 'csv');
 SELECT count(*) = (SELECT count(*) FROM heap.products) AS same_count,

@@ -267,7 +267,7 @@ fn check_key_admin() {
     // SAFETY: reads the current role's superuser flag.
     let allowed = unsafe { pg_sys::superuser() } || has_privs_of_role_named("odp_admin");
     if !allowed {
-        OdpError::Privilege("membership in odp_admin").report();
+        OdpError::privilege("membership in odp_admin").report();
     }
 }
 
@@ -286,6 +286,6 @@ fn check_key_role(role: &str) {
     }
     // SAFETY: reads the role graph: a key may only act as a role its creator acts as.
     if !unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), oid) } {
-        OdpError::Privilege("the privileges of the key's role").report();
+        OdpError::privilege("the privileges of the key's role").report();
     }
 }

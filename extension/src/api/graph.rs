@@ -42,7 +42,7 @@ fn cypher(
     let action = if write { Action::Write } else { Action::Read };
     crate::fdw::resources::check_name("graph:cypher", action);
     if write && !is_graph_writer() {
-        OdpError::Privilege("membership in odp_graph_writer (for write => true)").report();
+        OdpError::privilege("membership in odp_graph_writer (for write => true)").report();
     }
     let serde_json::Value::Object(params) = params.0 else {
         OdpError::Unsupported("params must be a JSON object".into()).report()
@@ -69,7 +69,7 @@ fn create_graph_index(
     server: default!(&str, "'graph'"),
 ) -> String {
     if !is_graph_writer() {
-        OdpError::Privilege("membership in odp_graph_writer").report();
+        OdpError::privilege("membership in odp_graph_writer").report();
     }
     crate::fdw::resources::check_name(&format!("graph:{label}"), Action::Admin);
     for (option, name) in [("label", label), ("property", property)] {

@@ -46,7 +46,7 @@ fn presign(
         .into_iter()
         .any(|table| table_allows(table, key, &method_upper))
     {
-        OdpError::Privilege(
+        OdpError::privilege(
             "an object table of the server's owner whose prefix holds the key, with SELECT (GET, HEAD), INSERT and overwrite 'true' (PUT) or DELETE (DELETE), and no row policy restricting the role",
         )
         .report();
@@ -102,10 +102,7 @@ fn object_tables_of(name: &str) -> Vec<pg_sys::Oid> {
 /// method needs: SELECT for GET and HEAD, DELETE for DELETE, INSERT for PUT on a table
 /// with `overwrite 'true'` (a presigned PUT cannot be create-only).
 fn table_allows(relid: pg_sys::Oid, key: &str, method: &str) -> bool {
-    // SAFETY: reads the options of an existing foreign table.
-    let options = unsafe {
-        crate::fdw::catalog::options_from_list((*pg_sys::GetForeignTable(relid)).options)
-    };
+    let options = crate::fdw::catalog::foreign_table_options(relid);
     let Ok(table) = TableOptions::from_options(&options) else {
         return false;
     };

@@ -581,7 +581,7 @@ fn row_policies_changed<'a>(
 fn check_owner(table: pg_sys::Oid) {
     // SAFETY: reads the relation's owner and the role graph.
     if !unsafe { pg_sys::pg_class_ownercheck(table, pg_sys::GetUserId()) } {
-        OdpError::Privilege("ownership of the table").report();
+        OdpError::privilege("ownership of the table").report();
     }
 }
 

@@ -62,7 +62,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
         }
     };
     if !allowed {
-        return Err(OdpError::Privilege(match access {
+        return Err(OdpError::privilege(match access {
             Access::Read => "SELECT on the foreign table",
             Access::Own => "ownership of the foreign table",
         }));
@@ -74,7 +74,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
             crate::fdw::resources::check(&resource, Action::Read);
             // partition values, counts and commit predicates describe every row
             if crate::fdw::policy::for_relation(relid).policy.is_some() {
-                return Err(OdpError::Privilege(
+                return Err(OdpError::privilege(
                     "a table a row policy does not restrict for this role",
                 ));
             }

@@ -46,6 +46,13 @@ pub unsafe fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
     }
 }
 
+/// The options of the foreign table `relid` (an existing foreign table).
+pub fn foreign_table_options(relid: pg_sys::Oid) -> Options {
+    // SAFETY: GetForeignTable returns the catalog entry of an existing foreign table;
+    // its options are a DefElem list.
+    unsafe { options_from_list((*pg_sys::GetForeignTable(relid)).options) }
+}
+
 /// Builds the context of a foreign table for the current user.
 pub fn table_context(relid: pg_sys::Oid) -> TableContext {
     // SAFETY: relid is a foreign table the planner or executor is working on.
@@ -154,7 +161,7 @@ pub fn server_wrapper_with_usage(name: &str) -> Option<String> {
         )
     };
     if usage != pg_sys::AclResult::ACLCHECK_OK {
-        crate::error::OdpError::Privilege("USAGE on the foreign server").report();
+        crate::error::OdpError::privilege("USAGE on the foreign server").report();
     }
     // SAFETY: the wrapper of an existing server exists; its name is a NUL-terminated
     // string.

@@ -112,7 +112,7 @@ pub unsafe extern "C-unwind" fn begin_direct_modify(
             .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
             .collect();
         let NodePlan::DirectModify { scan, delete } = NodePlan::of(plan) else {
-            OdpError::NotSupported("a scan run as a direct modification").report()
+            OdpError::not_supported("a scan run as a direct modification").report()
         };
         let state = DirectState {
             relid: (*(*node).ss.ss_currentRelation).rd_id,

@@ -35,7 +35,7 @@ unsafe fn scan_state<'a, S: Source>(node: *mut pg_sys::ForeignScanState) -> &'a 
     // SAFETY: guaranteed by the caller.
     match unsafe { state::<S>(node) } {
         NodeState::Scan(scan) => scan,
-        NodeState::Aggregate(_) => OdpError::NotSupported("a parallel aggregate node").report(),
+        NodeState::Aggregate(_) => OdpError::not_supported("a parallel aggregate node").report(),
     }
 }
 
@@ -54,7 +54,7 @@ pub(super) unsafe extern "C-unwind" fn begin_foreign_scan<S: Source>(
                 NodeState::Aggregate(AggregateState::begin(node, scan, aggregate))
             }
             NodePlan::DirectModify { .. } => {
-                OdpError::NotSupported("a direct modification run as a scan").report()
+                OdpError::not_supported("a direct modification run as a scan").report()
             }
         }
     };

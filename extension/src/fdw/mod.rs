@@ -36,6 +36,5 @@ pub mod upper;
 pub mod xact;
 
 pub use odp_fdw::source::{
-    Capabilities, CommitOrder, Estimate, ImportedTable, LocationChooser, PgColumn, Source,
-    SourceScan, SourceWriter, TableContext,
+    CommitOrder, Estimate, ImportedTable, PgColumn, Source, SourceScan, SourceWriter, TableContext,
 };

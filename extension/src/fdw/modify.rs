@@ -207,7 +207,8 @@ pub unsafe extern "C-unwind" fn is_foreign_rel_updatable<S: Source>(
     rel: pg_sys::Relation,
 ) -> c_int {
     // SAFETY: Postgres passes an open foreign table.
-    let capabilities = S::capabilities(&table_context(unsafe { (*rel).rd_id }));
+    let relid = unsafe { (*rel).rd_id };
+    let capabilities = S::capabilities(&super::catalog::foreign_table_options(relid));
     let mut commands = 0;
     if capabilities.insert {
         commands |= 1 << pg_sys::CmdType::CMD_INSERT;

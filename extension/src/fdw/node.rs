@@ -58,7 +58,7 @@ impl NodePlan {
             CStr::from_ptr((*(private[0] as *mut pg_sys::String)).sval).to_string_lossy()
         };
         serde_json::from_str(&json)
-            .unwrap_or_else(|_| OdpError::NotSupported("a plan from another ODP version").report())
+            .unwrap_or_else(|_| OdpError::not_supported("a plan from another ODP version").report())
     }
 
     /// The plan as a `fdw_private` list, allocated in the current memory context.

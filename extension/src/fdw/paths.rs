@@ -81,7 +81,7 @@ unsafe fn add_partial_path<S: Source>(
         )
     };
     let allowed = consider_parallel
-        && S::capabilities(&state.table).parallel
+        && S::capabilities(&state.table.table).parallel
         && state.policy.is_none()
         && state.limit.is_none()
         && fetched >= PARALLEL_MIN_ROWS

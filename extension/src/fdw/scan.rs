@@ -520,7 +520,7 @@ pub(super) unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<S: Source>(
     let relid = unsafe { (*rte).relid };
     // workers would not see this transaction's pending writes to the table, nor the
     // session state (claims) a row policy may read
-    S::capabilities(&super::catalog::table_context(relid)).parallel
+    S::capabilities(&super::catalog::foreign_table_options(relid)).parallel
         && super::xact::ensure_unchanged(relid).is_ok()
         && !super::policy::for_relation(relid).has_policies
 }

@@ -170,7 +170,7 @@ pub fn pending_view(relid: pg_sys::Oid) -> Result<Option<Rc<dyn Any>>> {
 }
 
 fn unchanged_error() -> OdpError {
-    OdpError::NotSupported(
+    OdpError::not_supported(
         "reading this foreign table again in the transaction that changed it (COMMIT first)",
     )
 }
@@ -251,12 +251,14 @@ fn commit_all() {
             &mut landed,
         );
     }
-    record_step(
-        fault_point("commit.before_shared").map(|()| None),
-        &mut landed,
-    );
-    for participant in participants() {
-        record_step(participant.commit().map_err(OdpError::from), &mut landed);
+    // (the fault point stands in for a failed shared commit: nothing shared lands)
+    match fault_point("commit.before_shared") {
+        Err(e) => record_step(Err(e), &mut landed),
+        Ok(()) => {
+            for participant in participants() {
+                record_step(participant.commit().map_err(OdpError::from), &mut landed);
+            }
+        }
     }
     if let Err(e) = fault_point("commit.done") {
         pgrx::warning!("odp: after COMMIT: {e}");
@@ -325,7 +327,8 @@ unsafe extern "C-unwind" fn xact_callback(
         pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE
             if PENDING.with_borrow(|pending| !pending.is_empty()) =>
         {
-            OdpError::NotSupported("PREPARE TRANSACTION after writing to a foreign table").report();
+            OdpError::not_supported("PREPARE TRANSACTION after writing to a foreign table")
+                .report();
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT
         | pg_sys::XactEvent::XACT_EVENT_COMMIT

@@ -76,14 +76,8 @@ impl DeltaSource {
     /// The table's location and writer time zone, after applying this session's cache
     /// budgets (what opening the source needs first, in the leader or a worker).
     fn resolve(table: &TableContext) -> Result<(TableLocation, WriterZone)> {
-        let megabytes = |setting: &Setting| {
-            table
-                .host
-                .int_setting(&setting.name.to_string_lossy())
-                .max(0) as u64
-                * 1024
-                * 1024
-        };
+        let megabytes =
+            |setting: &Setting| table.host.int_setting(setting).max(0) as u64 * 1024 * 1024;
         footer::set_budget(megabytes(&FOOTER_CACHE_MB));
         hot_files::set_budget(megabytes(&DECODED_FILE_CACHE_MB));
         let location = TableLocation::resolve(&table.server, &table.user, &table.table)?;
@@ -154,7 +148,7 @@ impl Source for DeltaSource {
         Some(&PinnedVersions)
     }
 
-    fn capabilities(_table: &TableContext) -> Capabilities {
+    fn capabilities(_table_options: &Options) -> Capabilities {
         Capabilities {
             parallel: true,
             ..Capabilities::WRITABLE

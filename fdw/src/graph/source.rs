@@ -85,7 +85,7 @@ impl Source for GraphSource {
         Some(&GraphTransactions)
     }
 
-    fn capabilities(_table: &TableContext) -> Capabilities {
+    fn capabilities(_table_options: &Options) -> Capabilities {
         Capabilities::WRITABLE
     }
 
@@ -94,7 +94,7 @@ impl Source for GraphSource {
         let options = TableOptions::from_options(&table.table)?;
         let declared = table.declared_columns("property", "no graph mapping")?;
         let mut graph = GraphTable::new(server, options, &declared)?;
-        graph.pushdown = table.host.bool_setting("odp.graph_pushdown");
+        graph.pushdown = table.host.bool_setting(&PUSHDOWN);
         Ok(GraphSource { table: graph })
     }
 
@@ -171,7 +171,8 @@ impl SourceWriter for GraphWriter {
     /// Sends the changes through the server's shared Bolt transaction: visible to no
     /// one until [`GraphTransactions`] commits it, after every writer.
     fn prepare(&mut self) -> Result<()> {
-        GraphWriter::commit(self)?;
+        let sent = GraphWriter::commit(self)?;
+        crate::runtime::debug(&format!("odp: sent {sent} changes to the graph"));
         Ok(())
     }
 

@@ -71,8 +71,8 @@ impl Source for ObjectSource {
     }
 
     /// Object tables are writable; tables of data files are read-only.
-    fn capabilities(table: &TableContext) -> Capabilities {
-        match TableOptions::from_options(&table.table) {
+    fn capabilities(table_options: &Options) -> Capabilities {
+        match TableOptions::from_options(table_options) {
             Ok(options) if options.format != Format::Objects => Capabilities::READ_ONLY,
             _ => Capabilities::WRITABLE,
         }
@@ -175,6 +175,7 @@ impl Source for ObjectSource {
     fn open_writer(&self, _table: &TableContext) -> Result<Box<dyn SourceWriter>> {
         match self {
             ObjectSource::Objects(table) => Ok(Box::new(ObjectWriter::new(table.clone()))),
+            // (not reached through SQL: such tables are read-only, see `capabilities`)
             ObjectSource::Files(_) => Err(SourceError::unsupported(
                 "writing to a table of data files (format parquet, csv or json)",
             )),

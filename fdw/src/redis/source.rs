@@ -54,7 +54,7 @@ impl Source for RedisSource {
         Some(&RedisConnections)
     }
 
-    fn capabilities(_table: &TableContext) -> Capabilities {
+    fn capabilities(_table_options: &Options) -> Capabilities {
         Capabilities::WRITABLE
     }
 

@@ -2,6 +2,7 @@
 //! database server hosting it.
 
 use super::error::{Result, SourceError};
+use super::participant::Setting;
 use crate::options::Options;
 use crate::types::PgType;
 use deltalake::arrow::datatypes::DataType;
@@ -65,7 +66,8 @@ pub enum LocationChooser {
 }
 
 /// What the database server offers a source: the session's state and its privilege
-/// checks. The extension implements it over Postgres.
+/// checks. The extension implements it over Postgres; call it only from the backend's
+/// own thread, never from an adapter's runtime threads.
 pub trait Host: Sync {
     /// The start of the current statement (microseconds since 2000-01-01): the
     /// freshness token of cached snapshots.
@@ -80,10 +82,10 @@ pub trait Host: Sync {
     /// Fails (42501) unless the roles `chooser` names may write to the server's file
     /// system for the foreign table `relid`.
     fn check_local_write(&self, relid: u32, chooser: LocationChooser) -> Result<()>;
-    /// The current value of an integer setting a source declared.
-    fn int_setting(&self, name: &str) -> i32;
-    /// The current value of a boolean setting a source declared.
-    fn bool_setting(&self, name: &str) -> bool;
+    /// The current value of an integer setting the source declared.
+    fn int_setting(&self, setting: &Setting) -> i32;
+    /// The current value of a boolean setting the source declared.
+    fn bool_setting(&self, setting: &Setting) -> bool;
 }
 
 /// Everything a source learns about the foreign table it serves.

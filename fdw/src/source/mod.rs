@@ -80,8 +80,9 @@ pub trait Source: Sized + 'static {
         None
     }
 
-    /// What `table` offers beyond reading.
-    fn capabilities(_table: &TableContext) -> Capabilities {
+    /// What a foreign table with options `table_options` offers beyond reading
+    /// (asked while planning, often: from the options alone, without opening anything).
+    fn capabilities(_table_options: &Options) -> Capabilities {
         Capabilities::READ_ONLY
     }
 
