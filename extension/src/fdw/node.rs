@@ -121,42 +121,51 @@ pub(super) unsafe fn plan_quals(
 ) -> (Vec<PlannedQual>, *mut pg_sys::List) {
     let mut fdw_exprs: *mut pg_sys::List = ptr::null_mut();
     let mut quals = Vec::with_capacity(extracted.len());
-    // SAFETY: the caller guarantees the expressions are valid nodes.
-    unsafe {
-        for q in extracted {
-            let expr_index = if q.expr.is_null() || q.constant.is_some() {
-                None
-            } else {
+    for q in extracted {
+        let expr_index = if q.expr.is_null() || q.constant.is_some() {
+            None
+        } else {
+            // SAFETY: the caller guarantees the expression is a valid node; lappend
+            // appends to NIL or the List built here and returns a non-NIL List.
+            let length = unsafe {
                 fdw_exprs = pg_sys::lappend(fdw_exprs, q.expr as *mut std::ffi::c_void);
-                Some((*fdw_exprs).length as usize - 1)
+                (*fdw_exprs).length
             };
-            let expr_type = if q.expr.is_null() {
-                0
-            } else {
-                pg_sys::exprType(q.expr as *mut pg_sys::Node).to_u32()
-            };
-            quals.push(PlannedQual {
-                column: q.column.clone(),
-                op: q.op,
-                expr_index,
-                expr_type,
-                constant: q.constant.clone(),
-                outer: batchable_outer_column(root, relid, q),
-            });
-        }
-        // Batching serves a batch of outer rows from one answer, so every other value
-        // must be the same for all of them: with a second outer column, scan per row.
-        let outer_values = extracted
-            .iter()
-            .filter(|q| {
-                q.constant.is_none()
-                    && !q.expr.is_null()
-                    && !pg_sys::bms_is_empty(pg_sys::pull_varnos(root, q.expr as *mut pg_sys::Node))
-            })
-            .count();
-        if outer_values > 1 {
-            quals.iter_mut().for_each(|q| q.outer = None);
-        }
+            Some(length as usize - 1)
+        };
+        let expr_type = if q.expr.is_null() {
+            0
+        } else {
+            // SAFETY: the caller guarantees the expression is a valid node.
+            unsafe { pg_sys::exprType(q.expr as *mut pg_sys::Node) }.to_u32()
+        };
+        // SAFETY: the caller guarantees the expression is a planner expression of `root`.
+        let outer = unsafe { batchable_outer_column(root, relid, q) };
+        quals.push(PlannedQual {
+            column: q.column.clone(),
+            op: q.op,
+            expr_index,
+            expr_type,
+            constant: q.constant.clone(),
+            outer,
+        });
+    }
+    // Batching serves a batch of outer rows from one answer, so every other value
+    // must be the same for all of them: with a second outer column, scan per row.
+    let outer_values = extracted
+        .iter()
+        .filter(|q| {
+            q.constant.is_none()
+                && !q.expr.is_null()
+                // SAFETY: the caller guarantees the expression is a planner expression
+                // of `root`; pull_varnos returns a new set (NULL: empty).
+                && !unsafe {
+                    pg_sys::bms_is_empty(pg_sys::pull_varnos(root, q.expr as *mut pg_sys::Node))
+                }
+        })
+        .count();
+    if outer_values > 1 {
+        quals.iter_mut().for_each(|q| q.outer = None);
     }
     (quals, fdw_exprs)
 }
@@ -164,6 +173,10 @@ pub(super) unsafe fn plan_quals(
 /// The outer column of `column = outer.column` when its lookups can be batched: an
 /// equality on integers or text (exact equality, see [`super::lookahead`]) whose value
 /// is a plain column of another foreign table of the same query level.
+///
+/// # Safety
+/// `qual`'s expression must be a valid planner expression of `root`, of the current
+/// planner run.
 pub(super) unsafe fn batchable_outer_column(
     root: *mut pg_sys::PlannerInfo,
     relid: u32,
@@ -172,35 +185,40 @@ pub(super) unsafe fn batchable_outer_column(
     if qual.op != Op::Eq || qual.constant.is_some() || qual.expr.is_null() {
         return None;
     }
-    // SAFETY: the expression and the planner's range table are valid during planning.
-    unsafe {
-        let node = strip_relabel(qual.expr as *mut pg_sys::Node);
-        if (*node).type_ != pg_sys::NodeTag::T_Var {
-            return None;
-        }
-        let var = node as *mut pg_sys::Var;
-        let varno = (*var).varno as u32;
-        if varno == relid
-            || (*var).varlevelsup != 0
-            || (*var).varattno <= 0
-            || varno as i32 >= (*root).simple_rel_array_size
-        {
-            return None;
-        }
-        let rte = *(*root).simple_rte_array.add(varno as usize);
-        let exact = matches!(
-            pg_type_of((*var).vartype).and_then(|t| t.family()),
-            Some(Family::Integer | Family::Text)
-        );
-        (exact
-            && !rte.is_null()
-            && (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
-            && (*rte).relkind as u8 == pg_sys::RELKIND_FOREIGN_TABLE)
-            .then_some(OuterColumn {
-                varno,
-                attnum: (*var).varattno,
-            })
+    // SAFETY: guaranteed by the caller.
+    let node = unsafe { strip_relabel(qual.expr as *mut pg_sys::Node) };
+    // SAFETY: the expression under its casts is a valid node.
+    if unsafe { (*node).type_ } != pg_sys::NodeTag::T_Var {
+        return None;
     }
+    // SAFETY: the node is a Var (its tag was checked above).
+    let var = unsafe { &*(node as *const pg_sys::Var) };
+    let varno = var.varno as u32;
+    if varno == relid
+        || var.varlevelsup != 0
+        || var.varattno <= 0
+        // SAFETY: `root` is the planner's PlannerInfo.
+        || varno as i32 >= unsafe { (*root).simple_rel_array_size }
+    {
+        return None;
+    }
+    // SAFETY: simple_rte_array has simple_rel_array_size entries, more than `varno`.
+    let rte = unsafe { *(*root).simple_rte_array.add(varno as usize) };
+    let exact = matches!(
+        pg_type_of(var.vartype).and_then(|t| t.family()),
+        Some(Family::Integer | Family::Text)
+    );
+    (exact
+        && !rte.is_null()
+        // SAFETY: a non-null entry of the range table is a valid RangeTblEntry.
+        && unsafe {
+            (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
+                && (*rte).relkind as u8 == pg_sys::RELKIND_FOREIGN_TABLE
+        })
+    .then_some(OuterColumn {
+        varno,
+        attnum: var.varattno,
+    })
 }
 
 /// Evaluates the plan's qual values (constants, parameters, outer columns) in
@@ -223,11 +241,11 @@ pub(super) unsafe fn evaluate_quals(
                     // SAFETY: exprs were initialised for this node and econtext is its
                     // context; a Postgres error raised while evaluating becomes a Rust
                     // panic in the guarded call and unwinds cleanly.
-                    unsafe {
-                        let datum =
-                            pg_sys::ExecEvalExprSwitchContext(exprs[i], econtext, &mut is_null);
-                        datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type))?
-                    }
+                    let datum = unsafe {
+                        pg_sys::ExecEvalExprSwitchContext(exprs[i], econtext, &mut is_null)
+                    };
+                    // SAFETY: the datum is a value of the expression's type, `expr_type`.
+                    unsafe { datum_to_value(datum, is_null, pg_sys::Oid::from(q.expr_type)) }?
                 }
                 (None, None) => return None,
             };

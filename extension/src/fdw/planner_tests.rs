@@ -76,6 +76,10 @@ mod tests {
 
     /// Runs `sql` through the executor by hand: the rows its top node returns, and
     /// whether asking once more after the end still returns nothing.
+    ///
+    /// # Safety
+    /// Must run inside a transaction with an active snapshot (a `pg_test`), on one
+    /// statement that rewrites to one query.
     unsafe fn rows_then_one_more(sql: &str) -> (usize, bool) {
         use pgrx::pg_sys;
         use std::ptr::null_mut;
@@ -84,20 +88,28 @@ mod tests {
             slot.is_null() || unsafe { (*slot).tts_flags } & pg_sys::TTS_FLAG_EMPTY as u16 != 0
         };
         let text = std::ffi::CString::new(sql).unwrap();
-        // SAFETY: parse, analyze, plan and execute one statement inside the test's
-        // transaction, with the calling query's snapshot, then shut the executor down.
-        unsafe {
-            let raw = *(*pg_sys::pg_parse_query(text.as_ptr())).elements;
-            let queries = pg_sys::pg_analyze_and_rewrite_fixedparams(
+        // SAFETY: parses the NUL-terminated statement; one statement gives a List of one
+        // RawStmt.
+        let raw = unsafe { *(*pg_sys::pg_parse_query(text.as_ptr())).elements };
+        // SAFETY: analyses and rewrites the parsed statement inside the test's
+        // transaction; a SELECT gives a List of one Query.
+        let queries = unsafe {
+            pg_sys::pg_analyze_and_rewrite_fixedparams(
                 raw.ptr_value as *mut pg_sys::RawStmt,
                 text.as_ptr(),
                 null_mut(),
                 0,
                 null_mut(),
-            );
-            let query = (*(*queries).elements).ptr_value as *mut pg_sys::Query;
-            let plan = pg_sys::pg_plan_query(query, text.as_ptr(), 0, null_mut());
-            let desc = pg_sys::CreateQueryDesc(
+            )
+        };
+        // SAFETY: `queries` is a non-empty List (see above).
+        let query = unsafe { (*(*queries).elements).ptr_value } as *mut pg_sys::Query;
+        // SAFETY: `query` is the analysed statement of `text`.
+        let plan = unsafe { pg_sys::pg_plan_query(query, text.as_ptr(), 0, null_mut()) };
+        // SAFETY: runs the plan with the calling query's snapshot; None_Receiver discards
+        // the rows.
+        let desc = unsafe {
+            pg_sys::CreateQueryDesc(
                 plan,
                 text.as_ptr(),
                 pg_sys::GetActiveSnapshot(),
@@ -106,18 +118,24 @@ mod tests {
                 null_mut(),
                 null_mut(),
                 0,
-            );
-            pg_sys::ExecutorStart(desc, 0);
-            let mut rows = 0;
-            while !is_empty(pg_sys::ExecProcNode((*desc).planstate)) {
-                rows += 1;
-            }
-            let still_empty = is_empty(pg_sys::ExecProcNode((*desc).planstate));
+            )
+        };
+        // SAFETY: `desc` is the new QueryDesc, started once.
+        unsafe { pg_sys::ExecutorStart(desc, 0) };
+        let mut rows = 0;
+        // SAFETY: the executor is started; its planstate is the top node.
+        while !is_empty(unsafe { pg_sys::ExecProcNode((*desc).planstate) }) {
+            rows += 1;
+        }
+        // SAFETY: as above; the node is asked once more after its end.
+        let still_empty = is_empty(unsafe { pg_sys::ExecProcNode((*desc).planstate) });
+        // SAFETY: shuts down the executor started above, then frees its QueryDesc.
+        unsafe {
             pg_sys::ExecutorFinish(desc);
             pg_sys::ExecutorEnd(desc);
             pg_sys::FreeQueryDesc(desc);
-            (rows, still_empty)
         }
+        (rows, still_empty)
     }
 
     #[pg_test]

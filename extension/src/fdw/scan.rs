@@ -94,45 +94,56 @@ impl<S: Source> ScanState<S> {
     /// # Safety
     /// `node` must be the executor's state of the ForeignScan planned as `plan`.
     pub(super) unsafe fn begin(node: *mut pg_sys::ForeignScanState, plan: ScanPlan) -> Self {
-        // SAFETY: the node's plan is our ForeignScan, its relation the scanned one;
-        // fdw_exprs are its planned expressions, initialised for this node.
-        unsafe {
-            let foreign_scan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-            let relation = (*node).ss.ss_currentRelation;
-            let relid = if relation.is_null() {
-                pg_sys::Oid::from(plan.relation)
-            } else {
-                (*relation).rd_id
-            };
-            let exprs = init_exprs(node, (*foreign_scan).fdw_exprs);
-            let emitter = Emitter::new(node, &plan.columns);
-            let estate = (*node).ss.ps.state;
-            let scanrelid = (*foreign_scan).scan.scanrelid;
-            let lookup = batched_lookup(&plan, estate, scanrelid);
-            let policy = plan.policy.as_ref().map(|p| {
-                let condition = super::policy::condition(p);
+        // SAFETY: guaranteed by the caller: the node's plan is our ForeignScan, its
+        // current relation the scanned one (NULL for an aggregate scan).
+        let (foreign_scan, relation) = unsafe {
+            (
+                (*node).ss.ps.plan as *mut pg_sys::ForeignScan,
+                (*node).ss.ss_currentRelation,
+            )
+        };
+        let relid = if relation.is_null() {
+            pg_sys::Oid::from(plan.relation)
+        } else {
+            // SAFETY: a non-null current relation is the executor's open Relation.
+            unsafe { (*relation).rd_id }
+        };
+        // SAFETY: fdw_exprs are the planned expressions of the node's ForeignScan.
+        let exprs = unsafe { init_exprs(node, (*foreign_scan).fdw_exprs) };
+        // SAFETY: the node's scan tuple has the attributes the plan's columns name.
+        let emitter = unsafe { Emitter::new(node, &plan.columns) };
+        // SAFETY: `node` is the executor's state of `foreign_scan`.
+        let (estate, scanrelid) = unsafe { ((*node).ss.ps.state, (*foreign_scan).scan.scanrelid) };
+        let lookup = batched_lookup(&plan, estate, scanrelid);
+        let policy = plan.policy.as_ref().map(|p| {
+            // SAFETY: the executor runs in a transaction; the condition is allocated in
+            // the query's current memory context.
+            let condition = unsafe { super::policy::condition(p) };
+            // SAFETY: the condition is a planned expression; `node` is the PlanState it
+            // is initialised for (ExecInitExpr allocates in the query's context).
+            unsafe {
                 pg_sys::ExecInitExpr(
                     condition as *mut pg_sys::Expr,
                     node as *mut pg_sys::PlanState,
                 )
-            });
-            ScanState {
-                relid,
-                estate,
-                scanrelid,
-                lookup,
-                policy,
-                source: None,
-                plan,
-                exprs,
-                emitter,
-                scan: None,
-                pending: None,
-                done: false,
-                totals: Vec::new(),
-                shared: None,
-                handoff: Vec::new(),
             }
+        });
+        ScanState {
+            relid,
+            estate,
+            scanrelid,
+            lookup,
+            policy,
+            source: None,
+            plan,
+            exprs,
+            emitter,
+            scan: None,
+            pending: None,
+            done: false,
+            totals: Vec::new(),
+            shared: None,
+            handoff: Vec::new(),
         }
     }
 }
@@ -145,13 +156,15 @@ pub(super) unsafe fn init_exprs(
     node: *mut pg_sys::ForeignScanState,
     exprs: *mut pg_sys::List,
 ) -> Vec<*mut pg_sys::ExprState> {
-    // SAFETY: guaranteed by the caller; ExecInitExpr allocates in the query context.
-    unsafe {
-        list_ptrs(exprs)
-            .into_iter()
-            .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
-            .collect()
-    }
+    // SAFETY: guaranteed by the caller: NIL or a List of expressions.
+    unsafe { list_ptrs(exprs) }
+        .into_iter()
+        .map(|e| {
+            // SAFETY: `e` is a planned expression of the node's ForeignScan;
+            // ExecInitExpr allocates in the query context.
+            unsafe { pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState) }
+        })
+        .collect()
 }
 
 /// Opens source `S` for the foreign table `relid` after checking that the role may
@@ -458,18 +471,21 @@ impl<S: Source> ScanState<S> {
     pub(super) unsafe fn initialize_shared(&mut self, coordinate: *mut std::ffi::c_void) {
         let handoff = std::mem::take(&mut self.handoff);
         let shared = coordinate as *mut SharedScan;
-        // SAFETY: guaranteed by the caller: room for the header and the handoff.
+        let header = SharedScan {
+            next: AtomicU64::new(0),
+            handoff_len: handoff.len() as u64,
+        };
+        // SAFETY: guaranteed by the caller: room for the header at `coordinate`.
+        unsafe { shared.write(header) };
+        // SAFETY: guaranteed by the caller: room for the handoff after the header; the
+        // handoff is our own Vec, which does not overlap shared memory.
         unsafe {
-            shared.write(SharedScan {
-                next: AtomicU64::new(0),
-                handoff_len: handoff.len() as u64,
-            });
             std::ptr::copy_nonoverlapping(
                 handoff.as_ptr(),
                 (shared as *mut u8).add(std::mem::size_of::<SharedScan>()),
                 handoff.len(),
-            );
-        }
+            )
+        };
         self.shared = Some(shared);
     }
 
@@ -490,6 +506,10 @@ impl<S: Source> ScanState<S> {
 
 /// Whether the row in `slot` passes the scan's row policy (NULL counts as false); rows
 /// that fail never leave the scan.
+///
+/// # Safety
+/// `policy` must be initialised for `node` (the executor's state of the scan), and
+/// `slot` must hold a stored row of it.
 unsafe fn passes_policy(
     policy: Option<*mut pg_sys::ExprState>,
     node: *mut pg_sys::ForeignScanState,
@@ -498,16 +518,19 @@ unsafe fn passes_policy(
     let Some(policy) = policy else {
         return true;
     };
-    // SAFETY: the policy was initialised for this node; the slot holds a stored row.
-    unsafe {
-        let econtext = (*node).ss.ps.ps_ExprContext;
-        (*econtext).ecxt_scantuple = slot;
-        let mut is_null = false;
-        let datum = pg_sys::ExecEvalExprSwitchContext(policy, econtext, &mut is_null);
-        let visible = !is_null && datum.value() != 0;
-        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-        visible
-    }
+    // SAFETY: guaranteed by the caller: the node's ExprContext is its own.
+    let econtext = unsafe { (*node).ss.ps.ps_ExprContext };
+    // SAFETY: `econtext` is the node's; the slot holds the row to check.
+    unsafe { (*econtext).ecxt_scantuple = slot };
+    let mut is_null = false;
+    // SAFETY: the policy was initialised for this node; it reads the row through
+    // `econtext` and allocates in its per-tuple memory.
+    let datum = unsafe { pg_sys::ExecEvalExprSwitchContext(policy, econtext, &mut is_null) };
+    let visible = !is_null && datum.value() != 0;
+    // SAFETY: frees the per-tuple memory of the node's context; the boolean result is
+    // already read.
+    unsafe { pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory) };
+    visible
 }
 
 #[pg_guard]
