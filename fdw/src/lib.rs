@@ -25,6 +25,8 @@ pub mod rowid;
 pub mod runtime;
 pub mod security;
 pub mod source;
+pub mod storage;
+pub mod temporal;
 #[cfg(feature = "test-source")]
 pub mod test_source;
 pub mod types;

@@ -57,6 +57,9 @@ pub enum Kind {
     UpTo(u64),
     /// one of a fixed set of words
     OneOf(&'static [&'static str]),
+    /// a time-out: a positive number of milliseconds, at most [`HOUR_MS`] (the one
+    /// rule of every source's time-outs: zero is refused, never clamped)
+    Millis,
 }
 
 /// Bound of time options in milliseconds: an hour.
@@ -172,6 +175,12 @@ fn check_kind(spec: &OptionSpec, value: &str) -> Result<(), OptionError> {
         Kind::UpTo(max) => match value.parse::<u64>() {
             Ok(n) if n <= max => Ok(()),
             _ => Err(bad(format!("an integer from 0 to {max}"))),
+        },
+        Kind::Millis => match value.parse::<u64>() {
+            Ok(n) if (1..=HOUR_MS).contains(&n) => Ok(()),
+            _ => Err(bad(format!(
+                "a positive number of milliseconds up to {HOUR_MS}"
+            ))),
         },
         Kind::OneOf(words) if words.contains(&value) => Ok(()),
         Kind::OneOf(words) => Err(bad(format!("one of {}", words.join(", ")))),

@@ -8,6 +8,7 @@
 //! stored as JSON), including `NaN` and the infinities.
 
 use crate::numeric::{Decimal, Numeric};
+use crate::temporal::{format_date, format_timestamp, MICROS_PER_DAY};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -35,9 +36,6 @@ pub enum Value {
     /// the right-hand side of `IN (...)` / `= ANY(array)`
     List(Vec<Value>),
 }
-
-/// Microseconds in one day.
-pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Postgres's float order: `NaN` equals itself and sorts above everything, `-0 = 0`.
 pub fn compare_floats(a: f64, b: f64) -> Ordering {
@@ -148,20 +146,6 @@ macro_rules! float_serde {
 }
 float_serde!(float4_text, f32);
 float_serde!(float8_text, f64);
-
-/// `YYYY-MM-DD` for days since the epoch.
-pub fn format_date(days: i32) -> String {
-    chrono::DateTime::from_timestamp(days as i64 * 86_400, 0)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| format!("{days} days"))
-}
-
-/// ISO-8601 UTC rendering of microseconds since the epoch.
-pub fn format_timestamp(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.f+00").to_string())
-        .unwrap_or_else(|| format!("{micros} us"))
-}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,12 @@ BEGIN;
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (rooot '/tmp')$$);
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (allow_http 'maybe')$$);
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (request_timeout_ms 'soon')$$);
+-- one rule for every source's time-outs: zero is refused at CREATE, never clamped
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER delta_fdw OPTIONS (connect_timeout_ms '0')$$);
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER object_fdw OPTIONS (connect_timeout_ms '0')$$);
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER redis_fdw OPTIONS (url 'redis://h', command_timeout_ms '0')$$);
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt://h', query_timeout_ms '0')$$);
+SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt://h', connect_timeout_ms '3600001')$$);
 SELECT pg_temp.try($$CREATE SERVER okserver FOREIGN DATA WRAPPER delta_fdw OPTIONS (root '/tmp', path_style 'on')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (password 'hunter2')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (access_key_id 'k', secret_access_key 's')$$);

@@ -513,7 +513,7 @@ fn pipeline_status() -> TableIterator<
     };
     let last_batch = stats.last_batch_ms.and_then(|ms| {
         pgrx::datum::TimestampWithTimeZone::try_from(
-            (ms * 1000 - 946_684_800_000_000) as pg_sys::TimestampTz,
+            (ms * 1000 - odp_fdw::temporal::POSTGRES_EPOCH_MICROS) as pg_sys::TimestampTz,
         )
         .ok()
     });

@@ -96,7 +96,7 @@ fn delta_table(relid: pg_sys::Oid, access: Access) -> Result<DeltaTable> {
 fn timestamp(millis: Option<i64>) -> Option<TimestampWithTimeZone> {
     let micros = millis?.checked_mul(1000)?;
     // Postgres counts from 2000-01-01.
-    TimestampWithTimeZone::try_from(micros - 946_684_800_000_000).ok()
+    TimestampWithTimeZone::try_from(micros - odp_fdw::temporal::POSTGRES_EPOCH_MICROS).ok()
 }
 
 /// The commits of a Delta foreign table, newest first.

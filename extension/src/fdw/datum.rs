@@ -8,7 +8,6 @@
 //! that cannot be converted exactly is an error, never a NULL.
 
 use super::pgtype::oid_of;
-use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     Array, ArrayRef, ArrowPrimitiveType, AsArray, BinaryArray, BooleanArray, Date32Array,
     Decimal128Array, Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, Int8Array,
@@ -16,6 +15,7 @@ use odp_fdw::arrow::array::{
 };
 use odp_fdw::arrow::datatypes::{DataType, IntervalMonthDayNano, IntervalUnit, TimeUnit};
 use odp_fdw::batch::ColumnData;
+use odp_fdw::temporal::{POSTGRES_EPOCH_DAYS, POSTGRES_EPOCH_MICROS};
 use odp_fdw::types::PgType;
 use odp_fdw::value::Value;
 use pgrx::{pg_sys, AnyNumeric, IntoDatum, JsonB};
@@ -203,10 +203,10 @@ impl TypedColumn {
             Data::I8(a) if int_fits => primitive(a, rows, |v| pg_sys::Datum::from(v as i16)),
             // (wrapping: the value under a NULL may be anything and is never read)
             Data::Date(a) => primitive(a, rows, |d| {
-                pg_sys::Datum::from(d.wrapping_sub(PG_EPOCH_OFFSET_DAYS))
+                pg_sys::Datum::from(d.wrapping_sub(POSTGRES_EPOCH_DAYS))
             }),
             Data::Timestamp(a) => primitive(a, rows, |t| {
-                pg_sys::Datum::from(t.wrapping_sub(PG_EPOCH_OFFSET_MICROS))
+                pg_sys::Datum::from(t.wrapping_sub(POSTGRES_EPOCH_MICROS))
             }),
             _ => {
                 let mut datums = Vec::with_capacity(rows);
@@ -243,13 +243,11 @@ impl TypedColumn {
             Data::F32(a) => scalar!(a, |v: f32| float4_datum(v, target)),
             Data::Bool(a) => scalar!(a, |v: bool| Ok(pg_sys::Datum::from(v))),
             Data::Date(a) => {
-                scalar!(a, |d: i32| Ok(pg_sys::Datum::from(
-                    d - PG_EPOCH_OFFSET_DAYS
-                )))
+                scalar!(a, |d: i32| Ok(pg_sys::Datum::from(d - POSTGRES_EPOCH_DAYS)))
             }
             Data::Timestamp(a) => {
                 scalar!(a, |t: i64| Ok(pg_sys::Datum::from(
-                    t - PG_EPOCH_OFFSET_MICROS
+                    t - POSTGRES_EPOCH_MICROS
                 )))
             }
             Data::Decimal(a) => {
@@ -399,9 +397,9 @@ pub fn value_to_datum(
         (Value::Float(f), P::Float8) => pg_sys::Datum::from(f.to_bits()),
         (Value::Numeric(n), P::Numeric) => numeric_datum(&n.to_string())?,
         (Value::Text(s), P::Text | P::Varchar) => varlena_datum(s.as_bytes()),
-        (Value::Date(d), P::Date) => pg_sys::Datum::from(d - PG_EPOCH_OFFSET_DAYS),
+        (Value::Date(d), P::Date) => pg_sys::Datum::from(d - POSTGRES_EPOCH_DAYS),
         (Value::Timestamp(t), P::Timestamp | P::TimestampTz) => {
-            pg_sys::Datum::from(t - PG_EPOCH_OFFSET_MICROS)
+            pg_sys::Datum::from(t - POSTGRES_EPOCH_MICROS)
         }
         (other, _) => {
             return Err(Unsupported(format!(

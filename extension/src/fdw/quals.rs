@@ -11,6 +11,7 @@ use super::pgtype::pg_type_of;
 use super::PgColumn;
 use odp_fdw::numeric::Numeric;
 use odp_fdw::request::Op;
+use odp_fdw::temporal::{POSTGRES_EPOCH_DAYS, POSTGRES_EPOCH_MICROS};
 use odp_fdw::types::{Family, PgType};
 use odp_fdw::value::Value;
 use pgrx::{pg_sys, AnyNumeric, FromDatum};
@@ -33,11 +34,6 @@ pub struct ExtractedQual {
 fn family(oid: pg_sys::Oid) -> Option<Family> {
     pg_type_of(oid)?.family()
 }
-
-/// Microseconds between the Unix and Postgres epochs.
-pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-/// Days between the Unix and Postgres epochs.
-pub const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
 
 /// Converts a Datum of a supported scalar or array type into a [`Value`]; `None` when
 /// it has no exact [`Value`] (then the qual is not pushed).
@@ -80,7 +76,7 @@ pub unsafe fn datum_to_value(
             if days == i32::MIN || days == i32::MAX {
                 return None;
             }
-            Value::Date(days.checked_add(PG_EPOCH_OFFSET_DAYS)?)
+            Value::Date(days.checked_add(POSTGRES_EPOCH_DAYS)?)
         }
         PgType::Timestamp | PgType::TimestampTz => {
             // SAFETY: a timestamp or timestamptz Datum (an int8 count of microseconds).
@@ -88,7 +84,7 @@ pub unsafe fn datum_to_value(
             if micros == i64::MIN || micros == i64::MAX {
                 return None;
             }
-            Value::Timestamp(micros.checked_add(PG_EPOCH_OFFSET_MICROS)?)
+            Value::Timestamp(micros.checked_add(POSTGRES_EPOCH_MICROS)?)
         }
         PgType::Array(element) => {
             element.family()?;

@@ -3,7 +3,6 @@
 //! Every conversion is exact: a value that does not fit its target (an integer out of
 //! range, a numeric beyond the decimal's precision, an infinite date) is an error.
 
-use super::quals::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use odp_fdw::arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
     Float64Builder, Int16Builder, Int32Builder, Int64Builder, Int8Builder,
@@ -15,6 +14,7 @@ use odp_fdw::arrow::datatypes::{
     DataType, Field, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit,
 };
 use odp_fdw::numeric::{Decimal, Numeric};
+use odp_fdw::temporal::{POSTGRES_EPOCH_DAYS, POSTGRES_EPOCH_MICROS};
 use odp_fdw::types::PgType;
 use pgrx::{pg_sys, AnyNumeric, FromDatum};
 use std::sync::Arc;
@@ -292,7 +292,7 @@ impl ColumnBuilder {
                     ));
                 }
                 b.append_value(
-                    days.checked_add(PG_EPOCH_OFFSET_DAYS)
+                    days.checked_add(POSTGRES_EPOCH_DAYS)
                         .ok_or_else(|| out_of_range(days, &DataType::Date32))?,
                 )
             }
@@ -304,7 +304,7 @@ impl ColumnBuilder {
                         "an infinite timestamp cannot be stored".into(),
                     ));
                 }
-                b.append_value(micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or_else(|| {
+                b.append_value(micros.checked_add(POSTGRES_EPOCH_MICROS).ok_or_else(|| {
                     out_of_range(micros, &DataType::Timestamp(TimeUnit::Microsecond, None))
                 })?)
             }

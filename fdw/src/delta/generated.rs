@@ -4,7 +4,8 @@
 
 use super::schema::DeltaType;
 use crate::request::Op;
-use crate::value::{Value, MICROS_PER_DAY};
+use crate::temporal::MICROS_PER_DAY;
+use crate::value::Value;
 
 /// The column a generated date column is computed from, for the expressions
 /// `CAST(x AS DATE)`, `to_date(x)` and `date(x)`.

@@ -2,27 +2,15 @@
 
 use super::error::{DeltaError, Result};
 use super::prune::WriterZone;
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege, HOUR_MS};
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::storage::{self, S3Config};
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use url::Url;
 
 /// Server options: where tables live and how to reach the object store.
-pub const SERVER_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::optional("root", Kind::Text),
-    OptionSpec::optional("endpoint", Kind::Text),
-    OptionSpec::optional("region", Kind::Text),
-    OptionSpec::optional("path_style", Kind::Bool),
-    OptionSpec::optional("allow_http", Kind::Bool),
-    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
-    OptionSpec::optional("request_timeout_ms", Kind::UpTo(HOUR_MS)),
-];
-
-/// User mapping options: credentials, readable only by their owner and superusers.
-pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::optional("access_key_id", Kind::Text),
-    OptionSpec::optional("secret_access_key", Kind::Text),
-    OptionSpec::optional("session_token", Kind::Text),
-];
+pub static SERVER_OPTIONS: LazyLock<Vec<OptionSpec>> =
+    LazyLock::new(|| storage::server_options(&[OptionSpec::optional("root", Kind::Text)], &[]));
 
 /// Foreign table options: the table location, optional time travel, and the time zone
 /// the writer evaluated generated date columns in.
@@ -48,8 +36,8 @@ pub const COLUMN_OPTIONS: &[OptionSpec] =
 /// The specs for one catalog.
 pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
     match catalog {
-        Catalog::Server => SERVER_OPTIONS,
-        Catalog::UserMapping => USER_MAPPING_OPTIONS,
+        Catalog::Server => &SERVER_OPTIONS,
+        Catalog::UserMapping => storage::USER_MAPPING_OPTIONS,
         Catalog::Table => TABLE_OPTIONS,
         Catalog::Column => COLUMN_OPTIONS,
         Catalog::Wrapper => &[],
@@ -352,64 +340,13 @@ fn join_confined(root: &Url, path: &str) -> Result<Url> {
     }
 }
 
+/// The deltalake storage options of a table at `url`: the server's S3 configuration
+/// for S3 locations ([`crate::storage`]), none for local ones.
 fn storage_options(url: &Url, server: &Options, user: &Options) -> HashMap<String, String> {
-    let mut out = HashMap::new();
     if url.scheme() != "s3" && url.scheme() != "s3a" {
-        return out;
+        return HashMap::new();
     }
-    let mut set = |key: &str, value: Option<&str>| {
-        if let Some(v) = value {
-            out.insert(key.to_string(), v.to_string());
-        }
-    };
-    set("AWS_ENDPOINT_URL", server.get("endpoint"));
-    set(
-        "AWS_REGION",
-        Some(server.get("region").unwrap_or("us-east-1")),
-    );
-    set(
-        "AWS_ALLOW_HTTP",
-        Some(if server.bool("allow_http", false) {
-            "true"
-        } else {
-            "false"
-        }),
-    );
-    set(
-        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
-        Some(if server.bool("path_style", false) {
-            "false"
-        } else {
-            "true"
-        }),
-    );
-    set(
-        super::s3::CONNECT_TIMEOUT_OPTION,
-        Some(
-            &server
-                .uint("connect_timeout_ms")
-                .unwrap_or(5_000)
-                .max(1)
-                .to_string(),
-        ),
-    );
-    set(
-        super::s3::REQUEST_TIMEOUT_OPTION,
-        Some(
-            &server
-                .uint("request_timeout_ms")
-                .unwrap_or(30_000)
-                .max(1)
-                .to_string(),
-        ),
-    );
-    set("AWS_ACCESS_KEY_ID", user.get("access_key_id"));
-    set("AWS_SECRET_ACCESS_KEY", user.get("secret_access_key"));
-    set("AWS_SESSION_TOKEN", user.get("session_token"));
-    if user.get("access_key_id").is_none() {
-        set("AWS_SKIP_SIGNATURE", Some("true"));
-    }
-    out
+    S3Config::from_options(server, user).to_storage_options()
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ use crate::arrow::array::{
 use crate::numeric::{Decimal, Numeric};
 use crate::proptests::{check, like_matches, string_from};
 use crate::request::{Op, Qual};
-use crate::value::{format_date, Value, MICROS_PER_DAY};
+use crate::temporal::{format_date, MICROS_PER_DAY};
+use crate::value::Value;
 use deltalake::parquet::arrow::arrow_reader::ArrowReaderOptions;
 use deltalake::parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder};
 use deltalake::parquet::file::metadata::PageIndexPolicy;

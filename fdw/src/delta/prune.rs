@@ -10,6 +10,7 @@ pub use super::generated::{date_generation_source, WriterZone};
 use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
 use crate::numeric::{Decimal, Numeric};
 use crate::request::{like_pattern_prefix, Op, Qual};
+use crate::temporal;
 use crate::value::Value;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -99,7 +100,7 @@ fn stat_value(json: &str, column: &DeltaColumn, is_max: bool) -> Option<Value> {
         DeltaType::String if is_max && text.chars().count() >= MAX_TRUSTED_STRING_STAT => None,
         DeltaType::Timestamp | DeltaType::TimestampNtz => {
             // Statistics are written with millisecond precision: round the max up.
-            let micros = parse_timestamp(&text)?;
+            let micros = temporal::parse_timestamp_any(&text)?;
             Some(Value::Timestamp(if is_max { micros + 999 } else { micros }))
         }
         DeltaType::Decimal(_, scale) => decimal_bound(&text, *scale, is_max),
@@ -151,9 +152,9 @@ pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
             .filter(|n| matches!(n, Numeric::Finite(_)))
             .map(Value::Numeric),
         DeltaType::Boolean => text.parse().ok().map(Value::Bool),
-        DeltaType::Date => parse_date(text).map(Value::Date),
+        DeltaType::Date => temporal::parse_date(temporal::date_part(text)).map(Value::Date),
         DeltaType::Timestamp | DeltaType::TimestampNtz => {
-            parse_timestamp(text).map(Value::Timestamp)
+            temporal::parse_timestamp_any(text).map(Value::Timestamp)
         }
         _ => None,
     }
@@ -165,41 +166,15 @@ pub fn parse_typed(text: &str, data_type: &DeltaType) -> Option<Value> {
 pub fn parse_partition_value(text: &str, data_type: &DeltaType, zone: WriterZone) -> Option<Value> {
     match (data_type, zone) {
         (DeltaType::Timestamp, WriterZone::Offset(seconds))
-            if chrono::DateTime::parse_from_rfc3339(text).is_err() =>
+            if !crate::temporal::has_offset(text) =>
         {
-            let local = parse_timestamp(text)?;
+            let local = temporal::parse_timestamp_any(text)?;
             local
                 .checked_sub(seconds as i64 * 1_000_000)
                 .map(Value::Timestamp)
         }
         _ => parse_typed(text, data_type),
     }
-}
-
-/// `YYYY-MM-DD` → days since the epoch.
-pub fn parse_date(text: &str) -> Option<i32> {
-    // the date part: up to a time part (a signed year has more than 10 bytes)
-    let end = text
-        .char_indices()
-        .skip(1)
-        .find(|(_, c)| *c == ' ' || *c == 'T')
-        .map_or(text.len(), |(i, _)| i);
-    let date = chrono::NaiveDate::parse_from_str(&text[..end], "%Y-%m-%d").ok()?;
-    Some(
-        date.signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?)
-            .num_days() as i32,
-    )
-}
-
-/// ISO-8601 or `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC when no offset) → microseconds.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Some(t.timestamp_micros());
-    }
-    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
-        .ok()?;
-    Some(naive.and_utc().timestamp_micros())
 }
 
 /// Decides which files may match a set of quals.
@@ -448,7 +423,7 @@ mod tests {
     }
 
     fn ts(text: &str) -> Value {
-        Value::Timestamp(parse_timestamp(text).unwrap())
+        Value::Timestamp(temporal::parse_timestamp_any(text).unwrap())
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! S3 and S3-compatible stores (MinIO, moto) for Delta tables, built with
-//! `object_store`'s own S3 client, the one object tables use.
+//! S3 and S3-compatible stores (MinIO, moto) for Delta tables, built by the storage
+//! layer ([`crate::storage`]) with `object_store`'s own S3 client, as for object
+//! tables.
 //!
 //! deltalake's `s3` feature would register the same client wrapped in the AWS SDK's
 //! credential chain (profiles, SSO, STS), which ODP never uses: credentials come from
@@ -8,15 +9,15 @@
 //! Commits use the default log store: a new log entry is a conditional put
 //! (`If-None-Match: *`), which S3, MinIO and moto honour.
 
+use crate::storage::S3Config;
 use deltalake::logstore::{
     default_logstore, logstore_factories, object_store_factories, LogStore, LogStoreFactory,
     ObjectStoreFactory, ObjectStoreRef, StorageConfig,
 };
 use deltalake::{DeltaResult, DeltaTableError, Path};
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::{BackoffConfig, ClientConfigKey, ObjectStoreScheme, RetryConfig};
+use object_store::aws::AmazonS3Builder;
+use object_store::ObjectStoreScheme;
 use std::sync::{Arc, Once};
-use std::time::Duration;
 use url::Url;
 
 /// The URL schemes of S3 locations.
@@ -69,70 +70,27 @@ impl LogStoreFactory for S3Stores {
     }
 }
 
-/// The storage option carrying the server's `connect_timeout_ms`.
-pub(super) const CONNECT_TIMEOUT_OPTION: &str = "odp_connect_timeout_ms";
-/// The storage option carrying the server's `request_timeout_ms`.
-pub(super) const REQUEST_TIMEOUT_OPTION: &str = "odp_request_timeout_ms";
-
-/// An S3 client builder for the bucket of `url`, configured by the options whose
-/// (case-insensitive) names `object_store` knows, such as `AWS_ENDPOINT_URL`; an option
-/// it does not know is an error, so a misspelt one never goes unnoticed. The server's
-/// time-outs bound each connection and request, and the retries of a failed request
-/// (two, within the request time-out), as for object tables: a store that is down
-/// fails a statement within them instead of object_store's minute of retries.
+/// The S3 client of the bucket of `url`, as the server's [`S3Config`] (read back from
+/// the storage options [`S3Config::to_storage_options`] wrote) configures it.
 fn s3_builder(
     url: &Url,
     options: &std::collections::HashMap<String, String>,
 ) -> DeltaResult<AmazonS3Builder> {
-    let millis = |key: &str, default: u64| {
-        options
-            .get(key)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(default)
-    };
-    let (connect, request) = (
-        millis(CONNECT_TIMEOUT_OPTION, 5_000),
-        millis(REQUEST_TIMEOUT_OPTION, 30_000),
-    );
-    let mut builder = AmazonS3Builder::new()
-        .with_url(url.as_str())
-        .with_config(
-            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
-            format!("{connect}ms"),
-        )
-        .with_config(
-            AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
-            format!("{request}ms"),
-        )
-        .with_retry(RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(50),
-                max_backoff: Duration::from_millis(500),
-                base: 2.0,
-            },
-            max_retries: 2,
-            retry_timeout: Duration::from_millis(request),
-        });
-    for (key, value) in options {
-        if key == CONNECT_TIMEOUT_OPTION || key == REQUEST_TIMEOUT_OPTION {
-            continue;
-        }
-        let parsed = key
-            .to_ascii_lowercase()
-            .parse::<AmazonS3ConfigKey>()
-            .map_err(|_| DeltaTableError::Generic(format!("unknown S3 storage option {key}")))?;
-        builder = builder.with_config(parsed, value);
-    }
-    Ok(builder)
+    let config = S3Config::from_storage_options(options).map_err(DeltaTableError::Generic)?;
+    let bucket = url
+        .host_str()
+        .ok_or_else(|| DeltaTableError::Generic(format!("no bucket in {url}")))?;
+    Ok(config.builder(bucket))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::aws::AmazonS3ConfigKey;
     use std::collections::HashMap;
 
     #[test]
-    fn options_configure_the_client() {
+    fn options_configure_the_client_of_the_url_bucket() {
         let url = Url::parse("s3://lake/warehouse/users/").unwrap();
         let options: HashMap<String, String> = [
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
@@ -157,7 +115,6 @@ mod tests {
             Some("false")
         );
         assert_eq!(get(AmazonS3ConfigKey::AccessKeyId).as_deref(), Some("id"));
-        // (the bucket comes from the URL when the client is built)
         let store = builder.build().unwrap();
         assert!(store.to_string().contains("lake"), "{store}");
     }

@@ -230,7 +230,7 @@ mod tests {
         let s = schema();
         let zone = WriterZone::Utc;
         let file = values(Some("books"), "2024-01-02");
-        let day = |text: &str| Value::Date(crate::delta::prune::parse_date(text).unwrap());
+        let day = |text: &str| Value::Date(crate::temporal::parse_date(text).unwrap());
         let both = [
             q("category", Op::Eq, Value::Text("books".into())),
             q("day", Op::Ge, day("2024-01-02")),

@@ -21,8 +21,8 @@ use super::write_options::WriteOptions;
 use crate::batch::{cast_exact, ColumnData, ScanBatch};
 use crate::numeric::Numeric;
 use crate::request::Qual;
+use crate::temporal::MICROS_PER_DAY;
 use crate::value::Value;
-use crate::value::MICROS_PER_DAY;
 use deltalake::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
     Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,

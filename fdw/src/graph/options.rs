@@ -1,7 +1,7 @@
 //! Options of `neo4j_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{GraphError, Result};
-use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX, HOUR_MS};
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX};
 use crate::security::secret::Secret;
 use std::time::Duration;
 
@@ -9,8 +9,8 @@ use std::time::Duration;
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("uri", Kind::Text),
     OptionSpec::optional("database", Kind::Text),
-    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
-    OptionSpec::optional("query_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("connect_timeout_ms", Kind::Millis),
+    OptionSpec::optional("query_timeout_ms", Kind::Millis),
     OptionSpec::optional("fetch_size", Kind::UpTo(100_000)),
     OptionSpec::optional("pool_size", Kind::UpTo(64)),
 ];
@@ -92,8 +92,12 @@ impl ServerOptions {
         Ok(ServerOptions {
             uri,
             database: server.get("database").map(str::to_string),
-            connect_timeout_ms: positive("connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS),
-            query_timeout_ms: positive("query_timeout_ms", DEFAULT_QUERY_TIMEOUT_MS),
+            connect_timeout_ms: server
+                .uint("connect_timeout_ms")
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
+            query_timeout_ms: server
+                .uint("query_timeout_ms")
+                .unwrap_or(DEFAULT_QUERY_TIMEOUT_MS),
             fetch_size: positive("fetch_size", DEFAULT_FETCH_SIZE),
             pool_size: positive("pool_size", DEFAULT_POOL_SIZE),
             user: user.get("user").map(str::to_string),

@@ -494,7 +494,7 @@ fn exact_columns(
                 values.push(match text.is_null(i) {
                     true => None,
                     false => Some(
-                        wall_clock_micros(text.value(i))
+                        crate::temporal::parse_wall_clock(text.value(i))
                             .ok_or_else(|| parse_error(text.value(i), "a timestamp", f.name()))?,
                     ),
                 });
@@ -517,76 +517,9 @@ fn exact_columns(
     RecordBatch::try_new(table.clone(), out)
 }
 
-/// A `timestamp` (without time zone) as Postgres reads it: the date and wall-clock
-/// time, an offset (`Z`, `+05`, `-03:30`) after it ignored, more than 6 fractional
-/// digits rounded; microseconds since 1970-01-01. Anything else after the time (AM/PM,
-/// BC, a zone name) is refused rather than misread.
-fn wall_clock_micros(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (date, time) = match text.find(['T', 't', ' ']) {
-        Some(i) => (&text[..i], text[i + 1..].trim()),
-        None => (text, ""),
-    };
-    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    let time = match time {
-        "" => chrono::NaiveTime::MIN,
-        time => {
-            let end = time.find(['+', '-', 'Z', 'z']).unwrap_or(time.len());
-            if !is_offset(&time[end..]) {
-                return None;
-            }
-            let clock = time[..end].trim();
-            chrono::NaiveTime::parse_from_str(clock, "%H:%M:%S%.f")
-                .or_else(|_| chrono::NaiveTime::parse_from_str(clock, "%H:%M"))
-                .ok()?
-        }
-    };
-    let at = date.and_time(time).and_utc();
-    let fraction = (f64::from(at.timestamp_subsec_nanos()) / 1e9 * 1e6).round_ties_even() as i64;
-    at.timestamp().checked_mul(1_000_000)?.checked_add(fraction)
-}
-
-/// Whether `text` is empty or a UTC offset: `Z`, or a sign and `HH`, `HHMM` or `HH:MM`.
-fn is_offset(text: &str) -> bool {
-    let text = text.trim();
-    if text.is_empty() || text.eq_ignore_ascii_case("z") {
-        return true;
-    }
-    let Some(digits) = text.strip_prefix(['+', '-']) else {
-        return false;
-    };
-    let digits = digits.replacen(':', "", 1);
-    matches!(digits.len(), 2 | 4)
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits[..2].parse::<u32>().is_ok_and(|h| h <= 15)
-        && digits
-            .get(2..)
-            .is_none_or(|m| m.is_empty() || m.parse::<u32>().is_ok_and(|m| m < 60))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_keep_their_wall_clock() {
-        let noon = 12 * 3_600_000_000;
-        assert_eq!(wall_clock_micros("1970-01-01T12:00:00+05:00"), Some(noon));
-        assert_eq!(wall_clock_micros("1970-01-01 12:00:00Z"), Some(noon));
-        assert_eq!(
-            wall_clock_micros("1970-01-01 12:00:00.5-03"),
-            Some(noon + 500_000)
-        );
-        assert_eq!(wall_clock_micros("1970-01-01"), Some(0));
-        assert_eq!(wall_clock_micros("1970-01-01T12:00"), Some(noon));
-        assert_eq!(wall_clock_micros("not a time"), None);
-        assert_eq!(wall_clock_micros("1970-01-01 01:00:00 PM"), None);
-        assert_eq!(wall_clock_micros("0044-03-15 00:00:00 BC"), None);
-        assert_eq!(wall_clock_micros("1970-01-01 12:00:00 garbage"), None);
-        assert_eq!(wall_clock_micros("1970-01-01 12:00:00+99:99"), None);
-        assert_eq!(wall_clock_micros("1970-01-01 00:00:00.0000005"), Some(0));
-        assert_eq!(wall_clock_micros("1970-01-01 00:00:00.0000015"), Some(2));
-    }
 
     #[test]
     fn data_files_skip_hidden_parts_below_the_prefix() {

@@ -3,30 +3,22 @@
 use super::error::{ObjectError, Result};
 use super::keys::check_prefix;
 use crate::options::{
-    Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege, ESTIMATE_MAX, HOUR_MS,
+    Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege, ESTIMATE_MAX,
 };
-use crate::security::secret::Secret;
+use crate::storage::{self, S3Config};
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 /// Server options: where objects live, how to reach the store, and the limits.
-pub const SERVER_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::optional("root", Kind::Text),
-    OptionSpec::optional("endpoint", Kind::Text),
-    OptionSpec::optional("region", Kind::Text),
-    OptionSpec::optional("path_style", Kind::Bool),
-    OptionSpec::optional("allow_http", Kind::Bool),
-    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
-    OptionSpec::optional("request_timeout_ms", Kind::UpTo(HOUR_MS)),
-    OptionSpec::optional("max_content_mb", Kind::UpTo(1_024)),
-    OptionSpec::optional("multipart_mb", Kind::UpTo(5_120)),
-];
-
-/// User mapping options: credentials, readable only by their owner and superusers.
-pub const USER_MAPPING_OPTIONS: &[OptionSpec] = &[
-    OptionSpec::optional("access_key_id", Kind::Text),
-    OptionSpec::optional("secret_access_key", Kind::Text),
-    OptionSpec::optional("session_token", Kind::Text),
-];
+pub static SERVER_OPTIONS: LazyLock<Vec<OptionSpec>> = LazyLock::new(|| {
+    storage::server_options(
+        &[OptionSpec::optional("root", Kind::Text)],
+        &[
+            OptionSpec::optional("max_content_mb", Kind::UpTo(1_024)),
+            OptionSpec::optional("multipart_mb", Kind::UpTo(5_120)),
+        ],
+    )
+});
 
 /// The formats a table reads its objects as.
 pub const FORMATS: &[&str] = &["objects", "parquet", "csv", "json"];
@@ -46,8 +38,8 @@ pub const TABLE_OPTIONS: &[OptionSpec] = &[
 /// The specs for one catalog.
 pub fn specs(catalog: Catalog) -> &'static [OptionSpec] {
     match catalog {
-        Catalog::Server => SERVER_OPTIONS,
-        Catalog::UserMapping => USER_MAPPING_OPTIONS,
+        Catalog::Server => &SERVER_OPTIONS,
+        Catalog::UserMapping => storage::USER_MAPPING_OPTIONS,
         Catalog::Table => TABLE_OPTIONS,
         Catalog::Column | Catalog::Wrapper => &[],
     }
@@ -63,12 +55,6 @@ pub fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -
                     return Err(ObjectError::RootPrivilege);
                 }
                 Root::parse(root)?;
-            }
-            if options.uint("request_timeout_ms") == Some(0) {
-                return Err(bad(
-                    "request_timeout_ms",
-                    "a positive number of milliseconds",
-                ));
             }
             Ok(())
         }
@@ -158,24 +144,8 @@ impl Root {
 pub struct ServerOptions {
     /// where the objects live
     pub root: Root,
-    /// the S3 endpoint (none: AWS)
-    pub endpoint: Option<String>,
-    /// the S3 region
-    pub region: String,
-    /// path-style requests (`endpoint/bucket/key`), as MinIO and moto want
-    pub path_style: bool,
-    /// plain-HTTP endpoints allowed
-    pub allow_http: bool,
-    /// credentials from the user mapping
-    pub access_key_id: Option<String>,
-    /// secret of `access_key_id`
-    pub secret_access_key: Option<Secret>,
-    /// temporary-credential token
-    pub session_token: Option<Secret>,
-    /// TCP connect time-out
-    pub connect_timeout_ms: u64,
-    /// time-out of one request, retries included
-    pub request_timeout_ms: u64,
+    /// how to reach and sign for the S3 store (unused for a local root)
+    pub s3: S3Config,
     /// the largest object whose content a query may read or write
     pub max_content_bytes: u64,
     /// objects larger than this are uploaded in parts
@@ -191,15 +161,7 @@ impl ServerOptions {
         let root = Root::parse(server.get("root").unwrap_or(default_root))?;
         Ok(ServerOptions {
             root,
-            endpoint: server.get("endpoint").map(str::to_string),
-            region: server.get("region").unwrap_or("us-east-1").to_string(),
-            path_style: server.bool("path_style", false),
-            allow_http: server.bool("allow_http", false),
-            access_key_id: user.get("access_key_id").map(str::to_string),
-            secret_access_key: user.get("secret_access_key").map(Secret::new),
-            session_token: user.get("session_token").map(Secret::new),
-            connect_timeout_ms: server.uint("connect_timeout_ms").unwrap_or(5_000),
-            request_timeout_ms: server.uint("request_timeout_ms").unwrap_or(30_000).max(1),
+            s3: S3Config::from_options(server, user),
             max_content_bytes: server
                 .uint("max_content_mb")
                 .unwrap_or(64)
@@ -214,10 +176,9 @@ impl ServerOptions {
 
     /// How messages name the store's endpoint.
     pub fn endpoint_name(&self) -> String {
-        match (&self.root, &self.endpoint) {
-            (Root::S3 { .. }, Some(endpoint)) => endpoint.clone(),
-            (Root::S3 { .. }, None) => format!("s3.{}.amazonaws.com", self.region),
-            (Root::Local(path), _) => path.display().to_string(),
+        match &self.root {
+            Root::S3 { .. } => self.s3.endpoint_name(),
+            Root::Local(path) => path.display().to_string(),
         }
     }
 }

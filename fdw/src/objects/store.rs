@@ -7,14 +7,13 @@ use super::options::{Root, ServerOptions};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, RetryConfig,
-    WriteMultipart,
+    Attribute, Attributes, GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
+    PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,46 +80,13 @@ impl Store {
                     sorted_listing: false,
                     keeps_attributes: false,
                     endpoint: server.endpoint_name(),
-                    timeout_ms: server.request_timeout_ms,
+                    timeout_ms: server.s3.request_timeout_ms,
                     local_dir: Some(dir.clone()),
                     root_name: server.root.describe(),
                 })
             }
             Root::S3 { bucket, base } => {
-                let timeout = Duration::from_millis(server.request_timeout_ms);
-                let client = ClientOptions::new()
-                    .with_connect_timeout(Duration::from_millis(server.connect_timeout_ms.max(1)))
-                    .with_timeout(timeout)
-                    .with_allow_http(server.allow_http);
-                let retry = RetryConfig {
-                    backoff: BackoffConfig {
-                        init_backoff: Duration::from_millis(50),
-                        max_backoff: Duration::from_millis(500),
-                        base: 2.0,
-                    },
-                    max_retries: 2,
-                    retry_timeout: timeout,
-                };
-                let mut builder = AmazonS3Builder::new()
-                    .with_bucket_name(bucket)
-                    .with_region(&server.region)
-                    .with_virtual_hosted_style_request(!server.path_style)
-                    .with_client_options(client)
-                    .with_retry(retry);
-                if let Some(endpoint) = &server.endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                match (&server.access_key_id, &server.secret_access_key) {
-                    (Some(id), Some(secret)) => {
-                        builder = builder
-                            .with_access_key_id(id)
-                            .with_secret_access_key(secret.expose());
-                        if let Some(token) = &server.session_token {
-                            builder = builder.with_token(token.expose());
-                        }
-                    }
-                    _ => builder = builder.with_skip_signature(true),
-                }
+                let builder = server.s3.builder(bucket);
                 let s3 = Arc::new(builder.build().map_err(|e| ObjectError::BadRoot {
                     root: server.root.describe(),
                     reason: e.to_string(),
@@ -132,7 +98,7 @@ impl Store {
                     sorted_listing: true,
                     keeps_attributes: true,
                     endpoint: server.endpoint_name(),
-                    timeout_ms: server.request_timeout_ms,
+                    timeout_ms: server.s3.request_timeout_ms,
                     local_dir: None,
                     root_name: server.root.describe(),
                 })

@@ -3,7 +3,7 @@
 //! Delta paths stay under their root and server URLs never carry credentials.
 
 use super::{check, string_from};
-use crate::options::{validate, Catalog, Kind, OptionSpec, Options, PathPrivilege};
+use crate::options::{validate, Catalog, Kind, OptionSpec, Options, PathPrivilege, HOUR_MS};
 use proptest::prelude::*;
 use redis::IntoConnectionInfo;
 
@@ -92,15 +92,20 @@ fn fits(kind: Kind, value: &str) -> bool {
         Kind::Bool => ["true", "false", "on", "off", "yes", "no", "1", "0"]
             .iter()
             .any(|w| w.eq_ignore_ascii_case(value)),
-        Kind::UpTo(max) => {
-            let digits = value.strip_prefix('+').unwrap_or(value);
-            !digits.is_empty()
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && digits.trim_start_matches('0').len() <= 20
-                && digits.parse::<u128>().is_ok_and(|n| n <= max as u128)
-        }
+        Kind::UpTo(max) => integer(value).is_some_and(|n| n <= max as u128),
+        Kind::Millis => integer(value).is_some_and(|n| (1..=HOUR_MS as u128).contains(&n)),
         Kind::OneOf(words) => words.contains(&value),
     }
+}
+
+/// A decimal integer (with an optional `+`).
+fn integer(value: &str) -> Option<u128> {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    (!digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.trim_start_matches('0').len() <= 20)
+        .then(|| digits.parse::<u128>().ok())
+        .flatten()
 }
 
 /// The shared validator accepts an option list exactly when every name is known,
@@ -147,7 +152,7 @@ fn adapter_checks_never_panic() {
     check(
         512,
         (
-            option_list(crate::objects::options::SERVER_OPTIONS),
+            option_list(&crate::objects::options::SERVER_OPTIONS),
             prop::sample::select(&CATALOGS[..]).prop_flat_map(|c| {
                 (0..ADAPTERS.len()).prop_flat_map(move |i| option_list(ADAPTERS[i](c)))
             }),

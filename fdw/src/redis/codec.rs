@@ -210,8 +210,7 @@ fn json(bytes: &[u8], origin: Origin<'_>) -> Result<String> {
 fn parse_date(bytes: &[u8], origin: Origin<'_>) -> Result<i32> {
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .map(|d| (d - chrono::NaiveDate::default()).num_days() as i32)
+        .and_then(crate::temporal::parse_date)
         .ok_or_else(|| {
             bad(
                 origin,
@@ -223,36 +222,14 @@ fn parse_date(bytes: &[u8], origin: Origin<'_>) -> Result<i32> {
 fn parse_timestamp(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(naive_timestamp)
-        .and_then(|t| rounded_micros(t.and_utc()))
+        .and_then(crate::temporal::parse_timestamp)
         .ok_or_else(|| bad(origin, format!("\"{}\" is not a timestamp", shown(bytes))))
-}
-
-/// Microseconds since the epoch, more fractional digits rounded as Postgres's input
-/// rounds them (to the nearest, ties to even), not cut.
-fn rounded_micros<Tz: chrono::TimeZone>(t: chrono::DateTime<Tz>) -> Option<i64> {
-    let fraction = (f64::from(t.timestamp_subsec_nanos()) / 1e9 * 1e6).round_ties_even() as i64;
-    t.timestamp().checked_mul(1_000_000)?.checked_add(fraction)
-}
-
-/// A timestamp without zone as ODP writes it (`T` or space between date and time; a
-/// year of more than four digits, or before year 1, signed as chrono writes it).
-fn naive_timestamp(s: &str) -> Option<chrono::NaiveDateTime> {
-    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-        .ok()
 }
 
 fn parse_timestamptz(bytes: &[u8], origin: Origin<'_>) -> Result<i64> {
     std::str::from_utf8(bytes)
         .ok()
-        .and_then(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .ok()
-                .and_then(rounded_micros)
-                // what ODP writes for years RFC 3339 cannot hold: `+10000-01-01T...Z`
-                .or_else(|| rounded_micros(naive_timestamp(s.strip_suffix('Z')?)?.and_utc()))
-        })
+        .and_then(crate::temporal::parse_timestamptz)
         .ok_or_else(|| {
             bad(
                 origin,

@@ -1,9 +1,7 @@
 //! Options of `redis_fdw` servers, user mappings, foreign tables and columns.
 
 use super::error::{RedisError, Result};
-use crate::options::{
-    Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX, HOUR_MS, TEN_YEARS_S,
-};
+use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, ESTIMATE_MAX, TEN_YEARS_S};
 use crate::security::secret::Secret;
 use std::time::Duration;
 
@@ -11,8 +9,8 @@ use std::time::Duration;
 pub const SERVER_OPTIONS: &[OptionSpec] = &[
     OptionSpec::required("url", Kind::Text),
     OptionSpec::optional("cluster", Kind::Bool),
-    OptionSpec::optional("connect_timeout_ms", Kind::UpTo(HOUR_MS)),
-    OptionSpec::optional("command_timeout_ms", Kind::UpTo(HOUR_MS)),
+    OptionSpec::optional("connect_timeout_ms", Kind::Millis),
+    OptionSpec::optional("command_timeout_ms", Kind::Millis),
 ];
 
 /// User mapping options: credentials (Redis ACL user, or only a password).
@@ -87,12 +85,10 @@ impl ServerOptions {
             cluster: server.bool("cluster", false),
             connect_timeout_ms: server
                 .uint("connect_timeout_ms")
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS)
-                .max(1),
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
             command_timeout_ms: server
                 .uint("command_timeout_ms")
-                .unwrap_or(DEFAULT_COMMAND_TIMEOUT_MS)
-                .max(1),
+                .unwrap_or(DEFAULT_COMMAND_TIMEOUT_MS),
             user: user.get("user").map(str::to_string),
             password: user.get("password").map(Secret::new),
         })
