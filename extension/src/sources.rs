@@ -5,7 +5,9 @@
 
 use crate::fdw::options::validate_for;
 use crate::fdw::routine::fdw_routine;
-use odp_fdw::source::{Setting, Source, TransactionParticipant};
+use odp_fdw::health::Target;
+use odp_fdw::options::Options;
+use odp_fdw::source::{Host, Setting, Source, TransactionParticipant};
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
@@ -19,6 +21,8 @@ pub struct Registered {
     pub settings: fn() -> &'static [Setting],
     /// what the source shares across tables
     pub participant: fn() -> Option<&'static dyn TransactionParticipant>,
+    /// what `odp.health()` probes for one of the wrapper's servers
+    pub probe: fn(&Options, &'static dyn Host) -> Option<Target>,
 }
 
 /// The registry entry of source `S` served as `wrapper`.
@@ -29,6 +33,7 @@ const fn source<S: Source>(wrapper: &'static str) -> Registered {
         validate: validate_for::<S>,
         settings: S::settings,
         participant: S::participant,
+        probe: S::probe,
     }
 }
 

@@ -47,6 +47,75 @@ pub fn probe(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Pr
     }
 }
 
+/// What to probe for one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// a host to connect to and greet
+    Network {
+        /// host name or address
+        host: String,
+        /// TCP port
+        port: u16,
+        /// what to say once connected
+        protocol: Protocol,
+    },
+    /// a local directory that must exist
+    Directory(String),
+    /// a configuration that names nothing to probe, and why
+    Invalid(String),
+}
+
+/// The target of `scheme://[user@]host[:port][/...]`, with `default_port` when none is
+/// given.
+pub fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => match p.parse() {
+            Ok(port) => (h.to_string(), port),
+            Err(_) => return Target::Invalid(format!("invalid port in \"{authority}\"")),
+        },
+        None => (authority.to_string(), default_port),
+    };
+    if host.is_empty() {
+        return Target::Invalid("no host".into());
+    }
+    Target::Network {
+        host,
+        port,
+        protocol,
+    }
+}
+
+/// Probes `target`, giving up after `timeout`.
+pub fn check(target: &Target, timeout: Duration) -> Probe {
+    match target {
+        Target::Network {
+            host,
+            port,
+            protocol,
+        } => probe(host, *port, *protocol, timeout),
+        Target::Directory(path) => {
+            let start = Instant::now();
+            let ok = std::path::Path::new(path).is_dir();
+            Probe {
+                reachable: ok,
+                latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+                error: (!ok).then(|| format!("directory \"{path}\" does not exist")),
+            }
+        }
+        Target::Invalid(why) => Probe {
+            reachable: false,
+            latency_ms: 0.0,
+            error: Some(why.clone()),
+        },
+    }
+}
+
 /// Decides whether the first bytes a service sent are the expected answer.
 type AnswerCheck = fn(&[u8]) -> bool;
 
@@ -92,6 +161,34 @@ fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn urls_name_their_host_and_port() {
+        assert_eq!(
+            network("redis://user:pw@cache.local:6380/0", 6379, Protocol::Redis),
+            Target::Network {
+                host: "cache.local".into(),
+                port: 6380,
+                protocol: Protocol::Redis
+            }
+        );
+        assert_eq!(
+            network("bolt://graph", 7687, Protocol::Bolt),
+            Target::Network {
+                host: "graph".into(),
+                port: 7687,
+                protocol: Protocol::Bolt
+            }
+        );
+        assert!(matches!(
+            network("http://h:x", 80, Protocol::Http),
+            Target::Invalid(_)
+        ));
+        assert!(matches!(
+            network("redis://", 6379, Protocol::Redis),
+            Target::Invalid(_)
+        ));
+    }
 
     #[test]
     fn closed_port_is_unreachable_quickly() {

@@ -1,13 +1,19 @@
 //! `odp.health()`: one row per configured service, probed with a short timeout.
 //!
-//! Services are the foreign servers of ODP's wrappers plus the endpoints set in the
-//! GUCs `odp.redis_url` and `odp.bolt_url` (feature store and graph).
+//! Services are the endpoints set in the GUCs `odp.redis_url` and `odp.bolt_url`
+//! (feature store and graph), then every foreign server of ODP's wrappers: its source
+//! names what to probe (`Source::probe`: the Redis URL, the Bolt URI, the S3 endpoint
+//! or local root directory its tables use).
 
-use odp_fdw::health::{probe, Probe, Protocol};
+use crate::fdw::options::split_options;
+use crate::host::HOST;
+use crate::sources::SOURCES;
+use odp_fdw::health::{check, network, Protocol, Target};
+use odp_fdw::options::Options;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `odp.redis_url`: the Redis feature store, e.g. `redis://127.0.0.1:6379`.
 pub static REDIS_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -50,132 +56,70 @@ pub fn init_gucs() {
 /// A service endpoint to probe.
 struct Service {
     name: String,
-    kind: &'static str,
+    kind: String,
     target: Target,
 }
 
-enum Target {
-    Network {
-        host: String,
-        port: u16,
-        protocol: Protocol,
-    },
-    Directory(String),
-    Invalid(String),
-}
-
-/// Parses `scheme://host:port[/...]`, with `default_port` when none is given.
-fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => match p.parse() {
-            Ok(port) => (h.to_string(), port),
-            Err(_) => return Target::Invalid(format!("invalid port in \"{authority}\"")),
-        },
-        None => (authority.to_string(), default_port),
-    };
-    if host.is_empty() {
-        return Target::Invalid("no host".into());
-    }
-    Target::Network {
-        host,
-        port,
-        protocol,
-    }
-}
-
+/// The services to probe: the endpoints of the settings `odp.redis_url` and
+/// `odp.bolt_url`, then every foreign server of ODP's wrappers, as its source names
+/// the endpoint its tables use.
 fn configured_services() -> Vec<Service> {
     let mut services = Vec::new();
     if let Some(url) = REDIS_URL.get() {
         services.push(Service {
             name: "redis".into(),
-            kind: "redis",
+            kind: "redis".into(),
             target: network(&url.to_string_lossy(), 6379, Protocol::Redis),
         });
     }
     if let Some(url) = BOLT_URL.get() {
         services.push(Service {
             name: "graph".into(),
-            kind: "bolt",
+            kind: "bolt".into(),
             target: network(&url.to_string_lossy(), 7687, Protocol::Bolt),
         });
     }
+    let wrappers: Vec<String> = SOURCES.iter().map(|s| s.wrapper.to_string()).collect();
     let _path = crate::fdw::catalog::PinnedSearchPath::start();
     let servers = Spi::connect(|client| {
         let rows = client.select(
             "SELECT s.srvname::pg_catalog.text, w.fdwname::pg_catalog.text,
-                    (SELECT o.option_value FROM pg_catalog.pg_options_to_table(s.srvoptions) o
-                      WHERE o.option_name OPERATOR(pg_catalog.=) 'endpoint'),
-                    (SELECT o.option_value FROM pg_catalog.pg_options_to_table(s.srvoptions) o
-                      WHERE o.option_name OPERATOR(pg_catalog.=) 'root')
+                    COALESCE(s.srvoptions, '{}'::pg_catalog.text[])
                FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w
                  ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
-              WHERE w.fdwname OPERATOR(pg_catalog.=) 'delta_fdw' ORDER BY 1",
+              WHERE w.fdwname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)
+              ORDER BY 1, 2",
             None,
-            &[],
+            &[wrappers.into()],
         )?;
         let mut out = Vec::new();
         for row in rows {
             let name: Option<String> = row.get(1)?;
-            let endpoint: Option<String> = row.get(3)?;
-            let root: Option<String> = row.get(4)?;
-            out.push((name.unwrap_or_default(), endpoint, root));
+            let wrapper: Option<String> = row.get(2)?;
+            let options: Option<Vec<Option<String>>> = row.get(3)?;
+            out.push((
+                name.unwrap_or_default(),
+                wrapper.unwrap_or_default(),
+                options.unwrap_or_default(),
+            ));
         }
         Ok::<_, pgrx::spi::Error>(out)
     })
     .unwrap_or_default();
-    for (name, endpoint, root) in servers {
-        let target = match (endpoint, root) {
-            (Some(e), _) => network(&e, 80, Protocol::Http),
-            (None, Some(r)) if r.starts_with('/') || r.starts_with("file://") => {
-                Target::Directory(r.trim_start_matches("file://").to_string())
-            }
-            (None, Some(r)) => network(
-                &format!(
-                    "https://{}",
-                    r.split_once("://").map(|(_, x)| x).unwrap_or(&r)
-                ),
-                443,
-                Protocol::Tcp,
-            ),
-            (None, None) => Target::Invalid("server has neither \"endpoint\" nor \"root\"".into()),
+    for (name, wrapper, options) in servers {
+        let Some(source) = SOURCES.iter().find(|s| s.wrapper == wrapper) else {
+            continue;
         };
-        services.push(Service {
-            name,
-            kind: "delta",
-            target,
-        });
+        let options = Options::new(split_options(options.into_iter().flatten()));
+        if let Some(target) = (source.probe)(&options, &HOST) {
+            services.push(Service {
+                name,
+                kind: wrapper.trim_end_matches("_fdw").to_string(),
+                target,
+            });
+        }
     }
     services
-}
-
-fn check(target: &Target, timeout: Duration) -> Probe {
-    match target {
-        Target::Network {
-            host,
-            port,
-            protocol,
-        } => probe(host, *port, *protocol, timeout),
-        Target::Directory(path) => {
-            let start = Instant::now();
-            let ok = std::path::Path::new(path).is_dir();
-            Probe {
-                reachable: ok,
-                latency_ms: start.elapsed().as_secs_f64() * 1000.0,
-                error: (!ok).then(|| format!("directory \"{path}\" does not exist")),
-            }
-        }
-        Target::Invalid(why) => Probe {
-            reachable: false,
-            latency_ms: 0.0,
-            error: Some(why.clone()),
-        },
-    }
 }
 
 /// One row per configured service: is it reachable, how fast, and if not, why.
@@ -197,7 +141,7 @@ fn health() -> TableIterator<
             let p = check(&s.target, timeout);
             (
                 s.name,
-                s.kind.to_string(),
+                s.kind,
                 p.reachable,
                 (p.latency_ms * 1000.0).round() / 1000.0,
                 p.error,

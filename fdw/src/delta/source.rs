@@ -23,6 +23,7 @@ use super::DeltaError;
 use super::{footer, handoff, hot_files};
 use crate::aggregate::AggregateSpec;
 use crate::batch::ScanBatch;
+use crate::health::Target;
 use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use crate::request::{Op, Qual, ScanRequest};
 use crate::security::resource::Resource;
@@ -31,6 +32,7 @@ use crate::source::{
     Setting, SettingKind, Source, SourceError, SourceScan, SourceWriter, TableContext,
     TransactionParticipant,
 };
+use crate::storage::S3Config;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::DataType;
 use std::cell::RefCell;
@@ -153,6 +155,19 @@ impl Source for DeltaSource {
             parallel: true,
             ..Capabilities::WRITABLE
         }
+    }
+
+    /// The local root directory, or the S3 endpoint the server's tables use.
+    fn probe(server: &Options, _host: &'static dyn Host) -> Option<Target> {
+        let s3 = S3Config::from_options(server, &Options::default());
+        Some(match (server.get("endpoint"), server.get("root")) {
+            (Some(_), _) => s3.probe_target(),
+            (None, Some(root)) if root.starts_with('/') || root.starts_with("file://") => {
+                Target::Directory(root.trim_start_matches("file://").to_string())
+            }
+            (None, Some(_)) => s3.probe_target(),
+            (None, None) => Target::Invalid("server has neither \"endpoint\" nor \"root\"".into()),
+        })
     }
 
     fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {

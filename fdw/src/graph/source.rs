@@ -6,11 +6,12 @@ use super::table::GraphTable;
 use super::types::arrow_type;
 use super::write::GraphWriter;
 use crate::batch::ScanBatch;
+use crate::health::{network, Protocol, Target};
 use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use crate::request::ScanRequest;
 use crate::security::resource::Resource;
 use crate::source::{
-    Capabilities, Estimate, PgColumn, Result, Setting, SettingKind, Source, SourceError,
+    Capabilities, Estimate, Host, PgColumn, Result, Setting, SettingKind, Source, SourceError,
     SourceScan, SourceWriter, TableContext, TransactionParticipant,
 };
 use deltalake::arrow::array::RecordBatch;
@@ -71,6 +72,10 @@ impl Source for GraphSource {
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
+    }
+
+    fn probe(server: &Options, _host: &'static dyn Host) -> Option<Target> {
+        Some(network(server.get("uri")?, 7687, Protocol::Bolt))
     }
 
     fn validate(catalog: Catalog, options: &Options, _privilege: PathPrivilege) -> Result<()> {

@@ -7,6 +7,7 @@ use super::scan::{access, Access, ObjectScan};
 use super::table::ObjectTable;
 use super::write::ObjectWriter;
 use crate::batch::ScanBatch;
+use crate::health::Target;
 use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use crate::request::ScanRequest;
 use crate::security::resource::Resource;
@@ -14,6 +15,7 @@ use crate::source::{
     Capabilities, Estimate, Host, LocationChooser, PgColumn, Result, Source, SourceError,
     SourceScan, SourceWriter, TableContext,
 };
+use crate::storage::S3Config;
 use crate::types::PgType;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::DataType;
@@ -64,6 +66,21 @@ impl Source for ObjectSource {
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
+    }
+
+    /// The local root directory, or the S3 endpoint the server's tables use.
+    fn probe(server: &Options, host: &'static dyn Host) -> Option<Target> {
+        let root = server
+            .get("root")
+            .map(str::to_string)
+            .unwrap_or_else(|| default_root(host));
+        Some(match Root::parse(&root) {
+            Ok(Root::Local(dir)) => Target::Directory(dir.display().to_string()),
+            Ok(Root::S3 { .. }) => {
+                S3Config::from_options(server, &Options::default()).probe_target()
+            }
+            Err(e) => Target::Invalid(e.to_string()),
+        })
     }
 
     fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -> Result<()> {

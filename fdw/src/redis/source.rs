@@ -6,11 +6,12 @@ use super::scan::RedisScan;
 use super::table::{ColumnSource, KeyPlan, RedisTable};
 use super::write::RedisWriter;
 use crate::batch::ScanBatch;
+use crate::health::{network, Protocol, Target};
 use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
 use crate::request::{Op, Qual, ScanRequest};
 use crate::security::resource::Resource;
 use crate::source::{
-    Capabilities, CommitOrder, Estimate, PgColumn, Result, Source, SourceScan, SourceWriter,
+    Capabilities, CommitOrder, Estimate, Host, PgColumn, Result, Source, SourceScan, SourceWriter,
     TableContext, TransactionParticipant,
 };
 use deltalake::arrow::array::RecordBatch;
@@ -44,6 +45,10 @@ impl Source for RedisSource {
 
     fn option_specs(catalog: Catalog) -> &'static [OptionSpec] {
         specs(catalog)
+    }
+
+    fn probe(server: &Options, _host: &'static dyn Host) -> Option<Target> {
+        Some(network(server.get("url")?, 6379, Protocol::Redis))
     }
 
     fn validate(catalog: Catalog, options: &Options, _privilege: PathPrivilege) -> Result<()> {

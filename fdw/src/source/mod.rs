@@ -86,6 +86,12 @@ pub trait Source: Sized + 'static {
         Capabilities::READ_ONLY
     }
 
+    /// What `odp.health()` probes for a server of this source with `server` options
+    /// (the endpoint its tables use); `None`: nothing to probe.
+    fn probe(_server: &Options, _host: &'static dyn Host) -> Option<crate::health::Target> {
+        None
+    }
+
     /// Opens the source for one foreign table, checking its columns.
     fn open(table: &TableContext) -> Result<Self>;
 

@@ -117,6 +117,23 @@ impl S3Config {
         }
     }
 
+    /// What `odp.health()` probes for the store: its endpoint (HTTP), or AWS's regional
+    /// endpoint.
+    pub fn probe_target(&self) -> crate::health::Target {
+        use crate::health::{network, Protocol};
+        match &self.endpoint {
+            Some(endpoint) => {
+                let port = if endpoint.starts_with("https://") {
+                    443
+                } else {
+                    80
+                };
+                network(endpoint, port, Protocol::Http)
+            }
+            None => network(&self.endpoint_name(), 443, Protocol::Tcp),
+        }
+    }
+
     /// A client builder for `bucket`: the connection and request time-outs bound every
     /// request, and a failed one is retried twice within the request time-out, so a
     /// store that is down fails a statement within it instead of object_store's minute
