@@ -196,6 +196,18 @@ impl Options {
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         Options(pairs.into_iter().collect())
     }
+    /// The names in the comma-separated list of option `name` (empty when unset).
+    pub fn names(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|list| {
+                list.split(',')
+                    .map(|name| name.trim().to_string())
+                    .filter(|name| !name.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The raw value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

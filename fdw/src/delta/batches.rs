@@ -21,6 +21,9 @@ use deltalake::parquet::arrow::ProjectionMask;
 use deltalake::parquet::file::metadata::ParquetMetaData;
 use std::sync::Arc;
 
+/// Rows per batch a scan decodes.
+pub(super) const BATCH_ROWS: usize = 8192;
+
 /// A qual applied to decoded rows.
 pub(super) struct Filter {
     /// index among the columns read

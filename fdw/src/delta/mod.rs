@@ -2,6 +2,7 @@
 
 mod batches;
 pub mod commit;
+pub mod counters;
 pub mod error;
 pub mod filter;
 pub mod footer;

@@ -199,31 +199,7 @@ pub fn validate_column(column: &Options) -> Result<()> {
 
 /// The partition columns named by the `partition_by` table option.
 pub fn partition_by(table: &Options) -> Vec<String> {
-    column_list(table, "partition_by")
-}
-
-/// The columns named by the `sort_by` table option: written rows are sorted by them.
-pub fn sort_by(table: &Options) -> Vec<String> {
-    column_list(table, "sort_by")
-}
-
-/// The columns named in table option `bloom_filter_columns`: data files written for
-/// the table carry a Parquet bloom filter of each, per row group.
-pub fn bloom_filter_columns(table: &Options) -> Vec<String> {
-    column_list(table, "bloom_filter_columns")
-}
-
-/// A comma-separated list of column names in table option `name`.
-fn column_list(table: &Options, name: &str) -> Vec<String> {
-    table
-        .get(name)
-        .map(|list| {
-            list.split(',')
-                .map(|name| name.trim().to_string())
-                .filter(|name| !name.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+    table.names("partition_by")
 }
 
 /// Checks server options (run at CREATE/ALTER SERVER): the root decides what every

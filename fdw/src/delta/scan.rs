@@ -2,17 +2,19 @@
 //! footer, row groups and pages skipped by its own metadata, then Parquet reads with
 //! projection and row filters, files claimed one at a time in parallel scans.
 
+use super::batches::BATCH_ROWS;
 use super::batches::{
     apply_filters, prefilter, row_predicate, to_scan_batch, truncate, with_dictionaries,
     ColumnSource, Filter,
 };
+use super::counters::ScanCounters;
 use super::error::{DeltaError, Result};
 use super::filter::exact;
 use super::hot_files::{self, Admission, HotFile};
 use super::prune::{parse_partition_value, Pruner, WriterZone};
 use super::reader::ObjectFileReader;
 use super::schema::DeltaColumn;
-use super::select::{select_files, ScanCounters};
+use super::select::select_files;
 use super::skipping::{bloom_may_match, page_ranges, row_group_stats};
 use super::table::{DataFile, TableSnapshot};
 use super::types::mapping;
@@ -33,7 +35,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
-pub(super) const BATCH_ROWS: usize = 8192;
 /// The most files a scan selects for its files to count as looked up (see
 /// [`super::hot_files`]).
 const LOOKUP_FILES: usize = 8;

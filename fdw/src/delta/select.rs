@@ -2,37 +2,15 @@
 //! skipping over the log's add actions, with what that skipped, and the lookup-cost
 //! estimate built on it.
 
+use super::batches::BATCH_ROWS;
+use super::counters::{ScanCounters, Selection};
 use super::prune::{parse_partition_value, Pruner, WriterZone};
-use super::scan::BATCH_ROWS;
-use super::table::{Selection, TableSnapshot};
+use super::table::TableSnapshot;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
 
 /// Files examined between two interrupt checks while selecting files.
 const FILES_PER_INTERRUPT_CHECK: usize = 4096;
-
-/// What file selection and reading did, for EXPLAIN and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScanCounters {
-    /// files in the snapshot
-    pub files_total: u64,
-    /// files excluded by partition values
-    pub files_pruned_by_partition: u64,
-    /// files excluded by Delta statistics
-    pub files_skipped_by_stats: u64,
-    /// files opened
-    pub files_read: u64,
-    /// of those, files whose rows came decoded from the cache of files lookups return to
-    pub files_from_cache: u64,
-    /// Parquet row groups skipped by footer statistics, page indexes or bloom filters
-    pub row_groups_skipped: u64,
-    /// Parquet pages skipped by the page index
-    pub pages_skipped: u64,
-    /// rows returned
-    pub rows_returned: u64,
-    /// estimated rows in the selected files
-    pub rows_estimated: u64,
-}
 
 /// The files of a snapshot that may hold matching rows. The snapshot remembers its last
 /// answer: planning and execution of a statement ask the same question.

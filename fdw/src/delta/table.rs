@@ -4,6 +4,7 @@
 //! checks that its commit file is unchanged and no next commit exists (two metadata
 //! requests, no listing) and reloads only when a writer committed since.
 
+use super::counters::Selection;
 use super::error::{DeltaError, Result};
 use super::options::{TableLocation, TimeTravel};
 use super::prune::{FileStats, Pruner};
@@ -122,10 +123,6 @@ pub struct TableSnapshot {
     /// planning and execution of a statement select the same files
     pub last_selection: Mutex<Option<(Pruner, Selection)>>,
 }
-
-/// The files a scan reads (positions in [`TableSnapshot::files`]) and what selecting
-/// them skipped.
-pub type Selection = (Vec<usize>, super::select::ScanCounters);
 
 impl TableSnapshot {
     /// The full URL of data file `index`, as row identities name it.

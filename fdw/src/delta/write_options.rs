@@ -2,7 +2,6 @@
 //! `target_file_mb`, `row_group_rows`, `sort_by` and `bloom_filter_columns`.
 
 use super::error::{DeltaError, Result};
-use super::options::{bloom_filter_columns, sort_by};
 use super::schema::DeltaSchema;
 use crate::options::{OptionError, Options};
 use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
@@ -105,6 +104,17 @@ fn parse_compression(text: &str) -> Option<Compression> {
         ("none" | "uncompressed", None) => Compression::UNCOMPRESSED,
         _ => return None,
     })
+}
+
+/// The columns named by the `sort_by` table option: written rows are sorted by them.
+fn sort_by(table: &Options) -> Vec<String> {
+    table.names("sort_by")
+}
+
+/// The columns named in table option `bloom_filter_columns`: data files written for
+/// the table carry a Parquet bloom filter of each, per row group.
+fn bloom_filter_columns(table: &Options) -> Vec<String> {
+    table.names("bloom_filter_columns")
 }
 
 #[cfg(test)]
