@@ -133,6 +133,17 @@ pub(super) unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::
     node
 }
 
+/// `column = value` for a boolean column tested alone (`WHERE flag`, `WHERE NOT flag`).
+fn bool_qual(column: Option<&PgColumn>, value: bool) -> Option<ExtractedQual> {
+    let column = column.filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
+    Some(ExtractedQual {
+        column: column.name.clone(),
+        op: Op::Eq,
+        expr: std::ptr::null_mut(),
+        constant: Some(Value::Bool(value)),
+    })
+}
+
 /// The column a node refers to, if it is a plain column of relation `relid`.
 unsafe fn own_column(
     node: *mut pg_sys::Node,
@@ -361,14 +372,7 @@ unsafe fn extract_one(
         }
         pg_sys::NodeTag::T_Var => {
             // SAFETY: the caller passes a valid node.
-            let column = unsafe { own_column(node, relid, columns) }
-                .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
-            Some(ExtractedQual {
-                column: column.name.clone(),
-                op: Op::Eq,
-                expr: std::ptr::null_mut(),
-                constant: Some(Value::Bool(true)),
-            })
+            bool_qual(unsafe { own_column(node, relid, columns) }, true)
         }
         pg_sys::NodeTag::T_BoolExpr => {
             let be = node as *mut pg_sys::BoolExpr;
@@ -379,14 +383,7 @@ unsafe fn extract_one(
                 return None;
             }
             // SAFETY: the argument is a valid expression node.
-            let column = unsafe { own_column(args[0] as _, relid, columns) }
-                .filter(|c| pg_sys::Oid::from(c.type_oid) == pg_sys::BOOLOID)?;
-            Some(ExtractedQual {
-                column: column.name.clone(),
-                op: Op::Eq,
-                expr: std::ptr::null_mut(),
-                constant: Some(Value::Bool(false)),
-            })
+            bool_qual(unsafe { own_column(args[0] as _, relid, columns) }, false)
         }
         _ => None,
     }

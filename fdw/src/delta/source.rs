@@ -37,26 +37,39 @@ use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::DataType;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::sync::Arc;
 
+/// A cache budget in MB (64 by default, up to 16 GB): superusers only, since it is
+/// memory every backend may keep for the rest of its life.
+const fn cache_budget(name: &'static CStr, short: &'static CStr, long: &'static CStr) -> Setting {
+    Setting {
+        name,
+        short,
+        long,
+        kind: SettingKind::Int {
+            default: 64,
+            min: 0,
+            max: 16 * 1024,
+        },
+        superuser_only: true,
+    }
+}
+
 /// `odp.parquet_footer_cache_mb`: memory for cached Parquet footers per backend.
-const FOOTER_CACHE_MB: Setting = Setting {
-    name: c"odp.parquet_footer_cache_mb",
-    short: c"Memory for Parquet footers (file metadata) cached per backend, in MB",
-    long: c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
-    kind: SettingKind::Int { default: 64, min: 0, max: 16 * 1024 },
-    superuser_only: true,
-};
+const FOOTER_CACHE_MB: Setting = cache_budget(
+    c"odp.parquet_footer_cache_mb",
+    c"Memory for Parquet footers (file metadata) cached per backend, in MB",
+    c"Footers of Delta data files are kept across queries, least recently used first out; 0 turns the cache off.",
+);
 
 /// `odp.decoded_file_cache_mb`: memory for decoded files that lookups return to, per
 /// backend.
-const DECODED_FILE_CACHE_MB: Setting = Setting {
-    name: c"odp.decoded_file_cache_mb",
-    short: c"Memory for decoded Delta files that lookups return to, per backend, in MB",
-    long: c"A file read by a second selective scan is decoded whole and kept, least recently used first out; later lookups filter it without reading Parquet. 0 turns the cache off.",
-    kind: SettingKind::Int { default: 64, min: 0, max: 16 * 1024 },
-    superuser_only: true,
-};
+const DECODED_FILE_CACHE_MB: Setting = cache_budget(
+    c"odp.decoded_file_cache_mb",
+    c"Memory for decoded Delta files that lookups return to, per backend, in MB",
+    c"A file read by a second selective scan is decoded whole and kept, least recently used first out; later lookups filter it without reading Parquet. 0 turns the cache off.",
+);
 
 /// A Delta table opened for one foreign table.
 pub struct DeltaSource {
