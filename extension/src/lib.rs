@@ -31,9 +31,11 @@ pub extern "C-unwind" fn _PG_init() {
     api::feature_stream::register_worker();
     fdw::policy::init();
     sources::init();
-    let mut participants: Vec<&'static dyn odp_fdw::source::TransactionParticipant> =
-        sources::participants().collect();
-    participants.push(&api::feature_stream::PUBLISHING_LOCK);
+    // (the publishing lock first: its end-of-transaction reset cannot fail)
+    let participants: Vec<&'static dyn odp_fdw::source::TransactionParticipant> =
+        std::iter::once(&api::feature_stream::PUBLISHING_LOCK as _)
+            .chain(sources::participants())
+            .collect();
     fdw::xact::init(participants);
     odp_fdw::runtime::install_hooks(odp_fdw::runtime::Hooks {
         check_interrupts,

@@ -85,7 +85,9 @@ impl Emitter {
     /// a row the role may not see would tell of it.
     pub(super) fn load(&mut self, batch: ScanBatch, restricted: bool) {
         self.batch = None;
-        // SAFETY: the context holds only the previous batch's Datums, dropped above.
+        // SAFETY: the context holds only the previous batch's Datums, dropped above; the
+        // slot may still hold the last row stored from them, but it is not read before
+        // the next `store_next` (which clears it first) or the node's ExecClearTuple.
         unsafe { self.batch_context.reset() };
         let too_long = batch
             .columns

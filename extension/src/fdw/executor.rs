@@ -90,7 +90,8 @@ pub(super) unsafe extern "C-unwind" fn rescan_foreign_scan<S: Source>(
 pub(super) unsafe extern "C-unwind" fn end_foreign_scan<S: Source>(
     node: *mut pg_sys::ForeignScanState,
 ) {
-    // SAFETY: fdw_state is ours or null (a node whose begin failed).
+    // SAFETY: fdw_state is the node's state, set by begin_foreign_scan (checked for
+    // null all the same).
     let state = unsafe { (*node).fdw_state as *mut NodeState<S> };
     // SAFETY: a non-null fdw_state holds the node's state.
     if let Some(NodeState::Scan(scan)) = unsafe { state.as_mut() } {

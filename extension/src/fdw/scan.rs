@@ -95,7 +95,8 @@ impl<S: Source> ScanState<S> {
     /// `node` must be the executor's state of the ForeignScan planned as `plan`.
     pub(super) unsafe fn begin(node: *mut pg_sys::ForeignScanState, plan: ScanPlan) -> Self {
         // SAFETY: guaranteed by the caller: the node's plan is our ForeignScan, its
-        // current relation the scanned one (NULL for an aggregate scan).
+        // current relation the scanned one (a scan plan always has one; the plan's
+        // relation stands in should it be missing).
         let (foreign_scan, relation) = unsafe {
             (
                 (*node).ss.ps.plan as *mut pg_sys::ForeignScan,

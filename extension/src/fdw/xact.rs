@@ -65,8 +65,6 @@ unsafe extern "C-unwind" {
     fn PreCommit_CheckForSerializationFailure();
 }
 
-/// Registers the transaction callbacks and the fault setting (once, when the library is
-/// loaded).
 /// The participants of every transaction (sources' and the extension's own).
 static PARTICIPANTS: OnceLock<Vec<&'static dyn TransactionParticipant>> = OnceLock::new();
 
