@@ -211,3 +211,177 @@ fn same_values(a: &ArrayRef, b: &ArrayRef) -> bool {
             .all(|(x, y)| x.as_ptr() == y.as_ptr())
         && a.nulls().map(|n| n.buffer().as_ptr()) == b.nulls().map(|n| n.buffer().as_ptr())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::{DictionaryArray, Int32Array, Int8Array};
+    use deltalake::arrow::datatypes::Int8Type;
+
+    fn ids(groups: GroupIds) -> Vec<u32> {
+        match groups {
+            GroupIds::PerRow(ids) => ids,
+            GroupIds::Single(g) => vec![g],
+        }
+    }
+
+    fn text(values: Vec<Option<&str>>) -> ArrayRef {
+        Arc::new(StringArray::from(values))
+    }
+
+    fn dictionary(keys: Vec<Option<i32>>, values: &ArrayRef) -> ArrayRef {
+        Arc::new(
+            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), values.clone()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn several_columns_key_groups_in_order_of_first_appearance() {
+        let mut groups = Groups::new(&[DataType::Int64, DataType::Utf8, DataType::Date32]).unwrap();
+        assert!(matches!(groups, Groups::Rows { .. }));
+        let first: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![
+                Some(1),
+                Some(1),
+                Some(1),
+                None,
+                Some(1),
+            ])),
+            text(vec![Some("a"), Some("b"), Some("a"), Some("a"), Some("a")]),
+            Arc::new(Date32Array::from(vec![
+                Some(7),
+                Some(7),
+                Some(7),
+                Some(7),
+                None,
+            ])),
+        ];
+        // (1,a,7) (1,b,7) (1,a,7) (NULL,a,7) (1,a,NULL): a key differing in any column,
+        // or NULL in it, is a group of its own
+        assert_eq!(ids(groups.assign(&first, 5).unwrap()), vec![0, 1, 0, 2, 3]);
+        let second: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![None, Some(2)])),
+            text(vec![Some("a"), Some("a")]),
+            Arc::new(Date32Array::from(vec![Some(7), Some(7)])),
+        ];
+        assert_eq!(ids(groups.assign(&second, 2).unwrap()), vec![2, 4]);
+        // one-row columns: the whole batch is in one (existing) group
+        let constant: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![1])),
+            text(vec![Some("b")]),
+            Arc::new(Date32Array::from(vec![7])),
+        ];
+        assert!(matches!(
+            groups.assign(&constant, 100).unwrap(),
+            GroupIds::Single(1)
+        ));
+        assert_eq!(groups.count(), 5);
+        let keys = groups.finish().unwrap();
+        assert_eq!(keys.len(), 3);
+        let ints: Vec<Option<i64>> = keys[0].as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(ints, vec![Some(1), Some(1), None, Some(1), Some(2)]);
+        let texts: Vec<Option<&str>> = keys[1].as_string::<i32>().iter().collect();
+        assert_eq!(
+            texts,
+            vec![Some("a"), Some("b"), Some("a"), Some("a"), Some("a")]
+        );
+        assert_eq!(keys[2].null_count(), 1);
+        assert!(keys[2].is_null(3));
+    }
+
+    #[test]
+    fn no_grouping_columns_is_one_group_even_without_rows() {
+        let mut groups = Groups::new(&[]).unwrap();
+        assert_eq!(groups.count(), 1);
+        assert!(matches!(
+            groups.assign(&[], 10).unwrap(),
+            GroupIds::Single(0)
+        ));
+        assert!(groups.finish().unwrap().is_empty());
+        let rows = Groups::new(&[DataType::Boolean]).unwrap();
+        assert_eq!(rows.count(), 0, "grouped: no rows, no groups");
+    }
+
+    #[test]
+    fn text_keys_tell_the_empty_string_from_null_and_short_from_long() {
+        let mut groups = Groups::new(&[DataType::Utf8]).unwrap();
+        assert!(matches!(groups, Groups::Text { .. }));
+        let long = "a key longer than fifteen bytes";
+        let batch = text(vec![
+            Some(""),
+            None,
+            Some(long),
+            Some(""),
+            None,
+            Some(long),
+            Some("x"),
+        ]);
+        assert_eq!(
+            ids(groups.assign(&[batch], 7).unwrap()),
+            vec![0, 1, 2, 0, 1, 2, 3]
+        );
+        assert!(matches!(
+            groups.assign(&[text(vec![Some(long)])], 4).unwrap(),
+            GroupIds::Single(2)
+        ));
+        let keys = groups.finish().unwrap();
+        let keys: Vec<Option<&str>> = keys[0].as_string::<i32>().iter().collect();
+        assert_eq!(keys, vec![Some(""), None, Some(long), Some("x")]);
+    }
+
+    #[test]
+    fn dictionary_batches_group_like_their_plain_text() {
+        let mut groups = Groups::new(&[DataType::Utf8]).unwrap();
+        let values = text(vec![Some("x"), Some("y"), None, Some("z")]);
+        // entry 1 twice in one batch, a NULL key and a key of the NULL entry: both NULL
+        let first = dictionary(vec![Some(1), Some(1), None, Some(2), Some(0)], &values);
+        assert_eq!(
+            ids(groups.assign_dictionary(&first).unwrap()),
+            vec![0, 0, 1, 1, 2]
+        );
+        // the same dictionary buffers in a new array: entries known, and new ones added
+        let same = dictionary(vec![Some(3), Some(0), Some(1)], &values);
+        assert_eq!(ids(groups.assign_dictionary(&same).unwrap()), vec![3, 2, 0]);
+        // another dictionary with the same strings in another order: the same groups
+        let reordered = text(vec![Some("z"), Some("x"), Some("w")]);
+        let other = dictionary(vec![Some(0), Some(1), Some(2), None], &reordered);
+        assert_eq!(
+            ids(groups.assign_dictionary(&other).unwrap()),
+            vec![3, 2, 4, 1]
+        );
+        // plain text afterwards agrees too
+        let plain = text(vec![Some("w"), Some("y"), None]);
+        assert_eq!(ids(groups.assign(&[plain], 3).unwrap()), vec![4, 0, 1]);
+        let keys = groups.finish().unwrap();
+        let keys: Vec<Option<&str>> = keys[0].as_string::<i32>().iter().collect();
+        assert_eq!(keys, vec![Some("y"), None, Some("x"), Some("z"), Some("w")]);
+    }
+
+    #[test]
+    fn dictionary_keys_of_other_widths_are_widened() {
+        let mut groups = Groups::new(&[DataType::Utf8]).unwrap();
+        let values = text(vec![Some("p"), Some("q")]);
+        let narrow: ArrayRef = Arc::new(
+            DictionaryArray::<Int8Type>::try_new(Int8Array::from(vec![1, 0, 1]), values).unwrap(),
+        );
+        assert_eq!(
+            ids(groups.assign_dictionary(&narrow).unwrap()),
+            vec![0, 1, 0]
+        );
+    }
+
+    #[test]
+    fn same_values_compares_buffers_not_contents() {
+        let a = text(vec![Some("x"), Some("y")]);
+        let b = text(vec![Some("x"), Some("y")]);
+        assert!(same_values(&a, &a.slice(0, 2)));
+        assert!(!same_values(&a, &b), "equal strings in other buffers");
+        assert!(!same_values(&a, &a.slice(1, 1)));
+    }
+
+    #[test]
+    fn group_of_a_row() {
+        assert_eq!(GroupIds::Single(4).of(1_000), 4);
+        assert_eq!(GroupIds::PerRow(vec![2, 0, 1]).of(2), 1);
+    }
+}

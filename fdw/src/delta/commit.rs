@@ -491,3 +491,249 @@ pub(super) fn write_error(location: &str, err: DeltaTableError) -> DeltaError {
         other => DeltaError::from_delta(location, other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::table::{open_for_write, snapshot};
+    use crate::delta::write::tests::{commit, ids, named, Scratch};
+    use std::collections::HashMap;
+
+    /// Commits new table properties (a `metaData` action) from another writer.
+    fn set_properties(table: &Scratch, properties: &[(&str, &str)]) {
+        let delta = open_for_write(&table.location).unwrap();
+        let properties: HashMap<String, String> = properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        block_on(async move { delta.set_tbl_properties().with_properties(properties).await })
+            .unwrap()
+            .unwrap();
+    }
+
+    fn log_entry(table: &Scratch, version: u64, suffix: &str) -> std::path::PathBuf {
+        table
+            .dir
+            .join("_delta_log")
+            .join(format!("{version:020}.{suffix}"))
+    }
+
+    /// The row identities of the newest version, by id.
+    fn row_ids(table: &Scratch) -> HashMap<i64, u64> {
+        let (_, rows) = table.read();
+        rows.into_iter().map(|(id, _, row)| (id, row)).collect()
+    }
+
+    #[test]
+    fn appends_racing_on_one_version_both_land_one_on_top_of_the_other() {
+        let table = Scratch::new(false);
+        let mut first = table.writer();
+        let mut second = table.writer();
+        first.write(&ids(&[1, 2]), false).unwrap();
+        second.write(&ids(&[3]), false).unwrap();
+        let mut a = first.prepare_commit().unwrap().unwrap();
+        let mut b = second.prepare_commit().unwrap().unwrap();
+        assert_eq!(a.landed(), None);
+        assert_eq!(a.land().unwrap(), 1);
+        // version 1 is taken: appends do not conflict, the commit goes on top
+        assert_eq!(b.land().unwrap(), 2);
+        assert_eq!(b.landed(), Some(2));
+        // landing again writes nothing more
+        assert_eq!(b.land().unwrap(), 2);
+        assert!(!log_entry(&table, 3, "json").exists());
+        assert_eq!(
+            table.contents(),
+            (2, named(&[(1, None), (2, None), (3, None)]))
+        );
+    }
+
+    #[test]
+    fn rewrites_of_one_file_racing_each_other_conflict() {
+        let table = Scratch::new(false);
+        let mut writer = table.writer();
+        writer.write(&ids(&[1, 2, 3]), false).unwrap();
+        assert_eq!(commit(&mut writer), Some(1));
+        let rows = row_ids(&table);
+        // three transactions read version 1, each deletes another row of its one file
+        let mut first = table.writer();
+        let mut second = table.writer();
+        let mut third = table.writer();
+        first.delete(&[rows[&1]]).unwrap();
+        second.delete(&[rows[&2]]).unwrap();
+        third.delete(&[rows[&3]]).unwrap();
+        let mut a = first.prepare_commit().unwrap().unwrap();
+        let mut b = second.prepare_commit().unwrap().unwrap();
+        assert_eq!(a.land().unwrap(), 2);
+        // the second removes the file the first removed: landing it would resurrect row 1
+        assert!(matches!(b.land(), Err(DeltaError::WriteConflict(_))));
+        assert_eq!(b.landed(), None);
+        // the third rewrites at prepare, after the file is gone
+        assert!(matches!(
+            third.prepare_commit(),
+            Err(DeltaError::WriteConflict(_))
+        ));
+        assert_eq!(table.contents(), (2, named(&[(2, None), (3, None)])));
+        assert!(!log_entry(&table, 3, "json").exists());
+    }
+
+    #[test]
+    fn a_metadata_change_after_the_writer_read_the_table_conflicts() {
+        let table = Scratch::new(false);
+        let mut writer = table.writer();
+        writer.write(&ids(&[1]), false).unwrap();
+        assert_eq!(commit(&mut writer), Some(1));
+        let rows = row_ids(&table);
+        let mut prepared = table.writer();
+        prepared.write(&ids(&[2]), false).unwrap();
+        let mut pending = prepared.prepare_commit().unwrap().unwrap();
+        let mut appending = table.writer();
+        appending.write(&ids(&[3]), false).unwrap();
+        let mut deleting = table.writer();
+        deleting.delete(&[rows[&1]]).unwrap();
+        // another writer changes the table's properties: version 2
+        set_properties(
+            &table,
+            &[("delta.logRetentionDuration", "interval 30 days")],
+        );
+        assert!(matches!(
+            pending.land(),
+            Err(DeltaError::WriteConflict(reason)) if reason.contains("version 2")
+        ));
+        assert!(matches!(
+            appending.prepare_commit(),
+            Err(DeltaError::WriteConflict(_))
+        ));
+        // (a rewrite reads the newest version; the change is still after its rows)
+        assert!(matches!(
+            deleting.prepare_commit(),
+            Err(DeltaError::WriteConflict(_))
+        ));
+        assert_eq!(table.contents(), (2, named(&[(1, None)])));
+        // a writer opened after the change commits
+        let mut later = table.writer();
+        later.write(&ids(&[4]), false).unwrap();
+        assert_eq!(commit(&mut later), Some(3));
+    }
+
+    #[test]
+    fn append_only_tables_take_rows_but_refuse_removing_them() {
+        let table = Scratch::new(false);
+        set_properties(&table, &[("delta.appendOnly", "true")]);
+        let mut writer = table.writer();
+        assert!(matches!(
+            writer.delete(&[0]),
+            Err(DeltaError::AppendOnly(_))
+        ));
+        writer.write(&ids(&[1]), false).unwrap();
+        assert_eq!(commit(&mut writer), Some(2));
+        // a commit removing the file's rows is refused at prepare, one rewriting them
+        // unchanged (compaction: no data change) is not
+        let delta = open_for_write(&table.location).unwrap();
+        let file = &snapshot(&table.location, None).unwrap().files[0];
+        let remove = |data_change| vec![Action::Remove(file.remove(data_change, 0))];
+        let delete = DeltaOperation::Delete { predicate: None };
+        assert!(matches!(
+            prepare_commit(delta.clone(), remove(true), delete.clone(), 2),
+            Err(DeltaError::AppendOnly(_))
+        ));
+        assert!(prepare_commit(delta, remove(false), delete, 2).is_ok());
+        assert_eq!(table.contents(), (2, named(&[(1, None)])));
+    }
+
+    #[test]
+    fn change_data_feed_tables_refuse_removing_rows() {
+        let table = Scratch::new(false);
+        set_properties(&table, &[("delta.enableChangeDataFeed", "true")]);
+        let mut writer = table.writer();
+        assert!(matches!(
+            writer.delete(&[0]),
+            Err(DeltaError::UnsupportedFeature(reason)) if reason.contains("enableChangeDataFeed")
+        ));
+    }
+
+    #[test]
+    fn log_entries_conflict_by_removed_file_or_metadata() {
+        let table = Scratch::new(false);
+        let pending = PendingCommit {
+            table: open_for_write(&table.location).unwrap(),
+            actions: Vec::new(),
+            operation: DeltaOperation::Delete { predicate: None },
+            removed: [decode_path("part=a%20b/f.parquet")].into_iter().collect(),
+            landed: None,
+        };
+        let check =
+            |entry: &str, metadata_only| pending.check_against(7, entry.as_bytes(), metadata_only);
+        let harmless = concat!(
+            r#"{"commitInfo":{"operation":"WRITE"}}"#,
+            "\n\n",
+            r#"{"add":{"path":"part=a%20b/f.parquet","size":1}}"#,
+            "\n",
+            r#"{"remove":{"path":"part=a%20b/g.parquet"}}"#,
+            "\n"
+        );
+        assert!(check(harmless, false).is_ok());
+        // the same file, whatever its spelling in the log
+        for removal in [
+            r#"{"remove":{"path":"part=a%20b/f.parquet"}}"#,
+            r#"{"remove":{"path":"part=a b/f.parquet"}}"#,
+        ] {
+            assert!(matches!(
+                check(removal, false),
+                Err(DeltaError::WriteConflict(reason)) if reason.contains("version 7")
+            ));
+            // before the base, only metadata matters
+            assert!(check(removal, true).is_ok());
+        }
+        for change in [
+            r#"{"metaData":{"id":"x"}}"#,
+            r#"{"protocol":{"minReaderVersion":1}}"#,
+        ] {
+            assert!(matches!(
+                check(change, true),
+                Err(DeltaError::WriteConflict(_))
+            ));
+            assert!(matches!(
+                check(change, false),
+                Err(DeltaError::WriteConflict(_))
+            ));
+        }
+        assert!(matches!(
+            check("{not json", false),
+            Err(DeltaError::CorruptLog(_))
+        ));
+    }
+
+    #[test]
+    fn checkpoints_follow_the_table_interval() {
+        let table = Scratch::new(false);
+        set_properties(&table, &[("delta.checkpointInterval", "3")]);
+        for (id, version) in [(1, 2), (2, 3)] {
+            let mut writer = table.writer();
+            writer.write(&ids(&[id]), false).unwrap();
+            let mut pending = writer.prepare_commit().unwrap().unwrap();
+            assert_eq!(pending.land().unwrap(), version);
+            pending.checkpoint_if_due(version);
+        }
+        assert!(!log_entry(&table, 2, "checkpoint.parquet").exists());
+        assert!(log_entry(&table, 3, "checkpoint.parquet").exists());
+        assert_eq!(table.contents(), (3, named(&[(1, None), (2, None)])));
+    }
+
+    #[test]
+    fn lost_commit_races_are_write_conflicts() {
+        let lost = DeltaTableError::Transaction {
+            source: TransactionError::MaxCommitAttempts(3),
+        };
+        assert!(matches!(
+            write_error("file:///t/", lost),
+            DeltaError::WriteConflict(_)
+        ));
+        let other = DeltaTableError::Transaction {
+            source: TransactionError::UnsupportedTableFeatures(Vec::new()),
+        };
+        assert!(matches!(
+            write_error("file:///t/", other),
+            DeltaError::Storage(_)
+        ));
+    }
+}

@@ -321,3 +321,307 @@ impl GraphWriter {
         Ok(changes.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::options::{ServerOptions, TableOptions};
+    use crate::options::Options;
+    use crate::rowid::identify;
+    use crate::types::PgType;
+    use deltalake::arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
+    use std::sync::Arc;
+
+    /// A table of these options and columns; nothing listens at the server's port.
+    fn table(options: &[(&str, &str)], columns: &[(&str, PgType, Option<&str>)]) -> GraphTable {
+        let server = ServerOptions::from_options(
+            &Options::new([("uri".to_string(), "bolt://127.0.0.1:1".to_string())]),
+            &Options::default(),
+        )
+        .unwrap();
+        let options = TableOptions::from_options(&Options::new(
+            options.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        ))
+        .unwrap();
+        let declared: Vec<_> = columns
+            .iter()
+            .map(|(n, t, p)| (n.to_string(), t.clone(), p.map(str::to_string)))
+            .collect();
+        GraphTable::new(server, options, &declared).unwrap()
+    }
+
+    /// Nodes `User` merged on `uid`, with `name` and `age` (property `years`).
+    fn users(options: &[(&str, &str)]) -> GraphTable {
+        let options = [[("label", "User"), ("key", "uid")].as_slice(), options].concat();
+        table(
+            &options,
+            &[
+                ("_id", PgType::Text, None),
+                ("uid", PgType::Int8, None),
+                ("name", PgType::Text, None),
+                ("age", PgType::Int4, Some("years")),
+            ],
+        )
+    }
+
+    /// Relationships `BOUGHT` from `User {uid}` to `Item {sku}`, merged on `at`.
+    fn purchases() -> GraphTable {
+        table(
+            &[
+                ("type", "BOUGHT"),
+                ("start_label", "User"),
+                ("start_key", "uid"),
+                ("end_label", "Item"),
+                ("end_key", "sku"),
+                ("merge_on", "at"),
+            ],
+            &[
+                ("_id", PgType::Text, None),
+                ("uid", PgType::Int8, None),
+                ("sku", PgType::Text, None),
+                ("at", PgType::Int8, None),
+                ("qty", PgType::Int4, None),
+            ],
+        )
+    }
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn longs(values: &[Option<i64>]) -> ArrayRef {
+        Arc::new(Int64Array::from(values.to_vec()))
+    }
+
+    fn texts(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    fn null() -> BoltType {
+        BoltType::Null(neo4rs::BoltNull)
+    }
+
+    fn changes(writer: &GraphWriter) -> Vec<(Kind, BoltMap)> {
+        writer.changes.clone()
+    }
+
+    #[test]
+    fn node_inserts_merge_on_the_key_and_set_every_given_property() {
+        let mut writer = GraphWriter::new(users(&[]));
+        let rows = batch(vec![
+            ("uid", longs(&[Some(1), Some(2)])),
+            ("name", texts(&[Some("ann"), None])),
+            ("age", Arc::new(Int32Array::from(vec![30, 41]))),
+        ]);
+        writer.write(&rows).unwrap();
+        let props = |uid: i64, name: BoltType, years: i64| {
+            BoltType::Map(map(vec![
+                ("uid", BoltType::from(uid)),
+                ("name", name),
+                ("years", BoltType::from(years)),
+            ]))
+        };
+        assert_eq!(
+            changes(&writer),
+            vec![
+                (
+                    Kind::Merge,
+                    map(vec![
+                        ("key", BoltType::from(1i64)),
+                        ("props", props(1, BoltType::from("ann"), 30))
+                    ])
+                ),
+                // NULL removes the property (SET n += {name: null})
+                (
+                    Kind::Merge,
+                    map(vec![
+                        ("key", BoltType::from(2i64)),
+                        ("props", props(2, null(), 41))
+                    ])
+                ),
+            ]
+        );
+        assert_eq!(
+            writer.statement(Kind::Merge),
+            "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row \
+             MERGE (n:`User` {`uid`: row.key}) SET n += row.props RETURN count(DISTINCT i) AS done"
+        );
+    }
+
+    #[test]
+    fn node_inserts_need_a_key_value() {
+        let mut writer = GraphWriter::new(users(&[]));
+        let no_key = batch(vec![("uid", longs(&[None])), ("name", texts(&[Some("x")]))]);
+        assert!(matches!(
+            writer.write(&no_key),
+            Err(GraphError::BadValue { column, .. }) if column == "uid"
+        ));
+        let names_only = batch(vec![("name", texts(&[Some("x")]))]);
+        assert!(matches!(
+            writer.write(&names_only),
+            Err(GraphError::BadValue { column, .. }) if column == "uid"
+        ));
+        // a node table without a key option takes no INSERT
+        let keyless = table(&[("label", "User")], &[("uid", PgType::Int8, None)]);
+        let mut writer = GraphWriter::new(keyless);
+        assert!(matches!(
+            writer.write(&batch(vec![("uid", longs(&[Some(1)]))])),
+            Err(GraphError::Unsupported(_))
+        ));
+        assert!(writer.is_empty());
+    }
+
+    #[test]
+    fn relationship_inserts_match_both_ends_and_merge_on_their_properties() {
+        let mut writer = GraphWriter::new(purchases());
+        let row = |uid: Option<i64>, at: Option<i64>| {
+            batch(vec![
+                ("uid", longs(&[uid])),
+                ("sku", texts(&[Some("i-9")])),
+                ("at", longs(&[at])),
+                ("qty", Arc::new(Int32Array::from(vec![3]))),
+            ])
+        };
+        writer.write(&row(Some(1), Some(100))).unwrap();
+        assert_eq!(
+            changes(&writer),
+            vec![(
+                Kind::Merge,
+                map(vec![
+                    ("s", BoltType::from(1i64)),
+                    ("e", BoltType::from("i-9")),
+                    (
+                        "props",
+                        BoltType::Map(map(vec![
+                            ("at", BoltType::from(100i64)),
+                            ("qty", BoltType::from(3i64))
+                        ]))
+                    ),
+                ])
+            )]
+        );
+        assert!(matches!(
+            writer.write(&row(Some(1), None)),
+            Err(GraphError::BadValue { column, .. }) if column == "at"
+        ));
+        assert!(matches!(
+            writer.write(&row(None, Some(5))),
+            Err(GraphError::BadValue { column, .. }) if column == "uid"
+        ));
+        assert_eq!(writer.changes.len(), 1, "refused rows stage nothing");
+        assert_eq!(
+            writer.statement(Kind::Merge),
+            "UNWIND range(0, size($rows) - 1) AS i WITH i, $rows[i] AS row \
+             MATCH (s:`User` {`uid`: row.s}) MATCH (e:`Item` {`sku`: row.e}) \
+             MERGE (s)-[r:`BOUGHT` {`at`: row.props.`at`}]->(e) SET r += row.props \
+             RETURN count(DISTINCT i) AS done"
+        );
+    }
+
+    #[test]
+    fn updates_and_deletes_name_elements_by_their_row_identities() {
+        let mut writer = GraphWriter::new(purchases());
+        let first = identify("5:rel:1", None).unwrap();
+        let second = identify("5:rel:2", None).unwrap();
+        let rows = batch(vec![
+            ("uid", longs(&[Some(1), Some(2)])),
+            ("sku", texts(&[Some("a"), Some("b")])),
+            ("qty", Arc::new(Int32Array::from(vec![7, 8]))),
+        ]);
+        writer.update(&[first, second], &rows).unwrap();
+        writer.delete(&[second]).unwrap();
+        let set = |id: &str, uid: i64, sku: &str, qty: i64| {
+            map(vec![
+                ("id", BoltType::from(id)),
+                (
+                    "props",
+                    BoltType::Map(map(vec![("qty", BoltType::from(qty))])),
+                ),
+                ("s", BoltType::from(uid)),
+                ("e", BoltType::from(sku)),
+            ])
+        };
+        assert_eq!(
+            changes(&writer),
+            vec![
+                (Kind::Set, set("5:rel:1", 1, "a", 7)),
+                (Kind::Set, set("5:rel:2", 2, "b", 8)),
+                (Kind::Delete, map(vec![("id", BoltType::from("5:rel:2"))])),
+            ]
+        );
+        // an UPDATE moving a relationship to other end nodes matches no element
+        assert!(writer
+            .statement(Kind::Set)
+            .contains("WHERE elementId(r) = row.id AND s.`uid` = row.s AND e.`sku` = row.e"));
+        // an identity this transaction never handed out
+        assert!(matches!(
+            writer.delete(&[u64::MAX >> 16]),
+            Err(GraphError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn node_deletes_detach_only_when_the_table_allows_it() {
+        let plain = GraphWriter::new(users(&[]));
+        let detaching = GraphWriter::new(users(&[("detach", "true")]));
+        assert!(plain
+            .statement(Kind::Delete)
+            .contains("WHERE elementId(n) = row.id DELETE n RETURN"));
+        assert!(detaching
+            .statement(Kind::Delete)
+            .contains("WHERE elementId(n) = row.id DETACH DELETE n RETURN"));
+        // node updates carry no end nodes
+        let mut writer = GraphWriter::new(users(&[]));
+        let id = identify("4:node:1", None).unwrap();
+        writer
+            .update(&[id], &batch(vec![("name", texts(&[Some("bo")]))]))
+            .unwrap();
+        assert_eq!(
+            changes(&writer),
+            vec![(
+                Kind::Set,
+                map(vec![
+                    ("id", BoltType::from("4:node:1")),
+                    (
+                        "props",
+                        BoltType::Map(map(vec![("name", BoltType::from("bo"))]))
+                    )
+                ])
+            )]
+        );
+    }
+
+    #[test]
+    fn names_are_quoted_into_the_statements() {
+        let odd = table(
+            &[("label", "Odd`) DETACH DELETE (x"), ("key", "my key")],
+            &[("k", PgType::Text, Some("my key"))],
+        );
+        let writer = GraphWriter::new(odd);
+        assert!(writer
+            .statement(Kind::Merge)
+            .contains("MERGE (n:`Odd``) DETACH DELETE (x` {`my key`: row.key})"));
+    }
+
+    #[test]
+    fn rollback_forgets_the_changes_after_the_mark_and_nothing_is_sent() {
+        let mut writer = GraphWriter::new(users(&[]));
+        let row = |uid: i64| batch(vec![("uid", longs(&[Some(uid)]))]);
+        writer.write(&row(1)).unwrap();
+        let mark = writer.savepoint();
+        writer.write(&row(2)).unwrap();
+        writer
+            .delete(&[identify("4:node:9", None).unwrap()])
+            .unwrap();
+        writer.rollback_to(mark);
+        assert_eq!(writer.changes.len(), 1);
+        assert_eq!(
+            writer.changes[0].1.value.get("key"),
+            Some(&BoltType::from(1i64))
+        );
+        writer.rollback_to(0);
+        assert!(writer.is_empty());
+        // (the server's port is closed: sending anything would fail)
+        assert_eq!(writer.commit().unwrap(), 0);
+    }
+}

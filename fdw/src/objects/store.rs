@@ -371,3 +371,204 @@ fn listing_name(base: &str) -> &str {
         base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::keys::listing;
+    use crate::options::Options;
+    use futures::TryStreamExt;
+
+    /// A store over a local directory of its own, removed when dropped.
+    struct Scratch {
+        dir: std::path::PathBuf,
+        store: Store,
+    }
+
+    impl Scratch {
+        fn new() -> Scratch {
+            let dir = std::env::temp_dir().join(format!(
+                "odp-objects-store-{}",
+                crate::runtime::unique_name()
+            ));
+            // (the store creates its root)
+            let server = ServerOptions::from_options(
+                &Options::new([("root".to_string(), dir.display().to_string())]),
+                &Options::default(),
+                "/nonexistent",
+            )
+            .unwrap();
+            let store = Store::open(&server).unwrap();
+            assert!(dir.is_dir());
+            Scratch { dir, store }
+        }
+
+        fn put(&self, key: &str, content: &[u8], mode: PutMode) -> Result<()> {
+            let content = Bytes::copy_from_slice(content);
+            run(self.store.put(key, content, Attributes::new(), mode))
+        }
+
+        fn get(&self, key: &str) -> Option<Vec<u8>> {
+            run(self.store.get(key, 1 << 20))
+                .map(|found| found.map(|(_, c)| c.to_vec()))
+                .unwrap()
+        }
+
+        fn keys(&self, prefix: &str) -> Vec<String> {
+            let mut keys: Vec<String> = run(async {
+                self.store
+                    .list(&listing(prefix))?
+                    .map_ok(|info| info.key)
+                    .try_collect()
+                    .await
+            })
+            .unwrap();
+            keys.sort();
+            keys
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        crate::runtime::block_on(future).unwrap()
+    }
+
+    #[test]
+    fn objects_put_are_got_back_with_their_metadata() {
+        let scratch = Scratch::new();
+        scratch
+            .put("t/a.txt", b"hello", PutMode::Overwrite)
+            .unwrap();
+        let (info, content) = run(scratch.store.get("t/a.txt", 1024)).unwrap().unwrap();
+        assert_eq!(&content[..], b"hello");
+        assert_eq!(info.key, "t/a.txt");
+        assert_eq!(info.size, 5);
+        assert_eq!(
+            info.content_type, None,
+            "a local root keeps no content type"
+        );
+        assert_eq!(
+            std::fs::read(scratch.dir.join("t/a.txt")).unwrap(),
+            b"hello"
+        );
+        let head = run(scratch.store.head("t/a.txt")).unwrap().unwrap();
+        assert_eq!((head.key.as_str(), head.size), ("t/a.txt", 5));
+        assert_eq!(head.etag, info.etag);
+        // missing objects are None, not errors
+        assert!(run(scratch.store.head("t/b.txt")).unwrap().is_none());
+        assert!(scratch.get("t/b.txt").is_none());
+        // overwriting replaces the content
+        scratch.put("t/a.txt", b"bye", PutMode::Overwrite).unwrap();
+        assert_eq!(scratch.get("t/a.txt").unwrap(), b"bye");
+    }
+
+    #[test]
+    fn a_create_only_put_leaves_an_existing_object_alone() {
+        let scratch = Scratch::new();
+        scratch.put("k", b"first", PutMode::Create).unwrap();
+        assert!(matches!(
+            scratch.put("k", b"second", PutMode::Create),
+            Err(ObjectError::AlreadyExists(key)) if key == "k"
+        ));
+        assert_eq!(scratch.get("k").unwrap(), b"first");
+    }
+
+    #[test]
+    fn content_past_the_limit_is_refused() {
+        let scratch = Scratch::new();
+        scratch.put("big", &[7u8; 100], PutMode::Overwrite).unwrap();
+        assert!(matches!(
+            run(scratch.store.get("big", 99)),
+            Err(ObjectError::TooLarge { key, size: 100, limit: 99 }) if key == "big"
+        ));
+        assert_eq!(
+            run(scratch.store.get("big", 100)).unwrap().unwrap().1.len(),
+            100
+        );
+    }
+
+    #[test]
+    fn listings_name_keys_under_a_prefix_and_hide_staged_uploads() {
+        let scratch = Scratch::new();
+        for key in [
+            "t/a",
+            "t/b",
+            "t/sub/c",
+            "u/d",
+            "tx",
+            &format!("{STAGING_DIR}1/t/e"),
+        ] {
+            scratch.put(key, b"x", PutMode::Overwrite).unwrap();
+        }
+        assert_eq!(scratch.keys("t/"), vec!["t/a", "t/b", "t/sub/c"]);
+        assert_eq!(scratch.keys(""), vec!["t/a", "t/b", "t/sub/c", "tx", "u/d"]);
+        // a prefix ending inside a segment lists that directory's keys after it (the
+        // scan keeps those starting with the prefix)
+        assert!(scratch.keys("t/b").contains(&"t/sub/c".to_string()));
+        assert!(!scratch.keys("t/b").contains(&"t/a".to_string()));
+        assert!(scratch.keys("v/").is_empty());
+    }
+
+    #[test]
+    fn deletes_copies_and_multipart_uploads() {
+        let scratch = Scratch::new();
+        scratch.put("a", b"one", PutMode::Overwrite).unwrap();
+        run(scratch.store.copy("a", "dir/b")).unwrap();
+        assert_eq!(scratch.get("dir/b").unwrap(), b"one");
+        run(scratch.store.delete("a")).unwrap();
+        assert!(scratch.get("a").is_none());
+        // deleting what is not there succeeds
+        run(scratch.store.delete("a")).unwrap();
+        let large = Bytes::from(vec![3u8; PART_BYTES + 10]);
+        run(scratch
+            .store
+            .put_multipart("m", large.clone(), Attributes::new()))
+        .unwrap();
+        assert_eq!(
+            run(scratch.store.get("m", u64::MAX)).unwrap().unwrap().1,
+            large
+        );
+    }
+
+    #[test]
+    fn keys_a_local_root_cannot_hold_or_address() {
+        let scratch = Scratch::new();
+        let store = &scratch.store;
+        // object_store's temporary files are named `<name>#<digits>`
+        assert!(!store.could_hold("t/a#12"));
+        assert!(store.could_hold("t/a#"));
+        assert!(store.could_hold("t/a#1x"));
+        assert!(store.could_hold("t/a#12/b"));
+        assert!(matches!(
+            store.location("a//b"),
+            Err(ObjectError::BadKey { .. })
+        ));
+        assert!(matches!(
+            run(store.presign("GET", "a", Duration::from_secs(60))),
+            Err(ObjectError::Unsupported(_))
+        ));
+        assert_eq!(store.local_root(), Some(scratch.dir.clone()));
+    }
+
+    #[test]
+    fn store_errors_do_not_show_the_root_directory() {
+        let scratch = Scratch::new();
+        scratch.put("file", b"x", PutMode::Overwrite).unwrap();
+        // a key below a file cannot be written
+        let error = scratch
+            .put("file/below", b"y", PutMode::Overwrite)
+            .unwrap_err();
+        let text = error.to_string();
+        let root = scratch.dir.display().to_string();
+        assert!(!text.contains(&root), "{text}");
+        assert!(
+            text.contains("file/below") && text.contains("<root>"),
+            "{text}"
+        );
+    }
+}

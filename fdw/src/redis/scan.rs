@@ -427,3 +427,240 @@ fn bytes_of(reply: Reply) -> Option<Vec<u8>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use crate::redis::options::{ServerOptions, TableOptions};
+    use crate::request::{Op, Qual};
+    use crate::rowid::row_of;
+    use crate::types::PgType;
+    use crate::value::Value;
+    use deltalake::arrow::array::{Array, AsArray};
+    use deltalake::arrow::datatypes::{Float64Type, Int64Type};
+
+    /// A table over keys `u:{id}:{tag}` (`id bigint`, `tag text`) and these other
+    /// columns; nothing listens at the server's port, so any round trip fails.
+    fn table(
+        options: &[(&str, &str)],
+        server: &[(&str, &str)],
+        columns: &[(&str, PgType)],
+    ) -> RedisTable {
+        let pairs = |p: &[(&str, &str)]| {
+            Options::new(p.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let server = ServerOptions::from_options(
+            &pairs(&[[("url", "redis://127.0.0.1:1")].as_slice(), server].concat()),
+            &Options::default(),
+        )
+        .unwrap();
+        let options = TableOptions::from_options(&pairs(
+            &[[("key_template", "u:{id}:{tag}")].as_slice(), options].concat(),
+        ))
+        .unwrap();
+        let mut declared = vec![
+            ("id".to_string(), PgType::Int8, None),
+            ("tag".to_string(), PgType::Text, None),
+        ];
+        declared.extend(
+            columns
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.clone(), None)),
+        );
+        RedisTable::new(server, options, &declared).unwrap()
+    }
+
+    fn request(columns: &[&str], quals: Vec<Qual>) -> ScanRequest {
+        ScanRequest {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            quals,
+            ..ScanRequest::default()
+        }
+    }
+
+    fn eq(column: &str, value: Value) -> Qual {
+        Qual {
+            column: column.into(),
+            op: Op::Eq,
+            value,
+        }
+    }
+
+    fn found(
+        key: &str,
+        parts: &[&str],
+        values: Vec<Option<&[u8]>>,
+        member: Option<&[u8]>,
+    ) -> FoundRow {
+        FoundRow {
+            key: key.into(),
+            parts: parts.iter().map(|p| p.to_string()).collect(),
+            values: values.into_iter().map(|v| v.map(<[u8]>::to_vec)).collect(),
+            member: member.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn scans_that_cannot_be_served_are_refused_before_any_round_trip() {
+        let stream = table(&[("kind", "stream")], &[], &[("event", PgType::Text)]);
+        assert!(matches!(
+            RedisScan::new(&stream, &request(&["event"], vec![])),
+            Err(RedisError::Unsupported(_))
+        ));
+        // SCAN walks one node of a cluster: only lookups by every key column
+        let cluster = table(&[], &[("cluster", "true")], &[("name", PgType::Text)]);
+        let partial = vec![eq("id", Value::Int(1))];
+        assert!(matches!(
+            RedisScan::new(&cluster, &request(&["name"], partial)),
+            Err(RedisError::Unsupported(_))
+        ));
+        let full = vec![eq("id", Value::Int(1)), eq("tag", Value::Text("a".into()))];
+        let scan = RedisScan::new(&cluster, &request(&["name"], full)).unwrap();
+        assert_eq!(
+            scan.plan(),
+            &KeyPlan::Keys(vec![("u:1:a".into(), vec!["1".into(), "a".into()])])
+        );
+    }
+
+    #[test]
+    fn scans_with_nothing_to_read_end_without_a_round_trip() {
+        let hash = table(&[], &[], &[("name", PgType::Text)]);
+        // `id IN ()` names no key
+        let none = Qual {
+            column: "id".into(),
+            op: Op::In,
+            value: Value::List(vec![]),
+        };
+        let quals = vec![none, eq("tag", Value::Text("x".into()))];
+        let mut scan = RedisScan::new(&hash, &request(&["name"], quals)).unwrap();
+        assert_eq!(scan.plan(), &KeyPlan::Keys(vec![]));
+        assert!(scan.next_batch().unwrap().is_none());
+        // LIMIT 0 over a pattern scan
+        let mut limited = RedisScan::new(
+            &hash,
+            &ScanRequest {
+                limit: Some(0),
+                ..request(&["name"], vec![eq("id", Value::Int(4))])
+            },
+        )
+        .unwrap();
+        assert_eq!(limited.plan(), &KeyPlan::Pattern("u:4:*".into()));
+        assert!(limited.next_batch().unwrap().is_none());
+        assert_eq!(scan.counters(), &ScanCounters::default());
+        assert_eq!(limited.counters(), &ScanCounters::default());
+    }
+
+    #[test]
+    fn rows_found_become_typed_columns_with_their_identities() {
+        let set = table(&[("kind", "set")], &[], &[("member", PgType::Text)]);
+        let mut request = request(&["member", "id", "tag"], vec![]);
+        request.row_ids = true;
+        let scan = RedisScan::new(&set, &request).unwrap();
+        let batch = scan
+            .to_batch(vec![
+                found(
+                    "u:7:a",
+                    &["7", "a"],
+                    vec![Some(b"x"), None, None],
+                    Some(b"x"),
+                ),
+                found(
+                    "u:-2:b c",
+                    &["-2", "b c"],
+                    vec![Some(b"y"), None, None],
+                    Some(b"y"),
+                ),
+            ])
+            .unwrap();
+        assert_eq!(batch.num_rows, 2);
+        let column = |i: usize| match &batch.columns[i] {
+            ColumnData::Array(a) => a.clone(),
+            ColumnData::Constant(_) => panic!("scans return arrays"),
+        };
+        let members = column(0);
+        let members: Vec<Option<&str>> = members.as_string::<i32>().iter().collect();
+        assert_eq!(members, vec![Some("x"), Some("y")]);
+        let ids: Vec<Option<i64>> = column(1).as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(ids, vec![Some(7), Some(-2)]);
+        assert_eq!(column(2).as_string::<i32>().value(1), "b c");
+        let row_ids = batch.row_ids.unwrap();
+        assert_eq!(
+            row_of(row_ids[0]).unwrap(),
+            ("u:7:a".into(), Some(b"x".to_vec()))
+        );
+        assert_eq!(
+            row_of(row_ids[1]).unwrap(),
+            ("u:-2:b c".into(), Some(b"y".to_vec()))
+        );
+    }
+
+    #[test]
+    fn stored_values_are_decoded_or_refused_by_column_type() {
+        let hash = table(&[], &[], &[("score", PgType::Float8)]);
+        let scan = RedisScan::new(&hash, &request(&["score", "id"], vec![])).unwrap();
+        let batch = scan
+            .to_batch(vec![
+                found("u:1:a", &["1", "a"], vec![Some(b"2.5"), None], None),
+                found("u:2:a", &["2", "a"], vec![None, None], None),
+            ])
+            .unwrap();
+        let ColumnData::Array(scores) = &batch.columns[0] else {
+            panic!("scans return arrays")
+        };
+        assert_eq!(scores.as_primitive::<Float64Type>().value(0), 2.5);
+        assert!(scores.is_null(1), "an absent field is NULL");
+        assert!(batch.row_ids.is_none(), "identities only when asked for");
+        // a stored value that is no number, or a key part not in canonical form
+        let bad = scan.to_batch(vec![found(
+            "u:1:a",
+            &["1", "a"],
+            vec![Some(b"abc"), None],
+            None,
+        )]);
+        assert!(matches!(bad, Err(RedisError::BadValue { key, .. }) if key == "u:1:a"));
+        let padded = scan.to_batch(vec![found(
+            "u:01:a",
+            &["01", "a"],
+            vec![Some(b"1"), None],
+            None,
+        )]);
+        assert!(matches!(padded, Err(RedisError::BadValue { .. })));
+    }
+
+    #[test]
+    fn server_errors_on_a_key_name_it() {
+        let error = |reply: &[u8]| match ::redis::parse_redis_value(reply).unwrap() {
+            Reply::ServerError(e) => e,
+            other => panic!("not an error reply: {other:?}"),
+        };
+        let denied = key_error(
+            "u:1:a",
+            &error(b"-NOPERM no permissions to access 'u:1:a'\r\n"),
+        );
+        assert!(matches!(
+            denied,
+            RedisError::Denied { key, reason } if key == "u:1:a" && reason.starts_with("NOPERM")
+        ));
+        let failed = key_error("u:1:a", &error(b"-WRONGTYPE Operation against a key\r\n"));
+        assert!(matches!(
+            failed,
+            RedisError::Command(text) if text.contains("u:1:a") && text.contains("WRONGTYPE")
+        ));
+    }
+
+    #[test]
+    fn replies_give_their_bytes() {
+        assert_eq!(
+            bytes_of(Reply::BulkString(b"v".to_vec())),
+            Some(b"v".to_vec())
+        );
+        assert_eq!(
+            bytes_of(Reply::SimpleString("hash".into())),
+            Some(b"hash".to_vec())
+        );
+        assert_eq!(bytes_of(Reply::Int(-4)), Some(b"-4".to_vec()));
+        assert_eq!(bytes_of(Reply::Nil), None);
+        assert_eq!(bytes_of(Reply::Array(vec![])), None);
+    }
+}
