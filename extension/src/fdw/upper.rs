@@ -303,23 +303,7 @@ impl Builder<'_> {
             Some(unsafe { self.own_column((*entry).expr as *mut pg_sys::Node) }?)
         };
         let pg = input.as_ref().map(|(_, pg, _)| pg.clone());
-        use PgType as P;
-        let functions: Vec<Function> = match (name.as_str(), &pg) {
-            ("count", None) => vec![Function::CountRows],
-            ("count", Some(_)) => vec![Function::Count],
-            ("sum", Some(P::Int2 | P::Int4 | P::Float4 | P::Float8)) => vec![Function::Sum],
-            ("sum", Some(P::Int8 | P::Numeric)) => vec![Function::NumericSum],
-            ("avg", Some(P::Float4 | P::Float8)) => vec![Function::FloatAvg],
-            ("avg", Some(P::Int2 | P::Int4 | P::Int8 | P::Numeric)) => {
-                vec![Function::NumericSum, Function::Count]
-            }
-            ("min", Some(_)) => vec![Function::Min],
-            ("max", Some(_)) => vec![Function::Max],
-            _ => return None,
-        };
-        if functions.iter().any(|f| !f.supports(pg.as_ref())) {
-            return None;
-        }
+        let functions = Function::for_sql_aggregate(&name, pg.as_ref())?;
         let text = pg.as_ref().and_then(PgType::family) == Some(Family::Text);
         let extreme = matches!(functions[0], Function::Min | Function::Max);
         if text && extreme && text_order(a.inputcollid) < TextOrder::Bytewise {

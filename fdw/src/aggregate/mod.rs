@@ -58,6 +58,32 @@ pub enum Function {
 }
 
 impl Function {
+    /// The kernel functions that compute the built-in SQL aggregate `name` over values
+    /// of `input` (`None`: `count(*)`) exactly as Postgres does: one function, or for
+    /// `avg` of integers and numerics its exact sum and count (divided by Postgres's
+    /// own `numeric_div`); `None` when the kernel does not compute it. Text extremes
+    /// also need a byte-wise collation, which the caller checks.
+    pub fn for_sql_aggregate(name: &str, input: Option<&PgType>) -> Option<Vec<Function>> {
+        use PgType as P;
+        let functions = match (name, input) {
+            ("count", None) => vec![Function::CountRows],
+            ("count", Some(_)) => vec![Function::Count],
+            ("sum", Some(P::Int2 | P::Int4 | P::Float4 | P::Float8)) => vec![Function::Sum],
+            ("sum", Some(P::Int8 | P::Numeric)) => vec![Function::NumericSum],
+            ("avg", Some(P::Float4 | P::Float8)) => vec![Function::FloatAvg],
+            ("avg", Some(P::Int2 | P::Int4 | P::Int8 | P::Numeric)) => {
+                vec![Function::NumericSum, Function::Count]
+            }
+            ("min", Some(_)) => vec![Function::Min],
+            ("max", Some(_)) => vec![Function::Max],
+            _ => return None,
+        };
+        functions
+            .iter()
+            .all(|f| f.supports(input))
+            .then_some(functions)
+    }
+
     /// Whether the kernel computes the function over values of `input` exactly as
     /// Postgres does (`min`/`max` of text only under a byte-wise collation, which the
     /// caller checks).
@@ -651,5 +677,24 @@ mod tests {
         assert_eq!(out.num_rows, 1);
         assert_eq!(column(&out, 1).as_primitive::<Int64Type>().value(0), 15);
         assert_eq!(column(&out, 2).as_primitive::<Int32Type>().value(0), 9);
+    }
+
+    #[test]
+    fn sql_aggregates_map_to_kernel_functions_with_postgres_result_types() {
+        use PgType as P;
+        let map = |name, input: Option<PgType>| Function::for_sql_aggregate(name, input.as_ref());
+        assert_eq!(map("count", None), Some(vec![Function::CountRows]));
+        assert_eq!(map("count", Some(P::Text)), Some(vec![Function::Count]));
+        assert_eq!(map("sum", Some(P::Int4)), Some(vec![Function::Sum]));
+        assert_eq!(map("sum", Some(P::Int8)), Some(vec![Function::NumericSum]));
+        assert_eq!(
+            map("avg", Some(P::Int4)),
+            Some(vec![Function::NumericSum, Function::Count])
+        );
+        assert_eq!(map("avg", Some(P::Float8)), Some(vec![Function::FloatAvg]));
+        assert_eq!(map("sum", Some(P::Text)), None);
+        assert_eq!(map("avg", Some(P::Interval)), None);
+        assert_eq!(map("stddev", Some(P::Float8)), None);
+        assert_eq!(map("sum", None), None);
     }
 }
