@@ -1,7 +1,7 @@
 //! Options of `delta_fdw` servers, user mappings and foreign tables.
 
 use super::error::{DeltaError, Result};
-use super::prune::WriterZone;
+use super::read::prune::WriterZone;
 use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
 use crate::storage::{self, S3Config};
 use std::collections::HashMap;
@@ -179,7 +179,7 @@ pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
         }
     }
     writer_zone(table)?;
-    super::write_options::WriteOptions::from_options(table)?;
+    super::write::write_options::WriteOptions::from_options(table)?;
     time_travel(table).map(|_| ())
 }
 
@@ -187,7 +187,7 @@ pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
 /// must be one ODP evaluates, `CAST(column AS DATE)` or its synonyms.
 pub fn validate_column(column: &Options) -> Result<()> {
     match column.get("generation_expression") {
-        Some(expression) if super::prune::date_generation_source(expression).is_none() => {
+        Some(expression) if super::read::prune::date_generation_source(expression).is_none() => {
             Err(DeltaError::InvalidOption(OptionError::BadValue {
                 name: "generation_expression".into(),
                 expected: "CAST(column AS DATE), to_date(column) or date(column)".into(),

@@ -7,10 +7,10 @@
 //! The model below decides matches from those rules directly, not through
 //! [`Value::compare`].
 
-use super::filter::{constant_matches, exact, qual_mask};
-use super::prune::{FileStats, Pruner, WriterZone};
-use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use super::skipping::{bloom_may_match, page_ranges, row_group_stats};
+use super::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use super::read::filter::{constant_matches, exact, qual_mask};
+use super::read::prune::{FileStats, Pruner, WriterZone};
+use super::read::skipping::{bloom_may_match, page_ranges, row_group_stats};
 use crate::arrow::array::{
     Array, ArrayRef, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array,
     Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,

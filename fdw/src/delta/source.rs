@@ -1,26 +1,26 @@
 //! `delta_fdw`: Delta Lake tables on local disk or S3-compatible storage.
 
-use super::commit::PendingCommit;
-use super::filter::applies_exactly;
+use super::log::schema::DeltaType;
+use super::log::table::{
+    cache_key, create_table, list_tables, snapshot, CacheKey, NewColumn, TableSnapshot,
+};
 use super::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
     writer_zone, TableLocation, TimeTravel,
 };
-use super::pending::PendingView;
-use super::prune::{Pruner, WriterZone};
-use super::scan::DeltaScan;
-use super::schema::DeltaType;
-use super::select::{lookup_rows, select_files};
-use super::summary::summarize;
-use super::table::{
-    cache_key, create_table, list_tables, snapshot, CacheKey, NewColumn, TableSnapshot,
-};
+use super::read::filter::applies_exactly;
+use super::read::prune::{Pruner, WriterZone};
+use super::read::scan::DeltaScan;
+use super::read::select::{lookup_rows, select_files};
+use super::read::summary::summarize;
 use super::types::{delta_type_for, mapping};
-use super::whole_files::deletes_whole_files;
+use super::write::commit::PendingCommit;
+use super::write::pending::PendingView;
+use super::write::whole_files::deletes_whole_files;
+use super::write::write_options::WriteOptions;
 use super::write::TableWriter;
-use super::write_options::WriteOptions;
 use super::DeltaError;
-use super::{footer, handoff, hot_files};
+use super::{log::handoff, read::footer, read::hot_files};
 use crate::aggregate::AggregateSpec;
 use crate::batch::ScanBatch;
 use crate::health::Target;

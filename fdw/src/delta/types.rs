@@ -4,7 +4,7 @@
 //! Postgres types a foreign column may have instead, and the Arrow type scans hand
 //! values over in. Column checks, scans, quals and imports all read [`mapping`].
 
-use super::schema::DeltaType;
+use super::log::schema::DeltaType;
 use crate::types::PgType;
 use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
 use std::sync::Arc;

@@ -180,7 +180,7 @@ fn adapter_checks_never_panic() {
                 crate::delta::options::TableLocation::resolve(&server, &none, &table)
                     .err()
                     .map(|e| e.to_string()),
-                crate::delta::write_options::WriteOptions::from_options(&table)
+                crate::delta::write::write_options::WriteOptions::from_options(&table)
                     .err()
                     .map(|e| e.to_string()),
                 crate::objects::options::ServerOptions::from_options(&server, &none, "/tmp")

@@ -1,8 +1,8 @@
 //! Writing a checkpoint of the log.
 
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::open_for_write;
 use super::super::options::TableLocation;
-use super::super::table::open_for_write;
 use crate::runtime::block_on;
 
 /// Writes a checkpoint of the newest version, so readers replay fewer commits.

@@ -1,10 +1,10 @@
 //! Dropping a partition: its files removed in one commit, without reading them.
 
-use super::super::commit::commit_actions;
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::{open_for_write, snapshot};
 use super::super::options::TableLocation;
-use super::super::prune::{parse_partition_value, WriterZone};
-use super::super::table::{open_for_write, snapshot};
+use super::super::read::prune::{parse_partition_value, WriterZone};
+use super::super::write::commit::commit_actions;
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 

@@ -1,8 +1,8 @@
 //! The history of a Delta table and its partitions.
 
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::{open_for_write, snapshot, TableSnapshot};
 use super::super::options::TableLocation;
-use super::super::table::{open_for_write, snapshot, TableSnapshot};
 use crate::runtime::block_on;
 use futures::StreamExt;
 use std::collections::BTreeMap;

@@ -1,14 +1,14 @@
 //! Compaction: small files of each partition rewritten into fewer, optionally
 //! Z-ordered; one commit that fails if another writer changed the table meanwhile.
 
-use super::super::commit::commit_actions;
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::{open_for_write, snapshot, TableSnapshot};
 use super::super::options::TableLocation;
-use super::super::prune::WriterZone;
-use super::super::scan::DeltaScan;
-use super::super::table::{open_for_write, snapshot, TableSnapshot};
+use super::super::read::prune::WriterZone;
+use super::super::read::scan::DeltaScan;
+use super::super::write::commit::commit_actions;
+use super::super::write::write_options::WriteOptions;
 use super::super::write::TableWriter;
-use super::super::write_options::WriteOptions;
 use crate::runtime::check_interrupts;
 use deltalake::arrow::array::{RecordBatch, UInt32Array};
 use deltalake::arrow::compute::kernels::rank::rank;

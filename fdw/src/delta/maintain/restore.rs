@@ -1,9 +1,9 @@
 //! Restoring an earlier version: one commit that makes the table hold its files again.
 
-use super::super::commit::commit_actions;
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::{open_for_write, snapshot};
 use super::super::options::{TableLocation, TimeTravel};
-use super::super::table::{open_for_write, snapshot};
+use super::super::write::commit::commit_actions;
 use crate::runtime::{block_on, check_interrupts};
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::DeltaOperation;

@@ -1,9 +1,9 @@
 //! Vacuum: deleting files no version within the retention period refers to.
 
-use super::super::commit::decode_path;
 use super::super::error::{DeltaError, Result};
+use super::super::log::table::{open_for_write, snapshot, table_metadata};
 use super::super::options::TableLocation;
-use super::super::table::{open_for_write, snapshot, table_metadata};
+use super::super::write::commit::decode_path;
 use crate::runtime::{block_on, check_interrupts};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;

@@ -5,8 +5,8 @@
 //! the file's URL, size and modification time. The cache is bounded by the bytes of
 //! the decoded metadata (`odp.parquet_metadata_cache_mb`).
 
-use super::reader::ObjectFileReader;
 use crate::cache::{CacheCounters, LruCache};
+use crate::delta::read::reader::ObjectFileReader;
 use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::errors::Result;
 use deltalake::parquet::file::metadata::ParquetMetaData;

@@ -6,8 +6,8 @@
 //! does not. A qual [`exact`] for its column's type is applied to every row, so the
 //! FDW core may leave it out of Postgres's re-check; every other qual is a hint.
 
-use super::schema::DeltaSchema;
-use super::types::mapping;
+use crate::delta::log::schema::DeltaSchema;
+use crate::delta::types::mapping;
 use crate::request::{Op, Qual};
 use crate::value::Value;
 use deltalake::arrow::array::new_null_array;

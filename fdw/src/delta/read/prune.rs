@@ -5,9 +5,9 @@
 //! kept. Quals on the source column of a generated date partition
 //! (`CAST(ts AS DATE)`) are turned into quals on the partition column.
 
-use super::generated::derive_date_quals;
-pub use super::generated::{date_generation_source, WriterZone};
-use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::read::generated::derive_date_quals;
+pub use crate::delta::read::generated::{date_generation_source, WriterZone};
 use crate::numeric::{Decimal, Numeric};
 use crate::request::{like_pattern_prefix, Op, Qual};
 use crate::temporal;

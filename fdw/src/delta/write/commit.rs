@@ -13,8 +13,8 @@
 //! compaction that removed the same files (`dataChange: false` removes are not
 //! conflicts to it), which duplicates or resurrects rows.
 
-use super::error::{DeltaError, Result};
-use super::table::ListingRetry;
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::table::ListingRetry;
 use crate::runtime::block_on;
 use deltalake::kernel::transaction::{
     CommitBuilder, CommitProperties, TableReference, TransactionError,
@@ -46,7 +46,7 @@ pub struct PendingCommit {
 /// since `table`'s version (and, for schema and protocol changes, since version
 /// `written_since`, when the transaction's first rows were written); the commit then
 /// goes on top of the newest version.
-pub(super) fn prepare_commit(
+pub(in crate::delta) fn prepare_commit(
     table: DeltaTable,
     actions: Vec<Action>,
     operation: DeltaOperation,
@@ -74,7 +74,7 @@ pub(super) fn prepare_commit(
 
 /// Prepares and lands a commit of a maintenance operation, holding interrupts while the
 /// log entry is written, then writes a checkpoint when one is due (best effort).
-pub(super) fn commit_actions(
+pub(in crate::delta) fn commit_actions(
     table: &DeltaTable,
     actions: Vec<Action>,
     operation: DeltaOperation,
@@ -243,7 +243,7 @@ impl PendingCommit {
             // delta-rs looks for the latest version before it writes the entry, by a
             // listing that can race other writers: nothing was written, so it is a
             // lost race like any other (catch up, try again)
-            Err(e) if super::table::listing_raced(&e) => Ok(None),
+            Err(e) if crate::delta::log::table::listing_raced(&e) => Ok(None),
             Err(e) => Err(write_error(&here, e)),
         }
     }
@@ -292,7 +292,7 @@ impl PendingCommit {
 }
 
 /// The newest version of `table`'s log at or after `base`, the log listed again when
-/// the listing raced a writer (see [`super::table::listing_raced`]).
+/// the listing raced a writer (see [`crate::delta::log::table::listing_raced`]).
 fn latest_version(table: &DeltaTable, base: u64, here: &str) -> Result<u64> {
     let mut retry = ListingRetry::default();
     loop {
@@ -306,7 +306,7 @@ fn latest_version(table: &DeltaTable, base: u64, here: &str) -> Result<u64> {
 
 /// Refuses removing rows (`dataChange` removes) from a table that declares
 /// `delta.appendOnly`, or a change data feed (whose change files ODP does not write).
-pub(super) fn check_may_remove_rows(
+pub(in crate::delta) fn check_may_remove_rows(
     state: &deltalake::table::state::DeltaTableState,
     here: &str,
 ) -> Result<()> {
@@ -329,7 +329,7 @@ pub(super) fn check_may_remove_rows(
 }
 
 /// A data file path of the log (percent-encoded, relative to the table root) decoded.
-pub(super) fn decode_path(path: &str) -> String {
+pub(in crate::delta) fn decode_path(path: &str) -> String {
     deltalake::Path::from_url_path(path)
         .map(|p| p.to_string())
         .unwrap_or_else(|_| path.to_string())
@@ -480,7 +480,7 @@ impl TableReference for CheckedByOdp<'_> {
 }
 
 /// Classifies a write or commit error: a lost commit race is a serialization failure.
-pub(super) fn write_error(location: &str, err: DeltaTableError) -> DeltaError {
+pub(in crate::delta) fn write_error(location: &str, err: DeltaTableError) -> DeltaError {
     match err {
         DeltaTableError::Transaction { source } => match source {
             TransactionError::CommitConflict(_) | TransactionError::MaxCommitAttempts(_) => {
@@ -495,7 +495,7 @@ pub(super) fn write_error(location: &str, err: DeltaTableError) -> DeltaError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::table::{open_for_write, snapshot};
+    use crate::delta::log::table::{open_for_write, snapshot};
     use crate::delta::write::tests::{commit, ids, named, Scratch};
     use std::collections::HashMap;
 

@@ -3,8 +3,8 @@
 //! index (per-page bounds and null counts, with the rows each page holds), and row
 //! groups by bloom filters, for `=` and `IN` quals.
 
-use super::prune::{FileStats, Pruner};
-use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::read::prune::{FileStats, Pruner};
 use crate::numeric::{Decimal, Numeric};
 use crate::value::Value;
 use deltalake::parquet::arrow::async_reader::AsyncFileReader;

@@ -7,15 +7,15 @@
 //! aggregate needs, and any qual not decided by partition values alone, sends the
 //! aggregate to the data files instead.
 
-use super::filter::constant_matches;
-use super::prune::{parse_partition_value, WriterZone};
-use super::schema::{DeltaColumn, DeltaType};
-use super::table::{DataFile, TableSnapshot};
-use super::types::mapping;
 use crate::aggregate::{
     AggregateError, AggregateSpec, Aggregator, Function, InputSummary, Summary,
 };
 use crate::batch::ScanBatch;
+use crate::delta::log::schema::{DeltaColumn, DeltaType};
+use crate::delta::log::table::{DataFile, TableSnapshot};
+use crate::delta::read::filter::constant_matches;
+use crate::delta::read::prune::{parse_partition_value, WriterZone};
+use crate::delta::types::mapping;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::types::PgType;

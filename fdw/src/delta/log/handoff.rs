@@ -9,11 +9,11 @@
 //! name the same files. A snapshot larger than [`MAX_HANDOFF_BYTES`] is not copied:
 //! its workers open the leader's version from the log.
 
-use super::error::{DeltaError, Result};
-use super::options::{TableLocation, TimeTravel};
-use super::prune::FileStats;
-use super::schema::DeltaSchema;
-use super::table::{snapshot, store_for, DataFile, TableSnapshot};
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::schema::DeltaSchema;
+use crate::delta::log::table::{snapshot, store_for, DataFile, TableSnapshot};
+use crate::delta::options::{TableLocation, TimeTravel};
+use crate::delta::read::prune::FileStats;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -170,7 +170,7 @@ pub fn receive(bytes: &[u8], location: &TableLocation) -> Result<Arc<TableSnapsh
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::schema::DeltaType;
+    use crate::delta::log::schema::DeltaType;
 
     fn location() -> TableLocation {
         TableLocation {

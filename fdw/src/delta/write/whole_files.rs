@@ -7,10 +7,10 @@
 //! exactly: no floats (their partition text is not canonical), no `LIKE`, and no
 //! timestamps written in an unknown zone.
 
-use super::error::{DeltaError, Result};
-use super::generated::WriterZone;
-use super::prune::parse_partition_value;
-use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::read::generated::WriterZone;
+use crate::delta::read::prune::parse_partition_value;
 use crate::request::{Op, Qual};
 use crate::value::Value;
 use std::cmp::Ordering;

@@ -2,8 +2,8 @@
 //! (read-your-writes): the files it wrote, the files it deleted whole, and the rows it
 //! deleted (or replaced by new versions) by position in their files.
 
-use super::error::{DeltaError, Result};
-use super::table::{DataFile, TableSnapshot};
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::table::{DataFile, TableSnapshot};
 use deltalake::kernel::Add;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,10 @@ impl PendingView {
 
 impl DataFile {
     /// The data file an add action (of this transaction) names.
-    pub fn from_add(add: &Add, schema: &super::schema::DeltaSchema) -> Result<DataFile> {
+    pub fn from_add(
+        add: &Add,
+        schema: &crate::delta::log::schema::DeltaSchema,
+    ) -> Result<DataFile> {
         let path = deltalake::Path::from_url_path(&add.path).map_err(|e| DeltaError::DataFile {
             path: add.path.clone(),
             reason: e.to_string(),
@@ -61,7 +64,7 @@ impl DataFile {
             stats: add
                 .stats
                 .as_deref()
-                .and_then(|json| super::prune::FileStats::parse(json, schema)),
+                .and_then(|json| crate::delta::read::prune::FileStats::parse(json, schema)),
             has_deletion_vector: add.deletion_vector.is_some(),
             log_path: add.path.clone(),
             stats_json: add.stats.clone(),

@@ -4,7 +4,7 @@
 //! without a table: column name, physical name (column mapping), type, and the
 //! generation expression of generated columns.
 
-use super::error::{DeltaError, Result};
+use crate::delta::error::{DeltaError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 

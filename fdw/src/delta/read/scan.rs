@@ -2,23 +2,23 @@
 //! footer, row groups and pages skipped by its own metadata, then Parquet reads with
 //! projection and row filters, files claimed one at a time in parallel scans.
 
-use super::batches::BATCH_ROWS;
-use super::batches::{
+use crate::batch::ScanBatch;
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::schema::DeltaColumn;
+use crate::delta::log::table::{DataFile, TableSnapshot};
+use crate::delta::read::batches::BATCH_ROWS;
+use crate::delta::read::batches::{
     apply_filters, prefilter, row_predicate, to_scan_batch, truncate, with_dictionaries,
     ColumnSource, Filter,
 };
-use super::counters::ScanCounters;
-use super::error::{DeltaError, Result};
-use super::filter::exact;
-use super::hot_files::{self, Admission, HotFile};
-use super::prune::{parse_partition_value, Pruner, WriterZone};
-use super::reader::ObjectFileReader;
-use super::schema::DeltaColumn;
-use super::select::select_files;
-use super::skipping::{bloom_may_match, page_ranges, row_group_stats};
-use super::table::{DataFile, TableSnapshot};
-use super::types::mapping;
-use crate::batch::ScanBatch;
+use crate::delta::read::counters::ScanCounters;
+use crate::delta::read::filter::exact;
+use crate::delta::read::hot_files::{self, Admission, HotFile};
+use crate::delta::read::prune::{parse_partition_value, Pruner, WriterZone};
+use crate::delta::read::reader::ObjectFileReader;
+use crate::delta::read::select::select_files;
+use crate::delta::read::skipping::{bloom_may_match, page_ranges, row_group_stats};
+use crate::delta::types::mapping;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::value::Value;
@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 /// Rows per Arrow batch read from Parquet.
 /// The most files a scan selects for its files to count as looked up (see
-/// [`super::hot_files`]).
+/// [`crate::delta::read::hot_files`]).
 const LOOKUP_FILES: usize = 8;
 
 /// A running scan over selected files of one snapshot.
@@ -57,7 +57,7 @@ pub struct DeltaScan {
     remaining: Option<u64>,
     counters: ScanCounters,
     zone: WriterZone,
-    /// whether rows carry their identity (see [`super::rowid`])
+    /// whether rows carry their identity (see [`crate::delta::rowid`])
     row_ids: bool,
     /// positions of rows the scanning transaction deleted, by file URL: not returned
     hidden: HashMap<String, Arc<HashSet<u64>>>,
@@ -120,7 +120,7 @@ impl FileReader {
         let start = self.row_groups.get(*group).map(|(s, _)| *s).unwrap_or(0) + *offset;
         *offset += rows as u64;
         (start..start + rows as u64)
-            .map(|position| super::rowid::row_id(file, position))
+            .map(|position| crate::delta::rowid::row_id(file, position))
             .collect()
     }
 }
@@ -415,7 +415,7 @@ impl DeltaScan {
             file.size,
         )
         .map_err(|e| data_error(e.to_string()))?;
-        let metadata = super::footer::metadata(
+        let metadata = crate::delta::read::footer::metadata(
             &mut reader,
             &self.snapshot.file_url(index),
             file.size,
@@ -510,7 +510,9 @@ impl DeltaScan {
             .map(|&i| (starts[i], metadata.row_group(i).num_rows() as u64))
             .collect();
         let file_number = if positions {
-            Some(super::rowid::file_number(&self.snapshot.file_url(index))?)
+            Some(crate::delta::rowid::file_number(
+                &self.snapshot.file_url(index),
+            )?)
         } else {
             None
         };
@@ -656,7 +658,7 @@ fn without_hidden(
 ) -> std::result::Result<(RecordBatch, Vec<u64>), String> {
     let keep: Vec<bool> = ids
         .iter()
-        .map(|id| !hidden.contains(&super::rowid::position(*id)))
+        .map(|id| !hidden.contains(&crate::delta::rowid::position(*id)))
         .collect();
     if keep.iter().all(|k| *k) {
         return Ok((batch, ids));
@@ -689,9 +691,9 @@ mod tests {
 
     #[test]
     fn hidden_positions_are_dropped_with_their_identities() {
-        let file = super::super::rowid::file_number("file:///t/hidden.parquet").unwrap();
+        let file = crate::delta::rowid::file_number("file:///t/hidden.parquet").unwrap();
         let ids: Vec<u64> = (10..15)
-            .map(|p| super::super::rowid::row_id(file, p).unwrap())
+            .map(|p| crate::delta::rowid::row_id(file, p).unwrap())
             .collect();
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
         let batch = RecordBatch::try_new(

@@ -1,8 +1,8 @@
 //! How a Delta table's data files are written: the table options `compression`,
 //! `target_file_mb`, `row_group_rows`, `sort_by` and `bloom_filter_columns`.
 
-use super::error::{DeltaError, Result};
-use super::schema::DeltaSchema;
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::schema::DeltaSchema;
 use crate::options::{OptionError, Options};
 use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
@@ -69,7 +69,10 @@ impl WriteOptions {
     /// The Parquet writer's settings for a table of `schema`. A bloom filter keeps a 5%
     /// false positive rate for up to a row group of distinct values (the writer shrinks
     /// it to the values it holds).
-    pub(super) fn writer_properties(&self, schema: &DeltaSchema) -> Result<WriterProperties> {
+    pub(in crate::delta) fn writer_properties(
+        &self,
+        schema: &DeltaSchema,
+    ) -> Result<WriterProperties> {
         let mut builder = WriterProperties::builder()
             .set_compression(self.compression)
             .set_max_row_group_row_count(Some(self.row_group_rows));

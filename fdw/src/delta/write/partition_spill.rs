@@ -10,7 +10,7 @@
 //! one at a time ([`PartitionSpill::drain`]): one data file open at once, one file per
 //! partition.
 
-use super::error::{DeltaError, Result};
+use crate::delta::error::{DeltaError, Result};
 use deltalake::arrow::array::{ArrayRef, RecordBatch};
 use deltalake::arrow::compute::{lexsort_to_indices, partition, take_record_batch, SortColumn};
 use deltalake::arrow::datatypes::SchemaRef;

@@ -4,12 +4,12 @@
 //! checks that its commit file is unchanged and no next commit exists (two metadata
 //! requests, no listing) and reloads only when a writer committed since.
 
-use super::counters::Selection;
-use super::error::{DeltaError, Result};
-use super::options::{TableLocation, TimeTravel};
-use super::prune::{FileStats, Pruner};
-use super::reader::ObjectFileReader;
-use super::schema::{DeltaSchema, DeltaType};
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::log::schema::{DeltaSchema, DeltaType};
+use crate::delta::options::{TableLocation, TimeTravel};
+use crate::delta::read::counters::Selection;
+use crate::delta::read::prune::{FileStats, Pruner};
+use crate::delta::read::reader::ObjectFileReader;
 use crate::runtime::check_interrupts;
 use deltalake::kernel::Remove;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -327,7 +327,7 @@ fn put(key: CacheKey, entry: CachedTable) {
 
 /// A table builder for `location` with its storage options.
 fn table_builder(location: &TableLocation) -> Result<DeltaTableBuilder> {
-    super::s3::register();
+    crate::delta::s3::register();
     let here = location.url.as_str();
     Ok(DeltaTableBuilder::from_url(location.url.clone())
         .map_err(|e| DeltaError::BadLocation(here.to_string(), e.to_string()))?
@@ -335,7 +335,7 @@ fn table_builder(location: &TableLocation) -> Result<DeltaTableBuilder> {
 }
 
 /// The object store rooted at `location`'s table, without reading the table.
-pub(super) fn store_for(location: &TableLocation) -> Result<Arc<dyn ObjectStore>> {
+pub(in crate::delta) fn store_for(location: &TableLocation) -> Result<Arc<dyn ObjectStore>> {
     Ok(table_builder(location)?
         .build_storage()
         .map_err(|e| DeltaError::from_delta(location.url.as_str(), e))?
@@ -384,20 +384,20 @@ const LISTING_RACE_ATTEMPTS: u32 = 8;
 /// Whether a log read failed because its listing raced writers creating new log
 /// entries: a directory listing can miss an entry being created while it lists later
 /// ones, and the reader then sees a gap in the versions. Reading again sees them all.
-pub(super) fn listing_raced(e: &deltalake::DeltaTableError) -> bool {
+pub(in crate::delta) fn listing_raced(e: &deltalake::DeltaTableError) -> bool {
     e.to_string().contains("contiguous commit files")
 }
 
 /// The attempts of one log read whose listing may race writers.
 #[derive(Default)]
-pub(super) struct ListingRetry {
+pub(in crate::delta) struct ListingRetry {
     attempts: u32,
 }
 
 impl ListingRetry {
     /// Whether to read again after `outcome`: it failed by a raced listing and the
     /// attempts are not used up (it then pauses briefly, longer each time).
-    pub(super) fn again<T>(
+    pub(in crate::delta) fn again<T>(
         &mut self,
         outcome: &std::result::Result<T, deltalake::DeltaTableError>,
     ) -> bool {

@@ -3,22 +3,30 @@
 //! commit. Nothing is visible to readers before that commit; files of a transaction that
 //! never commits are referenced by no version and are removed by vacuum.
 
-use super::commit::{check_may_remove_rows, prepare_commit, write_error, PendingCommit};
-use super::error::{DeltaError, Result};
+pub mod commit;
+pub mod partition_spill;
+pub mod pending;
+pub mod whole_files;
+pub mod write_options;
+
+use crate::delta::error::{DeltaError, Result};
+use crate::delta::write::commit::{
+    check_may_remove_rows, prepare_commit, write_error, PendingCommit,
+};
 mod rewrite;
 
-use super::options::TableLocation;
-use super::partition_spill::{Drained, PartitionSpill};
-use super::pending::PendingView;
-use super::prune::{date_generation_source, WriterZone};
-use super::rowid::locate;
-use super::scan::DeltaScan;
-use super::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use super::table::{file_rows, open_for_write, snapshot, table_schema};
-use super::types::mapping;
-use super::whole_files::file_matches;
-use super::write_options::WriteOptions;
 use crate::batch::{cast_exact, ColumnData, ScanBatch};
+use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
+use crate::delta::log::table::{file_rows, open_for_write, snapshot, table_schema};
+use crate::delta::options::TableLocation;
+use crate::delta::read::prune::{date_generation_source, WriterZone};
+use crate::delta::read::scan::DeltaScan;
+use crate::delta::rowid::locate;
+use crate::delta::types::mapping;
+use crate::delta::write::partition_spill::{Drained, PartitionSpill};
+use crate::delta::write::pending::PendingView;
+use crate::delta::write::whole_files::file_matches;
+use crate::delta::write::write_options::WriteOptions;
 use crate::numeric::Numeric;
 use crate::request::Qual;
 use crate::temporal::MICROS_PER_DAY;
@@ -83,7 +91,7 @@ pub struct TableWriter {
     opened_version: u64,
     /// identities of the rows deleted (or updated) so far, in order
     deleted: Vec<u64>,
-    /// URLs of files deleted whole (see [`super::whole_files`]), in order
+    /// URLs of files deleted whole (see [`crate::delta::write::whole_files`]), in order
     dropped: Vec<String>,
     /// live savepoints: lengths of `staged`, `deleted`, `dropped` and `tail`, and
     /// `rows`, when each was taken
@@ -105,7 +113,7 @@ pub struct TableWriter {
     /// rows sorted together
     sort_run_rows: usize,
     /// rows of a partitioned table waiting, per partition, for their files (see
-    /// [`super::partition_spill`])
+    /// [`crate::delta::write::partition_spill`])
     spill: Option<PartitionSpill>,
     /// writes into files begun and not finished: above zero after one failed or was
     /// cancelled part-way, and then the transaction cannot write or commit the table
@@ -361,7 +369,7 @@ impl TableWriter {
         names.join(", ")
     }
 
-    /// Deletes rows by identity (see [`super::rowid`]); the files holding them are
+    /// Deletes rows by identity (see [`crate::delta::rowid`]); the files holding them are
     /// rewritten without them at commit.
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         self.check_may_remove_rows()?;
@@ -383,7 +391,7 @@ impl TableWriter {
 
     /// Deletes every row of the files whose partition values satisfy all `quals`,
     /// without reading them, and returns how many rows that is. The caller has checked
-    /// [`super::whole_files::deletes_whole_files`]; the files are removed at commit.
+    /// [`crate::delta::write::whole_files::deletes_whole_files`]; the files are removed at commit.
     pub fn delete_whole_files(&mut self, quals: &[Qual]) -> Result<u64> {
         self.check_may_remove_rows()?;
         let latest = snapshot(&self.location, None)?;
@@ -445,7 +453,7 @@ impl TableWriter {
 
     /// Prepares the transaction's one Delta commit: files holding deleted rows are
     /// rewritten without them (or removed when every row goes), open files are sealed,
-    /// and the commit's rules and conflicts are checked ([`super::commit`]); `None` when
+    /// and the commit's rules and conflicts are checked ([`crate::delta::write::commit`]); `None` when
     /// nothing changed. [`PendingCommit::land`] then makes it visible.
     pub fn prepare_commit(&mut self) -> Result<Option<PendingCommit>> {
         self.ensure_whole()?;
@@ -510,23 +518,23 @@ impl TableWriter {
     }
 
     /// Writes the rows of a whole-file scan batch again (compaction).
-    pub(super) fn write_scanned(&mut self, batch: ScanBatch) -> Result<()> {
+    pub(in crate::delta) fn write_scanned(&mut self, batch: ScanBatch) -> Result<()> {
         let rows = self.table_rows(batch)?;
         self.write_rows(&rows)
     }
 
     /// A whole-file scan batch as a batch of the table's columns.
-    pub(super) fn table_rows(&self, batch: ScanBatch) -> Result<RecordBatch> {
+    pub(in crate::delta) fn table_rows(&self, batch: ScanBatch) -> Result<RecordBatch> {
         self.without_positions(batch, &HashSet::new())
     }
 
     /// Writes rows of the table again, as they are (compaction, Z-order).
-    pub(super) fn write_rows(&mut self, rows: &RecordBatch) -> Result<()> {
+    pub(in crate::delta) fn write_rows(&mut self, rows: &RecordBatch) -> Result<()> {
         self.write(rows, false)
     }
 
     /// Files sealed so far, for a maintenance operation that commits them itself.
-    pub(super) fn take_sealed(&mut self) -> Result<Vec<Add>> {
+    pub(in crate::delta) fn take_sealed(&mut self) -> Result<Vec<Add>> {
         self.seal()?;
         Ok(std::mem::take(&mut self.staged))
     }
@@ -760,8 +768,8 @@ fn flush_open(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::delta::log::table::{create_table, NewColumn};
     use crate::delta::options::TimeTravel;
-    use crate::delta::table::{create_table, NewColumn};
     use crate::options::Options;
     use deltalake::arrow::compute::cast;
 

@@ -2,10 +2,10 @@
 //! materialization, dictionary-encoded reads, type casts to the mapped Arrow types, and
 //! the quals applied to decoded rows.
 
-use super::filter::{combine, constant_matches, qual_mask};
-use super::schema::DeltaType;
-use super::types::mapping;
 use crate::batch::{cast_exact, ColumnData, ScanBatch};
+use crate::delta::log::schema::DeltaType;
+use crate::delta::read::filter::{combine, constant_matches, qual_mask};
+use crate::delta::types::mapping;
 use crate::request::Qual;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
@@ -22,10 +22,10 @@ use deltalake::parquet::file::metadata::ParquetMetaData;
 use std::sync::Arc;
 
 /// Rows per batch a scan decodes.
-pub(super) const BATCH_ROWS: usize = 8192;
+pub(in crate::delta) const BATCH_ROWS: usize = 8192;
 
 /// A qual applied to decoded rows.
-pub(super) struct Filter {
+pub(in crate::delta) struct Filter {
     /// index among the columns read
     pub index: usize,
     /// the qual
@@ -38,7 +38,7 @@ pub(super) struct Filter {
 }
 
 /// Where a requested column's values come from.
-pub(super) enum ColumnSource {
+pub(in crate::delta) enum ColumnSource {
     /// position in the projected batch, and the column's Delta type
     Projected(usize, DeltaType),
     /// one value for every row (partition values, missing columns)
@@ -47,7 +47,7 @@ pub(super) enum ColumnSource {
 
 /// A Parquet row filter deciding `qual` on one decoded column (as [`qual_mask`] does;
 /// rows of a qual it leaves to Postgres all pass).
-pub(super) fn row_predicate(
+pub(in crate::delta) fn row_predicate(
     columns: ProjectionMask,
     qual: Qual,
     data_type: DataType,
@@ -84,7 +84,7 @@ fn exact_mask(
 /// The rows of a batch decoded from a whole file that pass the scan's exact quals on
 /// its columns, found before any column is converted: a lookup served from a decoded
 /// file converts only the rows it returns, as one reading Parquet with row filters does.
-pub(super) fn prefilter(
+pub(in crate::delta) fn prefilter(
     batch: RecordBatch,
     sources: &[ColumnSource],
     filters: &[Filter],
@@ -106,7 +106,7 @@ pub(super) fn prefilter(
 
 /// Reader metadata that decodes the text columns named in `dictionary` (physical names)
 /// as dictionaries, as Parquet stores them, instead of expanding every value.
-pub(super) fn with_dictionaries(
+pub(in crate::delta) fn with_dictionaries(
     metadata: Arc<ParquetMetaData>,
     dictionary: &[String],
 ) -> deltalake::parquet::errors::Result<ArrowReaderMetadata> {
@@ -135,7 +135,7 @@ pub(super) fn with_dictionaries(
     )
 }
 
-pub(super) fn to_scan_batch(
+pub(in crate::delta) fn to_scan_batch(
     batch: &RecordBatch,
     sources: &[ColumnSource],
 ) -> std::result::Result<ScanBatch, String> {
@@ -177,7 +177,7 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
 }
 
 /// Drops rows that fail the Arrow-evaluable quals, so they never become tuples.
-pub(super) fn apply_filters(
+pub(in crate::delta) fn apply_filters(
     batch: ScanBatch,
     filters: &[Filter],
 ) -> std::result::Result<ScanBatch, String> {
@@ -234,7 +234,7 @@ pub(super) fn apply_filters(
     })
 }
 
-pub(super) fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
+pub(in crate::delta) fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
     let columns = batch
         .columns
         .into_iter()

@@ -2,7 +2,7 @@
 //! computed from, the time zone the writer computed them in, and the quals on the
 //! generated column that a qual on its source implies.
 
-use super::schema::DeltaType;
+use crate::delta::log::schema::DeltaType;
 use crate::request::Op;
 use crate::temporal::MICROS_PER_DAY;
 use crate::value::Value;
@@ -63,7 +63,7 @@ impl WriterZone {
 /// Quals on a generated date column implied by a qual on its source column, which has
 /// type `source`: exact for dates and `timestamp_ntz`, and for `timestamp` in the
 /// writer's zone (one day of slack either way when the zone is unknown).
-pub(super) fn derive_date_quals(
+pub(in crate::delta) fn derive_date_quals(
     source: &DeltaType,
     zone: WriterZone,
     op: Op,
