@@ -1,7 +1,8 @@
 //! Dates and times: the epochs the layers count from, and the text forms ODP's sources
 //! write and read (Delta partition values and statistics, Redis values, CSV and JSON
-//! files). Every parser rounds fractional digits past microseconds as Postgres's input
-//! does (to the nearest, ties to even).
+//! files). Every value parser rounds fractional digits past microseconds as Postgres's
+//! input computes it (`rint` of the fraction times a million); statistics are floored
+//! instead ([`parse_timestamp_floor`]), so they stay bounds.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 
@@ -53,6 +54,15 @@ pub fn parse_timestamp_any(text: &str) -> Option<i64> {
         .ok()
         .and_then(rounded_micros)
         .or_else(|| parse_timestamp(text))
+}
+
+/// Like [`parse_timestamp_any`], but digits past microseconds are cut (the floor): for
+/// statistics, which must stay bounds of values read at microsecond precision.
+pub fn parse_timestamp_floor(text: &str) -> Option<i64> {
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Some(t.timestamp_micros()),
+        Err(_) => Some(naive_timestamp(text)?.and_utc().timestamp_micros()),
+    }
 }
 
 /// Whether `text` is an RFC 3339 timestamp with its offset.
@@ -178,6 +188,14 @@ mod tests {
         );
         assert_eq!(parse_timestamp_any("1970-01-01T00:00:00.5Z"), Some(500_000));
         assert_eq!(parse_timestamp_any("1970-01-01 00:00:00.5"), Some(500_000));
+        assert_eq!(
+            parse_timestamp_floor("1970-01-01T00:00:00.0000019Z"),
+            Some(1)
+        );
+        assert_eq!(
+            parse_timestamp_floor("1969-12-31 23:59:59.9999999"),
+            Some(-1)
+        );
         assert!(has_offset("2024-01-01T00:00:00+02:00"));
         assert!(!has_offset("2024-01-01 00:00:00"));
         assert_eq!(

@@ -14,6 +14,10 @@ SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (u
 SELECT pg_temp.try($$CREATE SERVER bad FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt://h', connect_timeout_ms '3600001')$$);
 SELECT pg_temp.try($$CREATE SERVER okserver FOREIGN DATA WRAPPER delta_fdw OPTIONS (root '/tmp', path_style 'on')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (password 'hunter2')$$);
+-- part of a credential would sign nothing: refused (Delta and object servers alike)
+SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (access_key_id 'k')$$);
+SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (secret_access_key 's', session_token 't')$$);
+SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER objects OPTIONS (access_key_id 'k')$$);
 SELECT pg_temp.try($$CREATE USER MAPPING FOR CURRENT_USER SERVER okserver OPTIONS (access_key_id 'k', secret_access_key 's')$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE t1 (a int) SERVER okserver$$);
 SELECT pg_temp.try($$CREATE FOREIGN TABLE t2 (a int) SERVER okserver OPTIONS (path 'x', version 'latest')$$);

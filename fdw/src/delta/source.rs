@@ -188,6 +188,7 @@ impl Source for DeltaSource {
             Catalog::Table => validate_table(options, privilege)?,
             Catalog::Server => validate_server(options, privilege)?,
             Catalog::Column => validate_column(options)?,
+            Catalog::UserMapping => crate::storage::validate_user_mapping(options)?,
             _ => {}
         }
         Ok(())

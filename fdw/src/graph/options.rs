@@ -92,12 +92,8 @@ impl ServerOptions {
         Ok(ServerOptions {
             uri,
             database: server.get("database").map(str::to_string),
-            connect_timeout_ms: server
-                .uint("connect_timeout_ms")
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
-            query_timeout_ms: server
-                .uint("query_timeout_ms")
-                .unwrap_or(DEFAULT_QUERY_TIMEOUT_MS),
+            connect_timeout_ms: positive("connect_timeout_ms", DEFAULT_CONNECT_TIMEOUT_MS),
+            query_timeout_ms: positive("query_timeout_ms", DEFAULT_QUERY_TIMEOUT_MS),
             fetch_size: positive("fetch_size", DEFAULT_FETCH_SIZE),
             pool_size: positive("pool_size", DEFAULT_POOL_SIZE),
             user: user.get("user").map(str::to_string),

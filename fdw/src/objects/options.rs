@@ -62,6 +62,7 @@ pub fn validate(catalog: Catalog, options: &Options, privilege: PathPrivilege) -
             TableOptions::from_options(options)?;
             Ok(())
         }
+        Catalog::UserMapping => Ok(storage::validate_user_mapping(options)?),
         _ => Ok(()),
     }
 }

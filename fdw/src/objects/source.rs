@@ -70,11 +70,18 @@ impl Source for ObjectSource {
 
     /// The local root directory, or the S3 endpoint the server's tables use.
     fn probe(server: &Options, host: &'static dyn Host) -> Option<Target> {
-        let root = server
-            .get("root")
-            .map(str::to_string)
-            .unwrap_or_else(|| default_root(host));
-        Some(match Root::parse(&root) {
+        // a server without `root` keeps its objects under the data directory, created
+        // at first use: the data directory is what must be there (and its path, which
+        // only privileged roles may read, is never part of the answer)
+        let Some(root) = server.get("root") else {
+            return Some(
+                match std::path::Path::new(&host.data_directory()).is_dir() {
+                    true => Target::Directory(host.data_directory()),
+                    false => Target::Invalid("the data directory is not reachable".into()),
+                },
+            );
+        };
+        Some(match Root::parse(root) {
             Ok(Root::Local(dir)) => Target::Directory(dir.display().to_string()),
             Ok(Root::S3 { .. }) => {
                 S3Config::from_options(server, &Options::default()).probe_target()

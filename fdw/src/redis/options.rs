@@ -85,10 +85,12 @@ impl ServerOptions {
             cluster: server.bool("cluster", false),
             connect_timeout_ms: server
                 .uint("connect_timeout_ms")
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS)
+                .max(1),
             command_timeout_ms: server
                 .uint("command_timeout_ms")
-                .unwrap_or(DEFAULT_COMMAND_TIMEOUT_MS),
+                .unwrap_or(DEFAULT_COMMAND_TIMEOUT_MS)
+                .max(1),
             user: user.get("user").map(str::to_string),
             password: user.get("password").map(Secret::new),
         })

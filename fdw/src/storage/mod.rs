@@ -21,6 +21,28 @@ pub const SERVER_OPTIONS: [OptionSpec; 6] = [
     OptionSpec::optional("request_timeout_ms", Kind::Millis),
 ];
 
+/// Refuses a user mapping that names only part of a credential: an access key without
+/// its secret (or the reverse), or a session token without both, would otherwise sign
+/// nothing and read as anonymous.
+pub fn validate_user_mapping(user: &Options) -> Result<(), crate::options::OptionError> {
+    let has = |name| user.get(name).is_some();
+    let (id, secret) = (has("access_key_id"), has("secret_access_key"));
+    if id != secret || (has("session_token") && !id) {
+        return Err(crate::options::OptionError::BadValue {
+            name: if id {
+                "secret_access_key"
+            } else {
+                "access_key_id"
+            }
+            .into(),
+            expected:
+                "access_key_id and secret_access_key together (and session_token only with both)"
+                    .into(),
+        });
+    }
+    Ok(())
+}
+
 /// A wrapper's server options: its own `before` and `after` the shared S3 ones.
 pub fn server_options(before: &[OptionSpec], after: &[OptionSpec]) -> Vec<OptionSpec> {
     [before, &SERVER_OPTIONS, after].concat()
@@ -100,12 +122,15 @@ impl S3Config {
             access_key_id: user.get("access_key_id").map(str::to_string),
             secret_access_key: user.get("secret_access_key").map(Secret::new),
             session_token: user.get("session_token").map(Secret::new),
+            // (at least 1 ms: a server created before zero was refused may hold 0)
             connect_timeout_ms: server
                 .uint("connect_timeout_ms")
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS)
+                .max(1),
             request_timeout_ms: server
                 .uint("request_timeout_ms")
-                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS),
+                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_MS)
+                .max(1),
         }
     }
 

@@ -99,8 +99,10 @@ fn stat_value(json: &str, column: &DeltaColumn, is_max: bool) -> Option<Value> {
         DeltaType::String if !json.starts_with('"') => None,
         DeltaType::String if is_max && text.chars().count() >= MAX_TRUSTED_STRING_STAT => None,
         DeltaType::Timestamp | DeltaType::TimestampNtz => {
-            // Statistics are written with millisecond precision: round the max up.
-            let micros = temporal::parse_timestamp_any(&text)?;
+            // Statistics are written with millisecond precision: round the max up. A
+            // bound is floored, never rounded: a nanosecond statistic's rows read as
+            // their microsecond floor, which a rounded-up min would exclude.
+            let micros = temporal::parse_timestamp_floor(&text)?;
             Some(Value::Timestamp(if is_max { micros + 999 } else { micros }))
         }
         DeltaType::Decimal(_, scale) => decimal_bound(&text, *scale, is_max),
