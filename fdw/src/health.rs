@@ -66,9 +66,16 @@ pub enum Target {
 }
 
 /// The target of `scheme://[user@]host[:port][/...]`, with `default_port` when none is
-/// given.
+/// given. Over TLS (`https`, `rediss`, `bolt+s`, `neo4j+s`, ...) only the connection is
+/// tried: the plain-text greeting of `protocol` would not be understood.
 pub fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let scheme = scheme.to_ascii_lowercase();
+    let tls = scheme == "https"
+        || scheme == "rediss"
+        || scheme.ends_with("+s")
+        || scheme.ends_with("+ssc");
+    let protocol = if tls { Protocol::Tcp } else { protocol };
     let authority = rest.split('/').next().unwrap_or_default();
     let authority = authority
         .rsplit_once('@')
@@ -188,6 +195,23 @@ mod tests {
             network("redis://", 6379, Protocol::Redis),
             Target::Invalid(_)
         ));
+        for tls in [
+            "https://s3.example:443",
+            "rediss://cache",
+            "bolt+s://g",
+            "neo4j+ssc://g",
+        ] {
+            assert!(
+                matches!(
+                    network(tls, 1, Protocol::Redis),
+                    Target::Network {
+                        protocol: Protocol::Tcp,
+                        ..
+                    }
+                ),
+                "{tls}"
+            );
+        }
     }
 
     #[test]
