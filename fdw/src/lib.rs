@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod numeric;
 pub mod objects;
 pub mod options;
+pub mod parquet;
 #[cfg(test)]
 mod proptests;
 pub mod redis;

@@ -11,8 +11,8 @@ use pgrx::prelude::*;
 fn metrics() -> String {
     let mut counters = odp_fdw::metrics::counters();
     let cache = odp_fdw::delta::log::table::cache_counters();
-    let footers = odp_fdw::delta::read::footer::counters();
-    let (decoded, decoded_too_large) = odp_fdw::delta::read::hot_files::counters();
+    let footers = odp_fdw::parquet::footer::counters();
+    let (decoded, decoded_too_large) = odp_fdw::parquet::hot_files::counters();
     for (name, value) in [
         ("delta_snapshot_requests", cache.snapshot_requests),
         ("delta_version_checks", cache.version_checks),

@@ -1,6 +1,7 @@
 //! Errors of the Delta adapter.
 
 use crate::options::OptionError;
+use crate::parquet::error::ReadError;
 use thiserror::Error;
 
 /// Everything that can go wrong reading or writing a Delta table.
@@ -72,6 +73,17 @@ pub enum DeltaError {
     /// a parallel worker could not read the snapshot its leader handed over
     #[error("the parallel scan leader's snapshot is unreadable: {0}")]
     Handoff(String),
+}
+
+impl From<ReadError> for DeltaError {
+    fn from(error: ReadError) -> DeltaError {
+        match error {
+            ReadError::DataFile { path, reason } => DeltaError::DataFile { path, reason },
+            ReadError::NoSuchColumn(column) => DeltaError::NoSuchColumn(column),
+            ReadError::Unsupported(what) => DeltaError::UnsupportedFeature(what),
+            ReadError::Runtime(why) => DeltaError::Runtime(why),
+        }
+    }
 }
 
 /// Result alias of the Delta adapter.

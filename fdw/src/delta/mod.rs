@@ -1,4 +1,5 @@
-//! Delta Lake adapter: options, schema, pruning, snapshots and Parquet scans.
+//! Delta Lake adapter: options, the log and its snapshots, file selection, writes and
+//! maintenance. Reading the selected files is the Parquet layer's ([`crate::parquet`]).
 
 pub mod error;
 pub mod log;
@@ -7,10 +8,8 @@ pub mod options;
 #[cfg(test)]
 mod proptests;
 pub mod read;
-pub mod rowid;
 mod s3;
 pub mod source;
-pub mod types;
 pub mod write;
 
 pub use error::{DeltaError, Result};

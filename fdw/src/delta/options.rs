@@ -1,8 +1,8 @@
 //! Options of `delta_fdw` servers, user mappings and foreign tables.
 
 use super::error::{DeltaError, Result};
-use super::read::prune::WriterZone;
 use crate::options::{Catalog, Kind, OptionError, OptionSpec, Options, PathPrivilege};
+use crate::parquet::prune::WriterZone;
 use crate::storage::{self, S3Config};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -187,7 +187,7 @@ pub fn validate_table(table: &Options, privilege: PathPrivilege) -> Result<()> {
 /// must be one ODP evaluates, `CAST(column AS DATE)` or its synonyms.
 pub fn validate_column(column: &Options) -> Result<()> {
     match column.get("generation_expression") {
-        Some(expression) if super::read::prune::date_generation_source(expression).is_none() => {
+        Some(expression) if crate::parquet::prune::date_generation_source(expression).is_none() => {
             Err(DeltaError::InvalidOption(OptionError::BadValue {
                 name: "generation_expression".into(),
                 expected: "CAST(column AS DATE), to_date(column) or date(column)".into(),

@@ -7,15 +7,16 @@
 //! The model below decides matches from those rules directly, not through
 //! [`Value::compare`].
 
-use super::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use super::read::filter::{constant_matches, exact, qual_mask};
-use super::read::prune::{FileStats, Pruner, WriterZone};
-use super::read::skipping::{bloom_may_match, page_ranges, row_group_stats};
 use crate::arrow::array::{
     Array, ArrayRef, Date32Array, Decimal128Array, Float32Array, Float64Array, Int32Array,
     Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
+use crate::delta::log::stats::parse_stats;
 use crate::numeric::{Decimal, Numeric};
+use crate::parquet::filter::{constant_matches, exact, qual_mask};
+use crate::parquet::prune::{FileStats, Pruner, WriterZone};
+use crate::parquet::schema::{LakeColumn, LakeSchema, LakeType};
+use crate::parquet::skipping::{bloom_may_match, page_ranges, row_group_stats};
 use crate::proptests::{check, like_matches, string_from};
 use crate::request::{Op, Qual};
 use crate::temporal::{format_date, MICROS_PER_DAY};
@@ -55,16 +56,16 @@ impl Kind {
         Kind::Decimal,
     ];
 
-    fn delta(self) -> DeltaType {
+    fn delta(self) -> LakeType {
         match self {
-            Kind::Long => DeltaType::Long,
-            Kind::Int => DeltaType::Integer,
-            Kind::Double => DeltaType::Double,
-            Kind::Float => DeltaType::Float,
-            Kind::Text => DeltaType::String,
-            Kind::Date => DeltaType::Date,
-            Kind::Timestamp => DeltaType::Timestamp,
-            Kind::Decimal => DeltaType::Decimal(18, 2),
+            Kind::Long => LakeType::Long,
+            Kind::Int => LakeType::Integer,
+            Kind::Double => LakeType::Double,
+            Kind::Float => LakeType::Float,
+            Kind::Text => LakeType::String,
+            Kind::Date => LakeType::Date,
+            Kind::Timestamp => LakeType::Timestamp,
+            Kind::Decimal => LakeType::Decimal(18, 2),
         }
     }
 }
@@ -432,9 +433,9 @@ fn four_digit_years(case: &Case) -> bool {
     case.rows.iter().flatten().chain(operands).all(in_range)
 }
 
-fn schema(kind: Kind, partition: bool) -> DeltaSchema {
-    DeltaSchema {
-        columns: vec![DeltaColumn {
+fn schema(kind: Kind, partition: bool) -> LakeSchema {
+    LakeSchema {
+        columns: vec![LakeColumn {
             name: "c".into(),
             physical_name: "c".into(),
             data_type: kind.delta(),
@@ -677,21 +678,21 @@ fn check_generated(
         (None, false) => (WriterZone::Utc, 0),
         (Some(offset), false) => (WriterZone::Offset(offset), offset),
     };
-    let schema = DeltaSchema {
+    let schema = LakeSchema {
         columns: vec![
-            DeltaColumn {
+            LakeColumn {
                 name: "ts".into(),
                 physical_name: "ts".into(),
-                data_type: DeltaType::Timestamp,
+                data_type: LakeType::Timestamp,
                 nullable: true,
                 generation_expression: None,
                 type_widened: false,
                 is_partition: false,
             },
-            DeltaColumn {
+            LakeColumn {
                 name: "day".into(),
                 physical_name: "day".into(),
-                data_type: DeltaType::Date,
+                data_type: LakeType::Date,
                 nullable: true,
                 generation_expression: Some("CAST(ts AS DATE)".into()),
                 type_widened: false,
@@ -766,7 +767,7 @@ fn logged_statistics_never_skip_a_matching_file() {
             prop_assume!(matching.is_some(), "Postgres refuses the qual");
             let schema = schema(case.kind, false);
             let json = stats_json(&case, through_double, omit);
-            let stats = FileStats::parse(&json, &schema).expect("statistics JSON parses");
+            let stats = parse_stats(&json, &schema).expect("statistics JSON parses");
             if matching == Some(true) {
                 let pruner = Pruner::new(&schema, &case.quals(), WriterZone::Utc);
                 prop_assert!(

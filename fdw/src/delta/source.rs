@@ -1,6 +1,6 @@
 //! `delta_fdw`: Delta Lake tables on local disk or S3-compatible storage.
 
-use super::log::schema::DeltaType;
+use super::log::handoff;
 use super::log::table::{
     cache_key, create_table, list_tables, snapshot, CacheKey, NewColumn, TableSnapshot,
 };
@@ -8,23 +8,24 @@ use super::options::{
     names_own_location, partition_by, specs, validate_column, validate_server, validate_table,
     writer_zone, TableLocation, TimeTravel,
 };
-use super::read::filter::applies_exactly;
-use super::read::prune::{Pruner, WriterZone};
 use super::read::scan::DeltaScan;
 use super::read::select::{lookup_rows, select_files};
 use super::read::summary::summarize;
-use super::types::{delta_type_for, mapping};
 use super::write::commit::PendingCommit;
 use super::write::pending::PendingView;
 use super::write::whole_files::deletes_whole_files;
 use super::write::write_options::WriteOptions;
 use super::write::TableWriter;
 use super::DeltaError;
-use super::{log::handoff, read::footer, read::hot_files};
 use crate::aggregate::AggregateSpec;
 use crate::batch::ScanBatch;
 use crate::health::Target;
 use crate::options::{Catalog, OptionSpec, Options, PathPrivilege};
+use crate::parquet::filter::applies_exactly;
+use crate::parquet::prune::{Pruner, WriterZone};
+use crate::parquet::schema::LakeType;
+use crate::parquet::types::{lake_type_for, mapping};
+use crate::parquet::{footer, hot_files};
 use crate::request::{Op, Qual, ScanRequest};
 use crate::security::resource::Resource;
 use crate::source::{
@@ -318,7 +319,7 @@ impl Source for DeltaSource {
             self.snapshot
                 .schema
                 .column(name)
-                .is_some_and(|c| !c.is_partition || !matches!(c.data_type, DeltaType::Decimal(..)))
+                .is_some_and(|c| !c.is_partition || !matches!(c.data_type, LakeType::Decimal(..)))
         })
     }
 
@@ -357,7 +358,7 @@ fn new_columns(table: &TableContext) -> Result<Vec<NewColumn>> {
             let data_type = column
                 .pg_type
                 .as_ref()
-                .and_then(|pg| delta_type_for(pg, numeric))
+                .and_then(|pg| lake_type_for(pg, numeric))
                 .ok_or_else(|| {
                     column.no_mapping("no Delta type (declare numeric(p,s) with p <= 38; jsonb columns need an existing table)")
                 })?;

@@ -1,8 +1,9 @@
 //! Data files under a prefix read as one table (`format 'parquet' | 'csv' | 'json'`).
 //!
-//! Parquet goes through the Delta reader, as a table of the listed files without a log:
-//! projection, row groups skipped by footer statistics, Arrow filters before rows become
-//! tuples, and the same Arrow → Datum conversion as Delta. CSV and JSON-lines files are
+//! Parquet files are read by the Parquet layer ([`crate::parquet`]), as Delta files are:
+//! projection, row groups and pages skipped by footer statistics, page indexes and bloom
+//! filters, Arrow filters before rows become tuples, and the same Arrow → Datum
+//! conversion. CSV and JSON-lines files are
 //! parsed by arrow's readers into the declared column types; Postgres applies the quals.
 
 use super::error::{ObjectError, Result};
@@ -12,11 +13,11 @@ use super::store::{ObjectInfo, Store};
 use crate::arrow::array::RecordBatch;
 use crate::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use crate::batch::{ColumnData, ScanBatch};
-use crate::delta::log::schema::{DeltaColumn, DeltaSchema};
-use crate::delta::log::table::{DataFile, TableSnapshot};
-use crate::delta::read::prune::WriterZone;
-use crate::delta::read::scan::DeltaScan;
-use crate::delta::types::delta_type_for;
+use crate::parquet::counters::ScanCounters;
+use crate::parquet::prune::{Pruner, WriterZone};
+use crate::parquet::scan::{FileStore, ParquetFile, ParquetScan};
+use crate::parquet::schema::{LakeColumn, LakeSchema};
+use crate::parquet::types::lake_type_for;
 use crate::request::ScanRequest;
 use crate::types::PgType;
 use futures::StreamExt;
@@ -48,7 +49,7 @@ impl FileTable {
     ) -> Result<FileTable> {
         for (name, pg_type, numeric) in declared {
             let readable = match options.format {
-                Format::Parquet => delta_type_for(pg_type, *numeric).is_some(),
+                Format::Parquet => lake_type_for(pg_type, *numeric).is_some(),
                 _ => {
                     // (arrow's CSV and JSON readers parse no interval)
                     pg_type.text_source_arrow_type().is_some()
@@ -121,15 +122,31 @@ impl FileTable {
         let listed = files.len() as u64;
         match self.options.format {
             Format::Parquet => {
-                let snapshot = self.snapshot(files)?;
-                let scan =
-                    DeltaScan::new(Arc::new(snapshot), request, WriterZone::Utc).map_err(|e| {
-                        ObjectError::BadFile {
-                            key: self.options.prefix.clone(),
-                            format: "parquet",
-                            reason: e.to_string(),
-                        }
-                    })?;
+                let schema = self.parquet_schema();
+                let store = FileStore {
+                    store: self.store.object_store(),
+                    local_root: self.store.local_root(),
+                };
+                let files = self.parquet_files(files)?;
+                let counters = ScanCounters {
+                    files_total: listed,
+                    ..Default::default()
+                };
+                let pruner = Pruner::new(&schema, &request.quals, WriterZone::Utc);
+                let scan = ParquetScan::new(
+                    store,
+                    &schema,
+                    files,
+                    request,
+                    pruner,
+                    counters,
+                    WriterZone::Utc,
+                )
+                .map_err(|e| ObjectError::BadFile {
+                    key: self.options.prefix.clone(),
+                    format: "parquet",
+                    reason: e.to_string(),
+                })?;
                 Ok(FileScan::Parquet {
                     scan,
                     listed,
@@ -166,15 +183,15 @@ impl FileTable {
         }
     }
 
-    /// The files as a Delta snapshot without a log: no partitions, no file statistics.
-    fn snapshot(&self, files: Vec<ObjectInfo>) -> Result<TableSnapshot> {
+    /// The declared columns as the Parquet layer reads them.
+    fn parquet_schema(&self) -> LakeSchema {
         let columns = self
             .columns
             .iter()
-            .map(|(name, pg_type, numeric)| DeltaColumn {
+            .map(|(name, pg_type, numeric)| LakeColumn {
                 name: name.clone(),
                 physical_name: name.clone(),
-                data_type: delta_type_for(pg_type, *numeric)
+                data_type: lake_type_for(pg_type, *numeric)
                     .expect("checked when the table was opened"),
                 nullable: true,
                 generation_expression: None,
@@ -182,30 +199,24 @@ impl FileTable {
                 is_partition: false,
             })
             .collect();
-        let files = files
+        LakeSchema { columns }
+    }
+
+    /// The listed files as the Parquet layer reads them: no partition values.
+    fn parquet_files(&self, files: Vec<ObjectInfo>) -> Result<Vec<ParquetFile>> {
+        files
             .into_iter()
             .map(|info| {
-                Ok(DataFile {
-                    path: self.store.location(&info.key)?,
+                let path = self.store.location(&info.key)?;
+                Ok(ParquetFile {
+                    url: format!("{}{}", self.store.describe(), path),
+                    path,
                     size: info.size,
+                    modified: info.last_modified.timestamp_millis(),
                     partition_values: HashMap::new(),
-                    stats: None,
-                    has_deletion_vector: false,
-                    log_path: info.key.clone(),
-                    stats_json: None,
-                    modification_time: info.last_modified.timestamp_millis(),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(TableSnapshot {
-            version: 0,
-            schema: DeltaSchema { columns },
-            files,
-            store: self.store.object_store(),
-            url: self.store.describe(),
-            local_root: self.store.local_root(),
-            last_selection: Default::default(),
-        })
+            .collect()
     }
 
     /// The declared columns as the Arrow schema the CSV and JSON readers parse into.
@@ -239,10 +250,10 @@ fn is_data_file(key: &str, prefix: &str, extensions: &[&str]) -> bool {
 
 /// A running scan of data files.
 pub enum FileScan {
-    /// Parquet files through the Delta reader
+    /// Parquet files
     Parquet {
         /// the scan
-        scan: DeltaScan,
+        scan: ParquetScan,
         /// data files found under the prefix
         listed: u64,
         /// the table's prefix, naming the files in errors

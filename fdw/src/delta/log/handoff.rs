@@ -10,10 +10,10 @@
 //! its workers open the leader's version from the log.
 
 use crate::delta::error::{DeltaError, Result};
-use crate::delta::log::schema::DeltaSchema;
+use crate::delta::log::stats::parse_stats;
 use crate::delta::log::table::{snapshot, store_for, DataFile, TableSnapshot};
 use crate::delta::options::{TableLocation, TimeTravel};
-use crate::delta::read::prune::FileStats;
+use crate::parquet::schema::LakeSchema;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -41,7 +41,7 @@ enum Handoff<'a> {
 #[derive(Serialize, Deserialize)]
 struct SnapshotImage<'a> {
     version: u64,
-    schema: Cow<'a, DeltaSchema>,
+    schema: Cow<'a, LakeSchema>,
     url: Cow<'a, str>,
     local_root: Option<PathBuf>,
     #[serde(borrow)]
@@ -145,7 +145,7 @@ pub fn receive(bytes: &[u8], location: &TableLocation) -> Result<Arc<TableSnapsh
                 partition_values: file.partition_values.into_owned(),
                 stats: stats_json
                     .as_deref()
-                    .and_then(|json| FileStats::parse(json, &schema)),
+                    .and_then(|json| parse_stats(json, &schema)),
                 has_deletion_vector: file.has_deletion_vector,
                 log_path: file.log_path.into_owned(),
                 stats_json,
@@ -170,7 +170,7 @@ pub fn receive(bytes: &[u8], location: &TableLocation) -> Result<Arc<TableSnapsh
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delta::log::schema::DeltaType;
+    use crate::parquet::schema::LakeType;
 
     fn location() -> TableLocation {
         TableLocation {
@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn leader() -> TableSnapshot {
-        let schema = DeltaSchema::parse(
+        let schema = crate::delta::log::schema::parse_schema(
             r#"{"type":"struct","fields":[
                 {"name":"id","type":"long","nullable":false,"metadata":{}},
                 {"name":"cat","type":"string","nullable":true,"metadata":{}}]}"#,
@@ -195,7 +195,7 @@ mod tests {
             path,
             size: 100,
             partition_values: HashMap::from([("cat".into(), cat.map(str::to_string))]),
-            stats: stats.and_then(|s| FileStats::parse(s, &schema)),
+            stats: stats.and_then(|s| parse_stats(s, &schema)),
             has_deletion_vector: false,
             stats_json: stats.map(str::to_string),
             modification_time: 7,
@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(worker.files[1].path.as_ref(), "cat=c%25d/part-2.parquet");
         assert!(matches!(
             worker.schema.columns[1].data_type,
-            DeltaType::String
+            LakeType::String
         ));
     }
 

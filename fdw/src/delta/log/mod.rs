@@ -3,4 +3,5 @@
 
 pub mod handoff;
 pub mod schema;
+pub mod stats;
 pub mod table;

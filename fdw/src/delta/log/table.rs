@@ -5,11 +5,12 @@
 //! requests, no listing) and reloads only when a writer committed since.
 
 use crate::delta::error::{DeltaError, Result};
-use crate::delta::log::schema::{DeltaSchema, DeltaType};
+use crate::delta::log::stats::parse_stats;
 use crate::delta::options::{TableLocation, TimeTravel};
-use crate::delta::read::counters::Selection;
-use crate::delta::read::prune::{FileStats, Pruner};
-use crate::delta::read::reader::ObjectFileReader;
+use crate::parquet::counters::ScanCounters;
+use crate::parquet::prune::{FileStats, Pruner};
+use crate::parquet::reader::ObjectFileReader;
+use crate::parquet::schema::{LakeSchema, LakeType};
 use crate::runtime::check_interrupts;
 use deltalake::kernel::Remove;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -18,6 +19,10 @@ use object_store::ObjectStoreExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+/// The files a scan reads (positions in the snapshot's `files`) and what selecting
+/// them skipped.
+pub type Selection = (Vec<usize>, ScanCounters);
 
 /// Add actions parsed between two interrupt checks.
 const FILES_PER_INTERRUPT_CHECK: usize = 1024;
@@ -110,7 +115,7 @@ pub struct TableSnapshot {
     /// the version read
     pub version: u64,
     /// the table schema
-    pub schema: DeltaSchema,
+    pub schema: LakeSchema,
     /// active data files
     pub files: Vec<DataFile>,
     /// object store rooted at the table
@@ -422,7 +427,7 @@ pub fn table_metadata(table: &DeltaTable, here: &str) -> Result<serde_json::Valu
 }
 
 /// The schema of a loaded table's current version.
-pub fn table_schema(table: &DeltaTable, here: &str) -> Result<DeltaSchema> {
+pub fn table_schema(table: &DeltaTable, here: &str) -> Result<LakeSchema> {
     let metadata = table_metadata(table, here)?;
     let schema_string = metadata
         .get("schemaString")
@@ -432,7 +437,7 @@ pub fn table_schema(table: &DeltaTable, here: &str) -> Result<DeltaSchema> {
         .get("partitionColumns")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
-    DeltaSchema::parse(schema_string, &partition_columns)
+    crate::delta::log::schema::parse_schema(schema_string, &partition_columns)
 }
 
 /// The table at its newest version, for a writer (from the cache when it is current).
@@ -476,7 +481,7 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
             path: view.object_store_path(),
             size: view.size().max(0) as u64,
             partition_values: view.partition_values_map(),
-            stats: view.stats().and_then(|s| FileStats::parse(&s, &schema)),
+            stats: view.stats().and_then(|s| parse_stats(&s, &schema)),
             has_deletion_vector: view.deletion_vector_descriptor().is_some(),
             log_path: view.path().to_string(),
             stats_json: view.stats(),
@@ -547,7 +552,7 @@ pub struct NewColumn {
     /// column name
     pub name: String,
     /// its Delta type
-    pub data_type: DeltaType,
+    pub data_type: LakeType,
     /// whether NULLs are allowed
     pub nullable: bool,
     /// `delta.generationExpression`, for generated columns
@@ -607,28 +612,26 @@ async fn create_table_async(
     }
 }
 
-/// The `deltalake` type of a [`DeltaType`] (struct and map types are not created).
-fn kernel_type(data_type: &DeltaType) -> Result<deltalake::kernel::DataType> {
+/// The `deltalake` type of a [`LakeType`] (struct and map types are not created).
+fn kernel_type(data_type: &LakeType) -> Result<deltalake::kernel::DataType> {
     use deltalake::kernel::{ArrayType, DataType as K};
     Ok(match data_type {
-        DeltaType::String => K::STRING,
-        DeltaType::Long => K::LONG,
-        DeltaType::Integer => K::INTEGER,
-        DeltaType::Short => K::SHORT,
-        DeltaType::Byte => K::BYTE,
-        DeltaType::Double => K::DOUBLE,
-        DeltaType::Float => K::FLOAT,
-        DeltaType::Boolean => K::BOOLEAN,
-        DeltaType::Date => K::DATE,
-        DeltaType::Timestamp => K::TIMESTAMP,
-        DeltaType::TimestampNtz => K::TIMESTAMP_NTZ,
-        DeltaType::Binary => K::BINARY,
-        DeltaType::Decimal(p, s) => K::decimal(*p, u8::try_from(*s).unwrap_or(0))
+        LakeType::String => K::STRING,
+        LakeType::Long => K::LONG,
+        LakeType::Integer => K::INTEGER,
+        LakeType::Short => K::SHORT,
+        LakeType::Byte => K::BYTE,
+        LakeType::Double => K::DOUBLE,
+        LakeType::Float => K::FLOAT,
+        LakeType::Boolean => K::BOOLEAN,
+        LakeType::Date => K::DATE,
+        LakeType::Timestamp => K::TIMESTAMP,
+        LakeType::TimestampNtz => K::TIMESTAMP_NTZ,
+        LakeType::Binary => K::BINARY,
+        LakeType::Decimal(p, s) => K::decimal(*p, u8::try_from(*s).unwrap_or(0))
             .map_err(|e| DeltaError::UnsupportedType(e.to_string()))?,
-        DeltaType::Array(element) => {
-            K::Array(Box::new(ArrayType::new(kernel_type(element)?, true)))
-        }
-        DeltaType::Struct | DeltaType::Map => {
+        LakeType::Array(element) => K::Array(Box::new(ArrayType::new(kernel_type(element)?, true))),
+        LakeType::Struct | LakeType::Map => {
             return Err(DeltaError::UnsupportedType(format!(
                 "{} (create it with its fields from another writer)",
                 data_type.name()

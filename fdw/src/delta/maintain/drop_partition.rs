@@ -3,8 +3,8 @@
 use super::super::error::{DeltaError, Result};
 use super::super::log::table::{open_for_write, snapshot};
 use super::super::options::TableLocation;
-use super::super::read::prune::{parse_partition_value, WriterZone};
 use super::super::write::commit::commit_actions;
+use crate::parquet::prune::{parse_partition_value, WriterZone};
 use deltalake::kernel::Action;
 use deltalake::protocol::DeltaOperation;
 

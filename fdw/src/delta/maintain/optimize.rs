@@ -4,11 +4,11 @@
 use super::super::error::{DeltaError, Result};
 use super::super::log::table::{open_for_write, snapshot, TableSnapshot};
 use super::super::options::TableLocation;
-use super::super::read::prune::WriterZone;
 use super::super::read::scan::DeltaScan;
 use super::super::write::commit::commit_actions;
 use super::super::write::write_options::WriteOptions;
 use super::super::write::TableWriter;
+use crate::parquet::prune::WriterZone;
 use crate::runtime::check_interrupts;
 use deltalake::arrow::array::{RecordBatch, UInt32Array};
 use deltalake::arrow::compute::kernels::rank::rank;
@@ -92,7 +92,7 @@ pub fn optimize(
             files.len(),
             describe(&key)
         ));
-        let mut scan = DeltaScan::of_files(snapshot.clone(), files.clone(), zone);
+        let mut scan = DeltaScan::of_files(snapshot.clone(), files.clone(), zone)?;
         if zorder {
             let mut batches = Vec::new();
             while let Some(batch) = scan.next_batch()? {

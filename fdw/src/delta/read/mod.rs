@@ -1,16 +1,7 @@
-//! Reading a Delta table: which files a scan reads (pruning, statistics skipping),
-//! reading them (footers, row groups, pages, row filters, the decoded-file cache), and
-//! answers from statistics.
+//! Reading a Delta table: which of a snapshot's files a scan reads (partition pruning,
+//! statistics skipping over the log), the scan of them through the Parquet layer, and
+//! answers from the log's statistics.
 
-mod batches;
-pub mod counters;
-pub mod filter;
-pub mod footer;
-pub mod generated;
-pub mod hot_files;
-pub mod prune;
-pub mod reader;
 pub mod scan;
 pub mod select;
-pub mod skipping;
 pub mod summary;

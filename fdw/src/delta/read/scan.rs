@@ -1,128 +1,20 @@
-//! Reading the selected files of a Delta snapshot: each file opened with its cached
-//! footer, row groups and pages skipped by its own metadata, then Parquet reads with
-//! projection and row filters, files claimed one at a time in parallel scans.
+//! A scan of a Delta snapshot: the files the log selects (partition pruning, statistics
+//! skipping), read by the Parquet layer with their partition values.
 
 use crate::batch::ScanBatch;
 use crate::delta::error::{DeltaError, Result};
-use crate::delta::log::schema::DeltaColumn;
-use crate::delta::log::table::{DataFile, TableSnapshot};
-use crate::delta::read::batches::BATCH_ROWS;
-use crate::delta::read::batches::{
-    apply_filters, prefilter, row_predicate, to_scan_batch, truncate, with_dictionaries,
-    ColumnSource, Filter,
-};
-use crate::delta::read::counters::ScanCounters;
-use crate::delta::read::filter::exact;
-use crate::delta::read::hot_files::{self, Admission, HotFile};
-use crate::delta::read::prune::{parse_partition_value, Pruner, WriterZone};
-use crate::delta::read::reader::ObjectFileReader;
+use crate::delta::log::table::TableSnapshot;
 use crate::delta::read::select::select_files;
-use crate::delta::read::skipping::{bloom_may_match, page_ranges, row_group_stats};
-use crate::delta::types::mapping;
+use crate::parquet::counters::ScanCounters;
+use crate::parquet::prune::{Pruner, WriterZone};
+use crate::parquet::scan::{FileStore, ParquetFile, ParquetScan};
 use crate::request::ScanRequest;
-use crate::runtime::check_interrupts;
-use crate::value::Value;
-use deltalake::arrow::array::RecordBatch;
-use deltalake::arrow::datatypes::{DataType, Schema};
-use deltalake::parquet::arrow::arrow_reader::{
-    ArrowPredicate, RowFilter, RowSelection, RowSelector,
-};
-use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStream;
-use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
-use deltalake::parquet::file::metadata::ParquetMetaData;
-use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Rows per Arrow batch read from Parquet.
-/// The most files a scan selects for its files to count as looked up (see
-/// [`crate::delta::read::hot_files`]).
-const LOOKUP_FILES: usize = 8;
-
 /// A running scan over selected files of one snapshot.
 pub struct DeltaScan {
-    snapshot: Arc<TableSnapshot>,
-    /// the columns read: the requested ones, then those only exact quals need
-    columns: Vec<DeltaColumn>,
-    /// how many of `columns` the scan returns
-    output: usize,
-    /// physical names of text columns read dictionary-encoded (grouping columns)
-    dictionary: Vec<String>,
-    pruner: Pruner,
-    /// quals applied to decoded batches
-    filters: Vec<Filter>,
-    files: Vec<usize>,
-    next_file: usize,
-    current: Option<FileReader>,
-    remaining: Option<u64>,
-    counters: ScanCounters,
-    zone: WriterZone,
-    /// whether rows carry their identity (see [`crate::delta::rowid`])
-    row_ids: bool,
-    /// positions of rows the scanning transaction deleted, by file URL: not returned
-    hidden: HashMap<String, Arc<HashSet<u64>>>,
-    /// in a parallel scan: hands out the position (in `files`) of the next file to read,
-    /// shared by all participants
-    claim: Option<Box<dyn FnMut() -> usize>>,
-}
-
-/// Where a file's batches come from.
-enum FileBatches {
-    Parquet(Box<ParquetRecordBatchStream<ObjectFileReader>>),
-    /// the file decoded whole (shared with the cache), and the next batch
-    Decoded(Arc<Vec<RecordBatch>>, usize),
-}
-
-impl FileBatches {
-    async fn next(&mut self) -> Option<std::result::Result<RecordBatch, String>> {
-        match self {
-            FileBatches::Parquet(stream) => {
-                stream.next().await.map(|b| b.map_err(|e| e.to_string()))
-            }
-            FileBatches::Decoded(batches, next) => {
-                let batch = batches.get(*next)?.clone();
-                *next += 1;
-                Some(Ok(batch))
-            }
-        }
-    }
-}
-
-struct FileReader {
-    batches: FileBatches,
-    /// for each requested column: index in the projected batch, or a constant
-    sources: Vec<ColumnSource>,
-    /// where the rows of each selected row group start in the file, and how many
-    row_groups: Vec<(u64, u64)>,
-    /// the selected row group being read, and rows of it read so far
-    position: (usize, u64),
-    /// the file's number for row identities
-    file_number: Option<u64>,
-    /// positions of rows of this file the scanning transaction deleted
-    hidden: Option<Arc<HashSet<u64>>>,
-}
-
-impl FileReader {
-    /// The identities of the next `rows` rows (batches never span row groups).
-    fn next_row_ids(&mut self, rows: usize) -> Result<Vec<u64>> {
-        let Some(file) = self.file_number else {
-            return Ok(Vec::new());
-        };
-        let (group, offset) = &mut self.position;
-        while self
-            .row_groups
-            .get(*group)
-            .is_some_and(|(_, n)| *offset >= *n)
-        {
-            *group += 1;
-            *offset = 0;
-        }
-        let start = self.row_groups.get(*group).map(|(s, _)| *s).unwrap_or(0) + *offset;
-        *offset += rows as u64;
-        (start..start + rows as u64)
-            .map(|position| crate::delta::rowid::row_id(file, position))
-            .collect()
-    }
+    files: ParquetScan,
 }
 
 impl DeltaScan {
@@ -133,75 +25,18 @@ impl DeltaScan {
         request: &ScanRequest,
         zone: WriterZone,
     ) -> Result<DeltaScan> {
-        let mut columns = request
-            .columns
-            .iter()
-            .map(|name| {
-                snapshot
-                    .schema
-                    .column(name)
-                    .cloned()
-                    .ok_or_else(|| DeltaError::NoSuchColumn(name.clone()))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let output = columns.len();
         let pruner = Pruner::new(&snapshot.schema, &request.quals, zone);
-        let (files, counters) = select_files(&snapshot, &pruner);
-        // Every qual is tried on the decoded rows; a column only an exact qual reads is
-        // read for it and dropped after filtering.
-        let mut filters = Vec::new();
-        for qual in &request.quals {
-            let Some(column) = snapshot.schema.column(&qual.column) else {
-                continue;
-            };
-            let Some(data_type) = mapping(&column.data_type).arrow else {
-                continue;
-            };
-            let index = match columns.iter().position(|c| c.name == qual.column) {
-                Some(i) => i,
-                None if exact(&data_type, qual) => {
-                    columns.push(column.clone());
-                    columns.len() - 1
-                }
-                None => continue,
-            };
-            filters.push(Filter {
-                index,
-                row_filter: !column.is_partition && exact(&data_type, qual),
-                qual: qual.clone(),
-                data_type,
-            });
-        }
-        let dictionary = request
-            .group_columns
-            .iter()
-            .filter_map(|name| snapshot.schema.column(name))
-            .map(|c| c.physical_name.clone())
-            .collect();
-        Ok(DeltaScan {
-            snapshot,
-            columns,
-            output,
-            dictionary,
+        let (selected, counters) = select_files(&snapshot, &pruner);
+        let files = ParquetScan::new(
+            file_store(&snapshot),
+            &snapshot.schema,
+            parquet_files(&snapshot, &selected)?,
+            request,
             pruner,
-            filters,
-            files,
-            next_file: 0,
-            current: None,
-            remaining: request.limit,
             counters,
             zone,
-            row_ids: request.row_ids,
-            hidden: HashMap::new(),
-            claim: None,
-        })
-    }
-
-    /// This scan without the rows at `hidden` positions of their files (the scanning
-    /// transaction deleted them).
-    pub fn hiding(mut self, hidden: HashMap<String, Arc<HashSet<u64>>>) -> DeltaScan {
-        self.hidden = hidden;
-        self
+        )?;
+        Ok(DeltaScan { files })
     }
 
     /// A scan of whole files (every column, every row, with row identities): the rows
@@ -210,502 +45,76 @@ impl DeltaScan {
         snapshot: Arc<TableSnapshot>,
         files: Vec<usize>,
         zone: WriterZone,
-    ) -> DeltaScan {
+    ) -> Result<DeltaScan> {
         let counters = ScanCounters {
             files_total: snapshot.files.len() as u64,
             ..Default::default()
         };
-        DeltaScan {
-            output: snapshot.schema.columns.len(),
-            columns: snapshot.schema.columns.clone(),
-            dictionary: Vec::new(),
-            snapshot,
-            pruner: Pruner::default(),
-            filters: Vec::new(),
-            files,
-            next_file: 0,
-            current: None,
-            remaining: None,
+        let files = ParquetScan::whole_files(
+            file_store(&snapshot),
+            &snapshot.schema,
+            parquet_files(&snapshot, &files)?,
             counters,
             zone,
-            row_ids: true,
-            hidden: HashMap::new(),
-            claim: None,
+        );
+        Ok(DeltaScan { files })
+    }
+
+    /// This scan without the rows at `hidden` positions of their files (the scanning
+    /// transaction deleted them).
+    pub fn hiding(self, hidden: HashMap<String, Arc<HashSet<u64>>>) -> DeltaScan {
+        DeltaScan {
+            files: self.files.hiding(hidden),
         }
     }
 
     /// This scan as one participant of a parallel scan: it reads the files `claim`
     /// hands out (positions among the selected files, shared by all participants).
-    pub fn shared(mut self, claim: Box<dyn FnMut() -> usize>) -> DeltaScan {
-        // every participant numbers the same files the same way, whatever order its
-        // copy of the log lists them in; the largest go first, so the last files
-        // claimed are small and participants finish close together
-        let files = &self.snapshot.files;
-        self.files.sort_by(|a, b| {
-            (files[*b].size, &files[*a].path).cmp(&(files[*a].size, &files[*b].path))
-        });
-        self.claim = Some(claim);
-        self
+    pub fn shared(self, claim: Box<dyn FnMut() -> usize>) -> DeltaScan {
+        DeltaScan {
+            files: self.files.shared(claim),
+        }
     }
 
     /// Counters so far.
     pub fn counters(&self) -> &ScanCounters {
-        &self.counters
-    }
-
-    /// The snapshot version being read.
-    pub fn version(&self) -> u64 {
-        self.snapshot.version
+        self.files.counters()
     }
 
     /// The next batch of rows, or `None` at the end.
     pub fn next_batch(&mut self) -> Result<Option<ScanBatch>> {
-        crate::runtime::block_on(self.next_batch_async()).map_err(DeltaError::Runtime)?
-    }
-
-    async fn next_batch_async(&mut self) -> Result<Option<ScanBatch>> {
-        loop {
-            check_interrupts();
-            if self.remaining == Some(0) {
-                return Ok(None);
-            }
-            if self.current.is_none() {
-                let position = match self.claim.as_mut() {
-                    Some(claim) => claim(),
-                    None => self.next_file,
-                };
-                let Some(&index) = self.files.get(position) else {
-                    return Ok(None);
-                };
-                self.next_file = position + 1;
-                self.current = self.open_file(index).await?;
-                continue;
-            }
-            let reader = self.current.as_mut().expect("checked above");
-            match reader.batches.next().await {
-                None => self.current = None,
-                Some(Err(e)) => return Err(self.data_error(e)),
-                Some(Ok(batch)) if batch.num_rows() == 0 => {}
-                Some(Ok(batch)) => {
-                    // a decoded file holds every row, not only those Parquet's row
-                    // filters and selection let through
-                    let batch = if matches!(reader.batches, FileBatches::Decoded(..)) {
-                        match prefilter(batch, &reader.sources, &self.filters) {
-                            Ok(batch) => batch,
-                            Err(e) => return Err(self.data_error(e)),
-                        }
-                    } else {
-                        batch
-                    };
-                    if batch.num_rows() == 0 {
-                        continue;
-                    }
-                    let mut row_ids = reader.next_row_ids(batch.num_rows())?;
-                    let hidden = reader.hidden.clone();
-                    let batch = match hidden {
-                        Some(hidden) => match without_hidden(batch, row_ids, &hidden) {
-                            Ok((batch, ids)) => {
-                                row_ids = ids;
-                                batch
-                            }
-                            Err(e) => return Err(self.data_error(e)),
-                        },
-                        None => batch,
-                    };
-                    if batch.num_rows() == 0 {
-                        continue;
-                    }
-                    let mut out =
-                        to_scan_batch(&batch, &reader.sources).map_err(|e| self.data_error(e))?;
-                    out.row_ids = self.row_ids.then_some(row_ids);
-                    let mut out =
-                        apply_filters(out, &self.filters).map_err(|e| self.data_error(e))?;
-                    out.columns.truncate(self.output);
-                    if out.num_rows == 0 {
-                        continue;
-                    }
-                    if let Some(left) = self.remaining.as_mut() {
-                        if (out.num_rows as u64) > *left {
-                            out = truncate(out, *left as usize);
-                        }
-                        *left -= out.num_rows as u64;
-                    }
-                    self.counters.rows_returned += out.num_rows as u64;
-                    return Ok(Some(out));
-                }
-            }
-        }
-    }
-
-    fn data_error(&self, reason: String) -> DeltaError {
-        let path = self
-            .files
-            .get(self.next_file.saturating_sub(1))
-            .map(|&i| self.snapshot.files[i].path.to_string())
-            .unwrap_or_default();
-        DeltaError::DataFile { path, reason }
-    }
-
-    /// The rows of `row_groups` the page index leaves to read, as a selection over those
-    /// groups' rows in order (`None`: every row). Groups left without rows are removed.
-    fn page_selection(
-        &mut self,
-        metadata: &ParquetMetaData,
-        row_groups: &mut Vec<usize>,
-    ) -> Option<RowSelection> {
-        let mut selectors = Vec::new();
-        let mut skips_pages = false;
-        let mut kept = Vec::with_capacity(row_groups.len());
-        for &group in row_groups.iter() {
-            let rows = metadata.row_group(group).num_rows().max(0) as usize;
-            let Some(ranges) = page_ranges(metadata, group, &self.snapshot.schema, &self.pruner)
-            else {
-                selectors.push(RowSelector::select(rows));
-                kept.push(group);
-                continue;
-            };
-            skips_pages |= ranges.pages_skipped > 0;
-            self.counters.pages_skipped += ranges.pages_skipped;
-            if ranges.rows.is_empty() {
-                self.counters.row_groups_skipped += 1;
-                continue;
-            }
-            let mut position = 0;
-            for range in ranges.rows {
-                if range.start > position {
-                    selectors.push(RowSelector::skip(range.start - position));
-                }
-                selectors.push(RowSelector::select(range.len()));
-                position = range.end;
-            }
-            if position < rows {
-                selectors.push(RowSelector::skip(rows - position));
-            }
-            kept.push(group);
-        }
-        *row_groups = kept;
-        skips_pages.then(|| RowSelection::from(selectors))
-    }
-
-    async fn open_file(&mut self, index: usize) -> Result<Option<FileReader>> {
-        let counters_at_open = self.counters.clone();
-        let snapshot = self.snapshot.clone();
-        let file: &DataFile = &snapshot.files[index];
-        let hidden = if self.hidden.is_empty() {
-            None
-        } else {
-            self.hidden.get(&snapshot.file_url(index)).cloned()
-        };
-        // rows are counted by position for their identities, or to hide some
-        let positions = self.row_ids || hidden.is_some();
-        if file.has_deletion_vector {
-            return Err(DeltaError::UnsupportedFeature(format!(
-                "deletion vectors (file \"{}\")",
-                file.path
-            )));
-        }
-        let data_error = |reason: String| DeltaError::DataFile {
-            path: file.path.to_string(),
-            reason,
-        };
-        let mut reader = ObjectFileReader::open(
-            self.snapshot.store.clone(),
-            self.snapshot.local_root.as_deref(),
-            file.path.clone(),
-            file.size,
-        )
-        .map_err(|e| data_error(e.to_string()))?;
-        let metadata = crate::delta::read::footer::metadata(
-            &mut reader,
-            &self.snapshot.file_url(index),
-            file.size,
-            file.modification_time,
-        )
-        .await
-        .map_err(|e| data_error(e.to_string()))?;
-        let metadata =
-            with_dictionaries(metadata, &self.dictionary).map_err(|e| data_error(e.to_string()))?;
-        let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
-        self.counters.files_read += 1;
-
-        let arrow_schema = builder.schema().clone();
-        let mut roots = Vec::new();
-        let mut sources = Vec::with_capacity(self.columns.len());
-        for column in &self.columns {
-            if column.is_partition {
-                let raw = file
-                    .partition_values
-                    .get(&column.physical_name)
-                    .cloned()
-                    .flatten();
-                let value = match raw.filter(|s| !s.is_empty()) {
-                    None => Value::Null,
-                    Some(text) => parse_partition_value(&text, &column.data_type, self.zone)
-                        .ok_or_else(|| {
-                            data_error(format!(
-                                "partition value \"{text}\" of column \"{}\" is not a valid {}",
-                                column.name,
-                                column.data_type.name()
-                            ))
-                        })?,
-                };
-                sources.push(ColumnSource::Constant(value));
-            } else if let Some((root, _)) = arrow_schema.column_with_name(&column.physical_name) {
-                let position = match roots.iter().position(|&r| r == root) {
-                    Some(p) => p,
-                    None => {
-                        roots.push(root);
-                        roots.len() - 1
-                    }
-                };
-                sources.push(ColumnSource::Projected(position, column.data_type.clone()));
-            } else {
-                sources.push(ColumnSource::Constant(Value::Null));
-            }
-        }
-        // The projected batch lists roots in file order; remap positions accordingly.
-        let mut sorted = roots.clone();
-        sorted.sort_unstable();
-        for source in &mut sources {
-            if let ColumnSource::Projected(position, _) = source {
-                *position = sorted
-                    .iter()
-                    .position(|&r| r == roots[*position])
-                    .expect("root is in the list");
-            }
-        }
-
-        let metadata = builder.metadata().clone();
-        let schema = &snapshot.schema;
-        let mut row_groups = Vec::new();
-        for group in 0..metadata.num_row_groups() {
-            let keep = self.pruner.stats_may_match(&row_group_stats(
-                metadata.row_group(group),
-                schema,
-                &self.pruner,
-            )) && bloom_may_match(&mut builder, group, schema, &self.pruner).await;
-            if keep {
-                row_groups.push(group);
-            } else {
-                self.counters.row_groups_skipped += 1;
-            }
-        }
-        // Page skipping selects rows, which row identities count, so not for them.
-        let selection = if positions {
-            None
-        } else {
-            self.page_selection(&metadata, &mut row_groups)
-        };
-        let starts: Vec<u64> = metadata
-            .row_groups()
-            .iter()
-            .scan(0u64, |start, group| {
-                let here = *start;
-                *start += group.num_rows() as u64;
-                Some(here)
-            })
-            .collect();
-        let group_positions = row_groups
-            .iter()
-            .map(|&i| (starts[i], metadata.row_group(i).num_rows() as u64))
-            .collect();
-        let file_number = if positions {
-            Some(crate::delta::rowid::file_number(
-                &self.snapshot.file_url(index),
-            )?)
-        } else {
-            None
-        };
-        if row_groups.is_empty() {
-            return Ok(None);
-        }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
-        let reader = |batches| FileReader {
-            batches,
-            sources,
-            row_groups: group_positions,
-            position: (0, 0),
-            file_number,
-            hidden: hidden.clone(),
-        };
-        let hot = if hidden.is_none() {
-            self.hot_file(index, &metadata, &arrow_schema, &sorted)
-        } else {
-            None
-        };
-        if let Some(hot) = hot {
-            if let Some(batches) = hot_files::get(&hot) {
-                self.counters.files_from_cache += 1;
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
-            }
-            if hot_files::admission(&hot) == Admission::Decode {
-                // every row of the read columns: the row groups and pages skipped for
-                // this lookup may hold the next one's rows
-                let mut stream = builder
-                    .with_projection(mask)
-                    .with_batch_size(BATCH_ROWS)
-                    .build()
-                    .map_err(|e| data_error(e.to_string()))?;
-                let largest = hot_files::largest_entry();
-                let (mut batches, mut bytes) = (Vec::new(), 0);
-                while let Some(batch) = stream.next().await {
-                    let batch = batch.map_err(|e| data_error(e.to_string()))?;
-                    bytes += batch.get_array_memory_size() as u64;
-                    batches.push(batch);
-                    if bytes > largest {
-                        // too large to keep: read the file as a lookup that skips what
-                        // it can, counted once
-                        hot_files::too_large(hot);
-                        self.counters = counters_at_open;
-                        return Box::pin(self.open_file(index)).await;
-                    }
-                }
-                let batches = Arc::new(batches);
-                hot_files::put(hot, batches.clone());
-                return Ok(Some(reader(FileBatches::Decoded(batches, 0))));
-            }
-        }
-        // Late materialization: qual columns are decoded first, the other columns only
-        // for the rows that pass (row identities count every row, so not for them).
-        let predicates: Vec<Box<dyn ArrowPredicate>> = if positions {
-            Vec::new()
-        } else {
-            self.filters
-                .iter()
-                .filter(|f| f.row_filter)
-                .filter_map(|f| {
-                    let name = &self.columns[f.index].physical_name;
-                    let (root, _) = arrow_schema.column_with_name(name)?;
-                    let columns = ProjectionMask::roots(builder.parquet_schema(), [root]);
-                    Some(row_predicate(columns, f.qual.clone(), f.data_type.clone()))
-                })
-                .collect()
-        };
-        let mut builder = builder
-            .with_projection(mask)
-            .with_row_groups(row_groups)
-            .with_batch_size(BATCH_ROWS);
-        if !predicates.is_empty() {
-            builder = builder.with_row_filter(RowFilter::new(predicates));
-        }
-        if let Some(selection) = selection {
-            builder = builder.with_row_selection(selection);
-        }
-        if let Some(limit) = self.remaining {
-            builder = builder.with_limit(limit as usize);
-        }
-        let stream = builder.build().map_err(|e| data_error(e.to_string()))?;
-        Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
-    }
-
-    /// The cache entry for the file at `index` (Arrow schema `file_schema`) when this
-    /// scan is a lookup worth caching: an exact qual filters rows, the scan selected few
-    /// files and reads whole rows (no identities, no grouping dictionaries, not a
-    /// parallel share), the read columns decode into an entry the cache can hold, and
-    /// the quals' columns convert to the quals' types without a possible error (a
-    /// decoded file converts them in rows the lookup's skipping would not read).
-    fn hot_file(
-        &self,
-        index: usize,
-        metadata: &ParquetMetaData,
-        file_schema: &Schema,
-        roots: &[usize],
-    ) -> Option<HotFile> {
-        let lookup = self.files.len() <= LOOKUP_FILES
-            && !self.row_ids
-            && self.dictionary.is_empty()
-            && self.claim.is_none()
-            && self.filters.iter().any(|f| f.row_filter);
-        let convertible = self.filters.iter().all(|f| {
-            file_schema
-                .field_with_name(&self.columns[f.index].physical_name)
-                .map_or(true, |field| lossless(field.data_type(), &f.data_type))
-        });
-        if !lookup || !convertible {
-            return None;
-        }
-        // Parquet's uncompressed bytes of the read columns, twice over for the Arrow
-        // arrays (offsets, dictionary entries expanded)
-        let schema = metadata.file_metadata().schema_descr();
-        let decoded: i64 = metadata
-            .row_groups()
-            .iter()
-            .flat_map(|group| group.columns().iter().enumerate())
-            .filter(|(leaf, _)| roots.contains(&schema.get_column_root_idx(*leaf)))
-            .map(|(_, chunk)| chunk.uncompressed_size())
-            .sum();
-        let largest = hot_files::largest_entry();
-        if largest == 0 || decoded.saturating_mul(2) as u64 > largest {
-            return None;
-        }
-        let file = &self.snapshot.files[index];
-        Some(HotFile {
-            url: self.snapshot.file_url(index),
-            size: file.size,
-            modified: file.modification_time,
-            roots: roots.to_vec(),
-        })
+        Ok(self.files.next_batch()?)
     }
 }
 
-/// Whether every value of type `from` converts to `to` (the same type, or a wider
-/// integer).
-/// The rows of `batch` (with identities `ids`) whose positions are not in `hidden`.
-fn without_hidden(
-    batch: RecordBatch,
-    ids: Vec<u64>,
-    hidden: &HashSet<u64>,
-) -> std::result::Result<(RecordBatch, Vec<u64>), String> {
-    let keep: Vec<bool> = ids
+/// Where the snapshot's files are.
+fn file_store(snapshot: &TableSnapshot) -> FileStore {
+    FileStore {
+        store: snapshot.store.clone(),
+        local_root: snapshot.local_root.clone(),
+    }
+}
+
+/// The snapshot's files at `positions`, as the Parquet layer reads them. Files whose
+/// rows a deletion vector deletes are refused: the layer would return those rows.
+fn parquet_files(snapshot: &TableSnapshot, positions: &[usize]) -> Result<Vec<ParquetFile>> {
+    positions
         .iter()
-        .map(|id| !hidden.contains(&crate::delta::rowid::position(*id)))
-        .collect();
-    if keep.iter().all(|k| *k) {
-        return Ok((batch, ids));
-    }
-    let mask = deltalake::arrow::array::BooleanArray::from(keep.clone());
-    let batch =
-        deltalake::arrow::compute::filter_record_batch(&batch, &mask).map_err(|e| e.to_string())?;
-    let ids = ids
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(id, k)| k.then_some(id))
-        .collect();
-    Ok((batch, ids))
-}
-
-fn lossless(from: &DataType, to: &DataType) -> bool {
-    use DataType::{Int16, Int32, Int64, Int8};
-    from == to
-        || matches!(
-            (from, to),
-            (Int8, Int16 | Int32 | Int64) | (Int16, Int32 | Int64) | (Int32, Int64)
-        )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use deltalake::arrow::array::{Array, AsArray, Int64Array};
-    use deltalake::arrow::datatypes::{Field, Int64Type};
-
-    #[test]
-    fn hidden_positions_are_dropped_with_their_identities() {
-        let file = crate::delta::rowid::file_number("file:///t/hidden.parquet").unwrap();
-        let ids: Vec<u64> = (10..15)
-            .map(|p| crate::delta::rowid::row_id(file, p).unwrap())
-            .collect();
-        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(Int64Array::from(vec![10, 11, 12, 13, 14]))],
-        )
-        .unwrap();
-        let hidden: HashSet<u64> = [11, 14].into_iter().collect();
-        let (kept, kept_ids) = without_hidden(batch, ids.clone(), &hidden).unwrap();
-        let values: Vec<i64> = kept.column(0).as_primitive::<Int64Type>().values().to_vec();
-        assert_eq!(values, vec![10, 12, 13]);
-        assert_eq!(kept_ids, vec![ids[0], ids[2], ids[3]]);
-        assert_eq!(kept.column(0).len(), 3);
-    }
+        .map(|&index| {
+            let file = &snapshot.files[index];
+            if file.has_deletion_vector {
+                return Err(DeltaError::UnsupportedFeature(format!(
+                    "deletion vectors (file \"{}\")",
+                    file.path
+                )));
+            }
+            Ok(ParquetFile {
+                path: file.path.clone(),
+                url: snapshot.file_url(index),
+                size: file.size,
+                modified: file.modification_time,
+                partition_values: file.partition_values.clone(),
+            })
+        })
+        .collect()
 }

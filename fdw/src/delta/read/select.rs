@@ -2,10 +2,10 @@
 //! skipping over the log's add actions, with what that skipped, and the lookup-cost
 //! estimate built on it.
 
-use crate::delta::log::table::TableSnapshot;
-use crate::delta::read::batches::BATCH_ROWS;
-use crate::delta::read::counters::{ScanCounters, Selection};
-use crate::delta::read::prune::{parse_partition_value, Pruner, WriterZone};
+use crate::delta::log::table::{Selection, TableSnapshot};
+use crate::parquet::batches::BATCH_ROWS;
+use crate::parquet::counters::ScanCounters;
+use crate::parquet::prune::{parse_partition_value, Pruner, WriterZone};
 use crate::runtime::check_interrupts;
 use crate::value::Value;
 

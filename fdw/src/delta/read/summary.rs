@@ -11,11 +11,11 @@ use crate::aggregate::{
     AggregateError, AggregateSpec, Aggregator, Function, InputSummary, Summary,
 };
 use crate::batch::ScanBatch;
-use crate::delta::log::schema::{DeltaColumn, DeltaType};
 use crate::delta::log::table::{DataFile, TableSnapshot};
-use crate::delta::read::filter::constant_matches;
-use crate::delta::read::prune::{parse_partition_value, WriterZone};
-use crate::delta::types::mapping;
+use crate::parquet::filter::constant_matches;
+use crate::parquet::prune::{parse_partition_value, WriterZone};
+use crate::parquet::schema::{LakeColumn, LakeType};
+use crate::parquet::types::mapping;
 use crate::request::ScanRequest;
 use crate::runtime::check_interrupts;
 use crate::types::PgType;
@@ -36,7 +36,7 @@ pub fn summarize(
         .columns
         .iter()
         .map(|name| snapshot.schema.column(name))
-        .collect::<Option<Vec<&DeltaColumn>>>()
+        .collect::<Option<Vec<&LakeColumn>>>()
     else {
         return Ok(None);
     };
@@ -95,7 +95,7 @@ pub fn summarize(
 }
 
 /// The value of a partition column in a file (NULL when absent or empty).
-fn partition_value(file: &DataFile, column: &DeltaColumn, zone: WriterZone) -> Option<Value> {
+fn partition_value(file: &DataFile, column: &LakeColumn, zone: WriterZone) -> Option<Value> {
     let raw = file
         .partition_values
         .get(&column.physical_name)
@@ -110,7 +110,7 @@ fn partition_value(file: &DataFile, column: &DeltaColumn, zone: WriterZone) -> O
 /// What one file's log entry states for each aggregate.
 fn file_summary(
     file: &DataFile,
-    columns: &[&DeltaColumn],
+    columns: &[&LakeColumn],
     spec: &AggregateSpec,
     zone: WriterZone,
 ) -> Option<Summary> {
@@ -171,14 +171,10 @@ fn file_summary(
 }
 
 /// Whether a column's log statistics are its exact least and greatest values.
-fn exact_statistics(column: &DeltaColumn) -> bool {
+fn exact_statistics(column: &LakeColumn) -> bool {
     !column.type_widened
         && matches!(
             column.data_type,
-            DeltaType::Long
-                | DeltaType::Integer
-                | DeltaType::Short
-                | DeltaType::Byte
-                | DeltaType::Date
+            LakeType::Long | LakeType::Integer | LakeType::Short | LakeType::Byte | LakeType::Date
         )
 }

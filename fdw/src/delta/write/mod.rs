@@ -16,18 +16,18 @@ use crate::delta::write::commit::{
 mod rewrite;
 
 use crate::batch::{cast_exact, ColumnData, ScanBatch};
-use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
 use crate::delta::log::table::{file_rows, open_for_write, snapshot, table_schema};
 use crate::delta::options::TableLocation;
-use crate::delta::read::prune::{date_generation_source, WriterZone};
 use crate::delta::read::scan::DeltaScan;
-use crate::delta::rowid::locate;
-use crate::delta::types::mapping;
 use crate::delta::write::partition_spill::{Drained, PartitionSpill};
 use crate::delta::write::pending::PendingView;
 use crate::delta::write::whole_files::file_matches;
 use crate::delta::write::write_options::WriteOptions;
 use crate::numeric::Numeric;
+use crate::parquet::prune::{date_generation_source, WriterZone};
+use crate::parquet::rowid::locate;
+use crate::parquet::schema::{LakeColumn, LakeSchema, LakeType};
+use crate::parquet::types::mapping;
 use crate::request::Qual;
 use crate::temporal::MICROS_PER_DAY;
 use crate::value::Value;
@@ -81,7 +81,7 @@ struct Mark {
 pub struct TableWriter {
     location: TableLocation,
     table: DeltaTable,
-    schema: DeltaSchema,
+    schema: LakeSchema,
     arrow_schema: deltalake::arrow::datatypes::SchemaRef,
     writer: RecordBatchWriter,
     /// files sealed so far, in order
@@ -189,7 +189,7 @@ impl TableWriter {
     }
 
     /// The Delta column a foreign column writes to.
-    pub fn column(&self, name: &str) -> Result<&DeltaColumn> {
+    pub fn column(&self, name: &str) -> Result<&LakeColumn> {
         self.schema
             .column(name)
             .ok_or_else(|| DeltaError::NoSuchColumn(name.to_string()))
@@ -369,7 +369,7 @@ impl TableWriter {
         names.join(", ")
     }
 
-    /// Deletes rows by identity (see [`crate::delta::rowid`]); the files holding them are
+    /// Deletes rows by identity (see [`crate::parquet::rowid`]); the files holding them are
     /// rewritten without them at commit.
     pub fn delete(&mut self, row_ids: &[u64]) -> Result<()> {
         self.check_may_remove_rows()?;
@@ -717,7 +717,7 @@ fn constant_array(
 
 /// The generated date columns ODP can compute; a table with other generated columns
 /// cannot be written.
-fn generated_dates(schema: &DeltaSchema) -> Result<Vec<GeneratedDate>> {
+fn generated_dates(schema: &LakeSchema) -> Result<Vec<GeneratedDate>> {
     let mut out = Vec::new();
     for (i, column) in schema.columns.iter().enumerate() {
         let Some(expression) = &column.generation_expression else {
@@ -726,10 +726,10 @@ fn generated_dates(schema: &DeltaSchema) -> Result<Vec<GeneratedDate>> {
         let source = date_generation_source(expression)
             .and_then(|source| schema.columns.iter().position(|c| c.name == source))
             .filter(|&s| {
-                column.data_type == DeltaType::Date
+                column.data_type == LakeType::Date
                     && matches!(
                         schema.columns[s].data_type,
-                        DeltaType::Date | DeltaType::Timestamp | DeltaType::TimestampNtz
+                        LakeType::Date | LakeType::Timestamp | LakeType::TimestampNtz
                     )
             })
             .ok_or_else(|| {

@@ -49,10 +49,7 @@ impl PendingView {
 
 impl DataFile {
     /// The data file an add action (of this transaction) names.
-    pub fn from_add(
-        add: &Add,
-        schema: &crate::delta::log::schema::DeltaSchema,
-    ) -> Result<DataFile> {
+    pub fn from_add(add: &Add, schema: &crate::parquet::schema::LakeSchema) -> Result<DataFile> {
         let path = deltalake::Path::from_url_path(&add.path).map_err(|e| DeltaError::DataFile {
             path: add.path.clone(),
             reason: e.to_string(),
@@ -64,7 +61,7 @@ impl DataFile {
             stats: add
                 .stats
                 .as_deref()
-                .and_then(|json| crate::delta::read::prune::FileStats::parse(json, schema)),
+                .and_then(|json| crate::delta::log::stats::parse_stats(json, schema)),
             has_deletion_vector: add.deletion_vector.is_some(),
             log_path: add.path.clone(),
             stats_json: add.stats.clone(),

@@ -58,7 +58,7 @@ impl TableWriter {
                     .is_none_or(|n| n != positions.len() as u64)
             });
             if let Some(positions) = kept_rows {
-                let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone);
+                let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone)?;
                 while let Some(batch) = scan.next_batch()? {
                     let kept = self.without_positions(batch, &positions)?;
                     let rows = self.rows;
@@ -90,7 +90,7 @@ impl TableWriter {
         let keep: BooleanArray = ids
             .iter()
             .map(|id| locate(*id).map(|(_, p)| Some(!deleted.contains(&p))))
-            .collect::<Result<_>>()?;
+            .collect::<std::result::Result<_, crate::parquet::error::ReadError>>()?;
         let mut columns = Vec::with_capacity(batch.columns.len());
         let mut fields = Vec::with_capacity(batch.columns.len());
         for (data, column) in batch.columns.into_iter().zip(&self.schema.columns) {

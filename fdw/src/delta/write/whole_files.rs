@@ -8,9 +8,9 @@
 //! timestamps written in an unknown zone.
 
 use crate::delta::error::{DeltaError, Result};
-use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use crate::delta::read::generated::WriterZone;
-use crate::delta::read::prune::parse_partition_value;
+use crate::parquet::generated::WriterZone;
+use crate::parquet::prune::parse_partition_value;
+use crate::parquet::schema::{LakeColumn, LakeSchema, LakeType};
 use crate::request::{Op, Qual};
 use crate::value::Value;
 use std::cmp::Ordering;
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 /// Whether a DELETE whose whole WHERE clause is `quals` (column and comparison; the
 /// values are of the column's own type) can be decided per file from partition values.
-pub fn deletes_whole_files(schema: &DeltaSchema, zone: WriterZone, quals: &[(String, Op)]) -> bool {
+pub fn deletes_whole_files(schema: &LakeSchema, zone: WriterZone, quals: &[(String, Op)]) -> bool {
     quals.iter().all(|(name, op)| {
         let exact_op = matches!(
             op,
@@ -40,18 +40,18 @@ pub fn deletes_whole_files(schema: &DeltaSchema, zone: WriterZone, quals: &[(Str
 }
 
 /// Partition types whose values parse to exactly the value Postgres compares.
-fn exact_partition_type(data_type: &DeltaType, zone: WriterZone) -> bool {
+fn exact_partition_type(data_type: &LakeType, zone: WriterZone) -> bool {
     match data_type {
-        DeltaType::String
-        | DeltaType::Long
-        | DeltaType::Integer
-        | DeltaType::Short
-        | DeltaType::Byte
-        | DeltaType::Boolean
-        | DeltaType::Date
-        | DeltaType::Decimal(..)
-        | DeltaType::TimestampNtz => true,
-        DeltaType::Timestamp => zone != WriterZone::Unknown,
+        LakeType::String
+        | LakeType::Long
+        | LakeType::Integer
+        | LakeType::Short
+        | LakeType::Byte
+        | LakeType::Boolean
+        | LakeType::Date
+        | LakeType::Decimal(..)
+        | LakeType::TimestampNtz => true,
+        LakeType::Timestamp => zone != WriterZone::Unknown,
         _ => false,
     }
 }
@@ -60,7 +60,7 @@ fn exact_partition_type(data_type: &DeltaType, zone: WriterZone) -> bool {
 /// satisfies all `quals`. A value that cannot be read or compared is an error, never
 /// a guess.
 pub fn file_matches(
-    schema: &DeltaSchema,
+    schema: &LakeSchema,
     zone: WriterZone,
     quals: &[Qual],
     values: &HashMap<String, Option<String>>,
@@ -79,7 +79,7 @@ pub fn file_matches(
 
 /// Whether `qual` is true (not false, not NULL) for the file's value of `column`.
 fn holds(
-    column: &DeltaColumn,
+    column: &LakeColumn,
     zone: WriterZone,
     qual: &Qual,
     values: &HashMap<String, Option<String>>,
@@ -146,8 +146,8 @@ fn holds(
 mod tests {
     use super::*;
 
-    fn schema() -> DeltaSchema {
-        DeltaSchema::parse(
+    fn schema() -> LakeSchema {
+        crate::delta::log::schema::parse_schema(
             r#"{"type":"struct","fields":[
                 {"name":"id","type":"long","nullable":true,"metadata":{}},
                 {"name":"category","type":"string","nullable":true,"metadata":{}},

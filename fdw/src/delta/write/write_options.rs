@@ -2,8 +2,8 @@
 //! `target_file_mb`, `row_group_rows`, `sort_by` and `bloom_filter_columns`.
 
 use crate::delta::error::{DeltaError, Result};
-use crate::delta::log::schema::DeltaSchema;
 use crate::options::{OptionError, Options};
+use crate::parquet::schema::LakeSchema;
 use deltalake::parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::parquet::schema::types::ColumnPath;
@@ -71,7 +71,7 @@ impl WriteOptions {
     /// it to the values it holds).
     pub(in crate::delta) fn writer_properties(
         &self,
-        schema: &DeltaSchema,
+        schema: &LakeSchema,
     ) -> Result<WriterProperties> {
         let mut builder = WriterProperties::builder()
             .set_compression(self.compression)

@@ -3,9 +3,9 @@
 //! the quals applied to decoded rows.
 
 use crate::batch::{cast_exact, ColumnData, ScanBatch};
-use crate::delta::log::schema::DeltaType;
-use crate::delta::read::filter::{combine, constant_matches, qual_mask};
-use crate::delta::types::mapping;
+use crate::parquet::filter::{combine, constant_matches, qual_mask};
+use crate::parquet::schema::LakeType;
+use crate::parquet::types::mapping;
 use crate::request::Qual;
 use crate::value::Value;
 use deltalake::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
@@ -22,10 +22,10 @@ use deltalake::parquet::file::metadata::ParquetMetaData;
 use std::sync::Arc;
 
 /// Rows per batch a scan decodes.
-pub(in crate::delta) const BATCH_ROWS: usize = 8192;
+pub const BATCH_ROWS: usize = 8192;
 
 /// A qual applied to decoded rows.
-pub(in crate::delta) struct Filter {
+pub(in crate::parquet) struct Filter {
     /// index among the columns read
     pub index: usize,
     /// the qual
@@ -38,16 +38,16 @@ pub(in crate::delta) struct Filter {
 }
 
 /// Where a requested column's values come from.
-pub(in crate::delta) enum ColumnSource {
+pub(in crate::parquet) enum ColumnSource {
     /// position in the projected batch, and the column's Delta type
-    Projected(usize, DeltaType),
+    Projected(usize, LakeType),
     /// one value for every row (partition values, missing columns)
     Constant(Value),
 }
 
 /// A Parquet row filter deciding `qual` on one decoded column (as [`qual_mask`] does;
 /// rows of a qual it leaves to Postgres all pass).
-pub(in crate::delta) fn row_predicate(
+pub(in crate::parquet) fn row_predicate(
     columns: ProjectionMask,
     qual: Qual,
     data_type: DataType,
@@ -84,7 +84,7 @@ fn exact_mask(
 /// The rows of a batch decoded from a whole file that pass the scan's exact quals on
 /// its columns, found before any column is converted: a lookup served from a decoded
 /// file converts only the rows it returns, as one reading Parquet with row filters does.
-pub(in crate::delta) fn prefilter(
+pub(in crate::parquet) fn prefilter(
     batch: RecordBatch,
     sources: &[ColumnSource],
     filters: &[Filter],
@@ -106,7 +106,7 @@ pub(in crate::delta) fn prefilter(
 
 /// Reader metadata that decodes the text columns named in `dictionary` (physical names)
 /// as dictionaries, as Parquet stores them, instead of expanding every value.
-pub(in crate::delta) fn with_dictionaries(
+pub(in crate::parquet) fn with_dictionaries(
     metadata: Arc<ParquetMetaData>,
     dictionary: &[String],
 ) -> deltalake::parquet::errors::Result<ArrowReaderMetadata> {
@@ -135,7 +135,7 @@ pub(in crate::delta) fn with_dictionaries(
     )
 }
 
-pub(in crate::delta) fn to_scan_batch(
+pub(in crate::parquet) fn to_scan_batch(
     batch: &RecordBatch,
     sources: &[ColumnSource],
 ) -> std::result::Result<ScanBatch, String> {
@@ -177,7 +177,7 @@ fn same_shape(a: &DataType, b: &DataType) -> bool {
 }
 
 /// Drops rows that fail the Arrow-evaluable quals, so they never become tuples.
-pub(in crate::delta) fn apply_filters(
+pub(in crate::parquet) fn apply_filters(
     batch: ScanBatch,
     filters: &[Filter],
 ) -> std::result::Result<ScanBatch, String> {
@@ -234,7 +234,7 @@ pub(in crate::delta) fn apply_filters(
     })
 }
 
-pub(in crate::delta) fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
+pub(in crate::parquet) fn truncate(batch: ScanBatch, rows: usize) -> ScanBatch {
     let columns = batch
         .columns
         .into_iter()

@@ -4,7 +4,7 @@
 //! Data files are numbered by a per-process table of file URLs, so an identity stays
 //! valid whichever snapshot of the table a later statement of the transaction reads.
 
-use super::error::{DeltaError, Result};
+use super::error::{ReadError, Result};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -28,13 +28,13 @@ fn files() -> &'static Mutex<Files> {
 pub fn file_number(url: &str) -> Result<u64> {
     let mut files = files()
         .lock()
-        .map_err(|_| DeltaError::Runtime("row identity table poisoned".into()))?;
+        .map_err(|_| ReadError::Runtime("row identity table poisoned".into()))?;
     if let Some(&id) = files.ids.get(url) {
         return Ok(id);
     }
     let id = files.urls.len() as u64;
     if id >= 1 << FILE_BITS {
-        return Err(DeltaError::UnsupportedFeature(format!(
+        return Err(ReadError::Unsupported(format!(
             "updating rows of more than {} distinct data files in one session",
             1u64 << FILE_BITS
         )));
@@ -47,7 +47,7 @@ pub fn file_number(url: &str) -> Result<u64> {
 /// The identity of row `position` of file number `file`.
 pub fn row_id(file: u64, position: u64) -> Result<u64> {
     if position >= 1 << POSITION_BITS {
-        return Err(DeltaError::UnsupportedFeature(format!(
+        return Err(ReadError::Unsupported(format!(
             "updating rows past position {} of a data file",
             1u64 << POSITION_BITS
         )));
@@ -66,12 +66,12 @@ pub fn locate(id: u64) -> Result<(String, u64)> {
     let position = id & ((1 << POSITION_BITS) - 1);
     let files = files()
         .lock()
-        .map_err(|_| DeltaError::Runtime("row identity table poisoned".into()))?;
+        .map_err(|_| ReadError::Runtime("row identity table poisoned".into()))?;
     let url = files
         .urls
         .get(file)
         .cloned()
-        .ok_or_else(|| DeltaError::Runtime(format!("unknown row identity {id}")))?;
+        .ok_or_else(|| ReadError::Runtime(format!("unknown row identity {id}")))?;
     Ok((url, position))
 }
 

@@ -2,7 +2,7 @@
 //! computed from, the time zone the writer computed them in, and the quals on the
 //! generated column that a qual on its source implies.
 
-use crate::delta::log::schema::DeltaType;
+use crate::parquet::schema::LakeType;
 use crate::request::Op;
 use crate::temporal::MICROS_PER_DAY;
 use crate::value::Value;
@@ -63,8 +63,8 @@ impl WriterZone {
 /// Quals on a generated date column implied by a qual on its source column, which has
 /// type `source`: exact for dates and `timestamp_ntz`, and for `timestamp` in the
 /// writer's zone (one day of slack either way when the zone is unknown).
-pub(in crate::delta) fn derive_date_quals(
-    source: &DeltaType,
+pub(in crate::parquet) fn derive_date_quals(
+    source: &LakeType,
     zone: WriterZone,
     op: Op,
     value: &Value,
@@ -74,14 +74,14 @@ pub(in crate::delta) fn derive_date_quals(
         WriterZone::Offset(seconds) => seconds as i64 * 1_000_000,
     };
     let zone = match source {
-        DeltaType::Timestamp => zone,
-        DeltaType::TimestampNtz | DeltaType::Date => WriterZone::Utc,
+        LakeType::Timestamp => zone,
+        LakeType::TimestampNtz | LakeType::Date => WriterZone::Utc,
         _ => return Vec::new(),
     };
     // The local instant of a value, in the writer's zone.
     let local = |v: &Value| match (source, v) {
-        (DeltaType::Date, Value::Date(d)) => Some(*d as i64 * MICROS_PER_DAY),
-        (DeltaType::Timestamp | DeltaType::TimestampNtz, Value::Timestamp(t)) => {
+        (LakeType::Date, Value::Date(d)) => Some(*d as i64 * MICROS_PER_DAY),
+        (LakeType::Timestamp | LakeType::TimestampNtz, Value::Timestamp(t)) => {
             t.checked_add(offset_micros(zone))
         }
         _ => None,

@@ -3,9 +3,9 @@
 //! index (per-page bounds and null counts, with the rows each page holds), and row
 //! groups by bloom filters, for `=` and `IN` quals.
 
-use crate::delta::log::schema::{DeltaColumn, DeltaSchema, DeltaType};
-use crate::delta::read::prune::{FileStats, Pruner};
 use crate::numeric::{Decimal, Numeric};
+use crate::parquet::prune::{FileStats, Pruner};
+use crate::parquet::schema::{LakeColumn, LakeSchema, LakeType};
 use crate::value::Value;
 use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -23,8 +23,8 @@ use std::ops::Range;
 /// The top-level column of `schema` a column chunk stores.
 fn stored_column<'a>(
     chunk: &ColumnChunkMetaData,
-    schema: &'a DeltaSchema,
-) -> Option<&'a DeltaColumn> {
+    schema: &'a LakeSchema,
+) -> Option<&'a LakeColumn> {
     let path = chunk.column_path().parts();
     if path.len() != 1 {
         return None;
@@ -46,7 +46,7 @@ pub struct PageRanges {
 pub fn page_ranges(
     metadata: &ParquetMetaData,
     group: usize,
-    schema: &DeltaSchema,
+    schema: &LakeSchema,
     pruner: &Pruner,
 ) -> Option<PageRanges> {
     let column_index = metadata.column_index()?.get(group)?;
@@ -132,7 +132,7 @@ fn page_stats(
     index: &ColumnIndexMetaData,
     page: usize,
     rows: usize,
-    column: &DeltaColumn,
+    column: &LakeColumn,
     scale: i32,
 ) -> FileStats {
     let name = &column.physical_name;
@@ -187,7 +187,7 @@ fn bounds<T: PhysicalType>(min: Option<&T::T>, max: Option<&T::T>) -> Statistics
 pub async fn bloom_may_match<T: AsyncFileReader + Send + 'static>(
     builder: &mut ParquetRecordBatchStreamBuilder<T>,
     group: usize,
-    schema: &DeltaSchema,
+    schema: &LakeSchema,
     pruner: &Pruner,
 ) -> bool {
     let probes = bloom_probes(builder.metadata().row_group(group), schema, pruner);
@@ -209,7 +209,7 @@ pub async fn bloom_may_match<T: AsyncFileReader + Send + 'static>(
 /// hashes them (their plain Parquet encoding).
 fn bloom_probes(
     row_group: &RowGroupMetaData,
-    schema: &DeltaSchema,
+    schema: &LakeSchema,
     pruner: &Pruner,
 ) -> Vec<(usize, Vec<Probe>)> {
     let mut probes = Vec::new();
@@ -247,15 +247,15 @@ enum Probe {
 impl Probe {
     /// The probe of `value` in a column of `data_type`; `None` when the type's bloom
     /// filters are not used (the row group is kept).
-    fn of(value: &Value, data_type: &DeltaType) -> Option<Probe> {
+    fn of(value: &Value, data_type: &LakeType) -> Option<Probe> {
         match (value, data_type) {
             (Value::Null, _) => Some(Probe::Absent),
-            (Value::Int(v), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => {
+            (Value::Int(v), LakeType::Integer | LakeType::Short | LakeType::Byte) => {
                 i32::try_from(*v).ok().map(Probe::Int32)
             }
-            (Value::Int(v), DeltaType::Long) => Some(Probe::Int64(*v)),
-            (Value::Date(days), DeltaType::Date) => Some(Probe::Int32(*days)),
-            (Value::Text(text), DeltaType::String) => Some(Probe::Bytes(text.as_bytes().to_vec())),
+            (Value::Int(v), LakeType::Long) => Some(Probe::Int64(*v)),
+            (Value::Date(days), LakeType::Date) => Some(Probe::Int32(*days)),
+            (Value::Text(text), LakeType::String) => Some(Probe::Bytes(text.as_bytes().to_vec())),
             _ => None,
         }
     }
@@ -274,7 +274,7 @@ impl Probe {
 /// The statistics of a row group's columns, keyed like Delta statistics.
 pub fn row_group_stats(
     row_group: &RowGroupMetaData,
-    schema: &DeltaSchema,
+    schema: &LakeSchema,
     pruner: &Pruner,
 ) -> FileStats {
     let mut stats = FileStats {
@@ -309,33 +309,33 @@ pub fn row_group_stats(
 }
 
 /// Bounds of a row group's column; `scale` is the Parquet column's own decimal scale.
-fn min_max(statistics: &Statistics, data_type: &DeltaType, scale: i32) -> Option<(Value, Value)> {
+fn min_max(statistics: &Statistics, data_type: &LakeType, scale: i32) -> Option<(Value, Value)> {
     let pair = |a: Option<Value>, b: Option<Value>| a.zip(b);
     let scale = i8::try_from(scale).ok()?;
     let decimal =
         |unscaled: i128| Value::Numeric(Numeric::Finite(Decimal::from_unscaled(unscaled, scale)));
     match (statistics, data_type) {
-        (Statistics::Int32(s), DeltaType::Date) => pair(
+        (Statistics::Int32(s), LakeType::Date) => pair(
             s.min_opt().map(|v| Value::Date(*v)),
             s.max_opt().map(|v| Value::Date(*v)),
         ),
-        (Statistics::Int32(s), DeltaType::Integer | DeltaType::Short | DeltaType::Byte) => pair(
+        (Statistics::Int32(s), LakeType::Integer | LakeType::Short | LakeType::Byte) => pair(
             s.min_opt().map(|v| Value::Int(*v as i64)),
             s.max_opt().map(|v| Value::Int(*v as i64)),
         ),
-        (Statistics::Int64(s), DeltaType::Long) => pair(
+        (Statistics::Int64(s), LakeType::Long) => pair(
             s.min_opt().map(|v| Value::Int(*v)),
             s.max_opt().map(|v| Value::Int(*v)),
         ),
-        (Statistics::Int32(s), DeltaType::Decimal(..)) => pair(
+        (Statistics::Int32(s), LakeType::Decimal(..)) => pair(
             s.min_opt().map(|v| decimal(*v as i128)),
             s.max_opt().map(|v| decimal(*v as i128)),
         ),
-        (Statistics::Int64(s), DeltaType::Decimal(..)) => pair(
+        (Statistics::Int64(s), LakeType::Decimal(..)) => pair(
             s.min_opt().map(|v| decimal(*v as i128)),
             s.max_opt().map(|v| decimal(*v as i128)),
         ),
-        (Statistics::FixedLenByteArray(s), DeltaType::Decimal(..)) => pair(
+        (Statistics::FixedLenByteArray(s), LakeType::Decimal(..)) => pair(
             s.min_opt()
                 .and_then(|v| big_endian_i128(v.data()))
                 .map(&decimal),
@@ -344,19 +344,19 @@ fn min_max(statistics: &Statistics, data_type: &DeltaType, scale: i32) -> Option
                 .map(&decimal),
         ),
         // NaN is left out of float statistics; a NaN minimum is not trusted
-        (Statistics::Double(s), DeltaType::Double) => pair(
+        (Statistics::Double(s), LakeType::Double) => pair(
             s.min_opt()
                 .filter(|v| !v.is_nan())
                 .map(|v| Value::Float(*v)),
             s.max_opt().map(|v| Value::Float(*v)),
         ),
-        (Statistics::Float(s), DeltaType::Float) => pair(
+        (Statistics::Float(s), LakeType::Float) => pair(
             s.min_opt()
                 .filter(|v| !v.is_nan())
                 .map(|v| Value::Float4(*v)),
             s.max_opt().map(|v| Value::Float4(*v)),
         ),
-        (Statistics::ByteArray(s), DeltaType::String) if s.max_is_exact() && s.min_is_exact() => {
+        (Statistics::ByteArray(s), LakeType::String) if s.max_is_exact() && s.min_is_exact() => {
             pair(
                 s.min_opt()
                     .and_then(|v| v.as_utf8().ok())
@@ -397,23 +397,23 @@ mod tests {
 
     #[test]
     fn probes_follow_the_physical_type() {
-        let int = |v| Probe::of(&Value::Int(v), &DeltaType::Integer);
+        let int = |v| Probe::of(&Value::Int(v), &LakeType::Integer);
         assert_eq!(int(7), Some(Probe::Int32(7)));
         // a value an int column cannot hold: the row group is kept, not guessed at
         assert_eq!(int(1 << 40), None);
         assert_eq!(
-            Probe::of(&Value::Int(1 << 40), &DeltaType::Long),
+            Probe::of(&Value::Int(1 << 40), &LakeType::Long),
             Some(Probe::Int64(1 << 40))
         );
         assert_eq!(
-            Probe::of(&Value::Null, &DeltaType::String),
+            Probe::of(&Value::Null, &LakeType::String),
             Some(Probe::Absent)
         );
-        assert_eq!(Probe::of(&Value::Float(1.0), &DeltaType::Double), None);
+        assert_eq!(Probe::of(&Value::Float(1.0), &LakeType::Double), None);
         let mut filter = Sbbf::new_with_ndv_fpp(100, 0.01).unwrap();
         filter.insert("c7");
         filter.insert(&7i64);
-        assert!(Probe::of(&Value::Text("c7".into()), &DeltaType::String)
+        assert!(Probe::of(&Value::Text("c7".into()), &LakeType::String)
             .unwrap()
             .may_be_in(&filter));
         assert!(Probe::Int64(7).may_be_in(&filter));

@@ -6,8 +6,8 @@
 //! does not. A qual [`exact`] for its column's type is applied to every row, so the
 //! FDW core may leave it out of Postgres's re-check; every other qual is a hint.
 
-use crate::delta::log::schema::DeltaSchema;
-use crate::delta::types::mapping;
+use crate::parquet::schema::LakeSchema;
+use crate::parquet::types::mapping;
 use crate::request::{Op, Qual};
 use crate::value::Value;
 use deltalake::arrow::array::new_null_array;
@@ -113,7 +113,7 @@ pub fn combine(masks: Vec<BooleanArray>) -> Result<Option<BooleanArray>, ArrowEr
 
 /// Whether every row a scan with `qual` returns satisfies it under Postgres's semantics
 /// (so Postgres need not check it again).
-pub fn applies_exactly(schema: &DeltaSchema, qual: &Qual) -> bool {
+pub fn applies_exactly(schema: &LakeSchema, qual: &Qual) -> bool {
     schema
         .column(&qual.column)
         .and_then(|c| mapping(&c.data_type).arrow)

@@ -1,5 +1,4 @@
-//! What a scan of a Delta table selected and read: the counts EXPLAIN and the metrics
-//! show, and the selection a snapshot remembers.
+//! What a scan selected and read: the counts EXPLAIN and the metrics show.
 
 /// What file selection and reading did, for EXPLAIN and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,7 +22,3 @@ pub struct ScanCounters {
     /// estimated rows in the selected files
     pub rows_estimated: u64,
 }
-
-/// The files a scan reads (positions in the snapshot's `files`) and what selecting
-/// them skipped.
-pub type Selection = (Vec<usize>, ScanCounters);

@@ -4,7 +4,7 @@
 //! Postgres types a foreign column may have instead, and the Arrow type scans hand
 //! values over in. Column checks, scans, quals and imports all read [`mapping`].
 
-use super::log::schema::DeltaType;
+use super::schema::LakeType;
 use crate::types::PgType;
 use deltalake::arrow::datatypes::{DataType, Field, TimeUnit};
 use std::sync::Arc;
@@ -31,40 +31,40 @@ impl TypeMapping {
 }
 
 /// A scalar Delta type: (declared, also accepted, Arrow type).
-fn scalar(delta: &DeltaType) -> Option<(PgType, Vec<PgType>, DataType)> {
+fn scalar(delta: &LakeType) -> Option<(PgType, Vec<PgType>, DataType)> {
     use PgType as P;
     let (declared, also, arrow) = match delta {
-        DeltaType::String => (P::Text, vec![P::Varchar], DataType::Utf8),
-        DeltaType::Long => (P::Int8, vec![P::Numeric], DataType::Int64),
-        DeltaType::Integer => (P::Int4, vec![P::Int8, P::Numeric], DataType::Int32),
-        DeltaType::Short => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int16),
-        DeltaType::Byte => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int8),
-        DeltaType::Float => (P::Float4, vec![P::Float8], DataType::Float32),
-        DeltaType::Double => (P::Float8, vec![], DataType::Float64),
-        DeltaType::Boolean => (P::Bool, vec![], DataType::Boolean),
-        DeltaType::Date => (P::Date, vec![], DataType::Date32),
-        DeltaType::Timestamp => (
+        LakeType::String => (P::Text, vec![P::Varchar], DataType::Utf8),
+        LakeType::Long => (P::Int8, vec![P::Numeric], DataType::Int64),
+        LakeType::Integer => (P::Int4, vec![P::Int8, P::Numeric], DataType::Int32),
+        LakeType::Short => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int16),
+        LakeType::Byte => (P::Int2, vec![P::Int4, P::Int8, P::Numeric], DataType::Int8),
+        LakeType::Float => (P::Float4, vec![P::Float8], DataType::Float32),
+        LakeType::Double => (P::Float8, vec![], DataType::Float64),
+        LakeType::Boolean => (P::Bool, vec![], DataType::Boolean),
+        LakeType::Date => (P::Date, vec![], DataType::Date32),
+        LakeType::Timestamp => (
             P::TimestampTz,
             vec![],
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         ),
-        DeltaType::TimestampNtz => (
+        LakeType::TimestampNtz => (
             P::Timestamp,
             vec![],
             DataType::Timestamp(TimeUnit::Microsecond, None),
         ),
-        DeltaType::Decimal(p, s) => (P::Numeric, vec![], DataType::Decimal128(*p, *s)),
-        DeltaType::Binary => (P::Bytea, vec![], DataType::Binary),
-        DeltaType::Array(_) | DeltaType::Struct | DeltaType::Map => return None,
+        LakeType::Decimal(p, s) => (P::Numeric, vec![], DataType::Decimal128(*p, *s)),
+        LakeType::Binary => (P::Bytea, vec![], DataType::Binary),
+        LakeType::Array(_) | LakeType::Struct | LakeType::Map => return None,
     };
     Some((declared, also, arrow))
 }
 
 /// The mapping of a Delta type.
-pub fn mapping(delta: &DeltaType) -> TypeMapping {
+pub fn mapping(delta: &LakeType) -> TypeMapping {
     if let Some((declared, also_accepted, arrow)) = scalar(delta) {
         let declared_sql = match delta {
-            DeltaType::Decimal(p, s) => format!("numeric({p},{s})"),
+            LakeType::Decimal(p, s) => format!("numeric({p},{s})"),
             _ => declared.sql(),
         };
         return TypeMapping {
@@ -74,7 +74,7 @@ pub fn mapping(delta: &DeltaType) -> TypeMapping {
             arrow: Some(arrow),
         };
     }
-    if let DeltaType::Array(element) = delta {
+    if let LakeType::Array(element) = delta {
         if let Some(inner) = scalar(element).map(|_| mapping(element)) {
             let arrow = inner
                 .arrow
@@ -100,24 +100,24 @@ pub fn mapping(delta: &DeltaType) -> TypeMapping {
 /// The Delta type a created table gives a column of Postgres type `pg` (the inverse of
 /// the declared types above); `numeric` is the `numeric(p, s)` modifier, which a
 /// `decimal` needs. `None` for jsonb and unconstrained numerics.
-pub fn delta_type_for(pg: &PgType, numeric: Option<(u8, i8)>) -> Option<DeltaType> {
+pub fn lake_type_for(pg: &PgType, numeric: Option<(u8, i8)>) -> Option<LakeType> {
     Some(match pg {
-        PgType::Bool => DeltaType::Boolean,
-        PgType::Int2 => DeltaType::Short,
-        PgType::Int4 => DeltaType::Integer,
-        PgType::Int8 => DeltaType::Long,
-        PgType::Float4 => DeltaType::Float,
-        PgType::Float8 => DeltaType::Double,
+        PgType::Bool => LakeType::Boolean,
+        PgType::Int2 => LakeType::Short,
+        PgType::Int4 => LakeType::Integer,
+        PgType::Int8 => LakeType::Long,
+        PgType::Float4 => LakeType::Float,
+        PgType::Float8 => LakeType::Double,
         PgType::Numeric => {
             let (precision, scale) = numeric.filter(|(p, s)| *p <= 38 && *s >= 0)?;
-            DeltaType::Decimal(precision, scale)
+            LakeType::Decimal(precision, scale)
         }
-        PgType::Text | PgType::Varchar => DeltaType::String,
-        PgType::Date => DeltaType::Date,
-        PgType::Timestamp => DeltaType::TimestampNtz,
-        PgType::TimestampTz => DeltaType::Timestamp,
-        PgType::Bytea => DeltaType::Binary,
-        PgType::Array(element) => DeltaType::Array(Box::new(delta_type_for(element, numeric)?)),
+        PgType::Text | PgType::Varchar => LakeType::String,
+        PgType::Date => LakeType::Date,
+        PgType::Timestamp => LakeType::TimestampNtz,
+        PgType::TimestampTz => LakeType::Timestamp,
+        PgType::Bytea => LakeType::Binary,
+        PgType::Array(element) => LakeType::Array(Box::new(lake_type_for(element, numeric)?)),
         PgType::Jsonb | PgType::Interval => return None,
     })
 }
@@ -129,29 +129,25 @@ mod tests {
     #[test]
     fn every_type_declares_a_type_it_accepts() {
         let scalars = [
-            DeltaType::String,
-            DeltaType::Long,
-            DeltaType::Integer,
-            DeltaType::Short,
-            DeltaType::Byte,
-            DeltaType::Float,
-            DeltaType::Double,
-            DeltaType::Boolean,
-            DeltaType::Date,
-            DeltaType::Timestamp,
-            DeltaType::TimestampNtz,
-            DeltaType::Decimal(38, 18),
-            DeltaType::Binary,
+            LakeType::String,
+            LakeType::Long,
+            LakeType::Integer,
+            LakeType::Short,
+            LakeType::Byte,
+            LakeType::Float,
+            LakeType::Double,
+            LakeType::Boolean,
+            LakeType::Date,
+            LakeType::Timestamp,
+            LakeType::TimestampNtz,
+            LakeType::Decimal(38, 18),
+            LakeType::Binary,
         ];
         for t in scalars
             .iter()
             .cloned()
-            .chain(
-                scalars
-                    .iter()
-                    .map(|t| DeltaType::Array(Box::new(t.clone()))),
-            )
-            .chain([DeltaType::Struct, DeltaType::Map])
+            .chain(scalars.iter().map(|t| LakeType::Array(Box::new(t.clone()))))
+            .chain([LakeType::Struct, LakeType::Map])
         {
             let m = mapping(&t);
             assert!(m.accepts(&m.declared), "{t:?}");
@@ -174,28 +170,28 @@ mod tests {
             PgType::Bytea,
             PgType::Array(Box::new(PgType::Int8)),
         ] {
-            let delta = delta_type_for(&pg, None).unwrap();
+            let delta = lake_type_for(&pg, None).unwrap();
             assert_eq!(mapping(&delta).declared, pg);
         }
         assert_eq!(
-            delta_type_for(&PgType::Numeric, Some((12, 2))),
-            Some(DeltaType::Decimal(12, 2))
+            lake_type_for(&PgType::Numeric, Some((12, 2))),
+            Some(LakeType::Decimal(12, 2))
         );
-        assert_eq!(delta_type_for(&PgType::Numeric, None), None);
-        assert_eq!(delta_type_for(&PgType::Jsonb, None), None);
+        assert_eq!(lake_type_for(&PgType::Numeric, None), None);
+        assert_eq!(lake_type_for(&PgType::Jsonb, None), None);
     }
 
     #[test]
     fn arrays_follow_their_elements_and_nested_values_become_jsonb() {
-        let m = mapping(&DeltaType::Array(Box::new(DeltaType::Decimal(10, 2))));
+        let m = mapping(&LakeType::Array(Box::new(LakeType::Decimal(10, 2))));
         assert_eq!(m.declared_sql, "numeric(10,2)[]");
-        let m = mapping(&DeltaType::Array(Box::new(DeltaType::Integer)));
+        let m = mapping(&LakeType::Array(Box::new(LakeType::Integer)));
         assert!(m.accepts(&PgType::Array(Box::new(PgType::Int8))));
         assert!(!m.accepts(&PgType::Int8));
-        let nested = DeltaType::Array(Box::new(DeltaType::Array(Box::new(DeltaType::Long))));
+        let nested = LakeType::Array(Box::new(LakeType::Array(Box::new(LakeType::Long))));
         assert_eq!(mapping(&nested).declared, PgType::Jsonb);
         assert_eq!(
-            mapping(&DeltaType::Array(Box::new(DeltaType::Struct))).declared,
+            mapping(&LakeType::Array(Box::new(LakeType::Struct))).declared,
             PgType::Jsonb
         );
     }

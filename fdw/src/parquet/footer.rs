@@ -6,7 +6,7 @@
 //! the decoded metadata (`odp.parquet_metadata_cache_mb`).
 
 use crate::cache::{CacheCounters, LruCache};
-use crate::delta::read::reader::ObjectFileReader;
+use crate::parquet::reader::ObjectFileReader;
 use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::errors::Result;
 use deltalake::parquet::file::metadata::ParquetMetaData;
