@@ -1,6 +1,6 @@
 //! The Postgres column types ODP exchanges with sources, named without Postgres.
 //!
-//! Adapters map their own types onto these (Delta: `delta/types.rs`); the extension maps
+//! Adapters map their own types onto these (Delta and Parquet files: `parquet/types.rs`); the extension maps
 //! them to and from type OIDs in one place. Scans, quals, type checks and
 //! `IMPORT FOREIGN SCHEMA` all read the same mapping.
 
