@@ -125,6 +125,7 @@ impl FileTable {
                 let schema = self.parquet_schema();
                 let store = FileStore {
                     store: self.store.object_store(),
+                    url: self.store.describe(),
                     local_root: self.store.local_root(),
                 };
                 let files = self.parquet_files(files)?;
@@ -207,13 +208,12 @@ impl FileTable {
         files
             .into_iter()
             .map(|info| {
-                let path = self.store.location(&info.key)?;
                 Ok(ParquetFile {
-                    url: format!("{}{}", self.store.describe(), path),
-                    path,
+                    path: self.store.location(&info.key)?,
                     size: info.size,
                     modified: info.last_modified.timestamp_millis(),
                     partition_values: HashMap::new(),
+                    refused: None,
                 })
             })
             .collect()

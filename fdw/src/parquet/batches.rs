@@ -39,7 +39,7 @@ pub(in crate::parquet) struct Filter {
 
 /// Where a requested column's values come from.
 pub(in crate::parquet) enum ColumnSource {
-    /// position in the projected batch, and the column's Delta type
+    /// position in the projected batch, and the column's type
     Projected(usize, LakeType),
     /// one value for every row (partition values, missing columns)
     Constant(Value),

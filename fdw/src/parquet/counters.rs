@@ -3,11 +3,11 @@
 /// What file selection and reading did, for EXPLAIN and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanCounters {
-    /// files in the snapshot
+    /// files of the table
     pub files_total: u64,
     /// files excluded by partition values
     pub files_pruned_by_partition: u64,
-    /// files excluded by Delta statistics
+    /// files excluded by the table's file statistics (a Delta log's)
     pub files_skipped_by_stats: u64,
     /// files opened
     pub files_read: u64,

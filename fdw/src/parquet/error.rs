@@ -17,11 +17,11 @@ pub enum ReadError {
     /// a requested column is not one of the table's
     #[error("column \"{0}\" does not exist in the table")]
     NoSuchColumn(String),
-    /// a read the layer cannot do (row identities past their limits)
+    /// a read the layer cannot do (a refused file, row identities past their limits)
     #[error("{0}")]
     Unsupported(String),
     /// the async runtime or a shared table failed
-    #[error("{0}")]
+    #[error("async runtime unavailable: {0}")]
     Runtime(String),
 }
 

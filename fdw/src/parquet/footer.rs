@@ -1,9 +1,9 @@
-//! Parquet footers (file metadata) of Delta data files, cached per process.
+//! Parquet footers (file metadata) of data files, cached per process.
 //!
 //! Delta data files are immutable once committed (a rewrite gets a new name); plain
 //! Parquet files under an object prefix may be replaced, so a footer is cached under
 //! the file's URL, size and modification time. The cache is bounded by the bytes of
-//! the decoded metadata (`odp.parquet_metadata_cache_mb`).
+//! the decoded metadata (`odp.parquet_footer_cache_mb`).
 
 use crate::cache::{CacheCounters, LruCache};
 use crate::parquet::reader::ObjectFileReader;

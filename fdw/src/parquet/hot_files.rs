@@ -8,8 +8,9 @@
 //! first lookup only remembers the file, so one-off lookups never pay for a whole
 //! decode.
 //!
-//! Delta data files are immutable once committed (a rewrite gets a new name); an entry
-//! is keyed by the file's URL, size and modification time all the same, like footers.
+//! Delta data files are immutable once committed (a rewrite gets a new name), but the
+//! files of a Parquet file table may be replaced in place: an entry is keyed by the
+//! file's URL, size and modification time, like footers.
 
 use crate::cache::{CacheCounters, LruCache};
 use deltalake::arrow::array::RecordBatch;

@@ -28,8 +28,8 @@ enum ByteSource {
     Store(Arc<dyn ObjectStore>, Path),
 }
 
-/// One Parquet file, with its size known from the Delta log (so reading the footer
-/// takes one request).
+/// One Parquet file, with its size known from the table's metadata or listing (so
+/// reading the footer takes one request).
 pub struct ObjectFileReader {
     source: ByteSource,
     size: u64,

@@ -42,8 +42,6 @@ const LOOKUP_FILES: usize = 8;
 pub struct ParquetFile {
     /// the file's path in its store
     pub path: Path,
-    /// the file's full URL: names it in the caches and in row identities
-    pub url: String,
     /// size in bytes
     pub size: u64,
     /// last modification (Unix milliseconds): a file rewritten in place is another file
@@ -52,6 +50,9 @@ pub struct ParquetFile {
     /// the values of partition columns (physical name → text), which the file does not
     /// store
     pub partition_values: HashMap<String, Option<String>>,
+    /// why the file may not be read (a table feature the layer cannot apply, such as
+    /// Delta's deletion vectors): the scan fails when it reaches the file
+    pub refused: Option<String>,
 }
 
 /// Where a table's files are stored.
@@ -59,6 +60,9 @@ pub struct ParquetFile {
 pub struct FileStore {
     /// the store the files' paths are in
     pub store: Arc<dyn ObjectStore>,
+    /// the table's root URL: with a file's path, the file's full URL, which names it in
+    /// the caches and in row identities
+    pub url: String,
     /// the table's directory, for a table on local disk (its files are read directly)
     pub local_root: Option<PathBuf>,
 }
@@ -409,10 +413,14 @@ impl ParquetScan {
     async fn open_file(&mut self, index: usize) -> Result<Option<Box<FileReader>>> {
         let counters_at_open = self.counters.clone();
         let file = self.files[index].clone();
+        if let Some(reason) = file.refused {
+            return Err(ReadError::Unsupported(reason));
+        }
+        let url = format!("{}{}", self.store.url, file.path);
         let hidden = if self.hidden.is_empty() {
             None
         } else {
-            self.hidden.get(&file.url).cloned()
+            self.hidden.get(&url).cloned()
         };
         // rows are counted by position for their identities, or to hide some
         let positions = self.row_ids || hidden.is_some();
@@ -428,7 +436,7 @@ impl ParquetScan {
         )
         .map_err(|e| data_error(e.to_string()))?;
         let metadata =
-            crate::parquet::footer::metadata(&mut reader, &file.url, file.size, file.modified)
+            crate::parquet::footer::metadata(&mut reader, &url, file.size, file.modified)
                 .await
                 .map_err(|e| data_error(e.to_string()))?;
         let metadata =
@@ -518,7 +526,7 @@ impl ParquetScan {
             .map(|&i| (starts[i], metadata.row_group(i).num_rows() as u64))
             .collect();
         let file_number = if positions {
-            Some(crate::parquet::rowid::file_number(&file.url)?)
+            Some(crate::parquet::rowid::file_number(&url)?)
         } else {
             None
         };
@@ -537,7 +545,7 @@ impl ParquetScan {
             })
         };
         let hot = if hidden.is_none() {
-            self.hot_file(&file, &metadata, &arrow_schema, &sorted)
+            self.hot_file(&file, url, &metadata, &arrow_schema, &sorted)
         } else {
             None
         };
@@ -606,7 +614,7 @@ impl ParquetScan {
         Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
     }
 
-    /// The cache entry for `file` (Arrow schema `file_schema`) when this
+    /// The cache entry for `file` (at `url`, Arrow schema `file_schema`) when this
     /// scan is a lookup worth caching: an exact qual filters rows, the scan selected few
     /// files and reads whole rows (no identities, no grouping dictionaries, not a
     /// parallel share), the read columns decode into an entry the cache can hold, and
@@ -615,6 +623,7 @@ impl ParquetScan {
     fn hot_file(
         &self,
         file: &ParquetFile,
+        url: String,
         metadata: &ParquetMetaData,
         file_schema: &Schema,
         roots: &[usize],
@@ -647,7 +656,7 @@ impl ParquetScan {
             return None;
         }
         Some(HotFile {
-            url: file.url.clone(),
+            url,
             size: file.size,
             modified: file.modified,
             roots: roots.to_vec(),
@@ -655,8 +664,6 @@ impl ParquetScan {
     }
 }
 
-/// Whether every value of type `from` converts to `to` (the same type, or a wider
-/// integer).
 /// The rows of `batch` (with identities `ids`) whose positions are not in `hidden`.
 fn without_hidden(
     batch: RecordBatch,
@@ -681,6 +688,8 @@ fn without_hidden(
     Ok((batch, ids))
 }
 
+/// Whether every value of type `from` converts to `to` (the same type, or a wider
+/// integer).
 fn lossless(from: &DataType, to: &DataType) -> bool {
     use DataType::{Int16, Int32, Int64, Int8};
     from == to
@@ -695,6 +704,48 @@ mod tests {
     use super::*;
     use deltalake::arrow::array::{Array, AsArray, Int64Array};
     use deltalake::arrow::datatypes::{Field, Int64Type};
+
+    /// A refused file fails the scan when the scan reaches it, not before: a scan that
+    /// ends first (a limit met) reads the files before it.
+    #[test]
+    fn a_refused_file_fails_the_scan_only_when_reached() {
+        let store = FileStore {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            url: "memory:///".into(),
+            local_root: None,
+        };
+        let file = ParquetFile {
+            path: Path::from("part-0.parquet"),
+            size: 1,
+            modified: 0,
+            partition_values: HashMap::new(),
+            refused: Some("deletion vectors (file \"part-0.parquet\")".into()),
+        };
+        let schema = LakeSchema {
+            columns: Vec::new(),
+        };
+        let scan = |limit| {
+            let request = ScanRequest {
+                limit,
+                ..Default::default()
+            };
+            ParquetScan::new(
+                store.clone(),
+                &schema,
+                vec![file.clone()],
+                &request,
+                Pruner::default(),
+                ScanCounters::default(),
+                WriterZone::Utc,
+            )
+            .expect("planning a scan opens no file")
+        };
+        assert!(matches!(scan(Some(0)).next_batch(), Ok(None)));
+        match scan(None).next_batch() {
+            Err(ReadError::Unsupported(reason)) => assert!(reason.contains("deletion vectors")),
+            other => panic!("expected the refusal, got {:?}", other.map(|b| b.is_some())),
+        }
+    }
 
     #[test]
     fn hidden_positions_are_dropped_with_their_identities() {

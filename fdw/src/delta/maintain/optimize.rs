@@ -92,7 +92,7 @@ pub fn optimize(
             files.len(),
             describe(&key)
         ));
-        let mut scan = DeltaScan::of_files(snapshot.clone(), files.clone(), zone)?;
+        let mut scan = DeltaScan::of_files(snapshot.clone(), files.clone(), zone);
         if zorder {
             let mut batches = Vec::new();
             while let Some(batch) = scan.next_batch()? {

@@ -2,7 +2,7 @@
 //! skipping), read by the Parquet layer with their partition values.
 
 use crate::batch::ScanBatch;
-use crate::delta::error::{DeltaError, Result};
+use crate::delta::error::Result;
 use crate::delta::log::table::TableSnapshot;
 use crate::delta::read::select::select_files;
 use crate::parquet::counters::ScanCounters;
@@ -30,7 +30,7 @@ impl DeltaScan {
         let files = ParquetScan::new(
             file_store(&snapshot),
             &snapshot.schema,
-            parquet_files(&snapshot, &selected)?,
+            parquet_files(&snapshot, &selected),
             request,
             pruner,
             counters,
@@ -45,7 +45,7 @@ impl DeltaScan {
         snapshot: Arc<TableSnapshot>,
         files: Vec<usize>,
         zone: WriterZone,
-    ) -> Result<DeltaScan> {
+    ) -> DeltaScan {
         let counters = ScanCounters {
             files_total: snapshot.files.len() as u64,
             ..Default::default()
@@ -53,11 +53,11 @@ impl DeltaScan {
         let files = ParquetScan::whole_files(
             file_store(&snapshot),
             &snapshot.schema,
-            parquet_files(&snapshot, &files)?,
+            parquet_files(&snapshot, &files),
             counters,
             zone,
         );
-        Ok(DeltaScan { files })
+        DeltaScan { files }
     }
 
     /// This scan without the rows at `hidden` positions of their files (the scanning
@@ -91,30 +91,28 @@ impl DeltaScan {
 fn file_store(snapshot: &TableSnapshot) -> FileStore {
     FileStore {
         store: snapshot.store.clone(),
+        url: snapshot.url.clone(),
         local_root: snapshot.local_root.clone(),
     }
 }
 
-/// The snapshot's files at `positions`, as the Parquet layer reads them. Files whose
-/// rows a deletion vector deletes are refused: the layer would return those rows.
-fn parquet_files(snapshot: &TableSnapshot, positions: &[usize]) -> Result<Vec<ParquetFile>> {
+/// The snapshot's files at `positions`, as the Parquet layer reads them. A file whose
+/// rows a deletion vector deletes is refused when the scan reaches it: the layer would
+/// return those rows.
+fn parquet_files(snapshot: &TableSnapshot, positions: &[usize]) -> Vec<ParquetFile> {
     positions
         .iter()
         .map(|&index| {
             let file = &snapshot.files[index];
-            if file.has_deletion_vector {
-                return Err(DeltaError::UnsupportedFeature(format!(
-                    "deletion vectors (file \"{}\")",
-                    file.path
-                )));
-            }
-            Ok(ParquetFile {
+            ParquetFile {
                 path: file.path.clone(),
-                url: snapshot.file_url(index),
                 size: file.size,
                 modified: file.modification_time,
                 partition_values: file.partition_values.clone(),
-            })
+                refused: file
+                    .has_deletion_vector
+                    .then(|| format!("deletion vectors (file \"{}\")", file.path)),
+            }
         })
         .collect()
 }

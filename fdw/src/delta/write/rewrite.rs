@@ -58,7 +58,7 @@ impl TableWriter {
                     .is_none_or(|n| n != positions.len() as u64)
             });
             if let Some(positions) = kept_rows {
-                let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone)?;
+                let mut scan = DeltaScan::of_files(latest.clone(), vec![index], self.zone);
                 while let Some(batch) = scan.next_batch()? {
                     let kept = self.without_positions(batch, &positions)?;
                     let rows = self.rows;

@@ -60,7 +60,7 @@ impl Scratch {
         let snapshot = snapshot(&self.location, None).unwrap();
         let version = snapshot.version;
         let files = (0..snapshot.files.len()).collect();
-        let mut scan = DeltaScan::of_files(snapshot, files, WriterZone::Utc).unwrap();
+        let mut scan = DeltaScan::of_files(snapshot, files, WriterZone::Utc);
         let mut rows = Vec::new();
         while let Some(batch) = scan.next_batch().unwrap() {
             let ids = values(&batch.columns[0], batch.num_rows, &DataType::Int64);
@@ -307,7 +307,7 @@ fn deleting_rows_this_transaction_wrote_needs_no_remove() {
         view.apply(&snapshot(&table.location, None).unwrap())
             .unwrap(),
     );
-    let mut scan = DeltaScan::of_files(own, vec![0], WriterZone::Utc).unwrap();
+    let mut scan = DeltaScan::of_files(own, vec![0], WriterZone::Utc);
     let batch = scan.next_batch().unwrap().unwrap();
     let row_ids = batch.row_ids.unwrap();
     let two = values(&batch.columns[0], batch.num_rows, &DataType::Int64)
@@ -334,7 +334,7 @@ fn sort_by_orders_the_rows_of_each_file() {
     assert_eq!(commit(&mut writer), Some(1));
     let snapshot = snapshot(&table.location, None).unwrap();
     assert_eq!(snapshot.files.len(), 1);
-    let mut scan = DeltaScan::of_files(snapshot, vec![0], WriterZone::Utc).unwrap();
+    let mut scan = DeltaScan::of_files(snapshot, vec![0], WriterZone::Utc);
     let mut in_file = Vec::new();
     while let Some(batch) = scan.next_batch().unwrap() {
         let ids = values(&batch.columns[0], batch.num_rows, &DataType::Int64);
