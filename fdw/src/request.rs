@@ -73,6 +73,15 @@ pub struct Qual {
 }
 
 impl Qual {
+    /// The condition `column op value`.
+    pub fn new(column: &str, op: Op, value: Value) -> Qual {
+        Qual {
+            column: column.to_string(),
+            op,
+            value,
+        }
+    }
+
     /// `column op value` as text for EXPLAIN.
     pub fn display(&self) -> String {
         match self.op {

@@ -25,11 +25,7 @@ pub(super) unsafe fn applied_exactly<S: Source>(
     };
     match quals.as_slice() {
         [q] => q.constant.as_ref().is_some_and(|value| {
-            source.applies_exactly(&Qual {
-                column: q.column.clone(),
-                op: q.op,
-                value: value.clone(),
-            })
+            source.applies_exactly(&Qual::new(&q.column, q.op, value.clone()))
         }),
         _ => false,
     }

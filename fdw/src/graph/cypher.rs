@@ -116,11 +116,7 @@ mod tests {
     use super::*;
 
     fn q(op: Op, value: Value) -> Qual {
-        Qual {
-            column: "c".into(),
-            op,
-            value,
-        }
+        Qual::new("c", op, value)
     }
 
     #[test]

@@ -126,11 +126,7 @@ mod tests {
     use std::sync::Arc;
 
     fn q(op: Op, value: Value) -> Qual {
-        Qual {
-            column: "c".into(),
-            op,
-            value,
-        }
+        Qual::new("c", op, value)
     }
 
     #[test]

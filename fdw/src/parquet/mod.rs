@@ -23,3 +23,6 @@ pub mod scan;
 pub mod schema;
 pub mod skipping;
 pub mod types;
+
+#[cfg(test)]
+pub(crate) mod proptests;

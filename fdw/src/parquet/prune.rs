@@ -324,11 +324,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn q(column: &str, op: Op, value: Value) -> Qual {
-        Qual {
-            column: column.into(),
-            op,
-            value,
-        }
+        Qual::new(column, op, value)
     }
 
     fn day(text: &str) -> HashMap<String, Option<String>> {

@@ -375,11 +375,7 @@ mod tests {
     }
 
     fn q(column: &str, op: Op, value: Value) -> Qual {
-        Qual {
-            column: column.into(),
-            op,
-            value,
-        }
+        Qual::new(column, op, value)
     }
 
     #[test]

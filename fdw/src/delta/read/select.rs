@@ -95,11 +95,7 @@ pub fn lookup_rows(snapshot: &TableSnapshot, column: &str, zone: WriterZone) -> 
     let total: u64 = probes
         .iter()
         .map(|v| {
-            let qual = crate::request::Qual {
-                column: column.to_string(),
-                op: crate::request::Op::Eq,
-                value: v.clone(),
-            };
+            let qual = crate::request::Qual::new(column, crate::request::Op::Eq, v.clone());
             scan_statistics(snapshot, &Pruner::new(&snapshot.schema, &[qual], zone))
                 .1
                 .rows_estimated

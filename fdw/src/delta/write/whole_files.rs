@@ -160,11 +160,7 @@ mod tests {
     }
 
     fn q(column: &str, op: Op, value: Value) -> Qual {
-        Qual {
-            column: column.into(),
-            op,
-            value,
-        }
+        Qual::new(column, op, value)
     }
 
     fn values(category: Option<&str>, day: &str) -> HashMap<String, Option<String>> {
