@@ -1,14 +1,11 @@
-//! Property tests of the Parquet layer's qual translation: no file, partition, row group or page is
-//! skipped while it holds a row that matches the quals under Postgres's semantics
-//! (NULLs match no comparison, `NaN` sorts above every number and equals itself,
-//! `-0 = 0`, text compares by bytes, numerics and integers compare exactly), and quals
-//! applied exactly to Arrow batches agree with Postgres row for row.
+//! Property tests of the Parquet layer's qual translation: no file, partition, row
+//! group or page is skipped while it holds a row that matches the quals under
+//! Postgres's semantics (NULLs match no comparison, `NaN` sorts above every number and
+//! equals itself, `-0 = 0`, text compares by bytes, numerics and integers compare
+//! exactly), and quals applied exactly to Arrow batches agree with Postgres row for row.
 //!
-//! The model below decides matches from those rules directly, not through
-//! [`Value::compare`].
-
-//!
-//! This module holds the model (values, quals, files of one column); `skipping`,
+//! This module holds the model (values, quals, files of one column), which decides
+//! matches from those rules directly, not through [`Value::compare`]; `skipping`,
 //! `partitions` and `filters` state the properties, and `delta::proptests` the same of
 //! the statistics a Delta log records.
 
