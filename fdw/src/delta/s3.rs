@@ -80,7 +80,7 @@ fn s3_builder(
     let bucket = url
         .host_str()
         .ok_or_else(|| DeltaTableError::Generic(format!("no bucket in {url}")))?;
-    Ok(config.builder(bucket))
+    config.builder(bucket).map_err(DeltaTableError::Generic)
 }
 
 #[cfg(test)]

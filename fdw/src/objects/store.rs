@@ -86,11 +86,12 @@ impl Store {
                 })
             }
             Root::S3 { bucket, base } => {
-                let builder = server.s3.builder(bucket);
-                let s3 = Arc::new(builder.build().map_err(|e| ObjectError::BadRoot {
+                let bad_root = |reason: String| ObjectError::BadRoot {
                     root: server.root.describe(),
-                    reason: e.to_string(),
-                })?);
+                    reason,
+                };
+                let builder = server.s3.builder(bucket).map_err(bad_root)?;
+                let s3 = Arc::new(builder.build().map_err(|e| bad_root(e.to_string()))?);
                 Ok(Store {
                     inner: s3.clone(),
                     signer: Some(s3),

@@ -21,6 +21,10 @@ pub const SERVER_OPTIONS: [OptionSpec; 6] = [
     OptionSpec::optional("request_timeout_ms", Kind::Millis),
 ];
 
+/// What a user mapping's credential must be.
+const WHOLE_CREDENTIAL: &str =
+    "access_key_id and secret_access_key together (and session_token only with both)";
+
 /// Refuses a user mapping that names only part of a credential: an access key without
 /// its secret (or the reverse), or a session token without both, would otherwise sign
 /// nothing and read as anonymous.
@@ -35,9 +39,7 @@ pub fn validate_user_mapping(user: &Options) -> Result<(), crate::options::Optio
                 "access_key_id"
             }
             .into(),
-            expected:
-                "access_key_id and secret_access_key together (and session_token only with both)"
-                    .into(),
+            expected: WHOLE_CREDENTIAL.into(),
         });
     }
     Ok(())
@@ -159,11 +161,28 @@ impl S3Config {
         }
     }
 
+    /// Whether the user mapping names any credential: without one, requests go
+    /// unsigned (a public bucket).
+    fn has_credentials(&self) -> bool {
+        self.access_key_id.is_some()
+            || self.secret_access_key.is_some()
+            || self.session_token.is_some()
+    }
+
+    /// Whether the credential is whole: a key with its secret, or none at all.
+    fn credentials_whole(&self) -> bool {
+        match (&self.access_key_id, &self.secret_access_key) {
+            (Some(_), Some(_)) => true,
+            (None, None) => self.session_token.is_none(),
+            _ => false,
+        }
+    }
+
     /// A client builder for `bucket`: the connection and request time-outs bound every
     /// request, and a failed one is retried twice within the request time-out, so a
     /// store that is down fails a statement within it instead of object_store's minute
-    /// of retries.
-    pub fn builder(&self, bucket: &str) -> AmazonS3Builder {
+    /// of retries. Part of a credential is an error.
+    pub fn builder(&self, bucket: &str) -> Result<AmazonS3Builder, String> {
         let request = Duration::from_millis(self.request_timeout_ms);
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
@@ -190,18 +209,23 @@ impl S3Config {
         if let Some(endpoint) = &self.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
-        match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => {
-                builder = builder
-                    .with_access_key_id(id)
-                    .with_secret_access_key(secret.expose());
-                if let Some(token) = &self.session_token {
-                    builder = builder.with_token(token.expose());
-                }
-            }
-            _ => builder = builder.with_skip_signature(true),
+        // part of a credential (a mapping older than its check at CREATE) must neither
+        // go unsigned nor let the client look for the machine's own credentials
+        if !self.credentials_whole() {
+            return Err(format!(
+                "the user mapping holds part of an S3 credential: expected {WHOLE_CREDENTIAL}"
+            ));
         }
-        builder
+        let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) else {
+            return Ok(builder.with_skip_signature(true));
+        };
+        builder = builder
+            .with_access_key_id(id)
+            .with_secret_access_key(secret.expose());
+        if let Some(token) = &self.session_token {
+            builder = builder.with_token(token.expose());
+        }
+        Ok(builder)
     }
 
     /// The configuration as deltalake storage options, which Delta hands to the client
@@ -219,15 +243,17 @@ impl S3Config {
         set(keys::VIRTUAL_HOSTED, (!self.path_style).to_string());
         set(keys::CONNECT_TIMEOUT, self.connect_timeout_ms.to_string());
         set(keys::REQUEST_TIMEOUT, self.request_timeout_ms.to_string());
-        match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => {
-                set(keys::ACCESS_KEY_ID, id.clone());
-                set(keys::SECRET_ACCESS_KEY, secret.expose().to_string());
-                if let Some(token) = &self.session_token {
-                    set(keys::SESSION_TOKEN, token.expose().to_string());
-                }
-            }
-            _ => set(keys::SKIP_SIGNATURE, "true".to_string()),
+        if !self.has_credentials() {
+            set(keys::SKIP_SIGNATURE, "true".to_string());
+        }
+        if let Some(id) = &self.access_key_id {
+            set(keys::ACCESS_KEY_ID, id.clone());
+        }
+        if let Some(secret) = &self.secret_access_key {
+            set(keys::SECRET_ACCESS_KEY, secret.expose().to_string());
+        }
+        if let Some(token) = &self.session_token {
+            set(keys::SESSION_TOKEN, token.expose().to_string());
         }
         out
     }
@@ -300,7 +326,9 @@ mod tests {
             ("region", "eu-west-1"),
         ]);
         let user = options(&[("access_key_id", "id"), ("secret_access_key", "s")]);
-        let builder = S3Config::from_options(&server, &user).builder("lake");
+        let builder = S3Config::from_options(&server, &user)
+            .builder("lake")
+            .unwrap();
         let get = |key| builder.get_config_value(&key);
         assert_eq!(
             get(AmazonS3ConfigKey::Endpoint).as_deref(),
@@ -310,6 +338,27 @@ mod tests {
         assert_eq!(get(AmazonS3ConfigKey::AccessKeyId).as_deref(), Some("id"));
         assert_eq!(get(AmazonS3ConfigKey::Bucket).as_deref(), Some("lake"));
         assert!(builder.build().is_ok());
+    }
+
+    /// A mapping holding part of a credential (written before CREATE checked it) makes
+    /// the client fail, never sign nothing and read as anonymous.
+    #[test]
+    fn part_of_a_credential_is_refused_not_dropped() {
+        for user in [
+            options(&[("access_key_id", "id")]),
+            options(&[("secret_access_key", "s3cr3t")]),
+            options(&[("session_token", "t0k3n")]),
+        ] {
+            let config = S3Config::from_options(&Options::default(), &user);
+            let error = config.builder("lake").expect_err("part of a credential");
+            assert!(error.contains("part of an S3 credential") && !error.contains("s3cr3t"));
+            let storage = config.to_storage_options();
+            assert!(!storage.contains_key(keys::SKIP_SIGNATURE), "{storage:?}");
+            let rebuilt = S3Config::from_storage_options(&storage).unwrap();
+            assert!(rebuilt.builder("lake").is_err());
+        }
+        let anonymous = S3Config::from_options(&Options::default(), &Options::default());
+        assert!(anonymous.builder("lake").unwrap().build().is_ok());
     }
 
     #[test]
