@@ -126,6 +126,7 @@ impl FileTable {
                 let store = FileStore {
                     store: self.store.object_store(),
                     url: self.store.describe(),
+                    scope: self.server.s3.scope(),
                     local_root: self.store.local_root(),
                 };
                 let files = self.parquet_files(files)?;

@@ -22,15 +22,15 @@ fn footers() -> &'static Mutex<Footers> {
     FOOTERS.get_or_init(|| Mutex::new(LruCache::new(DEFAULT_BUDGET_BYTES)))
 }
 
-/// The metadata of the file at `url` of `size` bytes modified at `modified`: from the
-/// cache, or read through `reader` and cached.
+/// The metadata of the file `name` (its URL within its storage scope) of `size` bytes
+/// modified at `modified`: from the cache, or read through `reader` and cached.
 pub async fn metadata(
     reader: &mut ObjectFileReader,
-    url: &str,
+    name: &str,
     size: u64,
     modified: i64,
 ) -> Result<Arc<ParquetMetaData>> {
-    let key = (url.to_string(), size, modified);
+    let key = (name.to_string(), size, modified);
     if let Some(found) = footers().lock().ok().and_then(|mut c| c.get(&key)) {
         return Ok(found);
     }

@@ -27,8 +27,11 @@ const ENTRY_OVERHEAD: u64 = 1024;
 /// A file and the columns decoded from it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HotFile {
-    pub url: String,
+    /// the file's URL within its storage scope
+    pub name: String,
+    /// the file's size in bytes
     pub size: u64,
+    /// the file's last modification (Unix milliseconds)
     pub modified: i64,
     /// the Parquet root columns read, in file order
     pub roots: Vec<usize>,
@@ -168,7 +171,7 @@ mod tests {
     #[test]
     fn a_file_is_cached_after_its_second_lookup() {
         let file = HotFile {
-            url: "memory:///hot_files_test/part-0.parquet".into(),
+            name: "memory:///hot_files_test/part-0.parquet".into(),
             size: 10,
             modified: 1,
             roots: vec![0],

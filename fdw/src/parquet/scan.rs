@@ -63,6 +63,9 @@ pub struct FileStore {
     /// the table's root URL: with a file's path, the file's full URL, which names it in
     /// the caches and in row identities
     pub url: String,
+    /// who reads the files from where ([`crate::storage::scope`]): the caches of files'
+    /// footers and decoded rows are kept apart per scope
+    pub scope: u64,
     /// the table's directory, for a table on local disk (its files are read directly)
     pub local_root: Option<PathBuf>,
 }
@@ -417,6 +420,7 @@ impl ParquetScan {
             return Err(ReadError::Unsupported(reason));
         }
         let url = format!("{}{}", self.store.url, file.path);
+        let cache_name = format!("{:016x} {url}", self.store.scope);
         let hidden = if self.hidden.is_empty() {
             None
         } else {
@@ -436,7 +440,7 @@ impl ParquetScan {
         )
         .map_err(|e| data_error(e.to_string()))?;
         let metadata =
-            crate::parquet::footer::metadata(&mut reader, &url, file.size, file.modified)
+            crate::parquet::footer::metadata(&mut reader, &cache_name, file.size, file.modified)
                 .await
                 .map_err(|e| data_error(e.to_string()))?;
         let metadata =
@@ -545,7 +549,7 @@ impl ParquetScan {
             })
         };
         let hot = if hidden.is_none() {
-            self.hot_file(&file, url, &metadata, &arrow_schema, &sorted)
+            self.hot_file(&file, cache_name, &metadata, &arrow_schema, &sorted)
         } else {
             None
         };
@@ -614,7 +618,7 @@ impl ParquetScan {
         Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
     }
 
-    /// The cache entry for `file` (at `url`, Arrow schema `file_schema`) when this
+    /// The cache entry for `file` (named `cache_name`, Arrow schema `file_schema`) when this
     /// scan is a lookup worth caching: an exact qual filters rows, the scan selected few
     /// files and reads whole rows (no identities, no grouping dictionaries, not a
     /// parallel share), the read columns decode into an entry the cache can hold, and
@@ -623,7 +627,7 @@ impl ParquetScan {
     fn hot_file(
         &self,
         file: &ParquetFile,
-        url: String,
+        cache_name: String,
         metadata: &ParquetMetaData,
         file_schema: &Schema,
         roots: &[usize],
@@ -656,7 +660,7 @@ impl ParquetScan {
             return None;
         }
         Some(HotFile {
-            url,
+            name: cache_name,
             size: file.size,
             modified: file.modified,
             roots: roots.to_vec(),
@@ -712,6 +716,7 @@ mod tests {
         let store = FileStore {
             store: Arc::new(object_store::memory::InMemory::new()),
             url: "memory:///".into(),
+            scope: 0,
             local_root: None,
         };
         let file = ParquetFile {
@@ -745,6 +750,92 @@ mod tests {
             Err(ReadError::Unsupported(reason)) => assert!(reason.contains("deletion vectors")),
             other => panic!("expected the refusal, got {:?}", other.map(|b| b.is_some())),
         }
+    }
+
+    /// One Parquet file of a column `v` holding `values`.
+    fn parquet_bytes(values: Vec<i64>) -> bytes::Bytes {
+        use deltalake::parquet::arrow::ArrowWriter;
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(values))]).unwrap();
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        out.into()
+    }
+
+    /// Two stores (two servers, or one server under two roles' credentials) holding a
+    /// different file under the same URL, size and time: a read in one scope is never
+    /// answered from the footer another scope's read cached (its statistics would skip
+    /// the row).
+    #[test]
+    fn files_of_two_storage_scopes_are_cached_apart() {
+        use object_store::ObjectStoreExt;
+        let (a, b) = (parquet_bytes(vec![1, 2, 3]), parquet_bytes(vec![7, 8, 9]));
+        assert_eq!(a.len(), b.len());
+        let read = |bytes: &bytes::Bytes, scope: u64, wanted: i64| {
+            let store = Arc::new(object_store::memory::InMemory::new());
+            let path = Path::from("part-0.parquet");
+            crate::runtime::block_on(store.put(&path, bytes.clone().into()))
+                .unwrap()
+                .unwrap();
+            let file = ParquetFile {
+                path,
+                size: bytes.len() as u64,
+                modified: 0,
+                partition_values: HashMap::new(),
+                refused: None,
+            };
+            let schema = LakeSchema {
+                columns: vec![LakeColumn {
+                    name: "v".into(),
+                    physical_name: "v".into(),
+                    data_type: crate::parquet::schema::LakeType::Long,
+                    nullable: false,
+                    generation_expression: None,
+                    type_widened: false,
+                    is_partition: false,
+                }],
+            };
+            let request = ScanRequest {
+                columns: vec!["v".into()],
+                quals: vec![crate::request::Qual::new(
+                    "v",
+                    crate::request::Op::Eq,
+                    Value::Int(wanted),
+                )],
+                ..Default::default()
+            };
+            let store = FileStore {
+                store,
+                url: "memory:///scoped/".into(),
+                scope,
+                local_root: None,
+            };
+            let pruner = Pruner::new(&schema, &request.quals, WriterZone::Utc);
+            let mut scan = ParquetScan::new(
+                store,
+                &schema,
+                vec![file],
+                &request,
+                pruner,
+                ScanCounters::default(),
+                WriterZone::Utc,
+            )
+            .unwrap();
+            let mut rows = 0;
+            while let Some(batch) = scan.next_batch().unwrap() {
+                rows += batch.num_rows;
+            }
+            rows
+        };
+        assert_eq!(read(&a, 0x5c0e_0001, 2), 1);
+        assert_eq!(
+            read(&b, 0x5c0e_0002, 8),
+            1,
+            "read with the other scope's footer"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::security::secret::Secret;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 /// The server options of an S3 connection, shared by `delta_fdw` and `object_fdw`.
@@ -20,6 +21,18 @@ pub const SERVER_OPTIONS: [OptionSpec; 6] = [
     OptionSpec::optional("connect_timeout_ms", Kind::Millis),
     OptionSpec::optional("request_timeout_ms", Kind::Millis),
 ];
+
+/// Who reads from where: a hash of storage options (endpoint, credentials, ...). What
+/// the Parquet layer caches of a file is kept apart per scope, so a file two servers (or
+/// two roles' credentials) name alike is never answered to one from what the other
+/// read.
+pub fn scope(options: &HashMap<String, String>) -> u64 {
+    let mut sorted: Vec<_> = options.iter().collect();
+    sorted.sort();
+    let mut hasher = DefaultHasher::new();
+    sorted.hash(&mut hasher);
+    hasher.finish()
+}
 
 /// What a user mapping's credential must be.
 const WHOLE_CREDENTIAL: &str =
@@ -159,6 +172,11 @@ impl S3Config {
             }
             None => network(&self.endpoint_name(), 443, Protocol::Tcp),
         }
+    }
+
+    /// The configuration's [`scope`]: the same as a Delta table's over it.
+    pub fn scope(&self) -> u64 {
+        scope(&self.to_storage_options())
     }
 
     /// Whether the user mapping names any credential: without one, requests go

@@ -163,6 +163,7 @@ pub fn receive(bytes: &[u8], location: &TableLocation) -> Result<Arc<TableSnapsh
         store,
         url: image.url.into_owned(),
         local_root: image.local_root,
+        storage_scope: crate::storage::scope(&location.storage_options),
         last_selection: Default::default(),
     }))
 }
@@ -223,6 +224,7 @@ mod tests {
             store: store_for(&location()).unwrap(),
             url: "file:///lake/t/".into(),
             local_root: Some("/lake/t".into()),
+            storage_scope: crate::storage::scope(&location().storage_options),
             last_selection: Default::default(),
         }
     }
@@ -235,6 +237,7 @@ mod tests {
         assert_eq!(worker.schema, leader.schema);
         assert_eq!(worker.url, leader.url);
         assert_eq!(worker.local_root, leader.local_root);
+        assert_eq!(worker.storage_scope, leader.storage_scope);
         assert_eq!(worker.files.len(), leader.files.len());
         for (w, l) in worker.files.iter().zip(&leader.files) {
             assert_eq!(w.path, l.path);

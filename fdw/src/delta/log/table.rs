@@ -124,6 +124,9 @@ pub struct TableSnapshot {
     pub url: String,
     /// the table root directory, for tables on local disk
     pub local_root: Option<std::path::PathBuf>,
+    /// the storage options' [`crate::storage::scope`]: caches of the files' contents
+    /// are kept apart per scope
+    pub storage_scope: u64,
     /// the last file selection made on this version, with the pruner it answered:
     /// planning and execution of a statement select the same files
     pub last_selection: Mutex<Option<(Pruner, Selection)>>,
@@ -294,7 +297,8 @@ async fn snapshot_async(
             .await
             .map_err(|e| DeltaError::from_delta(here, e))?;
     }
-    let snapshot = Arc::new(read_snapshot(&table, here)?);
+    let scope = crate::storage::scope(&location.storage_options);
+    let snapshot = Arc::new(read_snapshot(&table, here, scope)?);
     // only a snapshot of the latest version is ever checked against its commit file
     let commit = if location.time_travel == TimeTravel::Latest {
         commit_stamp(&snapshot, snapshot.version).await?
@@ -462,7 +466,7 @@ pub fn open_for_write(location: &TableLocation) -> Result<DeltaTable> {
         .ok_or_else(|| DeltaError::Runtime("snapshot cache unavailable".into()))
 }
 
-fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
+fn read_snapshot(table: &DeltaTable, here: &str, storage_scope: u64) -> Result<TableSnapshot> {
     let state = table
         .snapshot()
         .map_err(|e| DeltaError::from_delta(here, e))?;
@@ -499,6 +503,7 @@ fn read_snapshot(table: &DeltaTable, here: &str) -> Result<TableSnapshot> {
             .to_file_path()
             .ok()
             .filter(|_| table.table_url().scheme() == "file"),
+        storage_scope,
         last_selection: Mutex::default(),
     })
 }

@@ -92,6 +92,7 @@ fn file_store(snapshot: &TableSnapshot) -> FileStore {
     FileStore {
         store: snapshot.store.clone(),
         url: snapshot.url.clone(),
+        scope: snapshot.storage_scope,
         local_root: snapshot.local_root.clone(),
     }
 }

@@ -42,6 +42,7 @@ impl PendingView {
             store: base.store.clone(),
             url: base.url.clone(),
             local_root: base.local_root.clone(),
+            storage_scope: base.storage_scope,
             last_selection: Mutex::default(),
         })
     }
