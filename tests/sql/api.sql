@@ -7,6 +7,14 @@ CREATE SERVER health_nowhere FOREIGN DATA WRAPPER neo4j_fdw OPTIONS (uri 'bolt:/
 CREATE SERVER health_no_dir FOREIGN DATA WRAPPER object_fdw OPTIONS (root '/nonexistent/odp');
 SELECT name, kind, reachable, error IS NOT NULL AS has_error FROM odp.health()
  WHERE name LIKE 'health%' ORDER BY name;
+-- a role probes only the servers it may use: no probe of, nor row for, the others
+CREATE ROLE health_prober;
+GRANT USAGE ON FOREIGN SERVER health_nowhere TO health_prober;
+SET ROLE health_prober;
+SELECT name, kind FROM odp.health() ORDER BY name, kind;
+RESET ROLE;
+DROP OWNED BY health_prober;
+DROP ROLE health_prober;
 DROP SERVER health_nowhere;
 DROP SERVER health_no_dir;
 SELECT count(*), sum(quantity) FROM lake.transactions WHERE txn_date = '2026-02-02';

@@ -61,8 +61,8 @@ struct Service {
 }
 
 /// The services to probe: the endpoints of the settings `odp.redis_url` and
-/// `odp.bolt_url`, then every foreign server of ODP's wrappers, as its source names
-/// the endpoint its tables use.
+/// `odp.bolt_url`, then every foreign server of ODP's wrappers the caller may use
+/// (USAGE), as its source names the endpoint its tables use.
 fn configured_services() -> Vec<Service> {
     let mut services = Vec::new();
     if let Some(url) = REDIS_URL.get() {
@@ -88,6 +88,7 @@ fn configured_services() -> Vec<Service> {
                FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w
                  ON w.oid OPERATOR(pg_catalog.=) s.srvfdw
               WHERE w.fdwname::pg_catalog.text OPERATOR(pg_catalog.=) ANY ($1)
+                AND pg_catalog.has_server_privilege(s.oid, 'USAGE')
               ORDER BY 1, 2",
             None,
             &[wrappers.into()],
@@ -138,6 +139,7 @@ fn health() -> TableIterator<
     let rows: Vec<_> = configured_services()
         .into_iter()
         .map(|s| {
+            pgrx::check_for_interrupts!();
             let p = check(&s.target, timeout);
             (
                 s.name,
