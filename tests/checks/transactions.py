@@ -1144,8 +1144,7 @@ def graph_server(name, extra=""):
 # 26. Issue 25: a graph UPDATE of a node another transaction deleted meanwhile is a
 #     serialization failure (40001), as for heap rows, not 0A000 "cannot move"; a
 #     nested loop over two graph tables with pool_size 1 does not stall; an abort
-#     with a graph write open returns at once and leaves nothing; PREPARE TRANSACTION
-#     with an odp.cypher write open is refused.
+#     with a graph write open returns at once and leaves nothing.
 def graph_concurrency():
     graph_server("tx_gc", ", pool_size '1', query_timeout_ms '5000'")
     q("CREATE FOREIGN TABLE tx_gc_u (user_id text, name text) SERVER tx_gc OPTIONS (label 'OdpTxGc', key 'user_id')")
@@ -1205,20 +1204,6 @@ def graph_concurrency():
           cancelled == "57014" and held == [] and one(
               "SELECT (row ->> 'n')::int FROM odp.cypher('tx_gc', 'MATCH (n:OdpTxGcBulk) RETURN count(n) AS n') row") == 0,
           (cancelled, held))
-    # PREPARE TRANSACTION with only an odp.cypher write open is refused: the Bolt
-    # transaction cannot outlive the session, so COMMIT PREPARED would lose the write
-    conn = connect()
-    conn.execute("BEGIN")
-    conn.execute("SELECT count(*) FROM odp.cypher('tx_gc', 'CREATE (:OdpTxGc {user_id: \"p\"})', write => true)")
-    try:
-        conn.execute("PREPARE TRANSACTION 'odp_tx_cypher'")
-        state = None
-    except psycopg.Error as e:
-        state = e.sqlstate
-    conn.execute("ROLLBACK")
-    conn.close()
-    check("PREPARE TRANSACTION after an odp.cypher write: refused with 0A000, nothing written",
-          state == "0A000" and one("SELECT count(*) FROM tx_gc_u WHERE user_id = 'p'") == 0, state)
     q("DELETE FROM tx_gc_u")
     q("DROP SERVER tx_gc CASCADE")
 

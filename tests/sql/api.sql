@@ -9,6 +9,7 @@ SELECT name, kind, reachable, error IS NOT NULL AS has_error FROM odp.health()
  WHERE name LIKE 'health%' ORDER BY name;
 -- a role probes only the servers it may use: no probe of, nor row for, the others
 CREATE ROLE health_prober;
+GRANT USAGE ON SCHEMA odp TO health_prober;
 GRANT USAGE ON FOREIGN SERVER health_nowhere TO health_prober;
 SET ROLE health_prober;
 SELECT name, kind FROM odp.health() ORDER BY name, kind;

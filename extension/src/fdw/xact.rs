@@ -323,8 +323,7 @@ unsafe extern "C-unwind" fn xact_callback(
             commit_all()
         }
         pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE
-            if PENDING.with_borrow(|pending| !pending.is_empty())
-                || participants().any(|p| p.has_pending()) =>
+            if PENDING.with_borrow(|pending| !pending.is_empty()) =>
         {
             OdpError::not_supported("PREPARE TRANSACTION after writing to a foreign table")
                 .report();
