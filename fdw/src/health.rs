@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 /// The result of probing one service.
@@ -30,8 +31,13 @@ pub enum Protocol {
 
 /// Probes `host:port` with `protocol`, giving up after `timeout`.
 pub fn probe(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Probe {
+    timed(|| talk(host, port, protocol, timeout))
+}
+
+/// The probe `attempt` makes, timed.
+fn timed(attempt: impl FnOnce() -> Result<(), String>) -> Probe {
     let start = Instant::now();
-    let result = talk(host, port, protocol, timeout);
+    let result = attempt();
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(()) => Probe {
@@ -59,18 +65,36 @@ pub enum Target {
         /// what to say once connected
         protocol: Protocol,
     },
+    /// a Unix-domain socket to connect to and greet
+    Socket {
+        /// the socket's path
+        path: String,
+        /// what to say once connected
+        protocol: Protocol,
+    },
     /// a local directory that must exist
     Directory(String),
     /// a configuration that names nothing to probe, and why
     Invalid(String),
 }
 
-/// The target of `scheme://[user@]host[:port][/...]`, with `default_port` when none is
-/// given. Over TLS (`https`, `rediss`, `bolt+s`, `neo4j+s`, ...) only the connection is
-/// tried: the plain-text greeting of `protocol` would not be understood.
+/// The target of `scheme://[user@]host[:port][/...][?...]` (an IPv6 host in brackets),
+/// with `default_port` when none is given, or of `unix://path` and `scheme+unix://path`
+/// (a socket). Over TLS (`https`, `rediss`, `bolt+s`, `neo4j+s`, ...) only the
+/// connection is tried: the plain-text greeting of `protocol` would not be understood.
 pub fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let scheme = scheme.to_ascii_lowercase();
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    if scheme == "unix" || scheme.ends_with("+unix") {
+        return match rest {
+            "" => Target::Invalid("no socket path".into()),
+            path => Target::Socket {
+                path: path.to_string(),
+                protocol,
+            },
+        };
+    }
     let tls = scheme == "https"
         || scheme == "rediss"
         || scheme.ends_with("+s")
@@ -81,18 +105,30 @@ pub fn network(url: &str, default_port: u16, protocol: Protocol) -> Target {
         .rsplit_once('@')
         .map(|(_, h)| h)
         .unwrap_or(authority);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => match p.parse() {
-            Ok(port) => (h.to_string(), port),
-            Err(_) => return Target::Invalid(format!("invalid port in \"{authority}\"")),
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, after)) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return Target::Invalid(format!("invalid host \"{authority}\"")),
+            },
+            None => return Target::Invalid(format!("invalid host \"{authority}\"")),
         },
-        None => (authority.to_string(), default_port),
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port.map(str::parse) {
+        None => default_port,
+        Some(Ok(port)) => port,
+        Some(Err(_)) => return Target::Invalid(format!("invalid port in \"{authority}\"")),
     };
     if host.is_empty() {
         return Target::Invalid("no host".into());
     }
     Target::Network {
-        host,
+        host: host.to_string(),
         port,
         protocol,
     }
@@ -106,6 +142,16 @@ pub fn check(target: &Target, timeout: Duration) -> Probe {
             port,
             protocol,
         } => probe(host, *port, *protocol, timeout),
+        Target::Socket { path, protocol } => timed(|| {
+            let stream = UnixStream::connect(path).map_err(|e| e.to_string())?;
+            stream
+                .set_read_timeout(Some(timeout))
+                .map_err(|e| e.to_string())?;
+            stream
+                .set_write_timeout(Some(timeout))
+                .map_err(|e| e.to_string())?;
+            greet(stream, "localhost", *protocol)
+        }),
         Target::Directory(path) => {
             let start = Instant::now();
             let ok = std::path::Path::new(path).is_dir();
@@ -132,13 +178,18 @@ fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("no address for {host}"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     stream
         .set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
+    greet(stream, host, protocol)
+}
+
+/// Says `protocol`'s greeting on a connected `stream` (to `host`) and checks the answer.
+fn greet(mut stream: impl Read + Write, host: &str, protocol: Protocol) -> Result<(), String> {
     let (request, check): (Vec<u8>, AnswerCheck) = match protocol {
         Protocol::Tcp => return Ok(()),
         Protocol::Redis => (b"*1\r\n$4\r\nPING\r\n".to_vec(), |r| {
@@ -195,6 +246,33 @@ mod tests {
             network("redis://", 6379, Protocol::Redis),
             Target::Invalid(_)
         ));
+        assert_eq!(
+            network("bolt://[::1]:7688?policy=x", 7687, Protocol::Bolt),
+            Target::Network {
+                host: "::1".into(),
+                port: 7688,
+                protocol: Protocol::Bolt
+            }
+        );
+        assert_eq!(
+            network("neo4j://g?routing=x", 7687, Protocol::Bolt),
+            Target::Network {
+                host: "g".into(),
+                port: 7687,
+                protocol: Protocol::Bolt
+            }
+        );
+        assert_eq!(
+            network("redis+unix:///run/redis.sock?db=1", 6379, Protocol::Redis),
+            Target::Socket {
+                path: "/run/redis.sock".into(),
+                protocol: Protocol::Redis
+            }
+        );
+        assert!(matches!(
+            network("bolt://[::1", 7687, Protocol::Bolt),
+            Target::Invalid(_)
+        ));
         for tls in [
             "https://s3.example:443",
             "rediss://cache",
@@ -244,5 +322,31 @@ mod tests {
         );
         assert!(!p.reachable);
         drop(listener);
+    }
+
+    #[test]
+    fn a_redis_socket_is_greeted() {
+        let path = std::env::temp_dir().join(format!("odp-health-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 14];
+            stream.read_exact(&mut request).unwrap();
+            stream.write_all(b"+PONG\r\n").unwrap();
+        });
+        let url = format!("redis+unix://{}", path.display());
+        let p = check(
+            &network(&url, 6379, Protocol::Redis),
+            Duration::from_millis(2000),
+        );
+        server.join().unwrap();
+        assert!(p.reachable, "{p:?}");
+        let gone = check(
+            &network(&url, 6379, Protocol::Redis),
+            Duration::from_millis(200),
+        );
+        assert!(!gone.reachable);
+        std::fs::remove_file(&path).unwrap();
     }
 }
