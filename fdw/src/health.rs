@@ -146,9 +146,7 @@ pub fn check(target: &Target, timeout: Duration) -> Probe {
             let stream = UnixStream::connect(path).map_err(|e| e.to_string())?;
             stream
                 .set_read_timeout(Some(timeout))
-                .map_err(|e| e.to_string())?;
-            stream
-                .set_write_timeout(Some(timeout))
+                .and_then(|()| stream.set_write_timeout(Some(timeout)))
                 .map_err(|e| e.to_string())?;
             greet(stream, "localhost", *protocol)
         }),
@@ -181,9 +179,7 @@ fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<
     let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    stream
-        .set_write_timeout(Some(timeout))
+        .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| e.to_string())?;
     greet(stream, host, protocol)
 }
