@@ -1,7 +1,7 @@
 //! Reachability probes for the services ODP talks to, each bounded by a timeout.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -171,17 +171,51 @@ pub fn check(target: &Target, timeout: Duration) -> Probe {
 type AnswerCheck = fn(&[u8]) -> bool;
 
 fn talk(host: &str, port: u16, protocol: Protocol, timeout: Duration) -> Result<(), String> {
-    let addr = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("no address for {host}"))?;
+    let addr = resolve(host, port, timeout, system_lookup)?;
     let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| e.to_string())?;
     greet(stream, host, protocol)
+}
+
+/// Looks a name up through the system's resolver.
+fn system_lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    (host, port).to_socket_addrs().map(Iterator::collect)
+}
+
+/// The first address of `host`, looked up by `lookup` on a thread of its own so that a
+/// resolver that does not answer costs at most `timeout` (the lookup finishes, or
+/// fails, on its own later).
+fn resolve(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    lookup: fn(&str, u16) -> std::io::Result<Vec<SocketAddr>>,
+) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let (send, receive) = std::sync::mpsc::channel();
+    let name = host.to_string();
+    std::thread::Builder::new()
+        .name("odp-health-lookup".into())
+        .spawn(move || {
+            let _ = send.send(lookup(&name, port));
+        })
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    match receive.recv_timeout(timeout) {
+        Ok(Ok(addresses)) => addresses
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("no address for {host}")),
+        Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
+        Err(_) => Err(format!(
+            "resolving {host} took longer than {} ms",
+            timeout.as_millis()
+        )),
+    }
 }
 
 /// Says `protocol`'s greeting on a connected `stream` (to `host`) and checks the answer.
@@ -344,5 +378,25 @@ mod tests {
         );
         assert!(!gone.reachable);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_resolver_that_does_not_answer_costs_at_most_the_timeout() {
+        fn stuck(_: &str, _: u16) -> std::io::Result<Vec<SocketAddr>> {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(Vec::new())
+        }
+        let start = Instant::now();
+        let outcome = resolve("stuck.example", 80, Duration::from_millis(200), stuck);
+        assert!(outcome.unwrap_err().contains("took longer"));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            resolve("::1", 7687, Duration::from_millis(1), stuck),
+            Ok("[::1]:7687".parse().unwrap())
+        );
     }
 }
