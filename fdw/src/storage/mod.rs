@@ -42,20 +42,19 @@ const WHOLE_CREDENTIAL: &str =
 /// its secret (or the reverse), or a session token without both, would otherwise sign
 /// nothing and read as anonymous.
 pub fn validate_user_mapping(user: &Options) -> Result<(), crate::options::OptionError> {
-    let has = |name| user.get(name).is_some();
-    let (id, secret) = (has("access_key_id"), has("secret_access_key"));
-    if id != secret || (has("session_token") && !id) {
-        return Err(crate::options::OptionError::BadValue {
-            name: if id {
-                "secret_access_key"
-            } else {
-                "access_key_id"
-            }
-            .into(),
-            expected: WHOLE_CREDENTIAL.into(),
-        });
+    let config = S3Config::from_options(&Options::default(), user);
+    if config.credentials_whole() {
+        return Ok(());
     }
-    Ok(())
+    Err(crate::options::OptionError::BadValue {
+        name: if config.access_key_id.is_some() {
+            "secret_access_key"
+        } else {
+            "access_key_id"
+        }
+        .into(),
+        expected: WHOLE_CREDENTIAL.into(),
+    })
 }
 
 /// A wrapper's server options: its own `before` and `after` the shared S3 ones.
