@@ -150,15 +150,13 @@ pub fn check(target: &Target, timeout: Duration) -> Probe {
                 .map_err(|e| e.to_string())?;
             greet(stream, "localhost", *protocol)
         }),
-        Target::Directory(path) => {
-            let start = Instant::now();
-            let ok = std::path::Path::new(path).is_dir();
-            Probe {
-                reachable: ok,
-                latency_ms: start.elapsed().as_secs_f64() * 1000.0,
-                error: (!ok).then(|| format!("directory \"{path}\" does not exist")),
+        Target::Directory(path) => timed(|| {
+            if std::path::Path::new(path).is_dir() {
+                Ok(())
+            } else {
+                Err(format!("directory \"{path}\" does not exist"))
             }
-        }
+        }),
         Target::Invalid(why) => Probe {
             reachable: false,
             latency_ms: 0.0,

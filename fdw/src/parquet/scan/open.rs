@@ -3,7 +3,7 @@
 //! it is read from Parquet with row filters or decoded whole for the lookup cache.
 
 use super::file::{FileBatches, FileReader};
-use super::{ParquetFile, ParquetScan, LOOKUP_FILES};
+use super::{ParquetScan, LOOKUP_FILES};
 use crate::parquet::batches::{row_predicate, with_dictionaries, ColumnSource, BATCH_ROWS};
 use crate::parquet::error::{ReadError, Result};
 use crate::parquet::hot_files::{self, Admission, HotFile};
@@ -62,11 +62,14 @@ impl ParquetScan {
 
     pub(super) async fn open_file(&mut self, index: usize) -> Result<Option<Box<FileReader>>> {
         let counters_at_open = self.counters.clone();
-        let file = self.files[index].clone();
-        if let Some(reason) = file.refused {
-            return Err(ReadError::Unsupported(reason));
-        }
-        let url = format!("{}{}", self.store.url, file.path);
+        let (path, size, modified) = {
+            let file = &self.files[index];
+            if let Some(reason) = &file.refused {
+                return Err(ReadError::Unsupported(reason.clone()));
+            }
+            (file.path.clone(), file.size, file.modified)
+        };
+        let url = format!("{}{}", self.store.url, path);
         let cache_name = format!("{:016x} {url}", self.store.scope);
         let hidden = if self.hidden.is_empty() {
             None
@@ -76,20 +79,19 @@ impl ParquetScan {
         // rows are counted by position for their identities, or to hide some
         let positions = self.row_ids || hidden.is_some();
         let data_error = |reason: String| ReadError::DataFile {
-            path: file.path.to_string(),
+            path: path.to_string(),
             reason,
         };
         let mut reader = ObjectFileReader::open(
             self.store.store.clone(),
             self.store.local_root.as_deref(),
-            file.path.clone(),
-            file.size,
+            path.clone(),
+            size,
         )
         .map_err(|e| data_error(e.to_string()))?;
-        let metadata =
-            crate::parquet::footer::metadata(&mut reader, &cache_name, file.size, file.modified)
-                .await
-                .map_err(|e| data_error(e.to_string()))?;
+        let metadata = crate::parquet::footer::metadata(&mut reader, &cache_name, size, modified)
+            .await
+            .map_err(|e| data_error(e.to_string()))?;
         let metadata =
             with_dictionaries(metadata, &self.dictionary).map_err(|e| data_error(e.to_string()))?;
         let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
@@ -100,7 +102,7 @@ impl ParquetScan {
         let mut sources = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
             if column.is_partition {
-                let raw = file
+                let raw = self.files[index]
                     .partition_values
                     .get(&column.physical_name)
                     .cloned()
@@ -196,7 +198,14 @@ impl ParquetScan {
             })
         };
         let hot = if hidden.is_none() {
-            self.hot_file(&file, cache_name, &metadata, &arrow_schema, &sorted)
+            self.hot_file(
+                size,
+                modified,
+                cache_name,
+                &metadata,
+                &arrow_schema,
+                &sorted,
+            )
         } else {
             None
         };
@@ -265,7 +274,8 @@ impl ParquetScan {
         Ok(Some(reader(FileBatches::Parquet(Box::new(stream)))))
     }
 
-    /// The cache entry for `file` (named `cache_name`, Arrow schema `file_schema`) when this
+    /// The cache entry for the file named `cache_name` (of `size` bytes modified at `modified`,
+    /// Arrow schema `file_schema`) when this
     /// scan is a lookup worth caching: an exact qual filters rows, the scan selected few
     /// files and reads whole rows (no identities, no grouping dictionaries, not a
     /// parallel share), the read columns decode into an entry the cache can hold, and
@@ -273,7 +283,8 @@ impl ParquetScan {
     /// decoded file converts them in rows the lookup's skipping would not read).
     fn hot_file(
         &self,
-        file: &ParquetFile,
+        size: u64,
+        modified: i64,
         cache_name: String,
         metadata: &ParquetMetaData,
         file_schema: &Schema,
@@ -308,8 +319,8 @@ impl ParquetScan {
         }
         Some(HotFile {
             name: cache_name,
-            size: file.size,
-            modified: file.modified,
+            size,
+            modified,
             roots: roots.to_vec(),
         })
     }
